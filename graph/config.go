@@ -1,0 +1,77 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config bounds the graph and its history.
+type Config struct {
+	// MaxNodes caps distinct node names (services, databases, peers). Names
+	// past the cap are counted on the OverflowNode, never as new series.
+	MaxNodes int `yaml:"max_nodes"`
+	// MaxEdges caps distinct edges; observations of new edges past it are
+	// dropped and counted.
+	MaxEdges int `yaml:"max_edges"`
+	// MaxNameBytes truncates longer node names (after UTF-8 sanitising).
+	MaxNameBytes int `yaml:"max_name_bytes"`
+	// BucketWidth is the resolution of the per-edge history.
+	BucketWidth time.Duration `yaml:"bucket_width"`
+	// Retention is how long history buckets are kept.
+	Retention time.Duration `yaml:"retention"`
+	// LatencyBuckets are the upper bounds, in seconds, of the latency and
+	// async-delay histograms (Grafana Tempo's defaults).
+	LatencyBuckets []float64 `yaml:"latency_buckets"`
+}
+
+// NewDefaultConfig returns the defaults.
+func NewDefaultConfig() Config {
+	return Config{
+		MaxNodes:       10000,
+		MaxEdges:       100000,
+		MaxNameBytes:   256,
+		BucketWidth:    time.Minute,
+		Retention:      24 * time.Hour,
+		LatencyBuckets: []float64{0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8},
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxNodes < 2 {
+		errs = append(errs, fmt.Errorf("max_nodes must be at least 2, got %d", c.MaxNodes))
+	}
+	if c.MaxEdges < 1 {
+		errs = append(errs, fmt.Errorf("max_edges must be positive, got %d", c.MaxEdges))
+	}
+	if c.MaxNameBytes < 16 {
+		errs = append(errs, fmt.Errorf("max_name_bytes must be at least 16, got %d", c.MaxNameBytes))
+	}
+	if c.BucketWidth < time.Second {
+		errs = append(errs, fmt.Errorf("bucket_width must be at least 1s, got %s", c.BucketWidth))
+	}
+	if c.Retention < c.BucketWidth {
+		errs = append(errs, fmt.Errorf("retention (%s) must be at least bucket_width (%s)", c.Retention, c.BucketWidth))
+	} else if c.BucketWidth > 0 && c.Retention/c.BucketWidth > 1<<20 {
+		errs = append(errs, fmt.Errorf("retention/bucket_width is %d buckets, above the limit of %d", c.Retention/c.BucketWidth, 1<<20))
+	}
+	if len(c.LatencyBuckets) == 0 {
+		errs = append(errs, errors.New("latency_buckets must not be empty"))
+	}
+	for i, b := range c.LatencyBuckets {
+		if b <= 0 || (i > 0 && b <= c.LatencyBuckets[i-1]) {
+			errs = append(errs, fmt.Errorf("latency_buckets must be positive and strictly increasing (at index %d: %g)", i, b))
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Settings are what the code supplies; nil means the default.
+type Settings struct {
+	Logger *slog.Logger
+	Now    func() time.Time // the clock; time.Now if nil
+}

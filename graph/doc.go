@@ -1,0 +1,20 @@
+// Package graph holds the aggregated service topology: nodes (services,
+// databases, virtual nodes), edges keyed by (client, server, kind) with
+// counts, failures, latency or async-delay histograms, first/last-seen times
+// and a time-bucketed history, and immutable snapshots for readers.
+//
+// Concurrency: Store.Node and Store.Observe are called by many writers at
+// once (the pairing shards); Store.Snapshot by any reader. Readers never
+// hold the writers' lock beyond the copy that Snapshot makes, and work on the
+// returned *Snapshot, which is immutable and shared: callers must not modify
+// it. Queries over a snapshot (Snapshot.Query) build a gonum multi directed
+// graph (parallel call and link lines between the same two services, self
+// loops legal) to walk neighbourhoods.
+//
+// Bounds: distinct node names (Config.MaxNodes; past it names fold into
+// OverflowNode, counted), distinct edges (Config.MaxEdges; past it new edges
+// are dropped, counted), node name length (Config.MaxNameBytes), and history
+// (Config.Retention/Config.BucketWidth buckets per edge, about 40 bytes
+// each). Times come from the injected clock (the time of ingestion), not from
+// span timestamps, so a sender's wrong clock cannot move history.
+package graph

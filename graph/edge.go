@@ -1,0 +1,117 @@
+package graph
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// edge is the writer's mutable per-edge state; guarded by Store.mu.
+type edge struct {
+	count, failed uint64
+	first, last   int64        // unix ns, store clock
+	hist          [2]histogram // sync: server, client seconds; async: delay, unused
+	history       []Bucket     // oldest first; only the last bucket is mutated
+}
+
+type histogram struct {
+	counts []uint64 // per bound, plus +Inf
+	sum    float64
+	n      uint64
+}
+
+// Bucket is one time bucket of an edge's history.
+type Bucket struct {
+	Start  int64 // bucket start, unix ns of the store clock
+	Count  uint64
+	Failed uint64
+	// Sum is the summed seconds of the edge's main measure: the server-side
+	// duration for sync edges (client-side where only that is known), the
+	// delay for async edges.
+	Sum float64
+	// N is how many occurrences contributed to Sum.
+	N uint64
+}
+
+func newEdge(now int64, nbounds int) *edge {
+	e := &edge{first: now}
+	for i := range e.hist {
+		e.hist[i].counts = make([]uint64, nbounds+1)
+	}
+	return e
+}
+
+func (e *edge) observe(o *Observation, now int64, cfg Config) {
+	e.count++
+	if o.Failed {
+		e.failed++
+	}
+	if now > e.last {
+		e.last = now
+	}
+	main := -1.0
+	for i, v := range o.Seconds {
+		if v < 0 || math.IsNaN(v) {
+			continue
+		}
+		if main < 0 {
+			main = v
+		}
+		h := &e.hist[i]
+		h.counts[bucketIndex(cfg.LatencyBuckets, v)]++
+		h.sum += v
+		h.n++
+	}
+	w := int64(cfg.BucketWidth)
+	start := now - now%w
+	if n := len(e.history); n == 0 || e.history[n-1].Start < start {
+		e.history = append(e.history, Bucket{Start: start})
+		if max := int(cfg.Retention/cfg.BucketWidth) + 1; len(e.history) > max {
+			e.history = e.history[len(e.history)-max:]
+		}
+	}
+	b := &e.history[len(e.history)-1]
+	b.Count++
+	if o.Failed {
+		b.Failed++
+	}
+	if main >= 0 {
+		b.Sum += main
+		b.N++
+	}
+}
+
+func bucketIndex(bounds []float64, v float64) int {
+	i, _ := slices.BinarySearch(bounds, v) // first bound >= v: le semantics
+	return i
+}
+
+// trim drops history buckets that start before minStart.
+func (e *edge) trim(minStart int64) {
+	i := 0
+	for i < len(e.history) && e.history[i].Start < minStart {
+		i++
+	}
+	if i > 0 {
+		e.history = e.history[i:]
+	}
+}
+
+// export copies the edge for a snapshot. History buckets before the last are
+// never written again, so they are shared; the open one is copied.
+func (e *edge) export(client, server string, k Kind) Edge {
+	out := Edge{
+		Client: client, Server: server, Kind: k,
+		Count: e.count, Failed: e.failed,
+		FirstSeen: time.Unix(0, e.first), LastSeen: time.Unix(0, e.last),
+	}
+	for i := range e.hist {
+		h := &e.hist[i]
+		out.Hist[i] = Histogram{Counts: slices.Clone(h.counts), Sum: h.sum, Count: h.n}
+	}
+	if n := len(e.history); n > 0 {
+		out.History = e.history[: n-1 : n-1]
+		out.Open = e.history[n-1]
+	}
+	return out
+}

@@ -1,0 +1,103 @@
+package graph
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Snapshot is an immutable view of the graph at one moment. Everything in
+// it is owned by the snapshot and shared by its readers: never modify it.
+type Snapshot struct {
+	Version     uint64        // changes whenever the graph does
+	Taken       time.Time     // store clock when taken
+	BucketWidth time.Duration // history resolution
+	Bounds      []float64     // histogram upper bounds, seconds
+	Nodes       []Node        // sorted by name
+	Edges       []Edge        // sorted by client, server, kind
+}
+
+// Node is a service, database or virtual node.
+type Node struct {
+	Name string
+	Kind NodeKind
+	// Links counts, by LinkResult, the span links declared by this node's
+	// spans (link health; zero for databases and virtual nodes).
+	Links [NumLinkResults]uint64
+}
+
+// Edge is one (client, server, kind) edge with its totals since first seen.
+type Edge struct {
+	Client, Server string
+	Kind           Kind
+	Count, Failed  uint64
+	// FirstSeen and LastSeen are store-clock times of the first and the
+	// latest occurrence.
+	FirstSeen, LastSeen time.Time
+	// Hist holds, for sync edges, the server (0) and client (1) durations;
+	// for async edges the delay (0). Index 1 of async edges is empty.
+	Hist [2]Histogram
+	// History holds the closed buckets, oldest first, within retention;
+	// Open is the newest bucket, still being filled when the snapshot was
+	// taken (zero Start: no history).
+	History []Bucket
+	Open    Bucket
+}
+
+// Histogram is a cumulative-since-start histogram. Counts has one entry per
+// bound of Snapshot.Bounds plus +Inf, not cumulative.
+type Histogram struct {
+	Counts []uint64
+	Sum    float64
+	Count  uint64
+}
+
+// ErrorRate is Failed/Count, 0 for an unused edge.
+func (e *Edge) ErrorRate() float64 {
+	if e.Count == 0 {
+		return 0
+	}
+	return float64(e.Failed) / float64(e.Count)
+}
+
+// Window sums the history buckets that overlap [from, to).
+func (e *Edge) Window(from, to time.Time, width time.Duration) Bucket {
+	f, t, w := from.UnixNano(), to.UnixNano(), int64(width)
+	var sum Bucket
+	add := func(b Bucket) {
+		if b.Start+w > f && b.Start < t && (b.Count > 0 || b.N > 0) {
+			sum.Count += b.Count
+			sum.Failed += b.Failed
+			sum.Sum += b.Sum
+			sum.N += b.N
+		}
+	}
+	// Buckets are in time order: skip those wholly before the window.
+	i, _ := slices.BinarySearchFunc(e.History, f-w, func(b Bucket, x int64) int { return cmp.Compare(b.Start, x) })
+	for _, b := range e.History[i:] {
+		if b.Start >= t {
+			break
+		}
+		add(b)
+	}
+	add(e.Open)
+	return sum
+}
+
+// Node returns the node named name.
+func (s *Snapshot) Node(name string) (Node, bool) {
+	i, ok := slices.BinarySearchFunc(s.Nodes, name, func(n Node, x string) int { return cmp.Compare(n.Name, x) })
+	if !ok {
+		return Node{}, false
+	}
+	return s.Nodes[i], true
+}
+
+func (s *Snapshot) sort() {
+	slices.SortFunc(s.Nodes, func(a, b Node) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Edges, compareEdges)
+}
+
+func compareEdges(a, b Edge) int {
+	return cmp.Or(cmp.Compare(a.Client, b.Client), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Kind, b.Kind))
+}

@@ -1,0 +1,272 @@
+package graph
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// NodeID identifies a node of one Store. IDs are dense, from 0.
+type NodeID uint32
+
+// Reserved node names.
+const (
+	UserNode     = "user"         // the caller of a root SERVER span
+	OverflowNode = "__overflow__" // where names past Config.MaxNodes are counted
+)
+
+// Observation is one occurrence of an edge, produced by pairing.
+type Observation struct {
+	Client, Server NodeID
+	Kind           Kind
+	Failed         bool
+	// Seconds holds, for sync edges, the server span's duration (index 0)
+	// and the client span's duration (index 1); for async edges index 0 is
+	// the delay (consumer/linking span start − producer/linked span end).
+	// A negative value means "not known" and is not recorded.
+	Seconds [2]float64
+}
+
+// LinkTally counts link outcomes of one linking service.
+type LinkTally struct {
+	Service NodeID
+	Result  LinkResult
+	N       uint64
+}
+
+// Store is the aggregated topology. Writers call Node and Observe
+// concurrently; readers call Snapshot and work on the immutable result.
+type Store struct {
+	cfg Config
+	now func() time.Time
+
+	ids  sync.Map // raw name (string) → *nodeRef; lock-free lookups on the hot path
+	nraw atomic.Int64
+
+	mu          sync.Mutex // guards the fields below
+	names       []string
+	kinds       []NodeKind
+	byName      map[string]NodeID // sanitised name → id
+	links       [][NumLinkResults]uint64
+	edges       map[edgeKey]*edge
+	version     uint64
+	snap        *Snapshot // cached for version
+	overflow    uint64    // names folded into OverflowNode
+	dropped     uint64    // observations of edges past MaxEdges
+	overflowID  NodeID
+	hasOverflow bool
+}
+
+type edgeKey struct {
+	client, server NodeID
+	kind           Kind
+}
+
+// New returns an empty Store. cfg must be valid.
+func New(cfg Config, set Settings) *Store {
+	if set.Now == nil {
+		set.Now = time.Now
+	}
+	return &Store{
+		cfg:    cfg,
+		now:    set.Now,
+		byName: make(map[string]NodeID),
+		edges:  make(map[edgeKey]*edge),
+	}
+}
+
+// Node returns the id of the node named name, creating it with kind if it is
+// new; a known node's kind is raised to kind if kind ranks higher (a
+// database that turns out to send spans becomes a service). Names are
+// sanitised (invalid UTF-8 replaced, cut to MaxNameBytes) and, past
+// MaxNodes, folded into OverflowNode. Safe for concurrent use; lookups of
+// known names take no lock.
+func (s *Store) Node(name string, kind NodeKind) NodeID {
+	if v, ok := s.ids.Load(name); ok {
+		r := v.(*nodeRef)
+		if NodeKind(r.kind.Load()) >= kind {
+			return r.id
+		}
+		s.mu.Lock()
+		id := s.intern(s.sanitise(name), kind)
+		s.mu.Unlock()
+		r.kind.Store(uint32(kind))
+		return id
+	}
+	s.mu.Lock()
+	id := s.intern(s.sanitise(name), kind)
+	s.mu.Unlock()
+	// Remember raw spellings up to a bound so that hostile names cannot grow
+	// the lookup table without end; past it they are sanitised every time.
+	if s.nraw.Load() < int64(2*s.cfg.MaxNodes) {
+		r := &nodeRef{id: id}
+		r.kind.Store(uint32(kind))
+		if _, loaded := s.ids.LoadOrStore(strings.Clone(name), r); !loaded {
+			s.nraw.Add(1)
+		}
+	}
+	return id
+}
+
+// nodeRef caches a raw name's id and the highest kind it was asked for.
+type nodeRef struct {
+	id   NodeID
+	kind atomic.Uint32
+}
+
+func (s *Store) sanitise(name string) string {
+	if !utf8.ValidString(name) {
+		name = strings.ToValidUTF8(name, "\uFFFD")
+	}
+	if len(name) > s.cfg.MaxNameBytes {
+		cut := s.cfg.MaxNameBytes
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut]
+	}
+	return name
+}
+
+// intern needs s.mu.
+func (s *Store) intern(name string, kind NodeKind) NodeID {
+	if id, ok := s.byName[name]; ok {
+		if s.kinds[id] < kind && !(s.hasOverflow && id == s.overflowID) {
+			s.kinds[id] = kind
+			s.version++
+		}
+		return id
+	}
+	if len(s.names) >= s.cfg.MaxNodes-1 && name != OverflowNode {
+		s.overflow++
+		return s.overflowNode()
+	}
+	return s.add(strings.Clone(name), kind)
+}
+
+func (s *Store) overflowNode() NodeID {
+	if !s.hasOverflow {
+		s.overflowID = s.add(OverflowNode, VirtualNode)
+		s.hasOverflow = true
+	}
+	return s.overflowID
+}
+
+func (s *Store) add(name string, kind NodeKind) NodeID {
+	id := NodeID(len(s.names))
+	s.names = append(s.names, name)
+	s.kinds = append(s.kinds, kind)
+	s.links = append(s.links, [NumLinkResults]uint64{})
+	s.byName[name] = id
+	s.version++
+	return id
+}
+
+// Observe applies a batch of edge observations and link tallies, stamped
+// with the store's clock. It takes the store's lock once.
+func (s *Store) Observe(obs []Observation, links []LinkTally) {
+	if len(obs) == 0 && len(links) == 0 {
+		return
+	}
+	now := s.now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range obs {
+		o := &obs[i]
+		k := edgeKey{o.Client, o.Server, o.Kind}
+		e := s.edges[k]
+		if e == nil {
+			if len(s.edges) >= s.cfg.MaxEdges {
+				s.dropped++
+				continue
+			}
+			e = newEdge(now, len(s.cfg.LatencyBuckets))
+			s.edges[k] = e
+		}
+		e.observe(o, now, s.cfg)
+	}
+	for _, l := range links {
+		if int(l.Service) < len(s.links) && l.Result < NumLinkResults {
+			s.links[l.Service][l.Result] += l.N
+		}
+	}
+	s.version++
+}
+
+// Stats are the store's own counters.
+type Stats struct {
+	Nodes, Edges    int
+	NodesOverflowed uint64 // names folded into OverflowNode
+	EdgesDropped    uint64 // observations refused at MaxEdges
+	HistoryBuckets  int    // buckets held across all edges
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Nodes: len(s.names), Edges: len(s.edges), NodesOverflowed: s.overflow, EdgesDropped: s.dropped}
+	for _, e := range s.edges {
+		st.HistoryBuckets += len(e.history)
+	}
+	return st
+}
+
+// Snapshot returns an immutable view of the graph. Snapshots are cached
+// until the next change, so readers may call it freely.
+func (s *Store) Snapshot() *Snapshot {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.snap != nil && s.snap.Version == s.version {
+		return s.snap
+	}
+	minStart := s.bucketStart(now.Add(-s.cfg.Retention).UnixNano())
+	snap := &Snapshot{
+		Version:     s.version,
+		Taken:       now,
+		BucketWidth: s.cfg.BucketWidth,
+		Bounds:      s.cfg.LatencyBuckets,
+		Nodes:       make([]Node, len(s.names)),
+		Edges:       make([]Edge, 0, len(s.edges)),
+	}
+	for i, n := range s.names {
+		snap.Nodes[i] = Node{Name: n, Kind: s.kinds[i], Links: s.links[i]}
+	}
+	for k, e := range s.edges {
+		e.trim(minStart)
+		snap.Edges = append(snap.Edges, e.export(s.names[k.client], s.names[k.server], k.kind))
+	}
+	snap.sort()
+	s.snap = snap
+	return snap
+}
+
+func (s *Store) bucketStart(unixNano int64) int64 {
+	w := int64(s.cfg.BucketWidth)
+	b := unixNano - unixNano%w
+	if unixNano < 0 && unixNano%w != 0 {
+		b -= w
+	}
+	return b
+}
+
+// Nodes returns the node names indexed by NodeID (for tests and diagnostics).
+func (s *Store) Nodes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.names)
+}
+
+// Name returns the name of id, or "" if unknown.
+func (s *Store) Name(id NodeID) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if int(id) < len(s.names) {
+		return s.names[id]
+	}
+	return ""
+}
