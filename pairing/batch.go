@@ -1,0 +1,82 @@
+package pairing
+
+import (
+	"strings"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// batch is the scratch state of one ConsumeTraces or Expire call: the
+// spans copied out of the request, then the edges and link outcomes they
+// produce, applied to the graph at the end with one lock. Batches are pooled.
+type batch struct {
+	user     graph.NodeID
+	spans    []span
+	links    []link
+	names    []string // per span: its name, cloned once when a link must wait
+	order    []int32  // span indexes grouped by shard
+	starts   []int32  // per shard: start of its group in order (len shards+1)
+	refs     []linkRef
+	obs      []graph.Observation
+	tallies  []graph.LinkTally
+	problems []problemRec
+	name     string // the current linking span's name, see shard.link
+}
+
+// linkRef is one link to resolve: the linking span and the link.
+type linkRef struct {
+	span, link int32
+	shard      int32
+}
+
+// problemRec is a Problem before names are looked up.
+type problemRec struct {
+	svc      graph.NodeID
+	result   graph.LinkResult
+	cause    string
+	from, to spanKey
+	name     string
+}
+
+func (b *batch) reset() {
+	clear(b.names) // drop references to span names and requests
+	clear(b.spans)
+	b.spans, b.links, b.names, b.order, b.refs = b.spans[:0], b.links[:0], b.names[:0], b.order[:0], b.refs[:0]
+	b.obs, b.tallies, b.problems, b.name = b.obs[:0], b.tallies[:0], b.problems[:0], ""
+}
+
+// tally counts one link outcome of svc, merging with the previous tally.
+func (b *batch) tally(svc graph.NodeID, r graph.LinkResult) {
+	if n := len(b.tallies); n > 0 && b.tallies[n-1].Service == svc && b.tallies[n-1].Result == r {
+		b.tallies[n-1].N++
+		return
+	}
+	b.tallies = append(b.tallies, graph.LinkTally{Service: svc, Result: r, N: 1})
+}
+
+func (b *batch) problem(w *waitingLink, r graph.LinkResult, cause string) {
+	b.problems = append(b.problems, problemRec{svc: graph.NodeID(w.meta & metaSvcMask), result: r, cause: cause,
+		from: w.from, to: w.target, name: w.name})
+}
+
+// group orders the spans by shard (a counting sort).
+func (b *batch) group(nshards int, shardOf func(*span) int32) {
+	b.starts = append(b.starts[:0], make([]int32, nshards+1)...)
+	shardIdx := make([]int32, len(b.spans)) // small; reused through order's backing below
+	for i := range b.spans {
+		s := shardOf(&b.spans[i])
+		shardIdx[i] = s
+		b.starts[s+1]++
+	}
+	for i := 1; i <= nshards; i++ {
+		b.starts[i] += b.starts[i-1]
+	}
+	b.order = append(b.order[:0], make([]int32, len(b.spans))...)
+	next := append([]int32(nil), b.starts[:nshards]...)
+	for i, s := range shardIdx {
+		b.order[next[s]] = int32(i)
+		next[s]++
+	}
+}
+
+func cloneName(s *span) string { return strings.Clone(s.src.Name()) }

@@ -1,0 +1,92 @@
+package pairing
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config holds every wait and every bound on in-flight state.
+type Config struct {
+	// PairWait is how long a span waits for its parent, and a CLIENT span
+	// that names a database or peer waits for a server side, before it
+	// expires (counted) or becomes a database/virtual_node edge.
+	PairWait time.Duration `yaml:"pair_wait"`
+	// LinkWait is how long a span link waits for its target span to arrive
+	// before it is counted unresolved.
+	LinkWait time.Duration `yaml:"link_wait"`
+	// MaxIndexSpans caps the span index: the most recent spans, by
+	// (trace id, span id), that parents and link targets are found in.
+	// About 45 bytes each; the oldest is evicted (counted) at the cap.
+	MaxIndexSpans int `yaml:"max_index_spans"`
+	// MaxPendingSpans caps, each, the spans waiting for a parent (64 bytes
+	// each plus a map entry) and the CLIENT spans waiting for a server side
+	// (48 bytes). The oldest is dropped (counted) at the cap.
+	MaxPendingSpans int `yaml:"max_pending_spans"`
+	// MaxPendingLinks caps links waiting for their target (about 100
+	// bytes each plus a map entry); the oldest is dropped (counted).
+	MaxPendingLinks int `yaml:"max_pending_links"`
+	// Shards splits the state by trace id so that requests proceed in
+	// parallel; every cap above is divided among them.
+	Shards int `yaml:"shards"`
+	// ExpiryInterval is how often waits are checked.
+	ExpiryInterval time.Duration `yaml:"expiry_interval"`
+	// RecentProblems is how many unresolved and invalid links are kept for
+	// GET /api/links/unresolved.
+	RecentProblems int `yaml:"recent_problems"`
+}
+
+// NewDefaultConfig returns the defaults: about 1 GiB of state at the caps.
+func NewDefaultConfig() Config {
+	return Config{
+		PairWait:        10 * time.Second,
+		LinkWait:        5 * time.Minute,
+		MaxIndexSpans:   16 << 20,
+		MaxPendingSpans: 1 << 20,
+		MaxPendingLinks: 1 << 20,
+		Shards:          16,
+		ExpiryInterval:  time.Second,
+		RecentProblems:  200,
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.PairWait <= 0 {
+		errs = append(errs, fmt.Errorf("pair_wait must be positive, got %s", c.PairWait))
+	}
+	if c.LinkWait <= 0 {
+		errs = append(errs, fmt.Errorf("link_wait must be positive, got %s", c.LinkWait))
+	}
+	if c.Shards < 1 || c.Shards > 1024 {
+		errs = append(errs, fmt.Errorf("shards must be between 1 and 1024, got %d", c.Shards))
+	}
+	for _, b := range []struct {
+		name string
+		v    int
+	}{{"max_index_spans", c.MaxIndexSpans}, {"max_pending_spans", c.MaxPendingSpans}, {"max_pending_links", c.MaxPendingLinks}} {
+		switch {
+		case b.v < max(c.Shards, 1):
+			errs = append(errs, fmt.Errorf("%s must be at least shards (%d), got %d", b.name, c.Shards, b.v))
+		case b.v/max(c.Shards, 1) >= 1<<31:
+			errs = append(errs, fmt.Errorf("%s per shard must be below 2^31, got %d", b.name, b.v))
+		}
+	}
+	if c.ExpiryInterval <= 0 {
+		errs = append(errs, fmt.Errorf("expiry_interval must be positive, got %s", c.ExpiryInterval))
+	}
+	if c.RecentProblems < 0 {
+		errs = append(errs, fmt.Errorf("recent_problems must not be negative, got %d", c.RecentProblems))
+	}
+	return errors.Join(errs...)
+}
+
+// Settings are what the code supplies; nil means the default.
+type Settings struct {
+	Logger *slog.Logger
+	Now    func() time.Time // the clock; time.Now if nil
+}
+
+func perShard(total, shards int) int { return (total + shards - 1) / shards }

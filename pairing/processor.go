@@ -1,0 +1,302 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/servicegraph/servicegraph/consumer"
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// UnknownService names the service of spans whose resource has no
+// service.name, as the OpenTelemetry SDKs do.
+const UnknownService = "unknown_service"
+
+// Processor turns spans into edge observations on a graph.Store.
+type Processor struct {
+	cfg    Config
+	graph  *graph.Store
+	now    func() time.Time
+	logger *slog.Logger
+	user   graph.NodeID
+	seed   maphash.Seed
+	shards []*shard
+	recent *recent
+	pool   sync.Pool
+
+	received    atomic.Uint64
+	rejected    atomic.Uint64 // spans with an all-zero trace or span id
+	duplicates  atomic.Uint64
+	sanitised   atomic.Uint64 // spans whose end was before their start
+	linksSeen   atomic.Uint64
+	invalidLink atomic.Uint64
+
+	runMu  sync.Mutex // guards cancel and done
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+var _ consumer.Traces = (*Processor)(nil)
+
+// New returns a Processor feeding g. cfg must be valid.
+func New(cfg Config, set Settings, g *graph.Store) (*Processor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pairing config: %w", err)
+	}
+	if set.Now == nil {
+		set.Now = time.Now
+	}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Processor{cfg: cfg, graph: g, now: set.Now, logger: set.Logger, seed: maphash.MakeSeed(),
+		recent: newRecent(cfg.RecentProblems)}
+	p.user = g.Node(graph.UserNode, graph.VirtualNode)
+	for range cfg.Shards {
+		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.seed)))
+	}
+	p.pool.New = func() any { return &batch{user: p.user} }
+	return p, nil
+}
+
+func (p *Processor) shardOf(trace *[16]byte) int32 {
+	h := maphash.Comparable(p.seed, *trace)
+	return int32((h >> 32) * uint64(len(p.shards)) >> 32)
+}
+
+// ConsumeTraces pairs the spans of td with each other and with the spans
+// received before, and records the edges they complete. It never blocks on
+// a full table: the oldest waiting item is dropped and counted instead.
+// Spans with an all-zero trace or span id are refused: the result is then a
+// *consumer.PartialError and the other spans are accepted. Safe for
+// concurrent use; td is not retained.
+func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
+	b := p.pool.Get().(*batch)
+	defer func() { b.reset(); p.pool.Put(b) }()
+	rejected := p.decode(td, b)
+	now := p.now().UnixNano()
+
+	b.group(len(p.shards), func(s *span) int32 { return p.shardOf(&s.key.trace) })
+	for si, sh := range p.shards {
+		lo, hi := b.starts[si], b.starts[si+1]
+		if lo == hi {
+			continue
+		}
+		sh.mu.Lock()
+		for _, i := range b.order[lo:hi] {
+			s := &b.spans[i]
+			if !sh.add(s, now, b) {
+				s.linkHi = s.linkLo // a duplicate's links were counted the first time
+				p.duplicates.Add(1)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	p.resolveLinks(now, b)
+	p.graph.Observe(b.obs, b.tallies)
+	p.report(b, now)
+	if rejected > 0 {
+		return &consumer.PartialError{Rejected: int64(rejected),
+			Reason: fmt.Sprintf("%d spans with an all-zero trace or span id", rejected)}
+	}
+	return nil
+}
+
+// resolveLinks handles every link of the batch's new spans, one target
+// shard at a time.
+func (p *Processor) resolveLinks(now int64, b *batch) {
+	for i := range b.spans {
+		s := &b.spans[i]
+		for j := s.linkLo; j < s.linkHi; j++ {
+			l := &b.links[j]
+			if !l.valid {
+				b.tally(s.svc, graph.LinkInvalid)
+				p.invalidLink.Add(1)
+				b.problems = append(b.problems, problemRec{svc: s.svc, result: graph.LinkInvalid, cause: CauseInvalid,
+					from: s.key, to: l.to, name: cloneName(s)})
+				continue
+			}
+			b.refs = append(b.refs, linkRef{span: int32(i), link: int32(j), shard: p.shardOf(&l.to.trace)})
+		}
+	}
+	if len(b.refs) == 0 {
+		return
+	}
+	p.linksSeen.Add(uint64(len(b.refs)))
+	// Group by target shard with a stable counting pass over shards.
+	for si, sh := range p.shards {
+		locked := false
+		for _, r := range b.refs {
+			if int(r.shard) != si {
+				continue
+			}
+			if !locked {
+				sh.mu.Lock()
+				locked = true
+			}
+			s := &b.spans[r.span]
+			if b.names[r.span] == "" {
+				b.name = "" // shard.link clones the name on first need
+			} else {
+				b.name = b.names[r.span]
+			}
+			sh.link(&b.links[r.link], s, now, b)
+			b.names[r.span] = b.name
+		}
+		if locked {
+			sh.mu.Unlock()
+		}
+	}
+}
+
+// decode copies what pairing needs out of td into b.
+func (p *Processor) decode(td ptrace.Traces, b *batch) (rejected int) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		name := UnknownService
+		if v, ok := rs.Resource().Attributes().Get("service.name"); ok && v.AsString() != "" {
+			name = v.AsString()
+		}
+		svc := p.graph.Node(name, graph.ServiceNode)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				sp := spans.At(k)
+				s := span{key: spanKey{trace: sp.TraceID(), span: sp.SpanID()}, parent: sp.ParentSpanID(), svc: svc,
+					kind: uint8(sp.Kind()), failed: sp.Status().Code() == ptrace.StatusCodeError,
+					start: clampTime(uint64(sp.StartTimestamp())), end: clampTime(uint64(sp.EndTimestamp())), src: sp}
+				p.received.Add(1)
+				if !s.key.valid() {
+					rejected++
+					continue
+				}
+				if s.end < s.start {
+					s.end = s.start
+					p.sanitised.Add(1)
+				}
+				if s.kind == kindClient {
+					if peer, k, ok := peerOf(sp.Attributes()); ok {
+						nk := graph.VirtualNode
+						if k == graph.Database {
+							nk = graph.DatabaseNode
+						}
+						s.peer, s.peerKind, s.hasPeer = p.graph.Node(peer, nk), k, true
+					}
+				}
+				s.linkLo = uint32(len(b.links))
+				links := sp.Links()
+				for l := 0; l < links.Len(); l++ {
+					ln := links.At(l)
+					to := spanKey{trace: ln.TraceID(), span: ln.SpanID()}
+					b.links = append(b.links, link{to: to, valid: to.valid()})
+				}
+				s.linkHi = uint32(len(b.links))
+				b.spans = append(b.spans, s)
+				b.names = append(b.names, "")
+			}
+		}
+	}
+	rejectedTotal := rejected
+	p.rejected.Add(uint64(rejectedTotal))
+	return rejected
+}
+
+func clampTime(ns uint64) int64 { return int64(min(ns, math.MaxInt64)) }
+
+// report turns the batch's problems into diagnostics.
+func (p *Processor) report(b *batch, now int64) {
+	for _, r := range b.problems {
+		p.recent.add(Problem{
+			Result: r.result.String(), Service: p.graph.Name(r.svc), SpanName: r.name,
+			TraceID: hexID(r.from.trace[:]), SpanID: hexID(r.from.span[:]),
+			LinkTraceID: hexID(r.to.trace[:]), LinkSpanID: hexID(r.to.span[:]),
+			Time: time.Unix(0, now).UTC(), LikelyCause: r.cause,
+		})
+	}
+}
+
+// Expire ends the waits that are over at now: spans whose parent never came
+// are counted expired, CLIENT spans without a server side become database
+// or virtual_node edges, links without a target are counted unresolved.
+// Start runs it every ExpiryInterval; tests and the offline CLI call it.
+func (p *Processor) Expire(now time.Time) {
+	n := now.UnixNano()
+	p.expire(n-int64(p.cfg.PairWait), n-int64(p.cfg.LinkWait), n)
+}
+
+// Flush ends every wait now, as if the waits were over: for the offline
+// CLI, whose input is complete, and at shutdown.
+func (p *Processor) Flush() { p.expire(math.MaxInt64, math.MaxInt64, p.now().UnixNano()) }
+
+func (p *Processor) expire(pairCutoff, linkCutoff, now int64) {
+	b := p.pool.Get().(*batch)
+	defer func() { b.reset(); p.pool.Put(b) }()
+	for _, sh := range p.shards {
+		sh.mu.Lock()
+		sh.expire(pairCutoff, linkCutoff, b)
+		sh.mu.Unlock()
+	}
+	p.graph.Observe(b.obs, b.tallies)
+	p.report(b, now)
+}
+
+// Problems returns the most recent unresolved and invalid links, newest first.
+func (p *Processor) Problems() []Problem { return p.recent.list() }
+
+// Start runs expiry every ExpiryInterval until Shutdown.
+func (p *Processor) Start(context.Context) error {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	if p.cancel != nil {
+		return errors.New("pairing: already started")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(p.cfg.ExpiryInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				p.Expire(p.now())
+			}
+		}
+	}()
+	p.logger.Info("pairing started", "pair_wait", p.cfg.PairWait, "link_wait", p.cfg.LinkWait,
+		"max_index_spans", p.cfg.MaxIndexSpans, "max_pending_spans", p.cfg.MaxPendingSpans,
+		"max_pending_links", p.cfg.MaxPendingLinks, "shards", p.cfg.Shards)
+	return nil
+}
+
+// Shutdown stops expiry. Waiting items stay (Flush ends them). Safe without
+// Start and twice.
+func (p *Processor) Shutdown(ctx context.Context) error {
+	p.runMu.Lock()
+	cancel, done := p.cancel, p.done
+	p.cancel = nil
+	p.runMu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,159 @@
+package pairing
+
+// item is what a queue holds: something that arrived at a time, is keyed
+// (children by their parent, links by their target), and can be chained to
+// the next item of the same key.
+type item interface {
+	qkey() *spanKey
+	qnext() *uint32 // position+1 of the next item with the same key; 0 = none
+	qarrival() int64
+	qdone() *bool // taken before it expired
+}
+
+type chain struct{ head, tail uint32 } // positions + 1
+
+// queue is a bounded FIFO of items waiting for something, with optional
+// per-key chains so that all items waiting for one key are found at once.
+// Items leave by take (what they waited for arrived), by expiry (oldest
+// first, in arrival order), or by eviction when the queue is full.
+type queue[T any, P interface {
+	*T
+	item
+}] struct {
+	r     ring[T]
+	heads map[spanKey]chain // nil: not chained
+}
+
+func newQueue[T any, P interface {
+	*T
+	item
+}](capacity int, chained bool) *queue[T, P] {
+	q := &queue[T, P]{r: newRing[T](capacity)}
+	if chained {
+		q.heads = make(map[spanKey]chain)
+	}
+	return q
+}
+
+// push appends v. If the queue is full its oldest item is removed first and
+// handed to evicted when it had not been taken.
+func (q *queue[T, P]) push(v T, evicted func(P)) {
+	if q.r.full() {
+		q.popOldest(evicted)
+	}
+	pos, slot := q.r.push()
+	*slot = v
+	if q.heads == nil {
+		return
+	}
+	p := P(slot)
+	*p.qnext() = 0
+	k := *p.qkey()
+	if c, ok := q.heads[k]; ok {
+		*P(q.r.at(c.tail - 1)).qnext() = pos + 1
+		c.tail = pos + 1
+		q.heads[k] = c
+	} else {
+		q.heads[k] = chain{pos + 1, pos + 1}
+	}
+}
+
+// take hands every item waiting under k to fn, oldest first, and marks them
+// taken. It reports whether there were any.
+func (q *queue[T, P]) take(k *spanKey, fn func(P)) bool {
+	c, ok := q.heads[*k]
+	if !ok {
+		return false
+	}
+	delete(q.heads, *k)
+	for next := c.head; next != 0; {
+		p := P(q.r.at(next - 1))
+		*p.qdone() = true
+		fn(p)
+		next = *p.qnext()
+	}
+	return true
+}
+
+// expire removes the items that arrived at or before cutoff, handing those
+// not taken to fn.
+func (q *queue[T, P]) expire(cutoff int64, fn func(P)) {
+	for q.r.n > 0 {
+		if _, p := q.r.oldest(); P(p).qarrival() > cutoff {
+			return
+		}
+		q.popOldest(fn)
+	}
+}
+
+func (q *queue[T, P]) popOldest(fn func(P)) {
+	_, v := q.r.oldest()
+	p := P(v)
+	if !*p.qdone() {
+		if q.heads != nil { // the oldest live item heads its chain
+			k := *p.qkey()
+			if next := *p.qnext(); next != 0 {
+				c := q.heads[k]
+				c.head = next
+				q.heads[k] = c
+			} else {
+				delete(q.heads, k)
+			}
+		}
+		fn(p)
+	}
+	q.r.pop()
+}
+
+func (q *queue[T, P]) len() int { return int(q.r.n) }
+
+// child is a span waiting for its parent: keyed by (trace, parent span id).
+type child struct {
+	key        spanKey // trace id, parent span id
+	start, end int64
+	arrival    int64
+	meta       uint32 // packMeta of the child
+	next       uint32
+	done       bool
+}
+
+func (c *child) qkey() *spanKey  { return &c.key }
+func (c *child) qnext() *uint32  { return &c.next }
+func (c *child) qarrival() int64 { return c.arrival }
+func (c *child) qdone() *bool    { return &c.done }
+
+// client is a CLIENT span that names a database or peer, waiting to learn
+// whether a server side turns up; unchained (its index entry says).
+type client struct {
+	key     spanKey
+	arrival int64
+	peer    uint32 // graph.NodeID
+	dur     uint32 // µs
+	svc     uint32 // graph.NodeID
+	kind    uint8  // graph.Database or graph.Virtual
+	failed  bool
+	done    bool
+}
+
+func (c *client) qkey() *spanKey  { return &c.key }
+func (c *client) qnext() *uint32  { return nil }
+func (c *client) qarrival() int64 { return c.arrival }
+func (c *client) qdone() *bool    { return &c.done }
+
+// waitingLink is a link whose target span has not been seen yet: keyed by
+// the target.
+type waitingLink struct {
+	target  spanKey // the linked-to span
+	from    spanKey // the linking span
+	start   int64   // the linking span's start
+	arrival int64
+	meta    uint32 // packMeta of the linking span
+	next    uint32
+	done    bool
+	name    string // the linking span's name, for diagnostics
+}
+
+func (l *waitingLink) qkey() *spanKey  { return &l.target }
+func (l *waitingLink) qnext() *uint32  { return &l.next }
+func (l *waitingLink) qarrival() int64 { return l.arrival }
+func (l *waitingLink) qdone() *bool    { return &l.done }

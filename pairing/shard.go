@@ -1,0 +1,147 @@
+package pairing
+
+import (
+	"sync"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// shard holds the pairing state of the traces that hash to it.
+type shard struct {
+	mu       sync.Mutex // guards everything below
+	idx      *index
+	children *queue[child, *child]
+	clients  *queue[client, *client]
+	links    *queue[waitingLink, *waitingLink]
+	c        shardCounters
+}
+
+type shardCounters struct {
+	expiredChildren uint64 // spans whose parent never arrived within PairWait
+	droppedChildren uint64 // spans dropped waiting for a parent at the cap
+	droppedClients  uint64 // client spans dropped at the cap, or forgotten by the index
+	droppedLinks    uint64 // links dropped waiting for a target at the cap
+}
+
+func newShard(cfg Config, idx *index) *shard {
+	n := cfg.Shards
+	return &shard{
+		idx:      idx,
+		children: newQueue[child](perShard(cfg.MaxPendingSpans, n), true),
+		clients:  newQueue[client](perShard(cfg.MaxPendingSpans, n), false),
+		links:    newQueue[waitingLink](perShard(cfg.MaxPendingLinks, n), true),
+	}
+}
+
+// add indexes s and makes every edge it completes. It reports false for a
+// duplicate (a span already in the index), which changes nothing.
+func (sh *shard) add(s *span, now int64, b *batch) bool {
+	e, added := sh.idx.insert(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(uint32(s.svc), s.kind, s.failed)})
+	if !added {
+		return false
+	}
+	// s as a child.
+	if s.parent != [8]byte{} {
+		pk := spanKey{s.key.trace, s.parent}
+		if p := sh.idx.find(&pk); p != nil {
+			b.pair(p, e.meta, s.start, s.end)
+		} else {
+			sh.children.push(child{key: pk, start: s.start, end: s.end, arrival: now, meta: e.meta},
+				func(*child) { sh.c.droppedChildren++ })
+		}
+	} else if s.kind == kindServer {
+		b.obs = append(b.obs, graph.Observation{Client: b.user, Server: s.svc, Kind: graph.Virtual,
+			Failed: s.failed, Seconds: [2]float64{e.seconds(), -1}})
+	}
+	// s as the parent of spans that came first.
+	sh.children.take(&s.key, func(c *child) { b.pair(e, c.meta, c.start, c.end) })
+	// s as a client that may never meet its server.
+	if s.kind == kindClient && s.hasPeer && e.meta&metaPaired == 0 {
+		sh.clients.push(client{key: s.key, arrival: now, peer: uint32(s.peer), dur: e.dur, svc: uint32(s.svc),
+			kind: uint8(s.peerKind), failed: s.failed}, func(*client) { sh.c.droppedClients++ })
+	}
+	// s as the target of links that came first.
+	sh.links.take(&s.key, func(l *waitingLink) { b.linked(e, l.meta, l.start) })
+	return true
+}
+
+// link resolves one link of a span held by another (or this) shard: at once
+// if the target is indexed, else it waits under the target's key.
+func (sh *shard) link(l *link, from *span, now int64, b *batch) {
+	meta := packMeta(uint32(from.svc), from.kind, from.failed)
+	if t := sh.idx.find(&l.to); t != nil {
+		b.linked(t, meta, from.start)
+		return
+	}
+	if b.name == "" {
+		b.name = cloneName(from)
+	}
+	sh.links.push(waitingLink{target: l.to, from: from.key, start: from.start, arrival: now, meta: meta, name: b.name},
+		func(w *waitingLink) {
+			sh.c.droppedLinks++
+			b.tally(graph.NodeID(w.meta&metaSvcMask), graph.LinkDropped)
+			b.problem(w, graph.LinkDropped, CauseDropped)
+		})
+}
+
+// expire ends the waits that began at or before the cutoffs.
+func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
+	sh.children.expire(pairCutoff, func(*child) { sh.c.expiredChildren++ })
+	sh.clients.expire(pairCutoff, func(c *client) {
+		e := sh.idx.find(&c.key)
+		switch {
+		case e == nil: // evicted from the index: whether it paired is unknown
+			sh.c.droppedClients++
+		case e.meta&metaPaired == 0:
+			b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(c.svc), Server: graph.NodeID(c.peer),
+				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{-1, float64(c.dur) / 1e6}})
+		}
+	})
+	sh.links.expire(linkCutoff, func(w *waitingLink) {
+		b.tally(graph.NodeID(w.meta&metaSvcMask), graph.LinkUnresolved)
+		b.problem(w, graph.LinkUnresolved, CauseNeverSeen)
+	})
+}
+
+// pair makes the edge, if any, between parent p and a child.
+func (b *batch) pair(p *entry, cmeta uint32, cstart, cend int64) {
+	ck := uint8(cmeta >> metaKindShift & 7)
+	psvc, csvc := graph.NodeID(p.svc()), graph.NodeID(cmeta&metaSvcMask)
+	o := graph.Observation{Client: psvc, Server: csvc, Failed: p.failed() || cmeta&metaFailed != 0}
+	switch pk := p.kind(); {
+	case ck == kindConsumer && pk == kindProducer:
+		o.Kind = graph.Messaging
+		o.Seconds = [2]float64{delay(cstart, p.end), -1}
+	case ck == kindServer && pk == kindClient, psvc != csvc:
+		o.Kind = graph.Call
+		o.Seconds = [2]float64{float64(cend-cstart) / 1e9, p.seconds()}
+		if pk == kindClient {
+			p.meta |= metaPaired
+		}
+	default:
+		return
+	}
+	b.obs = append(b.obs, o)
+}
+
+// linked makes the edge of a resolved link: target t → the linking span.
+func (b *batch) linked(t *entry, fromMeta uint32, fromStart int64) {
+	svc := graph.NodeID(fromMeta & metaSvcMask)
+	k := graph.SpanLink
+	if uint8(fromMeta>>metaKindShift&7) == kindConsumer && t.kind() == kindProducer {
+		k = graph.Messaging
+	}
+	b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(t.svc()), Server: svc, Kind: k,
+		Failed: t.failed() || fromMeta&metaFailed != 0, Seconds: [2]float64{delay(fromStart, t.end), -1}})
+	b.tally(svc, graph.LinkResolved)
+}
+
+// maxDelay bounds recorded async delays; clocks decades apart say nothing.
+const maxDelay = 1e6 // seconds
+
+// delay is start − end in seconds, clamped to [0, maxDelay]: hosts' clocks
+// disagree, and a consumer never starts before its producer ended.
+func delay(start, end int64) float64 {
+	d := float64(start-end) / 1e9
+	return min(max(d, 0), maxDelay)
+}

@@ -1,0 +1,43 @@
+package pairing
+
+// Stats are the processor's own counters and gauges, for self-telemetry.
+type Stats struct {
+	SpansReceived   uint64 // spans in requests, refused ones included
+	SpansRejected   uint64 // refused: all-zero trace or span id
+	SpansDuplicate  uint64 // already in the span index: ignored
+	SpansSanitised  uint64 // end before start: end set to start
+	LinksInvalid    uint64
+	PendingChildren int // spans waiting for their parent
+	PendingClients  int // CLIENT spans waiting for a server side
+	PendingLinks    int // links waiting for their target
+	IndexSpans      int // spans in the span index
+	IndexEvictions  uint64
+	IndexBytes      int    // memory the span index holds
+	ExpiredChildren uint64 // spans whose parent never came
+	DroppedChildren uint64 // dropped at max_pending_spans
+	DroppedClients  uint64 // dropped at max_pending_spans, or evicted from the index first
+	DroppedLinks    uint64 // dropped at max_pending_links
+}
+
+// Stats returns the current counters; it takes each shard's lock briefly.
+func (p *Processor) Stats() Stats {
+	st := Stats{
+		SpansReceived: p.received.Load(), SpansRejected: p.rejected.Load(), SpansDuplicate: p.duplicates.Load(),
+		SpansSanitised: p.sanitised.Load(), LinksInvalid: p.invalidLink.Load(),
+	}
+	for _, sh := range p.shards {
+		sh.mu.Lock()
+		st.PendingChildren += sh.children.len()
+		st.PendingClients += sh.clients.len()
+		st.PendingLinks += sh.links.len()
+		st.IndexSpans += sh.idx.len()
+		st.IndexEvictions += sh.idx.evictions
+		st.IndexBytes += sh.idx.bytes()
+		st.ExpiredChildren += sh.c.expiredChildren
+		st.DroppedChildren += sh.c.droppedChildren
+		st.DroppedClients += sh.c.droppedClients
+		st.DroppedLinks += sh.c.droppedLinks
+		sh.mu.Unlock()
+	}
+	return st
+}
