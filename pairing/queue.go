@@ -22,6 +22,7 @@ type queue[T any, P interface {
 }] struct {
 	r     ring[T]
 	heads map[spanKey]chain // nil: not chained
+	live  int               // items neither taken nor expired
 }
 
 func newQueue[T any, P interface {
@@ -43,6 +44,7 @@ func (q *queue[T, P]) push(v T, evicted func(P)) {
 	}
 	pos, slot := q.r.push()
 	*slot = v
+	q.live++
 	if q.heads == nil {
 		return
 	}
@@ -69,6 +71,7 @@ func (q *queue[T, P]) take(k *spanKey, fn func(P)) bool {
 	for next := c.head; next != 0; {
 		p := P(q.r.at(next - 1))
 		*p.qdone() = true
+		q.live--
 		fn(p)
 		next = *p.qnext()
 	}
@@ -90,6 +93,7 @@ func (q *queue[T, P]) popOldest(fn func(P)) {
 	_, v := q.r.oldest()
 	p := P(v)
 	if !*p.qdone() {
+		q.live--
 		if q.heads != nil { // the oldest live item heads its chain
 			k := *p.qkey()
 			if next := *p.qnext(); next != 0 {
@@ -105,7 +109,8 @@ func (q *queue[T, P]) popOldest(fn func(P)) {
 	q.r.pop()
 }
 
-func (q *queue[T, P]) len() int { return int(q.r.n) }
+// len is the number of items still waiting.
+func (q *queue[T, P]) len() int { return q.live }
 
 // child is a span waiting for its parent: keyed by (trace, parent span id).
 type child struct {

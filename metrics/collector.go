@@ -1,0 +1,162 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/pairing"
+)
+
+// GraphSource is what the collector reads the graph from.
+type GraphSource interface {
+	Snapshot() *graph.Snapshot
+	Stats() graph.Stats
+}
+
+// PairingSource is what the collector reads pairing telemetry from.
+type PairingSource interface {
+	Stats() pairing.Stats
+}
+
+var edgeLabels = []string{"client", "server", "connection_type"}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+// Descriptors of the edge families (Grafana Tempo's names and labels).
+var (
+	requestTotal   = desc("traces_service_graph_request_total", "Edge occurrences: requests between two nodes, messages, resolved span links.", edgeLabels...)
+	requestFailed  = desc("traces_service_graph_request_failed_total", "Edge occurrences where either side's span had status ERROR.", edgeLabels...)
+	serverSeconds  = desc("traces_service_graph_request_server_seconds", "Server-side span duration of synchronous edges.", edgeLabels...)
+	clientSeconds  = desc("traces_service_graph_request_client_seconds", "Client-side span duration of synchronous edges.", edgeLabels...)
+	messagingDelay = desc("traces_service_graph_request_messaging_system_seconds", "Delay of messaging_system edges: consumer span start minus producer span end.", edgeLabels...)
+	linkDelay      = desc("traces_service_graph_span_link_delay_seconds", "Delay of span_link edges: linking span start minus linked-to span end.", edgeLabels...)
+	firstSeen      = desc("servicegraph_edge_first_seen_timestamp_seconds", "When the edge was first seen, Unix seconds; survives restarts.", edgeLabels...)
+	lastSeen       = desc("servicegraph_edge_last_seen_timestamp_seconds", "When the edge was last seen, Unix seconds.", edgeLabels...)
+	spanLinks      = desc("servicegraph_span_links_total", "Span links declared by a service's spans, by outcome: resolved, unresolved (target never seen within the link wait), invalid (zero or malformed ids), dropped (a bound was hit).", "service", "result")
+)
+
+// Descriptors of self-telemetry.
+var (
+	spansReceived   = desc("servicegraph_spans_received_total", "Spans received by pairing, refused ones included.")
+	spansRejected   = desc("servicegraph_spans_rejected_total", "Spans refused, by reason.", "reason")
+	spansDuplicate  = desc("servicegraph_spans_duplicate_total", "Spans already in the span index (retried exports), ignored.")
+	spansSanitised  = desc("servicegraph_spans_sanitised_total", "Spans accepted after a correction, by reason.", "reason")
+	pendingItems    = desc("servicegraph_pending_items", "Items waiting: spans for their parent (children), CLIENT spans for a server side (clients), links for their target (links).", "queue")
+	expiredItems    = desc("servicegraph_expired_total", "Items whose wait ended without a match: spans whose parent never arrived (children).", "queue")
+	droppedItems    = desc("servicegraph_dropped_total", "Items dropped because a bound was hit, by queue.", "queue")
+	indexEntries    = desc("servicegraph_span_index_entries", "Spans in the span index.")
+	indexBytes      = desc("servicegraph_span_index_bytes", "Memory held by the span index.")
+	indexEvictions  = desc("servicegraph_span_index_evictions_total", "Spans evicted from the full span index, oldest first.")
+	nodes           = desc("servicegraph_nodes", "Nodes in the graph.")
+	edges           = desc("servicegraph_edges", "Edges in the graph.")
+	nodesOverflowed = desc("servicegraph_nodes_overflow_total", "Node names folded into __overflow__ at the max_nodes bound.")
+	edgesDropped    = desc("servicegraph_edges_dropped_total", "Edge occurrences dropped at the max_edges bound.")
+	historyBuckets  = desc("servicegraph_history_buckets", "History buckets held across all edges.")
+)
+
+// Collector exposes the graph and pairing state at scrape time. It reads
+// one immutable snapshot per scrape and takes no writer lock beyond that.
+type Collector struct {
+	graph   GraphSource
+	pairing PairingSource
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// NewCollector returns a collector over g and p.
+func NewCollector(g GraphSource, p PairingSource) *Collector { return &Collector{graph: g, pairing: p} }
+
+// Describe sends every descriptor.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{requestTotal, requestFailed, serverSeconds, clientSeconds, messagingDelay,
+		linkDelay, firstSeen, lastSeen, spanLinks, spansReceived, spansRejected, spansDuplicate, spansSanitised,
+		pendingItems, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
+		nodesOverflowed, edgesDropped, historyBuckets} {
+		ch <- d
+	}
+}
+
+// Collect sends the current values.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.graph.Snapshot()
+	for i := range snap.Edges {
+		e := &snap.Edges[i]
+		lv := []string{e.Client, e.Server, e.Kind.ConnectionType()}
+		ch <- prometheus.MustNewConstMetric(requestTotal, prometheus.CounterValue, float64(e.Count), lv...)
+		ch <- prometheus.MustNewConstMetric(requestFailed, prometheus.CounterValue, float64(e.Failed), lv...)
+		ch <- prometheus.MustNewConstMetric(firstSeen, prometheus.GaugeValue, unixSeconds(e.FirstSeen.UnixNano()), lv...)
+		ch <- prometheus.MustNewConstMetric(lastSeen, prometheus.GaugeValue, unixSeconds(e.LastSeen.UnixNano()), lv...)
+		switch e.Kind {
+		case graph.Messaging:
+			ch <- histogram(messagingDelay, snap.Bounds, &e.Hist[0], lv)
+		case graph.SpanLink:
+			ch <- histogram(linkDelay, snap.Bounds, &e.Hist[0], lv)
+		default:
+			if e.Hist[0].Count > 0 {
+				ch <- histogram(serverSeconds, snap.Bounds, &e.Hist[0], lv)
+			}
+			if e.Hist[1].Count > 0 {
+				ch <- histogram(clientSeconds, snap.Bounds, &e.Hist[1], lv)
+			}
+		}
+	}
+	for _, n := range snap.Nodes {
+		var any uint64
+		for _, v := range n.Links {
+			any |= v
+		}
+		if any == 0 {
+			continue
+		}
+		// Every result is exported, zeros included, so that rate() sees the
+		// first increase of each.
+		for r, v := range n.Links {
+			ch <- prometheus.MustNewConstMetric(spanLinks, prometheus.CounterValue, float64(v), n.Name, graph.LinkResult(r).String())
+		}
+	}
+	c.collectSelf(ch)
+}
+
+func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
+	p := c.pairing.Stats()
+	g := c.graph.Stats()
+	counter := func(d *prometheus.Desc, v uint64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lv...)
+	}
+	gauge := func(d *prometheus.Desc, v int, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), lv...)
+	}
+	counter(spansReceived, p.SpansReceived)
+	counter(spansRejected, p.SpansRejected, "invalid_id")
+	counter(spansDuplicate, p.SpansDuplicate)
+	counter(spansSanitised, p.SpansSanitised, "end_before_start")
+	gauge(pendingItems, p.PendingChildren, "children")
+	gauge(pendingItems, p.PendingClients, "clients")
+	gauge(pendingItems, p.PendingLinks, "links")
+	counter(expiredItems, p.ExpiredChildren, "children")
+	counter(droppedItems, p.DroppedChildren, "children")
+	counter(droppedItems, p.DroppedClients, "clients")
+	counter(droppedItems, p.DroppedLinks, "links")
+	gauge(indexEntries, p.IndexSpans)
+	gauge(indexBytes, p.IndexBytes)
+	counter(indexEvictions, p.IndexEvictions)
+	gauge(nodes, g.Nodes)
+	gauge(edges, g.Edges)
+	counter(nodesOverflowed, g.NodesOverflowed)
+	counter(edgesDropped, g.EdgesDropped)
+	gauge(historyBuckets, g.HistoryBuckets)
+}
+
+func unixSeconds(ns int64) float64 { return float64(ns) / 1e9 }
+
+func histogram(d *prometheus.Desc, bounds []float64, h *graph.Histogram, lv []string) prometheus.Metric {
+	cum := make(map[float64]uint64, len(bounds))
+	var run uint64
+	for i, b := range bounds {
+		run += h.Counts[i]
+		cum[b] = run
+	}
+	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, cum, lv...)
+}

@@ -1,0 +1,154 @@
+package pairing_test
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/workload"
+	"github.com/servicegraph/servicegraph/pairing"
+)
+
+// workloadPath names the ../shared/bench workload (scripts/bench.sh makes
+// one); benchmarks that need it skip without it.
+func workloadPath(b testing.TB) string {
+	p := os.Getenv("SERVICEGRAPH_WORKLOAD")
+	if p == "" {
+		b.Skip("set SERVICEGRAPH_WORKLOAD to a ../shared/bench workload (scripts/bench.sh does)")
+	}
+	return p
+}
+
+func decodeAll(b testing.TB, recs [][]byte) ([]ptrace.Traces, int) {
+	var out []ptrace.Traces
+	spans := 0
+	for _, r := range recs {
+		req := ptraceotlp.NewExportRequest()
+		if err := req.UnmarshalProto(r); err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, req.Traces())
+		spans += req.Traces().SpanCount()
+	}
+	return out, spans
+}
+
+func benchConfig() pairing.Config {
+	cfg := pairing.NewDefaultConfig()
+	cfg.MaxIndexSpans = 2 << 20
+	cfg.MaxPendingSpans = 1 << 20
+	return cfg
+}
+
+// BenchmarkConsume measures ConsumeTraces on decoded requests: the same
+// measure as ../shared/bench/peer (the collector connector's ConsumeTraces).
+func BenchmarkConsume(b *testing.B) {
+	recs, err := workload.ReadAll(workloadPath(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tds, spans := decodeAll(b, recs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var elapsed time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+		p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		for _, td := range tds {
+			if err := p.ConsumeTraces(context.Background(), td); err != nil {
+				b.Fatal(err)
+			}
+		}
+		elapsed += time.Since(start)
+	}
+	reportSpans(b, spans, elapsed)
+}
+
+// BenchmarkDecodeConsume measures OTLP protobuf bytes → pdata → pairing →
+// graph: what a request costs end to end in process.
+func BenchmarkDecodeConsume(b *testing.B) {
+	recs, err := workload.ReadAll(workloadPath(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, spans := decodeAll(b, recs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var elapsed time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+		p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		for _, r := range recs {
+			req := ptraceotlp.NewExportRequest()
+			if err := req.UnmarshalProto(r); err != nil {
+				b.Fatal(err)
+			}
+			if err := p.ConsumeTraces(context.Background(), req.Traces()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		elapsed += time.Since(start)
+	}
+	reportSpans(b, spans, elapsed)
+}
+
+func reportSpans(b *testing.B, spans int, elapsed time.Duration) {
+	total := float64(spans) * float64(b.N)
+	b.ReportMetric(total/elapsed.Seconds(), "spans/s")
+	b.ReportMetric(float64(elapsed.Nanoseconds())/total, "ns/span")
+	// Go's per-op figures are per pass over the workload; per span:
+	var ms runtime.MemStats
+	_ = ms
+}
+
+// TestWorkloadTruth replays a ../shared/bench workload and compares every
+// edge with its truth file (see also TestBenchTruth in the e2e tests).
+func TestWorkloadTruth(t *testing.T) {
+	path := os.Getenv("SERVICEGRAPH_WORKLOAD")
+	if path == "" {
+		t.Skip("set SERVICEGRAPH_WORKLOAD to a ../shared/bench workload")
+	}
+	recs, err := workload.ReadAll(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := workload.LoadTruth(path + ".truth.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+	p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tds, _ := decodeAll(t, recs)
+	for _, td := range tds {
+		if err := p.ConsumeTraces(context.Background(), td); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Flush()
+	got := workload.Edges(g.Snapshot())
+	if d := workload.Diff(truth.Edges, got); len(d) > 0 {
+		t.Fatalf("%d differences from the truth:\n%s", len(d), d)
+	}
+	t.Logf("exact: %s; stats %+v", workload.Summary(truth.Edges, got), p.Stats())
+}
