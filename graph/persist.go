@@ -1,0 +1,175 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+)
+
+// State file format: a header (magic, format version, payload length,
+// CRC-32C of the payload) and a gob-encoded payload. A file of a newer
+// version is refused with ErrNewerFormat; one whose magic, length or
+// checksum is wrong, with ErrCorrupt.
+const (
+	stateMagic   = "SGSTATE\x00"
+	stateVersion = 1
+	headerSize   = len(stateMagic) + 4 + 8 + 4
+)
+
+// Errors of ReadState.
+var (
+	ErrCorrupt     = errors.New("state is corrupt")
+	ErrNewerFormat = errors.New("state was written by a newer version")
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type stateV1 struct {
+	Saved       int64 // unix ns
+	BucketWidth int64
+	Bounds      []float64
+	Nodes       []stateNode
+	Edges       []stateEdge
+}
+
+type stateNode struct {
+	Name  string
+	Kind  NodeKind
+	Links [NumLinkResults]uint64
+}
+
+type stateEdge struct {
+	Client, Server uint32 // indexes into Nodes
+	Kind           Kind
+	Count, Failed  uint64
+	First, Last    int64
+	Hist           [2]stateHist
+	History        []Bucket
+}
+
+type stateHist struct {
+	Counts []uint64
+	Sum    float64
+	N      uint64
+}
+
+// WriteState writes the graph (nodes, edges with their totals, first/last
+// seen times, histograms and history) to w.
+func (s *Store) WriteState(w io.Writer) error {
+	st := s.state()
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(st); err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	hdr := make([]byte, 0, headerSize)
+	hdr = append(hdr, stateMagic...)
+	hdr = binary.BigEndian.AppendUint32(hdr, stateVersion)
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(payload.Len()))
+	hdr = binary.BigEndian.AppendUint32(hdr, crc32.Checksum(payload.Bytes(), castagnoli))
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	_, err := w.Write(payload.Bytes())
+	return err
+}
+
+func (s *Store) state() *stateV1 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &stateV1{Saved: s.now().UnixNano(), BucketWidth: int64(s.cfg.BucketWidth), Bounds: s.cfg.LatencyBuckets}
+	for i, n := range s.names {
+		st.Nodes = append(st.Nodes, stateNode{Name: n, Kind: s.kinds[i], Links: s.links[i]})
+	}
+	for k, e := range s.edges {
+		se := stateEdge{Client: uint32(k.client), Server: uint32(k.server), Kind: k.kind, Count: e.count, Failed: e.failed,
+			First: e.first, Last: e.last, History: slices.Clone(e.history)}
+		for i, h := range e.hist {
+			se.Hist[i] = stateHist{Counts: slices.Clone(h.counts), Sum: h.sum, N: h.n}
+		}
+		st.Edges = append(st.Edges, se)
+	}
+	return st
+}
+
+// ReadState replaces the store's contents with the state in r. It must be
+// called before the store is used. Histograms saved with other bounds, and
+// history saved with another bucket width, are dropped (the totals and
+// first/last-seen times are kept); history past retention is trimmed.
+func (s *Store) ReadState(r io.Reader) error {
+	hdr := make([]byte, headerSize)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return fmt.Errorf("%w: short header: %v", ErrCorrupt, err)
+	}
+	if string(hdr[:len(stateMagic)]) != stateMagic {
+		return fmt.Errorf("%w: not a servicegraph state file", ErrCorrupt)
+	}
+	off := len(stateMagic)
+	if v := binary.BigEndian.Uint32(hdr[off:]); v > stateVersion {
+		return fmt.Errorf("%w: format %d, this build reads up to %d", ErrNewerFormat, v, stateVersion)
+	}
+	n := binary.BigEndian.Uint64(hdr[off+4:])
+	sum := binary.BigEndian.Uint32(hdr[off+12:])
+	if n > 1<<34 {
+		return fmt.Errorf("%w: payload length %d", ErrCorrupt, n)
+	}
+	payload, err := io.ReadAll(io.LimitReader(r, int64(n)+1))
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	if uint64(len(payload)) != n || crc32.Checksum(payload, castagnoli) != sum {
+		return fmt.Errorf("%w: payload length or checksum mismatch", ErrCorrupt)
+	}
+	var st stateV1
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&st); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return s.restore(&st)
+}
+
+func (s *Store) restore(st *stateV1) error {
+	for _, e := range st.Edges {
+		if int(e.Client) >= len(st.Nodes) || int(e.Server) >= len(st.Nodes) || e.Kind >= numKinds {
+			return fmt.Errorf("%w: edge refers to a missing node or kind", ErrCorrupt)
+		}
+	}
+	sameHist := slices.Equal(st.Bounds, s.cfg.LatencyBuckets)
+	sameWidth := st.BucketWidth == int64(s.cfg.BucketWidth)
+	minStart := s.bucketStart(s.now().Add(-s.cfg.Retention).UnixNano())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]NodeID, len(st.Nodes))
+	for i, n := range st.Nodes {
+		ids[i] = s.intern(s.sanitise(n.Name), n.Kind)
+		for r, v := range n.Links {
+			s.links[ids[i]][r] += v
+		}
+	}
+	for _, se := range st.Edges {
+		k := edgeKey{ids[se.Client], ids[se.Server], se.Kind}
+		if _, ok := s.edges[k]; !ok && len(s.edges) >= s.cfg.MaxEdges {
+			s.dropped += se.Count
+			continue
+		}
+		e := newEdge(se.First, len(s.cfg.LatencyBuckets))
+		e.count, e.failed, e.last = se.Count, se.Failed, se.Last
+		if sameHist {
+			for i, h := range se.Hist {
+				if len(h.Counts) == len(e.hist[i].counts) {
+					e.hist[i] = histogram{counts: h.Counts, sum: h.Sum, n: h.N}
+				}
+			}
+		}
+		if sameWidth {
+			e.history = se.History
+			e.trim(minStart)
+		}
+		s.edges[k] = e
+	}
+	s.version++
+	return nil
+}
