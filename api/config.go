@@ -1,0 +1,95 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/servicegraph/servicegraph/internal/auth"
+	"github.com/servicegraph/servicegraph/internal/tlsconfig"
+)
+
+// Defaults of NewDefaultConfig.
+const (
+	DefaultAddr              = "127.0.0.1:8080"
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultRequestTimeout    = 30 * time.Second
+	DefaultMaxDepth          = 10
+	DefaultPageRefresh       = 10 * time.Second
+)
+
+// Config configures the HTTP API server. Build it with NewDefaultConfig.
+type Config struct {
+	// Addr is the listen address, host:port.
+	Addr string `yaml:"addr"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// RequestTimeout bounds one request: it is the deadline of the
+	// handler's context (a render that outlives it answers 503) and the
+	// server's write timeout, plus ReadHeaderTimeout.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// MaxDepth is the largest accepted `depth` filter.
+	MaxDepth int `yaml:"max_depth"`
+	// PageRefresh is the built-in page's auto-refresh period.
+	PageRefresh time.Duration `yaml:"page_refresh"`
+	// TLS serves HTTPS; client_ca_file turns on mutual TLS.
+	TLS tlsconfig.Config `yaml:"tls"`
+	// Auth requires a bearer token on every endpoint but /-/healthy and
+	// /-/ready.
+	Auth auth.Config `yaml:"auth"`
+}
+
+// NewDefaultConfig returns the defaults: 127.0.0.1:8080, plaintext, no
+// authentication, 30 s per request, depth up to 10, page refresh 10 s.
+func NewDefaultConfig() Config {
+	return Config{
+		Addr:              DefaultAddr,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		RequestTimeout:    DefaultRequestTimeout,
+		MaxDepth:          DefaultMaxDepth,
+		PageRefresh:       DefaultPageRefresh,
+	}
+}
+
+// Validate reports every problem of c at once. It reads no file: New loads
+// the TLS and token files and names the one that fails.
+func (c Config) Validate() error {
+	var errs []error
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: port must be a number from 0 to 65535", c.Addr))
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("read_header_timeout must be positive, got %s", c.ReadHeaderTimeout))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("request_timeout must be positive, got %s", c.RequestTimeout))
+	}
+	if c.MaxDepth < 0 || c.MaxDepth > 1000 {
+		errs = append(errs, fmt.Errorf("max_depth must be between 0 and 1000, got %d", c.MaxDepth))
+	}
+	if c.PageRefresh < time.Second {
+		errs = append(errs, fmt.Errorf("page_refresh must be at least 1s, got %s", c.PageRefresh))
+	}
+	errs = append(errs, c.TLS.Validate())
+	return errors.Join(errs...)
+}
+
+// Settings are what the code, not the configuration, supplies. Nil fields
+// mean the default.
+type Settings struct {
+	// Logger receives start, stop and failure records, never one per
+	// request. Nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the API's metrics. Nil means a private registry.
+	Registerer prometheus.Registerer
+	// Now is the clock that default time windows end at. Nil means
+	// time.Now.
+	Now func() time.Time
+}

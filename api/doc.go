@@ -1,0 +1,78 @@
+// Package api serves the service graph over HTTP: Grafana's Node Graph API
+// datasource and Infinity datasource, Jaeger's dependencies endpoint,
+// rendered pictures, the span-link debugger, probes and a built-in page.
+//
+// # Contract
+//
+// The API is read-only: every method but GET and HEAD is answered 405.
+// Handlers read immutable graph snapshots (Sources.Graph), never the
+// writers' state, and are safe for any number of concurrent requests.
+// Nothing a request carries is kept.
+//
+// Graph endpoints share the filters from, to, service, depth and kinds
+// (see ParseQuery): from and to are Unix seconds, Unix milliseconds above
+// 1e11 (Grafana's ${__from} and ${__to}) or RFC 3339, by default the hour
+// ending now; service centres a neighbourhood of depth hops (default 2,
+// at most Config.MaxDepth); kinds is a comma list of call,
+// messaging_system, span_link, database, virtual_node. A bad parameter,
+// an empty window or an unknown service is answered 400 with
+// {"error": "...", "parameter": "<name>"}.
+//
+// Endpoints and status codes:
+//
+//	GET /api/graph/fields        200, 400  Node Graph API datasource: nodes_fields, edges_fields
+//	GET /api/graph/data          200, 400  Node Graph API datasource: {"nodes": [...], "edges": [...]}
+//	GET /api/health              200       the datasource's Save & Test
+//	GET /api/graph/nodes         200, 400  flat node rows (Infinity node-graph-nodes), with arc__*_color
+//	GET /api/graph/edges         200, 400  flat edge rows (Infinity node-graph-edges)
+//	GET /api/dependencies        200, 400  Jaeger: endTs (Unix ms, default now), lookback (ms, default 24h), service
+//	GET /graph.svg|.dot|.png     200, 400, 422 (too large), 501 (no renderer), 503 (timeout, Retry-After)
+//	GET /api/links/unresolved    200, 400  {"problems": [...]} newest first; service=, limit= (default 100, max 1000)
+//	GET /                        200       built-in page (embedded; no external assets)
+//	GET /-/healthy               200       "ok"
+//	GET /-/ready                 200, 503  Sources.Ready
+//	GET /metrics                 200       Sources.Metrics (404 when nil)
+//
+// With Config.Auth every endpoint but /-/healthy and /-/ready needs a
+// bearer token (401 otherwise). Node rows carry id, title, subtitle
+// (service, database or virtual), mainstat (requests/s over the window),
+// secondarystat (error %), arc__success and arc__failed (summing to
+// exactly 1; an idle node has 1 and 0), color and detail__ fields; edge
+// rows carry id ("client>server:kind", with '%', '>' and ':' in names
+// percent-encoded), source, target, mainstat, secondarystat, thickness
+// (1..5 by volume), color (by error rate), strokeDasharray ("6 4" for
+// messaging_system and span_link, "" otherwise) and detail__ fields. Nodes
+// are sorted by id, edges by client, server and kind.
+//
+// Every answer carries X-Content-Type-Options: nosniff, a
+// Content-Security-Policy allowing only this origin (no inline scripts),
+// Referrer-Policy: no-referrer and Cache-Control: no-store. JSON is
+// HTML-escaped; the page escapes with html/template and its script inserts
+// server strings with textContent only, except the SVG of our renderer,
+// which it parses as XML and strips of scripts and event handlers.
+//
+// Rendering is delegated to Sources.Renderer with a key made of the
+// snapshot version, the history buckets the window touches, the window's
+// length, the neighbourhood, the kinds, the format and the direction, so a
+// renderer's cache serves repeated and auto-refreshing requests. Errors
+// wrapping ErrTooLarge answer 422 with a hint to narrow the query;
+// ErrTimeout (or the Config.RequestTimeout deadline) answers 503.
+//
+// # Metrics
+//
+// Registered on Settings.Registerer:
+//
+//	servicegraph_http_requests_total{handler, code}           counter
+//	servicegraph_http_request_duration_seconds{handler}       histogram
+//
+// handler is a route name (page, static, graph_fields, graph_data, health,
+// graph_nodes, graph_edges, dependencies, graph_svg, graph_dot, graph_png,
+// links_unresolved, healthy, ready, metrics, not_found), never a path.
+//
+// # Lifecycle
+//
+// New validates the Config, loads TLS and token files and registers the
+// metrics; Start binds Config.Addr and serves in the background; Shutdown
+// drains within its context, is safe without Start and twice, and the
+// Server may be started again afterwards. Handler serves without Start.
+package api

@@ -1,0 +1,69 @@
+package api
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// dependencyLink is Jaeger's ui.DependencyLink.
+type dependencyLink struct {
+	Parent    string `json:"parent"`
+	Child     string `json:"child"`
+	CallCount uint64 `json:"callCount"`
+}
+
+// dependenciesBody is Jaeger's structured response on success: data only,
+// no errors key.
+type dependenciesBody struct {
+	Data []dependencyLink `json:"data"`
+}
+
+// jaegerError and jaegerErrorBody are Jaeger's structured error response.
+type jaegerError struct {
+	Code int    `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+type jaegerErrorBody struct {
+	Data   []dependencyLink `json:"data"` // always null
+	Errors []jaegerError    `json:"errors"`
+}
+
+// serveDependencies answers Jaeger's GET /api/dependencies: every edge in
+// [endTs-lookback, endTs], summed over kinds per (parent, child), sorted by
+// parent then child. service= keeps the links that start or end at it, as
+// Jaeger does (an unknown service gives an empty list).
+func (s *Server) serveDependencies(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	from, to, err := parseDependencies(v, s.now())
+	if err != nil {
+		writeJSON(w, s.log, http.StatusBadRequest, jaegerErrorBody{Errors: []jaegerError{{Code: http.StatusBadRequest, Msg: err.Error()}}})
+		return
+	}
+	service := v.Get(ParamService)
+	view, err := s.src.Graph.Snapshot().Query(graph.Query{From: from, To: to, Kinds: graph.AllKinds})
+	if err != nil {
+		s.log.Error("API request failed", "status", http.StatusInternalServerError, "err", err)
+		writeJSON(w, s.log, http.StatusInternalServerError, jaegerErrorBody{Errors: []jaegerError{{Code: http.StatusInternalServerError, Msg: fmt.Sprintf("query graph: %v", err)}}})
+		return
+	}
+	type pair struct{ parent, child string }
+	sums := map[pair]uint64{}
+	for _, e := range view.Edges {
+		if service == "" || e.Client == service || e.Server == service {
+			sums[pair{e.Client, e.Server}] += e.Count
+		}
+	}
+	links := make([]dependencyLink, 0, len(sums))
+	for p, n := range sums {
+		links = append(links, dependencyLink{Parent: p.parent, Child: p.child, CallCount: n})
+	}
+	slices.SortFunc(links, func(a, b dependencyLink) int {
+		return cmp.Or(cmp.Compare(a.Parent, b.Parent), cmp.Compare(a.Child, b.Child))
+	})
+	writeJSON(w, s.log, http.StatusOK, dependenciesBody{Data: links})
+}

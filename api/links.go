@@ -1,0 +1,40 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/servicegraph/servicegraph/pairing"
+)
+
+type problemsBody struct {
+	Problems []pairing.Problem `json:"problems"`
+}
+
+// serveUnresolved answers the recent span links that made no edge, newest
+// first, optionally only the linking service's (service=), at most limit=
+// (default DefaultLimit, at most MaxLimit).
+func (s *Server) serveUnresolved(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	limit, err := parseLimit(v)
+	if err != nil {
+		writeError(w, s.log, http.StatusBadRequest, err)
+		return
+	}
+	service := v.Get(ParamService)
+	var all []pairing.Problem
+	if s.src.Problems != nil {
+		all = slices.Clone(s.src.Problems())
+	}
+	slices.SortStableFunc(all, func(a, b pairing.Problem) int { return b.Time.Compare(a.Time) })
+	out := make([]pairing.Problem, 0, min(len(all), limit))
+	for _, p := range all {
+		if len(out) == limit {
+			break
+		}
+		if service == "" || p.Service == service {
+			out = append(out, p)
+		}
+	}
+	writeJSON(w, s.log, http.StatusOK, problemsBody{Problems: out})
+}

@@ -1,0 +1,190 @@
+package api
+
+import (
+	"math"
+	"strings"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// Colours of the Grafana rows. Edges and nodes follow the error rate with
+// the render package's thresholds; arcs are green (success) and red
+// (failed).
+const (
+	colourOK      = "#73bf69" // error rate below 1%
+	colourWarn    = "#ff9830" // below 5%
+	colourBad     = "#f2495c" // 5% and above
+	warnErrorRate = 0.01
+	badErrorRate  = 0.05
+	arcSuccess    = "green"
+	arcFailed     = "red"
+	// asyncDash is the strokeDasharray of messaging_system and span_link
+	// edges; sync edges have "" (solid).
+	asyncDash    = "6 4"
+	minThickness = 1
+	maxThickness = 5
+)
+
+// field describes one column for the Node Graph API datasource
+// (hamedkarbasi93-nodegraphapi-datasource): it turns "type" into the
+// frame field's type, "color" into config.color (fixed) and "displayName"
+// into config.displayName.
+type field struct {
+	Name        string `json:"field_name"`
+	Type        string `json:"type"` // "string" or "number"
+	DisplayName string `json:"displayName,omitempty"`
+	Color       string `json:"color,omitempty"`
+}
+
+type fieldsBody struct {
+	Nodes []field `json:"nodes_fields"`
+	Edges []field `json:"edges_fields"`
+}
+
+// nodeGraphFields is the answer of /api/graph/fields: one entry per key of
+// nodeRow and edgeRow, in the same order.
+var nodeGraphFields = fieldsBody{
+	Nodes: []field{
+		{Name: "id", Type: "string"},
+		{Name: "title", Type: "string", DisplayName: "Service"},
+		{Name: "subtitle", Type: "string", DisplayName: "Kind"},
+		{Name: "mainstat", Type: "number", DisplayName: "Requests/s"},
+		{Name: "secondarystat", Type: "number", DisplayName: "Error %"},
+		{Name: "arc__success", Type: "number", DisplayName: "Success", Color: arcSuccess},
+		{Name: "arc__failed", Type: "number", DisplayName: "Failed", Color: arcFailed},
+		{Name: "color", Type: "string"},
+		{Name: "detail__requests", Type: "number", DisplayName: "Requests in window"},
+		{Name: "detail__failed", Type: "number", DisplayName: "Failed in window"},
+	},
+	Edges: []field{
+		{Name: "id", Type: "string"},
+		{Name: "source", Type: "string"},
+		{Name: "target", Type: "string"},
+		{Name: "mainstat", Type: "number", DisplayName: "Requests/s"},
+		{Name: "secondarystat", Type: "number", DisplayName: "Error %"},
+		{Name: "thickness", Type: "number"},
+		{Name: "color", Type: "string"},
+		{Name: "strokeDasharray", Type: "string"},
+		{Name: "detail__connection_type", Type: "string", DisplayName: "Connection type"},
+		{Name: "detail__requests", Type: "number", DisplayName: "Requests in window"},
+		{Name: "detail__failed", Type: "number", DisplayName: "Failed in window"},
+		{Name: "detail__mean_seconds", Type: "number", DisplayName: "Mean duration or delay (s)"},
+	},
+}
+
+// nodeRow is one node, keyed by field name.
+type nodeRow struct {
+	ID            string  `json:"id"`
+	Title         string  `json:"title"`
+	Subtitle      string  `json:"subtitle"`
+	MainStat      float64 `json:"mainstat"`      // requests/s in the window
+	SecondaryStat float64 `json:"secondarystat"` // error %
+	ArcSuccess    float64 `json:"arc__success"`  // ArcSuccess+ArcFailed == 1 exactly
+	ArcFailed     float64 `json:"arc__failed"`
+	Color         string  `json:"color"`
+	Requests      uint64  `json:"detail__requests"`
+	Failed        uint64  `json:"detail__failed"`
+}
+
+// infinityNodeRow adds the arc colours as Infinity's node-graph-nodes
+// format wants them: a column arc__<name>_color next to arc__<name>.
+type infinityNodeRow struct {
+	nodeRow
+	ArcSuccessColor string `json:"arc__success_color"`
+	ArcFailedColor  string `json:"arc__failed_color"`
+}
+
+// edgeRow is one edge, keyed by field name. The field is "source", in
+// lowercase: Grafana tells the edges frame from the nodes frame by it.
+type edgeRow struct {
+	ID              string  `json:"id"`
+	Source          string  `json:"source"`
+	Target          string  `json:"target"`
+	MainStat        float64 `json:"mainstat"`      // requests/s in the window
+	SecondaryStat   float64 `json:"secondarystat"` // error %
+	Thickness       int     `json:"thickness"`     // 1..5, log scale of the view's busiest edge
+	Color           string  `json:"color"`
+	StrokeDasharray string  `json:"strokeDasharray"` // "6 4" async, "" sync
+	ConnectionType  string  `json:"detail__connection_type"`
+	Requests        uint64  `json:"detail__requests"`
+	Failed          uint64  `json:"detail__failed"`
+	MeanSeconds     float64 `json:"detail__mean_seconds"`
+}
+
+type dataBody struct {
+	Nodes []nodeRow `json:"nodes"`
+	Edges []edgeRow `json:"edges"`
+}
+
+// nodeRows returns the view's nodes, sorted by id (the view's order).
+func nodeRows(v *graph.View) []nodeRow {
+	rows := make([]nodeRow, 0, len(v.Nodes))
+	for i := range v.Nodes {
+		n := &v.Nodes[i]
+		rate := n.ErrorRate()
+		rows = append(rows, nodeRow{
+			ID: n.Name, Title: n.Name, Subtitle: n.Kind.String(),
+			MainStat: n.Rate, SecondaryStat: 100 * rate,
+			// 1-f is exact for f >= 0.5 and within half an ulp of [0.5, 1)
+			// otherwise, so (1-f)+f rounds to exactly 1.
+			ArcSuccess: 1 - rate, ArcFailed: rate,
+			Color:    errColour(rate),
+			Requests: n.Count, Failed: n.Failed,
+		})
+	}
+	return rows
+}
+
+// edgeRows returns the view's edges, sorted by client, server, kind (the
+// view's order).
+func edgeRows(v *graph.View) []edgeRow {
+	var maxCount uint64
+	for i := range v.Edges {
+		maxCount = max(maxCount, v.Edges[i].Count)
+	}
+	rows := make([]edgeRow, 0, len(v.Edges))
+	for i := range v.Edges {
+		e := &v.Edges[i]
+		dash := ""
+		if e.Kind.Async() {
+			dash = asyncDash
+		}
+		rows = append(rows, edgeRow{
+			ID: edgeID(e), Source: e.Client, Target: e.Server,
+			MainStat: e.Rate, SecondaryStat: 100 * e.ErrorRate(),
+			Thickness: thickness(e.Count, maxCount), Color: errColour(e.ErrorRate()),
+			StrokeDasharray: dash, ConnectionType: e.Kind.String(),
+			Requests: e.Count, Failed: e.Failed, MeanSeconds: e.MeanSeconds,
+		})
+	}
+	return rows
+}
+
+// idEscaper keeps edge ids unambiguous whatever the names hold.
+var idEscaper = strings.NewReplacer("%", "%25", ">", "%3E", ":", "%3A")
+
+// edgeID is "client>server:kind", with '%', '>' and ':' in names
+// percent-encoded: stable and unique per edge.
+func edgeID(e *graph.ViewEdge) string {
+	return idEscaper.Replace(e.Client) + ">" + idEscaper.Replace(e.Server) + ":" + e.Kind.String()
+}
+
+func errColour(rate float64) string {
+	switch {
+	case rate >= badErrorRate:
+		return colourBad
+	case rate >= warnErrorRate:
+		return colourWarn
+	default:
+		return colourOK
+	}
+}
+
+// thickness maps count to 1..5 on a log scale of the largest count.
+func thickness(count, maxCount uint64) int {
+	if maxCount <= 1 || count == 0 {
+		return minThickness
+	}
+	t := minThickness + (maxThickness-minThickness)*math.Log1p(float64(count))/math.Log1p(float64(maxCount))
+	return int(math.Round(math.Min(maxThickness, math.Max(minThickness, t))))
+}

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"bytes"
+	"embed"
+	"io/fs"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// staticFS holds the built-in page: its template, script and style sheet.
+// Nothing is fetched from elsewhere, so the page works offline.
+//
+//go:embed static
+var staticFS embed.FS
+
+// maxPageServices bounds the service suggestions listed in the page.
+const maxPageServices = 2000
+
+// pageWindows are the page's window choices, in seconds.
+var pageWindows = []option{
+	{Value: "5m", Secs: 300}, {Value: "15m", Secs: 900}, {Value: "1h", Secs: 3600},
+	{Value: "6h", Secs: 21600}, {Value: "24h", Secs: 86400},
+}
+
+// option is one choice of a page control.
+type option struct {
+	Value, Label string
+	Selected     bool
+	Secs         int // windows: length in seconds
+}
+
+type pageData struct {
+	NowMillis      int64 // server clock: the page's windows end at it
+	RefreshSeconds int
+	AutoRefresh    bool
+	Service        string
+	Depth          int
+	MaxDepth       int
+	Services       []string
+	Kinds          []option
+	Windows        []option
+	RankDirs       []option
+}
+
+// servePage renders the built-in page. Its filters start from the query
+// string (service, depth, kinds, window, rankdir, refresh=0|1); bad values
+// fall back to defaults here, the page's own requests report them. Every
+// value is escaped by html/template.
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	d := pageData{
+		NowMillis:      s.now().UnixMilli(),
+		RefreshSeconds: int(s.cfg.PageRefresh / time.Second),
+		AutoRefresh:    v.Get("refresh") != "0",
+		Service:        v.Get(ParamService),
+		Depth:          graph.DefaultDepth,
+		MaxDepth:       s.cfg.MaxDepth,
+	}
+	if n, err := strconv.Atoi(v.Get(ParamDepth)); err == nil && n >= 0 && n <= s.cfg.MaxDepth {
+		d.Depth = n
+	}
+	kinds, err := graph.ParseKinds(v.Get(ParamKinds))
+	if err != nil {
+		kinds = graph.AllKinds
+	}
+	for _, k := range graph.Kinds {
+		d.Kinds = append(d.Kinds, option{Value: k.String(), Label: strings.ReplaceAll(k.String(), "_", " "), Selected: kinds.Has(k)})
+	}
+	window := v.Get("window")
+	if !slices.ContainsFunc(pageWindows, func(o option) bool { return o.Value == window }) {
+		window = "1h"
+	}
+	for _, o := range pageWindows {
+		o.Label, o.Selected = o.Value, o.Value == window
+		d.Windows = append(d.Windows, o)
+	}
+	rankdir, err := parseRankDir(v)
+	if err != nil {
+		rankdir = "LR"
+	}
+	for _, rd := range []string{"LR", "TB", "RL", "BT"} {
+		d.RankDirs = append(d.RankDirs, option{Value: rd, Label: rd, Selected: rd == rankdir})
+	}
+	for _, n := range s.src.Graph.Snapshot().Nodes {
+		if len(d.Services) == maxPageServices {
+			break
+		}
+		d.Services = append(d.Services, n.Name)
+	}
+	var b bytes.Buffer
+	if err := s.page.Execute(&b, d); err != nil {
+		writeError(w, s.log, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b.Bytes())
+}
+
+// staticFile serves one embedded file.
+func staticFile(name string) http.Handler {
+	data, err := fs.ReadFile(staticFS, name)
+	if err != nil {
+		panic("api: missing embedded " + name) // a build error, caught by every test
+	}
+	ctype := "text/plain; charset=utf-8"
+	switch {
+	case strings.HasSuffix(name, ".js"):
+		ctype = "text/javascript; charset=utf-8"
+	case strings.HasSuffix(name, ".css"):
+		ctype = "text/css; charset=utf-8"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(data)
+	})
+}

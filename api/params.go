@@ -1,0 +1,209 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// Query parameter names, as they appear in URLs and in error bodies.
+const (
+	ParamFrom     = "from"
+	ParamTo       = "to"
+	ParamService  = "service"
+	ParamDepth    = "depth"
+	ParamKinds    = "kinds"
+	ParamRankDir  = "rankdir"
+	ParamLimit    = "limit"
+	ParamEndTs    = "endTs"    // Jaeger: end of the window, Unix milliseconds
+	ParamLookback = "lookback" // Jaeger: window length, milliseconds
+)
+
+// Windows and limits.
+const (
+	// DefaultWindow is the window of graph endpoints without from/to.
+	DefaultWindow = time.Hour
+	// DefaultLookback is Jaeger's default dependencies lookback.
+	DefaultLookback = 24 * time.Hour
+	// DefaultLimit and MaxLimit bound /api/links/unresolved.
+	DefaultLimit = 100
+	MaxLimit     = 1000
+	// msThreshold: integer times above it are Unix milliseconds (Grafana's
+	// ${__from} and ${__to}), at or below it Unix seconds.
+	msThreshold = 1e11
+	// maxEcho bounds how much of a bad value an error message repeats.
+	maxEcho = 64
+)
+
+// Accepted times: from the epoch to 2200, so that nanosecond arithmetic
+// never overflows.
+var (
+	minTime = time.Unix(0, 0)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ParamError is a bad query parameter. Handlers answer it with 400 and a
+// JSON body {"error": Msg, "parameter": Param}.
+type ParamError struct {
+	Param string // the parameter's name, e.g. "from"
+	Msg   string // what is wrong, for a person
+}
+
+func (e *ParamError) Error() string { return e.Msg }
+
+func paramErr(param, format string, args ...any) *ParamError {
+	return &ParamError{Param: param, Msg: fmt.Sprintf(format, args...)}
+}
+
+// echo quotes a user-supplied value for an error message, cut short.
+func echo(s string) string {
+	if len(s) > maxEcho {
+		s = s[:maxEcho] + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// ParseQuery parses the filters shared by every graph endpoint: from and to
+// (Unix seconds, Unix milliseconds above 1e11, or RFC 3339; default the
+// DefaultWindow ending at now), service and depth (default
+// graph.DefaultDepth, 0..maxDepth) and kinds (comma list; default all).
+// Every error is a *ParamError naming the parameter. Whether the service
+// exists is left to graph.Snapshot.Query (graph.ErrUnknownService).
+func ParseQuery(v url.Values, now time.Time, maxDepth int) (graph.Query, error) {
+	q := graph.Query{Service: v.Get(ParamService), Depth: graph.DefaultDepth, Kinds: graph.AllKinds}
+	var err error
+	if q.To, err = parseTimeParam(v, ParamTo, now); err != nil {
+		return q, err
+	}
+	if q.From, err = parseTimeParam(v, ParamFrom, q.To.Add(-DefaultWindow)); err != nil {
+		return q, err
+	}
+	if !q.From.Before(q.To) {
+		return q, paramErr(ParamFrom, "from (%s) must be before to (%s)",
+			q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano))
+	}
+	if s := v.Get(ParamDepth); s != "" {
+		d, err := strconv.Atoi(s)
+		if err != nil || d < 0 || d > maxDepth {
+			return q, paramErr(ParamDepth, "depth must be a whole number from 0 to %d, got %s", maxDepth, echo(s))
+		}
+		q.Depth = d
+	}
+	if k, err := graph.ParseKinds(v.Get(ParamKinds)); err != nil {
+		return q, paramErr(ParamKinds, "kinds: %v", err)
+	} else {
+		q.Kinds = k
+	}
+	return q, nil
+}
+
+// parseTimeParam returns def when the parameter is absent or empty.
+func parseTimeParam(v url.Values, name string, def time.Time) (time.Time, error) {
+	s := v.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	t, err := parseTime(s)
+	if err != nil {
+		return time.Time{}, paramErr(name, "%s %s: %v", name, echo(s), err)
+	}
+	return t, nil
+}
+
+// parseTime accepts Unix seconds, Unix milliseconds (values above 1e11) and
+// RFC 3339. A '+' of an offset that arrived unencoded (decoded to a space)
+// is put back.
+func parseTime(s string) (time.Time, error) {
+	var t time.Time
+	if isDigits(s) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return t, errors.New("number out of range")
+		}
+		if n > msThreshold {
+			t = time.UnixMilli(n)
+		} else {
+			t = time.Unix(n, 0)
+		}
+	} else {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, strings.Replace(s, " ", "+", 1)); err != nil {
+			return t, errors.New("want Unix seconds, Unix milliseconds or RFC 3339")
+		}
+	}
+	if t.Before(minTime) || !t.Before(maxTime) {
+		return time.Time{}, errors.New("out of range (1970 to 2200)")
+	}
+	return t, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseRankDir returns LR, TB, RL or BT (default LR), case-insensitive.
+func parseRankDir(v url.Values) (string, error) {
+	switch s := strings.ToUpper(v.Get(ParamRankDir)); s {
+	case "":
+		return "LR", nil
+	case "LR", "TB", "RL", "BT":
+		return s, nil
+	default:
+		return "", paramErr(ParamRankDir, "rankdir must be LR, TB, RL or BT, got %s", echo(v.Get(ParamRankDir)))
+	}
+}
+
+// parseLimit returns DefaultLimit when absent, else 1..MaxLimit.
+func parseLimit(v url.Values) (int, error) {
+	s := v.Get(ParamLimit)
+	if s == "" {
+		return DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, paramErr(ParamLimit, "limit must be a whole number from 1 to %d, got %s", MaxLimit, echo(s))
+	}
+	return n, nil
+}
+
+// parseDependencies parses Jaeger's endTs (Unix ms, default now) and
+// lookback (ms, default DefaultLookback) into the window [from, to].
+func parseDependencies(v url.Values, now time.Time) (from, to time.Time, err error) {
+	to = now
+	if s := v.Get(ParamEndTs); s != "" {
+		n, perr := strconv.ParseInt(s, 10, 64)
+		if perr != nil || n < 0 || n >= maxTime.UnixMilli() {
+			return from, to, paramErr(ParamEndTs, "unable to parse param 'endTs': want Unix milliseconds, got %s", echo(s))
+		}
+		to = time.UnixMilli(n)
+	}
+	lookback := DefaultLookback
+	if s := v.Get(ParamLookback); s != "" {
+		n, perr := strconv.ParseInt(s, 10, 64)
+		if perr != nil || n <= 0 || n > maxTime.UnixMilli() {
+			return from, to, paramErr(ParamLookback, "unable to parse param 'lookback': want a positive number of milliseconds, got %s", echo(s))
+		}
+		lookback = time.Duration(n) * time.Millisecond
+	}
+	from = to.Add(-lookback)
+	if from.Before(minTime) {
+		from = minTime
+	}
+	if !from.Before(to) {
+		return from, to, paramErr(ParamEndTs, "endTs must be after the epoch")
+	}
+	return from, to, nil
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/servicegraph/servicegraph/api"
+	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/pairing"
+	"github.com/servicegraph/servicegraph/receiver"
+	"github.com/servicegraph/servicegraph/render"
+)
+
+// Config is the whole service's configuration: the YAML file's shape.
+type Config struct {
+	Receiver receiver.Config `yaml:"receiver"`
+	API      api.Config      `yaml:"api"`
+	Pairing  pairing.Config  `yaml:"pairing"`
+	Graph    graph.Config    `yaml:"graph"`
+	Render   render.Config   `yaml:"render"`
+	State    StateConfig     `yaml:"state"`
+	Log      LogConfig       `yaml:"log"`
+}
+
+// StateConfig says where and how often the graph is saved.
+type StateConfig struct {
+	Dir          string        `yaml:"dir"`           // empty: no persistence
+	SaveInterval time.Duration `yaml:"save_interval"` // periodic save
+}
+
+// LogConfig sets up the logger.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+func newDefaultConfig() Config {
+	return Config{
+		Receiver: receiver.NewDefaultConfig(),
+		API:      api.NewDefaultConfig(),
+		Pairing:  pairing.NewDefaultConfig(),
+		Graph:    graph.NewDefaultConfig(),
+		Render:   render.NewDefaultConfig(),
+		State:    StateConfig{Dir: "./data", SaveInterval: time.Minute},
+		Log:      LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// Validate reports every problem of every component at once.
+func (c Config) Validate() error {
+	var errs []error
+	for _, v := range []struct {
+		name string
+		err  error
+	}{
+		{"receiver", c.Receiver.Validate()}, {"api", c.API.Validate()}, {"pairing", c.Pairing.Validate()},
+		{"graph", c.Graph.Validate()}, {"render", c.Render.Validate()},
+	} {
+		if v.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", v.name, v.err))
+		}
+	}
+	if c.State.SaveInterval < time.Second {
+		errs = append(errs, fmt.Errorf("state: save_interval must be at least 1s, got %s", c.State.SaveInterval))
+	}
+	if c.Graph.MaxNodes > 1<<24 {
+		errs = append(errs, fmt.Errorf("graph: max_nodes must be at most %d (span index layout), got %d", 1<<24, c.Graph.MaxNodes))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log: level must be debug, info, warn or error, got %q", c.Log.Level))
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		errs = append(errs, fmt.Errorf("log: format must be text or json, got %q", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// loadYAML decodes a config file over cfg; unknown keys are errors.
+func loadYAML(path string, cfg *Config) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// option is one command-line flag and the config fields it sets.
+type option struct {
+	name, key, usage string
+	fields           func(c *Config) []any // pointers to the fields it sets
+}
+
+// options lists every flag; each mirrors the YAML key in key.
+var options = []option{
+	{"otlp-grpc-addr", "receiver.grpc_addr", "OTLP/gRPC listen address; empty disables", func(c *Config) []any { return []any{&c.Receiver.GRPCAddr} }},
+	{"otlp-http-addr", "receiver.http_addr", "OTLP/HTTP listen address; empty disables", func(c *Config) []any { return []any{&c.Receiver.HTTPAddr} }},
+	{"max-request-bytes", "receiver.max_request_bytes", "largest OTLP request, also after decompression", func(c *Config) []any { return []any{&c.Receiver.MaxRequestBytes} }},
+	{"max-concurrent-requests", "receiver.max_concurrent_requests", "OTLP requests in progress at once; more are refused with a retryable error", func(c *Config) []any { return []any{&c.Receiver.MaxConcurrentRequests} }},
+	{"http-addr", "api.addr", "HTTP API, /metrics and built-in page listen address", func(c *Config) []any { return []any{&c.API.Addr} }},
+	{"tls-cert-file", "receiver.tls.cert_file, api.tls.cert_file", "TLS certificate (PEM) for every listener", func(c *Config) []any { return []any{&c.Receiver.TLS.CertFile, &c.API.TLS.CertFile} }},
+	{"tls-key-file", "receiver.tls.key_file, api.tls.key_file", "TLS private key (PEM) for every listener", func(c *Config) []any { return []any{&c.Receiver.TLS.KeyFile, &c.API.TLS.KeyFile} }},
+	{"tls-client-ca-file", "receiver.tls.client_ca_file, api.tls.client_ca_file", "CA bundle (PEM); when set, clients must present a certificate it signed (mTLS)", func(c *Config) []any {
+		return []any{&c.Receiver.TLS.ClientCAFile, &c.API.TLS.ClientCAFile}
+	}},
+	{"ingest-token-file", "receiver.auth.bearer_token_file", "file of bearer tokens (one a line) OTLP senders must present", func(c *Config) []any { return []any{&c.Receiver.Auth.BearerTokenFile} }},
+	{"api-token-file", "api.auth.bearer_token_file", "file of bearer tokens (one a line) API clients must present", func(c *Config) []any { return []any{&c.API.Auth.BearerTokenFile} }},
+	{"pair-wait", "pairing.pair_wait", "how long an unpaired client/server/producer/consumer span waits", func(c *Config) []any { return []any{&c.Pairing.PairWait} }},
+	{"link-wait", "pairing.link_wait", "how long a link waits for its target span to arrive", func(c *Config) []any { return []any{&c.Pairing.LinkWait} }},
+	{"max-index-spans", "pairing.max_index_spans", "span index entries (~45 B each); oldest evicted past it", func(c *Config) []any { return []any{&c.Pairing.MaxIndexSpans} }},
+	{"max-pending-spans", "pairing.max_pending_spans", "spans waiting for a parent, and client spans waiting for a server, each", func(c *Config) []any { return []any{&c.Pairing.MaxPendingSpans} }},
+	{"max-pending-links", "pairing.max_pending_links", "links waiting for their target", func(c *Config) []any { return []any{&c.Pairing.MaxPendingLinks} }},
+	{"shards", "pairing.shards", "pairing shards (parallelism)", func(c *Config) []any { return []any{&c.Pairing.Shards} }},
+	{"max-nodes", "graph.max_nodes", "distinct node names; more fold into __overflow__", func(c *Config) []any { return []any{&c.Graph.MaxNodes} }},
+	{"max-edges", "graph.max_edges", "distinct edges; occurrences of new edges past it are dropped", func(c *Config) []any { return []any{&c.Graph.MaxEdges} }},
+	{"max-name-bytes", "graph.max_name_bytes", "longest node name kept; longer ones are cut", func(c *Config) []any { return []any{&c.Graph.MaxNameBytes} }},
+	{"history-bucket", "graph.bucket_width", "history resolution", func(c *Config) []any { return []any{&c.Graph.BucketWidth} }},
+	{"history-retention", "graph.retention", "how long history is kept", func(c *Config) []any { return []any{&c.Graph.Retention} }},
+	{"render-timeout", "render.timeout", "deadline of one drawing", func(c *Config) []any { return []any{&c.Render.Timeout} }},
+	{"render-max-nodes", "render.max_nodes", "largest graph drawn, in nodes", func(c *Config) []any { return []any{&c.Render.MaxNodes} }},
+	{"render-max-edges", "render.max_edges", "largest graph drawn, in edges", func(c *Config) []any { return []any{&c.Render.MaxEdges} }},
+	{"data-dir", "state.dir", "directory for the saved graph; empty disables saving", func(c *Config) []any { return []any{&c.State.Dir} }},
+	{"save-interval", "state.save_interval", "how often the graph is saved", func(c *Config) []any { return []any{&c.State.SaveInterval} }},
+	{"log-level", "log.level", "debug, info, warn or error", func(c *Config) []any { return []any{&c.Log.Level} }},
+	{"log-format", "log.format", "text or json", func(c *Config) []any { return []any{&c.Log.Format} }},
+}
+
+// fieldsValue is a flag.Value that sets one or more config fields.
+type fieldsValue struct{ ptrs []any }
+
+func (v fieldsValue) String() string {
+	if len(v.ptrs) == 0 {
+		return ""
+	}
+	switch p := v.ptrs[0].(type) {
+	case *string:
+		return *p
+	case *int:
+		return strconv.Itoa(*p)
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case *time.Duration:
+		return p.String()
+	}
+	return ""
+}
+
+// typeName names the value's type for --help.
+func (v fieldsValue) typeName() string {
+	switch v.ptrs[0].(type) {
+	case *int, *int64:
+		return "int"
+	case *time.Duration:
+		return "duration"
+	}
+	return "string"
+}
+
+func (v fieldsValue) Set(s string) error {
+	for _, ptr := range v.ptrs {
+		switch p := ptr.(type) {
+		case *string:
+			*p = s
+		case *int:
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return errors.New("not an integer")
+			}
+			*p = n
+		case *int64:
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return errors.New("not an integer")
+			}
+			*p = n
+		case *time.Duration:
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return errors.New("not a duration (e.g. 10s, 5m)")
+			}
+			*p = d
+		default:
+			return fmt.Errorf("unsupported field type %T", ptr)
+		}
+	}
+	return nil
+}
+
+// bind defines every option on fs, bound to cfg's fields.
+func bind(fs *flag.FlagSet, cfg *Config) {
+	for _, o := range options {
+		v := fieldsValue{o.fields(cfg)}
+		fs.Var(v, o.name, fmt.Sprintf("%s (yaml: %s, a `%s`)", o.usage, o.key, v.typeName()))
+	}
+}
+
+// parseConfig builds the configuration from defaults, then the YAML file
+// named by --config, then the flags given, which win.
+func parseConfig(fs *flag.FlagSet, args []string) (Config, error) {
+	cfg := newDefaultConfig()
+	path := fs.String("config", "", "YAML configuration file; flags override it")
+	bind(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if *path != "" {
+		final := newDefaultConfig()
+		if err := loadYAML(*path, &final); err != nil {
+			return cfg, err
+		}
+		given := flag.NewFlagSet("", flag.ContinueOnError)
+		bind(given, &final)
+		var err error
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "config" && err == nil {
+				err = given.Set(f.Name, f.Value.String())
+			}
+		})
+		if err != nil {
+			return cfg, err
+		}
+		cfg = final
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", indent(err))
+	}
+	return cfg, nil
+}
+
+func indent(err error) error {
+	return errors.New("  " + strings.ReplaceAll(err.Error(), "\n", "\n  "))
+}

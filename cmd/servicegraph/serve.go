@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/servicegraph/servicegraph/api"
+	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/state"
+	"github.com/servicegraph/servicegraph/metrics"
+	"github.com/servicegraph/servicegraph/pairing"
+	"github.com/servicegraph/servicegraph/receiver"
+	"github.com/servicegraph/servicegraph/render"
+)
+
+// shutdownTimeout bounds draining in-flight requests at shutdown.
+const shutdownTimeout = 15 * time.Second
+
+// addrs are the bound listen addresses, for callers that started with port 0.
+type addrs struct{ API, GRPC, HTTP net.Addr }
+
+// serve runs the service until ctx is done, then drains, saves and stops.
+// ready, if not nil, is called once every listener is up.
+func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addrs)) (err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	store := graph.New(cfg.Graph, graph.Settings{Logger: logger})
+	st, err := state.Open(cfg.State.Dir, cfg.State.SaveInterval, store, state.Settings{Logger: logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	proc, err := pairing.New(cfg.Pairing, pairing.Settings{Logger: logger}, store)
+	if err != nil {
+		return err
+	}
+	if err := metrics.Register(reg, store, proc); err != nil {
+		return err
+	}
+	rend, err := render.New(cfg.Render, render.Settings{Logger: logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer rend.Close()
+	recv, err := receiver.New(cfg.Receiver, receiver.Settings{Logger: logger, Registerer: reg}, proc)
+	if err != nil {
+		return err
+	}
+	var isReady atomic.Bool
+	srv, err := api.New(cfg.API, api.Settings{Logger: logger, Registerer: reg}, api.Sources{
+		Graph:    store,
+		Problems: proc.Problems,
+		Renderer: renderAdapter{rend},
+		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Ready:    isReady.Load,
+	})
+	if err != nil {
+		return err
+	}
+
+	if err := proc.Start(ctx); err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return errors.Join(err, proc.Shutdown(context.Background()))
+	}
+	if err := recv.Start(ctx); err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()), proc.Shutdown(context.Background()))
+	}
+	st.Start()
+	isReady.Store(true)
+	logger.Info("servicegraph started", "otlp_grpc", addrString(recv.GRPCAddr()), "otlp_http", addrString(recv.HTTPAddr()),
+		"http", addrString(srv.Addr()), "data_dir", cfg.State.Dir)
+	if ready != nil {
+		ready(addrs{API: srv.Addr(), GRPC: recv.GRPCAddr(), HTTP: recv.HTTPAddr()})
+	}
+
+	<-ctx.Done()
+	// Readiness goes false first so that load balancers stop sending, then
+	// ingestion drains, then the graph is completed and saved.
+	isReady.Store(false)
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	errs := []error{recv.Shutdown(sctx), proc.Shutdown(sctx)}
+	proc.Flush()
+	errs = append(errs, st.Shutdown(), srv.Shutdown(sctx))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// renderAdapter lets the API draw with the render package.
+type renderAdapter struct{ r *render.Renderer }
+
+func (a renderAdapter) Render(ctx context.Context, key string, v *graph.View, format, rankdir string) ([]byte, error) {
+	f, err := render.ParseFormat(format)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.r.Render(ctx, key, v, f, render.Options{RankDir: rankdir})
+	switch {
+	case errors.Is(err, render.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %w", api.ErrTooLarge, err)
+	case errors.Is(err, render.ErrTimeout):
+		return nil, fmt.Errorf("%w: %w", api.ErrTimeout, err)
+	}
+	return b, err
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

@@ -1,0 +1,218 @@
+// Package e2e tests the servicegraph sgBin end to end: built once, run as
+// a process on loopback ports, driven by real clients (the OpenTelemetry Go
+// SDK's OTLP exporters, telemetrygen, Prometheus).
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+var sgBin string // the servicegraph binary, built by TestMain
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "servicegraph-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sgBin = filepath.Join(dir, "servicegraph")
+	build := exec.Command("go", "build", "-race", "-o", sgBin, "../cmd/servicegraph")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build servicegraph:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// service is a running servicegraph process.
+type service struct {
+	cmd             *exec.Cmd
+	api, grpc, http string
+	dataDir         string
+	mu              sync.Mutex // guards log
+	log             bytes.Buffer
+	exited          chan struct{}
+	exitErr         error
+}
+
+// start runs the sgBin on loopback port 0 with dataDir and extra flags,
+// and waits until it logs its addresses.
+func start(t *testing.T, dataDir string, extra ...string) *service {
+	t.Helper()
+	args := append([]string{"serve", "--log-format", "json", "--otlp-grpc-addr", "127.0.0.1:0",
+		"--otlp-http-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
+	s := &service{cmd: exec.Command(sgBin, args...), dataDir: dataDir, exited: make(chan struct{})}
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan map[string]any, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			s.mu.Lock()
+			s.log.Write(line)
+			s.log.WriteByte('\n')
+			s.mu.Unlock()
+			var rec map[string]any
+			if json.Unmarshal(line, &rec) == nil && rec["msg"] == "servicegraph started" {
+				started <- rec
+			}
+		}
+		s.exitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			<-s.exited
+		}
+		if t.Failed() {
+			t.Logf("service log:\n%s", s.logs())
+		}
+	})
+	select {
+	case rec := <-started:
+		s.api, s.grpc, s.http = rec["http"].(string), rec["otlp_grpc"].(string), rec["otlp_http"].(string)
+	case <-s.exited:
+		t.Fatalf("servicegraph exited at start: %v\n%s", s.exitErr, s.logs())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("servicegraph did not start:\n%s", s.logs())
+	}
+	return s
+}
+
+func (s *service) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// stop sends sig and waits for the exit; it returns the exit code.
+func (s *service) stop(t *testing.T, sig syscall.Signal) int {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("servicegraph did not stop on %v:\n%s", sig, s.logs())
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
+func (s *service) get(t *testing.T, path string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get("http://" + s.api + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// metrics scrapes /metrics in the text format.
+func (s *service) metrics(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, b := s.get(t, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, b)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return fams
+}
+
+// series renders a family's samples as sorted "label=value,... value" lines.
+func series(fams map[string]*dto.MetricFamily, name string) []string {
+	f := fams[name]
+	if f == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range f.GetMetric() {
+		var lv []string
+		for _, l := range m.GetLabel() {
+			lv = append(lv, l.GetName()+"="+l.GetValue())
+		}
+		var v float64
+		switch {
+		case m.Counter != nil:
+			v = m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			v = m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			v = float64(m.GetHistogram().GetSampleCount())
+		}
+		out = append(out, fmt.Sprintf("%s %g", strings.Join(lv, ","), v))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func value(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	want := strings.Join(labels, ",") + " "
+	for _, s := range series(fams, name) {
+		if strings.HasPrefix(s, want) {
+			var v float64
+			fmt.Sscanf(s[len(want):], "%g", &v)
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}

@@ -1,0 +1,108 @@
+package receiver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/servicegraph/servicegraph/internal/auth"
+	"github.com/servicegraph/servicegraph/internal/tlsconfig"
+)
+
+// Defaults of NewDefaultConfig.
+const (
+	DefaultGRPCAddr              = "127.0.0.1:4317"
+	DefaultHTTPAddr              = "127.0.0.1:4318"
+	DefaultMaxRequestBytes       = 16 << 20
+	DefaultMaxConcurrentRequests = 64
+	DefaultReadHeaderTimeout     = 10 * time.Second
+	DefaultRequestTimeout        = 30 * time.Second
+)
+
+// Config configures both OTLP transports. Build it with NewDefaultConfig.
+type Config struct {
+	// GRPCAddr is the OTLP/gRPC listen address; empty disables gRPC.
+	GRPCAddr string `yaml:"grpc_addr"`
+	// HTTPAddr is the OTLP/HTTP listen address; empty disables HTTP.
+	HTTPAddr string `yaml:"http_addr"`
+	// MaxRequestBytes bounds one request: the gRPC message (after
+	// decompression), the HTTP body as sent, and the HTTP body after gzip
+	// decompression. Larger requests are refused (HTTP 413, gRPC
+	// ResourceExhausted), never inflated past the limit.
+	MaxRequestBytes int64 `yaml:"max_request_bytes"`
+	// MaxConcurrentRequests bounds the requests being decoded and consumed
+	// at once, both transports together. Past it requests are refused at
+	// once as retryable (HTTP 429, gRPC Unavailable with RetryInfo).
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// ReadHeaderTimeout bounds reading HTTP request headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// RequestTimeout bounds reading an HTTP body, and handing a request to
+	// the consumer on either transport (the consumer's context deadline).
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// TLS applies to both listeners; client_ca_file turns on mutual TLS.
+	TLS tlsconfig.Config `yaml:"tls"`
+	// Auth requires a bearer token on both transports.
+	Auth auth.Config `yaml:"auth"`
+}
+
+// NewDefaultConfig returns the defaults: both transports on localhost, 16 MiB
+// requests, 64 concurrent requests, no TLS, no auth.
+func NewDefaultConfig() Config {
+	return Config{
+		GRPCAddr:              DefaultGRPCAddr,
+		HTTPAddr:              DefaultHTTPAddr,
+		MaxRequestBytes:       DefaultMaxRequestBytes,
+		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+		ReadHeaderTimeout:     DefaultReadHeaderTimeout,
+		RequestTimeout:        DefaultRequestTimeout,
+	}
+}
+
+// Validate reports every problem of c at once. It reads no file: New loads
+// the TLS and token files and names the one that fails.
+func (c Config) Validate() error {
+	var errs []error
+	if c.GRPCAddr == "" && c.HTTPAddr == "" {
+		errs = append(errs, errors.New("grpc_addr and http_addr are both empty: nothing to listen on"))
+	}
+	errs = append(errs, checkAddr("grpc_addr", c.GRPCAddr), checkAddr("http_addr", c.HTTPAddr))
+	if c.GRPCAddr != "" && c.GRPCAddr == c.HTTPAddr && !hasPortZero(c.GRPCAddr) {
+		errs = append(errs, fmt.Errorf("grpc_addr and http_addr are both %q", c.GRPCAddr))
+	}
+	if c.MaxRequestBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_request_bytes must be positive, got %d", c.MaxRequestBytes))
+	}
+	if c.MaxConcurrentRequests <= 0 {
+		errs = append(errs, fmt.Errorf("max_concurrent_requests must be positive, got %d", c.MaxConcurrentRequests))
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("read_header_timeout must be positive, got %s", c.ReadHeaderTimeout))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("request_timeout must be positive, got %s", c.RequestTimeout))
+	}
+	errs = append(errs, c.TLS.Validate())
+	return errors.Join(errs...)
+}
+
+// checkAddr accepts "host:port" and ":port" with a numeric port 0-65535.
+func checkAddr(key, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", key, addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%s %q: port must be a number from 0 to 65535", key, addr)
+	}
+	return nil
+}
+
+func hasPortZero(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
+}

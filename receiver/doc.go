@@ -1,0 +1,65 @@
+// Package receiver accepts spans over OTLP/gRPC (the pdata trace service,
+// default 127.0.0.1:4317) and OTLP/HTTP (POST /v1/traces, protobuf or JSON,
+// optionally gzip, default 127.0.0.1:4318), and hands each request's
+// ptrace.Traces to a consumer.Traces.
+//
+// # Contract
+//
+//   - Lifecycle: New validates and loads files; Start binds both listeners
+//     synchronously and serves in background goroutines; Shutdown stops
+//     accepting, drains requests in flight until its context ends (then
+//     closes what is left) and waits for its goroutines. Shutdown is safe
+//     without Start and twice; a Receiver starts once, and a new one may
+//     bind the same ports after Shutdown returns.
+//   - Concurrency: the consumer is called concurrently, at most
+//     max_concurrent_requests times at once across both transports, with a
+//     context that ends after request_timeout or when the client goes away.
+//     The ptrace.Traces belongs to the receiver: the consumer must not keep
+//     it after ConsumeTraces returns.
+//   - Bounds: one request holds at most max_request_bytes of encoded data
+//     (gRPC message; HTTP body as sent and again after gzip decompression,
+//     which stops at max_request_bytes+1 bytes). Past
+//     max_concurrent_requests, requests are refused at once, before their
+//     HTTP body is read. gRPC messages are read and decoded by gRPC before
+//     the concurrency check; their size bound still applies.
+//   - Answers follow the OTLP specification; errors.go maps every outcome
+//     to codes in one table. The consumer's errors: nil is success; a
+//     *consumer.PartialError is success with partial_success
+//     (rejected_spans, error_message); consumer.NewRetryable is HTTP 503 +
+//     Retry-After / gRPC Unavailable + RetryInfo; a context error (the
+//     request ran out of time) is answered the same way; anything else is
+//     permanent, HTTP 400 / gRPC InvalidArgument. Overload is HTTP 429 +
+//     Retry-After / gRPC Unavailable + RetryInfo (OTLP clients treat
+//     ResourceExhausted without RetryInfo as permanent). HTTP error bodies
+//     are google.rpc.Status in the request's encoding (protobuf when the
+//     Content-Type is not one of ours).
+//   - Security: tls {cert_file, key_file, client_ca_file} applies to both
+//     listeners (client_ca_file requires and verifies client certificates);
+//     auth {bearer_token_file} requires "Authorization: Bearer <token>" on
+//     both (HTTP 401 with WWW-Authenticate: Bearer, gRPC Unauthenticated).
+//   - Nothing is logged per request: refusals are counted.
+//
+// # Metrics
+//
+// Registered on Settings.Registerer; every series exists from New, at zero.
+//
+//	servicegraph_receiver_requests_total{transport, outcome}  counter
+//	    Export requests answered. transport: grpc, http. outcome: accepted
+//	    (full success), partial (success with partial_success), refused
+//	    (any error answer).
+//	servicegraph_receiver_refused_total{transport, reason}  counter
+//	    Refused requests by reason: bad_request (undecodable body or a
+//	    permanent consumer error), too_large, unsupported_media_type,
+//	    method_not_allowed, not_found, unauthenticated, overloaded (the
+//	    concurrency limit), retryable (a retryable consumer error), timeout
+//	    (the consumer did not finish before request_timeout or the client
+//	    left). HTTP-only reasons stay at zero for grpc.
+//	servicegraph_receiver_spans_total{transport, outcome}  counter
+//	    Spans of decoded requests. outcome: accepted, rejected (the
+//	    consumer's partial rejections, and every span of a decoded request
+//	    that was refused).
+//	servicegraph_receiver_inflight_requests  gauge
+//	    Requests holding a concurrency slot now, both transports.
+//
+// Receivers sharing a Registerer share these series.
+package receiver

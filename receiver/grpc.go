@@ -1,0 +1,94 @@
+package receiver
+
+import (
+	"context"
+	"math"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip decompressor
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+)
+
+// newGRPCServer builds the OTLP/gRPC server. Order of checks: message size
+// (gRPC itself, ResourceExhausted), bearer token (Unauthenticated),
+// concurrency limit (Unavailable + RetryInfo), then the consumer.
+func (r *Receiver) newGRPCServer() *grpc.Server {
+	var chain []grpc.UnaryServerInterceptor
+	if r.tokens != nil {
+		chain = append(chain, r.tokens.UnaryServerInterceptor(func(context.Context) {
+			r.metrics.refuse(transportGRPC, reasonUnauthenticated, 0)
+		}))
+	}
+	chain = append(chain, r.limitInterceptor)
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(int(min(r.cfg.MaxRequestBytes, math.MaxInt32))),
+		grpc.ConnectionTimeout(r.cfg.ReadHeaderTimeout),
+		grpc.ChainUnaryInterceptor(chain...),
+		grpc.StatsHandler(sizeRefusals{r.metrics}),
+	}
+	if r.tlsConf != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(r.tlsConf.Clone())))
+	}
+	s := grpc.NewServer(opts...)
+	ptraceotlp.RegisterGRPCServer(s, &grpcService{r: r})
+	return s
+}
+
+func (r *Receiver) limitInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !r.limit.acquire() {
+		ref := refuse(reasonOverloaded, "too many concurrent requests: retry later")
+		r.metrics.refuse(transportGRPC, ref.reason, 0)
+		return nil, ref.grpcErr()
+	}
+	defer r.limit.release()
+	return handler(ctx, req)
+}
+
+// grpcService implements the OTLP trace service.
+type grpcService struct {
+	ptraceotlp.UnimplementedGRPCServer
+	r *Receiver
+}
+
+var _ ptraceotlp.GRPCServer = (*grpcService)(nil)
+
+// Export hands the request's spans to the consumer and maps its answer.
+func (s *grpcService) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	td := req.Traces()
+	spans := td.SpanCount()
+	ctx, cancel := context.WithTimeout(ctx, s.r.cfg.RequestTimeout)
+	defer cancel()
+	res := classify(s.r.next.ConsumeTraces(ctx, td))
+	if res.refused != nil {
+		s.r.metrics.refuse(transportGRPC, res.refused.reason, spans)
+		return ptraceotlp.NewExportResponse(), res.refused.grpcErr()
+	}
+	s.r.metrics.accept(transportGRPC, spans, res.partial)
+	resp := ptraceotlp.NewExportResponse()
+	if p := res.partial; p != nil {
+		resp.PartialSuccess().SetRejectedSpans(p.Rejected)
+		resp.PartialSuccess().SetErrorMessage(sanitize(p.Reason))
+	}
+	return resp, nil
+}
+
+// sizeRefusals counts the calls gRPC refuses itself, before any
+// interceptor, for a message over max_request_bytes. The service never
+// answers ResourceExhausted, so that code identifies them.
+type sizeRefusals struct{ m *metrics }
+
+func (sizeRefusals) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (sizeRefusals) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (sizeRefusals) HandleConn(context.Context, stats.ConnStats) {}
+
+func (h sizeRefusals) HandleRPC(_ context.Context, s stats.RPCStats) {
+	if end, ok := s.(*stats.End); ok && status.Code(end.Error) == codes.ResourceExhausted {
+		h.m.refuse(transportGRPC, reasonTooLarge, 0)
+	}
+}

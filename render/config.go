@@ -1,0 +1,91 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config bounds what the renderer accepts and keeps.
+type Config struct {
+	// MaxNodes refuses views with more nodes, before any layout (ErrTooLarge).
+	MaxNodes int `yaml:"max_nodes"`
+	// MaxEdges refuses views with more edges, before any layout (ErrTooLarge).
+	MaxEdges int `yaml:"max_edges"`
+	// Timeout bounds one layout; past it the worker is killed (ErrTimeout).
+	Timeout time.Duration `yaml:"timeout"`
+	// CacheEntries is how many rendered pictures are kept, by key; 0 turns
+	// the cache off.
+	CacheEntries int `yaml:"cache_entries"`
+	// CacheBytes bounds the cached pictures' total size; 0 turns the cache
+	// off.
+	CacheBytes int64 `yaml:"cache_bytes"`
+	// InProcess lays out inside this process (one at a time, under a global
+	// lock) instead of in a child process. A timed-out layout then cannot be
+	// stopped: it runs to its end in the background and holds the lock, and
+	// Graphviz's WASM memory stays at its high-water mark. Meant for the
+	// offline CLI; servers keep the default, false.
+	InProcess bool `yaml:"in_process"`
+	// Workers is how many child processes may lay out at once (ignored when
+	// InProcess). More callers wait, within their deadline.
+	Workers int `yaml:"workers"`
+}
+
+// Defaults.
+const (
+	DefaultMaxNodes     = 300
+	DefaultMaxEdges     = 1500
+	DefaultTimeout      = 10 * time.Second
+	DefaultCacheEntries = 64
+	DefaultCacheBytes   = 64 << 20
+	DefaultWorkers      = 2
+)
+
+// NewDefaultConfig returns the defaults: 300 nodes, 1,500 edges, 10 s, 64
+// cached pictures within 64 MiB, two child-process workers.
+func NewDefaultConfig() Config {
+	return Config{
+		MaxNodes:     DefaultMaxNodes,
+		MaxEdges:     DefaultMaxEdges,
+		Timeout:      DefaultTimeout,
+		CacheEntries: DefaultCacheEntries,
+		CacheBytes:   DefaultCacheBytes,
+		Workers:      DefaultWorkers,
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxNodes < 1 {
+		errs = append(errs, fmt.Errorf("max_nodes must be positive, got %d", c.MaxNodes))
+	}
+	if c.MaxEdges < 1 {
+		errs = append(errs, fmt.Errorf("max_edges must be positive, got %d", c.MaxEdges))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout must be positive, got %s", c.Timeout))
+	}
+	if c.CacheEntries < 0 {
+		errs = append(errs, fmt.Errorf("cache_entries must not be negative, got %d", c.CacheEntries))
+	}
+	if c.CacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("cache_bytes must not be negative, got %d", c.CacheBytes))
+	}
+	if !c.InProcess && (c.Workers < 1 || c.Workers > 64) {
+		errs = append(errs, fmt.Errorf("workers must be between 1 and 64, got %d", c.Workers))
+	}
+	return errors.Join(errs...)
+}
+
+// Settings are what the code supplies; nil means the default.
+type Settings struct {
+	// Logger receives start, stop and worker failures; slog.Default() if nil.
+	Logger *slog.Logger
+	// Registerer receives the renderer's metrics; if nil they are kept on a
+	// private registry (never the global one).
+	Registerer prometheus.Registerer
+}
