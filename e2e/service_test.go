@@ -216,3 +216,20 @@ func ctx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
+
+func labels(ls []*dto.LabelPair) map[string]string {
+	m := map[string]string{}
+	for _, l := range ls {
+		m[l.GetName()] = l.GetValue()
+	}
+	return m
+}
+
+func labelKey(ls []*dto.LabelPair) string {
+	var parts []string
+	for _, l := range ls {
+		parts = append(parts, l.GetName()+"="+l.GetValue())
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}

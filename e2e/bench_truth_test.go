@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/servicegraph/servicegraph/internal/workload"
+)
+
+// TestBenchTruth generates a workload with ../shared/bench/gen (exact truth
+// included), replays it to the running service over OTLP/gRPC, and checks
+// that every edge on /metrics (call, messaging, link, database, virtual;
+// counts and failed) equals the truth, our user → X edges aside.
+func TestBenchTruth(t *testing.T) {
+	benchDir, err := filepath.Abs("../../shared/bench")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(benchDir, "gen"))
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("../shared/bench not found beside the checkout: %v", err)
+		}
+		t.Skip("../shared/bench not found beside the checkout")
+	}
+	tmp := t.TempDir()
+	gen := filepath.Join(tmp, "gen")
+	build := exec.Command("go", "build", "-o", gen, "./gen")
+	build.Dir = benchDir
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build gen: %v\n%s", err, out)
+	}
+	wl := filepath.Join(tmp, "workload.otlp")
+	if out, err := exec.Command(gen, "-seed", "3", "-services", "20", "-traces", "3000", "-batch", "256", "-out", wl).CombinedOutput(); err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	recs, err := workload.ReadAll(wl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := workload.LoadTruth(wl + ".truth.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := start(t, t.TempDir(), "--pair-wait", "1s")
+	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := ptraceotlp.NewGRPCClient(conn)
+	for i, r := range recs {
+		req := ptraceotlp.NewExportRequest()
+		if err := req.UnmarshalProto(r); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Export(ctx(t), req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if n := resp.PartialSuccess().RejectedSpans(); n != 0 {
+			t.Fatalf("request %d: %d spans rejected: %s", i, n, resp.PartialSuccess().ErrorMessage())
+		}
+	}
+	var diff []string
+	eventually(t, 30*time.Second, "the truth's edges on /metrics", func() bool {
+		diff = workload.Diff(truth.Edges, metricEdges(t, s))
+		return len(diff) == 0
+	})
+	if v, _ := value(s.metrics(t), "servicegraph_spans_received_total"); v != float64(truth.Spans) {
+		t.Fatalf("spans received = %g, want %d", v, truth.Spans)
+	}
+	t.Logf("%d spans, %d edges: %s", truth.Spans, len(truth.Edges), workload.Summary(truth.Edges, metricEdges(t, s)))
+}
+
+var truthKinds = map[string]string{"": "call", "messaging_system": "messaging", "span_link": "link", "database": "database", "virtual_node": "virtual"}
+
+// metricEdges reads the edges off /metrics in truth form, without user → X.
+func metricEdges(t *testing.T, s *service) []workload.Edge {
+	fams := s.metrics(t)
+	failed := map[string]uint64{}
+	for _, m := range fams["traces_service_graph_request_failed_total"].GetMetric() {
+		failed[labelKey(m.GetLabel())] = uint64(m.GetCounter().GetValue())
+	}
+	var out []workload.Edge
+	for _, m := range fams["traces_service_graph_request_total"].GetMetric() {
+		l := labels(m.GetLabel())
+		if l["client"] == "user" && l["connection_type"] == "virtual_node" {
+			continue
+		}
+		out = append(out, workload.Edge{Source: l["client"], Target: l["server"], Kind: truthKinds[l["connection_type"]],
+			Count: uint64(m.GetCounter().GetValue()), Failed: failed[labelKey(m.GetLabel())]})
+	}
+	return out
+}
