@@ -120,7 +120,9 @@ func classify(err error) result {
 		return result{partial: p}
 	}
 	if after, ok := consumer.IsRetryable(err); ok {
-		return result{refused: &refusal{reason: reasonRetryable, msg: sanitize(err.Error()), retryAfter: after}}
+		ref := refuse(reasonRetryable, err.Error())
+		ref.retryAfter = after
+		return result{refused: ref}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return result{refused: refuse(reasonTimeout, "request not processed in time: "+err.Error())}

@@ -13,9 +13,11 @@ import (
 // tracesPath is the OTLP/HTTP traces endpoint.
 const tracesPath = "/v1/traces"
 
-// httpHandler serves OTLP/HTTP. Order of checks: path (404), method (405),
-// bearer token (401), concurrency limit (429), Content-Type (415),
-// Content-Encoding (415), size (413), decoding (400), then the consumer.
+// httpHandler serves OTLP/HTTP. Order of checks, cheapest first: path
+// (404), method (405), bearer token (401), Content-Type (415),
+// Content-Encoding (415), declared size (413), concurrency limit (429),
+// then, holding a slot, body size as read (413), decoding (400) and the
+// consumer.
 func (r *Receiver) httpHandler() http.Handler {
 	export := http.Handler(http.HandlerFunc(r.serveExport))
 	if r.tokens != nil {
@@ -38,12 +40,6 @@ func (r *Receiver) httpHandler() http.Handler {
 }
 
 func (r *Receiver) serveExport(w http.ResponseWriter, req *http.Request) {
-	if !r.limit.acquire() {
-		r.writeRefusal(w, req, refuse(reasonOverloaded, "too many concurrent requests: retry later"))
-		return
-	}
-	defer r.limit.release()
-
 	enc, ok := parseContentType(req.Header.Get("Content-Type"))
 	if !ok {
 		r.writeRefusal(w, req, refuse(reasonUnsupportedMedia,
@@ -63,6 +59,12 @@ func (r *Receiver) serveExport(w http.ResponseWriter, req *http.Request) {
 		r.writeRefusal(w, req, bodyRefusal(&http.MaxBytesError{Limit: r.cfg.MaxRequestBytes}, r.cfg.MaxRequestBytes))
 		return
 	}
+	if !r.limit.acquire() {
+		r.writeRefusal(w, req, refuse(reasonOverloaded, "too many concurrent requests: retry later"))
+		return
+	}
+	defer r.limit.release()
+
 	// The server closes the connection after an oversized body.
 	body := http.MaxBytesReader(w, req.Body, r.cfg.MaxRequestBytes)
 	data, ref := readBody(body, gz, req.ContentLength, r.cfg.MaxRequestBytes)

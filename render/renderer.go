@@ -172,9 +172,10 @@ func (r *Renderer) produce(ck string, dot []byte, f Format, nodes, edges int) ([
 	return out, nil
 }
 
-// cacheKey adds the format and the normalised options to the caller's key.
+// cacheKey adds the format and the normalised options to the caller's key,
+// unambiguously: the title is length-prefixed and the key comes last.
 func cacheKey(key string, f Format, o Options) string {
-	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s", key, f, o.RankDir, o.Label, o.Title)
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%d:%s\x00%s", f, o.RankDir, o.Label, len(o.Title), o.Title, key)
 }
 
 // Close stops the workers (running child processes are killed), waits for

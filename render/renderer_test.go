@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -209,6 +210,20 @@ func TestCacheHit(t *testing.T) {
 	}
 	if ok, cached, n := renders(t, reg, render.SVG, "ok"), renders(t, reg, render.SVG, "cached"), layouts(t, reg, render.SVG); ok != 1 || cached != 1 || n != 1 {
 		t.Errorf("ok=%v cached=%v layouts=%v, want 1 1 1", ok, cached, n)
+	}
+	var want strings.Builder
+	want.WriteString("# HELP servicegraph_render_total Render calls by format and result (ok, cached, too_large, timeout, error).\n# TYPE servicegraph_render_total counter\n")
+	for _, f := range render.Formats {
+		for _, res := range []string{"cached", "error", "ok", "timeout", "too_large"} {
+			n := 0
+			if f == render.SVG && (res == "ok" || res == "cached") {
+				n = 1
+			}
+			fmt.Fprintf(&want, "servicegraph_render_total{format=%q,result=%q} %d\n", f, res, n)
+		}
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "servicegraph_render_total"); err != nil {
+		t.Error(err)
 	}
 	// Other options or another format are other pictures.
 	if _, err := r.Render(t.Context(), "v1/q", v, render.SVG, render.Options{RankDir: "TB"}); err != nil {
