@@ -17,7 +17,7 @@ import (
 // (gRPC itself, ResourceExhausted), bearer token (Unauthenticated),
 // concurrency limit (Unavailable + RetryInfo), then the consumer.
 func (r *Receiver) newGRPCServer() *grpc.Server {
-	var chain []grpc.UnaryServerInterceptor
+	chain := []grpc.UnaryServerInterceptor{r.recoverInterceptor}
 	if r.tokens != nil {
 		chain = append(chain, r.tokens.UnaryServerInterceptor(func(context.Context) {
 			r.metrics.refuse(transportGRPC, reasonUnauthenticated, 0)
@@ -36,6 +36,18 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 	s := grpc.NewServer(opts...)
 	ptraceotlp.RegisterGRPCServer(s, &grpcService{r: r})
 	return s
+}
+
+// recoverInterceptor turns a panic below it into an Internal error, as
+// net/http does for HTTP, so that one bad request never stops the service.
+func (r *Receiver) recoverInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.logger.Error("panic serving OTLP/gRPC request", "method", info.FullMethod, "panic", p)
+			resp, err = nil, status.Error(codes.Internal, "internal error")
+		}
+	}()
+	return handler(ctx, req)
 }
 
 func (r *Receiver) limitInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -82,10 +83,13 @@ func renderCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		err = render.WriteDOT(&b, view, opts)
 		pic = b.Bytes()
 	} else {
+		// Layout runs in a child process (this binary) that is killed at
+		// the deadline; offline there is no size cap beyond it.
 		cfg := render.NewDefaultConfig()
-		cfg.InProcess, cfg.Timeout, cfg.MaxNodes, cfg.MaxEdges = true, *timeout, math.MaxInt32, math.MaxInt32
+		cfg.Timeout, cfg.MaxNodes, cfg.MaxEdges = *timeout, math.MaxInt32, math.MaxInt32
 		var r *render.Renderer
-		if r, err = render.New(cfg, render.Settings{}); err == nil {
+		quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if r, err = render.New(cfg, render.Settings{Logger: quiet}); err == nil {
 			pic, err = r.Render(ctx, "cli", view, f, opts)
 			err = errors.Join(err, r.Close())
 		}
