@@ -61,7 +61,13 @@ type service struct {
 // and waits until it logs its addresses.
 func start(t *testing.T, dataDir string, extra ...string) *service {
 	t.Helper()
-	args := append([]string{"serve", "--log-format", "json", "--otlp-grpc-addr", "127.0.0.1:0",
+	return startCommand(t, "serve", dataDir, extra...)
+}
+
+// startCommand is start for another subcommand (demo).
+func startCommand(t *testing.T, command, dataDir string, extra ...string) *service {
+	t.Helper()
+	args := append([]string{command, "--log-format", "json", "--otlp-grpc-addr", "127.0.0.1:0",
 		"--otlp-http-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
 	s := &service{cmd: exec.Command(sgBin, args...), dataDir: dataDir, exited: make(chan struct{})}
 	stderr, err := s.cmd.StderrPipe()
