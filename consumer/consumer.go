@@ -69,3 +69,13 @@ func AsPartial(err error) (*PartialError, bool) {
 	ok := errors.As(err, &p)
 	return p, ok
 }
+
+// ProtoTraces is implemented by consumers that decode OTLP protobuf
+// themselves, faster than through pdata. Transports that receive protobuf
+// hand them the serialized ExportTraceServiceRequest as received; b is
+// valid only during the call and must not be retained or modified. A
+// malformed request is a permanent error; the error classes are those of
+// Traces.
+type ProtoTraces interface {
+	ConsumeTracesProto(ctx context.Context, b []byte) error
+}

@@ -79,4 +79,4 @@ func (b *batch) group(nshards int, shardOf func(*span) int32) {
 	}
 }
 
-func cloneName(s *span) string { return strings.Clone(s.src.Name()) }
+func cloneName(s *span) string { return strings.Clone(s.name) }

@@ -82,10 +82,14 @@ func (p *Processor) shardOf(trace *[16]byte) int32 {
 func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 	b := p.pool.Get().(*batch)
 	defer func() { b.reset(); p.pool.Put(b) }()
-	rejected := p.decode(td, b)
-	now := p.now().UnixNano()
+	return p.process(b, p.decode(td, b))
+}
 
+// process pairs the decoded spans of b; rejected spans were refused.
+func (p *Processor) process(b *batch, rejected int) error {
+	now := p.now().UnixNano()
 	b.group(len(p.shards), func(s *span) int32 { return p.shardOf(&s.key.trace) })
+	dups := 0
 	for si, sh := range p.shards {
 		lo, hi := b.starts[si], b.starts[si+1]
 		if lo == hi {
@@ -96,10 +100,13 @@ func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 			s := &b.spans[i]
 			if !sh.add(s, now, b) {
 				s.linkHi = s.linkLo // a duplicate's links were counted the first time
-				p.duplicates.Add(1)
+				dups++
 			}
 		}
 		sh.mu.Unlock()
+	}
+	if dups > 0 {
+		p.duplicates.Add(uint64(dups))
 	}
 	p.resolveLinks(now, b)
 	p.graph.Observe(b.obs, b.tallies)
@@ -160,6 +167,7 @@ func (p *Processor) resolveLinks(now int64, b *batch) {
 
 // decode copies what pairing needs out of td into b.
 func (p *Processor) decode(td ptrace.Traces, b *batch) (rejected int) {
+	received, sanitised := 0, 0
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -175,15 +183,15 @@ func (p *Processor) decode(td ptrace.Traces, b *batch) (rejected int) {
 				sp := spans.At(k)
 				s := span{key: spanKey{trace: sp.TraceID(), span: sp.SpanID()}, parent: sp.ParentSpanID(), svc: svc,
 					kind: uint8(sp.Kind()), failed: sp.Status().Code() == ptrace.StatusCodeError,
-					start: clampTime(uint64(sp.StartTimestamp())), end: clampTime(uint64(sp.EndTimestamp())), src: sp}
-				p.received.Add(1)
+					start: clampTime(uint64(sp.StartTimestamp())), end: clampTime(uint64(sp.EndTimestamp())), name: sp.Name()}
+				received++
 				if !s.key.valid() {
 					rejected++
 					continue
 				}
 				if s.end < s.start {
 					s.end = s.start
-					p.sanitised.Add(1)
+					sanitised++
 				}
 				if s.kind == kindClient {
 					if peer, k, ok := peerOf(sp.Attributes()); ok {
@@ -207,9 +215,19 @@ func (p *Processor) decode(td ptrace.Traces, b *batch) (rejected int) {
 			}
 		}
 	}
-	rejectedTotal := rejected
-	p.rejected.Add(uint64(rejectedTotal))
+	p.count(received, rejected, sanitised)
 	return rejected
+}
+
+// count adds a batch's span counts to the totals, once per batch.
+func (p *Processor) count(received, rejected, sanitised int) {
+	p.received.Add(uint64(received))
+	if rejected > 0 {
+		p.rejected.Add(uint64(rejected))
+	}
+	if sanitised > 0 {
+		p.sanitised.Add(uint64(sanitised))
+	}
 }
 
 func clampTime(ns uint64) int64 { return int64(min(ns, math.MaxInt64)) }

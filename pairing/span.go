@@ -41,7 +41,9 @@ type span struct {
 	hasPeer  bool
 	// links[linkLo:linkHi] of the batch are this span's links.
 	linkLo, linkHi uint32
-	src            ptrace.Span // for the span name in diagnostics only; valid during the call
+	// name is the span's name, for diagnostics only. It may alias the
+	// request's memory: valid during the call; cloneName copies it.
+	name string
 }
 
 // link is one span link, copied out of the request.
