@@ -72,7 +72,7 @@ func (a *app) flush() {
 // SDK, exporting over both OTLP transports, and checks every edge and link
 // result on /metrics exactly.
 func TestSDKServices(t *testing.T) {
-	s := start(t, t.TempDir(), "--pair-wait", "1s")
+	s := start(t, t.TempDir(), "--pair-wait", "5s")
 	a := newApp(t, s, []string{"frontend", "shipping", "dispatcher"}, []string{"checkout", "notifications", "reporting", "worker"})
 	var frontendServers []trace.SpanContext
 	for i := range 3 {
@@ -129,10 +129,12 @@ func TestSDKServices(t *testing.T) {
 		"client=user,connection_type=virtual_node,server=frontend 3",
 	}
 	var got []string
-	eventually(t, 30*time.Second, "every edge on /metrics", func() bool {
+	if !poll(60*time.Second, func() bool {
 		got = series(s.metrics(t), "traces_service_graph_request_total")
 		return slices.Equal(got, wantEdges)
-	})
+	}) {
+		t.Fatalf("edges:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(wantEdges, "\n     "))
+	}
 	fams := s.metrics(t)
 	failed := series(fams, "traces_service_graph_request_failed_total")
 	wantFailed := []string{
