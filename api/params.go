@@ -80,11 +80,19 @@ func ParseQuery(v url.Values, now time.Time, maxDepth int) (graph.Query, error) 
 	if q.To, err = parseTimeParam(v, ParamTo, now); err != nil {
 		return q, err
 	}
-	if q.From, err = parseTimeParam(v, ParamFrom, q.To.Add(-DefaultWindow)); err != nil {
+	def := q.To.Add(-DefaultWindow)
+	if def.Before(minTime) {
+		def = minTime
+	}
+	if q.From, err = parseTimeParam(v, ParamFrom, def); err != nil {
 		return q, err
 	}
 	if !q.From.Before(q.To) {
-		return q, paramErr(ParamFrom, "from (%s) must be before to (%s)",
+		param := ParamFrom
+		if v.Get(ParamFrom) == "" {
+			param = ParamTo // only to was given, at the epoch
+		}
+		return q, paramErr(param, "from (%s) must be before to (%s)",
 			q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano))
 	}
 	if s := v.Get(ParamDepth); s != "" {

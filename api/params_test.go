@@ -67,6 +67,7 @@ func TestBadParameters(t *testing.T) {
 		{name: "huge to", query: "to=99999999999999999999", param: "to"},
 		{name: "year 3000", query: "to=3000-01-01T00:00:00Z", param: "to"},
 		{name: "1e11 is seconds: year 5138", query: "to=100000000000", param: "to"},
+		{name: "to at the epoch", query: "to=0", param: "to"},
 		{name: "from after to", query: "from=1717246800&to=1717243200", param: "from"},
 		{name: "empty window", query: "from=1717243200&to=1717243200", param: "from"},
 		{name: "unknown kind", query: "kinds=call,rpc", param: "kinds"},

@@ -24,7 +24,9 @@ func writeJSON(w http.ResponseWriter, log *slog.Logger, status int, v any) {
 	enc.SetEscapeHTML(true)
 	if err := enc.Encode(v); err != nil {
 		log.Error("encode JSON answer", "err", err)
-		status, b = http.StatusInternalServerError, *bytes.NewBufferString(`{"error":"internal error"}` + "\n")
+		status = http.StatusInternalServerError
+		b.Reset()
+		b.WriteString(`{"error":"internal error"}` + "\n")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")

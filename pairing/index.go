@@ -2,6 +2,7 @@ package pairing
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"unsafe"
 )
 
@@ -42,7 +43,8 @@ func (e *entry) seconds() float64 { return float64(e.dur) / 1e6 }
 // full, so at capacity it costs 5 bytes per entry: 45 in all.
 type index struct {
 	ring      ring[entry]
-	slots     []uint32 // ring position + 1; 0 is empty
+	slots     []uint32 // tag<<posBits | (ring position + 1); 0 is empty
+	posBits   uint     // bits of a slot that hold the position; the rest hold a hash tag
 	final     int      // table size at full capacity
 	seed      maphash.Seed
 	evictions uint64
@@ -50,7 +52,23 @@ type index struct {
 
 func newIndex(capacity int, seed maphash.Seed) *index {
 	final := (capacity*5 + 3) / 4
-	return &index{ring: newRing[entry](capacity), slots: make([]uint32, min(final, 1024)), final: final, seed: seed}
+	posBits := uint(bits.Len32(uint32(capacity)))
+	return &index{ring: newRing[entry](capacity), slots: make([]uint32, min(final, 1024)), posBits: posBits,
+		final: final, seed: seed}
+}
+
+// slot packs a position with the tag of hash h: a lookup compares tags
+// before it reads the (random, uncached) ring entry.
+func (x *index) slot(pos uint32, h uint64) uint32 {
+	return uint32(h)<<x.posBits | (pos + 1)
+}
+
+// pos returns the ring position in slot v (v != 0).
+func (x *index) pos(v uint32) uint32 { return v&(1<<x.posBits-1) - 1 }
+
+// tagMatch reports whether slot v may hold a key of hash h.
+func (x *index) tagMatch(v uint32, h uint64) bool {
+	return x.posBits >= 32 || v>>x.posBits == uint32(h)&(1<<(32-x.posBits)-1)
 }
 
 func (x *index) hash(k *spanKey) uint64 { return maphash.Comparable(x.seed, *k) }
@@ -60,14 +78,17 @@ func (x *index) home(h uint64) int { return int((h >> 32) * uint64(len(x.slots))
 
 // find returns the entry of k, or nil.
 func (x *index) find(k *spanKey) *entry {
-	i := x.home(x.hash(k))
+	h := x.hash(k)
+	i := x.home(h)
 	for {
-		p := x.slots[i]
-		if p == 0 {
+		v := x.slots[i]
+		if v == 0 {
 			return nil
 		}
-		if e := x.ring.at(p - 1); e.key == *k {
-			return e
+		if x.tagMatch(v, h) {
+			if e := x.ring.at(x.pos(v)); e.key == *k {
+				return e
+			}
 		}
 		if i++; i == len(x.slots) {
 			i = 0
@@ -82,12 +103,14 @@ func (x *index) insert(e entry) (*entry, bool) {
 	h := x.hash(&e.key)
 	i := x.home(h)
 	for {
-		p := x.slots[i]
-		if p == 0 {
+		v := x.slots[i]
+		if v == 0 {
 			break
 		}
-		if old := x.ring.at(p - 1); old.key == e.key {
-			return old, false
+		if x.tagMatch(v, h) {
+			if old := x.ring.at(x.pos(v)); old.key == e.key {
+				return old, false
+			}
 		}
 		if i++; i == len(x.slots) {
 			i = 0
@@ -110,14 +133,15 @@ func (x *index) insert(e entry) (*entry, bool) {
 	}
 	pos, slot := x.ring.push()
 	*slot = e
-	x.slots[i] = pos + 1
+	x.slots[i] = x.slot(pos, h)
 	return slot, true
 }
 
 func (x *index) evict() {
 	pos, e := x.ring.oldest()
-	i := x.home(x.hash(&e.key))
-	for x.slots[i] != pos+1 {
+	h := x.hash(&e.key)
+	i := x.home(h)
+	for x.slots[i] != x.slot(pos, h) {
 		if i++; i == len(x.slots) {
 			i = 0
 		}
@@ -128,14 +152,14 @@ func (x *index) evict() {
 		if j++; j == len(x.slots) {
 			j = 0
 		}
-		p := x.slots[j]
-		if p == 0 {
+		v := x.slots[j]
+		if v == 0 {
 			break
 		}
-		k := x.home(x.hash(&x.ring.at(p - 1).key))
+		k := x.home(x.hash(&x.ring.at(x.pos(v)).key))
 		// The entry at j may move to i if its home is not in (i, j], cyclically.
 		if (i <= j && (k <= i || k > j)) || (i > j && k <= i && k > j) {
-			x.slots[i], x.slots[j] = p, 0
+			x.slots[i], x.slots[j] = v, 0
 			i = j
 		}
 	}
@@ -146,13 +170,14 @@ func (x *index) evict() {
 func (x *index) grow() {
 	x.slots = make([]uint32, min(x.final, 2*len(x.slots)))
 	for n, pos := uint32(0), x.ring.head; n < x.ring.n; n++ {
-		i := x.home(x.hash(&x.ring.at(pos).key))
+		h := x.hash(&x.ring.at(pos).key)
+		i := x.home(h)
 		for x.slots[i] != 0 {
 			if i++; i == len(x.slots) {
 				i = 0
 			}
 		}
-		x.slots[i] = pos + 1
+		x.slots[i] = x.slot(pos, h)
 		if pos++; pos == x.ring.cap {
 			pos = 0
 		}

@@ -63,6 +63,9 @@ func (q *queue[T, P]) push(v T, evicted func(P)) {
 // take hands every item waiting under k to fn, oldest first, and marks them
 // taken. It reports whether there were any.
 func (q *queue[T, P]) take(k *spanKey, fn func(P)) bool {
+	if q.live == 0 {
+		return false
+	}
 	c, ok := q.heads[*k]
 	if !ok {
 		return false
