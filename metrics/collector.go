@@ -42,6 +42,8 @@ var (
 	spansReceived   = desc("servicegraph_spans_received_total", "Spans received by pairing, refused ones included.")
 	spansRejected   = desc("servicegraph_spans_rejected_total", "Spans refused, by reason.", "reason")
 	spansDuplicate  = desc("servicegraph_spans_duplicate_total", "Spans already in the span index (retried exports), ignored.")
+	spansRoot       = desc("servicegraph_spans_root_total", "Spans without a parent span id.")
+	spansPaired     = desc("servicegraph_spans_paired_total", "Spans matched with their parent span. Every received span is rejected, duplicate, root, paired, expired (children), dropped (children) or pending (children).")
 	spansSanitised  = desc("servicegraph_spans_sanitised_total", "Spans accepted after a correction, by reason.", "reason")
 	pendingItems    = desc("servicegraph_pending_items", "Items waiting: spans for their parent (children), CLIENT spans for a server side (clients), links for their target (links).", "queue")
 	expiredItems    = desc("servicegraph_expired_total", "Items whose wait ended without a match: spans whose parent never arrived (children).", "queue")
@@ -71,7 +73,7 @@ func NewCollector(g GraphSource, p PairingSource) *Collector { return &Collector
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{requestTotal, requestFailed, serverSeconds, clientSeconds, messagingDelay,
-		linkDelay, firstSeen, lastSeen, spanLinks, spansReceived, spansRejected, spansDuplicate, spansSanitised,
+		linkDelay, firstSeen, lastSeen, spanLinks, spansReceived, spansRejected, spansDuplicate, spansSanitised, spansRoot, spansPaired,
 		pendingItems, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
 		nodesOverflowed, edgesDropped, historyBuckets} {
 		ch <- d
@@ -132,6 +134,8 @@ func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
 	counter(spansRejected, p.SpansRejected, "invalid_id")
 	counter(spansDuplicate, p.SpansDuplicate)
 	counter(spansSanitised, p.SpansSanitised, "end_before_start")
+	counter(spansRoot, p.SpansRoot)
+	counter(spansPaired, p.SpansPaired)
 	gauge(pendingItems, p.PendingChildren, "children")
 	gauge(pendingItems, p.PendingClients, "clients")
 	gauge(pendingItems, p.PendingLinks, "links")

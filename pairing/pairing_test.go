@@ -181,7 +181,19 @@ func TestEdges(t *testing.T) {
 				if got := linksOf(snap); !slices.Equal(got, tc.links) {
 					t.Errorf("links: got %q, want %q", got, tc.links)
 				}
+				checkAccounting(t, p.Stats())
 			})
 		}
+	}
+}
+
+// checkAccounting asserts that every received span is accounted for once.
+func checkAccounting(t *testing.T, st pairing.Stats) {
+	t.Helper()
+	sum := st.SpansRejected + st.SpansDuplicate + st.SpansRoot + st.SpansPaired + st.ExpiredChildren +
+		st.DroppedChildren + uint64(st.PendingChildren)
+	if sum != st.SpansReceived {
+		t.Errorf("accounting: received %d != rejected+duplicate+root+paired+expired+dropped+pending = %d (%+v)",
+			st.SpansReceived, sum, st)
 	}
 }

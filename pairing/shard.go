@@ -17,6 +17,8 @@ type shard struct {
 }
 
 type shardCounters struct {
+	roots           uint64 // spans without a parent
+	pairedChildren  uint64 // spans matched with their parent, at once or later
 	expiredChildren uint64 // spans whose parent never arrived within PairWait
 	droppedChildren uint64 // spans dropped waiting for a parent at the cap
 	droppedClients  uint64 // client spans dropped at the cap, or forgotten by the index
@@ -44,17 +46,24 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	if s.parent != [8]byte{} {
 		pk := spanKey{s.key.trace, s.parent}
 		if p := sh.idx.find(&pk); p != nil {
+			sh.c.pairedChildren++
 			b.pair(p, e.meta, s.start, s.end)
 		} else {
 			sh.children.push(child{key: pk, start: s.start, end: s.end, arrival: now, meta: e.meta},
 				func(*child) { sh.c.droppedChildren++ })
 		}
-	} else if s.kind == kindServer {
-		b.obs = append(b.obs, graph.Observation{Client: b.user, Server: s.svc, Kind: graph.Virtual,
-			Failed: s.failed, Seconds: [2]float64{e.seconds(), -1}})
+	} else {
+		sh.c.roots++
+		if s.kind == kindServer {
+			b.obs = append(b.obs, graph.Observation{Client: b.user, Server: s.svc, Kind: graph.Virtual,
+				Failed: s.failed, Seconds: [2]float64{e.seconds(), -1}})
+		}
 	}
 	// s as the parent of spans that came first.
-	sh.children.take(&s.key, func(c *child) { b.pair(e, c.meta, c.start, c.end) })
+	sh.children.take(&s.key, func(c *child) {
+		sh.c.pairedChildren++
+		b.pair(e, c.meta, c.start, c.end)
+	})
 	// s as a client that may never meet its server.
 	if s.kind == kindClient && s.hasPeer && e.meta&metaPaired == 0 {
 		sh.clients.push(client{key: s.key, arrival: now, peer: uint32(s.peer), dur: e.dur, svc: uint32(s.svc),

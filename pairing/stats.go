@@ -2,11 +2,15 @@ package pairing
 
 // Stats are the processor's own counters and gauges, for self-telemetry.
 type Stats struct {
-	SpansReceived   uint64 // spans in requests, refused ones included
-	SpansRejected   uint64 // refused: all-zero trace or span id
-	SpansDuplicate  uint64 // already in the span index: ignored
-	SpansSanitised  uint64 // end before start: end set to start
-	LinksInvalid    uint64
+	SpansReceived  uint64 // spans in requests, refused ones included
+	SpansRejected  uint64 // refused: all-zero trace or span id
+	SpansDuplicate uint64 // already in the span index: ignored
+	SpansSanitised uint64 // end before start: end set to start
+	LinksInvalid   uint64
+	SpansRoot      uint64 // spans without a parent
+	SpansPaired    uint64 // spans matched with their parent
+	// Every received span is exactly one of: rejected, duplicate, root,
+	// paired, expired child, dropped child, or a pending child.
 	PendingChildren int // spans waiting for their parent
 	PendingClients  int // CLIENT spans waiting for a server side
 	PendingLinks    int // links waiting for their target
@@ -33,6 +37,8 @@ func (p *Processor) Stats() Stats {
 		st.IndexSpans += sh.idx.len()
 		st.IndexEvictions += sh.idx.evictions
 		st.IndexBytes += sh.idx.bytes()
+		st.SpansRoot += sh.c.roots
+		st.SpansPaired += sh.c.pairedChildren
 		st.ExpiredChildren += sh.c.expiredChildren
 		st.DroppedChildren += sh.c.droppedChildren
 		st.DroppedClients += sh.c.droppedClients

@@ -168,6 +168,7 @@ func TestBounds(t *testing.T) {
 	if st := p.Stats(); st.IndexSpans != 4 || st.IndexEvictions != 1 {
 		t.Fatalf("index after one more = %d spans, %d evictions", st.IndexSpans, st.IndexEvictions)
 	}
+	checkAccounting(t, p.Stats())
 	if got := linksOf(g.Snapshot()); !slices.Equal(got, []string{"b dropped 1"}) {
 		t.Fatalf("links = %q", got)
 	}
