@@ -72,6 +72,13 @@ func peerOf(attrs pcommon.Map) (name string, kind graph.Kind, ok bool) {
 			found[i], have[i] = v.AsString(), true
 		}
 	}
+	return pickPeer(&found, &have)
+}
+
+// pickPeer applies peerOf's precedence to the first value of each
+// attribute, indexed by attrIndex; have says which attributes are present.
+// Both decoders (pdata and wire.go) use it.
+func pickPeer(found *[8]string, have *[8]bool) (name string, kind graph.Kind, ok bool) {
 	// found: 0,1 db system; 2,3 db name; 4..7 peers
 	if have[0] || have[1] {
 		for _, i := range []int{2, 3, 0, 1} {
