@@ -59,6 +59,16 @@ func (a *app) span(svc, name string, kind trace.SpanKind, parent trace.SpanConte
 	return a.tracers[svc].Start(c, name, append(opts, trace.WithSpanKind(kind))...)
 }
 
+// abandon shuts every provider down within a second, dropping what cannot
+// be exported (the service is gone).
+func (a *app) abandon() {
+	c, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, tp := range a.providers {
+		_ = tp.Shutdown(c)
+	}
+}
+
 // flush shuts every provider down, which exports what is buffered.
 func (a *app) flush() {
 	for _, tp := range a.providers {
