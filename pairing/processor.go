@@ -96,8 +96,11 @@ func (p *Processor) process(b *batch, rejected int) error {
 			continue
 		}
 		sh.mu.Lock()
-		for _, i := range b.order[lo:hi] {
-			s := &b.spans[i]
+		// SDKs export spans as they end, children before their parents:
+		// going backwards lets parents come first, so most children pair
+		// at once instead of waiting. Any order gives the same graph.
+		for k := hi - 1; k >= lo; k-- {
+			s := &b.spans[b.order[k]]
 			if !sh.add(s, now, b) {
 				s.linkHi = s.linkLo // a duplicate's links were counted the first time
 				dups++
@@ -195,11 +198,7 @@ func (p *Processor) decode(td ptrace.Traces, b *batch) (rejected int) {
 				}
 				if s.kind == kindClient {
 					if peer, k, ok := peerOf(sp.Attributes()); ok {
-						nk := graph.VirtualNode
-						if k == graph.Database {
-							nk = graph.DatabaseNode
-						}
-						s.peer, s.peerKind, s.hasPeer = p.graph.Node(peer, nk), k, true
+						s.peer, s.peerKind, s.hasPeer = p.peerNode(peer, k), k, true
 					}
 				}
 				s.linkLo = uint32(len(b.links))
@@ -217,6 +216,16 @@ func (p *Processor) decode(td ptrace.Traces, b *batch) (rejected int) {
 	}
 	p.count(received, rejected, sanitised)
 	return rejected
+}
+
+// peerNode returns the node a CLIENT span names as its peer, for an edge of
+// kind k (graph.Database or graph.Virtual). Shared with decodeProto.
+func (p *Processor) peerNode(name string, k graph.Kind) graph.NodeID {
+	nk := graph.VirtualNode
+	if k == graph.Database {
+		nk = graph.DatabaseNode
+	}
+	return p.graph.Node(name, nk)
 }
 
 // count adds a batch's span counts to the totals, once per batch.
