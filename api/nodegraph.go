@@ -11,13 +11,11 @@ import (
 // the render package's thresholds; arcs are green (success) and red
 // (failed).
 const (
-	colourOK      = "#73bf69" // error rate below 1%
-	colourWarn    = "#ff9830" // below 5%
-	colourBad     = "#f2495c" // 5% and above
-	warnErrorRate = 0.01
-	badErrorRate  = 0.05
-	arcSuccess    = "green"
-	arcFailed     = "red"
+	colourOK   = "#73bf69" // error rate below 1%
+	colourWarn = "#ff9830" // below 5%
+	colourBad  = "#f2495c" // 5% and above
+	arcSuccess = "green"
+	arcFailed  = "red"
 	// asyncDash is the strokeDasharray of messaging_system and span_link
 	// edges; sync edges have "" (solid).
 	asyncDash    = "6 4"
@@ -170,21 +168,10 @@ func edgeID(e *graph.ViewEdge) string {
 }
 
 func errColour(rate float64) string {
-	switch {
-	case rate >= badErrorRate:
-		return colourBad
-	case rate >= warnErrorRate:
-		return colourWarn
-	default:
-		return colourOK
-	}
+	return [...]string{graph.Healthy: colourOK, graph.Degraded: colourWarn, graph.Failing: colourBad}[graph.HealthOf(rate)]
 }
 
 // thickness maps count to 1..5 on a log scale of the largest count.
 func thickness(count, maxCount uint64) int {
-	if maxCount <= 1 || count == 0 {
-		return minThickness
-	}
-	t := minThickness + (maxThickness-minThickness)*math.Log1p(float64(count))/math.Log1p(float64(maxCount))
-	return int(math.Round(math.Min(maxThickness, math.Max(minThickness, t))))
+	return int(math.Round(minThickness + (maxThickness-minThickness)*graph.Volume(count, maxCount)))
 }

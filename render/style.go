@@ -19,32 +19,19 @@ const (
 	fillDatabase  = "#f5f0dc"
 	fillVirtual   = "#eeeeee"
 	colourVirtual = "#8c8c8c"
-	warnErrorRate = 0.01
-	badErrorRate  = 0.05
 	minPenWidth   = 1.0
 	maxPenWidth   = 5.0
 )
 
 // errColour maps an error rate to grey, orange or red.
 func errColour(rate float64) string {
-	switch {
-	case rate >= badErrorRate:
-		return colourBad
-	case rate >= warnErrorRate:
-		return colourWarn
-	default:
-		return colourOK
-	}
+	return [...]string{graph.Healthy: colourOK, graph.Degraded: colourWarn, graph.Failing: colourBad}[graph.HealthOf(rate)]
 }
 
 // penWidth maps an edge count to 1..5 on a log scale of the view's largest
 // count.
 func penWidth(count, maxCount uint64) float64 {
-	if maxCount <= 1 || count == 0 {
-		return minPenWidth
-	}
-	w := minPenWidth + (maxPenWidth-minPenWidth)*math.Log1p(float64(count))/math.Log1p(float64(maxCount))
-	return math.Min(maxPenWidth, math.Max(minPenWidth, w))
+	return minPenWidth + (maxPenWidth-minPenWidth)*graph.Volume(count, maxCount)
 }
 
 // edgeLabel returns the lines of an edge label, unquoted: the kind of async
