@@ -13,14 +13,13 @@ type batch struct {
 	user     graph.NodeID
 	spans    []span
 	links    []link
-	names    []string // per span: its name, cloned once when a link must wait
+	names    []string // per span: its name once cloned by nameOf
 	order    []int32  // span indexes grouped by shard
 	starts   []int32  // per shard: start of its group in order (len shards+1)
 	refs     []linkRef
 	obs      []graph.Observation
 	tallies  []graph.LinkTally
 	problems []problemRec
-	name     string // the current linking span's name, see shard.link
 }
 
 // linkRef is one link to resolve: the linking span and the link.
@@ -42,7 +41,7 @@ func (b *batch) reset() {
 	clear(b.names) // drop references to span names and requests
 	clear(b.spans)
 	b.spans, b.links, b.names, b.order, b.refs = b.spans[:0], b.links[:0], b.names[:0], b.order[:0], b.refs[:0]
-	b.obs, b.tallies, b.problems, b.name = b.obs[:0], b.tallies[:0], b.problems[:0], ""
+	b.obs, b.tallies, b.problems = b.obs[:0], b.tallies[:0], b.problems[:0]
 }
 
 // tally counts one link outcome of svc, merging with the previous tally.
@@ -79,4 +78,11 @@ func (b *batch) group(nshards int, shardOf func(*span) int32) {
 	}
 }
 
-func cloneName(s *span) string { return strings.Clone(s.name) }
+// nameOf returns span i's name, copied out of the request on first use
+// (names are kept only for diagnostics of links that wait or fail).
+func (b *batch) nameOf(i int32) string {
+	if b.names[i] == "" && b.spans[i].name != "" {
+		b.names[i] = strings.Clone(b.spans[i].name)
+	}
+	return b.names[i]
+}

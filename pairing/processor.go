@@ -132,7 +132,7 @@ func (p *Processor) resolveLinks(now int64, b *batch) {
 				b.tally(s.svc, graph.LinkInvalid)
 				p.invalidLink.Add(1)
 				b.problems = append(b.problems, problemRec{svc: s.svc, result: graph.LinkInvalid, cause: CauseInvalid,
-					from: s.key, to: l.to, name: cloneName(s)})
+					from: s.key, to: l.to, name: b.nameOf(int32(i))})
 				continue
 			}
 			b.refs = append(b.refs, linkRef{span: int32(i), link: int32(j), shard: p.shardOf(&l.to.trace)})
@@ -153,14 +153,7 @@ func (p *Processor) resolveLinks(now int64, b *batch) {
 				sh.mu.Lock()
 				locked = true
 			}
-			s := &b.spans[r.span]
-			if b.names[r.span] == "" {
-				b.name = "" // shard.link clones the name on first need
-			} else {
-				b.name = b.names[r.span]
-			}
-			sh.link(&b.links[r.link], s, now, b)
-			b.names[r.span] = b.name
+			sh.link(&b.links[r.link], r.span, now, b)
 		}
 		if locked {
 			sh.mu.Unlock()

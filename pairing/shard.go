@@ -76,16 +76,14 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 
 // link resolves one link of a span held by another (or this) shard: at once
 // if the target is indexed, else it waits under the target's key.
-func (sh *shard) link(l *link, from *span, now int64, b *batch) {
+func (sh *shard) link(l *link, spanIdx int32, now int64, b *batch) {
+	from := &b.spans[spanIdx]
 	meta := packMeta(uint32(from.svc), from.kind, from.failed)
 	if t := sh.idx.find(&l.to); t != nil {
 		b.linked(t, meta, from.start)
 		return
 	}
-	if b.name == "" {
-		b.name = cloneName(from)
-	}
-	sh.links.push(waitingLink{target: l.to, from: from.key, start: from.start, arrival: now, meta: meta, name: b.name},
+	sh.links.push(waitingLink{target: l.to, from: from.key, start: from.start, arrival: now, meta: meta, name: b.nameOf(spanIdx)},
 		func(w *waitingLink) {
 			sh.c.droppedLinks++
 			b.tally(graph.NodeID(w.meta&metaSvcMask), graph.LinkDropped)

@@ -42,7 +42,7 @@ type span struct {
 	// links[linkLo:linkHi] of the batch are this span's links.
 	linkLo, linkHi uint32
 	// name is the span's name, for diagnostics only. It may alias the
-	// request's memory: valid during the call; cloneName copies it.
+	// request's memory: valid during the call; batch.nameOf copies it.
 	name string
 }
 
