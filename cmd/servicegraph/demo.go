@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"sync"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/servicegraph/servicegraph/internal/demo"
 )
 
 // runDemo runs the service and feeds it generated traffic through its own
-// OTLP/gRPC endpoint until ctx is done.
+// OTLP/gRPC endpoint. When ctx ends, the traffic stops and flushes first,
+// into the still-running service, then the service shuts down.
 func runDemo(ctx context.Context, cfg Config, logger *slog.Logger, rate float64, stdout io.Writer) error {
 	if cfg.Receiver.GRPCAddr == "" {
 		return fmt.Errorf("demo needs the OTLP/gRPC listener: --otlp-grpc-addr is empty")
@@ -19,17 +22,34 @@ func runDemo(ctx context.Context, cfg Config, logger *slog.Logger, rate float64,
 	if cfg.Receiver.TLS.Enabled() || cfg.Receiver.Auth.Enabled() {
 		return fmt.Errorf("demo sends plaintext OTLP without a token: run it without TLS and ingest tokens")
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	err := serve(ctx, cfg, logger, func(a addrs) {
+	// The SDK reports export errors through a global handler; send them to
+	// our logger instead of the standard log package.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { logger.Debug("demo traffic export", "err", err) }))
+
+	serveCtx, stopServe := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServe()
+	trafficDone := make(chan struct{})
+	var finish sync.Once
+	done := func() { finish.Do(func() { close(trafficDone) }) }
+	go func() {
+		select {
+		case <-ctx.Done():
+			<-trafficDone // flushed into the running service
+			stopServe()
+		case <-serveCtx.Done():
+		}
+	}()
+	err := serve(serveCtx, cfg, logger, func(a addrs) {
 		fmt.Fprintf(stdout, "servicegraph demo: open http://%s/ (metrics at /metrics); Ctrl-C stops\n", a.API)
 		dcfg := demo.NewDefaultConfig()
 		dcfg.Endpoint, dcfg.Rate = a.GRPC.String(), rate
-		wg.Go(func() {
+		go func() {
+			defer done()
 			if err := demo.Run(ctx, dcfg, logger); err != nil {
 				logger.Error("demo traffic stopped", "err", err)
 			}
-		})
+		}()
 	})
+	done() // serve has returned: there is no traffic left to wait for
 	return err
 }
