@@ -63,6 +63,23 @@ func IsRetryable(err error) (time.Duration, bool) {
 	return 0, false
 }
 
+// malformedError marks a request that could not be decoded.
+type malformedError struct{ err error }
+
+func (e *malformedError) Error() string { return e.err.Error() }
+func (e *malformedError) Unwrap() error { return e.err }
+
+// NewMalformed wraps err, the reason a serialized request could not be
+// decoded. It is a permanent error; transports count the request as
+// undecodable (no spans) rather than as a decoded request refused.
+func NewMalformed(err error) error { return &malformedError{err: err} }
+
+// IsMalformed reports whether err was wrapped by NewMalformed.
+func IsMalformed(err error) bool {
+	_, ok := errors.AsType[*malformedError](err)
+	return ok
+}
+
 // AsPartial returns the *PartialError in err's chain, if any.
 func AsPartial(err error) (*PartialError, bool) {
 	var p *PartialError
@@ -74,8 +91,8 @@ func AsPartial(err error) (*PartialError, bool) {
 // themselves, faster than through pdata. Transports that receive protobuf
 // hand them the serialized ExportTraceServiceRequest as received; b is
 // valid only during the call and must not be retained or modified. A
-// malformed request is a permanent error; the error classes are those of
-// Traces.
+// malformed request is a permanent error wrapped by NewMalformed; the
+// error classes are those of Traces.
 type ProtoTraces interface {
 	ConsumeTracesProto(ctx context.Context, b []byte) error
 }

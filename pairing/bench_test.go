@@ -152,3 +152,44 @@ func TestWorkloadTruth(t *testing.T) {
 	}
 	t.Logf("exact: %s; stats %+v", workload.Summary(truth.Edges, got), p.Stats())
 }
+
+// BenchmarkDecodeConsumeProto is BenchmarkDecodeConsume through
+// ConsumeTracesProto: OTLP protobuf bytes → pairing → graph, without pdata.
+func BenchmarkDecodeConsumeProto(b *testing.B) {
+	recs, err := workload.ReadAll(workloadPath(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, spans := decodeAll(b, recs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var elapsed time.Duration
+	var allocs, bytes uint64
+	var before, after runtime.MemStats
+	for b.Loop() {
+		b.StopTimer()
+		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+		p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		start := time.Now()
+		for _, r := range recs {
+			if err := p.ConsumeTracesProto(context.Background(), r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		elapsed += time.Since(start)
+		b.StopTimer()
+		runtime.ReadMemStats(&after)
+		allocs += after.Mallocs - before.Mallocs
+		bytes += after.TotalAlloc - before.TotalAlloc
+		b.StartTimer()
+	}
+	reportSpans(b, spans, elapsed)
+	total := float64(spans) * float64(b.N)
+	b.ReportMetric(float64(allocs)/total, "allocs/span")
+	b.ReportMetric(float64(bytes)/total, "B/span")
+}

@@ -1,7 +1,9 @@
 // Package receiver accepts spans over OTLP/gRPC (the pdata trace service,
 // default 127.0.0.1:4317) and OTLP/HTTP (POST /v1/traces, protobuf or JSON,
 // optionally gzip, default 127.0.0.1:4318), and hands each request's
-// ptrace.Traces to a consumer.Traces.
+// ptrace.Traces to a consumer.Traces. A consumer that also implements
+// consumer.ProtoTraces (pairing.Processor does) gets protobuf requests, of
+// both transports, as received instead: never decoded by pdata (raw.go).
 //
 // # Contract
 //
@@ -14,21 +16,29 @@
 //   - Concurrency: the consumer is called concurrently, at most
 //     max_concurrent_requests times at once across both transports, with a
 //     context that ends after request_timeout or when the client goes away.
-//     The ptrace.Traces belongs to the receiver: the consumer must not keep
-//     it after ConsumeTraces returns.
+//     The ptrace.Traces, or the request bytes given to
+//     ConsumeTracesProto, belong to the receiver: the consumer must not keep
+//     them after the call returns. On the raw gRPC path the bytes are gRPC's
+//     receive buffer, referenced (not copied) until the call is answered;
+//     a message that arrived in several HTTP/2 frames is first copied into
+//     one pooled buffer.
 //   - Bounds: one request holds at most max_request_bytes of encoded data
 //     (gRPC message; HTTP body as sent and again after gzip decompression,
 //     which stops at max_request_bytes+1 bytes). Past
 //     max_concurrent_requests, requests are refused at once, before their
 //     HTTP body is read. gRPC messages are read and decoded by gRPC before
-//     the concurrency check; their size bound still applies.
+//     the concurrency check (on the raw path: only read); their size bound
+//     still applies.
 //   - Answers follow the OTLP specification; errors.go maps every outcome
 //     to codes in one table. The consumer's errors: nil is success; a
 //     *consumer.PartialError is success with partial_success
 //     (rejected_spans, error_message); consumer.NewRetryable is HTTP 503 +
 //     Retry-After / gRPC Unavailable + RetryInfo; a context error (the
 //     request ran out of time) is answered the same way; anything else is
-//     permanent, HTTP 400 / gRPC InvalidArgument. Overload is HTTP 429 +
+//     permanent, HTTP 400 / gRPC InvalidArgument; so is a malformed protobuf
+//     request, which a ProtoTraces consumer reports (on the pdata gRPC path
+//     gRPC's codec refuses it as Internal before any interceptor runs, and
+//     it is not counted). Overload is HTTP 429 +
 //     Retry-After / gRPC Unavailable + RetryInfo (OTLP clients treat
 //     ResourceExhausted without RetryInfo as permanent). HTTP error bodies
 //     are google.rpc.Status in the request's encoding (protobuf when the
@@ -57,7 +67,10 @@
 //	servicegraph_receiver_spans_total{transport, outcome}  counter
 //	    Spans of decoded requests. outcome: accepted, rejected (the
 //	    consumer's partial rejections, and every span of a decoded request
-//	    that was refused).
+//	    that was refused). On the raw path spans are counted from the
+//	    request's outer levels without decoding (otlpwire.SpanCount), and a
+//	    request the consumer reports malformed counts none, as when pdata
+//	    refuses one.
 //	servicegraph_receiver_inflight_requests  gauge
 //	    Requests holding a concurrency slot now, both transports.
 //

@@ -11,11 +11,15 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip decompressor
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+
+	"github.com/servicegraph/servicegraph/consumer"
 )
 
 // newGRPCServer builds the OTLP/gRPC server. Order of checks: message size
 // (gRPC itself, ResourceExhausted), bearer token (Unauthenticated),
-// concurrency limit (Unavailable + RetryInfo), then the consumer.
+// concurrency limit (Unavailable + RetryInfo), then the consumer. A
+// consumer that implements consumer.ProtoTraces gets the request's bytes
+// (raw.go); any other gets pdata's decoding.
 func (r *Receiver) newGRPCServer() *grpc.Server {
 	chain := []grpc.UnaryServerInterceptor{r.recoverInterceptor}
 	if r.tokens != nil {
@@ -33,8 +37,16 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 	if r.tlsConf != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(r.tlsConf.Clone())))
 	}
+	raw, isRaw := r.next.(consumer.ProtoTraces)
+	if isRaw {
+		opts = append(opts, grpc.ForceServerCodecV2(newRawCodec()))
+	}
 	s := grpc.NewServer(opts...)
-	ptraceotlp.RegisterGRPCServer(s, &grpcService{r: r})
+	if isRaw {
+		s.RegisterService(&rawTraceServiceDesc, &rawService{r: r, raw: raw}) // raw.go
+	} else {
+		ptraceotlp.RegisterGRPCServer(s, &grpcService{r: r})
+	}
 	return s
 }
 
@@ -80,12 +92,7 @@ func (s *grpcService) Export(ctx context.Context, req ptraceotlp.ExportRequest) 
 		return ptraceotlp.NewExportResponse(), res.refused.grpcErr()
 	}
 	s.r.metrics.accept(transportGRPC, spans, res.partial)
-	resp := ptraceotlp.NewExportResponse()
-	if p := res.partial; p != nil {
-		resp.PartialSuccess().SetRejectedSpans(p.Rejected)
-		resp.PartialSuccess().SetErrorMessage(sanitize(p.Reason))
-	}
-	return resp, nil
+	return exportResponse(res.partial), nil
 }
 
 // sizeRefusals counts the calls gRPC refuses itself, before any

@@ -6,8 +6,9 @@ import (
 	"net/http"
 	"strconv"
 
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
+
+	"github.com/servicegraph/servicegraph/consumer"
 )
 
 // tracesPath is the OTLP/HTTP traces endpoint.
@@ -17,7 +18,8 @@ const tracesPath = "/v1/traces"
 // (404), method (405), bearer token (401), Content-Type (415),
 // Content-Encoding (415), declared size (413), concurrency limit (429),
 // then, holding a slot, body size as read (413), decoding (400) and the
-// consumer.
+// consumer. A protobuf body goes undecoded to a consumer that implements
+// consumer.ProtoTraces (raw.go), which then reports malformed ones.
 func (r *Receiver) httpHandler() http.Handler {
 	export := http.Handler(http.HandlerFunc(r.serveExport))
 	if r.tokens != nil {
@@ -75,29 +77,29 @@ func (r *Receiver) serveExport(w http.ResponseWriter, req *http.Request) {
 		r.writeRefusal(w, req, ref)
 		return
 	}
-	exportReq, ref := decode(data, enc)
-	if ref != nil {
-		r.writeRefusal(w, req, ref)
-		return
+	var res result
+	var spans int
+	if raw, ok := r.next.(consumer.ProtoTraces); ok && enc == encProto {
+		res, spans = r.consumeProto(req.Context(), raw, data) // raw.go
+	} else {
+		exportReq, ref := decode(data, enc)
+		if ref != nil {
+			r.writeRefusal(w, req, ref)
+			return
+		}
+		td := exportReq.Traces()
+		spans = td.SpanCount()
+		ctx, cancel := context.WithTimeout(req.Context(), r.cfg.RequestTimeout)
+		res = classify(r.next.ConsumeTraces(ctx, td))
+		cancel()
 	}
-
-	td := exportReq.Traces()
-	spans := td.SpanCount()
-	ctx, cancel := context.WithTimeout(req.Context(), r.cfg.RequestTimeout)
-	res := classify(r.next.ConsumeTraces(ctx, td))
-	cancel()
 	if res.refused != nil {
 		r.metrics.refuse(transportHTTP, res.refused.reason, spans)
 		r.writeError(w, enc, res.refused)
 		return
 	}
 	r.metrics.accept(transportHTTP, spans, res.partial)
-	resp := ptraceotlp.NewExportResponse()
-	if p := res.partial; p != nil {
-		resp.PartialSuccess().SetRejectedSpans(p.Rejected)
-		resp.PartialSuccess().SetErrorMessage(sanitize(p.Reason))
-	}
-	out, err := encodeResponse(resp, enc)
+	out, err := encodeResponse(exportResponse(res.partial), enc)
 	if err != nil {
 		// Cannot happen for a response we built; answer retryable.
 		r.writeError(w, enc, refuse(reasonRetryable, "encode response: "+err.Error()))

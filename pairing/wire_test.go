@@ -1,0 +1,538 @@
+package pairing
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/servicegraph/servicegraph/consumer"
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// wireTestProcessor is a small processor on a fresh graph.
+func wireTestProcessor(t testing.TB) *Processor {
+	t.Helper()
+	cfg := NewDefaultConfig()
+	cfg.Shards, cfg.MaxIndexSpans, cfg.MaxPendingSpans, cfg.MaxPendingLinks = 2, 4096, 4096, 4096
+	p, err := New(cfg, Settings{}, graph.New(graph.NewDefaultConfig(), graph.Settings{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// decodeOutcome is what one decoder made of a request.
+type decodeOutcome struct {
+	err                            error
+	rejected                       int
+	spans                          []span
+	links                          []link
+	names                          []string
+	received, rejectedN, sanitised uint64
+	nodes                          []string // the graph's nodes, in id order
+}
+
+func outcome(p *Processor, b *batch, rejected int, err error) decodeOutcome {
+	return decodeOutcome{err: err, rejected: rejected, spans: b.spans, links: b.links, names: b.names,
+		received: p.received.Load(), rejectedN: p.rejected.Load(), sanitised: p.sanitised.Load(), nodes: p.graph.Nodes()}
+}
+
+// decodeBoth decodes buf through pdata (UnmarshalProto, then decode) and
+// through decodeProto, each with its own processor and graph.
+func decodeBoth(t testing.TB, buf []byte) (viaPdata, viaWire decodeOutcome) {
+	t.Helper()
+	p1, b1 := wireTestProcessor(t), &batch{}
+	req := ptraceotlp.NewExportRequest()
+	if err := req.UnmarshalProto(buf); err != nil {
+		viaPdata = outcome(p1, b1, 0, err)
+	} else {
+		viaPdata = outcome(p1, b1, p1.decode(req.Traces(), b1), nil)
+	}
+	p2, b2 := wireTestProcessor(t), &batch{}
+	rejected, err := p2.decodeProto(buf, b2)
+	viaWire = outcome(p2, b2, rejected, err)
+	return viaPdata, viaWire
+}
+
+// assertSame fails unless both decoders accepted buf with identical
+// records, or both refused it (the wire decoder recording nothing).
+func assertSame(t testing.TB, buf []byte) (accepted bool) {
+	t.Helper()
+	pd, wd := decodeBoth(t, buf)
+	if (pd.err == nil) != (wd.err == nil) {
+		t.Fatalf("pdata error %v, wire error %v\ninput %q", pd.err, wd.err, buf)
+	}
+	if wd.err != nil {
+		if !consumer.IsMalformed(wd.err) {
+			t.Fatalf("wire error %v is not consumer.NewMalformed", wd.err)
+		}
+		if len(wd.spans) != 0 || len(wd.links) != 0 || wd.received != 0 || len(wd.nodes) != len(pd.nodes) {
+			t.Fatalf("refused request left state: %d spans, %d links, %d received, nodes %q",
+				len(wd.spans), len(wd.links), wd.received, wd.nodes)
+		}
+		return false
+	}
+	if pd.rejected != wd.rejected || pd.received != wd.received || pd.rejectedN != wd.rejectedN || pd.sanitised != wd.sanitised {
+		t.Fatalf("counts: pdata rejected %d (received %d rejected %d sanitised %d), wire %d (%d %d %d)",
+			pd.rejected, pd.received, pd.rejectedN, pd.sanitised, wd.rejected, wd.received, wd.rejectedN, wd.sanitised)
+	}
+	if !slices.Equal(pd.spans, wd.spans) {
+		t.Fatalf("spans differ:\npdata %+v\nwire  %+v", pd.spans, wd.spans)
+	}
+	if !slices.Equal(pd.links, wd.links) {
+		t.Fatalf("links differ:\npdata %+v\nwire  %+v", pd.links, wd.links)
+	}
+	if !slices.Equal(pd.names, wd.names) {
+		t.Fatalf("names differ:\npdata %q\nwire  %q", pd.names, wd.names)
+	}
+	if !slices.Equal(pd.nodes, wd.nodes) {
+		t.Fatalf("graph nodes differ:\npdata %q\nwire  %q", pd.nodes, wd.nodes)
+	}
+	return true
+}
+
+// Wire-level builders for requests pdata cannot produce.
+
+func tag(b []byte, num protowire.Number, typ protowire.Type) []byte {
+	return protowire.AppendTag(b, num, typ)
+}
+func msg(b []byte, num protowire.Number, payload []byte) []byte {
+	return protowire.AppendBytes(tag(b, num, protowire.BytesType), payload)
+}
+func str(b []byte, num protowire.Number, s string) []byte { return msg(b, num, []byte(s)) }
+func varint(b []byte, num protowire.Number, v uint64) []byte {
+	return protowire.AppendVarint(tag(b, num, protowire.VarintType), v)
+}
+func fixed64(b []byte, num protowire.Number, v uint64) []byte {
+	return protowire.AppendFixed64(tag(b, num, protowire.Fixed64Type), v)
+}
+func cat(parts ...[]byte) []byte { return slices.Concat(parts...) }
+
+// request wraps resource_spans payloads.
+func request(rss ...[]byte) []byte {
+	var b []byte
+	for _, rs := range rss {
+		b = msg(b, 1, rs)
+	}
+	return b
+}
+
+func kvStr(k, v string) []byte { return cat(str(nil, 1, k), msg(nil, 2, str(nil, 1, v))) }
+
+func resourceOf(service string) []byte {
+	return msg(nil, 1, msg(nil, 1, kvStr("service.name", service)))
+}
+
+var (
+	tid1 = []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	sid1 = []byte{1, 1, 1, 1, 1, 1, 1, 1}
+	sid2 = []byte{2, 2, 2, 2, 2, 2, 2, 2}
+)
+
+// spanOf is a CLIENT span with the given extra fields.
+func spanOf(extra ...[]byte) []byte {
+	return cat(msg(nil, 1, tid1), msg(nil, 2, sid1), str(nil, 5, "op"), varint(nil, 6, 3),
+		fixed64(nil, 7, 1e9), fixed64(nil, 8, 2e9), cat(extra...))
+}
+
+func scopeOf(spans ...[]byte) []byte {
+	var b []byte
+	for _, s := range spans {
+		b = msg(b, 2, s)
+	}
+	return b
+}
+
+// withSpan is a request of service "a" with one CLIENT span carrying the
+// extra fields.
+func withSpan(extra ...[]byte) []byte {
+	return request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(extra...)))))
+}
+
+// attr is a span attribute field with an encoded AnyValue.
+func attr(key string, value []byte) []byte {
+	return msg(nil, 9, cat(str(nil, 1, key), msg(nil, 2, value)))
+}
+
+// resourceAttr is a resource field holding one attribute.
+func resourceAttr(key string, value []byte) []byte {
+	return msg(nil, 1, msg(nil, 1, cat(str(nil, 1, key), msg(nil, 2, value))))
+}
+
+// wireCase is a request with what both decoders must make of it.
+type wireCase struct {
+	name   string
+	in     []byte
+	accept bool
+}
+
+// wireCases are requests pdata's encoder never writes but its decoder
+// accepts (or refuses), one quirk each.
+func wireCases() []wireCase {
+	double := protowire.AppendFixed64(tag(nil, 4, protowire.Fixed64Type), math.Float64bits(2.5))
+	scope := msg(nil, 2, scopeOf(spanOf()))
+	group := func(inner ...[]byte) []byte {
+		return cat(tag(nil, 104, protowire.StartGroupType), cat(inner...), tag(nil, 104, protowire.EndGroupType))
+	}
+	return []wireCase{
+		{"empty request", nil, true},
+		{"resource without spans", request(resourceOf("lonely")), true},
+		{"one span", withSpan(), true},
+		{"resource after scope_spans", request(cat(scope, resourceOf("late"))), true},
+		{"resource fields merge", request(cat(resourceAttr("host", str(nil, 1, "h")), scope, resourceOf("second"), resourceOf("third"))), true},
+		{"empty service.name", request(cat(resourceOf(""), scope)), true},
+		{"int service.name", request(cat(resourceAttr("service.name", varint(nil, 3, 42)), scope)), true},
+		{"double service.name", request(cat(resourceAttr("service.name", double), scope)), true},
+		{"service.name without value", request(cat(msg(nil, 1, msg(nil, 1, str(nil, 1, "service.name"))), scope)), true},
+		{"value fields merge, last wins", request(cat(msg(nil, 1, msg(nil, 1, cat(str(nil, 1, "service.name"),
+			msg(nil, 2, str(nil, 1, "first")), msg(nil, 2, varint(nil, 2, 1))))), scope)), true},
+		{"deprecated instrumentation_library_spans", request(cat(resourceOf("old"), msg(nil, 1000, scopeOf(spanOf())))), true},
+		{"deprecated ignored beside scope_spans", request(cat(resourceOf("old"),
+			msg(nil, 1000, scopeOf(spanOf(varint(nil, 6, 2)))), scope)), true},
+		{"split repeated scope_spans", request(cat(scope, resourceOf("a"), msg(nil, 2, scopeOf(spanOf(msg(nil, 2, sid2)))))), true},
+		{"db attribute int", withSpan(attr("db.system", varint(nil, 3, 7))), true},
+		{"db attribute double", withSpan(attr("db.system", double)), true},
+		{"db attribute empty value", withSpan(attr("db.system", nil), attr("peer.service", str(nil, 1, "p"))), true},
+		{"db attribute bytes", withSpan(attr("db.system", str(nil, 7, "\x00\xff"))), true},
+		{"db attribute array", withSpan(attr("db.system", msg(nil, 5, msg(nil, 1, str(nil, 1, "x"))))), true},
+		{"db attribute kvlist", withSpan(attr("db.system", msg(nil, 6, msg(nil, 1, kvStr("k", "v"))))), true},
+		{"duplicate attribute: first wins", withSpan(attr("peer.service", str(nil, 1, "one")), attr("peer.service", str(nil, 1, "two"))), true},
+		{"name repeated: last wins", withSpan(str(nil, 5, "second")), true},
+		{"status merged", withSpan(msg(nil, 15, varint(nil, 3, 2)), msg(nil, 15, str(nil, 2, "m"))), true},
+		{"status code truncated to int32", withSpan(msg(nil, 15, varint(nil, 3, 1<<32|2))), true},
+		{"kind truncated", withSpan(varint(nil, 6, 256+2)), true},
+		{"end before start", withSpan(fixed64(nil, 8, 5)), true},
+		{"times past int64", withSpan(fixed64(nil, 7, math.MaxUint64)), true},
+		{"zero ids rejected", request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(msg(nil, 1, nil)),
+			spanOf(msg(nil, 2, nil), msg(nil, 13, msg(nil, 1, tid1))))))), true},
+		{"links with zero ids", withSpan(msg(nil, 13, nil), msg(nil, 13, cat(msg(nil, 1, tid1), msg(nil, 2, sid2)))), true},
+		{"unknown fields of every type", request(cat(varint(nil, 99, 1), resourceOf("a"), fixed64(nil, 98, 1), msg(nil, 2, scopeOf(spanOf(
+			varint(nil, 100, 1), fixed64(nil, 101, 2), str(nil, 102, "x"),
+			protowire.AppendFixed32(tag(nil, 103, protowire.Fixed32Type), 3), group(group()), varint(nil, 100, 1)))))), true},
+		{"invalid UTF-8 strings", request(cat(resourceOf("\xff\xfe"), msg(nil, 2, scopeOf(spanOf(str(nil, 5, "\xc3"),
+			attr("peer.service", str(nil, 1, "\x80"))))))), true},
+		{"field number past 2^29", request(cat(resourceOf("a"), varint(nil, 1<<29-1, 0),
+			protowire.AppendVarint(protowire.AppendVarint(nil, 1<<29<<3), 0))), true},
+		{"field number truncated to a known one",
+			withSpan(protowire.AppendBytes(protowire.AppendVarint(nil, (1<<32|5)<<3|2), []byte("aliased name"))), true},
+		{"ten-byte varint with high bits", withSpan(append(tag(nil, 6, protowire.VarintType),
+			0x83, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f)), true},
+		{"group with a field: pdata reads on", withSpan(tag(nil, 104, protowire.StartGroupType), str(nil, 105, "x"),
+			str(nil, 5, "inside group")), true},
+
+		{"truncated", request(resourceOf("a"))[:5], false},
+		{"trace_id of 15 bytes", withSpan(msg(nil, 1, tid1[:15])), false},
+		{"parent_span_id of 9 bytes", withSpan(msg(nil, 4, append(slices.Clone(sid1), 9))), false},
+		{"link span_id of 7 bytes", withSpan(msg(nil, 13, msg(nil, 2, sid1[:7]))), false},
+		{"kind as bytes", withSpan(str(nil, 6, "x")), false},
+		{"wrong wire type deep in an event", withSpan(msg(nil, 11, varint(nil, 1, 1))), false},
+		{"bad nested attribute value", withSpan(attr("k", msg(nil, 5, msg(nil, 1, varint(nil, 4, 1))))), false},
+		{"bad entity ref", request(cat(msg(nil, 1, msg(nil, 3, varint(nil, 1, 1))), scope)), false},
+		{"bad scope", request(cat(resourceOf("a"), msg(nil, 2, msg(nil, 1, varint(nil, 3, 1))))), false},
+		{"bad deprecated scope spans beside scope_spans", request(cat(resourceOf("a"), scope,
+			msg(nil, 1000, scopeOf(spanOf(msg(nil, 1, tid1[:3])))))), false},
+		{"field number zero", request(cat(resourceOf("a"), []byte{0x00, 0x01})), false},
+		{"wire type 7", request(cat(resourceOf("a"), []byte{0x0f})), false},
+		{"stray end group", request(cat(resourceOf("a"), tag(nil, 7, protowire.EndGroupType))), false},
+		{"group with a field, then its end", withSpan(group(str(nil, 105, "x"))), false},
+		{"empty group ending the message", withSpan(group()), false}, // pdata's ConsumeUnknown wants a byte past the end tag
+		{"eleven-byte varint", withSpan(append(tag(nil, 6, protowire.VarintType),
+			0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01)), false},
+	}
+}
+
+func TestWireEqualsPdataCases(t *testing.T) {
+	for _, tt := range wireCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := assertSame(t, tt.in); got != tt.accept {
+				t.Errorf("accepted = %v, want %v", got, tt.accept)
+			}
+		})
+	}
+}
+
+// The error names where decoding failed.
+func TestWireErrorNamesTheField(t *testing.T) {
+	in := request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(), spanOf(msg(nil, 1, tid1[:5]))))))
+	_, err := wireTestProcessor(t).decodeProto(in, &batch{})
+	const want = "decode protobuf ExportTraceServiceRequest: resource_spans[0].scope_spans[0].spans[1]: trace_id has 5 bytes, want 16"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+	var we *wireError
+	if !errors.As(err, &we) || !consumer.IsMalformed(err) {
+		t.Fatalf("error %T is not a malformed *wireError", err)
+	}
+	in = request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(msg(nil, 9, msg(nil, 2, varint(nil, 1, 1))))))))
+	_, err = wireTestProcessor(t).decodeProto(in, &batch{})
+	if err == nil || !strings.Contains(err.Error(), "spans[0].attributes[0].value.string_value: wrong wire type 0") {
+		t.Fatalf("error %v does not name the attribute value", err)
+	}
+}
+
+// genTraces builds a valid request from in: services, kinds, ids (zero
+// ones included), parents, links, statuses, peer and database attributes
+// of several types, names.
+func genTraces(in []byte) ptrace.Traces {
+	r := fuzzBytes(in)
+	td := ptrace.NewTraces()
+	keys := []string{"db.system.name", "db.system", "db.namespace", "db.name", "peer.service", "service.peer.name",
+		"server.address", "network.peer.address", "http.route", "service.name"}
+	names := []string{"", "GET /x", "ünïcödé", "\xff", "a", "SELECT"}
+	for range 1 + r.n(3) {
+		rs := td.ResourceSpans().AppendEmpty()
+		attrs := rs.Resource().Attributes()
+		switch r.n(7) {
+		case 0:
+		case 1:
+			attrs.PutStr("service.name", "svc"+string(rune('a'+r.n(4))))
+		case 2:
+			attrs.PutInt("service.name", int64(r.n(3)))
+		case 3:
+			attrs.PutStr("service.name", "")
+		case 4:
+			attrs.PutBool("service.name", r.n(2) == 1)
+		case 5:
+			attrs.PutDouble("service.name", 1.5)
+		case 6:
+			attrs.PutStr("host.name", "h")
+			attrs.PutStr("service.name", "svc-late")
+		}
+		for range r.n(3) {
+			ss := rs.ScopeSpans().AppendEmpty()
+			ss.Scope().SetName("scope")
+			if r.n(4) == 0 {
+				ss.Scope().Attributes().PutInt("x", 1)
+			}
+			for range r.n(6) {
+				sp := ss.Spans().AppendEmpty()
+				if t := r.n(5); t > 0 {
+					sp.SetTraceID(pcommon.TraceID{15: byte(t)})
+				}
+				if s := r.n(9); s > 0 {
+					sp.SetSpanID(pcommon.SpanID{7: byte(s)})
+				}
+				if pp := r.n(6); pp > 0 {
+					sp.SetParentSpanID(pcommon.SpanID{7: byte(pp)})
+				}
+				sp.SetKind(ptrace.SpanKind(r.n(6)))
+				sp.SetName(names[r.n(len(names))])
+				sp.SetStartTimestamp(pcommon.Timestamp(uint64(r.n(4)) * 1e9))
+				sp.SetEndTimestamp(pcommon.Timestamp(uint64(r.n(4)) * 1e9))
+				if r.n(8) == 0 {
+					sp.SetEndTimestamp(math.MaxUint64)
+				}
+				sp.Status().SetCode(ptrace.StatusCode(r.n(3)))
+				for range r.n(4) {
+					k := keys[r.n(len(keys))]
+					switch r.n(5) {
+					case 0:
+						sp.Attributes().PutStr(k, "")
+					case 1, 2:
+						sp.Attributes().PutStr(k, k+"-value"+string(rune('0'+r.n(3))))
+					case 3:
+						sp.Attributes().PutInt(k, int64(r.n(200))-100)
+					case 4:
+						sp.Attributes().PutBool(k, true)
+					}
+				}
+				for range r.n(3) {
+					l := sp.Links().AppendEmpty()
+					if t := r.n(5); t > 0 {
+						l.SetTraceID(pcommon.TraceID{15: byte(t)})
+					}
+					if s := r.n(9); s > 0 {
+						l.SetSpanID(pcommon.SpanID{7: byte(s)})
+					}
+					if r.n(3) == 0 {
+						l.Attributes().PutStr("k", "v")
+					}
+				}
+				if r.n(4) == 0 {
+					ev := sp.Events().AppendEmpty()
+					ev.SetName("exception")
+					ev.Attributes().PutStr("exception.message", "boom")
+				}
+			}
+		}
+	}
+	return td
+}
+
+// fuzzBytes hands out small numbers from the fuzz input, then zeros.
+type fuzzBytesT struct {
+	in []byte
+}
+
+func fuzzBytes(in []byte) *fuzzBytesT { return &fuzzBytesT{in: in} }
+
+// n returns a number in [0, k).
+func (r *fuzzBytesT) n(k int) int {
+	if len(r.in) == 0 {
+		return 0
+	}
+	v := r.in[0]
+	r.in = r.in[1:]
+	return int(v) % k
+}
+
+// reshape rewrites a pdata-marshaled request in ways pdata never writes
+// but must accept; bits of mode choose them.
+func reshape(req []byte, mode byte) []byte {
+	return mapField(req, 1, func(rs []byte) []byte {
+		rs = mapField(rs, 2, func(ss []byte) []byte {
+			return mapField(ss, 2, func(sp []byte) []byte {
+				fs := fields(sp)
+				if mode&2 != 0 {
+					slices.Reverse(fs) // singular fields appear once: same span; repeated ones reorder
+				}
+				if mode&4 != 0 {
+					// A group must not end the message: pdata refuses that.
+					fs = append(fs, cat(tag(nil, 104, protowire.StartGroupType), tag(nil, 104, protowire.EndGroupType)),
+						varint(nil, 100, 1), fixed64(nil, 101, 2), str(nil, 102, "x"))
+				}
+				if mode&16 != 0 {
+					fs = append([][]byte{str(nil, 5, "overwritten"), msg(nil, 15, varint(nil, 3, 2))}, fs...)
+				}
+				return cat(fs...)
+			})
+		})
+		fs := fields(rs)
+		if mode&1 != 0 { // resource last
+			slices.SortStableFunc(fs, func(a, b []byte) int {
+				return boolInt(fieldNum(a) == 1) - boolInt(fieldNum(b) == 1)
+			})
+		}
+		if mode&8 != 0 { // scope_spans as the deprecated field
+			for i, f := range fs {
+				if fieldNum(f) == 2 {
+					_, _, n := protowire.ConsumeTag(f)
+					v, _ := protowire.ConsumeBytes(f[n:])
+					fs[i] = msg(nil, 1000, v)
+				}
+			}
+		}
+		return cat(fs...)
+	})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// fields splits a valid message into its encoded fields.
+func fields(m []byte) [][]byte {
+	var out [][]byte
+	for len(m) > 0 {
+		_, _, n := protowire.ConsumeField(m)
+		if n < 0 {
+			return append(out, m)
+		}
+		out = append(out, m[:n])
+		m = m[n:]
+	}
+	return out
+}
+
+func fieldNum(f []byte) protowire.Number {
+	num, _, _ := protowire.ConsumeTag(f)
+	return num
+}
+
+// mapField replaces the payload of every field num of m with f(payload).
+func mapField(m []byte, num protowire.Number, f func([]byte) []byte) []byte {
+	var out []byte
+	for _, fl := range fields(m) {
+		n, typ, tn := protowire.ConsumeTag(fl)
+		if n != num || typ != protowire.BytesType {
+			out = append(out, fl...)
+			continue
+		}
+		v, _ := protowire.ConsumeBytes(fl[tn:])
+		out = msg(out, num, f(v))
+	}
+	return out
+}
+
+// FuzzWireEqualsPdata builds a valid request from the input, marshals it
+// with pdata, optionally reshapes it (resource last, fields reversed,
+// unknown fields, deprecated scope field, repeated singular fields), and
+// checks that decodeProto and decode over pdata give identical records.
+func FuzzWireEqualsPdata(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, byte(0))
+	f.Add([]byte("client spans with db and peer attributes of every type"), byte(31))
+	f.Fuzz(func(t *testing.T, in []byte, mode byte) {
+		if len(in) > 600 {
+			in = in[:600]
+		}
+		buf, err := ptraceotlp.NewExportRequestFromTraces(genTraces(in)).MarshalProto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !assertSame(t, reshape(buf, mode)) {
+			t.Fatalf("a valid request was refused (mode %d)", mode)
+		}
+	})
+}
+
+// FuzzWireRawBytes feeds arbitrary bytes to both decoders: pdata accepts
+// them if and only if decodeProto does, with identical records.
+func FuzzWireRawBytes(f *testing.F) {
+	for _, in := range [][]byte{nil, request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(), spanOf(msg(nil, 2, sid2)))))),
+		request(cat(msg(nil, 2, scopeOf(spanOf(msg(nil, 13, msg(nil, 1, tid1))))), resourceOf("b")))} {
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		assertSame(t, in)
+	})
+}
+
+// Past graph.Config.MaxNodes, names fold into graph.OverflowNode and every
+// lookup of an uncached name is counted: decodeProto's peer cache must not
+// change those counts.
+func TestWireOverflowCountsMatch(t *testing.T) {
+	var spans [][]byte
+	for i := range 40 {
+		sid := []byte{0, 0, 0, 0, 0, 0, 1, byte(i + 1)}
+		spans = append(spans, spanOf(msg(nil, 2, sid), attr("peer.service", str(nil, 1, "peer-"+string(rune('a'+i/3))))))
+	}
+	in := request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spans...))), cat(resourceOf("b"), msg(nil, 2, scopeOf(spans...))))
+	run := func(wire bool) graph.Stats {
+		gcfg := graph.NewDefaultConfig()
+		gcfg.MaxNodes = 4
+		g := graph.New(gcfg, graph.Settings{})
+		cfg := NewDefaultConfig()
+		cfg.Shards, cfg.MaxIndexSpans, cfg.MaxPendingSpans, cfg.MaxPendingLinks = 1, 1024, 1024, 1024
+		p, err := New(cfg, Settings{}, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if wire {
+				_, err = p.decodeProto(in, &batch{})
+			} else {
+				req := ptraceotlp.NewExportRequest()
+				err = req.UnmarshalProto(in)
+				p.decode(req.Traces(), &batch{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return g.Stats()
+	}
+	viaPdata, viaWire := run(false), run(true)
+	if viaPdata.NodesOverflowed == 0 || viaPdata != viaWire {
+		t.Fatalf("graph stats: pdata %+v, wire %+v", viaPdata, viaWire)
+	}
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Measures servicegraph beside ../shared/bench's floor and peer on the same
+# workload, in one run, and prints one table with the ratios.
+#   floor   pdata decode (+ one read pass): ../shared/bench/limit
+#   peer    the contrib servicegraph connector's ConsumeTraces: ../shared/bench/peer
+#   ours    in process: raw OTLP protobuf bytes -> pairing -> links -> graph,
+#           through pdata and through our wire decoder; 1 and 2 cores
+#   gRPC    grpcsend -> grpcsink (decode + ack only) and grpcsend -> servicegraph
+# Knobs (the bench's): TRACES=28000 SEED=1 SERVICES=30 BATCH=512 CONCURRENCY=4
+# BENCH=../shared/bench OUT=out/bench. Takes about 3 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+ROOT=$PWD
+BENCH=$(cd "${BENCH:-../shared/bench}" && pwd)
+OUT=${OUT:-out/bench}
+TRACES=${TRACES:-28000} SEED=${SEED:-1} SERVICES=${SERVICES:-30} BATCH=${BATCH:-512} CONCURRENCY=${CONCURRENCY:-4}
+mkdir -p "$OUT/bin"
+OUT=$(cd "$OUT" && pwd)
+W=$OUT/workload.otlp
+
+echo "building the bench tools and servicegraph" >&2
+(cd "$BENCH" && GONOSUMDB=github.com/open-telemetry/opentelemetry-collector-contrib \
+  go build -o "$OUT/bin/" ./gen ./limit ./peer ./grpcsend ./grpcsink)
+go build -o "$OUT/bin/servicegraph" ./cmd/servicegraph
+"$OUT/bin/gen" -seed "$SEED" -services "$SERVICES" -traces "$TRACES" -batch "$BATCH" -out "$W" > "$OUT/gen.txt"
+SPANS=$(grep -o '"spans": [0-9]*' "$W.truth.json" | grep -o '[0-9]*$')
+
+echo "floor and peer" >&2
+"$OUT/bin/limit" -in "$W" > "$OUT/limit.txt"
+"$OUT/bin/peer" -in "$W" > "$OUT/peer.txt"
+
+echo "servicegraph in process (truth check, benchmarks)" >&2
+export SERVICEGRAPH_WORKLOAD=$W
+go test ./pairing -run 'TestWorkloadTruth$' -count=1 -v > "$OUT/truth.txt"
+go test ./pairing -run '^$' -count=1 -benchtime 5x -cpu 2 \
+  -bench 'BenchmarkConsume$|BenchmarkDecodeConsume$|BenchmarkDecodeConsumeProto$|BenchmarkRetained$' > "$OUT/ours.txt"
+go test ./pairing -run '^$' -count=1 -benchtime 5x -cpu 1,2 -bench 'BenchmarkParallel$' > "$OUT/scaling.txt"
+go test ./pairing -run '^$' -count=1 -benchtime 3x -bench 'BenchmarkIndexMemory$' > "$OUT/index.txt"
+
+echo "gRPC: grpcsink, then servicegraph" >&2
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P=$(port)
+"$OUT/bin/grpcsink" -listen "127.0.0.1:$P" -spans "$SPANS" -timeout 2m > "$OUT/grpcsink.txt" &
+sink=$!
+"$OUT/bin/grpcsend" -in "$W" -endpoint "127.0.0.1:$P" -concurrency "$CONCURRENCY" > "$OUT/grpc-sink.txt"
+wait "$sink"
+P=$(port)
+"$OUT/bin/servicegraph" serve --otlp-grpc-addr "127.0.0.1:$P" --otlp-http-addr '' --http-addr 127.0.0.1:0 \
+  --data-dir '' --max-index-spans 2097152 --log-level warn 2> "$OUT/servicegraph.log" &
+sg=$!
+trap 'kill $sg 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$P") 2>/dev/null && break; sleep 0.1; done
+"$OUT/bin/grpcsend" -in "$W" -endpoint "127.0.0.1:$P" -concurrency "$CONCURRENCY" > "$OUT/grpc-ours.txt"
+kill "$sg"; wait "$sg" 2>/dev/null || true
+
+python3 - "$OUT" "$SPANS" <<'PY'
+import re, sys
+out, spans = sys.argv[1], int(sys.argv[2])
+def read(name): return open(f"{out}/{name}").read()
+def kv(line): return dict(x.split("=", 1) for x in line.split()[2:])
+limit_lines = read("limit.txt")
+decode_ns = float(re.search(r"limit: decode +\d+ spans .*? (\d+) ns/span", limit_lines).group(1))
+lim = kv(next(l for l in limit_lines.splitlines() if l.startswith("result limit")))
+peer = kv(next(l for l in read("peer.txt").splitlines() if l.startswith("result peer")))
+def bench(text, name, cpu="2"):
+    m = re.search(rf"^{name}-{cpu}\s+\d+\s+(.*)$", text, re.M) if cpu != "1" else re.search(rf"^{name}\s+\d+\s+(.*)$", text, re.M)
+    if not m: return {}
+    f = m.group(1).split()
+    return {f[i+1]: float(f[i]) for i in range(0, len(f) - 1, 2)}
+ours = read("ours.txt"); scal = read("scaling.txt")
+con, dec, pro, ret = (bench(ours, n) for n in ("BenchmarkConsume", "BenchmarkDecodeConsume", "BenchmarkDecodeConsumeProto", "BenchmarkRetained"))
+p1, p2 = bench(scal, "BenchmarkParallel", "1"), bench(scal, "BenchmarkParallel", "2")
+idx = bench(read("index.txt"), "BenchmarkIndexMemory")
+gs = float(re.search(r"([\d.]+) spans/s acknowledged", read("grpc-sink.txt")).group(1))
+go = float(re.search(r"([\d.]+) spans/s acknowledged", read("grpc-ours.txt")).group(1))
+peer_ns = float(peer["ns_per_span"]); collector_ns = decode_ns + peer_ns
+def per_span(b, key):
+    return b.get(key, 0) / spans if b else 0
+rows = [
+    ("floor: pdata decode only (limit)", 1e9 / decode_ns, decode_ns, float(lim["allocs_per_span"]), float(lim["bytes_per_span"])),
+    ("floor: pdata decode + read (limit)", float(lim["spans_per_s"]), float(lim["ns_per_span"]), float(lim["allocs_per_span"]), float(lim["bytes_per_span"])),
+    ("peer: connector ConsumeTraces only", float(peer["spans_per_s"]), peer_ns, float(peer["allocs_per_span"]), float(peer["bytes_per_span"])),
+    ("peer as a collector runs it (decode + consume)", 1e9 / collector_ns, collector_ns, None, None),
+    ("ours: ConsumeTraces only (decoded pdata in)", con.get("spans/s", 0), con.get("ns/span", 0), per_span(con, "allocs/op"), per_span(con, "B/op")),
+    ("ours: pdata decode + pairing + graph", dec.get("spans/s", 0), dec.get("ns/span", 0), per_span(dec, "allocs/op"), per_span(dec, "B/op")),
+    ("ours: wire decode + pairing + graph", pro.get("spans/s", 0), pro.get("ns/span", 0), per_span(pro, "allocs/op"), per_span(pro, "B/op")),
+]
+print(f"\n{'':48} {'spans/s':>10} {'ns/span':>8} {'allocs/span':>12} {'B/span':>8}")
+for name, sps, ns, a, b in rows:
+    print(f"{name:48} {sps:10.0f} {ns:8.0f} {'' if a is None else f'{a:.2f}':>12} {'' if b is None else f'{b:.0f}':>8}")
+best = pro.get("ns/span") or dec.get("ns/span")
+print()
+print(f"ours vs peer as a collector runs it: {collector_ns / best:.2f}x the throughput (target >= 2x)")
+print(f"ours vs the pdata decode floor: {best / decode_ns:.2f}x its time per span (target <= 1.3x; < 1 beats the floor)")
+if p1 and p2:
+    print(f"scaling, raw requests from GOMAXPROCS goroutines: 1 core {p1['spans/s']:.0f} spans/s, 2 cores {p2['spans/s']:.0f} spans/s: {p2['spans/s'] / p1['spans/s']:.2f}x (target >= 1.7x)")
+print(f"OTLP/gRPC on loopback, concurrency 4: grpcsink {gs:.0f} spans/s, servicegraph {go:.0f} spans/s: {go / gs:.2f}x (target >= 0.8x)")
+if ret:
+    print(f"retained heap after the workload: ours {ret['MB-retained']:.0f} MB, connector {peer['retained_mb']} MB: {ret['MB-retained'] / float(peer['retained_mb']):.2f}x (target <= 0.33x)")
+if idx:
+    print(f"span index: {idx['B/indexed-span']:.1f} B per indexed span at 1M (target <= 48)")
+t = read("truth.txt")
+m = re.search(r"exact: (.*?); stats", t)
+print(f"correctness vs the truth file: {'exact, ' + m.group(1) if m and '--- PASS' in t else 'FAILED: see ' + out + '/truth.txt'}")
+PY
