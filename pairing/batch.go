@@ -10,16 +10,22 @@ import (
 // spans copied out of the request, then the edges and link outcomes they
 // produce, applied to the graph at the end with one lock. Batches are pooled.
 type batch struct {
-	user     graph.NodeID
-	spans    []span
-	links    []link
-	names    []string // per span: its name once cloned by nameOf
-	order    []int32  // span indexes grouped by shard
-	starts   []int32  // per shard: start of its group in order (len shards+1)
-	refs     []linkRef
-	obs      []graph.Observation
-	tallies  []graph.LinkTally
-	problems []problemRec
+	user   graph.NodeID
+	spans  []span
+	links  []link
+	names  []string // per span: its name once cloned by nameOf
+	order  []int32  // span indexes grouped by shard
+	starts []int32  // per shard: start of its group in order (len shards+1)
+	refs   []linkRef
+	todo   []int32 // shards a pass must visit
+	// scratch of group: per span its shard; per shard the next free place
+	shardOf, next []int32
+	// refs grouped by target shard: refsSorted[linkStarts[s]:linkStarts[s+1]]
+	refsSorted           []linkRef
+	linkStarts, linkNext []int32
+	obs                  []graph.Observation
+	tallies              []graph.LinkTally
+	problems             []problemRec
 }
 
 // linkRef is one link to resolve: the linking span and the link.
@@ -58,23 +64,24 @@ func (b *batch) problem(w *waitingLink, r graph.LinkResult, cause string) {
 		from: w.from, to: w.target, name: w.name})
 }
 
-// group orders the spans by shard (a counting sort).
+// group orders the spans by shard (a counting sort): the spans of shard s
+// are order[starts[s]:starts[s+1]], in request order.
 func (b *batch) group(nshards int, shardOf func(*span) int32) {
 	b.starts = append(b.starts[:0], make([]int32, nshards+1)...)
-	shardIdx := make([]int32, len(b.spans)) // small; reused through order's backing below
+	b.shardOf = b.shardOf[:0]
 	for i := range b.spans {
 		s := shardOf(&b.spans[i])
-		shardIdx[i] = s
+		b.shardOf = append(b.shardOf, s)
 		b.starts[s+1]++
 	}
 	for i := 1; i <= nshards; i++ {
 		b.starts[i] += b.starts[i-1]
 	}
 	b.order = append(b.order[:0], make([]int32, len(b.spans))...)
-	next := append([]int32(nil), b.starts[:nshards]...)
-	for i, s := range shardIdx {
-		b.order[next[s]] = int32(i)
-		next[s]++
+	b.next = append(b.next[:0], b.starts[:nshards]...)
+	for i, s := range b.shardOf {
+		b.order[b.next[s]] = int32(i)
+		b.next[s]++
 	}
 }
 

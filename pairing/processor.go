@@ -90,24 +90,25 @@ func (p *Processor) process(b *batch, rejected int) error {
 	now := p.now().UnixNano()
 	b.group(len(p.shards), func(s *span) int32 { return p.shardOf(&s.key.trace) })
 	dups := 0
-	for si, sh := range p.shards {
-		lo, hi := b.starts[si], b.starts[si+1]
-		if lo == hi {
-			continue
+	b.todo = b.todo[:0]
+	for si := range p.shards {
+		if b.starts[si] < b.starts[si+1] {
+			b.todo = append(b.todo, int32(si))
 		}
-		sh.mu.Lock()
+	}
+	p.lockEach(b.todo, func(si int32) {
+		sh := p.shards[si]
 		// SDKs export spans as they end, children before their parents:
 		// going backwards lets parents come first, so most children pair
 		// at once instead of waiting. Any order gives the same graph.
-		for k := hi - 1; k >= lo; k-- {
+		for k := b.starts[si+1] - 1; k >= b.starts[si]; k-- {
 			s := &b.spans[b.order[k]]
 			if !sh.add(s, now, b) {
 				s.linkHi = s.linkLo // a duplicate's links were counted the first time
 				dups++
 			}
 		}
-		sh.mu.Unlock()
-	}
+	})
 	if dups > 0 {
 		p.duplicates.Add(uint64(dups))
 	}
@@ -119,6 +120,19 @@ func (p *Processor) process(b *batch, rejected int) error {
 			Reason: fmt.Sprintf("%d spans with an all-zero trace or span id", rejected)}
 	}
 	return nil
+}
+
+// lockEach runs fn(si) under shard si's lock for every shard in todo, one
+// at a time: a request never holds two shard locks. (Taking free shards
+// first with TryLock was measured: no gain on 2 cores, where the mutex
+// profile shows no contention.)
+func (p *Processor) lockEach(todo []int32, fn func(si int32)) {
+	for _, si := range todo {
+		sh := p.shards[si]
+		sh.mu.Lock()
+		fn(si)
+		sh.mu.Unlock()
+	}
 }
 
 // resolveLinks handles every link of the batch's new spans, one target
@@ -142,23 +156,31 @@ func (p *Processor) resolveLinks(now int64, b *batch) {
 		return
 	}
 	p.linksSeen.Add(uint64(len(b.refs)))
-	// Group by target shard with a stable counting pass over shards.
-	for si, sh := range p.shards {
-		locked := false
-		for _, r := range b.refs {
-			if int(r.shard) != si {
-				continue
-			}
-			if !locked {
-				sh.mu.Lock()
-				locked = true
-			}
-			sh.link(&b.links[r.link], r.span, now, b)
-		}
-		if locked {
-			sh.mu.Unlock()
-		}
+	// Group the links by target shard (a counting sort), then resolve each
+	// group under its shard's lock.
+	starts := append(b.linkStarts[:0], make([]int32, len(p.shards)+1)...)
+	for _, r := range b.refs {
+		starts[r.shard+1]++
 	}
+	b.todo = b.todo[:0]
+	for si := range p.shards {
+		if starts[si+1] > 0 {
+			b.todo = append(b.todo, int32(si))
+		}
+		starts[si+1] += starts[si]
+	}
+	sorted := append(b.refsSorted[:0], b.refs...)
+	next := append(b.linkNext[:0], starts[:len(p.shards)]...)
+	for _, r := range b.refs {
+		sorted[next[r.shard]] = r
+		next[r.shard]++
+	}
+	b.linkStarts, b.refsSorted, b.linkNext = starts, sorted, next
+	p.lockEach(b.todo, func(si int32) {
+		for _, r := range sorted[starts[si]:starts[si+1]] {
+			p.shards[si].link(&b.links[r.link], r.span, now, b)
+		}
+	})
 }
 
 // decode copies what pairing needs out of td into b.
