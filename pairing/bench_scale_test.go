@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/internal/workload"
@@ -16,23 +15,9 @@ import (
 // GOMAXPROCS goroutines at once (run with -cpu 1,2 for the scaling), each
 // taking every GOMAXPROCS-th request, as concurrent OTLP requests do.
 func BenchmarkParallel(b *testing.B) {
-	recs, err := workload.ReadAll(workloadPath(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, spans := decodeAll(b, recs)
+	recs, _, spans := workloadRecords(b)
 	workers := runtime.GOMAXPROCS(0)
-	b.ReportAllocs()
-	var elapsed time.Duration
-	for b.Loop() {
-		b.StopTimer()
-		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
-		p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		start := time.Now()
+	runWorkload(b, spans, func(p *pairing.Processor) {
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
@@ -45,9 +30,7 @@ func BenchmarkParallel(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		elapsed += time.Since(start)
-	}
-	reportSpans(b, spans, elapsed)
+	})
 }
 
 // BenchmarkRetained reports the heap the pairing state and graph retain

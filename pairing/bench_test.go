@@ -46,56 +46,67 @@ func benchConfig() pairing.Config {
 	return cfg
 }
 
-// BenchmarkConsume measures ConsumeTraces on decoded requests: the same
-// measure as ../shared/bench/peer (the collector connector's ConsumeTraces).
-func BenchmarkConsume(b *testing.B) {
+// runWorkload times feed over a fresh pipeline per pass and reports the
+// figures users care about per span: spans/s, ns/span, allocs/span and
+// B/span (the allocations of the timed part only).
+func runWorkload(b *testing.B, spans int, feed func(p *pairing.Processor)) {
+	b.ReportAllocs()
+	var elapsed time.Duration
+	var allocs, bytes uint64
+	var before, after runtime.MemStats
+	for b.Loop() {
+		b.StopTimer()
+		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+		p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		start := time.Now()
+		feed(p)
+		elapsed += time.Since(start)
+		b.StopTimer()
+		runtime.ReadMemStats(&after)
+		allocs += after.Mallocs - before.Mallocs
+		bytes += after.TotalAlloc - before.TotalAlloc
+		b.StartTimer()
+	}
+	total := float64(spans) * float64(b.N)
+	b.ReportMetric(total/elapsed.Seconds(), "spans/s")
+	b.ReportMetric(float64(elapsed.Nanoseconds())/total, "ns/span")
+	b.ReportMetric(float64(allocs)/total, "allocs/span")
+	b.ReportMetric(float64(bytes)/total, "B/span")
+}
+
+// workloadRecords loads the workload's raw requests and counts its spans.
+func workloadRecords(b *testing.B) ([][]byte, []ptrace.Traces, int) {
 	recs, err := workload.ReadAll(workloadPath(b))
 	if err != nil {
 		b.Fatal(err)
 	}
 	tds, spans := decodeAll(b, recs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var elapsed time.Duration
-	for b.Loop() {
-		b.StopTimer()
-		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
-		p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		start := time.Now()
+	return recs, tds, spans
+}
+
+// BenchmarkConsume measures ConsumeTraces on decoded requests: the same
+// measure as ../shared/bench/peer (the collector connector's ConsumeTraces).
+func BenchmarkConsume(b *testing.B) {
+	_, tds, spans := workloadRecords(b)
+	runWorkload(b, spans, func(p *pairing.Processor) {
 		for _, td := range tds {
 			if err := p.ConsumeTraces(context.Background(), td); err != nil {
 				b.Fatal(err)
 			}
 		}
-		elapsed += time.Since(start)
-	}
-	reportSpans(b, spans, elapsed)
+	})
 }
 
 // BenchmarkDecodeConsume measures OTLP protobuf bytes → pdata → pairing →
-// graph: what a request costs end to end in process.
+// graph: what a request costs in process through pdata.
 func BenchmarkDecodeConsume(b *testing.B) {
-	recs, err := workload.ReadAll(workloadPath(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, spans := decodeAll(b, recs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var elapsed time.Duration
-	for b.Loop() {
-		b.StopTimer()
-		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
-		p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		start := time.Now()
+	recs, _, spans := workloadRecords(b)
+	runWorkload(b, spans, func(p *pairing.Processor) {
 		for _, r := range recs {
 			req := ptraceotlp.NewExportRequest()
 			if err := req.UnmarshalProto(r); err != nil {
@@ -105,18 +116,20 @@ func BenchmarkDecodeConsume(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		elapsed += time.Since(start)
-	}
-	reportSpans(b, spans, elapsed)
+	})
 }
 
-func reportSpans(b *testing.B, spans int, elapsed time.Duration) {
-	total := float64(spans) * float64(b.N)
-	b.ReportMetric(total/elapsed.Seconds(), "spans/s")
-	b.ReportMetric(float64(elapsed.Nanoseconds())/total, "ns/span")
-	// Go's per-op figures are per pass over the workload; per span:
-	var ms runtime.MemStats
-	_ = ms
+// BenchmarkDecodeConsumeProto measures OTLP protobuf bytes → pairing →
+// graph through ConsumeTracesProto, without pdata: the service's hot path.
+func BenchmarkDecodeConsumeProto(b *testing.B) {
+	recs, _, spans := workloadRecords(b)
+	runWorkload(b, spans, func(p *pairing.Processor) {
+		for _, r := range recs {
+			if err := p.ConsumeTracesProto(context.Background(), r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // TestWorkloadTruth replays a ../shared/bench workload and compares every
@@ -151,45 +164,4 @@ func TestWorkloadTruth(t *testing.T) {
 		t.Fatalf("%d differences from the truth:\n%s", len(d), d)
 	}
 	t.Logf("exact: %s; stats %+v", workload.Summary(truth.Edges, got), p.Stats())
-}
-
-// BenchmarkDecodeConsumeProto is BenchmarkDecodeConsume through
-// ConsumeTracesProto: OTLP protobuf bytes → pairing → graph, without pdata.
-func BenchmarkDecodeConsumeProto(b *testing.B) {
-	recs, err := workload.ReadAll(workloadPath(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, spans := decodeAll(b, recs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var elapsed time.Duration
-	var allocs, bytes uint64
-	var before, after runtime.MemStats
-	for b.Loop() {
-		b.StopTimer()
-		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
-		p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
-		if err != nil {
-			b.Fatal(err)
-		}
-		runtime.ReadMemStats(&before)
-		b.StartTimer()
-		start := time.Now()
-		for _, r := range recs {
-			if err := p.ConsumeTracesProto(context.Background(), r); err != nil {
-				b.Fatal(err)
-			}
-		}
-		elapsed += time.Since(start)
-		b.StopTimer()
-		runtime.ReadMemStats(&after)
-		allocs += after.Mallocs - before.Mallocs
-		bytes += after.TotalAlloc - before.TotalAlloc
-		b.StartTimer()
-	}
-	reportSpans(b, spans, elapsed)
-	total := float64(spans) * float64(b.N)
-	b.ReportMetric(float64(allocs)/total, "allocs/span")
-	b.ReportMetric(float64(bytes)/total, "B/span")
 }

@@ -75,16 +75,14 @@ idx = bench(read("index.txt"), "BenchmarkIndexMemory")
 gs = float(re.search(r"([\d.]+) spans/s acknowledged", read("grpc-sink.txt")).group(1))
 go = float(re.search(r"([\d.]+) spans/s acknowledged", read("grpc-ours.txt")).group(1))
 peer_ns = float(peer["ns_per_span"]); collector_ns = decode_ns + peer_ns
-def per_span(b, key):
-    return b.get(key, 0) / spans if b else 0
 rows = [
     ("floor: pdata decode only (limit)", 1e9 / decode_ns, decode_ns, float(lim["allocs_per_span"]), float(lim["bytes_per_span"])),
     ("floor: pdata decode + read (limit)", float(lim["spans_per_s"]), float(lim["ns_per_span"]), float(lim["allocs_per_span"]), float(lim["bytes_per_span"])),
     ("peer: connector ConsumeTraces only", float(peer["spans_per_s"]), peer_ns, float(peer["allocs_per_span"]), float(peer["bytes_per_span"])),
     ("peer as a collector runs it (decode + consume)", 1e9 / collector_ns, collector_ns, None, None),
-    ("ours: ConsumeTraces only (decoded pdata in)", con.get("spans/s", 0), con.get("ns/span", 0), per_span(con, "allocs/op"), per_span(con, "B/op")),
-    ("ours: pdata decode + pairing + graph", dec.get("spans/s", 0), dec.get("ns/span", 0), per_span(dec, "allocs/op"), per_span(dec, "B/op")),
-    ("ours: wire decode + pairing + graph", pro.get("spans/s", 0), pro.get("ns/span", 0), per_span(pro, "allocs/op"), per_span(pro, "B/op")),
+    ("ours: ConsumeTraces only (decoded pdata in)", con.get("spans/s", 0), con.get("ns/span", 0), con.get("allocs/span", 0), con.get("B/span", 0)),
+    ("ours: pdata decode + pairing + graph", dec.get("spans/s", 0), dec.get("ns/span", 0), dec.get("allocs/span", 0), dec.get("B/span", 0)),
+    ("ours: wire decode + pairing + graph", pro.get("spans/s", 0), pro.get("ns/span", 0), pro.get("allocs/span", 0), pro.get("B/span", 0)),
 ]
 print(f"\n{'':48} {'spans/s':>10} {'ns/span':>8} {'allocs/span':>12} {'B/span':>8}")
 for name, sps, ns, a, b in rows:
