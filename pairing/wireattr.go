@@ -347,6 +347,16 @@ func fieldError(field string, typ protowire.Type, code int) *wireError {
 	return &wireError{path: field, msg: otlpwire.Code(code).Error()}
 }
 
-func idError(field string, n, want int) *wireError {
-	return &wireError{msg: fmt.Sprintf("%s has %d bytes, want %d", field, n, want)}
+// readID copies an id field into dst, which has the id's length; an empty
+// field is the all-zero id (pdata's rule), any other length an error.
+func readID(dst, src []byte, field string) *wireError {
+	switch len(src) {
+	case len(dst):
+		copy(dst, src)
+	case 0:
+		clear(dst)
+	default:
+		return &wireError{msg: fmt.Sprintf("%s has %d bytes, want %d", field, len(src), len(dst))}
+	}
+	return nil
 }

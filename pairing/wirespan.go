@@ -97,31 +97,16 @@ func (d *wireDecoder) span(buf []byte, record bool) *wireError {
 		}
 		switch num {
 		case fSpanTraceID:
-			switch hi - lo {
-			case 16:
-				s.key.trace = [16]byte(buf[lo:hi])
-			case 0:
-				s.key.trace = [16]byte{}
-			default:
-				return idError("trace_id", hi-lo, 16)
+			if err := readID(s.key.trace[:], buf[lo:hi], "trace_id"); err != nil {
+				return err
 			}
 		case fSpanSpanID:
-			switch hi - lo {
-			case 8:
-				s.key.span = [8]byte(buf[lo:hi])
-			case 0:
-				s.key.span = [8]byte{}
-			default:
-				return idError("span_id", hi-lo, 8)
+			if err := readID(s.key.span[:], buf[lo:hi], "span_id"); err != nil {
+				return err
 			}
 		case fSpanParentSpanID:
-			switch hi - lo {
-			case 8:
-				s.parent = [8]byte(buf[lo:hi])
-			case 0:
-				s.parent = [8]byte{}
-			default:
-				return idError("parent_span_id", hi-lo, 8)
+			if err := readID(s.parent[:], buf[lo:hi], "parent_span_id"); err != nil {
+				return err
 			}
 		case fSpanName:
 			s.name = alias(buf[lo:hi])
@@ -233,22 +218,12 @@ func linkTo(buf []byte) (spanKey, *wireError) {
 		}
 		switch num {
 		case fLinkTraceID:
-			switch hi - lo {
-			case 16:
-				to.trace = [16]byte(buf[lo:hi])
-			case 0:
-				to.trace = [16]byte{}
-			default:
-				return to, idError("trace_id", hi-lo, 16)
+			if err := readID(to.trace[:], buf[lo:hi], "trace_id"); err != nil {
+				return to, err
 			}
 		case fLinkSpanID:
-			switch hi - lo {
-			case 8:
-				to.span = [8]byte(buf[lo:hi])
-			case 0:
-				to.span = [8]byte{}
-			default:
-				return to, idError("span_id", hi-lo, 8)
+			if err := readID(to.span[:], buf[lo:hi], "span_id"); err != nil {
+				return to, err
 			}
 		default:
 			var err *wireError
