@@ -1,10 +1,8 @@
 package graph
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	gonum "gonum.org/v1/gonum/graph"
@@ -135,28 +133,24 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 	if q.Service != "" {
 		seen[q.Service] = true // the centre is shown even when idle
 	}
-	in, out := map[string]*ViewNode{}, map[string]*ViewNode{}
+	type totals struct{ count, failed uint64 }
+	in, out := map[string]totals{}, map[string]totals{}
 	for _, e := range v.Edges {
-		for m, name := range map[*map[string]*ViewNode]string{&in: e.Server, &out: e.Client} {
-			n := (*m)[name]
-			if n == nil {
-				n = &ViewNode{}
-				(*m)[name] = n
-			}
-			n.Count += e.Count
-			n.Failed += e.Failed
-		}
+		t := in[e.Server]
+		in[e.Server] = totals{t.count + e.Count, t.failed + e.Failed}
+		t = out[e.Client]
+		out[e.Client] = totals{t.count + e.Count, t.failed + e.Failed}
 	}
 	for _, n := range s.Nodes {
 		if !seen[n.Name] {
 			continue
 		}
 		vn := ViewNode{Name: n.Name, Kind: n.Kind}
-		if t := in[n.Name]; t != nil {
-			vn.Count, vn.Failed = t.Count, t.Failed
-		} else if t := out[n.Name]; t != nil {
-			vn.Count, vn.Failed = t.Count, t.Failed
+		t, ok := in[n.Name]
+		if !ok {
+			t = out[n.Name]
 		}
+		vn.Count, vn.Failed = t.count, t.failed
 		vn.Rate = float64(vn.Count) / secs
 		v.Nodes = append(v.Nodes, vn)
 	}
@@ -193,12 +187,4 @@ func (s *Snapshot) neighbourhood(cand []ViewEdge, centre string, depth int) map[
 		return false
 	})
 	return near
-}
-
-// SortedEdges returns the view's edges sorted by descending count, then by
-// key: the order in which to cut when a consumer has a size cap.
-func (v *View) SortedEdges() []ViewEdge {
-	out := slices.Clone(v.Edges)
-	slices.SortStableFunc(out, func(a, b ViewEdge) int { return cmp.Compare(b.Count, a.Count) })
-	return out
 }
