@@ -295,3 +295,22 @@ func metricSum(t *testing.T, reg prometheus.Gatherer, name string, labelPairs ..
 	}
 	return sum
 }
+
+// waitMetric polls metricSum until it equals want, failing the test after
+// 10 s: for counters updated after the client has its answer.
+func waitMetric(t *testing.T, reg prometheus.Gatherer, want float64, name string, labelPairs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got := metricSum(t, reg, name, labelPairs...)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s%v = %v after 10s, want %v", name, labelPairs, got, want)
+		}
+		<-tick.C
+	}
+}

@@ -45,6 +45,9 @@ func TestMetrics(t *testing.T) {
 	if _, err := grpcC.Export(t.Context(), ptraceotlp.NewExportRequestFromTraces(manySpans(100))); err == nil {
 		t.Fatal("oversized gRPC message accepted")
 	}
+	// gRPC counts its own size refusal in the stats handler, which may run
+	// after the client has read the answer: wait for it.
+	waitMetric(t, reg, 1, "servicegraph_receiver_refused_total", "transport", "grpc", "reason", "too_large")
 
 	tests := []struct {
 		name   string
