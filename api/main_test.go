@@ -54,7 +54,7 @@ func fixture(t testing.TB) (*graph.Store, *clock) {
 	c := &clock{t: t0}
 	st := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: c.Now})
 	svc := func(n string) graph.NodeID { return st.Node(n, graph.ServiceNode) }
-	user, bank := st.Node("user", graph.VirtualNode), st.Node("bank-api", graph.VirtualNode)
+	user, bank := st.User(), st.Node("bank-api", graph.VirtualNode)
 	db := st.Node("orders-db", graph.DatabaseNode)
 	frontend, checkout, payments := svc("frontend"), svc("checkout"), svc("payments")
 	fulfilment, batch, legacy := svc("fulfilment"), svc("batch"), svc("legacy")

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+	"strings"
 )
 
 // State file format: a header (magic, format version, payload length,
@@ -144,7 +145,16 @@ func (s *Store) restore(st *stateV1) error {
 	defer s.mu.Unlock()
 	ids := make([]NodeID, len(st.Nodes))
 	for i, n := range st.Nodes {
-		ids[i] = s.intern(s.sanitise(n.Name), n.Kind)
+		// Saved names are node names already: reserved ones are the
+		// synthetic nodes, the others were escaped when first seen.
+		switch n.Name {
+		case UserNode:
+			ids[i] = s.userNode()
+		case OverflowNode:
+			ids[i] = s.overflowNode()
+		default:
+			ids[i] = s.intern(s.cut(strings.ToValidUTF8(n.Name, "\uFFFD")), n.Kind)
+		}
 		for r, v := range n.Links {
 			s.links[ids[i]][r] += v
 		}

@@ -12,11 +12,19 @@ import (
 // NodeID identifies a node of one Store. IDs are dense, from 0.
 type NodeID uint32
 
-// Reserved node names.
+// Reserved node names: the synthetic nodes. Store.User and the node cap
+// create them; no name given to Node can become one of them.
 const (
 	UserNode     = "user"         // the caller of a root SERVER span
 	OverflowNode = "__overflow__" // where names past Config.MaxNodes are counted
 )
+
+// ReservedSuffix is appended to a name given to Node that would otherwise
+// be a reserved name followed by zero or more ReservedSuffix: a real service
+// called "user" is the node "user~", one called "user~" is "user~~". The
+// mapping is one-to-one, so real names never merge with each other or with
+// a synthetic node, and label sets stay distinct.
+const ReservedSuffix = "~"
 
 // Observation is one occurrence of an edge, produced by pairing.
 type Observation struct {
@@ -81,9 +89,9 @@ func New(cfg Config, set Settings) *Store {
 // Node returns the id of the node named name, creating it with kind if it is
 // new; a known node's kind is raised to kind if kind ranks higher (a
 // database that turns out to send spans becomes a service). Names are
-// sanitised (invalid UTF-8 replaced, cut to MaxNameBytes) and, past
-// MaxNodes, folded into OverflowNode. Safe for concurrent use; lookups of
-// known names take no lock.
+// sanitised (invalid UTF-8 replaced, reserved names escaped with
+// ReservedSuffix, cut to MaxNameBytes) and, past MaxNodes, folded into
+// OverflowNode. Safe for concurrent use; lookups of known names take no lock.
 func (s *Store) Node(name string, kind NodeKind) NodeID {
 	if v, ok := s.ids.Load(name); ok {
 		r := v.(*nodeRef)
@@ -117,10 +125,43 @@ type nodeRef struct {
 	kind atomic.Uint32
 }
 
+// User returns the synthetic user node, the caller of root SERVER spans,
+// creating it on first use. It is distinct from any node named by Node.
+func (s *Store) User() NodeID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userNode()
+}
+
+// userNode needs s.mu.
+func (s *Store) userNode() NodeID {
+	if id, ok := s.byName[UserNode]; ok {
+		return id
+	}
+	return s.add(UserNode, VirtualNode)
+}
+
+// sanitise maps an outside name to its node name. Escaping comes before the
+// cut, and a cut keeps at least 13 bytes (MaxNameBytes is at least 16), so
+// the result is never a reserved name.
 func (s *Store) sanitise(name string) string {
 	if !utf8.ValidString(name) {
 		name = strings.ToValidUTF8(name, "\uFFFD")
 	}
+	return s.cut(escapeReserved(name))
+}
+
+// escapeReserved appends ReservedSuffix to names of the form reserved name
+// + zero or more ReservedSuffix.
+func escapeReserved(name string) string {
+	if base := strings.TrimRight(name, ReservedSuffix); base == UserNode || base == OverflowNode {
+		return name + ReservedSuffix
+	}
+	return name
+}
+
+// cut shortens name to MaxNameBytes at a UTF-8 boundary.
+func (s *Store) cut(name string) string {
 	if len(name) > s.cfg.MaxNameBytes {
 		cut := s.cfg.MaxNameBytes
 		for cut > 0 && !utf8.RuneStart(name[cut]) {
@@ -131,7 +172,8 @@ func (s *Store) sanitise(name string) string {
 	return name
 }
 
-// intern needs s.mu.
+// intern returns the node of a sanitised name, never a reserved one. It
+// needs s.mu.
 func (s *Store) intern(name string, kind NodeKind) NodeID {
 	if id, ok := s.byName[name]; ok {
 		if s.kinds[id] < kind && !(s.hasOverflow && id == s.overflowID) {
@@ -140,7 +182,7 @@ func (s *Store) intern(name string, kind NodeKind) NodeID {
 		}
 		return id
 	}
-	if len(s.names) >= s.cfg.MaxNodes-1 && name != OverflowNode {
+	if len(s.names) >= s.cfg.MaxNodes-1 {
 		s.overflow++
 		return s.overflowNode()
 	}

@@ -60,7 +60,7 @@ func New(cfg Config, set Settings, g *graph.Store) (*Processor, error) {
 	}
 	p := &Processor{cfg: cfg, graph: g, now: set.Now, logger: set.Logger, seed: maphash.MakeSeed(),
 		recent: newRecent(cfg.RecentProblems)}
-	p.user = g.Node(graph.UserNode, graph.VirtualNode)
+	p.user = g.User()
 	for range cfg.Shards {
 		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.seed)))
 	}
