@@ -21,6 +21,11 @@ type Config struct {
 	BucketWidth time.Duration `yaml:"bucket_width"`
 	// Retention is how long history buckets are kept.
 	Retention time.Duration `yaml:"retention"`
+	// MaxHistoryBytes caps the memory of all edges' history together; past
+	// it the oldest buckets of every edge are dropped first, counted in
+	// Stats.HistoryEvicted. It must leave room for two chunks per edge
+	// (MinHistoryBytesPerEdge × MaxEdges).
+	MaxHistoryBytes int64 `yaml:"max_history_bytes"`
 	// LatencyBuckets are the upper bounds, in seconds, of the latency and
 	// async-delay histograms (Grafana Tempo's defaults).
 	LatencyBuckets []float64 `yaml:"latency_buckets"`
@@ -29,12 +34,13 @@ type Config struct {
 // NewDefaultConfig returns the defaults.
 func NewDefaultConfig() Config {
 	return Config{
-		MaxNodes:       10000,
-		MaxEdges:       100000,
-		MaxNameBytes:   256,
-		BucketWidth:    time.Minute,
-		Retention:      24 * time.Hour,
-		LatencyBuckets: []float64{0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8},
+		MaxNodes:        10000,
+		MaxEdges:        100000,
+		MaxNameBytes:    256,
+		BucketWidth:     time.Minute,
+		Retention:       24 * time.Hour,
+		MaxHistoryBytes: 512 << 20,
+		LatencyBuckets:  []float64{0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8},
 	}
 }
 
@@ -58,6 +64,9 @@ func (c Config) Validate() error {
 	} else if c.BucketWidth > 0 && c.Retention/c.BucketWidth > 1<<20 {
 		errs = append(errs, fmt.Errorf("retention/bucket_width is %d buckets, above the limit of %d", c.Retention/c.BucketWidth, 1<<20))
 	}
+	if least := MinHistoryBytesPerEdge * int64(max(c.MaxEdges, 1)); c.MaxHistoryBytes < least {
+		errs = append(errs, fmt.Errorf("max_history_bytes must be at least %d B per edge of max_edges (%d), got %d", MinHistoryBytesPerEdge, least, c.MaxHistoryBytes))
+	}
 	if len(c.LatencyBuckets) == 0 {
 		errs = append(errs, errors.New("latency_buckets must not be empty"))
 	}
@@ -69,6 +78,11 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// MinHistoryBytesPerEdge is the least Config.MaxHistoryBytes per edge of
+// Config.MaxEdges: two history chunks of 8 buckets and their pointers, so
+// that dropping old history can always bring memory back under the cap.
+const MinHistoryBytesPerEdge = 2 * (chunkBytes + ptrBytes)
 
 // Settings are what the code supplies; nil means the default.
 type Settings struct {

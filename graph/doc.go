@@ -13,8 +13,13 @@
 //
 // Bounds: distinct node names (Config.MaxNodes; past it names fold into
 // OverflowNode, counted), distinct edges (Config.MaxEdges; past it new edges
-// are dropped, counted), node name length (Config.MaxNameBytes), and history
-// (Config.Retention/Config.BucketWidth buckets per edge, about 40 bytes
-// each). Times come from the injected clock (the time of ingestion), not from
-// span timestamps, so a sender's wrong clock cannot move history.
+// are dropped, counted), node name length (Config.MaxNameBytes), and history:
+// at most Config.Retention/Config.BucketWidth+1 buckets per edge, stored in
+// chunks of 8 (26 B a bucket, 29 B with the chunk pointers, measured by
+// BenchmarkHistoryMemory), and at most Config.MaxHistoryBytes for all edges
+// together, past which every edge's oldest buckets are dropped first
+// (Stats.HistoryEvicted). Snapshots share the closed history chunks, which
+// are never written again. Times come from the injected clock (the time of
+// ingestion), not from span timestamps, so a sender's wrong clock cannot
+// move history.
 package graph

@@ -11,7 +11,7 @@ type edge struct {
 	count, failed uint64
 	first, last   int64        // unix ns, store clock
 	hist          [2]histogram // sync: server, client seconds; async: delay, unused
-	history       []Bucket     // oldest first; only the last bucket is mutated
+	history       history      // oldest first; only the last bucket is mutated
 }
 
 type histogram struct {
@@ -63,22 +63,12 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 		h.n++
 	}
 	w := int64(cfg.BucketWidth)
-	start := now - now%w
-	if n := len(e.history); n == 0 || e.history[n-1].Start < start {
-		e.history = append(e.history, Bucket{Start: start})
-		if max := int(cfg.Retention/cfg.BucketWidth) + 1; len(e.history) > max {
-			e.history = e.history[len(e.history)-max:]
-		}
+	idx := floorDiv(now, w)
+	if e.history.n > 0 && idx > e.history.lastIdx() {
+		// A new bucket: what falls out of retention with it goes.
+		e.history.trim(idx-int64(cfg.Retention/cfg.BucketWidth), false)
 	}
-	b := &e.history[len(e.history)-1]
-	b.Count++
-	if o.Failed {
-		b.Failed++
-	}
-	if main >= 0 {
-		b.Sum += main
-		b.N++
-	}
+	e.history.bucket(idx).add(o.Failed, main)
 }
 
 func bucketIndex(bounds []float64, v float64) int {
@@ -86,20 +76,9 @@ func bucketIndex(bounds []float64, v float64) int {
 	return i
 }
 
-// trim drops history buckets that start before minStart.
-func (e *edge) trim(minStart int64) {
-	i := 0
-	for i < len(e.history) && e.history[i].Start < minStart {
-		i++
-	}
-	if i > 0 {
-		e.history = e.history[i:]
-	}
-}
-
 // export copies the edge for a snapshot. History buckets before the last are
 // never written again, so they are shared; the open one is copied.
-func (e *edge) export(client, server string, k Kind) Edge {
+func (e *edge) export(client, server string, k Kind, width int64) Edge {
 	out := Edge{
 		Client: client, Server: server, Kind: k,
 		Count: e.count, Failed: e.failed,
@@ -109,9 +88,6 @@ func (e *edge) export(client, server string, k Kind) Edge {
 		h := &e.hist[i]
 		out.Hist[i] = Histogram{Counts: slices.Clone(h.counts), Sum: h.sum, Count: h.n}
 	}
-	if n := len(e.history); n > 0 {
-		out.History = e.history[: n-1 : n-1]
-		out.Open = e.history[n-1]
-	}
+	out.History, out.Open = e.history.view(width)
 	return out
 }

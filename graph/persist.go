@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"slices"
 	"strings"
 )
@@ -88,7 +89,7 @@ func (s *Store) state() *stateV1 {
 	}
 	for k, e := range s.edges {
 		se := stateEdge{Client: uint32(k.client), Server: uint32(k.server), Kind: k.kind, Count: e.count, Failed: e.failed,
-			First: e.first, Last: e.last, History: slices.Clone(e.history)}
+			First: e.first, Last: e.last, History: e.buckets(int64(s.cfg.BucketWidth))}
 		for i, h := range e.hist {
 			se.Hist[i] = stateHist{Counts: slices.Clone(h.counts), Sum: h.sum, N: h.n}
 		}
@@ -174,12 +175,60 @@ func (s *Store) restore(st *stateV1) error {
 				}
 			}
 		}
-		if sameWidth {
-			e.history = se.History
-			e.trim(minStart)
-		}
 		s.edges[k] = e
+		if sameWidth {
+			s.mergeHistory(e, se.History)
+			s.trimHistory(e, floorDiv(minStart, int64(s.cfg.BucketWidth)), false)
+		}
+	}
+	if s.histBytes > s.cfg.MaxHistoryBytes {
+		s.evictHistory()
 	}
 	s.version++
 	return nil
 }
+
+// buckets returns every history bucket of e, the open one last.
+func (e *edge) buckets(width int64) []Bucket {
+	if e.history.n == 0 {
+		return nil
+	}
+	v, open := e.history.view(width)
+	return append(v.Buckets(), open)
+}
+
+// mergeHistory adds the buckets in bs, in time order, to e's history,
+// summing buckets that start at the same time; buckets out of order (a
+// damaged file) are skipped. It needs s.mu.
+func (s *Store) mergeHistory(e *edge, bs []Bucket) {
+	w := int64(s.cfg.BucketWidth)
+	old := e.buckets(w)
+	s.histBuckets -= e.history.n
+	s.histBytes -= e.history.bytes()
+	e.history.clear()
+	i := 0
+	put := func(b Bucket) {
+		idx := floorDiv(b.Start, w)
+		if e.history.n > 0 && idx < e.history.lastIdx() {
+			return
+		}
+		hb := e.history.bucket(idx)
+		hb.count = sat32(uint64(hb.count) + b.Count)
+		hb.failed = sat32(uint64(hb.failed) + b.Failed)
+		hb.n = sat32(uint64(hb.n) + b.N)
+		hb.sum += b.Sum
+	}
+	for _, b := range bs {
+		for ; i < len(old) && old[i].Start <= b.Start; i++ {
+			put(old[i])
+		}
+		put(b)
+	}
+	for ; i < len(old); i++ {
+		put(old[i])
+	}
+	s.histBuckets += e.history.n
+	s.histBytes += e.history.bytes()
+}
+
+func sat32(v uint64) uint32 { return uint32(min(v, math.MaxUint32)) }

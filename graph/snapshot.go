@@ -40,7 +40,7 @@ type Edge struct {
 	// History holds the closed buckets, oldest first, within retention;
 	// Open is the newest bucket, still being filled when the snapshot was
 	// taken (zero Start: no history).
-	History []Bucket
+	History History
 	Open    Bucket
 }
 
@@ -73,8 +73,8 @@ func (e *Edge) Window(from, to time.Time, width time.Duration) Bucket {
 		}
 	}
 	// Buckets are in time order: skip those wholly before the window.
-	i, _ := slices.BinarySearchFunc(e.History, f-w, func(b Bucket, x int64) int { return cmp.Compare(b.Start, x) })
-	for _, b := range e.History[i:] {
+	for i := e.History.search(f - w); i < e.History.Len(); i++ {
+		b := e.History.At(i)
 		if b.Start >= t {
 			break
 		}

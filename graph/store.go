@@ -66,6 +66,9 @@ type Store struct {
 	dropped     uint64    // observations of edges past MaxEdges
 	overflowID  NodeID
 	hasOverflow bool
+	histBytes   int64  // memory held by every edge's history
+	histBuckets int    // buckets held by every edge's history
+	histEvicted uint64 // buckets dropped at MaxHistoryBytes
 }
 
 type edgeKey struct {
@@ -228,7 +231,13 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 			e = newEdge(now, len(s.cfg.LatencyBuckets))
 			s.edges[k] = e
 		}
+		hb, hn := e.history.bytes(), e.history.n
 		e.observe(o, now, s.cfg)
+		s.histBytes += e.history.bytes() - hb
+		s.histBuckets += e.history.n - hn
+	}
+	if s.histBytes > s.cfg.MaxHistoryBytes {
+		s.evictHistory()
 	}
 	for _, l := range links {
 		if int(l.Service) < len(s.links) && l.Result < NumLinkResults {
@@ -244,17 +253,44 @@ type Stats struct {
 	NodesOverflowed uint64 // names folded into OverflowNode
 	EdgesDropped    uint64 // observations refused at MaxEdges
 	HistoryBuckets  int    // buckets held across all edges
+	HistoryBytes    int64  // memory held by the history of all edges
+	HistoryEvicted  uint64 // buckets dropped, oldest first, at MaxHistoryBytes
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Nodes: len(s.names), Edges: len(s.edges), NodesOverflowed: s.overflow, EdgesDropped: s.dropped}
+	return Stats{Nodes: len(s.names), Edges: len(s.edges), NodesOverflowed: s.overflow, EdgesDropped: s.dropped,
+		HistoryBuckets: s.histBuckets, HistoryBytes: s.histBytes, HistoryEvicted: s.histEvicted}
+}
+
+// evictHistory brings the history's memory to 15/16 of MaxHistoryBytes,
+// or as close as it can, by dropping every edge's buckets older than one
+// floor: the oldest history goes first, whatever its edge. It needs s.mu
+// and walks every edge: the slack of 1/16 makes it rare.
+func (s *Store) evictHistory() {
+	need := s.histBytes - (s.cfg.MaxHistoryBytes - s.cfg.MaxHistoryBytes/16)
+	newest := make(map[int64]int64)
 	for _, e := range s.edges {
-		st.HistoryBuckets += len(e.history)
+		e.history.countNewest(newest)
 	}
-	return st
+	floor := evictFloor(newest, need)
+	for _, e := range s.edges {
+		s.trimHistory(e, floor, true)
+	}
+}
+
+// trimHistory drops e's buckets numbered below minIdx, keeping the
+// accounts; with evict the drops are counted as evictions. It needs s.mu.
+func (s *Store) trimHistory(e *edge, minIdx int64, evict bool) {
+	hb := e.history.bytes()
+	n := e.history.trim(minIdx, evict)
+	s.histBytes += e.history.bytes() - hb
+	s.histBuckets -= n
+	if evict {
+		s.histEvicted += uint64(n)
+	}
 }
 
 // Snapshot returns an immutable view of the graph. Snapshots are cached
@@ -278,9 +314,10 @@ func (s *Store) Snapshot() *Snapshot {
 	for i, n := range s.names {
 		snap.Nodes[i] = Node{Name: n, Kind: s.kinds[i], Links: s.links[i]}
 	}
+	w := int64(s.cfg.BucketWidth)
 	for k, e := range s.edges {
-		e.trim(minStart)
-		snap.Edges = append(snap.Edges, e.export(s.names[k.client], s.names[k.server], k.kind))
+		s.trimHistory(e, floorDiv(minStart, w), false)
+		snap.Edges = append(snap.Edges, e.export(s.names[k.client], s.names[k.server], k.kind, w))
 	}
 	snap.sort()
 	s.snap = snap

@@ -56,6 +56,8 @@ var (
 	nodesOverflowed = desc("servicegraph_nodes_overflow_total", "Node names folded into __overflow__ at the max_nodes bound.")
 	edgesDropped    = desc("servicegraph_edges_dropped_total", "Edge occurrences dropped at the max_edges bound.")
 	historyBuckets  = desc("servicegraph_history_buckets", "History buckets held across all edges.")
+	historyBytes    = desc("servicegraph_history_bytes", "Memory held by the history of all edges (bounded by max_history_bytes).")
+	historyEvicted  = desc("servicegraph_history_evicted_buckets_total", "History buckets dropped, oldest first, because a bound was hit, by reason.", "reason")
 )
 
 // Collector exposes the graph and pairing state at scrape time. It reads
@@ -75,7 +77,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{requestTotal, requestFailed, serverSeconds, clientSeconds, messagingDelay,
 		linkDelay, firstSeen, lastSeen, spanLinks, spansReceived, spansRejected, spansDuplicate, spansSanitised, spansRoot, spansPaired,
 		pendingItems, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
-		nodesOverflowed, edgesDropped, historyBuckets} {
+		nodesOverflowed, edgesDropped, historyBuckets, historyBytes, historyEvicted} {
 		ch <- d
 	}
 }
@@ -151,6 +153,8 @@ func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
 	counter(nodesOverflowed, g.NodesOverflowed)
 	counter(edgesDropped, g.EdgesDropped)
 	gauge(historyBuckets, g.HistoryBuckets)
+	gauge(historyBytes, int(g.HistoryBytes))
+	counter(historyEvicted, g.HistoryEvicted, "max_history_bytes")
 }
 
 func unixSeconds(ns int64) float64 { return float64(ns) / 1e9 }

@@ -131,6 +131,7 @@ var options = []option{
 	{"max-name-bytes", "graph.max_name_bytes", "longest node name kept; longer ones are cut", func(c *Config) []any { return []any{&c.Graph.MaxNameBytes} }},
 	{"history-bucket", "graph.bucket_width", "history resolution", func(c *Config) []any { return []any{&c.Graph.BucketWidth} }},
 	{"history-retention", "graph.retention", "how long history is kept", func(c *Config) []any { return []any{&c.Graph.Retention} }},
+	{"max-history-bytes", "graph.max_history_bytes", "memory cap of all edges' history; past it the oldest buckets go first", func(c *Config) []any { return []any{&c.Graph.MaxHistoryBytes} }},
 	{"render-timeout", "render.timeout", "deadline of one drawing", func(c *Config) []any { return []any{&c.Render.Timeout} }},
 	{"render-max-nodes", "render.max_nodes", "largest graph drawn, in nodes", func(c *Config) []any { return []any{&c.Render.MaxNodes} }},
 	{"render-max-edges", "render.max_edges", "largest graph drawn, in edges", func(c *Config) []any { return []any{&c.Render.MaxEdges} }},
