@@ -30,8 +30,12 @@
 //	GET /api/links/unresolved    200, 400  {"problems": [...]} newest first; service=, limit= (default 100, max 1000)
 //	GET /                        200       built-in page (embedded; no external assets)
 //	GET /-/healthy               200       "ok"
-//	GET /-/ready                 200, 503  Sources.Ready
+//	GET /-/ready                 200, 503  Sources.Ready: {"status": "ready"|"not ready", "reason", "warning"}
 //	GET /metrics                 200       Sources.Metrics (404 when nil)
+//
+// While Sources.Ready reports Loading (the saved graph is being restored),
+// every endpoint but /-/healthy and /-/ready answers 503
+// {"error": "loading state"} with Retry-After.
 //
 // With Config.Auth every endpoint but /-/healthy and /-/ready needs a
 // bearer token (401 otherwise). Node rows carry id, title, subtitle

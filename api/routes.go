@@ -32,7 +32,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 type route struct {
 	name, pattern string
 	h             http.Handler
-	open          bool // served without a bearer token (probes)
+	open          bool // probes: served without a bearer token, and while loading
 }
 
 // routes builds the handler of every endpoint.
@@ -61,6 +61,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range rs {
 		h := rt.h
+		if !rt.open {
+			h = s.whileLoading(h)
+		}
 		if s.tokens != nil && !rt.open {
 			h = s.tokens.HTTPMiddleware(h, nil)
 		}

@@ -28,13 +28,14 @@ var _ Snapshotter = (*graph.Store)(nil)
 
 // Sources are what the API serves. Graph is required; the others may be
 // nil: no problems, rendering answered with 501, no /metrics (404), always
-// ready.
+// ready. Ready is called on every request (it gates the endpoints while
+// the graph loads): it must be cheap and safe for concurrent use.
 type Sources struct {
 	Graph    Snapshotter
 	Problems func() []pairing.Problem // recent unresolved and invalid span links
 	Renderer Renderer                 // draws /graph.svg, /graph.dot, /graph.png
 	Metrics  http.Handler             // serves /metrics
-	Ready    func() bool              // /-/ready answers 503 while false
+	Ready    func() Readiness         // what /-/ready answers; nil: always ready
 }
 
 // Server is the HTTP API. Create it with New; serve it with Start, or mount

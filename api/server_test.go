@@ -84,15 +84,15 @@ func TestMethodsAndHeaders(t *testing.T) {
 func TestProbesAndMetrics(t *testing.T) {
 	st, c := fixture(t)
 	ready := false
-	s, reg := newServer(t, c, api.Sources{Graph: st, Ready: func() bool { return ready }}, nil)
+	s, reg := newServer(t, c, api.Sources{Graph: st, Ready: func() api.Readiness { return api.Readiness{Ready: ready, Reason: "starting"} }}, nil)
 	if rec := get(s.Handler(), "/-/healthy"); rec.Code != http.StatusOK || rec.Body.String() != "ok" {
 		t.Errorf("healthy: %d %q", rec.Code, rec.Body)
 	}
-	if rec := get(s.Handler(), "/-/ready"); rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("ready while not ready: %d", rec.Code)
+	if rec := get(s.Handler(), "/-/ready"); rec.Code != http.StatusServiceUnavailable || rec.Body.String() != `{"status":"not ready","reason":"starting"}`+"\n" {
+		t.Errorf("ready while not ready: %d %q", rec.Code, rec.Body)
 	}
 	ready = true
-	if rec := get(s.Handler(), "/-/ready"); rec.Code != http.StatusOK || rec.Body.String() != "ok" {
+	if rec := get(s.Handler(), "/-/ready"); rec.Code != http.StatusOK || rec.Body.String() != `{"status":"ready","warning":"starting"}`+"\n" {
 		t.Errorf("ready: %d %q", rec.Code, rec.Body)
 	}
 	get(s.Handler(), "/api/graph/data")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,29 +54,41 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
-	var isReady atomic.Bool
+	var probe readiness
 	srv, err := api.New(cfg.API, api.Settings{Logger: logger, Registerer: reg}, api.Sources{
 		Graph:    store,
 		Problems: proc.Problems,
 		Renderer: renderAdapter{rend},
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		Ready:    isReady.Load,
+		Ready:    probe.get,
 	})
 	if err != nil {
 		return err
 	}
 
-	if err := proc.Start(ctx); err != nil {
+	// The API comes up first, so that probes are answered (/-/ready: 503
+	// "loading state") while a large saved graph loads.
+	probe.set(phaseLoading)
+	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	if err := srv.Start(ctx); err != nil {
-		return errors.Join(err, proc.Shutdown(context.Background()))
+	if err := loadState(ctx, st, logger); err != nil {
+		probe.set(phaseStopping)
+		serr := srv.Shutdown(context.Background())
+		if errors.Is(err, errInterrupted) {
+			logger.Info("stopped while loading the saved graph; nothing was saved, the state file is untouched")
+			return serr
+		}
+		return errors.Join(err, serr)
+	}
+	if err := proc.Start(ctx); err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()))
 	}
 	if err := recv.Start(ctx); err != nil {
 		return errors.Join(err, srv.Shutdown(context.Background()), proc.Shutdown(context.Background()))
 	}
 	st.Start()
-	isReady.Store(true)
+	probe.set(phaseRunning)
 	logger.Info("servicegraph started", "otlp_grpc", addrString(recv.GRPCAddr()), "otlp_http", addrString(recv.HTTPAddr()),
 		"http", addrString(srv.Addr()), "data_dir", cfg.State.Dir)
 	if ready != nil {
@@ -87,7 +98,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	<-ctx.Done()
 	// Readiness goes false first so that load balancers stop sending, then
 	// ingestion drains, then the graph is completed and saved.
-	isReady.Store(false)
+	probe.set(phaseStopping)
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -99,6 +110,27 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// errInterrupted: ctx ended while the saved graph loaded.
+var errInterrupted = errors.New("interrupted")
+
+// loadState restores the saved graph, returning errInterrupted as soon as
+// ctx ends: reading stops within a chunk, and a decode in progress is left
+// to finish on its own (the process is exiting; nothing saves after it).
+func loadState(ctx context.Context, st *state.Saver, logger *slog.Logger) error {
+	logger.Info("loading the saved graph", "dir", st.Dir())
+	done := make(chan error, 1)
+	go func() { done <- st.Load(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil && ctx.Err() != nil {
+			return errInterrupted
+		}
+		return err
+	case <-ctx.Done():
+		return errInterrupted
+	}
 }
 
 // renderAdapter lets the API draw with the render package.

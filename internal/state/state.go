@@ -1,14 +1,3 @@
-// Package state keeps the graph on disk: it restores the saved graph at
-// start, saves it periodically and at shutdown, crash-safely (write a
-// temporary file, fsync it, rename it over the old one, fsync the
-// directory), so that a restart neither forgets the topology nor makes
-// every edge look new. A corrupt or unreadable file never stops the
-// service: it is moved aside, counted and logged, and the service starts
-// empty. A file of a newer format is refused: Open fails with a clear error,
-// so that an older build never overwrites it.
-//
-// A Saver's methods may be called from one goroutine (the wiring);
-// saving runs on its own goroutine between Start and Shutdown.
 package state
 
 import (
@@ -18,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +18,10 @@ import (
 
 // FileName is the state file's name inside the data directory.
 const FileName = "graph.state"
+
+// tempPrefix starts the name of every temporary file a save writes; Open
+// removes the ones an interrupted save left behind.
+const tempPrefix = FileName + ".tmp-"
 
 // Settings are what the code supplies; nil means the default.
 type Settings struct {
@@ -44,16 +38,19 @@ type Saver struct {
 
 	saves      *prometheus.CounterVec
 	loadFailed prometheus.Counter
+	staleTemp  prometheus.Counter
 	lastSave   prometheus.Gauge
 
-	mu     sync.Mutex // serialises saves
+	mu     sync.Mutex // serialises saves; guards loaded
+	loaded bool       // Load succeeded: saving cannot overwrite an unread file
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// Open restores the state saved in dir into store (which must be empty)
-// and returns a Saver for it. An empty dir disables persistence: the Saver
-// then does nothing.
+// Open prepares dir for store (creating it, removing the temporary files
+// of interrupted saves) and returns a Saver for it; Load then restores the
+// saved graph. An empty dir disables persistence: the Saver then does
+// nothing.
 func Open(dir string, interval time.Duration, store *graph.Store, set Settings) (*Saver, error) {
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)
@@ -66,12 +63,14 @@ func Open(dir string, interval time.Duration, store *graph.Store, set Settings) 
 			Help: "Saves of the graph to the data directory, by result (ok, error)."}, []string{"result"}),
 		loadFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "servicegraph_state_load_failures_total",
 			Help: "State files that could not be read at start and were moved aside."}),
+		staleTemp: prometheus.NewCounter(prometheus.CounterOpts{Name: "servicegraph_state_stale_temp_files_removed_total",
+			Help: "Temporary files of interrupted saves removed from the data directory at start."}),
 		lastSave: prometheus.NewGauge(prometheus.GaugeOpts{Name: "servicegraph_state_last_save_timestamp_seconds",
 			Help: "When the graph was last saved, Unix seconds."}),
 	}
 	s.saves.WithLabelValues("ok")
 	s.saves.WithLabelValues("error")
-	for _, c := range []prometheus.Collector{s.saves, s.loadFailed, s.lastSave} {
+	for _, c := range []prometheus.Collector{s.saves, s.loadFailed, s.staleTemp, s.lastSave} {
 		if err := set.Registerer.Register(c); err != nil {
 			return nil, err
 		}
@@ -82,7 +81,7 @@ func Open(dir string, interval time.Duration, store *graph.Store, set Settings) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	if err := s.load(); err != nil {
+	if err := s.removeStaleTemp(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -90,41 +89,54 @@ func Open(dir string, interval time.Duration, store *graph.Store, set Settings) 
 
 func (s *Saver) path() string { return filepath.Join(s.dir, FileName) }
 
-func (s *Saver) load() error {
-	f, err := os.Open(s.path())
-	if errors.Is(err, os.ErrNotExist) {
-		s.logger.Info("no saved graph; starting empty", "path", s.path())
-		return nil
+// removeStaleTemp removes the temporary files interrupted saves left in the
+// data directory (a save in progress at a crash or kill -9). Only regular
+// files are removed; anything else of that name is logged and left.
+func (s *Saver) removeStaleTemp() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
 	}
-	if err == nil {
-		err = s.store.ReadState(f)
-		f.Close()
+	removed, bytes := 0, int64(0)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		p := filepath.Join(s.dir, e.Name())
+		if !e.Type().IsRegular() {
+			s.logger.Warn("left in the data directory: not a regular file", "path", p, "type", e.Type().String())
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			bytes += info.Size()
+		}
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("remove stale temporary file: %w", err)
+		}
+		removed++
 	}
-	switch {
-	case err == nil:
-		st := s.store.Stats()
-		s.logger.Info("restored saved graph", "path", s.path(), "nodes", st.Nodes, "edges", st.Edges)
-		return nil
-	case errors.Is(err, graph.ErrNewerFormat):
-		return fmt.Errorf("%s: %w; run the newer build, or move the file away to start empty", s.path(), err)
+	if removed > 0 {
+		s.staleTemp.Add(float64(removed))
+		s.logger.Warn("removed temporary files of interrupted saves", "dir", s.dir, "files", removed, "bytes", bytes)
 	}
-	aside := fmt.Sprintf("%s.corrupt-%d", s.path(), time.Now().UnixNano())
-	if rerr := os.Rename(s.path(), aside); rerr != nil {
-		return fmt.Errorf("%s is unreadable (%v) and could not be moved aside: %w", s.path(), err, rerr)
-	}
-	s.loadFailed.Inc()
-	s.logger.Error("saved graph unreadable; moved aside, starting empty", "path", s.path(), "moved_to", aside, "err", err)
 	return nil
 }
 
-// Save writes the graph now.
+// errNotLoaded: a save before a successful Load would replace the saved
+// graph with what the store holds, most likely nothing.
+var errNotLoaded = errors.New("the saved graph was not loaded; refusing to overwrite it")
+
+// Save writes the graph now. It refuses to before Load succeeded.
 func (s *Saver) Save() error {
 	if s.dir == "" {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.write()
+	err := errNotLoaded
+	if s.loaded {
+		err = s.write()
+	}
 	if err != nil {
 		s.saves.WithLabelValues("error").Inc()
 		s.logger.Error("saving the graph failed", "path", s.path(), "err", err)
@@ -136,7 +148,7 @@ func (s *Saver) Save() error {
 }
 
 func (s *Saver) write() error {
-	tmp, err := os.CreateTemp(s.dir, FileName+".tmp-*")
+	tmp, err := os.CreateTemp(s.dir, tempPrefix+"*")
 	if err != nil {
 		return err
 	}
@@ -195,3 +207,6 @@ func (s *Saver) Shutdown() error {
 	}
 	return s.Save()
 }
+
+// Dir is the data directory; empty when persistence is off.
+func (s *Saver) Dir() string { return s.dir }

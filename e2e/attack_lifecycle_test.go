@@ -1,0 +1,294 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// lcProc is a servicegraph process started without waiting for it to be
+// ready: the lifecycle attacks look at it while it starts, or fails to.
+type lcProc struct {
+	cmd     *exec.Cmd
+	mu      sync.Mutex // guards log
+	log     bytes.Buffer
+	api     chan string // the API's address, from "HTTP API started"
+	exited  chan struct{}
+	exitErr error
+}
+
+// lcRun starts `servicegraph serve` on loopback port 0 with dataDir and
+// extra flags.
+func lcRun(t *testing.T, dataDir string, extra ...string) *lcProc {
+	t.Helper()
+	args := append([]string{"serve", "--log-format", "json", "--otlp-grpc-addr", "127.0.0.1:0",
+		"--otlp-http-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
+	p := &lcProc{cmd: exec.Command(sgBin, args...), api: make(chan string, 1), exited: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.mu.Lock()
+			p.log.Write(line)
+			p.log.WriteByte('\n')
+			p.mu.Unlock()
+			var rec map[string]any
+			if json.Unmarshal(line, &rec) == nil && rec["msg"] == "HTTP API started" {
+				p.api <- rec["addr"].(string)
+			}
+		}
+		p.exitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() {
+			t.Logf("service log:\n%s", p.logs())
+		}
+	})
+	return p
+}
+
+func (p *lcProc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// apiAddr waits for the API to listen.
+func (p *lcProc) apiAddr(t *testing.T) string {
+	t.Helper()
+	select {
+	case a := <-p.api:
+		return a
+	case <-p.exited:
+		t.Fatalf("exited before the API listened: %v", p.exitErr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the API did not listen within 30s")
+	}
+	return ""
+}
+
+// wait waits for the exit and returns the exit code; it fails the test
+// if the process is still running after timeout.
+func (p *lcProc) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		t.Fatalf("still running after %s", timeout)
+	}
+	return 0
+}
+
+// lcGet fetches url; code 0 means the connection failed.
+func lcGet(client *http.Client, url string) (int, string) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var (
+	lcBigStateOnce sync.Once
+	lcBigState     []byte
+)
+
+// lcBigStateFile writes a real state file that takes a while to load
+// (~9 MB: 6,000 edges with an hour of minute history each; ~1.5 s with
+// the race detector) into dir.
+func lcBigStateFile(t *testing.T, dir string) []byte {
+	t.Helper()
+	lcBigStateOnce.Do(func() {
+		now := time.Now()
+		clock := now
+		st := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return clock }})
+		const services, fanOut = 300, 20
+		ids := make([]graph.NodeID, services)
+		for i := range ids {
+			ids[i] = st.Node(fmt.Sprintf("service-%04d", i), graph.ServiceNode)
+		}
+		obs := make([]graph.Observation, 0, services*fanOut)
+		for i := range services {
+			for j := 1; j <= fanOut; j++ {
+				obs = append(obs, graph.Observation{Client: ids[i], Server: ids[(i+j)%services], Kind: graph.Call, Seconds: [2]float64{0.1, 0.2}})
+			}
+		}
+		for m := 60; m > 0; m-- {
+			clock = now.Add(-time.Duration(m) * time.Minute)
+			st.Observe(obs, nil)
+		}
+		var b bytes.Buffer
+		if err := st.WriteState(&b); err != nil {
+			panic(err)
+		}
+		lcBigState = b.Bytes()
+	})
+	if err := os.WriteFile(filepath.Join(dir, "graph.state"), lcBigState, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return lcBigState
+}
+
+// TestAttackLifecycleStaleTempFiles: temporary files of interrupted saves
+// are removed at start, counted and logged (they used to pile up forever).
+func TestAttackLifecycleStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	junk := bytes.Repeat([]byte{0xAB}, 1<<20)
+	for _, name := range []string{"graph.state.tmp-1111", "graph.state.tmp-2222", "graph.state.tmp-3333"} {
+		if err := os.WriteFile(filepath.Join(dir, name), junk, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := start(t, dir)
+	left, _ := filepath.Glob(filepath.Join(dir, "graph.state.tmp-*"))
+	if len(left) != 0 {
+		t.Fatalf("stale temporary files left: %v", left)
+	}
+	if v, _ := value(s.metrics(t), "servicegraph_state_stale_temp_files_removed_total"); v != 3 {
+		t.Fatalf("servicegraph_state_stale_temp_files_removed_total = %g, want 3", v)
+	}
+	if !strings.Contains(s.logs(), `"msg":"removed temporary files of interrupted saves","dir":"`+dir+`","files":3,"bytes":3145728`) {
+		t.Fatalf("no log record of the removal:\n%s", s.logs())
+	}
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestAttackLifecycleFIFOState: a named pipe in place of the state file
+// used to hang the start forever, deaf to SIGTERM. It is refused at once:
+// exit 1 with a clear message, the pipe left where it is.
+func TestAttackLifecycleFIFOState(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "graph.state")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := lcRun(t, dir)
+	if !poll(20*time.Second, func() bool {
+		select {
+		case <-p.exited:
+			return true
+		default:
+			return false
+		}
+	}) {
+		// The old behaviour: blocked in open(2). SIGTERM does not help.
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		if !poll(5*time.Second, func() bool { return p.cmd.ProcessState != nil }) {
+			t.Fatal("hung on the named pipe, and SIGTERM did not end it")
+		}
+	}
+	if code := p.wait(t, time.Second); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	want := fifo + ` is a named pipe (FIFO), not a regular file`
+	if !strings.Contains(p.logs(), want) {
+		t.Fatalf("the error does not say %q:\n%s", want, p.logs())
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the pipe was moved or replaced: %v %v", fi, err)
+	}
+}
+
+// TestAttackLifecycleReadyWhileLoading: the API listens before the saved
+// graph loads; meanwhile /-/healthy is 200, /-/ready 503 with the reason
+// "loading state", and the graph endpoints 503 rather than an empty graph
+// (it used to refuse connections until the load was over). Then it is
+// ready, with the whole graph.
+func TestAttackLifecycleReadyWhileLoading(t *testing.T) {
+	dir := t.TempDir()
+	lcBigStateFile(t, dir)
+	p := lcRun(t, dir)
+	base := "http://" + p.apiAddr(t)
+	client := &http.Client{Timeout: 10 * time.Second}
+	code, body := lcGet(client, base+"/-/ready")
+	if code != http.StatusServiceUnavailable || body != `{"status":"not ready","reason":"loading state"}`+"\n" {
+		t.Fatalf("/-/ready while loading: %d %q", code, body)
+	}
+	if code, body := lcGet(client, base+"/-/healthy"); code != http.StatusOK || body != "ok" {
+		t.Fatalf("/-/healthy while loading: %d %q", code, body)
+	}
+	if code, body := lcGet(client, base+"/api/graph/edges"); code != http.StatusServiceUnavailable || body != `{"error":"loading state"}`+"\n" {
+		t.Fatalf("/api/graph/edges while loading: %d %q", code, body)
+	}
+	eventually(t, 60*time.Second, "ready after loading", func() bool {
+		code, _ := lcGet(client, base+"/-/ready")
+		return code == http.StatusOK
+	})
+	if code, body := lcGet(client, base+"/-/ready"); body != `{"status":"ready"}`+"\n" {
+		t.Fatalf("/-/ready: %d %q", code, body)
+	}
+	// service-0000 calls the next 20 services and is called by the 20
+	// before it, 60 times each: all of it came back.
+	_, deps := lcGet(client, base+"/api/dependencies?service=service-0000")
+	var got struct {
+		Data []struct{ CallCount int }
+	}
+	if err := json.Unmarshal([]byte(deps), &got); err != nil || len(got.Data) != 40 || got.Data[0].CallCount != 60 {
+		t.Fatalf("dependencies of service-0000 after loading (err %v): %s", err, deps)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestAttackLifecycleSIGTERMWhileLoading: a SIGTERM while the saved graph
+// loads ends the process at once (exit 0), without saving: the state file
+// is byte for byte what it was.
+func TestAttackLifecycleSIGTERMWhileLoading(t *testing.T) {
+	dir := t.TempDir()
+	before := lcBigStateFile(t, dir)
+	p := lcRun(t, dir)
+	base := "http://" + p.apiAddr(t)
+	if code, body := lcGet(http.DefaultClient, base+"/-/ready"); code != http.StatusServiceUnavailable || !strings.Contains(body, "loading state") {
+		t.Fatalf("/-/ready: %d %q, want 503 loading state", code, body)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+	logs := p.logs()
+	if !strings.Contains(logs, "stopped while loading the saved graph") || strings.Contains(logs, "restored saved graph") ||
+		strings.Contains(logs, "servicegraph started") {
+		t.Fatalf("not stopped during the load:\n%s", logs)
+	}
+	after, err := os.ReadFile(filepath.Join(dir, "graph.state"))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the state file changed (err %v)", err)
+	}
+}
