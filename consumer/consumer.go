@@ -80,6 +80,12 @@ func IsMalformed(err error) bool {
 	return ok
 }
 
+// ErrTooDeep is in the chain of the permanent error that refuses a request
+// whose attribute values nest past a protocol bound (see
+// internal/otlpwire.MaxValueDepth); transports count it under its own
+// reason and answer it as bad data (HTTP 400, gRPC InvalidArgument).
+var ErrTooDeep = errors.New("attribute values nested too deep")
+
 // AsPartial returns the *PartialError in err's chain, if any.
 func AsPartial(err error) (*PartialError, bool) {
 	var p *PartialError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -33,6 +34,10 @@ func FuzzConsumeOTLP(f *testing.F) {
 		}
 		f.Add(pb)
 	}
+	// An attribute value nested 130 levels deep, past the bound: refused.
+	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10",` +
+		`"spanId":"0102030405060708","attributes":[{"key":"deep","value":` +
+		strings.Repeat(`{"arrayValue":{"values":[`, 129) + `{"stringValue":"x"}` + strings.Repeat(`]}}`, 129) + `}]}]}]}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var tds []ptrace.Traces
 		if td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(in); err == nil {

@@ -77,9 +77,14 @@ func (p *Processor) shardOf(trace *[16]byte) int32 {
 // received before, and records the edges they complete. It never blocks on
 // a full table: the oldest waiting item is dropped and counted instead.
 // Spans with an all-zero trace or span id are refused: the result is then a
-// *consumer.PartialError and the other spans are accepted. Safe for
-// concurrent use; td is not retained.
+// *consumer.PartialError and the other spans are accepted. A request with
+// an attribute value nested past otlpwire.MaxValueDepth is refused whole,
+// as ConsumeTracesProto refuses it, with a permanent error wrapping
+// consumer.ErrTooDeep. Safe for concurrent use; td is not retained.
 func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
+	if err := checkDepth(td); err != nil {
+		return err
+	}
 	b := p.pool.Get().(*batch)
 	defer func() { b.reset(); p.pool.Put(b) }()
 	return p.process(b, p.decode(td, b))

@@ -19,7 +19,10 @@ import (
 // ptrace.Traces (the differential fuzz tests in wire_test.go hold it to
 // that), and it refuses a request if and only if
 // ptraceotlp.ExportRequest.UnmarshalProto does (see internal/otlpwire for
-// pdata's leniencies it shares).
+// pdata's leniencies it shares) or checkDepth refuses what pdata decoded:
+// the one deliberate difference, a bound on how deeply attribute values
+// nest (otlpwire.MaxValueDepth), which keeps the recursive walk of values
+// bounded where pdata's is not.
 //
 // Aliasing: span names and attribute strings are read in place
 // (unsafe.String over buf), never copied. That is safe because nothing
@@ -41,6 +44,9 @@ var _ consumer.ProtoTraces = (*Processor)(nil)
 // a trace_id not of 16 bytes, a span_id or parent_span_id not of 8) is
 // refused whole with a permanent error, wrapped by consumer.NewMalformed,
 // that names where decoding failed; nothing of it is counted or recorded.
+// So is a request with an attribute value nested past
+// otlpwire.MaxValueDepth, which pdata would accept (it recurses without a
+// bound): that error wraps consumer.ErrTooDeep too.
 // Safe for concurrent use; buf is neither modified nor retained.
 func (p *Processor) ConsumeTracesProto(_ context.Context, buf []byte) error {
 	b := p.pool.Get().(*batch)
@@ -264,7 +270,7 @@ func resource(buf []byte, name *string, named *bool) *wireError {
 		}
 		if num != fResourceAttributes { // the rest is only checked
 			var err *wireError
-			if i, err = checkField(buf, resourceFields, num, typ, lo, hi, -1); err != nil {
+			if i, err = checkField(buf, resourceFields, num, typ, lo, hi, -1, 0); err != nil {
 				return err
 			}
 			continue
@@ -272,7 +278,7 @@ func resource(buf []byte, name *string, named *bool) *wireError {
 		if typ != otlpwire.BytesType {
 			return fieldError("attributes", typ, wrongWireType)
 		}
-		key, str, isStr, err := keyValue(buf[lo:hi])
+		key, str, isStr, err := keyValue(buf[lo:hi], 0)
 		if err != nil {
 			return err.in("attributes", nattr)
 		}
@@ -301,7 +307,7 @@ func (d *wireDecoder) scopeSpans(buf []byte, record bool) *wireError {
 		}
 		if num != otlpwire.ScopeSpansSpans { // the rest is only checked
 			var err *wireError
-			if i, err = checkField(buf, scopeSpansFields, num, typ, lo, hi, -1); err != nil {
+			if i, err = checkField(buf, scopeSpansFields, num, typ, lo, hi, -1, 0); err != nil {
 				return err
 			}
 			continue

@@ -14,6 +14,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/consumer"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/otlpwire"
 )
 
 // wireTestProcessor is a small processor on a fresh graph.
@@ -45,12 +46,18 @@ func outcome(p *Processor, b *batch, rejected int, err error) decodeOutcome {
 }
 
 // decodeBoth decodes buf through pdata (UnmarshalProto, then decode) and
-// through decodeProto, each with its own processor and graph.
+// through decodeProto, each with its own processor and graph. The pdata
+// side also applies checkDepth, as ConsumeTraces does: the one deliberate
+// difference from pdata, which accepts attribute values nested to any
+// depth, while both of our paths refuse those past
+// otlpwire.MaxValueDepth.
 func decodeBoth(t testing.TB, buf []byte) (viaPdata, viaWire decodeOutcome) {
 	t.Helper()
 	p1, b1 := wireTestProcessor(t), &batch{}
 	req := ptraceotlp.NewExportRequest()
 	if err := req.UnmarshalProto(buf); err != nil {
+		viaPdata = outcome(p1, b1, 0, err)
+	} else if err := checkDepth(req.Traces()); err != nil {
 		viaPdata = outcome(p1, b1, 0, err)
 	} else {
 		viaPdata = outcome(p1, b1, p1.decode(req.Traces(), b1), nil)
@@ -489,7 +496,10 @@ func FuzzWireEqualsPdata(f *testing.F) {
 // them if and only if decodeProto does, with identical records.
 func FuzzWireRawBytes(f *testing.F) {
 	for _, in := range [][]byte{nil, request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(), spanOf(msg(nil, 2, sid2)))))),
-		request(cat(msg(nil, 2, scopeOf(spanOf(msg(nil, 13, msg(nil, 1, tid1))))), resourceOf("b")))} {
+		request(cat(msg(nil, 2, scopeOf(spanOf(msg(nil, 13, msg(nil, 1, tid1))))), resourceOf("b"))),
+		// Values at and past the nesting bound (the one deliberate difference from pdata).
+		withSpan(attr("deep", deepValue(otlpwire.MaxValueDepth, true, leafString))),
+		withSpan(attr("deep", deepValue(otlpwire.MaxValueDepth+1, false, leafString)))} {
 		f.Add(in)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/servicegraph/servicegraph/consumer"
 	"github.com/servicegraph/servicegraph/internal/otlpwire"
 )
 
@@ -17,8 +18,14 @@ import (
 // keyValue checks a KeyValue and returns its key (the last key field, as
 // in pdata), aliasing buf. When the value is a lone string field (the
 // common case) it returns that string too, with isStr; else valueString
-// finds what pdata makes of the value.
-func keyValue(buf []byte) (key, str string, isStr bool, err *wireError) {
+// finds what pdata makes of the value. level is that of the value holding
+// the KeyValue in a kvlist_value, 0 for an attribute. A KeyValue stands for
+// a value one level deeper even without a value field (pdata gives it an
+// empty one), so at the last level it is refused as too deep.
+func keyValue(buf []byte, level int) (key, str string, isStr bool, err *wireError) {
+	if level >= otlpwire.MaxValueDepth {
+		return "", "", false, tooDeep()
+	}
 	values := 0
 	for i := 0; i < len(buf); {
 		num, lo, hi, short := otlpwire.ShortBytes(buf, i)
@@ -38,12 +45,12 @@ func keyValue(buf []byte) (key, str string, isStr bool, err *wireError) {
 				str, isStr = alias(buf[lo+2:hi]), true
 			} else {
 				isStr = false
-				if err := anyValue(buf[lo:hi]); err != nil {
-					return "", "", false, err.in("value", -1)
+				if err := anyValue(buf[lo:hi], level+1); err != nil {
+					return "", "", false, err.inValue(level, "value", -1)
 				}
 			}
 		default:
-			if hi, err = checkField(buf, keyValueFields, num, typ, lo, hi, -1); err != nil {
+			if hi, err = checkField(buf, keyValueFields, num, typ, lo, hi, -1, level); err != nil {
 				return "", "", false, err
 			}
 		}
@@ -52,15 +59,20 @@ func keyValue(buf []byte) (key, str string, isStr bool, err *wireError) {
 	return key, str, isStr && values == 1, nil
 }
 
-// anyValue checks an AnyValue.
-func anyValue(buf []byte) *wireError {
+// anyValue checks an AnyValue of the given nesting level (an attribute's
+// value is level 1): past otlpwire.MaxValueDepth it refuses, so that the
+// walk's recursion is bounded.
+func anyValue(buf []byte, level int) *wireError {
+	if level > otlpwire.MaxValueDepth {
+		return tooDeep()
+	}
 	for i := 0; i < len(buf); {
 		num, typ, lo, hi := otlpwire.Field(buf, i)
 		if hi < 0 {
 			return codeError(nameOf(anyValueFields, num), hi)
 		}
 		var err *wireError
-		if i, err = checkField(buf, anyValueFields, num, typ, lo, hi, -1); err != nil {
+		if i, err = checkField(buf, anyValueFields, num, typ, lo, hi, -1, level); err != nil {
 			return err
 		}
 	}
@@ -149,8 +161,9 @@ func nameOf(rules []rule, num int32) string {
 // checkField checks one field, read by otlpwire.Field, of a message whose
 // known fields are rules (others are skipped as pdata skips them), and
 // returns the position after it. n numbers the field's occurrence in
-// error paths (-1: no number).
-func checkField(buf []byte, rules []rule, num int32, typ protowire.Type, lo, hi, n int) (int, *wireError) {
+// error paths (-1: no number). level is the nesting level of the value
+// the message is part of (0: none; see anyValue).
+func checkField(buf []byte, rules []rule, num int32, typ protowire.Type, lo, hi, n, level int) (int, *wireError) {
 	if num <= 0 || int(num) >= len(rules) || rules[num].name == "" {
 		i := skip(buf, typ, lo, hi)
 		if i < 0 {
@@ -170,15 +183,16 @@ func checkField(buf []byte, rules []rule, num int32, typ protowire.Type, lo, hi,
 		return i, nil
 	}
 	if r.sub != subNone {
-		if err := checkSub(buf[lo:hi], r.sub); err != nil {
-			return wrongWireType, err.in(r.name, n)
+		if err := checkSub(buf[lo:hi], r.sub, level); err != nil {
+			return wrongWireType, err.inValue(level, r.name, n)
 		}
 	}
 	return hi, nil
 }
 
-// check checks a whole message whose known fields are rules.
-func check(buf []byte, rules []rule) *wireError {
+// check checks a whole message whose known fields are rules, part of a
+// value of the given level (0: none).
+func check(buf []byte, rules []rule, level int) *wireError {
 	var seen [8]int // occurrences of each field, for error paths
 	for i := 0; i < len(buf); {
 		num, typ, lo, hi := otlpwire.Field(buf, i)
@@ -186,7 +200,7 @@ func check(buf []byte, rules []rule) *wireError {
 			return codeError(nameOf(rules, num), hi)
 		}
 		var err *wireError
-		if i, err = checkField(buf, rules, num, typ, lo, hi, seen[num&7]); err != nil {
+		if i, err = checkField(buf, rules, num, typ, lo, hi, seen[num&7], level); err != nil {
 			return err
 		}
 		seen[num&7]++
@@ -194,23 +208,27 @@ func check(buf []byte, rules []rule) *wireError {
 	return nil
 }
 
-func checkSub(buf []byte, m subMessage) *wireError {
+// checkSub checks a message of kind m held by a field of a message that is
+// part of a value of the given level (0: none). An AnyValue held directly
+// (an array_value's element) is one level deeper; a KeyValue's own value
+// is too (keyValue).
+func checkSub(buf []byte, m subMessage, level int) *wireError {
 	switch m {
 	case subKeyValue:
-		_, _, _, err := keyValue(buf)
+		_, _, _, err := keyValue(buf, level)
 		return err
 	case subAnyValue:
-		return anyValue(buf)
+		return anyValue(buf, level+1)
 	case subArray:
-		return check(buf, arrayFields)
+		return check(buf, arrayFields, level)
 	case subKVList:
-		return check(buf, kvListFields)
+		return check(buf, kvListFields, level)
 	case subEntityRef:
-		return check(buf, entityRefFields)
+		return check(buf, entityRefFields, level)
 	case subScope:
-		return check(buf, scopeFields)
+		return check(buf, scopeFields, level)
 	case subEvent:
-		return check(buf, eventFields)
+		return check(buf, eventFields, level)
 	}
 	return nil
 }
@@ -311,8 +329,9 @@ const wrongWireType = -1 << 16
 
 // wireError says where in the request decoding failed, and why.
 type wireError struct {
-	path string // e.g. resource_spans[0].scope_spans[2].spans[7].kind
-	msg  string
+	path  string // e.g. resource_spans[0].scope_spans[2].spans[7].kind
+	msg   string
+	cause error // a sentinel callers branch on, or nil
 }
 
 func (e *wireError) Error() string {
@@ -320,6 +339,24 @@ func (e *wireError) Error() string {
 		return e.msg
 	}
 	return e.path + ": " + e.msg
+}
+
+func (e *wireError) Unwrap() error { return e.cause }
+
+// tooDeep refuses a value nested past otlpwire.MaxValueDepth.
+func tooDeep() *wireError {
+	return &wireError{msg: fmt.Sprintf("%v: more than %d levels", consumer.ErrTooDeep, otlpwire.MaxValueDepth),
+		cause: consumer.ErrTooDeep}
+}
+
+// inValue is in for a failure inside a value of the given level: the
+// path of a value nested too deep stops at the attribute's value (level
+// 0), rather than spelling out every level.
+func (e *wireError) inValue(level int, field string, i int) *wireError {
+	if level > 0 && e.cause == consumer.ErrTooDeep {
+		return e
+	}
+	return e.in(field, i)
 }
 
 // in prefixes the path with the field (element i of it, if i ≥ 0) that

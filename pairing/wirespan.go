@@ -125,7 +125,7 @@ func (d *wireDecoder) span(buf []byte, record bool) *wireError {
 				return codeError("end_time_unix_nano", hi)
 			}
 		case fSpanAttributes:
-			key, str, isStr, err := keyValue(buf[lo:hi])
+			key, str, isStr, err := keyValue(buf[lo:hi], 0)
 			if err != nil {
 				return err.in("attributes", nattr)
 			}
@@ -149,7 +149,7 @@ func (d *wireDecoder) span(buf []byte, record bool) *wireError {
 			}
 		default: // checked only: events, dropped counts, flags, trace_state, unknown fields
 			var err *wireError
-			if hi, err = checkField(buf, spanFields, num, typ, lo, hi, nevent); err != nil {
+			if hi, err = checkField(buf, spanFields, num, typ, lo, hi, nevent, 0); err != nil {
 				return err
 			}
 			if num == fSpanEvents {
@@ -227,7 +227,7 @@ func linkTo(buf []byte) (spanKey, *wireError) {
 			}
 		default:
 			var err *wireError
-			if hi, err = checkField(buf, linkFields, num, typ, lo, hi, nattr); err != nil {
+			if hi, err = checkField(buf, linkFields, num, typ, lo, hi, nattr, 0); err != nil {
 				return to, err
 			}
 			if num == 4 {
@@ -262,7 +262,7 @@ func status(buf []byte, code int32) (int32, *wireError) {
 			continue
 		}
 		var err *wireError
-		if i, err = checkField(buf, statusFields, num, typ, lo, hi, -1); err != nil {
+		if i, err = checkField(buf, statusFields, num, typ, lo, hi, -1, 0); err != nil {
 			return code, err
 		}
 	}

@@ -13,6 +13,9 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/servicegraph/servicegraph/consumer"
+	"github.com/servicegraph/servicegraph/internal/otlpwire"
 )
 
 // encoding is the OTLP/HTTP payload encoding, chosen by Content-Type; the
@@ -105,6 +108,11 @@ func decode(data []byte, enc encoding) (ptraceotlp.ExportRequest, *refusal) {
 	req := ptraceotlp.NewExportRequest()
 	var err error
 	if enc == encJSON {
+		// pdata's JSON decoder recurses once per bracket without a bound.
+		if !otlpwire.JSONDepthWithin(data, otlpwire.MaxJSONDepth) {
+			return req, refuse(reasonTooDeep, fmt.Sprintf("decode JSON ExportTraceServiceRequest: %v: more than %d levels (brackets nest more than %d deep)",
+				consumer.ErrTooDeep, otlpwire.MaxValueDepth, otlpwire.MaxJSONDepth))
+		}
 		err = req.UnmarshalJSON(data)
 	} else {
 		err = req.UnmarshalProto(data)

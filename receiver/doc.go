@@ -59,7 +59,10 @@
 //	    (any error answer).
 //	servicegraph_receiver_refused_total{transport, reason}  counter
 //	    Refused requests by reason: bad_request (undecodable body or a
-//	    permanent consumer error), too_large, unsupported_media_type,
+//	    permanent consumer error), too_deep (attribute values nested past
+//	    otlpwire.MaxValueDepth, refused by the consumer, or JSON brackets
+//	    past otlpwire.MaxJSONDepth, refused before pdata decodes the body:
+//	    consumer.ErrTooDeep), too_large, unsupported_media_type,
 //	    method_not_allowed, not_found, unauthenticated, overloaded (the
 //	    concurrency limit), retryable (a retryable consumer error), timeout
 //	    (the consumer did not finish before request_timeout or the client

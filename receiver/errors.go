@@ -24,6 +24,8 @@ import (
 //
 //	reason                  HTTP  gRPC              retryable
 //	bad_request             400   InvalidArgument   no  (+ BadRequest detail)
+//	too_deep                400   InvalidArgument   no  (+ BadRequest detail): values
+//	                                                      nested past a protocol bound
 //	too_large               413   ResourceExhausted no  (no RetryInfo: OTLP reads
 //	                                                      RESOURCE_EXHAUSTED without
 //	                                                      RetryInfo as permanent)
@@ -41,6 +43,7 @@ import (
 // Refusal reasons: the values of the "reason" label. The set is fixed.
 const (
 	reasonBadRequest       = "bad_request"
+	reasonTooDeep          = "too_deep"
 	reasonTooLarge         = "too_large"
 	reasonUnsupportedMedia = "unsupported_media_type"
 	reasonMethodNotAllowed = "method_not_allowed"
@@ -52,7 +55,7 @@ const (
 )
 
 var reasons = []string{
-	reasonBadRequest, reasonTooLarge, reasonUnsupportedMedia, reasonMethodNotAllowed,
+	reasonBadRequest, reasonTooDeep, reasonTooLarge, reasonUnsupportedMedia, reasonMethodNotAllowed,
 	reasonNotFound, reasonUnauthenticated, reasonOverloaded, reasonRetryable, reasonTimeout,
 }
 
@@ -67,6 +70,7 @@ type mapping struct {
 
 var mappings = map[string]mapping{
 	reasonBadRequest:       {http.StatusBadRequest, codes.InvalidArgument, false},
+	reasonTooDeep:          {http.StatusBadRequest, codes.InvalidArgument, false},
 	reasonTooLarge:         {http.StatusRequestEntityTooLarge, codes.ResourceExhausted, false},
 	reasonUnsupportedMedia: {http.StatusUnsupportedMediaType, codes.InvalidArgument, false},
 	reasonMethodNotAllowed: {http.StatusMethodNotAllowed, codes.Unimplemented, false},
@@ -127,6 +131,9 @@ func classify(err error) result {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return result{refused: refuse(reasonTimeout, "request not processed in time: "+err.Error())}
 	}
+	if errors.Is(err, consumer.ErrTooDeep) {
+		return result{refused: refuse(reasonTooDeep, err.Error())}
+	}
 	return result{refused: refuse(reasonBadRequest, err.Error())}
 }
 
@@ -157,7 +164,7 @@ func (r *refusal) status() *status.Status {
 	switch {
 	case m.retryable:
 		detail, err = st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(r.delay())})
-	case r.reason == reasonBadRequest:
+	case r.reason == reasonBadRequest || r.reason == reasonTooDeep:
 		detail, err = st.WithDetails(&errdetails.BadRequest{
 			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "request", Description: r.msg}},
 		})

@@ -1,0 +1,106 @@
+package pairing
+
+import (
+	"fmt"
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/servicegraph/servicegraph/consumer"
+	"github.com/servicegraph/servicegraph/internal/otlpwire"
+)
+
+// checkDepth refuses td, as decodeProto refuses its serialized form, when
+// an attribute value anywhere in it (resource, scope, span, event or link
+// attributes) nests past otlpwire.MaxValueDepth. pdata builds any depth;
+// the walk stops one level past the bound.
+func checkDepth(td ptrace.Traces) error {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		path := "resource_spans[" + strconv.Itoa(i) + "]"
+		if k, ok := deepAttr(rs.Resource().Attributes()); ok {
+			return depthError(path + ".resource.attributes[" + strconv.Quote(k) + "]")
+		}
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			path := path + ".scope_spans[" + strconv.Itoa(j) + "]"
+			if k, ok := deepAttr(ss.Scope().Attributes()); ok {
+				return depthError(path + ".scope.attributes[" + strconv.Quote(k) + "]")
+			}
+			spans := ss.Spans()
+			for n := 0; n < spans.Len(); n++ {
+				if where, ok := deepSpan(spans.At(n)); ok {
+					return depthError(path + ".spans[" + strconv.Itoa(n) + "]." + where)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func depthError(path string) error {
+	return fmt.Errorf("%s: %w: more than %d levels", path, consumer.ErrTooDeep, otlpwire.MaxValueDepth)
+}
+
+// deepSpan finds a value nested too deep among a span's attributes and
+// those of its events and links.
+func deepSpan(sp ptrace.Span) (where string, found bool) {
+	if k, ok := deepAttr(sp.Attributes()); ok {
+		return "attributes[" + strconv.Quote(k) + "]", true
+	}
+	evs := sp.Events()
+	for i := 0; i < evs.Len(); i++ {
+		if k, ok := deepAttr(evs.At(i).Attributes()); ok {
+			return "events[" + strconv.Itoa(i) + "].attributes[" + strconv.Quote(k) + "]", true
+		}
+	}
+	links := sp.Links()
+	for i := 0; i < links.Len(); i++ {
+		if k, ok := deepAttr(links.At(i).Attributes()); ok {
+			return "links[" + strconv.Itoa(i) + "].attributes[" + strconv.Quote(k) + "]", true
+		}
+	}
+	return "", false
+}
+
+// deepAttr returns the key of the first attribute whose value nests past
+// the bound.
+func deepAttr(m pcommon.Map) (string, bool) {
+	for k, v := range m.All() {
+		if tooDeepValue(v, 1) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// tooDeepValue reports whether v, a value of the given level, or a value
+// inside it lies past otlpwire.MaxValueDepth. It recurses at most one
+// level past the bound.
+func tooDeepValue(v pcommon.Value, level int) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeMap:
+		if level == otlpwire.MaxValueDepth {
+			return v.Map().Len() > 0
+		}
+		for _, c := range v.Map().All() {
+			if tooDeepValue(c, level+1) {
+				return true
+			}
+		}
+	case pcommon.ValueTypeSlice:
+		if level == otlpwire.MaxValueDepth {
+			return v.Slice().Len() > 0
+		}
+		s := v.Slice()
+		for i := 0; i < s.Len(); i++ {
+			if tooDeepValue(s.At(i), level+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
