@@ -2,11 +2,16 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -119,5 +124,79 @@ func TestAttackGraphReservedNames(t *testing.T) {
 	}
 	if v, _ := value(fams, "servicegraph_nodes_overflow_total"); v != 0 {
 		t.Fatalf("servicegraph_nodes_overflow_total = %g, want 0", v)
+	}
+}
+
+// agSum sums a family's samples (counters and gauges) whose labels contain
+// every given "name=value".
+func agSum(fams map[string]*dto.MetricFamily, name string, match ...string) float64 {
+	var sum float64
+next:
+	for _, m := range fams[name].GetMetric() {
+		ls := labels(m.GetLabel())
+		for _, kv := range match {
+			k, v, _ := strings.Cut(kv, "=")
+			if ls[k] != v {
+				continue next
+			}
+		}
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return sum
+}
+
+// TestAttackGraphRestoreFolds: a graph of 30 services saved, then restored
+// with --max-nodes 10, keeps every occurrence: the 22 services past the cap
+// are summed into user → __overflow__, and a second save and restore keeps
+// the same totals.
+func TestAttackGraphRestoreFolds(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, dir)
+	var spans []agSpan
+	id := uint32(1)
+	for i := range 30 {
+		for range i + 1 { // service i gets i+1 requests from user
+			spans = append(spans, agSpan{svc: fmt.Sprintf("svc-%02d", i), trace: id, id: id, kind: ptrace.SpanKindServer})
+			id++
+		}
+	}
+	agPost(t, s, agTraces(spans))
+	const total = 30 * 31 / 2
+	eventually(t, 20*time.Second, "465 edge occurrences", func() bool {
+		return agSum(s.metrics(t), "traces_service_graph_request_total") == total
+	})
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for round := range 2 {
+		s = start(t, dir, "--max-nodes", "10") // user, 8 services, __overflow__
+		fams := s.metrics(t)
+		got := map[string]float64{
+			"total":             agSum(fams, "traces_service_graph_request_total"),
+			"user→__overflow__": agSum(fams, "traces_service_graph_request_total", "client=user", "server=__overflow__"),
+			"user→svc-07":       agSum(fams, "traces_service_graph_request_total", "client=user", "server=svc-07"),
+			"overflow series":   float64(len(series(fams, "servicegraph_edge_first_seen_timestamp_seconds"))),
+			"nodes":             agSum(fams, "servicegraph_nodes"),
+			"edges folded":      agSum(fams, "servicegraph_edges_folded_total"),
+			"nodes overflowed":  agSum(fams, "servicegraph_nodes_overflow_total"),
+		}
+		want := map[string]float64{
+			"total":             total,
+			"user→__overflow__": 429, // 9 + 10 + … + 30
+			"user→svc-07":       8,
+			"overflow series":   9, // 8 services and __overflow__
+			"nodes":             10,
+			"edges folded":      21, // the first restored overflow edge, then 21 summed into it
+			"nodes overflowed":  22,
+		}
+		if round == 1 { // the saved graph already fits: nothing more folds
+			want["edges folded"], want["nodes overflowed"] = 0, 0
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("round %d after restore with --max-nodes 10:\n%v\nwant\n%v", round, got, want)
+		}
+		if code := s.stop(t, syscall.SIGTERM); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
 	}
 }

@@ -102,6 +102,12 @@ func (s *Store) state() *stateV1 {
 // called before the store is used. Histograms saved with other bounds, and
 // history saved with another bucket width, are dropped (the totals and
 // first/last-seen times are kept); history past retention is trimmed.
+// Under a smaller MaxNodes, saved names past it fold into OverflowNode
+// (counted in Stats.NodesOverflowed) and edges that thereby become one are
+// summed: counts, failures, histograms and history buckets added, the
+// earliest first-seen and the latest last-seen kept (counted in
+// Stats.EdgesFolded, logged). Edges past MaxEdges are dropped, their
+// occurrences counted in Stats.EdgesDropped.
 func (s *Store) ReadState(r io.Reader) error {
 	hdr := make([]byte, headerSize)
 	if _, err := io.ReadFull(r, hdr); err != nil {
@@ -160,32 +166,60 @@ func (s *Store) restore(st *stateV1) error {
 			s.links[ids[i]][r] += v
 		}
 	}
+	overflowed := s.overflow
+	var folded uint64
 	for _, se := range st.Edges {
 		k := edgeKey{ids[se.Client], ids[se.Server], se.Kind}
-		if _, ok := s.edges[k]; !ok && len(s.edges) >= s.cfg.MaxEdges {
+		e := s.edges[k]
+		switch {
+		case e != nil:
+			// Two saved edges became one: their names folded into
+			// OverflowNode under a smaller MaxNodes. Sum them.
+			folded++
+			e.count += se.Count
+			e.failed += se.Failed
+			e.first, e.last = min(e.first, se.First), max(e.last, se.Last)
+		case len(s.edges) >= s.cfg.MaxEdges:
 			s.dropped += se.Count
 			continue
+		default:
+			e = newEdge(se.First, len(s.cfg.LatencyBuckets))
+			e.count, e.failed, e.last = se.Count, se.Failed, se.Last
+			s.edges[k] = e
 		}
-		e := newEdge(se.First, len(s.cfg.LatencyBuckets))
-		e.count, e.failed, e.last = se.Count, se.Failed, se.Last
 		if sameHist {
 			for i, h := range se.Hist {
-				if len(h.Counts) == len(e.hist[i].counts) {
-					e.hist[i] = histogram{counts: h.Counts, sum: h.Sum, n: h.N}
-				}
+				e.hist[i].merge(h)
 			}
 		}
-		s.edges[k] = e
 		if sameWidth {
 			s.mergeHistory(e, se.History)
 			s.trimHistory(e, floorDiv(minStart, int64(s.cfg.BucketWidth)), false)
 		}
 	}
+	s.edgesFolded += folded
 	if s.histBytes > s.cfg.MaxHistoryBytes {
 		s.evictHistory()
 	}
 	s.version++
+	if n := s.overflow - overflowed; n > 0 {
+		s.log.Warn("restored graph folded into "+OverflowNode+" (max_nodes is smaller than the saved graph)",
+			"nodes_folded", n, "edges_folded", folded)
+	}
 	return nil
+}
+
+// merge adds a saved histogram with the same bounds; one with another
+// number of buckets is dropped.
+func (h *histogram) merge(sh stateHist) {
+	if len(sh.Counts) != len(h.counts) {
+		return
+	}
+	for i, c := range sh.Counts {
+		h.counts[i] += c
+	}
+	h.sum += sh.Sum
+	h.n += sh.N
 }
 
 // buckets returns every history bucket of e, the open one last.

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ type LinkTally struct {
 type Store struct {
 	cfg Config
 	now func() time.Time
+	log *slog.Logger
 
 	ids  sync.Map // raw name (string) → *nodeRef; lock-free lookups on the hot path
 	nraw atomic.Int64
@@ -69,6 +71,7 @@ type Store struct {
 	histBytes   int64  // memory held by every edge's history
 	histBuckets int    // buckets held by every edge's history
 	histEvicted uint64 // buckets dropped at MaxHistoryBytes
+	edgesFolded uint64 // saved edges summed into another at restore
 }
 
 type edgeKey struct {
@@ -81,9 +84,13 @@ func New(cfg Config, set Settings) *Store {
 	if set.Now == nil {
 		set.Now = time.Now
 	}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Store{
 		cfg:    cfg,
 		now:    set.Now,
+		log:    set.Logger,
 		byName: make(map[string]NodeID),
 		edges:  make(map[edgeKey]*edge),
 	}
@@ -255,6 +262,9 @@ type Stats struct {
 	HistoryBuckets  int    // buckets held across all edges
 	HistoryBytes    int64  // memory held by the history of all edges
 	HistoryEvicted  uint64 // buckets dropped, oldest first, at MaxHistoryBytes
+	// EdgesFolded counts saved edges that ReadState summed into another
+	// edge because their nodes folded into OverflowNode.
+	EdgesFolded uint64
 }
 
 // Stats returns the store's counters.
@@ -262,7 +272,7 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Nodes: len(s.names), Edges: len(s.edges), NodesOverflowed: s.overflow, EdgesDropped: s.dropped,
-		HistoryBuckets: s.histBuckets, HistoryBytes: s.histBytes, HistoryEvicted: s.histEvicted}
+		HistoryBuckets: s.histBuckets, HistoryBytes: s.histBytes, HistoryEvicted: s.histEvicted, EdgesFolded: s.edgesFolded}
 }
 
 // evictHistory brings the history's memory to 15/16 of MaxHistoryBytes,

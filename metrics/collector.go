@@ -55,6 +55,7 @@ var (
 	edges           = desc("servicegraph_edges", "Edges in the graph.")
 	nodesOverflowed = desc("servicegraph_nodes_overflow_total", "Node names folded into __overflow__ at the max_nodes bound.")
 	edgesDropped    = desc("servicegraph_edges_dropped_total", "Edge occurrences dropped at the max_edges bound.")
+	edgesFolded     = desc("servicegraph_edges_folded_total", "Saved edges summed into another edge when the graph was restored, because their nodes folded into __overflow__ under a smaller max_nodes.")
 	historyBuckets  = desc("servicegraph_history_buckets", "History buckets held across all edges.")
 	historyBytes    = desc("servicegraph_history_bytes", "Memory held by the history of all edges (bounded by max_history_bytes).")
 	historyEvicted  = desc("servicegraph_history_evicted_buckets_total", "History buckets dropped, oldest first, because a bound was hit, by reason.", "reason")
@@ -77,7 +78,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{requestTotal, requestFailed, serverSeconds, clientSeconds, messagingDelay,
 		linkDelay, firstSeen, lastSeen, spanLinks, spansReceived, spansRejected, spansDuplicate, spansSanitised, spansRoot, spansPaired,
 		pendingItems, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
-		nodesOverflowed, edgesDropped, historyBuckets, historyBytes, historyEvicted} {
+		nodesOverflowed, edgesDropped, edgesFolded, historyBuckets, historyBytes, historyEvicted} {
 		ch <- d
 	}
 }
@@ -152,6 +153,7 @@ func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
 	gauge(edges, g.Edges)
 	counter(nodesOverflowed, g.NodesOverflowed)
 	counter(edgesDropped, g.EdgesDropped)
+	counter(edgesFolded, g.EdgesFolded)
 	gauge(historyBuckets, g.HistoryBuckets)
 	gauge(historyBytes, int(g.HistoryBytes))
 	counter(historyEvicted, g.HistoryEvicted, "max_history_bytes")
