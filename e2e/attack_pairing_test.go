@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Attacks on pairing over real sockets against the built binary (issue
@@ -59,6 +61,7 @@ func apVarint(b []byte, num protowire.Number, v uint64) []byte {
 type apSpan struct {
 	trace      [16]byte
 	span       [8]byte
+	parent     [8]byte // none if zero
 	name       string
 	kind       uint64
 	start, end uint64
@@ -71,6 +74,9 @@ func apRequest(service string, spans ...apSpan) []byte {
 	var ss []byte
 	for _, s := range spans {
 		b := apMsg(apMsg(nil, 1, s.trace[:]), 2, s.span[:])
+		if s.parent != [8]byte{} {
+			b = apMsg(b, 4, s.parent[:])
+		}
 		b = apMsg(b, 5, []byte(s.name))
 		b = apVarint(b, 6, s.kind)
 		b = apFixed64(apFixed64(b, 7, s.start), 8, s.end)
@@ -220,5 +226,61 @@ func TestAttackPairingDeepNesting(t *testing.T) {
 	t.Logf("VmHWM %d kB", hwm)
 	if hwm > apDeepHWMKB {
 		t.Fatalf("VmHWM %d kB, want at most %d kB", hwm, apDeepHWMKB)
+	}
+}
+
+// apHistSum is the sum of the histogram series name with exactly labels
+// (sorted "name=value" pairs), and whether it exists.
+func apHistSum(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+	for _, m := range f.GetMetric() {
+		if labelKey(m.GetLabel()) == strings.Join(labels, ",") && m.GetHistogram() != nil {
+			return m.GetHistogram().GetSampleSum(), true
+		}
+	}
+	return 0, false
+}
+
+// A client span and its server span from 1970 to now, and a consumer that
+// starts now after a producer that ended in 1970, each count for exactly
+// pairing.MaxSeconds (an hour) in the latency and delay sums, on both sides
+// of the call: not 1.8e9 s on the server side and 4,295 s on the client's.
+func TestAttackPairingClockSkew(t *testing.T) {
+	s := start(t, t.TempDir())
+	const epoch, saturated = 1, 3600.0 // 1970-01-01T00:00:00.000000001Z; pairing.MaxSeconds
+	now := uint64(time.Now().UnixNano())
+	reqs := [][]byte{
+		apRequest("skew-client", apSpan{trace: [16]byte{7}, span: [8]byte{1}, name: "call", kind: 3, start: epoch, end: now}),
+		apRequest("skew-server", apSpan{trace: [16]byte{7}, span: [8]byte{2}, parent: [8]byte{1}, name: "serve", kind: 2, start: epoch, end: now}),
+		apRequest("skew-producer", apSpan{trace: [16]byte{8}, span: [8]byte{1}, name: "send", kind: 4, start: epoch, end: epoch}),
+		apRequest("skew-consumer", apSpan{trace: [16]byte{8}, span: [8]byte{2}, parent: [8]byte{1}, name: "receive", kind: 5, start: now, end: now}),
+	}
+	for _, req := range reqs {
+		if code, body := postTraces(t, s, "application/x-protobuf", req, false); code != http.StatusOK {
+			t.Fatalf("status %d %q", code, body)
+		}
+	}
+	call := edgeLabels("skew-client", "skew-server", "")
+	sums := []struct {
+		name   string
+		labels []string
+	}{
+		{"traces_service_graph_request_server_seconds", call},
+		{"traces_service_graph_request_client_seconds", call},
+		{"traces_service_graph_request_messaging_system_seconds", edgeLabels("skew-producer", "skew-consumer", "messaging_system")},
+	}
+	var fams map[string]*dto.MetricFamily
+	eventually(t, 10*time.Second, "the edges in /metrics", func() bool {
+		fams = s.metrics(t)
+		_, ok := apHistSum(fams, sums[2].name, sums[2].labels...)
+		return ok
+	})
+	for _, c := range sums {
+		if v, ok := apHistSum(fams, c.name, c.labels...); !ok || v != saturated {
+			t.Errorf("%s_sum%v = %v (present %v), want exactly %v", c.name, c.labels, v, ok, saturated)
+		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 type entry struct {
 	key  spanKey
 	end  int64  // unix ns
-	dur  uint32 // µs, saturated
+	dur  uint32 // µs, saturated at MaxSeconds (micros)
 	meta uint32 // see the meta* constants
 }
 
@@ -33,8 +33,7 @@ func packMeta(svc uint32, kind uint8, failed bool) uint32 {
 func (e *entry) svc() uint32      { return e.meta & metaSvcMask }
 func (e *entry) kind() uint8      { return uint8(e.meta >> metaKindShift & 7) }
 func (e *entry) failed() bool     { return e.meta&metaFailed != 0 }
-func (e *entry) start() int64     { return e.end - int64(e.dur)*1000 }
-func (e *entry) seconds() float64 { return float64(e.dur) / 1e6 }
+func (e *entry) seconds() float64 { return microsSeconds(e.dur) }
 
 // index is the span index of one shard: (trace id, span id) → entry, for the
 // most recent cap spans. Entries live in a FIFO ring; when it is full the

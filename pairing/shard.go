@@ -101,7 +101,7 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 			sh.c.droppedClients++
 		case e.meta&metaPaired == 0:
 			b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(c.svc), Server: graph.NodeID(c.peer),
-				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{-1, float64(c.dur) / 1e6}})
+				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{-1, microsSeconds(c.dur)}})
 		}
 	})
 	sh.links.expire(linkCutoff, func(w *waitingLink) {
@@ -118,10 +118,10 @@ func (b *batch) pair(p *entry, cmeta uint32, cstart, cend int64) {
 	switch pk := p.kind(); {
 	case ck == kindConsumer && pk == kindProducer:
 		o.Kind = graph.Messaging
-		o.Seconds = [2]float64{delay(cstart, p.end), -1}
+		o.Seconds = [2]float64{seconds(cstart - p.end), -1}
 	case ck == kindServer && pk == kindClient, psvc != csvc:
 		o.Kind = graph.Call
-		o.Seconds = [2]float64{float64(cend-cstart) / 1e9, p.seconds()}
+		o.Seconds = [2]float64{seconds(cend - cstart), p.seconds()}
 		if pk == kindClient {
 			p.meta |= metaPaired
 		}
@@ -139,16 +139,6 @@ func (b *batch) linked(t *entry, fromMeta uint32, fromStart int64) {
 		k = graph.Messaging
 	}
 	b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(t.svc()), Server: svc, Kind: k,
-		Failed: t.failed() || fromMeta&metaFailed != 0, Seconds: [2]float64{delay(fromStart, t.end), -1}})
+		Failed: t.failed() || fromMeta&metaFailed != 0, Seconds: [2]float64{seconds(fromStart - t.end), -1}})
 	b.tally(svc, graph.LinkResolved)
-}
-
-// maxDelay bounds recorded async delays; clocks decades apart say nothing.
-const maxDelay = 1e6 // seconds
-
-// delay is start − end in seconds, clamped to [0, maxDelay]: hosts' clocks
-// disagree, and a consumer never starts before its producer ended.
-func delay(start, end int64) float64 {
-	d := float64(start-end) / 1e9
-	return min(max(d, 0), maxDelay)
 }

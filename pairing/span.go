@@ -52,13 +52,7 @@ type link struct {
 	valid bool
 }
 
-func (s *span) durMicros() uint32 {
-	d := (s.end - s.start) / 1000
-	if d > int64(^uint32(0)) {
-		return ^uint32(0)
-	}
-	return uint32(d)
-}
+func (s *span) durMicros() uint32 { return micros(s.end - s.start) }
 
 // peerOf finds the node a CLIENT span names: a database (db.namespace, else
 // db.name, else the db system) or a peer (peer.service, service.peer.name,
