@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,10 +39,46 @@ type Config struct {
 	// PageRefresh is the built-in page's auto-refresh period.
 	PageRefresh time.Duration `yaml:"page_refresh"`
 	// TLS serves HTTPS; client_ca_file turns on mutual TLS.
-	TLS tlsconfig.Config `yaml:"tls"`
+	TLS TLSConfig `yaml:"tls"`
 	// Auth requires a bearer token on every endpoint but /-/healthy and
 	// /-/ready.
 	Auth auth.Config `yaml:"auth"`
+}
+
+// TLSConfig is the API listener's TLS: the files, and whether the probes
+// are exempt from mutual TLS.
+type TLSConfig struct {
+	tlsconfig.Config `yaml:",inline"`
+	// HealthWithoutClientCert, with mutual TLS (client_ca_file), serves
+	// /-/healthy and /-/ready to clients without a certificate, for
+	// probes (kubelet, load balancers) that cannot present one. The
+	// handshake then asks for a certificate without requiring it (a
+	// certificate that is presented must still verify), and every other
+	// path answers 403 to a client that presented none.
+	HealthWithoutClientCert bool `yaml:"health_without_client_cert"`
+}
+
+// Validate reports every problem of c at once.
+func (c TLSConfig) Validate() error {
+	err := c.Config.Validate()
+	if c.HealthWithoutClientCert && !c.MutualTLS() {
+		err = errors.Join(err, errors.New("tls: health_without_client_cert needs client_ca_file (it exempts the probes from mutual TLS)"))
+	}
+	return err
+}
+
+// Server is tlsconfig.Config.Server, with client certificates asked for
+// but not required when HealthWithoutClientCert is set (the handler then
+// requires one on every path but the probes).
+func (c TLSConfig) Server() (*tls.Config, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	conf, err := c.Config.Server()
+	if err == nil && conf != nil && c.HealthWithoutClientCert {
+		conf.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return conf, err
 }
 
 // NewDefaultConfig returns the defaults: 127.0.0.1:8080, plaintext, no

@@ -38,7 +38,12 @@
 // {"error": "loading state"} with Retry-After.
 //
 // With Config.Auth every endpoint but /-/healthy and /-/ready needs a
-// bearer token (401 otherwise). Node rows carry id, title, subtitle
+// bearer token (401 otherwise). With mutual TLS, clients need a
+// certificate signed by the client CA on every path; with
+// Config.TLS.HealthWithoutClientCert the two probes are served without
+// one, and every other path answers 403 to a client that presented none.
+// An error message that repeats a value of the request cuts it to 128
+// bytes followed by "…", and no error message exceeds 1,024 bytes. Node rows carry id, title, subtitle
 // (service, database or virtual), mainstat (requests/s over the window),
 // secondarystat (error %), arc__success and arc__failed (summing to
 // exactly 1; an idle node has 1 and 0), color and detail__ fields; edge

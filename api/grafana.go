@@ -20,7 +20,7 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request) (*graph.Snapshot, 
 	v, err := snap.Query(q)
 	switch {
 	case errors.Is(err, graph.ErrUnknownService):
-		writeError(w, s.log, http.StatusBadRequest, &ParamError{Param: ParamService, Msg: err.Error()})
+		writeError(w, s.log, http.StatusBadRequest, paramErr(ParamService, "unknown service %s", echo(q.Service)))
 		return nil, q, nil, false
 	case err != nil:
 		writeError(w, s.log, http.StatusInternalServerError, fmt.Errorf("query graph: %w", err))

@@ -41,14 +41,13 @@ func (s *Server) serveDependencies(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	from, to, err := parseDependencies(v, s.now())
 	if err != nil {
-		writeJSON(w, s.log, http.StatusBadRequest, jaegerErrorBody{Errors: []jaegerError{{Code: http.StatusBadRequest, Msg: err.Error()}}})
+		writeJaegerError(w, s.log, http.StatusBadRequest, err)
 		return
 	}
 	service := v.Get(ParamService)
 	view, err := s.src.Graph.Snapshot().Query(graph.Query{From: from, To: to, Kinds: graph.AllKinds})
 	if err != nil {
-		s.log.Error("API request failed", "status", http.StatusInternalServerError, "err", err)
-		writeJSON(w, s.log, http.StatusInternalServerError, jaegerErrorBody{Errors: []jaegerError{{Code: http.StatusInternalServerError, Msg: fmt.Sprintf("query graph: %v", err)}}})
+		writeJaegerError(w, s.log, http.StatusInternalServerError, fmt.Errorf("query graph: %w", err))
 		return
 	}
 	type pair struct{ parent, child string }

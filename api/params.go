@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/servicegraph/servicegraph/graph"
 )
@@ -36,8 +37,9 @@ const (
 	// msThreshold: integer times above it are Unix milliseconds (Grafana's
 	// ${__from} and ${__to}), at or below it Unix seconds.
 	msThreshold = 1e11
-	// maxEcho bounds how much of a bad value an error message repeats.
-	maxEcho = 64
+	// maxEcho bounds, in bytes, how much of a request's value an error
+	// message repeats; longer values are cut and end with "…".
+	maxEcho = 128
 )
 
 // Accepted times: from the epoch to 2200, so that nanosecond arithmetic
@@ -60,12 +62,23 @@ func paramErr(param, format string, args ...any) *ParamError {
 	return &ParamError{Param: param, Msg: fmt.Sprintf(format, args...)}
 }
 
-// echo quotes a user-supplied value for an error message, cut short.
+// echo quotes a value a request carried for an error message, cut to
+// maxEcho bytes. Every message that repeats request input goes through it.
 func echo(s string) string {
-	if len(s) > maxEcho {
-		s = s[:maxEcho] + "..."
+	return strconv.Quote(cut(s, maxEcho))
+}
+
+// cut returns s if it has at most n bytes, else its first n bytes or fewer
+// (never splitting a UTF-8 sequence) followed by "…".
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return strconv.Quote(s)
+	i := n
+	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // ParseQuery parses the filters shared by every graph endpoint: from and to
@@ -102,12 +115,31 @@ func ParseQuery(v url.Values, now time.Time, maxDepth int) (graph.Query, error) 
 		}
 		q.Depth = d
 	}
-	if k, err := graph.ParseKinds(v.Get(ParamKinds)); err != nil {
-		return q, paramErr(ParamKinds, "kinds: %v", err)
-	} else {
-		q.Kinds = k
+	if q.Kinds, err = parseKinds(v.Get(ParamKinds)); err != nil {
+		return q, err
 	}
 	return q, nil
+}
+
+// parseKinds is graph.ParseKinds (empty: every kind), with a bad kind
+// echoed cut.
+func parseKinds(list string) (graph.KindSet, error) {
+	if strings.TrimSpace(list) == "" {
+		return graph.AllKinds, nil
+	}
+	var set graph.KindSet
+	for _, f := range strings.Split(list, ",") {
+		k, err := graph.ParseKind(strings.TrimSpace(f))
+		if err != nil {
+			var names []string
+			for _, k := range graph.Kinds {
+				names = append(names, k.String())
+			}
+			return 0, paramErr(ParamKinds, "kinds: unknown kind %s (want one of %s)", echo(strings.TrimSpace(f)), strings.Join(names, ", "))
+		}
+		set = set.With(k)
+	}
+	return set, nil
 }
 
 // parseTimeParam returns def when the parameter is absent or empty.

@@ -92,7 +92,7 @@ func (s *Server) renderHandler(format string) http.Handler {
 }
 
 func withHint(err error) string {
-	msg := err.Error()
+	msg := errorMessage(err)
 	if !strings.Contains(msg, "service=") {
 		msg += "\n" + narrowHint
 	}

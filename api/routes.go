@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 )
 
@@ -67,9 +68,30 @@ func (s *Server) routes() http.Handler {
 		if s.tokens != nil && !rt.open {
 			h = s.tokens.HTTPMiddleware(h, nil)
 		}
-		mux.Handle(rt.pattern, s.metrics.instrument(rt.name, readOnly(h)))
+		h = readOnly(h)
+		if s.cfg.TLS.HealthWithoutClientCert && !rt.open {
+			h = s.requireClientCert(h)
+		}
+		mux.Handle(rt.pattern, s.metrics.instrument(rt.name, h))
 	}
 	return secure(mux)
+}
+
+// errNoClientCert is the answer, 403, of a request without a verified
+// client certificate where the probes are exempt from mutual TLS.
+var errNoClientCert = errors.New("client certificate required: this API uses mutual TLS; " +
+	"only /-/healthy and /-/ready are served without one")
+
+// requireClientCert answers 403 to a connection that presented no client
+// certificate (one that did not verify never got past the handshake).
+func (s *Server) requireClientCert(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+			writeError(w, s.log, http.StatusForbidden, errNoClientCert)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // readOnly refuses every method but GET and HEAD with 405.

@@ -143,7 +143,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}()
 	s.log.Info("HTTP API started", "addr", ln.Addr().String(), "tls", s.tlsConf != nil,
-		"mutual_tls", s.cfg.TLS.MutualTLS(), "bearer_auth", s.tokens != nil,
+		"mutual_tls", s.cfg.TLS.MutualTLS(), "probes_without_client_cert", s.cfg.TLS.HealthWithoutClientCert, "bearer_auth", s.tokens != nil,
 		"renderer", s.src.Renderer != nil, "metrics", s.src.Metrics != nil)
 	if s.tokens != nil && s.tlsConf == nil {
 		s.log.Warn("HTTP API checks bearer tokens over plaintext connections; configure tls to keep tokens secret")

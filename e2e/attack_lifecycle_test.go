@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/tlsconfig/tlstest"
 )
 
 // lcProc is a servicegraph process started without waiting for it to be
@@ -290,5 +292,80 @@ func TestAttackLifecycleSIGTERMWhileLoading(t *testing.T) {
 	after, err := os.ReadFile(filepath.Join(dir, "graph.state"))
 	if err != nil || !bytes.Equal(before, after) {
 		t.Fatalf("the state file changed (err %v)", err)
+	}
+}
+
+// TestAttackLifecycleEchoCut: an unknown service= of 60 KB (about the
+// largest request line the API reads) used to come back whole in the 400;
+// it is cut to 128 bytes and "…". A 100 KB one does not get past the
+// header limit (431).
+func TestAttackLifecycleEchoCut(t *testing.T) {
+	s := start(t, t.TempDir())
+	long := strings.Repeat("v", 60<<10)
+	want := `{"error":"unknown service \"` + strings.Repeat("v", 128) + `…\"","parameter":"service"}` + "\n"
+	for _, path := range []string{"/api/graph/data", "/api/graph/edges", "/graph.svg"} {
+		code, body := s.get(t, path+"?service="+long)
+		if code != http.StatusBadRequest || string(body) != want {
+			t.Errorf("GET %s?service=<60 KB>: %d, %d bytes: %.300s", path, code, len(body), body)
+		}
+	}
+	if code, body := s.get(t, "/api/graph/data?service="+strings.Repeat("v", 100<<10)); code != http.StatusRequestHeaderFieldsTooLarge || len(body) > 1024 {
+		t.Errorf("GET ?service=<100 KB>: %d, %d bytes", code, len(body))
+	}
+	if v, _ := value(s.metrics(t), "servicegraph_http_requests_total", "code=400", "handler=graph_data"); v != 1 {
+		t.Errorf("requests_total{graph_data,400} = %g, want 1", v)
+	}
+}
+
+// TestAttackLifecycleMTLSProbes: with mTLS every probe needed a client
+// certificate. With --api-health-without-client-cert a real TLS client
+// without one gets /-/healthy and /-/ready, and 403 with a clear message
+// everywhere else; with one, everything; the OTLP listeners still require
+// a certificate.
+func TestAttackLifecycleMTLSProbes(t *testing.T) {
+	dir := t.TempDir()
+	files := tlstest.Write(t, dir)
+	s := start(t, filepath.Join(dir, "data"), "--tls-cert-file", files.ServerCert, "--tls-key-file", files.ServerKey,
+		"--tls-client-ca-file", files.CA, "--api-health-without-client-cert")
+	client := func(cfg *tls.Config) *http.Client {
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+	}
+	noCert, withCert := client(files.ClientConfig(t, false)), client(files.ClientConfig(t, true))
+	const forbidden = `{"error":"client certificate required: this API uses mutual TLS; only /-/healthy and /-/ready are served without one"}` + "\n"
+	tests := []struct {
+		name   string
+		client *http.Client
+		path   string
+		code   int
+		body   string
+	}{
+		{"healthy without a certificate", noCert, "/-/healthy", 200, "ok"},
+		{"ready without a certificate", noCert, "/-/ready", 200, `{"status":"ready"}` + "\n"},
+		{"graph without a certificate", noCert, "/api/graph/edges", 403, forbidden},
+		{"metrics without a certificate", noCert, "/metrics", 403, forbidden},
+		{"page without a certificate", noCert, "/", 403, forbidden},
+		{"graph with a certificate", withCert, "/api/graph/edges", 200, "[]\n"},
+		{"ready with a certificate", withCert, "/-/ready", 200, `{"status":"ready"}` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, body := lcGet(tt.client, "https://"+s.api+tt.path); code != tt.code || body != tt.body {
+				t.Fatalf("GET %s: %d %q, want %d %q", tt.path, code, body, tt.code, tt.body)
+			}
+		})
+	}
+	// The OTLP listeners are not exempt: no certificate, no handshake.
+	if code, msg := lcGet(noCert, "https://"+s.http+"/v1/traces"); code != 0 {
+		t.Errorf("OTLP/HTTP without a client certificate: %d %s, want a refused handshake", code, msg)
+	}
+	if code, _ := lcGet(withCert, "https://"+s.http+"/v1/traces"); code == 0 {
+		t.Error("OTLP/HTTP with a client certificate refused")
+	}
+	_, m := lcGet(withCert, "https://"+s.api+"/metrics")
+	for _, want := range []string{`servicegraph_http_requests_total{code="403",handler="graph_edges"} 1`,
+		`servicegraph_http_requests_total{code="403",handler="metrics"} 1`, `servicegraph_http_requests_total{code="200",handler="healthy"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

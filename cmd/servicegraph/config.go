@@ -112,11 +112,15 @@ var options = []option{
 	{"otlp-http-addr", "receiver.http_addr", "OTLP/HTTP listen address; empty disables", func(c *Config) []any { return []any{&c.Receiver.HTTPAddr} }},
 	{"max-request-bytes", "receiver.max_request_bytes", "largest OTLP request, also after decompression", func(c *Config) []any { return []any{&c.Receiver.MaxRequestBytes} }},
 	{"max-concurrent-requests", "receiver.max_concurrent_requests", "OTLP requests in progress at once; more are refused with a retryable error", func(c *Config) []any { return []any{&c.Receiver.MaxConcurrentRequests} }},
+	{"max-inflight-bytes", "receiver.max_inflight_bytes", "memory all OTLP requests in flight may hold (each reserves ~10x its protobuf size); more are refused with a retryable error", func(c *Config) []any { return []any{&c.Receiver.MaxInflightBytes} }},
 	{"http-addr", "api.addr", "HTTP API, /metrics and built-in page listen address", func(c *Config) []any { return []any{&c.API.Addr} }},
 	{"tls-cert-file", "receiver.tls.cert_file, api.tls.cert_file", "TLS certificate (PEM) for every listener", func(c *Config) []any { return []any{&c.Receiver.TLS.CertFile, &c.API.TLS.CertFile} }},
 	{"tls-key-file", "receiver.tls.key_file, api.tls.key_file", "TLS private key (PEM) for every listener", func(c *Config) []any { return []any{&c.Receiver.TLS.KeyFile, &c.API.TLS.KeyFile} }},
 	{"tls-client-ca-file", "receiver.tls.client_ca_file, api.tls.client_ca_file", "CA bundle (PEM); when set, clients must present a certificate it signed (mTLS)", func(c *Config) []any {
 		return []any{&c.Receiver.TLS.ClientCAFile, &c.API.TLS.ClientCAFile}
+	}},
+	{"api-health-without-client-cert", "api.tls.health_without_client_cert", "with mTLS, serve /-/healthy and /-/ready to clients without a certificate (every other API path answers them 403)", func(c *Config) []any {
+		return []any{&c.API.TLS.HealthWithoutClientCert}
 	}},
 	{"ingest-token-file", "receiver.auth.bearer_token_file", "file of bearer tokens (one a line) OTLP senders must present", func(c *Config) []any { return []any{&c.Receiver.Auth.BearerTokenFile} }},
 	{"api-token-file", "api.auth.bearer_token_file", "file of bearer tokens (one a line) API clients must present", func(c *Config) []any { return []any{&c.API.Auth.BearerTokenFile} }},
@@ -157,8 +161,16 @@ func (v fieldsValue) String() string {
 		return strconv.FormatInt(*p, 10)
 	case *time.Duration:
 		return p.String()
+	case *bool:
+		return strconv.FormatBool(*p)
 	}
 	return ""
+}
+
+// IsBoolFlag lets a bool option be given as a bare --flag.
+func (v fieldsValue) IsBoolFlag() bool {
+	_, ok := v.ptrs[0].(*bool)
+	return ok
 }
 
 // typeName names the value's type for --help.
@@ -168,6 +180,8 @@ func (v fieldsValue) typeName() string {
 		return "int"
 	case *time.Duration:
 		return "duration"
+	case *bool:
+		return "bool"
 	}
 	return "string"
 }
@@ -195,6 +209,12 @@ func (v fieldsValue) Set(s string) error {
 				return errors.New("not a duration (e.g. 10s, 5m)")
 			}
 			*p = d
+		case *bool:
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return errors.New("not true or false")
+			}
+			*p = b
 		default:
 			return fmt.Errorf("unsupported field type %T", ptr)
 		}

@@ -55,6 +55,13 @@ state:
 			}
 			return ""
 		}},
+		{"a bare bool flag", []string{"--tls-cert-file", "c.pem", "--tls-key-file", "k.pem", "--tls-client-ca-file", "ca.pem",
+			"--api-health-without-client-cert"}, func(c Config) string {
+			if !c.API.TLS.HealthWithoutClientCert || c.API.TLS.ClientCAFile != "ca.pem" {
+				return "--api-health-without-client-cert not applied"
+			}
+			return ""
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
