@@ -35,6 +35,9 @@ type Config struct {
 type StateConfig struct {
 	Dir          string        `yaml:"dir"`           // empty: no persistence
 	SaveInterval time.Duration `yaml:"save_interval"` // periodic save
+	// ReadyOnSaveFailure keeps /-/ready at 200 (with a warning) while
+	// saves fail; false makes it 503.
+	ReadyOnSaveFailure bool `yaml:"ready_on_save_failure"`
 }
 
 // LogConfig sets up the logger.
@@ -50,7 +53,7 @@ func newDefaultConfig() Config {
 		Pairing:  pairing.NewDefaultConfig(),
 		Graph:    graph.NewDefaultConfig(),
 		Render:   render.NewDefaultConfig(),
-		State:    StateConfig{Dir: "./data", SaveInterval: time.Minute},
+		State:    StateConfig{Dir: "./data", SaveInterval: time.Minute, ReadyOnSaveFailure: true},
 		Log:      LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -112,7 +115,6 @@ var options = []option{
 	{"otlp-http-addr", "receiver.http_addr", "OTLP/HTTP listen address; empty disables", func(c *Config) []any { return []any{&c.Receiver.HTTPAddr} }},
 	{"max-request-bytes", "receiver.max_request_bytes", "largest OTLP request, also after decompression", func(c *Config) []any { return []any{&c.Receiver.MaxRequestBytes} }},
 	{"max-concurrent-requests", "receiver.max_concurrent_requests", "OTLP requests in progress at once; more are refused with a retryable error", func(c *Config) []any { return []any{&c.Receiver.MaxConcurrentRequests} }},
-	{"max-inflight-bytes", "receiver.max_inflight_bytes", "memory all OTLP requests in flight may hold (each reserves ~10x its protobuf size); more are refused with a retryable error", func(c *Config) []any { return []any{&c.Receiver.MaxInflightBytes} }},
 	{"http-addr", "api.addr", "HTTP API, /metrics and built-in page listen address", func(c *Config) []any { return []any{&c.API.Addr} }},
 	{"tls-cert-file", "receiver.tls.cert_file, api.tls.cert_file", "TLS certificate (PEM) for every listener", func(c *Config) []any { return []any{&c.Receiver.TLS.CertFile, &c.API.TLS.CertFile} }},
 	{"tls-key-file", "receiver.tls.key_file, api.tls.key_file", "TLS private key (PEM) for every listener", func(c *Config) []any { return []any{&c.Receiver.TLS.KeyFile, &c.API.TLS.KeyFile} }},
@@ -141,6 +143,9 @@ var options = []option{
 	{"render-max-edges", "render.max_edges", "largest graph drawn, in edges", func(c *Config) []any { return []any{&c.Render.MaxEdges} }},
 	{"data-dir", "state.dir", "directory for the saved graph; empty disables saving", func(c *Config) []any { return []any{&c.State.Dir} }},
 	{"save-interval", "state.save_interval", "how often the graph is saved", func(c *Config) []any { return []any{&c.State.SaveInterval} }},
+	{"ready-on-save-failure", "state.ready_on_save_failure", "while saves of the graph fail, /-/ready stays 200 with a warning (true) or answers 503 (false)", func(c *Config) []any {
+		return []any{&c.State.ReadyOnSaveFailure}
+	}},
 	{"log-level", "log.level", "debug, info, warn or error", func(c *Config) []any { return []any{&c.Log.Level} }},
 	{"log-format", "log.format", "text or json", func(c *Config) []any { return []any{&c.Log.Format} }},
 }

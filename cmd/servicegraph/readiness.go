@@ -16,10 +16,18 @@ const (
 	phaseStopping              // shutdown began
 )
 
-// readiness answers /-/ready from the service's phase. Safe for concurrent
-// use.
+// reasonSaveFailing is the /-/ready reason (or warning) while saves fail.
+// Probes are unauthenticated: the details are in the log.
+const reasonSaveFailing = "saving the graph failed; see the log and servicegraph_state_saves_total"
+
+// readiness answers /-/ready from the service's phase and, once running,
+// from whether saves fail. Safe for concurrent use.
 type readiness struct {
 	phase atomic.Int32
+	// saveFailing reports whether the last save failed; nil: never.
+	saveFailing func() bool
+	// readyOnSaveFailure: stay ready (with a warning) while saves fail.
+	readyOnSaveFailure bool
 }
 
 func (r *readiness) set(p phase) { r.phase.Store(int32(p)) }
@@ -30,6 +38,9 @@ func (r *readiness) get() api.Readiness {
 	case phaseLoading:
 		return api.Readiness{Loading: true, Reason: api.ReasonLoading}
 	case phaseRunning:
+		if r.saveFailing != nil && r.saveFailing() {
+			return api.Readiness{Ready: r.readyOnSaveFailure, Reason: reasonSaveFailing}
+		}
 		return api.Readiness{Ready: true}
 	case phaseStopping:
 		return api.Readiness{Reason: "shutting down"}

@@ -54,7 +54,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
-	var probe readiness
+	probe := readiness{saveFailing: st.Failing, readyOnSaveFailure: cfg.State.ReadyOnSaveFailure}
 	srv, err := api.New(cfg.API, api.Settings{Logger: logger, Registerer: reg}, api.Sources{
 		Graph:    store,
 		Problems: proc.Problems,

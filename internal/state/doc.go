@@ -6,9 +6,12 @@
 //
 // # Start
 //
-// Open prepares the data directory: it creates it and removes the
-// temporary files (graph.state.tmp-*) that interrupted saves left behind,
-// counting and logging them. Load then restores the saved graph:
+// Open prepares the data directory: it creates it, removes the temporary
+// files (graph.state.tmp-*) that interrupted saves left behind, counting
+// and logging them, and checks that it can save there by doing what a
+// save does (create, write, fsync, rename a probe file, fsync the
+// directory): an unwritable directory is an error at start, not a loss
+// found at shutdown. Load then restores the saved graph:
 //
 //   - no file: the service starts empty;
 //   - a corrupt or unreadable file: moved aside (graph.state.corrupt-<ns>),
@@ -23,9 +26,18 @@
 //   - Load stops reading when its context ends, and then returns the
 //     context's error, leaving the file untouched.
 //
+// # Saving
+//
+// Saves run every interval between Start and Shutdown, and once more at
+// Shutdown; none runs before Load succeeded (it would replace the file
+// with an empty graph). A failed save is counted
+// (servicegraph_state_saves_total{result="error"}) and logged, and Failing
+// reports it until a save works again.
+//
 // # Concurrency
 //
-// A Saver's methods are called from one goroutine (the wiring); saving
-// runs on its own goroutine between Start and Shutdown. Load must finish
-// before the store is written to.
+// A Saver's methods are called from one goroutine (the wiring), except
+// Failing, which is safe for concurrent use and never waits for a save;
+// saving runs on its own goroutine between Start and Shutdown. Load must
+// finish before the store is written to.
 package state

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,8 @@ type Saver struct {
 	loadFailed prometheus.Counter
 	staleTemp  prometheus.Counter
 	lastSave   prometheus.Gauge
+
+	failing atomic.Bool // the last save failed
 
 	mu     sync.Mutex // serialises saves; guards loaded
 	loaded bool       // Load succeeded: saving cannot overwrite an unread file
@@ -84,7 +87,46 @@ func Open(dir string, interval time.Duration, store *graph.Store, set Settings) 
 	if err := s.removeStaleTemp(); err != nil {
 		return nil, err
 	}
+	if err := probe(dir); err != nil {
+		return nil, fmt.Errorf("data directory %s is not writable: %w; fix its permissions or mount, "+
+			"or point --data-dir elsewhere (--data-dir '' disables saving)", dir, err)
+	}
 	return s, nil
+}
+
+// probe does in dir what a save does (create, write, fsync, rename, fsync
+// the directory), so that an unwritable directory stops the start instead
+// of losing every save. Its files are named like a save's temporary files:
+// should it be interrupted, the next start removes them.
+func probe(dir string) error {
+	f, err := os.CreateTemp(dir, tempPrefix+"probe-*")
+	if err != nil {
+		return err
+	}
+	name, renamed := f.Name(), f.Name()+"-renamed"
+	_, err = f.WriteString("servicegraph write probe\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(name, renamed)
+	}
+	if err != nil {
+		os.Remove(name)
+		return err
+	}
+	if err := os.Remove(renamed); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func (s *Saver) path() string { return filepath.Join(s.dir, FileName) }
@@ -138,14 +180,22 @@ func (s *Saver) Save() error {
 		err = s.write()
 	}
 	if err != nil {
+		s.failing.Store(true)
 		s.saves.WithLabelValues("error").Inc()
 		s.logger.Error("saving the graph failed", "path", s.path(), "err", err)
 		return err
+	}
+	if s.failing.Swap(false) {
+		s.logger.Info("saving the graph works again", "path", s.path())
 	}
 	s.saves.WithLabelValues("ok").Inc()
 	s.lastSave.SetToCurrentTime()
 	return nil
 }
+
+// Failing reports whether the last save failed. It never waits for a save
+// in progress; safe for concurrent use.
+func (s *Saver) Failing() bool { return s.failing.Load() }
 
 func (s *Saver) write() error {
 	tmp, err := os.CreateTemp(s.dir, tempPrefix+"*")

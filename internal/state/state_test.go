@@ -263,3 +263,71 @@ func TestDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUnwritableDirRefused: a data directory the service cannot write
+// stops Open with a clear error (it used to start, report ready and lose
+// every save). sysfs refuses new files even to root, where permission bits
+// would not.
+func TestUnwritableDirRefused(t *testing.T) {
+	const dir = "/sys/kernel"
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Skipf("no %s: %v", dir, err)
+	}
+	_, err := state.Open(dir, time.Hour, newStore(t, 0), state.Settings{})
+	if err == nil || !strings.Contains(err.Error(), "data directory /sys/kernel is not writable") ||
+		!strings.Contains(err.Error(), "point --data-dir elsewhere") {
+		t.Fatalf("err = %v, want a clear refusal", err)
+	}
+}
+
+// TestSaveFailureCounted: when the directory goes away under a running
+// Saver (replaced by a regular file: a failure even for root), saves fail,
+// are counted and reported by Failing, until the directory is back.
+func TestSaveFailureCounted(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s, reg := open(t, dir, newStore(t, 2))
+	if err := s.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil || s.Failing() {
+		t.Fatalf("first save: %v, failing %v", err, s.Failing())
+	}
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.Save(); err == nil {
+			t.Fatal("save into a file succeeded")
+		}
+	}
+	if !s.Failing() {
+		t.Fatal("Failing() = false after failed saves")
+	}
+	if v := counter(t, reg, "servicegraph_state_saves_total", "error"); v != 2 {
+		t.Fatalf("saves error = %g, want 2", v)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil || s.Failing() {
+		t.Fatalf("save after the directory came back: %v, failing %v", err, s.Failing())
+	}
+	if v := counter(t, reg, "servicegraph_state_saves_total", "ok"); v != 2 {
+		t.Fatalf("saves ok = %g, want 2", v)
+	}
+}
+
+// TestProbeLeavesNothing: the write probe at Open leaves no file behind.
+func TestProbeLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	open(t, dir, newStore(t, 0))
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("left %v", entries)
+	}
+}
