@@ -17,6 +17,7 @@ const (
 	DefaultHTTPAddr              = "127.0.0.1:4318"
 	DefaultMaxRequestBytes       = 16 << 20
 	DefaultMaxConcurrentRequests = 64
+	DefaultMaxInflightBytes      = 256 << 20
 	DefaultReadHeaderTimeout     = 10 * time.Second
 	DefaultRequestTimeout        = 30 * time.Second
 )
@@ -36,6 +37,14 @@ type Config struct {
 	// at once, both transports together. Past it requests are refused at
 	// once as retryable (HTTP 429, gRPC Unavailable with RetryInfo).
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// MaxInflightBytes bounds the memory of all requests in flight, both
+	// transports together: each reserves what it can cost, from the bytes
+	// of its body as they arrive (gRPC: max_request_bytes until its message
+	// has arrived) to the estimated cost of decoding and consuming it
+	// (budget.go). Requests that cannot reserve are refused at once as
+	// retryable; one that would need more than all of it, as too large.
+	// It must hold a protobuf request of max_request_bytes.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 	// ReadHeaderTimeout bounds reading HTTP request headers.
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	// RequestTimeout bounds reading an HTTP body, and handing a request to
@@ -48,13 +57,15 @@ type Config struct {
 }
 
 // NewDefaultConfig returns the defaults: both transports on localhost, 16 MiB
-// requests, 64 concurrent requests, no TLS, no auth.
+// requests, 64 concurrent requests, 256 MiB for requests in flight, no TLS,
+// no auth.
 func NewDefaultConfig() Config {
 	return Config{
 		GRPCAddr:              DefaultGRPCAddr,
 		HTTPAddr:              DefaultHTTPAddr,
 		MaxRequestBytes:       DefaultMaxRequestBytes,
 		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+		MaxInflightBytes:      DefaultMaxInflightBytes,
 		ReadHeaderTimeout:     DefaultReadHeaderTimeout,
 		RequestTimeout:        DefaultRequestTimeout,
 	}
@@ -76,6 +87,13 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConcurrentRequests <= 0 {
 		errs = append(errs, fmt.Errorf("max_concurrent_requests must be positive, got %d", c.MaxConcurrentRequests))
+	}
+	switch {
+	case c.MaxInflightBytes <= 0:
+		errs = append(errs, fmt.Errorf("max_inflight_bytes must be positive, got %d", c.MaxInflightBytes))
+	case c.MaxRequestBytes > 0 && c.MaxInflightBytes/protoCostPerByte < c.MaxRequestBytes:
+		errs = append(errs, fmt.Errorf("max_inflight_bytes (%d) must be at least %d × max_request_bytes (%d): a protobuf request of max_request_bytes costs that much",
+			c.MaxInflightBytes, protoCostPerByte, c.MaxRequestBytes))
 	}
 	if c.ReadHeaderTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("read_header_timeout must be positive, got %s", c.ReadHeaderTimeout))

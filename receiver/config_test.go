@@ -15,6 +15,7 @@ func TestNewDefaultConfig(t *testing.T) {
 		HTTPAddr:              "127.0.0.1:4318",
 		MaxRequestBytes:       16 << 20,
 		MaxConcurrentRequests: 64,
+		MaxInflightBytes:      256 << 20,
 		ReadHeaderTimeout:     10 * time.Second,
 		RequestTimeout:        30 * time.Second,
 	}
@@ -65,6 +66,17 @@ func TestValidate(t *testing.T) {
 			},
 			wantErr: []string{"max_request_bytes", "max_concurrent_requests", "read_header_timeout", "request_timeout"},
 		},
+		{
+			name:    "no memory budget",
+			mutate:  func(c *receiver.Config) { c.MaxInflightBytes = 0 },
+			wantErr: []string{"max_inflight_bytes must be positive"},
+		},
+		{
+			name:    "budget smaller than one maximal request",
+			mutate:  func(c *receiver.Config) { c.MaxInflightBytes = 16*c.MaxRequestBytes - 1 },
+			wantErr: []string{"max_inflight_bytes (268435455) must be at least 16 × max_request_bytes (16777216)"},
+		},
+		{name: "budget of one maximal request", mutate: func(c *receiver.Config) { c.MaxInflightBytes = 16 * c.MaxRequestBytes }},
 		{
 			name:    "cert without key",
 			mutate:  func(c *receiver.Config) { c.TLS.CertFile = "server.pem" },

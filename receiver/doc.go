@@ -24,11 +24,18 @@
 //     one pooled buffer.
 //   - Bounds: one request holds at most max_request_bytes of encoded data
 //     (gRPC message; HTTP body as sent and again after gzip decompression,
-//     which stops at max_request_bytes+1 bytes). Past
-//     max_concurrent_requests, requests are refused at once, before their
-//     HTTP body is read. gRPC messages are read and decoded by gRPC before
-//     the concurrency check (on the raw path: only read); their size bound
-//     still applies.
+//     which stops at max_request_bytes+1 bytes). All requests in flight
+//     together hold at most max_inflight_bytes (budget.go): an HTTP body
+//     reserves its buffer step by step as it arrives (one whose declared
+//     length cannot fit is refused unread), a gRPC message is sized by the
+//     codec before it is copied, and each then reserves the estimated cost
+//     of decoding and consuming it (16 B per protobuf byte; 8 B per JSON
+//     byte + 176 B per JSON object or array, the measured worst cases with
+//     garbage-collector slack), so resident memory stays under the idle
+//     baseline + max_inflight_bytes. Past max_concurrent_requests,
+//     requests are refused at once, before their HTTP body is read. gRPC
+//     messages are read by gRPC before the budget and concurrency checks;
+//     their size bound still applies.
 //   - Answers follow the OTLP specification; errors.go maps every outcome
 //     to codes in one table. The consumer's errors: nil is success; a
 //     *consumer.PartialError is success with partial_success
@@ -36,9 +43,9 @@
 //     Retry-After / gRPC Unavailable + RetryInfo; a context error (the
 //     request ran out of time) is answered the same way; anything else is
 //     permanent, HTTP 400 / gRPC InvalidArgument; so is a malformed protobuf
-//     request, which a ProtoTraces consumer reports (on the pdata gRPC path
-//     gRPC's codec refuses it as Internal before any interceptor runs, and
-//     it is not counted). Overload is HTTP 429 +
+//     request, which a ProtoTraces consumer reports, or pdata for any
+//     other consumer (both transports). Overload (the concurrency limit or
+//     the memory budget) is HTTP 429 +
 //     Retry-After / gRPC Unavailable + RetryInfo (OTLP clients treat
 //     ResourceExhausted without RetryInfo as permanent). HTTP error bodies
 //     are google.rpc.Status in the request's encoding (protobuf when the
@@ -62,9 +69,10 @@
 //	    permanent consumer error), too_deep (attribute values nested past
 //	    otlpwire.MaxValueDepth, refused by the consumer, or JSON brackets
 //	    past otlpwire.MaxJSONDepth, refused before pdata decodes the body:
-//	    consumer.ErrTooDeep), too_large, unsupported_media_type,
+//	    consumer.ErrTooDeep), too_large (past max_request_bytes, or a cost
+//	    past all of max_inflight_bytes), unsupported_media_type,
 //	    method_not_allowed, not_found, unauthenticated, overloaded (the
-//	    concurrency limit), retryable (a retryable consumer error), timeout
+//	    concurrency limit or the memory budget), retryable (a retryable consumer error), timeout
 //	    (the consumer did not finish before request_timeout or the client
 //	    left). HTTP-only reasons stay at zero for grpc.
 //	servicegraph_receiver_spans_total{transport, outcome}  counter
@@ -76,6 +84,8 @@
 //	    refuses one.
 //	servicegraph_receiver_inflight_requests  gauge
 //	    Requests holding a concurrency slot now, both transports.
+//	servicegraph_receiver_inflight_bytes  gauge
+//	    Bytes of max_inflight_bytes reserved now, both transports.
 //
 // Receivers sharing a Registerer share these series.
 package receiver

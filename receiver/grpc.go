@@ -4,22 +4,21 @@ import (
 	"context"
 	"math"
 
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip decompressor
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
-
-	"github.com/servicegraph/servicegraph/consumer"
 )
 
 // newGRPCServer builds the OTLP/gRPC server. Order of checks: message size
-// (gRPC itself, ResourceExhausted), bearer token (Unauthenticated),
-// concurrency limit (Unavailable + RetryInfo), then the consumer. A
-// consumer that implements consumer.ProtoTraces gets the request's bytes
-// (raw.go); any other gets pdata's decoding.
+// (gRPC itself, ResourceExhausted), memory budget (the codec: Unavailable +
+// RetryInfo, or ResourceExhausted when the request could never fit),
+// bearer token (Unauthenticated), concurrency limit (Unavailable +
+// RetryInfo), then the consumer. A consumer that implements
+// consumer.ProtoTraces gets the request's bytes (raw.go); any other gets
+// pdata's decoding of them.
 func (r *Receiver) newGRPCServer() *grpc.Server {
 	chain := []grpc.UnaryServerInterceptor{r.recoverInterceptor}
 	if r.tokens != nil {
@@ -32,21 +31,14 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 		grpc.MaxRecvMsgSize(int(min(r.cfg.MaxRequestBytes, math.MaxInt32))),
 		grpc.ConnectionTimeout(r.cfg.ReadHeaderTimeout),
 		grpc.ChainUnaryInterceptor(chain...),
+		grpc.ForceServerCodecV2(newRawCodec()),
 		grpc.StatsHandler(sizeRefusals{r.metrics}),
 	}
 	if r.tlsConf != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(r.tlsConf.Clone())))
 	}
-	raw, isRaw := r.next.(consumer.ProtoTraces)
-	if isRaw {
-		opts = append(opts, grpc.ForceServerCodecV2(newRawCodec()))
-	}
 	s := grpc.NewServer(opts...)
-	if isRaw {
-		s.RegisterService(&rawTraceServiceDesc, &rawService{r: r, raw: raw}) // raw.go
-	} else {
-		ptraceotlp.RegisterGRPCServer(s, &grpcService{r: r})
-	}
+	s.RegisterService(&rawTraceServiceDesc, &rawService{r: r}) // raw.go
 	return s
 }
 
@@ -70,29 +62,6 @@ func (r *Receiver) limitInterceptor(ctx context.Context, req any, _ *grpc.UnaryS
 	}
 	defer r.limit.release()
 	return handler(ctx, req)
-}
-
-// grpcService implements the OTLP trace service.
-type grpcService struct {
-	ptraceotlp.UnimplementedGRPCServer
-	r *Receiver
-}
-
-var _ ptraceotlp.GRPCServer = (*grpcService)(nil)
-
-// Export hands the request's spans to the consumer and maps its answer.
-func (s *grpcService) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	td := req.Traces()
-	spans := td.SpanCount()
-	ctx, cancel := context.WithTimeout(ctx, s.r.cfg.RequestTimeout)
-	defer cancel()
-	res := classify(s.r.next.ConsumeTraces(ctx, td))
-	if res.refused != nil {
-		s.r.metrics.refuse(transportGRPC, res.refused.reason, spans)
-		return ptraceotlp.NewExportResponse(), res.refused.grpcErr()
-	}
-	s.r.metrics.accept(transportGRPC, spans, res.partial)
-	return exportResponse(res.partial), nil
 }
 
 // sizeRefusals counts the calls gRPC refuses itself, before any

@@ -1,14 +1,11 @@
 package receiver
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strconv"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
-
-	"github.com/servicegraph/servicegraph/consumer"
 )
 
 // tracesPath is the OTLP/HTTP traces endpoint.
@@ -16,9 +13,12 @@ const tracesPath = "/v1/traces"
 
 // httpHandler serves OTLP/HTTP. Order of checks, cheapest first: path
 // (404), method (405), bearer token (401), Content-Type (415),
-// Content-Encoding (415), declared size (413), concurrency limit (429),
-// then, holding a slot, body size as read (413), decoding (400) and the
-// consumer. A protobuf body goes undecoded to a consumer that implements
+// Content-Encoding (415), declared size (413), the least cost of the
+// declared size against the memory budget (413 past all of it, 429 past
+// what is free), concurrency limit (429), then, holding a slot, the body
+// as read (413 past max_request_bytes; its buffer reserved from the budget
+// step by step, 413/429), the body's cost (413/429), decoding (400) and
+// the consumer. A protobuf body goes undecoded to a consumer that implements
 // consumer.ProtoTraces (raw.go), which then reports malformed ones.
 func (r *Receiver) httpHandler() http.Handler {
 	export := http.Handler(http.HandlerFunc(r.serveExport))
@@ -67,9 +67,19 @@ func (r *Receiver) serveExport(w http.ResponseWriter, req *http.Request) {
 	}
 	defer r.limit.release()
 
+	if !gz && req.ContentLength >= 0 {
+		// A declared length the budget cannot hold now is refused unread.
+		need := minCost(req.ContentLength, enc)
+		if err := r.budget.check(need); err != nil {
+			r.writeRefusal(w, req, budgetRefusal(err, need))
+			return
+		}
+	}
+	resv := r.budget.reserve()
+	defer resv.release()
 	// The server closes the connection after an oversized body.
 	body := http.MaxBytesReader(w, req.Body, r.cfg.MaxRequestBytes)
-	data, ref := readBody(body, gz, req.ContentLength, r.cfg.MaxRequestBytes)
+	data, ref := readBody(body, gz, req.ContentLength, r.cfg.MaxRequestBytes, resv)
 	if ref != nil {
 		// Drain what is left of the bounded body, so that the client reads
 		// our answer rather than a reset connection.
@@ -77,22 +87,12 @@ func (r *Receiver) serveExport(w http.ResponseWriter, req *http.Request) {
 		r.writeRefusal(w, req, ref)
 		return
 	}
-	var res result
-	var spans int
-	if raw, ok := r.next.(consumer.ProtoTraces); ok && enc == encProto {
-		res, spans = r.consumeProto(req.Context(), raw, data) // raw.go
-	} else {
-		exportReq, ref := decode(data, enc)
-		if ref != nil {
-			r.writeRefusal(w, req, ref)
-			return
-		}
-		td := exportReq.Traces()
-		spans = td.SpanCount()
-		ctx, cancel := context.WithTimeout(req.Context(), r.cfg.RequestTimeout)
-		res = classify(r.next.ConsumeTraces(ctx, td))
-		cancel()
+	need := cost(data, enc)
+	if err := resv.resize(need); err != nil {
+		r.writeRefusal(w, req, budgetRefusal(err, need))
+		return
 	}
+	res, spans := r.consume(req.Context(), data, enc) // raw.go
 	if res.refused != nil {
 		r.metrics.refuse(transportHTTP, res.refused.reason, spans)
 		r.writeError(w, enc, res.refused)

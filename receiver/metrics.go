@@ -27,6 +27,8 @@ type metrics struct {
 	refused  *prometheus.CounterVec // transport, reason
 	spans    *prometheus.CounterVec // transport, outcome
 	inflight prometheus.Gauge
+	// inflightBytes is the memory budget reserved now (budget.go).
+	inflightBytes prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -47,12 +49,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "servicegraph_receiver_inflight_requests",
 			Help: "OTLP export requests being decoded or consumed now, both transports.",
 		}),
+		inflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "servicegraph_receiver_inflight_bytes",
+			Help: "Bytes of max_inflight_bytes reserved now by OTLP requests in flight, both transports.",
+		}),
 	}
 	var errs []error
 	m.requests, errs = register(reg, m.requests, errs)
 	m.refused, errs = register(reg, m.refused, errs)
 	m.spans, errs = register(reg, m.spans, errs)
 	m.inflight, errs = register(reg, m.inflight, errs)
+	m.inflightBytes, errs = register(reg, m.inflightBytes, errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

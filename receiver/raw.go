@@ -15,8 +15,27 @@ import (
 // The raw path: when the consumer also implements consumer.ProtoTraces,
 // protobuf requests reach it as received, never decoded by pdata. OTLP/HTTP
 // hands it the (inflated) body; OTLP/gRPC registers the trace service by
-// hand with a codec that keeps the request's bytes. Everything around the
-// consumer (limits, interceptors, status mapping, metrics) is unchanged.
+// hand with a codec that keeps the request's bytes, for every consumer (one
+// without ProtoTraces gets them decoded by pdata, as over HTTP). Everything
+// around the consumer (limits, interceptors, status mapping, metrics) is
+// the same on both paths.
+
+// consume hands a request's body to the consumer, undecoded to a
+// ProtoTraces consumer when enc is protobuf, decoded by pdata otherwise,
+// and returns the outcome and the spans to count.
+func (r *Receiver) consume(ctx context.Context, data []byte, enc encoding) (result, int) {
+	if raw, ok := r.next.(consumer.ProtoTraces); ok && enc == encProto {
+		return r.consumeProto(ctx, raw, data)
+	}
+	req, ref := decode(data, enc)
+	if ref != nil {
+		return result{refused: ref}, 0
+	}
+	td := req.Traces()
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+	defer cancel()
+	return classify(r.next.ConsumeTraces(ctx, td)), td.SpanCount()
+}
 
 // consumeProto hands a serialized ExportTraceServiceRequest to the raw
 // consumer and returns the outcome and the spans to count: the request's
@@ -63,8 +82,14 @@ type rawTraceServer interface {
 }
 
 // rawRequest is an ExportTraceServiceRequest as received: a reference to
-// gRPC's buffer, released by free once the call is answered.
-type rawRequest struct{ buf mem.Buffer }
+// gRPC's buffer, released by free once the call is answered. res is the
+// request's share of the memory budget, sized by the codec before it
+// copies anything; refused is set instead of buf when that failed.
+type rawRequest struct {
+	buf     mem.Buffer
+	res     *reservation
+	refused *refusal
+}
 
 func (q *rawRequest) bytes() []byte {
 	if q.buf == nil {
@@ -85,12 +110,17 @@ type rawResponse []byte
 
 //nolint:revive // the grpc.MethodHandler signature puts ctx second
 func rawExportHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	req := &rawRequest{}
+	s := srv.(*rawService)
+	req := &rawRequest{res: s.r.budget.reserve()}
+	defer req.res.release()
 	if err := dec(req); err != nil {
 		return nil, err
 	}
 	defer req.free() // after the interceptors and the handler: nothing keeps the bytes
-	s := srv.(rawTraceServer)
+	if req.refused != nil {
+		s.r.metrics.refuse(transportGRPC, req.refused.reason, 0)
+		return nil, req.refused.grpcErr()
+	}
 	if interceptor == nil {
 		return s.export(ctx, req)
 	}
@@ -101,15 +131,12 @@ func rawExportHandler(srv any, ctx context.Context, dec func(any) error, interce
 }
 
 // rawService answers Export from the request's bytes.
-type rawService struct {
-	r   *Receiver
-	raw consumer.ProtoTraces
-}
+type rawService struct{ r *Receiver }
 
 var _ rawTraceServer = (*rawService)(nil)
 
 func (s *rawService) export(ctx context.Context, req *rawRequest) (any, error) {
-	res, spans := s.r.consumeProto(ctx, s.raw, req.bytes())
+	res, spans := s.r.consume(ctx, req.bytes(), encProto)
 	if res.refused != nil {
 		s.r.metrics.refuse(transportGRPC, res.refused.reason, spans)
 		return nil, res.refused.grpcErr()
@@ -123,14 +150,15 @@ func (s *rawService) export(ctx context.Context, req *rawRequest) (any, error) {
 	return rawResponse(out), nil
 }
 
-// rawCodec is the gRPC server's codec on the raw path. gRPC has already
-// checked the message size and inflated gzip when it calls Unmarshal, and
-// frees data when Unmarshal returns (grpc v1.85 rpc_util.go recv: "If the
-// codec wants its own reference to the data, it can get it"). So Unmarshal
-// keeps a reference: MaterializeToBuffer takes one on a message that
-// arrived in one buffer (no copy) and copies one that spans several
-// (HTTP/2 frames of 16 KiB) into one buffer from the pool; the handler
-// frees it after answering. Responses arrive encoded. Anything else (no
+// rawCodec is the gRPC server's codec. gRPC has already checked the
+// message size and inflated gzip when it calls Unmarshal, and frees data
+// when Unmarshal returns (grpc v1.85 rpc_util.go recv: "If the codec wants
+// its own reference to the data, it can get it"). So Unmarshal first sizes
+// the request's reservation to the message (refusing it, uncopied, when
+// the budget is short), then keeps a reference: MaterializeToBuffer takes
+// one on a message that arrived in one buffer (no copy) and copies one
+// that spans several (HTTP/2 frames of 16 KiB) into one buffer from the
+// pool; the handler frees it after answering. Responses arrive encoded. Anything else (no
 // other service is registered) goes to the registered "proto" codec.
 type rawCodec struct{ fallback grpcencoding.CodecV2 }
 
@@ -145,6 +173,11 @@ func (c rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 
 func (c rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if q, ok := v.(*rawRequest); ok {
+		need := protoCostPerByte * int64(data.Len())
+		if err := q.res.resize(need); err != nil {
+			q.refused = budgetRefusal(err, need)
+			return nil
+		}
 		q.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
 		return nil
 	}

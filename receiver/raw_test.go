@@ -461,9 +461,9 @@ func TestRawPathWithPairing(t *testing.T) {
 	}
 }
 
-// Malformed protobuf over gRPC: a raw consumer reports it, answered
-// InvalidArgument (bad_request) like HTTP's 400; without one, gRPC's codec
-// refuses it as Internal before any interceptor, uncounted.
+// Malformed protobuf over gRPC: a raw consumer reports it, pdata refuses
+// it for any other; both are answered InvalidArgument (bad_request) like
+// HTTP's 400, and counted.
 func TestGRPCMalformedBothPaths(t *testing.T) {
 	body := []byte{0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01}
 	tests := []struct {
@@ -475,7 +475,7 @@ func TestGRPCMalformedBothPaths(t *testing.T) {
 		wantCount float64 // servicegraph_receiver_refused_total{reason="bad_request"}
 	}{
 		{"raw", &dual{}, codes.InvalidArgument, 1},
-		{"pdata", &recorder{}, codes.Internal, 0},
+		{"pdata", &recorder{}, codes.InvalidArgument, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,6 +37,7 @@ type Receiver struct {
 	tokens  *auth.Tokens
 	metrics *metrics
 	limit   *limiter
+	budget  *budget
 
 	mu sync.Mutex // guards the fields below
 	// state moves new → started → stopped, or new → stopped.
@@ -92,6 +93,7 @@ func New(cfg Config, set Settings, next consumer.Traces) (*Receiver, error) {
 		tokens:  tokens,
 		metrics: m,
 		limit:   newLimiter(cfg.MaxConcurrentRequests, m.inflight),
+		budget:  newBudget(cfg.MaxInflightBytes, m.inflightBytes),
 	}, nil
 }
 
@@ -156,7 +158,8 @@ func (r *Receiver) Start(ctx context.Context) error {
 	r.logger.Info("OTLP receiver started",
 		"grpc_addr", addrString(grpcLn), "http_addr", addrString(httpLn),
 		"tls", r.tlsConf != nil, "mutual_tls", r.cfg.TLS.MutualTLS(), "bearer_auth", r.tokens != nil,
-		"max_request_bytes", r.cfg.MaxRequestBytes, "max_concurrent_requests", r.cfg.MaxConcurrentRequests)
+		"max_request_bytes", r.cfg.MaxRequestBytes, "max_concurrent_requests", r.cfg.MaxConcurrentRequests,
+		"max_inflight_bytes", r.cfg.MaxInflightBytes)
 	if r.tokens != nil && r.tlsConf == nil {
 		r.logger.Warn("OTLP receiver checks bearer tokens over plaintext connections; configure tls to keep tokens secret")
 	}
