@@ -284,3 +284,39 @@ func TestAttackPairingClockSkew(t *testing.T) {
 		}
 	}
 }
+
+// apLinkTo encodes a Span.Link to (trace, span).
+func apLinkTo(trace [16]byte, span [8]byte) []byte {
+	return apMsg(nil, 13, apMsg(apMsg(nil, 1, trace[:]), 2, span[:]))
+}
+
+// apLongNamesRSSKB bounds the process's RSS with 40 links waiting whose
+// spans have 8 MB names: below what the whole names alone need (320 MB).
+// Measured with the cut names: the -race binary holds 163 MB (the non-race
+// one 85 MB, from 35 MB idle: mostly request bodies not yet returned to the
+// system); with whole names kept, 663 MB (non-race: 430 MB).
+const apLongNamesRSSKB = 300 << 10
+
+// Forty links wait for targets that never come, each from a span with an
+// 8 MB name: pairing keeps the names cut to --max-name-bytes, so the
+// process holds the cut names, not 320 MB of them.
+func TestAttackPairingLongNames(t *testing.T) {
+	s := start(t, t.TempDir())
+	now := uint64(time.Now().UnixNano())
+	name := strings.Repeat("n", 8<<20)
+	for i := range 40 {
+		req := apRequest("long-names", apSpan{trace: [16]byte{4, byte(i)}, span: [8]byte{4, byte(i)}, name: name, kind: 1,
+			start: now, end: now + 1e6, extra: apLinkTo([16]byte{5, byte(i)}, [8]byte{5, byte(i)})})
+		if code, body := postTraces(t, s, "application/x-protobuf", req, false); code != http.StatusOK {
+			t.Fatalf("request %d: status %d %q", i, code, body)
+		}
+	}
+	if v, ok := value(s.metrics(t), "servicegraph_pending_items", "queue=links"); !ok || v != 40 {
+		t.Fatalf("pending links = %g (present %v), want 40", v, ok)
+	}
+	rss := apStatusKB(t, s, "VmRSS")
+	t.Logf("VmRSS with 40 links waiting: %d kB (VmHWM %d kB)", rss, apStatusKB(t, s, "VmHWM"))
+	if rss > apLongNamesRSSKB {
+		t.Fatalf("VmRSS %d kB with 40 links waiting, want at most %d kB", rss, apLongNamesRSSKB)
+	}
+}

@@ -2,6 +2,7 @@ package pairing
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/servicegraph/servicegraph/graph"
 )
@@ -10,14 +11,15 @@ import (
 // spans copied out of the request, then the edges and link outcomes they
 // produce, applied to the graph at the end with one lock. Batches are pooled.
 type batch struct {
-	user   graph.NodeID
-	spans  []span
-	links  []link
-	names  []string // per span: its name once cloned by nameOf
-	order  []int32  // span indexes grouped by shard
-	starts []int32  // per shard: start of its group in order (len shards+1)
-	refs   []linkRef
-	todo   []int32 // shards a pass must visit
+	user    graph.NodeID
+	maxName int // Config.MaxNameBytes
+	spans   []span
+	links   []link
+	names   []string // per span: its name once cloned by nameOf
+	order   []int32  // span indexes grouped by shard
+	starts  []int32  // per shard: start of its group in order (len shards+1)
+	refs    []linkRef
+	todo    []int32 // shards a pass must visit
 	// scratch of group: per span its shard; per shard the next free place
 	shardOf, next []int32
 	// refs grouped by target shard: refsSorted[linkStarts[s]:linkStarts[s+1]]
@@ -85,11 +87,38 @@ func (b *batch) group(nshards int, shardOf func(*span) int32) {
 	}
 }
 
-// nameOf returns span i's name, copied out of the request on first use
-// (names are kept only for diagnostics of links that wait or fail).
+// nameOf returns span i's name as pairing keeps it past the request
+// (keepName), made on first use: names are kept only for diagnostics of
+// links that wait or fail.
 func (b *batch) nameOf(i int32) string {
 	if b.names[i] == "" && b.spans[i].name != "" {
-		b.names[i] = strings.Clone(b.spans[i].name)
+		b.names[i] = keepName(b.spans[i].name, b.maxName)
 	}
 	return b.names[i]
+}
+
+// keepName is name as kept past a request: valid UTF-8 (invalid bytes
+// become U+FFFD), at most limit bytes, cut at a rune boundary, in memory of
+// its own (never aliasing the request). A huge name is cut before it is
+// looked at, so the cost is bounded by limit.
+func keepName(name string, limit int) string {
+	name = cutUTF8(name, limit)
+	if !utf8.ValidString(name) {
+		name = cutUTF8(strings.ToValidUTF8(name, "\uFFFD"), limit)
+	}
+	return strings.Clone(name)
+}
+
+// cutUTF8 cuts s to at most limit bytes without splitting a rune: it backs
+// off over at most utf8.UTFMax-1 continuation bytes (more cannot belong to
+// one rune; invalid bytes are repaired after).
+func cutUTF8(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for i := 0; i < utf8.UTFMax-1 && cut > 0 && !utf8.RuneStart(s[cut]); i++ {
+		cut--
+	}
+	return s[:cut]
 }

@@ -35,6 +35,12 @@ type Config struct {
 	// RecentProblems is how many unresolved and invalid links are kept for
 	// GET /api/links/unresolved.
 	RecentProblems int `yaml:"recent_problems"`
+	// MaxNameBytes cuts the span names pairing keeps past a request (of
+	// waiting links and recent problems), at a UTF-8 boundary after
+	// invalid UTF-8 is repaired, as the graph cuts node names. It is not a
+	// key of its own: the service sets it from graph.max_name_bytes
+	// (--max-name-bytes), one figure for every kept name.
+	MaxNameBytes int `yaml:"-"`
 }
 
 // NewDefaultConfig returns the defaults: about 1 GiB of state at the caps.
@@ -48,6 +54,7 @@ func NewDefaultConfig() Config {
 		Shards:          16,
 		ExpiryInterval:  time.Second,
 		RecentProblems:  200,
+		MaxNameBytes:    256,
 	}
 }
 
@@ -79,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.RecentProblems < 0 {
 		errs = append(errs, fmt.Errorf("recent_problems must not be negative, got %d", c.RecentProblems))
+	}
+	if c.MaxNameBytes < 16 {
+		errs = append(errs, fmt.Errorf("max_name_bytes must be at least 16, got %d", c.MaxNameBytes))
 	}
 	return errors.Join(errs...)
 }

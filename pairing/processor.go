@@ -64,7 +64,7 @@ func New(cfg Config, set Settings, g *graph.Store) (*Processor, error) {
 	for range cfg.Shards {
 		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.seed)))
 	}
-	p.pool.New = func() any { return &batch{user: p.user} }
+	p.pool.New = func() any { return &batch{user: p.user, maxName: cfg.MaxNameBytes} }
 	return p, nil
 }
 

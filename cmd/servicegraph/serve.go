@@ -38,6 +38,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
+	cfg.Pairing.MaxNameBytes = cfg.Graph.MaxNameBytes // one cut for every name kept (--max-name-bytes)
 	proc, err := pairing.New(cfg.Pairing, pairing.Settings{Logger: logger}, store)
 	if err != nil {
 		return err
