@@ -180,7 +180,7 @@ func TestAttackPairingDeepNesting(t *testing.T) {
 	}{
 		{"protobuf", "application/x-protobuf", deep, false},
 		{"protobuf gzip", "application/x-protobuf", apGzip(t, deep), true},
-		{"JSON past the bracket bound", "application/json", apDeepJSON(400_000), false}, // 11 MB
+		{"JSON past the bracket bound", "application/json", apDeepJSON(100_000), false}, // 2.8 MB, within --max-inflight-bytes
 		{"JSON past the value bound", "application/json", apDeepJSON(150), false},       // within the brackets' bound
 	}
 	for _, tc := range tests {
