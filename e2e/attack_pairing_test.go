@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"strconv"
@@ -318,5 +319,67 @@ func TestAttackPairingLongNames(t *testing.T) {
 	t.Logf("VmRSS with 40 links waiting: %d kB (VmHWM %d kB)", rss, apStatusKB(t, s, "VmHWM"))
 	if rss > apLongNamesRSSKB {
 		t.Fatalf("VmRSS %d kB with 40 links waiting, want at most %d kB", rss, apLongNamesRSSKB)
+	}
+}
+
+// apProblemsHWMKB bounds the process's peak RSS through the
+// recent-problems attack, the answer included. Measured: the -race binary
+// peaks at 106 MB (non-race: 47 MB, from 35 MB idle); with whole names
+// kept, the answer was 420 MB of JSON, the peak 1.56 GB (non-race), and
+// the -race binary did not finish answering.
+const apProblemsHWMKB = 250 << 10
+
+// Two hundred links with all-zero ids from spans with 2 MB names fill the
+// recent-problems list: it keeps the names cut to --max-name-bytes, so
+// GET /api/links/unresolved?limit=1000 answers 200 small entries (it
+// answered 400 MB of JSON), and a limit past 1,000 is a 400 naming limit.
+func TestAttackPairingRecentProblems(t *testing.T) {
+	s := start(t, t.TempDir())
+	now := uint64(time.Now().UnixNano())
+	var zero [16]byte
+	var links []byte
+	for range 10 {
+		links = append(links, apLinkTo(zero, [8]byte{})...)
+	}
+	for i := range 20 {
+		name := strings.Repeat(string(rune('a'+i)), 2<<20)
+		req := apRequest("bad-links", apSpan{trace: [16]byte{6, byte(i)}, span: [8]byte{6, byte(i)}, name: name, kind: 1,
+			start: now, end: now + 1e6, extra: links})
+		if code, body := postTraces(t, s, "application/x-protobuf", req, false); code != http.StatusOK {
+			t.Fatalf("request %d: status %d %q", i, code, body)
+		}
+	}
+	if v, ok := value(s.metrics(t), "servicegraph_span_links_total", "result=invalid", "service=bad-links"); !ok || v != 200 {
+		t.Fatalf("invalid links = %g (present %v), want 200", v, ok)
+	}
+	code, body := s.get(t, "/api/links/unresolved?limit=1000")
+	if code != http.StatusOK {
+		t.Fatalf("/api/links/unresolved: %d %.300s", code, body)
+	}
+	var got struct {
+		Problems []struct {
+			Result   string `json:"result"`
+			SpanName string `json:"span_name"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("answer: %d problems in %d bytes", len(got.Problems), len(body))
+	if len(got.Problems) != 200 || len(body) > 200<<10 {
+		t.Fatalf("answer of %d problems in %d bytes, want 200 in at most 200 KiB", len(got.Problems), len(body))
+	}
+	for _, p := range got.Problems {
+		if p.Result != "invalid" || len(p.SpanName) != 256 || strings.Trim(p.SpanName, p.SpanName[:1]) != "" {
+			t.Fatalf("problem %s with a span name of %d bytes, want invalid and 256 bytes of one letter", p.Result, len(p.SpanName))
+		}
+	}
+	if code, body := s.get(t, "/api/links/unresolved?limit=1001"); code != http.StatusBadRequest || !strings.Contains(string(body), `"parameter":"limit"`) {
+		t.Fatalf("limit=1001: %d %s, want 400 naming limit", code, body)
+	}
+	hwm := apStatusKB(t, s, "VmHWM")
+	t.Logf("VmHWM %d kB", hwm)
+	if hwm > apProblemsHWMKB {
+		t.Fatalf("VmHWM %d kB, want at most %d kB", hwm, apProblemsHWMKB)
 	}
 }

@@ -33,7 +33,8 @@ type Config struct {
 	// ExpiryInterval is how often waits are checked.
 	ExpiryInterval time.Duration `yaml:"expiry_interval"`
 	// RecentProblems is how many unresolved and invalid links are kept for
-	// GET /api/links/unresolved.
+	// GET /api/links/unresolved, at most MaxRecentProblems: each holds its
+	// span name cut to MaxNameBytes, ids in hex and a time, under 1 KB.
 	RecentProblems int `yaml:"recent_problems"`
 	// MaxNameBytes cuts the span names pairing keeps past a request (of
 	// waiting links and recent problems), at a UTF-8 boundary after
@@ -42,6 +43,10 @@ type Config struct {
 	// (--max-name-bytes), one figure for every kept name.
 	MaxNameBytes int `yaml:"-"`
 }
+
+// MaxRecentProblems bounds Config.RecentProblems: 10,000 problems hold
+// under 10 MB.
+const MaxRecentProblems = 10_000
 
 // NewDefaultConfig returns the defaults: about 1 GiB of state at the caps.
 func NewDefaultConfig() Config {
@@ -84,8 +89,8 @@ func (c Config) Validate() error {
 	if c.ExpiryInterval <= 0 {
 		errs = append(errs, fmt.Errorf("expiry_interval must be positive, got %s", c.ExpiryInterval))
 	}
-	if c.RecentProblems < 0 {
-		errs = append(errs, fmt.Errorf("recent_problems must not be negative, got %d", c.RecentProblems))
+	if c.RecentProblems < 0 || c.RecentProblems > MaxRecentProblems {
+		errs = append(errs, fmt.Errorf("recent_problems must be between 0 and %d, got %d", MaxRecentProblems, c.RecentProblems))
 	}
 	if c.MaxNameBytes < 16 {
 		errs = append(errs, fmt.Errorf("max_name_bytes must be at least 16, got %d", c.MaxNameBytes))
