@@ -2,11 +2,17 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -198,5 +204,193 @@ func TestAttackGraphRestoreFolds(t *testing.T) {
 		if code := s.stop(t, syscall.SIGTERM); code != 0 {
 			t.Fatalf("exit %d", code)
 		}
+	}
+}
+
+// agManyEdges makes services × peers × 2 distinct edges: every service
+// calls every peer once as an uninstrumented peer (virtual_node) and once
+// as a database, through CLIENT spans that never pair. It sends them over
+// OTLP/HTTP, 25 services a request.
+func agManyEdges(t *testing.T, s *service, services, peers int) {
+	t.Helper()
+	n := uint32(1)
+	for lo := 0; lo < services; lo += 25 {
+		td := ptrace.NewTraces()
+		for svc := lo; svc < min(lo+25, services); svc++ {
+			rs := td.ResourceSpans().AppendEmpty()
+			rs.Resource().Attributes().PutStr("service.name", fmt.Sprintf("service-%03d", svc))
+			spans := rs.ScopeSpans().AppendEmpty().Spans()
+			for p := range peers {
+				for k := range 2 {
+					sp := spans.AppendEmpty()
+					sp.SetTraceID(agTraceID(n))
+					sp.SetSpanID(agSpanID(n))
+					n++
+					sp.SetKind(ptrace.SpanKindClient)
+					sp.SetName("call")
+					sp.SetStartTimestamp(pcommon.Timestamp(1_700_000_000_000_000_000))
+					sp.SetEndTimestamp(pcommon.Timestamp(1_700_000_000_005_000_000))
+					if k == 0 {
+						sp.Attributes().PutStr("peer.service", fmt.Sprintf("peer-%03d", p))
+					} else {
+						sp.Attributes().PutStr("db.system.name", "postgresql")
+						sp.Attributes().PutStr("db.namespace", fmt.Sprintf("db-%03d", p))
+					}
+				}
+			}
+		}
+		agPost(t, s, td)
+	}
+}
+
+// agProcStatus returns a /proc/<pid>/status field in bytes (VmRSS, VmHWM).
+func agProcStatus(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				t.Fatalf("%s: %q: %v", field, v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+// agCounter is the countseries command, built once without the race
+// detector (under it, parsing a 190 MB exposition takes minutes).
+var agCounter = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "countseries")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "countseries")
+	out, err := exec.Command("go", "build", "-o", bin, "./testdata/countseries").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build countseries: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// agCountSeries parses a text exposition with expfmt (in the countseries
+// command) and returns the series of each family.
+func agCountSeries(r io.Reader) (map[string]int, error) {
+	bin, err := agCounter()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Stdin = r
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("countseries: %v: %s", err, stderr.Bytes())
+	}
+	counts := map[string]int{}
+	return counts, json.Unmarshal(out, &counts)
+}
+
+// TestAttackGraphScrapeAtEdgeCap: a service holding 100,000 edges (the
+// --max-edges default) scraped by four clients at once. Two are served
+// (--max-concurrent-scrapes 2), two get 503 with Retry-After, counted; both
+// served scrapes parse with exactly one series per edge in each edge
+// family; and the scrapes leave the process's peak RSS within 64 MiB of
+// what it held before (they stream: the old handler built every series
+// first, +333 MB a scrape).
+func TestAttackGraphScrapeAtEdgeCap(t *testing.T) {
+	if _, err := agCounter(); err != nil { // built before the clock starts
+		t.Fatal(err)
+	}
+	s := start(t, "", "--pair-wait", "1s", "--max-edges", "100000", "--max-concurrent-scrapes", "2")
+	const services, peers = 250, 200
+	agManyEdges(t, s, services, peers)
+	const edges = services * peers * 2
+	eventually(t, 60*time.Second, "100000 edges", func() bool {
+		code, b := s.get(t, "/metrics?name[]=servicegraph_edges")
+		return code == 200 && strings.Contains(string(b), fmt.Sprintf("\nservicegraph_edges %d\n", edges))
+	})
+	pid := s.cmd.Process.Pid
+	// The graph's snapshot (shared by every reader until the graph
+	// changes) is taken by a scrape of a graph family with no series, so
+	// that the RSS measured below is the scrapes' own.
+	if code, b := s.get(t, "/metrics?name[]=servicegraph_span_links_total"); code != 200 || len(b) != 0 {
+		t.Fatalf("span links: %d %q", code, b)
+	}
+	base := agProcStatus(t, pid, "VmRSS")
+
+	type result struct {
+		code       int
+		retryAfter string
+		series     map[string]int
+		err        error
+	}
+	results := make([]result, 4)
+	var statuses, wg sync.WaitGroup
+	statuses.Add(len(results))
+	allStatuses := make(chan struct{})
+	for i := range results {
+		wg.Go(func() {
+			res := &results[i]
+			req, _ := http.NewRequest(http.MethodGet, "http://"+s.api+"/metrics", nil)
+			req.Header.Set("Accept-Encoding", "identity")
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				res.err = err
+				statuses.Done()
+				return
+			}
+			defer resp.Body.Close()
+			res.code, res.retryAfter = resp.StatusCode, resp.Header.Get("Retry-After")
+			statuses.Done()
+			// Served scrapes keep their slot until their body is read:
+			// read only once every client has its status.
+			<-allStatuses
+			if res.code == http.StatusOK {
+				res.series, res.err = agCountSeries(resp.Body)
+			}
+		})
+	}
+	statuses.Wait()
+	close(allStatuses)
+	wg.Wait()
+	served := 0
+	for i, r := range results {
+		switch {
+		case r.err != nil:
+			t.Fatalf("client %d: %v", i, r.err)
+		case r.code == http.StatusOK:
+			served++
+			for _, f := range []string{"traces_service_graph_request_total", "traces_service_graph_request_failed_total",
+				"traces_service_graph_request_client_seconds", "servicegraph_edge_first_seen_timestamp_seconds",
+				"servicegraph_edge_last_seen_timestamp_seconds"} {
+				if r.series[f] != edges {
+					t.Errorf("client %d: %s has %d series, want %d", i, f, r.series[f], edges)
+				}
+			}
+			if n := r.series["traces_service_graph_request_server_seconds"]; n != 0 {
+				t.Errorf("client %d: %d server-duration series, want 0", i, n)
+			}
+		case r.code != http.StatusServiceUnavailable || r.retryAfter != "5":
+			t.Fatalf("client %d: %d, Retry-After %q", i, r.code, r.retryAfter)
+		}
+	}
+	if served != 2 {
+		t.Fatalf("%d scrapes served, want 2: %+v", served, results)
+	}
+	hwm := agProcStatus(t, pid, "VmHWM")
+	t.Logf("RSS before the scrapes %d MiB, peak after %d MiB", base>>20, hwm>>20)
+	if hwm-base > 64<<20 {
+		t.Fatalf("peak RSS grew by %d MiB with two scrapes in flight, above 64 MiB", (hwm-base)>>20)
+	}
+	code, b := s.get(t, "/metrics?name[]=servicegraph_scrapes_refused_total")
+	if want := "servicegraph_scrapes_refused_total{reason=\"max_concurrent_scrapes\"} 2\n"; code != 200 || !strings.Contains(string(b), want) {
+		t.Fatalf("refusals counted: %d %s", code, b)
 	}
 }

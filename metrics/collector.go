@@ -24,17 +24,42 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
 }
 
-// Descriptors of the edge families (Grafana Tempo's names and labels).
+// family is a graph-derived metric family: its descriptor for the
+// Collector, and its name, help and type for the streamed exposition.
+type family struct {
+	name, help, typ string
+	desc            *prometheus.Desc
+}
+
+func newFamily(name, typ, help string, labels ...string) *family {
+	return &family{name: name, help: help, typ: typ, desc: desc(name, help, labels...)}
+}
+
+// The graph-derived families: the edge families under Grafana Tempo's names
+// and labels, and link health.
 var (
-	requestTotal   = desc("traces_service_graph_request_total", "Edge occurrences: requests between two nodes, messages, resolved span links.", edgeLabels...)
-	requestFailed  = desc("traces_service_graph_request_failed_total", "Edge occurrences where either side's span had status ERROR.", edgeLabels...)
-	serverSeconds  = desc("traces_service_graph_request_server_seconds", "Server-side span duration of synchronous edges.", edgeLabels...)
-	clientSeconds  = desc("traces_service_graph_request_client_seconds", "Client-side span duration of synchronous edges.", edgeLabels...)
-	messagingDelay = desc("traces_service_graph_request_messaging_system_seconds", "Delay of messaging_system edges: consumer span start minus producer span end.", edgeLabels...)
-	linkDelay      = desc("traces_service_graph_span_link_delay_seconds", "Delay of span_link edges: linking span start minus linked-to span end.", edgeLabels...)
-	firstSeen      = desc("servicegraph_edge_first_seen_timestamp_seconds", "When the edge was first seen, Unix seconds; survives restarts.", edgeLabels...)
-	lastSeen       = desc("servicegraph_edge_last_seen_timestamp_seconds", "When the edge was last seen, Unix seconds.", edgeLabels...)
-	spanLinks      = desc("servicegraph_span_links_total", "Span links declared by a service's spans, by outcome: resolved, unresolved (target never seen within the link wait), invalid (zero or malformed ids), dropped (a bound was hit).", "service", "result")
+	requestTotalF   = newFamily("traces_service_graph_request_total", "counter", "Edge occurrences: requests between two nodes, messages, resolved span links.", edgeLabels...)
+	requestFailedF  = newFamily("traces_service_graph_request_failed_total", "counter", "Edge occurrences where either side's span had status ERROR.", edgeLabels...)
+	serverSecondsF  = newFamily("traces_service_graph_request_server_seconds", "histogram", "Server-side span duration of synchronous edges.", edgeLabels...)
+	clientSecondsF  = newFamily("traces_service_graph_request_client_seconds", "histogram", "Client-side span duration of synchronous edges.", edgeLabels...)
+	messagingDelayF = newFamily("traces_service_graph_request_messaging_system_seconds", "histogram", "Delay of messaging_system edges: consumer span start minus producer span end.", edgeLabels...)
+	linkDelayF      = newFamily("traces_service_graph_span_link_delay_seconds", "histogram", "Delay of span_link edges: linking span start minus linked-to span end.", edgeLabels...)
+	firstSeenF      = newFamily("servicegraph_edge_first_seen_timestamp_seconds", "gauge", "When the edge was first seen, Unix seconds; survives restarts.", edgeLabels...)
+	lastSeenF       = newFamily("servicegraph_edge_last_seen_timestamp_seconds", "gauge", "When the edge was last seen, Unix seconds.", edgeLabels...)
+	spanLinksF      = newFamily("servicegraph_span_links_total", "counter", "Span links declared by a service's spans, by outcome: resolved, unresolved (target never seen within the link wait), invalid (zero or malformed ids), dropped (a bound was hit).", "service", "result")
+)
+
+// Descriptors of the graph-derived families.
+var (
+	requestTotal   = requestTotalF.desc
+	requestFailed  = requestFailedF.desc
+	serverSeconds  = serverSecondsF.desc
+	clientSeconds  = clientSecondsF.desc
+	messagingDelay = messagingDelayF.desc
+	linkDelay      = linkDelayF.desc
+	firstSeen      = firstSeenF.desc
+	lastSeen       = lastSeenF.desc
+	spanLinks      = spanLinksF.desc
 )
 
 // Descriptors of self-telemetry.
@@ -76,12 +101,26 @@ func NewCollector(g GraphSource, p PairingSource) *Collector { return &Collector
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{requestTotal, requestFailed, serverSeconds, clientSeconds, messagingDelay,
-		linkDelay, firstSeen, lastSeen, spanLinks, spansReceived, spansRejected, spansDuplicate, spansSanitised, spansRoot, spansPaired,
+		linkDelay, firstSeen, lastSeen, spanLinks} {
+		ch <- d
+	}
+	describeSelf(ch)
+}
+
+func describeSelf(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{spansReceived, spansRejected, spansDuplicate, spansSanitised, spansRoot, spansPaired,
 		pendingItems, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
 		nodesOverflowed, edgesDropped, edgesFolded, historyBuckets, historyBytes, historyEvicted} {
 		ch <- d
 	}
 }
+
+// selfCollector is the Collector without the graph-derived families, for
+// a registry whose graph families Handler streams.
+type selfCollector struct{ c *Collector }
+
+func (s selfCollector) Describe(ch chan<- *prometheus.Desc) { describeSelf(ch) }
+func (s selfCollector) Collect(ch chan<- prometheus.Metric) { s.c.collectSelf(ch) }
 
 // Collect sends the current values.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {

@@ -1,12 +1,24 @@
-// Package metrics exposes the service graph to Prometheus: a custom
+// Package metrics exposes the service graph to Prometheus. Collector is a
 // prometheus.Collector that, at scrape time, reads one immutable graph
 // snapshot and the pairing counters, and emits the edge families under
 // Grafana Tempo's names and labels (client, server, connection_type) plus
-// the project's own telemetry under servicegraph_. It registers nothing on
-// the global registry: callers pass a Registerer to Register.
+// the project's own telemetry under servicegraph_. Handler serves /metrics
+// without the Collector's cost at scale: it registers only the
+// self-telemetry, and writes the graph-derived families line by line from
+// one snapshot in the text format, merged in name order with the gathered
+// families, byte for byte what promhttp would write over a registry holding
+// the Collector. It registers nothing on the global registry: callers pass a
+// Registerer.
 //
-// Label values are bounded by the graph's node cap (graph.Config.MaxNodes)
-// and the fixed sets of connection types, link results, queues and reasons.
+// Concurrency: Collector and Handler are safe for concurrent use; Handler
+// serves at most Config.MaxConcurrentScrapes scrapes at once and refuses
+// the others with 503, counted.
+//
+// Bounds: label values are bounded by the graph's node cap
+// (graph.Config.MaxNodes) and the fixed sets of connection types, link
+// results, queues and reasons. A Handler scrape holds a 64 KiB write
+// buffer, a line and the series order of the snapshot (4 B per edge,
+// shared while the snapshot is), whatever the number of series.
 package metrics
 
 import "github.com/prometheus/client_golang/prometheus"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/metrics"
 	"github.com/servicegraph/servicegraph/pairing"
 	"github.com/servicegraph/servicegraph/receiver"
 	"github.com/servicegraph/servicegraph/render"
@@ -27,6 +28,7 @@ type Config struct {
 	Pairing  pairing.Config  `yaml:"pairing"`
 	Graph    graph.Config    `yaml:"graph"`
 	Render   render.Config   `yaml:"render"`
+	Metrics  metrics.Config  `yaml:"metrics"`
 	State    StateConfig     `yaml:"state"`
 	Log      LogConfig       `yaml:"log"`
 }
@@ -53,6 +55,7 @@ func newDefaultConfig() Config {
 		Pairing:  pairing.NewDefaultConfig(),
 		Graph:    graph.NewDefaultConfig(),
 		Render:   render.NewDefaultConfig(),
+		Metrics:  metrics.NewDefaultConfig(),
 		State:    StateConfig{Dir: "./data", SaveInterval: time.Minute, ReadyOnSaveFailure: true},
 		Log:      LogConfig{Level: "info", Format: "text"},
 	}
@@ -66,7 +69,7 @@ func (c Config) Validate() error {
 		err  error
 	}{
 		{"receiver", c.Receiver.Validate()}, {"api", c.API.Validate()}, {"pairing", c.Pairing.Validate()},
-		{"graph", c.Graph.Validate()}, {"render", c.Render.Validate()},
+		{"graph", c.Graph.Validate()}, {"render", c.Render.Validate()}, {"metrics", c.Metrics.Validate()},
 	} {
 		if v.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", v.name, v.err))
@@ -139,6 +142,7 @@ var options = []option{
 	{"history-bucket", "graph.bucket_width", "history resolution", func(c *Config) []any { return []any{&c.Graph.BucketWidth} }},
 	{"history-retention", "graph.retention", "how long history is kept", func(c *Config) []any { return []any{&c.Graph.Retention} }},
 	{"max-history-bytes", "graph.max_history_bytes", "memory cap of all edges' history; past it the oldest buckets go first", func(c *Config) []any { return []any{&c.Graph.MaxHistoryBytes} }},
+	{"max-concurrent-scrapes", "metrics.max_concurrent_scrapes", "scrapes of /metrics served at once; more get 503 with Retry-After", func(c *Config) []any { return []any{&c.Metrics.MaxConcurrentScrapes} }},
 	{"render-timeout", "render.timeout", "deadline of one drawing", func(c *Config) []any { return []any{&c.Render.Timeout} }},
 	{"render-max-nodes", "render.max_nodes", "largest graph drawn, in nodes", func(c *Config) []any { return []any{&c.Render.MaxNodes} }},
 	{"render-max-edges", "render.max_edges", "largest graph drawn, in edges", func(c *Config) []any { return []any{&c.Render.MaxEdges} }},

@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
@@ -43,7 +42,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
-	if err := metrics.Register(reg, store, proc); err != nil {
+	metricsHandler, err := metrics.NewHandler(cfg.Metrics, metrics.Settings{Logger: logger, Registerer: reg, Gatherer: reg}, store, proc)
+	if err != nil {
 		return err
 	}
 	rend, err := render.New(cfg.Render, render.Settings{Logger: logger, Registerer: reg})
@@ -60,7 +60,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		Graph:    store,
 		Problems: proc.Problems,
 		Renderer: renderAdapter{rend},
-		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Metrics:  metricsHandler,
 		Ready:    probe.get,
 	})
 	if err != nil {

@@ -1,0 +1,265 @@
+package metrics
+
+import (
+	"bufio"
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// The graph-derived families are written straight from a snapshot in the
+// Prometheus text format (version 0.0.4), edge by edge, byte for byte as
+// the Collector's metrics come out of a registry and expfmt: families and
+// series in the same order, values formatted alike. Nothing per series is
+// kept: memory is a line buffer, whatever the graph's size.
+
+// edgeFamily selects the edges of one family and what each contributes: a
+// value, or a histogram.
+type edgeFamily struct {
+	*family
+	sel func(e *graph.Edge) (v float64, h *graph.Histogram, ok bool)
+}
+
+func scalar(v func(e *graph.Edge) float64) func(e *graph.Edge) (float64, *graph.Histogram, bool) {
+	return func(e *graph.Edge) (float64, *graph.Histogram, bool) { return v(e), nil, true }
+}
+
+// streamed lists the graph-derived families in name order (the registry's).
+// nil sel is the span-links family, which is per node.
+var streamed = func() []edgeFamily {
+	fs := []edgeFamily{
+		{requestTotalF, scalar(func(e *graph.Edge) float64 { return float64(e.Count) })},
+		{requestFailedF, scalar(func(e *graph.Edge) float64 { return float64(e.Failed) })},
+		{firstSeenF, scalar(func(e *graph.Edge) float64 { return unixSeconds(e.FirstSeen.UnixNano()) })},
+		{lastSeenF, scalar(func(e *graph.Edge) float64 { return unixSeconds(e.LastSeen.UnixNano()) })},
+		{messagingDelayF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
+			return 0, &e.Hist[0], e.Kind == graph.Messaging
+		}},
+		{linkDelayF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
+			return 0, &e.Hist[0], e.Kind == graph.SpanLink
+		}},
+		{serverSecondsF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
+			return 0, &e.Hist[0], !e.Kind.Async() && e.Hist[0].Count > 0
+		}},
+		{clientSecondsF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
+			return 0, &e.Hist[1], !e.Kind.Async() && e.Hist[1].Count > 0
+		}},
+		{spanLinksF, nil},
+	}
+	slices.SortFunc(fs, func(a, b edgeFamily) int { return cmp.Compare(a.name, b.name) })
+	return fs
+}()
+
+// linkResults are the link results in label-value order.
+var linkResults = func() []graph.LinkResult {
+	rs := make([]graph.LinkResult, graph.NumLinkResults)
+	for i := range rs {
+		rs[i] = graph.LinkResult(i)
+	}
+	slices.SortFunc(rs, func(a, b graph.LinkResult) int { return cmp.Compare(a.String(), b.String()) })
+	return rs
+}()
+
+// labelOrder returns the indexes of snap.Edges in the registry's series
+// order: by client, then connection_type, then server (labels sorted by
+// name, values compared in turn).
+func labelOrder(snap *graph.Snapshot) []int32 {
+	order := make([]int32, len(snap.Edges))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	es := snap.Edges
+	slices.SortFunc(order, func(a, b int32) int {
+		x, y := &es[a], &es[b]
+		return cmp.Or(cmp.Compare(x.Client, y.Client), cmp.Compare(x.Kind.ConnectionType(), y.Kind.ConnectionType()),
+			cmp.Compare(x.Server, y.Server))
+	})
+	return order
+}
+
+// exposer writes graph-derived families of one snapshot.
+type exposer struct {
+	w     *bufio.Writer
+	snap  *graph.Snapshot
+	order []int32
+	line  []byte
+}
+
+// family writes f, or nothing if it has no series.
+func (x *exposer) family(f edgeFamily) error {
+	if f.sel == nil {
+		return x.spanLinks(f.family)
+	}
+	any := false
+	for i := range x.snap.Edges {
+		if _, _, ok := f.sel(&x.snap.Edges[i]); ok {
+			any = true
+			break
+		}
+	}
+	if !any {
+		return nil
+	}
+	x.header(f.family)
+	for _, i := range x.order {
+		e := &x.snap.Edges[i]
+		v, h, ok := f.sel(e)
+		if !ok {
+			continue
+		}
+		if h == nil {
+			x.sample(f.name, "", e, -1, v)
+		} else {
+			var cum uint64
+			inf := false
+			for b, bound := range x.snap.Bounds {
+				cum += h.Counts[b]
+				x.sample(f.name, "_bucket", e, bound, float64(cum))
+				inf = inf || math.IsInf(bound, +1)
+			}
+			if !inf {
+				x.sample(f.name, "_bucket", e, math.Inf(+1), float64(h.Count))
+			}
+			x.sample(f.name, "_sum", e, -1, h.Sum)
+			x.sample(f.name, "_count", e, -1, float64(h.Count))
+		}
+		if len(x.line) > 0 {
+			if err := x.flushLine(); err != nil {
+				return err
+			}
+		}
+	}
+	return x.flushLine()
+}
+
+// spanLinks writes servicegraph_span_links_total: every result of every
+// node that declared a link, by result then service.
+func (x *exposer) spanLinks(f *family) error {
+	linked := func(n *graph.Node) bool {
+		var any uint64
+		for _, v := range n.Links {
+			any |= v
+		}
+		return any != 0
+	}
+	if !slices.ContainsFunc(x.snap.Nodes, func(n graph.Node) bool { return linked(&n) }) {
+		return nil
+	}
+	x.header(f)
+	for _, r := range linkResults {
+		for i := range x.snap.Nodes {
+			n := &x.snap.Nodes[i]
+			if !linked(n) {
+				continue
+			}
+			x.line = append(x.line, f.name...)
+			x.line = append(x.line, `{result="`...)
+			x.line = appendEscaped(x.line, r.String())
+			x.line = append(x.line, `",service="`...)
+			x.line = appendEscaped(x.line, n.Name)
+			x.line = append(x.line, `"} `...)
+			x.line = appendFloat(x.line, float64(n.Links[r]))
+			x.line = append(x.line, '\n')
+			if err := x.flushLine(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (x *exposer) header(f *family) {
+	x.line = append(x.line, "# HELP "...)
+	x.line = append(x.line, f.name...)
+	x.line = append(x.line, ' ')
+	x.line = appendHelp(x.line, f.help)
+	x.line = append(x.line, "\n# TYPE "...)
+	x.line = append(x.line, f.name...)
+	x.line = append(x.line, ' ')
+	x.line = append(x.line, f.typ...)
+	x.line = append(x.line, '\n')
+}
+
+// sample appends one line: name+suffix{client,connection_type,server[,le]} v.
+// le < 0 means no le label.
+func (x *exposer) sample(name, suffix string, e *graph.Edge, le, v float64) {
+	b := append(x.line, name...)
+	b = append(b, suffix...)
+	b = append(b, `{client="`...)
+	b = appendEscaped(b, e.Client)
+	b = append(b, `",connection_type="`...)
+	b = append(b, e.Kind.ConnectionType()...)
+	b = append(b, `",server="`...)
+	b = appendEscaped(b, e.Server)
+	if le >= 0 {
+		b = append(b, `",le="`...)
+		b = appendFloat(b, le)
+	}
+	b = append(b, `"} `...)
+	b = appendFloat(b, v)
+	x.line = append(b, '\n')
+}
+
+func (x *exposer) flushLine() error {
+	_, err := x.w.Write(x.line)
+	x.line = x.line[:0]
+	return err
+}
+
+// appendFloat formats v as expfmt does.
+func appendFloat(b []byte, v float64) []byte {
+	switch {
+	case v == 1:
+		return append(b, '1')
+	case v == 0:
+		return append(b, '0')
+	case v == -1:
+		return append(b, "-1"...)
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case math.IsInf(v, +1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+// appendEscaped escapes a label value: backslash, double quote, newline.
+func appendEscaped(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, `\\`...)
+		case '"':
+			b = append(b, `\"`...)
+		case '\n':
+			b = append(b, `\n`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// appendHelp escapes a help text: backslash and newline.
+func appendHelp(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, `\\`...)
+		case '\n':
+			b = append(b, `\n`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}

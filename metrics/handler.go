@@ -1,0 +1,230 @@
+package metrics
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// Config bounds the /metrics handler.
+type Config struct {
+	// MaxConcurrentScrapes caps scrapes served at once; more are refused
+	// with 503 and Retry-After, counted.
+	MaxConcurrentScrapes int `yaml:"max_concurrent_scrapes"`
+}
+
+// NewDefaultConfig returns the defaults.
+func NewDefaultConfig() Config { return Config{MaxConcurrentScrapes: 2} }
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	if c.MaxConcurrentScrapes < 1 {
+		return fmt.Errorf("max_concurrent_scrapes must be at least 1, got %d", c.MaxConcurrentScrapes)
+	}
+	return nil
+}
+
+// Settings are what the code supplies.
+type Settings struct {
+	Logger *slog.Logger // nil: discard
+	// Registerer receives the self-telemetry collector and the handler's
+	// own counters; Gatherer yields every family served besides the
+	// graph-derived ones (usually the same registry). Both required.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+}
+
+// RetryAfter is the Retry-After, in seconds, of a refused scrape.
+const RetryAfter = 5
+
+// Handler serves /metrics in the Prometheus text format: the gathered
+// families merged, in name order, with the graph-derived ones, which are
+// written straight from one snapshot, so that a scrape's memory does not
+// grow with the graph. At most Config.MaxConcurrentScrapes scrapes run at
+// once. Safe for concurrent use.
+type Handler struct {
+	cfg      Config
+	log      *slog.Logger
+	graph    GraphSource
+	gatherer prometheus.Gatherer
+	sem      chan struct{}
+	refused  prometheus.Counter
+	errs     *prometheus.CounterVec // cause: gathering, encoding (promhttp's)
+	gzips    sync.Pool              // *gzip.Writer
+
+	mu    sync.Mutex // guards the label order of the last snapshot
+	snap  *graph.Snapshot
+	order []int32
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// NewHandler returns the /metrics handler over g and p, registering the
+// self-telemetry collector on set.Registerer.
+func NewHandler(cfg Config, set Settings, g GraphSource, p PairingSource) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("metrics config: %w", err)
+	}
+	if set.Registerer == nil || set.Gatherer == nil {
+		return nil, errors.New("metrics: Settings.Registerer and Settings.Gatherer are required")
+	}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "servicegraph_scrapes_refused_total",
+		Help: "Scrapes of /metrics refused with 503, by reason: max_concurrent_scrapes (that many were being served).",
+	}, []string{"reason"})
+	h := &Handler{
+		cfg: cfg, log: set.Logger, graph: g, gatherer: set.Gatherer,
+		sem:     make(chan struct{}, cfg.MaxConcurrentScrapes),
+		refused: refused.WithLabelValues("max_concurrent_scrapes"),
+		// promhttp's own error counter, kept so that the exposition is
+		// the one promhttp.HandlerFor served.
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "promhttp_metric_handler_errors_total",
+			Help: "Total number of internal errors encountered by the promhttp metric handler.",
+		}, []string{"cause"}),
+	}
+	h.errs.WithLabelValues("gathering")
+	h.errs.WithLabelValues("encoding")
+	err := errors.Join(
+		set.Registerer.Register(selfCollector{NewCollector(g, p)}),
+		set.Registerer.Register(h.errs),
+		set.Registerer.Register(refused),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: register: %w", err)
+	}
+	return h, nil
+}
+
+// ServeHTTP serves one scrape.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.sem <- struct{}{}:
+		defer func() { <-h.sem }()
+	default:
+		h.refused.Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
+		http.Error(w, fmt.Sprintf("too many concurrent scrapes (max_concurrent_scrapes is %d), retry later", h.cfg.MaxConcurrentScrapes),
+			http.StatusServiceUnavailable)
+		return
+	}
+	mfs, err := h.gatherer.Gather()
+	if err != nil {
+		h.errs.WithLabelValues("gathering").Inc()
+		h.log.Error("gather metrics", "err", err)
+		http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
+		return
+	}
+
+	format := expfmt.NegotiateAccept(r.Header, expfmt.NewFormat(expfmt.TypeTextPlain))
+	w.Header().Add("Vary", "Accept")
+	w.Header().Add("Vary", "Accept-Encoding")
+	w.Header().Set("Content-Type", string(format))
+	var out io.Writer = w
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz, _ := h.gzips.Get().(*gzip.Writer)
+		if gz == nil {
+			gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		} else {
+			gz.Reset(w)
+		}
+		defer func() { gz.Close(); h.gzips.Put(gz) }()
+		out = gz
+	}
+	var filter map[string]bool
+	if names := r.URL.Query()["name[]"]; len(names) > 0 {
+		filter = make(map[string]bool, len(names))
+		for _, n := range names {
+			filter[n] = true
+		}
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	x := &exposer{w: bw}
+	if filter == nil || slices.ContainsFunc(streamed, func(f edgeFamily) bool { return filter[f.name] }) {
+		x.snap = h.graph.Snapshot()
+		x.order = h.labelOrder(x.snap)
+	}
+	enc := expfmt.NewEncoder(bw, format)
+	err = nil
+	i := 0
+	for _, f := range streamed {
+		for ; err == nil && i < len(mfs) && mfs[i].GetName() < f.name; i++ {
+			if filter == nil || filter[mfs[i].GetName()] {
+				err = enc.Encode(mfs[i])
+			}
+		}
+		if err == nil && x.snap != nil && (filter == nil || filter[f.name]) {
+			err = x.family(f)
+		}
+	}
+	for ; err == nil && i < len(mfs); i++ {
+		if filter == nil || filter[mfs[i].GetName()] {
+			err = enc.Encode(mfs[i])
+		}
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		// The client went away or the write deadline passed: the response
+		// is cut short, as promhttp's would be.
+		h.errs.WithLabelValues("encoding").Inc()
+		h.log.Debug("write metrics", "err", err)
+	}
+}
+
+// labelOrder returns snap's edges in series order, computed once per
+// snapshot (snapshots are shared until the graph changes).
+func (h *Handler) labelOrder(snap *graph.Snapshot) []int32 {
+	h.mu.Lock()
+	if h.snap == snap {
+		o := h.order
+		h.mu.Unlock()
+		return o
+	}
+	h.mu.Unlock()
+	o := labelOrder(snap)
+	h.mu.Lock()
+	h.snap, h.order = snap, o
+	h.mu.Unlock()
+	return o
+}
+
+// acceptsGzip reports whether an Accept-Encoding header value accepts gzip
+// (or any coding) with a non-zero quality.
+func acceptsGzip(v string) bool {
+	for part := range strings.SplitSeq(v, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		q := 1.0
+		for p := range strings.SplitSeq(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		return q > 0
+	}
+	return false
+}
