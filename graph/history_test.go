@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,5 +142,53 @@ func TestHistoryModel(t *testing.T) {
 		if st := s.Stats(); st.HistoryBuckets != len(want) {
 			t.Fatalf("step %d: %d buckets held, want %d", step, st.HistoryBuckets, len(want))
 		}
+	}
+}
+
+// Readers iterate the history of snapshots while writers add buckets,
+// close chunks and trim: snapshots never see a write (run with -race).
+func TestHistoryConcurrentReaders(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	cfg := graph.NewDefaultConfig()
+	cfg.Retention = 30 * time.Minute
+	cfg.MaxEdges = 4
+	cfg.MaxHistoryBytes = 4 * graph.MinHistoryBytesPerEdge // less than 30 minutes of two edges
+	s := graph.New(cfg, graph.Settings{Now: clock})
+	a, b := s.Node("a", graph.ServiceNode), s.Node("b", graph.ServiceNode)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for _, e := range s.Snapshot().Edges {
+					var prev int64
+					for i := range e.History.Len() {
+						if st := e.History.At(i).Start; st <= prev {
+							t.Errorf("buckets out of order: %d after %d", st, prev)
+							return
+						}
+						prev = e.History.At(i).Start
+					}
+				}
+			}
+		})
+	}
+	for range 2000 {
+		s.Observe([]graph.Observation{{Client: a, Server: b, Kind: graph.Call}, {Client: b, Server: a, Kind: graph.SpanLink}}, nil)
+		mu.Lock()
+		now = now.Add(20 * time.Second)
+		mu.Unlock()
+	}
+	close(done)
+	wg.Wait()
+	if st := s.Stats(); st.HistoryBytes > cfg.MaxHistoryBytes || st.HistoryEvicted == 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }

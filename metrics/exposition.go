@@ -94,14 +94,7 @@ func (x *exposer) family(f edgeFamily) error {
 	if f.sel == nil {
 		return x.spanLinks(f.family)
 	}
-	any := false
-	for i := range x.snap.Edges {
-		if _, _, ok := f.sel(&x.snap.Edges[i]); ok {
-			any = true
-			break
-		}
-	}
-	if !any {
+	if !slices.ContainsFunc(x.snap.Edges, func(e graph.Edge) bool { _, _, ok := f.sel(&e); return ok }) {
 		return nil
 	}
 	x.header(f.family)
@@ -139,13 +132,7 @@ func (x *exposer) family(f edgeFamily) error {
 // spanLinks writes servicegraph_span_links_total: every result of every
 // node that declared a link, by result then service.
 func (x *exposer) spanLinks(f *family) error {
-	linked := func(n *graph.Node) bool {
-		var any uint64
-		for _, v := range n.Links {
-			any |= v
-		}
-		return any != 0
-	}
+	linked := func(n *graph.Node) bool { return n.Links != [graph.NumLinkResults]uint64{} }
 	if !slices.ContainsFunc(x.snap.Nodes, func(n graph.Node) bool { return linked(&n) }) {
 		return nil
 	}
