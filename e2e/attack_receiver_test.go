@@ -12,7 +12,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,9 +25,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -246,4 +252,337 @@ func TestAttackReceiverMemory(t *testing.T) {
 		v, _ := value(s.metrics(t), "servicegraph_receiver_inflight_bytes")
 		return v == 0
 	})
+}
+
+// arCalls are OTLP/gRPC Export calls that each send all of a message but
+// its last byte, then stall until stop (or the test's end).
+type arCalls struct {
+	answers chan int // each call's grpc-status; -1 when it ended without one
+	stop    func()
+}
+
+// arPartialCalls starts n such calls of size-byte messages over HTTP/2
+// cleartext with token ("" for none), one connection each, through Go's
+// HTTP/2 client.
+func arPartialCalls(t *testing.T, s *service, token string, n, size int) *arCalls {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var transports []*http.Transport
+	c := &arCalls{answers: make(chan int, n)}
+	var once sync.Once
+	c.stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			for _, tr := range transports {
+				tr.CloseIdleConnections()
+			}
+		})
+	}
+	t.Cleanup(c.stop)
+	msg := make([]byte, 5+size-1)
+	binary.BigEndian.PutUint32(msg[1:5], uint32(size))
+	for range n {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge, as gRPC speaks
+		transports = append(transports, tr)
+		pr, pw := io.Pipe()
+		wg.Go(func() {
+			if _, err := pw.Write(msg); err == nil {
+				<-ctx.Done()
+			}
+			pw.CloseWithError(context.Canceled)
+		})
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.grpc+arExportPath, pr)
+			req.Header.Set("Content-Type", "application/grpc")
+			req.Header.Set("TE", "trailers")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				c.answers <- -1
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			code := resp.Header.Get("Grpc-Status")
+			if code == "" {
+				code = resp.Trailer.Get("Grpc-Status")
+			}
+			if v, err := strconv.Atoi(code); err == nil {
+				c.answers <- v
+			} else {
+				c.answers <- -1
+			}
+		})
+	}
+	return c
+}
+
+const arExportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+// arCollect reads n answers, failing the test after 30 s.
+func arCollect(t *testing.T, c *arCalls, n int) map[int]int {
+	t.Helper()
+	got := map[int]int{}
+	timeout := time.After(30 * time.Second)
+	for i := range n {
+		select {
+		case v := <-c.answers:
+			got[v]++
+		case <-timeout:
+			t.Fatalf("%d answers after 30s, want %d: %v", i, n, got)
+		}
+	}
+	return got
+}
+
+// arH2 is one HTTP/2 connection written frame by frame, as an attacker
+// would: it opens streams without waiting for the server's limit, and
+// sends DATA as the flow-control windows allow.
+type arH2 struct {
+	conn net.Conn
+	fr   *http2.Framer
+
+	wmu sync.Mutex // guards writing frames
+
+	mu      sync.Mutex // guards the fields below
+	cond    *sync.Cond
+	connWin int64
+	initWin int64
+	win     map[uint32]int64
+	ended   map[uint32]string // stream → "status N" or "reset CODE"
+	err     error
+}
+
+// arDialH2 connects to addr and exchanges the connection preface.
+func arDialH2(t *testing.T, addr string) *arH2 {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &arH2{conn: conn, fr: http2.NewFramer(conn, conn), connWin: 65535, initWin: 65535,
+		win: map[uint32]int64{}, ended: map[uint32]string{}}
+	h.cond = sync.NewCond(&h.mu)
+	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	go h.read()
+	t.Cleanup(func() { _ = conn.Close() })
+	return h
+}
+
+func (h *arH2) read() {
+	for {
+		f, err := h.fr.ReadFrame()
+		h.mu.Lock()
+		if err != nil {
+			h.err = err
+			h.cond.Broadcast()
+			h.mu.Unlock()
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				if v, ok := f.Value(http2.SettingInitialWindowSize); ok {
+					for id := range h.win {
+						h.win[id] += int64(v) - h.initWin
+					}
+					h.initWin = int64(v)
+				}
+				h.write(func() error { return h.fr.WriteSettingsAck() })
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				h.write(func() error { return h.fr.WritePing(true, f.Data) })
+			}
+		case *http2.WindowUpdateFrame:
+			if f.StreamID == 0 {
+				h.connWin += int64(f.Increment)
+			} else {
+				h.win[f.StreamID] += int64(f.Increment)
+			}
+		case *http2.MetaHeadersFrame:
+			if v := f.PseudoValue("status"); v != "" || f.StreamEnded() {
+				for _, hf := range f.Fields {
+					if hf.Name == "grpc-status" {
+						h.ended[f.StreamID] = "status " + hf.Value
+					}
+				}
+			}
+		case *http2.RSTStreamFrame:
+			if _, ok := h.ended[f.StreamID]; !ok {
+				h.ended[f.StreamID] = "reset " + f.ErrCode.String()
+			}
+		}
+		h.cond.Broadcast()
+		h.mu.Unlock()
+	}
+}
+
+// write writes one frame; errors end the connection (seen by read).
+func (h *arH2) write(fn func() error) {
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
+	_ = fn()
+}
+
+// open starts n Export calls with token ("" for none), each declaring a
+// message of size bytes and sending all of it but the last byte as the
+// windows allow. It returns at once.
+func (h *arH2) open(n, size int, token, authority string) {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	for i := range n {
+		id := uint32(2*i + 1)
+		buf.Reset()
+		for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", arExportPath},
+			{":authority", authority}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
+			_ = enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+		}
+		if token != "" {
+			_ = enc.WriteField(hpack.HeaderField{Name: "authorization", Value: "Bearer " + token})
+		}
+		block := bytes.Clone(buf.Bytes())
+		h.mu.Lock()
+		h.win[id] = h.initWin
+		h.mu.Unlock()
+		h.write(func() error {
+			return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndHeaders: true})
+		})
+		go h.send(id, size)
+	}
+}
+
+// send writes the 5-byte gRPC prefix and size-1 bytes of stream id.
+func (h *arH2) send(id uint32, size int) {
+	data := make([]byte, 5+size-1)
+	binary.BigEndian.PutUint32(data[1:5], uint32(size))
+	for len(data) > 0 {
+		h.mu.Lock()
+		for h.err == nil && h.ended[id] == "" && (h.connWin <= 0 || h.win[id] <= 0) {
+			h.cond.Wait()
+		}
+		if h.err != nil || h.ended[id] != "" {
+			h.mu.Unlock()
+			return
+		}
+		k := min(int64(len(data)), h.connWin, h.win[id], 16384)
+		h.connWin -= k
+		h.win[id] -= k
+		h.mu.Unlock()
+		chunk := data[:k]
+		h.write(func() error { return h.fr.WriteData(id, false, chunk) })
+		data = data[k:]
+	}
+}
+
+// outcomes counts how the streams ended so far ("status N", "reset CODE").
+func (h *arH2) outcomes() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]int{}
+	for _, v := range h.ended {
+		out[v]++
+	}
+	return out
+}
+
+// arGauge is a gauge of the service without labels.
+func arGauge(t *testing.T, s *service, name string) float64 {
+	t.Helper()
+	v, _ := value(s.metrics(t), name)
+	return v
+}
+
+// TestAttackReceiverGRPCStreams (item 4): calls that send all of a 1 MiB
+// message but its last byte, opened 300 at once on one HTTP/2 connection
+// written frame by frame. Without a token all 300 are refused from their
+// headers; with one, --otlp-max-streams-per-connection (4) are admitted,
+// each holding its reservation of twice --max-request-bytes, the other 296 are
+// refused by HTTP/2 (REFUSED_STREAM), and a normal export from another
+// client succeeds meanwhile. Spread over 40 more connections the calls fill
+// the budget and the excess is refused as retryable. The Go runtime's
+// memory grows by at most the budget and the connections' own memory.
+func TestAttackReceiverGRPCStreams(t *testing.T) {
+	const maxRequest = 1 << 20
+	const budget = 32 * maxRequest
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, t.TempDir(), "--ingest-token-file", tokens, "--max-request-bytes", strconv.Itoa(maxRequest),
+		"--max-inflight-bytes", strconv.Itoa(budget), "--otlp-max-streams-per-connection", "4", "--otlp-read-timeout", "60s")
+	client := ptraceotlp.NewGRPCClient(arGRPC(t, s))
+	authed := metadata.AppendToOutgoingContext(ctx(t), "authorization", "Bearer tok")
+	normal := ptraceotlp.NewExportRequest()
+	if err := normal.UnmarshalProto(arTraces(t, 64<<10, "proto", 5)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Export(authed, normal); err != nil {
+		t.Fatalf("warm-up export: %v", err)
+	}
+	sys0 := arSys(t, s)
+
+	// Without a token: every call refused from its headers.
+	anon := arDialH2(t, s.grpc)
+	anon.open(300, maxRequest, "", s.grpc)
+	eventually(t, 20*time.Second, "300 calls without a token to be refused", func() bool {
+		return anon.outcomes()["status 16"] == 300 // Unauthenticated
+	})
+	if got := arRefused(t, s, "grpc", "unauthenticated"); got != 300 {
+		t.Errorf("refused{grpc,unauthenticated} = %v, want 300", got)
+	}
+
+	// With a token: 4 admitted, reserving 8 MiB; HTTP/2 refuses the rest.
+	one := arDialH2(t, s.grpc)
+	one.open(300, maxRequest, "tok", s.grpc)
+	eventually(t, 20*time.Second, "4 admitted calls reserving 8 MiB and 296 refused streams", func() bool {
+		return arGauge(t, s, "servicegraph_receiver_inflight_bytes") == 4*2*maxRequest &&
+			one.outcomes()["reset REFUSED_STREAM"] == 296
+	})
+	if _, err := client.Export(authed, normal); err != nil {
+		t.Errorf("normal export while one connection holds stalled calls: %v", err)
+	}
+	grownOne := arSys(t, s) - sys0
+
+	// Over 40 more connections: 12 more fit the budget; 28 are refused as
+	// retryable from their headers.
+	many := arPartialCalls(t, s, "tok", 40, maxRequest)
+	if got := arCollect(t, many, 28); got[int(codes.Unavailable)] != 28 {
+		t.Errorf("calls past the budget answered %v, want 28 × Unavailable", got)
+	}
+	eventually(t, 20*time.Second, "the budget to be full", func() bool {
+		return arGauge(t, s, "servicegraph_receiver_inflight_bytes") == budget
+	})
+	if got := arRefused(t, s, "grpc", "overloaded"); got != 28 {
+		t.Errorf("refused{grpc,overloaded} = %v, want 28", got)
+	}
+	grown := arSys(t, s) - sys0
+	const perConn = 64 << 10 // allowance per connection (measured: ~20 KB)
+	t.Logf("Go runtime memory grew by %.1f MiB with one connection's 300 stalled calls, %.1f MiB with 43 connections (budget %d MiB)",
+		grownOne/(1<<20), grown/(1<<20), budget>>20)
+	if grownOne > budget {
+		t.Errorf("one connection's calls grew go_memstats_sys_bytes by %.0f bytes, more than the budget", grownOne)
+	}
+	if limit := float64(budget + 43*perConn); grown > limit {
+		t.Errorf("go_memstats_sys_bytes grew by %.0f bytes, more than the budget and 43 connections (%.0f)", grown, limit)
+	}
+	_ = one.conn.Close()
+	many.stop()
+	eventually(t, 20*time.Second, "the budget to be free again", func() bool {
+		return arGauge(t, s, "servicegraph_receiver_inflight_bytes") == 0
+	})
+	if _, err := client.Export(authed, normal); err != nil {
+		t.Errorf("normal export after the attack: %v", err)
+	}
 }

@@ -34,6 +34,11 @@ const (
 	// is.
 	jsonCostPerByte      = 8
 	jsonCostPerContainer = 176
+	// readSlack is what a request reserves, per byte held, while its body
+	// or message arrives: the garbage collector lets the heap grow to
+	// about twice what is live (measured: 32 stalled gRPC calls holding
+	// 1 MiB each grew the Go runtime's memory by 41 MiB).
+	readSlack = 2
 	// readStep is the most a body's buffer grows by before the next
 	// reservation: a slow body holds little more than it has sent.
 	readStep = 64 << 10

@@ -117,7 +117,7 @@ func (r *trickle) Read(p []byte) (int, error) {
 // sends 100 bytes holds one small step of the budget, not the megabyte.
 func TestReadBodyReservesWhatArrived(t *testing.T) {
 	gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "g", Help: "h"})
-	b := newBudget(10<<20, gauge)
+	b := newBudget(20<<20, gauge)
 	stalled := errors.New("stalled")
 	tests := []struct {
 		name      string
@@ -127,9 +127,9 @@ func TestReadBodyReservesWhatArrived(t *testing.T) {
 		wantErr   string // reason of the refusal; "" for success
 		wantBytes int64  // reservation after the read
 	}{
-		{"declared 1 MiB, 100 bytes then stall", &trickle{data: []byte(strings.Repeat("x", 100)), err: stalled}, 1 << 20, "", reasonBadRequest, readStep},
-		{"whole small body", &trickle{data: []byte("hello"), err: io.EOF}, 5, "hello", "", 6},
-		{"unknown length", &trickle{data: []byte("hello"), err: io.EOF}, -1, "hello", "", readStep},
+		{"declared 1 MiB, 100 bytes then stall", &trickle{data: []byte(strings.Repeat("x", 100)), err: stalled}, 1 << 20, "", reasonBadRequest, readSlack * readStep},
+		{"whole small body", &trickle{data: []byte("hello"), err: io.EOF}, 5, "hello", "", readSlack * 6},
+		{"unknown length", &trickle{data: []byte("hello"), err: io.EOF}, -1, "hello", "", readSlack * readStep},
 		{"budget too small for the next step", strings.NewReader(strings.Repeat("x", 11<<20)), -1, "", reasonTooLarge, 0},
 	}
 	for _, tt := range tests {

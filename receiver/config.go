@@ -20,6 +20,8 @@ const (
 	DefaultMaxInflightBytes      = 256 << 20
 	DefaultReadHeaderTimeout     = 10 * time.Second
 	DefaultRequestTimeout        = 30 * time.Second
+	DefaultReadTimeout           = 30 * time.Second
+	DefaultMaxStreams            = 4
 )
 
 // Config configures both OTLP transports. Build it with NewDefaultConfig.
@@ -50,6 +52,14 @@ type Config struct {
 	// RequestTimeout bounds reading an HTTP body, and handing a request to
 	// the consumer on either transport (the consumer's context deadline).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// ReadTimeout bounds receiving a gRPC request's message, from its
+	// headers: a slower stream is cancelled and its reservation freed.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxStreamsPerConnection bounds the gRPC streams (calls) one
+	// connection has open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS;
+	// clients queue the rest), so that one connection cannot reserve the
+	// whole memory budget.
+	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
 	// TLS applies to both listeners; client_ca_file turns on mutual TLS.
 	TLS tlsconfig.Config `yaml:"tls"`
 	// Auth requires a bearer token on both transports.
@@ -57,17 +67,19 @@ type Config struct {
 }
 
 // NewDefaultConfig returns the defaults: both transports on localhost, 16 MiB
-// requests, 64 concurrent requests, 256 MiB for requests in flight, no TLS,
-// no auth.
+// requests, 64 concurrent requests, 256 MiB for requests in flight, 30 s to
+// receive a gRPC message, 4 gRPC streams per connection, no TLS, no auth.
 func NewDefaultConfig() Config {
 	return Config{
-		GRPCAddr:              DefaultGRPCAddr,
-		HTTPAddr:              DefaultHTTPAddr,
-		MaxRequestBytes:       DefaultMaxRequestBytes,
-		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
-		MaxInflightBytes:      DefaultMaxInflightBytes,
-		ReadHeaderTimeout:     DefaultReadHeaderTimeout,
-		RequestTimeout:        DefaultRequestTimeout,
+		GRPCAddr:                DefaultGRPCAddr,
+		HTTPAddr:                DefaultHTTPAddr,
+		MaxRequestBytes:         DefaultMaxRequestBytes,
+		MaxConcurrentRequests:   DefaultMaxConcurrentRequests,
+		MaxInflightBytes:        DefaultMaxInflightBytes,
+		ReadHeaderTimeout:       DefaultReadHeaderTimeout,
+		RequestTimeout:          DefaultRequestTimeout,
+		ReadTimeout:             DefaultReadTimeout,
+		MaxStreamsPerConnection: DefaultMaxStreams,
 	}
 }
 
@@ -100,6 +112,12 @@ func (c Config) Validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("request_timeout must be positive, got %s", c.RequestTimeout))
+	}
+	if c.ReadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("read_timeout must be positive, got %s", c.ReadTimeout))
+	}
+	if c.MaxStreamsPerConnection <= 0 {
+		errs = append(errs, fmt.Errorf("max_streams_per_connection must be positive, got %d", c.MaxStreamsPerConnection))
 	}
 	errs = append(errs, c.TLS.Validate())
 	return errors.Join(errs...)

@@ -11,13 +11,15 @@ import (
 func TestNewDefaultConfig(t *testing.T) {
 	cfg := receiver.NewDefaultConfig()
 	want := receiver.Config{
-		GRPCAddr:              "127.0.0.1:4317",
-		HTTPAddr:              "127.0.0.1:4318",
-		MaxRequestBytes:       16 << 20,
-		MaxConcurrentRequests: 64,
-		MaxInflightBytes:      256 << 20,
-		ReadHeaderTimeout:     10 * time.Second,
-		RequestTimeout:        30 * time.Second,
+		GRPCAddr:                "127.0.0.1:4317",
+		HTTPAddr:                "127.0.0.1:4318",
+		MaxRequestBytes:         16 << 20,
+		MaxConcurrentRequests:   64,
+		MaxInflightBytes:        256 << 20,
+		ReadHeaderTimeout:       10 * time.Second,
+		RequestTimeout:          30 * time.Second,
+		ReadTimeout:             30 * time.Second,
+		MaxStreamsPerConnection: 4,
 	}
 	if cfg != want {
 		t.Fatalf("NewDefaultConfig() = %+v, want %+v", cfg, want)
@@ -63,8 +65,10 @@ func TestValidate(t *testing.T) {
 			mutate: func(c *receiver.Config) {
 				c.MaxRequestBytes, c.MaxConcurrentRequests = 0, -1
 				c.ReadHeaderTimeout, c.RequestTimeout = 0, -time.Second
+				c.ReadTimeout, c.MaxStreamsPerConnection = 0, 0
 			},
-			wantErr: []string{"max_request_bytes", "max_concurrent_requests", "read_header_timeout", "request_timeout"},
+			wantErr: []string{"max_request_bytes", "max_concurrent_requests", "read_header_timeout", "request_timeout",
+				"read_timeout must be positive", "max_streams_per_connection must be positive"},
 		},
 		{
 			name:    "no memory budget",

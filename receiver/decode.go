@@ -74,10 +74,10 @@ func parseContentEncoding(v string) (gz, ok bool) {
 // is set, at most limit bytes of the decompressed stream: a gzip bomb is
 // inflated no further than limit+1 bytes. hint is the Content-Length (-1
 // when unknown). The buffer grows fourfold from readStep, up to the
-// declared length, and each buffer is reserved from res before it is
-// allocated (outgrown ones too: they are garbage, not yet free), so a body
-// holds at most about five times what has arrived (1.33 times once whole),
-// never what it merely declares.
+// declared length, and twice each buffer (readSlack) is reserved from res
+// before it is allocated (outgrown ones too: they are garbage, not yet
+// free), so a body reserves at most about ten times what has arrived
+// (2.7 times once whole), never what it merely declares.
 func readBody(raw io.Reader, gz bool, hint, limit int64, res *reservation) ([]byte, *refusal) {
 	var src io.Reader = http.MaxBytesReader(nil, io.NopCloser(raw), limit)
 	if gz {
@@ -95,8 +95,8 @@ func readBody(raw io.Reader, gz bool, hint, limit int64, res *reservation) ([]by
 		if len(buf) == cap(buf) {
 			next := nextCap(int64(cap(buf)), hint, limit)
 			allocated += next
-			if err := res.resize(allocated); err != nil {
-				return nil, budgetRefusal(err, allocated)
+			if err := res.resize(readSlack * allocated); err != nil {
+				return nil, budgetRefusal(err, readSlack*allocated)
 			}
 			grown := make([]byte, len(buf), next)
 			copy(grown, buf)

@@ -33,9 +33,13 @@
 //     byte + 176 B per JSON object or array, the measured worst cases with
 //     garbage-collector slack), so resident memory stays under the idle
 //     baseline + max_inflight_bytes. Past max_concurrent_requests,
-//     requests are refused at once, before their HTTP body is read. gRPC
-//     messages are read by gRPC before the budget and concurrency checks;
-//     their size bound still applies.
+//     requests are refused at once, before their HTTP body is read. A gRPC
+//     call is admitted from its headers, before any of its message is read
+//     (admit.go): its token is checked, twice max_request_bytes is
+//     reserved until the message has arrived, the message must arrive
+//     within read_timeout (else the call is cancelled, CANCELLED, counted
+//     as timeout), and one connection has at most
+//     max_streams_per_connection calls open.
 //   - Answers follow the OTLP specification; errors.go maps every outcome
 //     to codes in one table. The consumer's errors: nil is success; a
 //     *consumer.PartialError is success with partial_success
@@ -53,7 +57,8 @@
 //   - Security: tls {cert_file, key_file, client_ca_file} applies to both
 //     listeners (client_ca_file requires and verifies client certificates);
 //     auth {bearer_token_file} requires "Authorization: Bearer <token>" on
-//     both (HTTP 401 with WWW-Authenticate: Bearer, gRPC Unauthenticated).
+//     both (HTTP 401 with WWW-Authenticate: Bearer, gRPC Unauthenticated
+//     from the call's headers, before its message is read).
 //   - Nothing is logged per request: refusals are counted.
 //
 // # Metrics
@@ -72,9 +77,10 @@
 //	    consumer.ErrTooDeep), too_large (past max_request_bytes, or a cost
 //	    past all of max_inflight_bytes), unsupported_media_type,
 //	    method_not_allowed, not_found, unauthenticated, overloaded (the
-//	    concurrency limit or the memory budget), retryable (a retryable consumer error), timeout
-//	    (the consumer did not finish before request_timeout or the client
-//	    left). HTTP-only reasons stay at zero for grpc.
+//	    concurrency limit or the memory budget), retryable (a retryable
+//	    consumer error), timeout (the consumer did not finish before
+//	    request_timeout or the client left; a gRPC message did not arrive
+//	    within read_timeout). HTTP-only reasons stay at zero for grpc.
 //	servicegraph_receiver_spans_total{transport, outcome}  counter
 //	    Spans of decoded requests. outcome: accepted, rejected (the
 //	    consumer's partial rejections, and every span of a decoded request

@@ -12,25 +12,22 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// newGRPCServer builds the OTLP/gRPC server. Order of checks: message size
-// (gRPC itself, ResourceExhausted), memory budget (the codec: Unavailable +
-// RetryInfo, or ResourceExhausted when the request could never fit),
-// bearer token (Unauthenticated), concurrency limit (Unavailable +
-// RetryInfo), then the consumer. A consumer that implements
+// newGRPCServer builds the OTLP/gRPC server. Order of checks, from the
+// stream's headers (admit.go): bearer token (Unauthenticated), a
+// reservation of max_request_bytes from the memory budget (Unavailable +
+// RetryInfo) and the read deadline (CANCELLED); then, as the message
+// arrives, its size (gRPC itself, ResourceExhausted); its cost against the
+// budget (the codec: Unavailable + RetryInfo); the concurrency limit
+// (Unavailable + RetryInfo); then the consumer. A consumer that implements
 // consumer.ProtoTraces gets the request's bytes (raw.go); any other gets
 // pdata's decoding of them.
 func (r *Receiver) newGRPCServer() *grpc.Server {
-	chain := []grpc.UnaryServerInterceptor{r.recoverInterceptor}
-	if r.tokens != nil {
-		chain = append(chain, r.tokens.UnaryServerInterceptor(func(context.Context) {
-			r.metrics.refuse(transportGRPC, reasonUnauthenticated, 0)
-		}))
-	}
-	chain = append(chain, r.limitInterceptor)
 	opts := []grpc.ServerOption{
+		grpc.InTapHandle(r.tapHandle),
+		grpc.MaxConcurrentStreams(uint32(min(r.cfg.MaxStreamsPerConnection, math.MaxUint32))),
 		grpc.MaxRecvMsgSize(int(min(r.cfg.MaxRequestBytes, math.MaxInt32))),
 		grpc.ConnectionTimeout(r.cfg.ReadHeaderTimeout),
-		grpc.ChainUnaryInterceptor(chain...),
+		grpc.ChainUnaryInterceptor(r.recoverInterceptor, r.limitInterceptor),
 		grpc.ForceServerCodecV2(newRawCodec()),
 		grpc.StatsHandler(sizeRefusals{r.metrics}),
 	}
@@ -64,9 +61,9 @@ func (r *Receiver) limitInterceptor(ctx context.Context, req any, _ *grpc.UnaryS
 	return handler(ctx, req)
 }
 
-// sizeRefusals counts the calls gRPC refuses itself, before any
-// interceptor, for a message over max_request_bytes. The service never
-// answers ResourceExhausted, so that code identifies them.
+// sizeRefusals counts the calls gRPC refuses itself, before the handler,
+// for a message over max_request_bytes: the calls that end
+// ResourceExhausted whose handler never ran (the handler counts its own).
 type sizeRefusals struct{ m *metrics }
 
 func (sizeRefusals) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
@@ -75,8 +72,12 @@ func (sizeRefusals) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.C
 }
 func (sizeRefusals) HandleConn(context.Context, stats.ConnStats) {}
 
-func (h sizeRefusals) HandleRPC(_ context.Context, s stats.RPCStats) {
-	if end, ok := s.(*stats.End); ok && status.Code(end.Error) == codes.ResourceExhausted {
+func (h sizeRefusals) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	end, ok := s.(*stats.End)
+	if !ok || status.Code(end.Error) != codes.ResourceExhausted {
+		return
+	}
+	if a := admissionFrom(ctx); a == nil || a.state.Load() != admArrived {
 		h.m.refuse(transportGRPC, reasonTooLarge, 0)
 	}
 }

@@ -111,10 +111,21 @@ type rawResponse []byte
 //nolint:revive // the grpc.MethodHandler signature puts ctx second
 func rawExportHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	s := srv.(*rawService)
-	req := &rawRequest{res: s.r.budget.reserve()}
-	defer req.res.release()
+	a := admissionFrom(ctx)
+	res := s.r.budget.reserve() // only for a stream the tap did not see
+	if a != nil {
+		res = a.res
+	}
+	req := &rawRequest{res: res}
+	defer res.release() // the memory is free once answered; the stream's end releases it too
+	// gRPC (v1.85) calls this handler before reading the message: dec
+	// receives it, within the tap's read deadline.
 	if err := dec(req); err != nil {
 		return nil, err
+	}
+	if a != nil && !a.arrived() {
+		req.free()
+		return nil, refuse(reasonTimeout, errReadTimeout.Error()).grpcErr() // counted by the tap's timer
 	}
 	defer req.free() // after the interceptors and the handler: nothing keeps the bytes
 	if req.refused != nil {

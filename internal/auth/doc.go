@@ -12,6 +12,10 @@
 //     simply do not install the middleware.
 //   - Tokens never appear in errors or logs; errors name the file and line.
 //   - HTTP refusals carry "WWW-Authenticate: Bearer"; gRPC refusals are
-//     codes.Unauthenticated. Callers may supply their own refusal body
+//     codes.Unauthenticated. gRPC reads a call's whole message before any
+//     interceptor runs, so a server that must not spend memory on
+//     unauthenticated calls checks CheckContext in its grpc.InTapHandle,
+//     from the call's headers, as the receiver does; the interceptors here
+//     suit servers where that does not matter. Callers may supply their own refusal body
 //     (HTTP) or be told of each refusal (gRPC) to count it.
 package auth
