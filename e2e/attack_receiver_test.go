@@ -7,6 +7,7 @@ package e2e
 // whose shadow memory makes VmHWM several times what the service uses.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -585,4 +586,106 @@ func TestAttackReceiverGRPCStreams(t *testing.T) {
 	if _, err := client.Export(authed, normal); err != nil {
 		t.Errorf("normal export after the attack: %v", err)
 	}
+}
+
+// arSlowBody sends an OTLP/HTTP request declaring a body of length bytes
+// and then sends one byte every pause until answered: the answer's status
+// code (0 when the connection ended without one) arrives on the channel.
+func arSlowBody(t *testing.T, s *service, length int, pause time.Duration) <-chan int {
+	t.Helper()
+	conn, err := net.Dial("tcp", s.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	head := fmt.Sprintf("POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: %d\r\n\r\n", length)
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan int, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			answer <- 0
+			return
+		}
+		resp.Body.Close()
+		answer <- resp.StatusCode
+	}()
+	go func() {
+		tick := time.NewTicker(pause)
+		defer tick.Stop()
+		for range length {
+			if _, err := conn.Write([]byte{0}); err != nil {
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return answer
+}
+
+// TestAttackReceiverSlowBodies (item 9): 70 clients send their bodies at
+// one byte every half second, and 10 gRPC calls stall before their last
+// byte. None of them takes a concurrency slot (64) or more budget than it
+// sent; normal HTTP and gRPC exports succeed meanwhile; every slow request
+// is refused after --otlp-read-timeout, counted as timeout.
+func TestAttackReceiverSlowBodies(t *testing.T) {
+	const maxRequest = 1 << 20
+	s := start(t, t.TempDir(), "--otlp-read-timeout", "3s", "--max-request-bytes", strconv.Itoa(maxRequest),
+		"--max-inflight-bytes", strconv.Itoa(64*maxRequest))
+	var slow []<-chan int
+	for range 70 {
+		slow = append(slow, arSlowBody(t, s, 100_000, 500*time.Millisecond))
+	}
+	calls := arPartialCalls(t, s, "", 10, 64<<10)
+	// Each slow body reserves twice its first 64 KiB buffer; each gRPC call
+	// twice --max-request-bytes.
+	const reserved = 70*2*64<<10 + 10*2*maxRequest
+	eventually(t, 20*time.Second, "all slow requests to be in", func() bool {
+		return arGauge(t, s, "servicegraph_receiver_inflight_bytes") == reserved
+	})
+	if code, body := arPost(ctx(t), s, "application/x-protobuf", arTraces(t, 16<<10, "proto", 7)); code != http.StatusOK {
+		t.Errorf("normal HTTP export among slow bodies: %d %s", code, body)
+	}
+	normal := ptraceotlp.NewExportRequest()
+	if err := normal.UnmarshalProto(arTraces(t, 16<<10, "proto", 8)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ptraceotlp.NewGRPCClient(arGRPC(t, s)).Export(ctx(t), normal); err != nil {
+		t.Errorf("normal gRPC export among slow bodies: %v", err)
+	}
+
+	statuses := map[int]int{}
+	for _, a := range slow {
+		select {
+		case code := <-a:
+			statuses[code]++
+		case <-time.After(30 * time.Second):
+			t.Fatalf("slow bodies not answered after 30s: %v", statuses)
+		}
+	}
+	if statuses[http.StatusServiceUnavailable] != 70 {
+		t.Errorf("slow bodies answered %v, want 70 × 503", statuses)
+	}
+	if got := arCollect(t, calls, 10); got[int(codes.Canceled)]+got[-1] != 10 {
+		t.Errorf("stalled gRPC calls answered %v, want 10 cancelled", got)
+	}
+	for _, tt := range []struct {
+		transport, reason string
+		want              float64
+	}{{"http", "timeout", 70}, {"grpc", "timeout", 10}, {"http", "bad_request", 0}, {"http", "overloaded", 0}} {
+		if got := arRefused(t, s, tt.transport, tt.reason); got != tt.want {
+			t.Errorf("refused{%s,%s} = %v, want %v", tt.transport, tt.reason, got, tt.want)
+		}
+	}
+	eventually(t, 20*time.Second, "the budget to be free again", func() bool {
+		return arGauge(t, s, "servicegraph_receiver_inflight_bytes") == 0
+	})
 }

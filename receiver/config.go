@@ -49,11 +49,13 @@ type Config struct {
 	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 	// ReadHeaderTimeout bounds reading HTTP request headers.
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
-	// RequestTimeout bounds reading an HTTP body, and handing a request to
-	// the consumer on either transport (the consumer's context deadline).
+	// RequestTimeout bounds handing a request to the consumer on either
+	// transport (the consumer's context deadline).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
-	// ReadTimeout bounds receiving a gRPC request's message, from its
-	// headers: a slower stream is cancelled and its reservation freed.
+	// ReadTimeout bounds receiving a request's body (HTTP) or message
+	// (gRPC) once its headers have arrived: a slower request is refused
+	// (HTTP 503) or cancelled (gRPC), counted as a timeout, and its
+	// reservation freed. A body being received holds no concurrency slot.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// MaxStreamsPerConnection bounds the gRPC streams (calls) one
 	// connection has open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS;
@@ -68,7 +70,8 @@ type Config struct {
 
 // NewDefaultConfig returns the defaults: both transports on localhost, 16 MiB
 // requests, 64 concurrent requests, 256 MiB for requests in flight, 30 s to
-// receive a gRPC message, 4 gRPC streams per connection, no TLS, no auth.
+// receive a body or message, 4 gRPC streams per connection, no TLS, no
+// auth.
 func NewDefaultConfig() Config {
 	return Config{
 		GRPCAddr:                DefaultGRPCAddr,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -131,6 +132,9 @@ func nextCap(c, hint, limit int64) int64 {
 func bodyRefusal(err error, limit int64) *refusal {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return refuse(reasonTooLarge, fmt.Sprintf("request body exceeds max_request_bytes (%d bytes), before or after decompression", limit))
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return refuse(reasonTimeout, "request body not received within read_timeout: retry later")
 	}
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF

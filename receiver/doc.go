@@ -32,8 +32,10 @@
 //     of decoding and consuming it (16 B per protobuf byte; 8 B per JSON
 //     byte + 176 B per JSON object or array, the measured worst cases with
 //     garbage-collector slack), so resident memory stays under the idle
-//     baseline + max_inflight_bytes. Past max_concurrent_requests,
-//     requests are refused at once, before their HTTP body is read. A gRPC
+//     baseline + max_inflight_bytes. An HTTP body must arrive within
+//     read_timeout (else 503, counted as timeout) and takes no concurrency
+//     slot until it is in: then, past max_concurrent_requests, the request
+//     is refused at once, before it is decoded. A gRPC
 //     call is admitted from its headers, before any of its message is read
 //     (admit.go): its token is checked, twice max_request_bytes is
 //     reserved until the message has arrived, the message must arrive

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 )
@@ -15,10 +16,11 @@ const tracesPath = "/v1/traces"
 // (404), method (405), bearer token (401), Content-Type (415),
 // Content-Encoding (415), declared size (413), the least cost of the
 // declared size against the memory budget (413 past all of it, 429 past
-// what is free), concurrency limit (429), then, holding a slot, the body
-// as read (413 past max_request_bytes; its buffer reserved from the budget
-// step by step, 413/429), the body's cost (413/429), decoding (400) and
-// the consumer. A protobuf body goes undecoded to a consumer that implements
+// what is free), then the body as it arrives, within read_timeout (503
+// timeout; 413 past max_request_bytes; its buffer reserved from the budget
+// step by step, 413/429), the body's cost (413/429), the concurrency
+// limit (429), decoding (400) and the consumer. A slow body holds no
+// concurrency slot. A protobuf body goes undecoded to a consumer that implements
 // consumer.ProtoTraces (raw.go), which then reports malformed ones.
 func (r *Receiver) httpHandler() http.Handler {
 	export := http.Handler(http.HandlerFunc(r.serveExport))
@@ -61,12 +63,6 @@ func (r *Receiver) serveExport(w http.ResponseWriter, req *http.Request) {
 		r.writeRefusal(w, req, bodyRefusal(&http.MaxBytesError{Limit: r.cfg.MaxRequestBytes}, r.cfg.MaxRequestBytes))
 		return
 	}
-	if !r.limit.acquire() {
-		r.writeRefusal(w, req, refuse(reasonOverloaded, "too many concurrent requests: retry later"))
-		return
-	}
-	defer r.limit.release()
-
 	if !gz && req.ContentLength >= 0 {
 		// A declared length the budget cannot hold now is refused unread.
 		need := minCost(req.ContentLength, enc)
@@ -77,21 +73,33 @@ func (r *Receiver) serveExport(w http.ResponseWriter, req *http.Request) {
 	}
 	resv := r.budget.reserve()
 	defer resv.release()
+	// The body must arrive within read_timeout; a slow one holds no
+	// concurrency slot and only the budget for what it has sent.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(r.cfg.ReadTimeout))
 	// The server closes the connection after an oversized body.
 	body := http.MaxBytesReader(w, req.Body, r.cfg.MaxRequestBytes)
 	data, ref := readBody(body, gz, req.ContentLength, r.cfg.MaxRequestBytes, resv)
 	if ref != nil {
-		// Drain what is left of the bounded body, so that the client reads
-		// our answer rather than a reset connection.
+		// Drain what is left of the bounded body (until the deadline), so
+		// that the client reads our answer rather than a reset connection.
 		_, _ = io.Copy(io.Discard, body)
 		r.writeRefusal(w, req, ref)
 		return
 	}
+	// The body is in: lift the deadline, which would otherwise end the
+	// request's context while the consumer runs.
+	_ = rc.SetReadDeadline(time.Time{})
 	need := cost(data, enc)
 	if err := resv.resize(need); err != nil {
 		r.writeRefusal(w, req, budgetRefusal(err, need))
 		return
 	}
+	if !r.limit.acquire() {
+		r.writeRefusal(w, req, refuse(reasonOverloaded, "too many concurrent requests: retry later"))
+		return
+	}
+	defer r.limit.release()
 	res, spans := r.consume(req.Context(), data, enc) // raw.go
 	if res.refused != nil {
 		r.metrics.refuse(transportHTTP, res.refused.reason, spans)

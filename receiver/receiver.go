@@ -170,7 +170,8 @@ func (r *Receiver) newHTTPServer() *http.Server {
 	srv := &http.Server{
 		Handler:           r.httpHandler(),
 		ReadHeaderTimeout: r.cfg.ReadHeaderTimeout,
-		ReadTimeout:       r.cfg.ReadHeaderTimeout + r.cfg.RequestTimeout,
+		// A backstop: serveExport sets the body's own deadline.
+		ReadTimeout: r.cfg.ReadHeaderTimeout + r.cfg.ReadTimeout,
 		// Room to write the answer after the consumer's deadline.
 		WriteTimeout:   r.cfg.RequestTimeout + r.cfg.ReadHeaderTimeout,
 		IdleTimeout:    2 * r.cfg.RequestTimeout,

@@ -119,7 +119,7 @@ var options = []option{
 	{"max-request-bytes", "receiver.max_request_bytes", "largest OTLP request, also after decompression", func(c *Config) []any { return []any{&c.Receiver.MaxRequestBytes} }},
 	{"max-concurrent-requests", "receiver.max_concurrent_requests", "OTLP requests in progress at once; more are refused with a retryable error", func(c *Config) []any { return []any{&c.Receiver.MaxConcurrentRequests} }},
 	{"max-inflight-bytes", "receiver.max_inflight_bytes", "memory all OTLP requests in flight may hold (a request reserves up to 16x its protobuf size); more are refused with a retryable error", func(c *Config) []any { return []any{&c.Receiver.MaxInflightBytes} }},
-	{"otlp-read-timeout", "receiver.read_timeout", "longest wait for an OTLP/gRPC request's message after its headers; slower calls are cancelled", func(c *Config) []any { return []any{&c.Receiver.ReadTimeout} }},
+	{"otlp-read-timeout", "receiver.read_timeout", "longest wait for an OTLP request's body (HTTP) or message (gRPC) after its headers; slower requests are refused (HTTP 503) or cancelled (gRPC)", func(c *Config) []any { return []any{&c.Receiver.ReadTimeout} }},
 	{"otlp-max-streams-per-connection", "receiver.max_streams_per_connection", "OTLP/gRPC calls one connection may have open at once (clients queue the rest)", func(c *Config) []any { return []any{&c.Receiver.MaxStreamsPerConnection} }},
 	{"http-addr", "api.addr", "HTTP API, /metrics and built-in page listen address", func(c *Config) []any { return []any{&c.API.Addr} }},
 	{"tls-cert-file", "receiver.tls.cert_file, api.tls.cert_file", "TLS certificate (PEM) for every listener", func(c *Config) []any { return []any{&c.Receiver.TLS.CertFile, &c.API.TLS.CertFile} }},
