@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,6 +34,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/servicegraph/servicegraph/internal/netlimit"
 )
 
 // arTraces builds an export request of just under size bytes in enc
@@ -688,4 +691,112 @@ func TestAttackReceiverSlowBodies(t *testing.T) {
 	eventually(t, 20*time.Second, "the budget to be free again", func() bool {
 		return arGauge(t, s, "servicegraph_receiver_inflight_bytes") == 0
 	})
+}
+
+// arConnServed reports whether the service answers on c: an HTTP
+// response, or the gRPC server's first frame; false when c ends first.
+func arConnServed(c net.Conn, transport string) bool {
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	defer func() { _ = c.SetDeadline(time.Time{}) }()
+	if transport == "http" {
+		if _, err := io.WriteString(c, "GET /v1/traces HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return false
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	}
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		return false
+	}
+	_, err := http2.NewFramer(io.Discard, c).ReadFrame()
+	return err == nil
+}
+
+// arOpenFiles counts the service's open file descriptors.
+func arOpenFiles(t *testing.T, s *service) int {
+	t.Helper()
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// TestAttackReceiverConnections (item 10): with --otlp-max-connections 50
+// and the service's open-file limit lowered to 400 (50 × 2 + the reserve
+// of 256 fit), 80 idle connections to each OTLP listener, then 300 more to
+// each: 50 per listener are kept and served, every other one is closed at
+// once and counted, the service's descriptors stay far below the limit,
+// /-/healthy answers and saves succeed. A cap that cannot fit the limit
+// stops the service at start.
+func TestAttackReceiverConnections(t *testing.T) {
+	out, err := exec.CommandContext(ctx(t), sgBin, "serve", "--otlp-grpc-addr", "127.0.0.1:0", "--otlp-http-addr", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--otlp-max-connections", "100000000").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "open-file limit (RLIMIT_NOFILE)") {
+		t.Errorf("caps past the open-file limit: err %v, output %.500s; want a refusal naming the limit", err, out)
+	}
+
+	s := start(t, t.TempDir(), "--otlp-max-connections", "50", "--save-interval", "1s")
+	if out, err := exec.CommandContext(ctx(t), "prlimit", "--pid", strconv.Itoa(s.cmd.Process.Pid), "--nofile=400:400").CombinedOutput(); err != nil {
+		t.Skipf("cannot lower the service's open-file limit: %v %s", err, out)
+	}
+	dial := func(addr string, n int) []net.Conn {
+		var conns []net.Conn
+		for range n {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatalf("dial %s: %v", addr, err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			conns = append(conns, c)
+		}
+		return conns
+	}
+	for _, tt := range []struct {
+		transport, addr string
+	}{{"grpc", s.grpc}, {"http", s.http}} {
+		conns := dial(tt.addr, 80)
+		eventually(t, 20*time.Second, tt.transport+": 30 connections refused", func() bool {
+			return arRefused(t, s, tt.transport, "too_many_connections") == 30
+		})
+		served := 0
+		for _, c := range conns {
+			if arConnServed(c, tt.transport) {
+				served++
+			}
+		}
+		if served != 50 {
+			t.Errorf("%s: %d of 80 connections served, want 50", tt.transport, served)
+		}
+		if v, _ := value(s.metrics(t), "servicegraph_receiver_connections", "transport="+tt.transport); v != 50 {
+			t.Errorf("connections{%s} = %v, want 50", tt.transport, v)
+		}
+	}
+	// 300 more on each: all closed at once; the descriptors stay bounded.
+	dial(s.grpc, 300)
+	dial(s.http, 300)
+	eventually(t, 30*time.Second, "330 connections refused on each listener", func() bool {
+		return arRefused(t, s, "grpc", "too_many_connections") == 330 && arRefused(t, s, "http", "too_many_connections") == 330
+	})
+	n := arOpenFiles(t, s)
+	t.Logf("after 760 connections: %d descriptors open", n)
+	if n > 2*50+netlimit.Reserve {
+		t.Errorf("the service holds %d descriptors, more than its caps and reserve (%d)", n, 2*50+netlimit.Reserve)
+	}
+	if code, body := s.get(t, "/-/healthy"); code != http.StatusOK {
+		t.Errorf("/-/healthy with both OTLP listeners at their cap: %d %s", code, body)
+	}
+	saved := func() float64 {
+		v, _ := value(s.metrics(t), "servicegraph_state_saves_total", "result=ok")
+		return v
+	}
+	before := saved()
+	eventually(t, 20*time.Second, "a save to succeed at the cap", func() bool { return saved() > before })
+	if v, _ := value(s.metrics(t), "servicegraph_state_saves_total", "result=error"); v != 0 {
+		t.Errorf("saves failed at the cap: %v", v)
+	}
 }

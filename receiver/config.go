@@ -22,6 +22,8 @@ const (
 	DefaultRequestTimeout        = 30 * time.Second
 	DefaultReadTimeout           = 30 * time.Second
 	DefaultMaxStreams            = 4
+	DefaultMaxConnections        = 4096
+	DefaultIdleTimeout           = 2 * time.Minute
 )
 
 // Config configures both OTLP transports. Build it with NewDefaultConfig.
@@ -62,6 +64,14 @@ type Config struct {
 	// clients queue the rest), so that one connection cannot reserve the
 	// whole memory budget.
 	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
+	// MaxConnections bounds the connections each listener holds open; one
+	// accepted past it is closed at once and counted. Both listeners'
+	// caps, with a reserve for the rest of the service, must fit the
+	// open-file limit (netlimit.CheckFiles).
+	MaxConnections int `yaml:"max_connections"`
+	// IdleTimeout closes a connection without requests for that long
+	// (HTTP keep-alive; gRPC max connection idle, with GOAWAY).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// TLS applies to both listeners; client_ca_file turns on mutual TLS.
 	TLS tlsconfig.Config `yaml:"tls"`
 	// Auth requires a bearer token on both transports.
@@ -70,8 +80,9 @@ type Config struct {
 
 // NewDefaultConfig returns the defaults: both transports on localhost, 16 MiB
 // requests, 64 concurrent requests, 256 MiB for requests in flight, 30 s to
-// receive a body or message, 4 gRPC streams per connection, no TLS, no
-// auth.
+// receive a body or message, 4 gRPC streams per connection, 4,096
+// connections per listener, idle connections closed after 2 minutes, no
+// TLS, no auth.
 func NewDefaultConfig() Config {
 	return Config{
 		GRPCAddr:                DefaultGRPCAddr,
@@ -83,6 +94,8 @@ func NewDefaultConfig() Config {
 		RequestTimeout:          DefaultRequestTimeout,
 		ReadTimeout:             DefaultReadTimeout,
 		MaxStreamsPerConnection: DefaultMaxStreams,
+		MaxConnections:          DefaultMaxConnections,
+		IdleTimeout:             DefaultIdleTimeout,
 	}
 }
 
@@ -122,8 +135,27 @@ func (c Config) Validate() error {
 	if c.MaxStreamsPerConnection <= 0 {
 		errs = append(errs, fmt.Errorf("max_streams_per_connection must be positive, got %d", c.MaxStreamsPerConnection))
 	}
+	if c.MaxConnections <= 0 {
+		errs = append(errs, fmt.Errorf("max_connections must be positive, got %d", c.MaxConnections))
+	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("idle_timeout must be positive, got %s", c.IdleTimeout))
+	}
 	errs = append(errs, c.TLS.Validate())
 	return errors.Join(errs...)
+}
+
+// Connections is the most connections the receiver holds open: the cap
+// of each enabled listener. With netlimit.Reserve it must fit the
+// open-file limit.
+func (c Config) Connections() int {
+	n := 0
+	for _, addr := range []string{c.GRPCAddr, c.HTTPAddr} {
+		if addr != "" {
+			n += c.MaxConnections
+		}
+	}
+	return n
 }
 
 // checkAddr accepts "host:port" and ":port" with a numeric port 0-65535.

@@ -20,6 +20,8 @@ func TestNewDefaultConfig(t *testing.T) {
 		RequestTimeout:          30 * time.Second,
 		ReadTimeout:             30 * time.Second,
 		MaxStreamsPerConnection: 4,
+		MaxConnections:          4096,
+		IdleTimeout:             2 * time.Minute,
 	}
 	if cfg != want {
 		t.Fatalf("NewDefaultConfig() = %+v, want %+v", cfg, want)
@@ -66,9 +68,11 @@ func TestValidate(t *testing.T) {
 				c.MaxRequestBytes, c.MaxConcurrentRequests = 0, -1
 				c.ReadHeaderTimeout, c.RequestTimeout = 0, -time.Second
 				c.ReadTimeout, c.MaxStreamsPerConnection = 0, 0
+				c.MaxConnections, c.IdleTimeout = 0, 0
 			},
 			wantErr: []string{"max_request_bytes", "max_concurrent_requests", "read_header_timeout", "request_timeout",
-				"read_timeout must be positive", "max_streams_per_connection must be positive"},
+				"read_timeout must be positive", "max_streams_per_connection must be positive",
+				"max_connections must be positive", "idle_timeout must be positive"},
 		},
 		{
 			name:    "no memory budget",
@@ -110,6 +114,27 @@ func TestValidate(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("Validate() = %q, want it to contain %q", err, want)
 				}
+			}
+		})
+	}
+}
+
+func TestConnections(t *testing.T) {
+	tests := []struct {
+		name       string
+		grpc, http string
+		want       int
+	}{
+		{"both", "127.0.0.1:4317", "127.0.0.1:4318", 2 * 4096},
+		{"grpc only", "127.0.0.1:4317", "", 4096},
+		{"http only", "", "127.0.0.1:4318", 4096},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := receiver.NewDefaultConfig()
+			cfg.GRPCAddr, cfg.HTTPAddr = tt.grpc, tt.http
+			if got := cfg.Connections(); got != tt.want {
+				t.Errorf("Connections() = %d, want %d", got, tt.want)
 			}
 		})
 	}

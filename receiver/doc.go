@@ -41,7 +41,10 @@
 //     reserved until the message has arrived, the message must arrive
 //     within read_timeout (else the call is cancelled, CANCELLED, counted
 //     as timeout), and one connection has at most
-//     max_streams_per_connection calls open.
+//     max_streams_per_connection calls open. Each listener holds at most
+//     max_connections connections (internal/netlimit: one past it is
+//     closed at accept, counted as too_many_connections), and closes one
+//     idle for idle_timeout (gRPC: GOAWAY).
 //   - Answers follow the OTLP specification; errors.go maps every outcome
 //     to codes in one table. The consumer's errors: nil is success; a
 //     *consumer.PartialError is success with partial_success
@@ -82,7 +85,9 @@
 //	    concurrency limit or the memory budget), retryable (a retryable
 //	    consumer error), timeout (the consumer did not finish before
 //	    request_timeout or the client left; a gRPC message did not arrive
-//	    within read_timeout). HTTP-only reasons stay at zero for grpc.
+//	    within read_timeout), too_many_connections (a connection closed at
+//	    accept past max_connections: counted here, though not a request,
+//	    nor in requests_total). HTTP-only reasons stay at zero for grpc.
 //	servicegraph_receiver_spans_total{transport, outcome}  counter
 //	    Spans of decoded requests. outcome: accepted, rejected (the
 //	    consumer's partial rejections, and every span of a decoded request
@@ -94,6 +99,8 @@
 //	    Requests holding a concurrency slot now, both transports.
 //	servicegraph_receiver_inflight_bytes  gauge
 //	    Bytes of max_inflight_bytes reserved now, both transports.
+//	servicegraph_receiver_connections{transport}  gauge
+//	    Connections open now (at most max_connections each).
 //
 // Receivers sharing a Registerer share these series.
 package receiver

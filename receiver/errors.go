@@ -36,6 +36,8 @@ import (
 //	overloaded              429   Unavailable       yes (Retry-After / RetryInfo)
 //	retryable               503   Unavailable       yes (Retry-After / RetryInfo)
 //	timeout                 503   Unavailable       yes (Retry-After / RetryInfo)
+//	too_many_connections    -     -                 the connection is closed at
+//	                                                      accept: no request, no answer
 //
 // Overload uses Unavailable on gRPC, not ResourceExhausted: the spec names
 // Unavailable for throttling, and every OTLP client retries it.
@@ -52,11 +54,15 @@ const (
 	reasonOverloaded       = "overloaded"
 	reasonRetryable        = "retryable"
 	reasonTimeout          = "timeout"
+	// reasonTooManyConnections counts connections, not requests: closed at
+	// accept past max_connections, before any request (no answer).
+	reasonTooManyConnections = "too_many_connections"
 )
 
 var reasons = []string{
 	reasonBadRequest, reasonTooDeep, reasonTooLarge, reasonUnsupportedMedia, reasonMethodNotAllowed,
 	reasonNotFound, reasonUnauthenticated, reasonOverloaded, reasonRetryable, reasonTimeout,
+	reasonTooManyConnections,
 }
 
 // defaultRetryAfter is suggested when nothing better is known.

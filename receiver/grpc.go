@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip decompressor
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
@@ -27,6 +28,7 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 		grpc.MaxConcurrentStreams(uint32(min(r.cfg.MaxStreamsPerConnection, math.MaxUint32))),
 		grpc.MaxRecvMsgSize(int(min(r.cfg.MaxRequestBytes, math.MaxInt32))),
 		grpc.ConnectionTimeout(r.cfg.ReadHeaderTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: r.cfg.IdleTimeout}),
 		grpc.ChainUnaryInterceptor(r.recoverInterceptor, r.limitInterceptor),
 		grpc.ForceServerCodecV2(newRawCodec()),
 		grpc.StatsHandler(sizeRefusals{r.metrics}),

@@ -29,6 +29,7 @@ type metrics struct {
 	inflight prometheus.Gauge
 	// inflightBytes is the memory budget reserved now (budget.go).
 	inflightBytes prometheus.Gauge
+	connections   *prometheus.GaugeVec // transport
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -53,6 +54,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "servicegraph_receiver_inflight_bytes",
 			Help: "Bytes of max_inflight_bytes reserved now by OTLP requests in flight, both transports.",
 		}),
+		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "servicegraph_receiver_connections",
+			Help: "OTLP connections open now, by transport (at most max_connections each).",
+		}, []string{"transport"}),
 	}
 	var errs []error
 	m.requests, errs = register(reg, m.requests, errs)
@@ -60,6 +65,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.spans, errs = register(reg, m.spans, errs)
 	m.inflight, errs = register(reg, m.inflight, errs)
 	m.inflightBytes, errs = register(reg, m.inflightBytes, errs)
+	m.connections, errs = register(reg, m.connections, errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -73,6 +79,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 		m.spans.WithLabelValues(tr, spansAccepted)
 		m.spans.WithLabelValues(tr, spansRejected)
+		m.connections.WithLabelValues(tr)
 	}
 	return m, nil
 }
@@ -102,6 +109,12 @@ func (m *metrics) accept(transport string, spans int, p *consumer.PartialError) 
 	m.requests.WithLabelValues(transport, outcome).Inc()
 	m.spans.WithLabelValues(transport, spansAccepted).Add(float64(int64(spans) - rejected))
 	m.spans.WithLabelValues(transport, spansRejected).Add(float64(rejected))
+}
+
+// refuseConn counts a connection closed at accept, past max_connections:
+// a refusal, but not a request.
+func (m *metrics) refuseConn(transport string) {
+	m.refused.WithLabelValues(transport, reasonTooManyConnections).Inc()
 }
 
 // refuse counts a refused request; spans is the number of spans it held when

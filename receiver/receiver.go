@@ -15,6 +15,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/consumer"
 	"github.com/servicegraph/servicegraph/internal/auth"
+	"github.com/servicegraph/servicegraph/internal/netlimit"
 )
 
 // Settings are what the code, not the configuration, supplies.
@@ -107,7 +108,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 		return errors.New("receiver: Start called twice or after Shutdown")
 	}
 	var lc net.ListenConfig
-	listen := func(key, addr string) (net.Listener, error) {
+	listen := func(key, addr, transport string) (net.Listener, error) {
 		if addr == "" {
 			return nil, nil
 		}
@@ -115,13 +116,19 @@ func (r *Receiver) Start(ctx context.Context) error {
 		if err != nil {
 			return nil, fmt.Errorf("receiver: listen on %s %q: %w", key, addr, err)
 		}
-		return ln, nil
+		capped, err := netlimit.NewListener(ln, r.cfg.MaxConnections, func() { r.metrics.refuseConn(transport) },
+			r.metrics.connections.WithLabelValues(transport))
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("receiver: %s: %w", key, err)
+		}
+		return capped, nil
 	}
-	grpcLn, err := listen("grpc_addr", r.cfg.GRPCAddr)
+	grpcLn, err := listen("grpc_addr", r.cfg.GRPCAddr, transportGRPC)
 	if err != nil {
 		return err
 	}
-	httpLn, err := listen("http_addr", r.cfg.HTTPAddr)
+	httpLn, err := listen("http_addr", r.cfg.HTTPAddr, transportHTTP)
 	if err != nil {
 		if grpcLn != nil {
 			_ = grpcLn.Close()
@@ -159,7 +166,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 		"grpc_addr", addrString(grpcLn), "http_addr", addrString(httpLn),
 		"tls", r.tlsConf != nil, "mutual_tls", r.cfg.TLS.MutualTLS(), "bearer_auth", r.tokens != nil,
 		"max_request_bytes", r.cfg.MaxRequestBytes, "max_concurrent_requests", r.cfg.MaxConcurrentRequests,
-		"max_inflight_bytes", r.cfg.MaxInflightBytes)
+		"max_inflight_bytes", r.cfg.MaxInflightBytes, "max_connections", r.cfg.MaxConnections)
 	if r.tokens != nil && r.tlsConf == nil {
 		r.logger.Warn("OTLP receiver checks bearer tokens over plaintext connections; configure tls to keep tokens secret")
 	}
@@ -174,7 +181,7 @@ func (r *Receiver) newHTTPServer() *http.Server {
 		ReadTimeout: r.cfg.ReadHeaderTimeout + r.cfg.ReadTimeout,
 		// Room to write the answer after the consumer's deadline.
 		WriteTimeout:   r.cfg.RequestTimeout + r.cfg.ReadHeaderTimeout,
-		IdleTimeout:    2 * r.cfg.RequestTimeout,
+		IdleTimeout:    r.cfg.IdleTimeout,
 		MaxHeaderBytes: 1 << 20,
 		// Per-connection errors (TLS handshakes, resets) are not worth a
 		// record each at the default level.

@@ -121,6 +121,8 @@ var options = []option{
 	{"max-inflight-bytes", "receiver.max_inflight_bytes", "memory all OTLP requests in flight may hold (a request reserves up to 16x its protobuf size); more are refused with a retryable error", func(c *Config) []any { return []any{&c.Receiver.MaxInflightBytes} }},
 	{"otlp-read-timeout", "receiver.read_timeout", "longest wait for an OTLP request's body (HTTP) or message (gRPC) after its headers; slower requests are refused (HTTP 503) or cancelled (gRPC)", func(c *Config) []any { return []any{&c.Receiver.ReadTimeout} }},
 	{"otlp-max-streams-per-connection", "receiver.max_streams_per_connection", "OTLP/gRPC calls one connection may have open at once (clients queue the rest)", func(c *Config) []any { return []any{&c.Receiver.MaxStreamsPerConnection} }},
+	{"otlp-max-connections", "receiver.max_connections", "connections each OTLP listener holds open; more are closed at once (both caps + 256 must fit the open-file limit)", func(c *Config) []any { return []any{&c.Receiver.MaxConnections} }},
+	{"otlp-idle-timeout", "receiver.idle_timeout", "OTLP connections without requests for this long are closed (gRPC: GOAWAY)", func(c *Config) []any { return []any{&c.Receiver.IdleTimeout} }},
 	{"http-addr", "api.addr", "HTTP API, /metrics and built-in page listen address", func(c *Config) []any { return []any{&c.API.Addr} }},
 	{"tls-cert-file", "receiver.tls.cert_file, api.tls.cert_file", "TLS certificate (PEM) for every listener", func(c *Config) []any { return []any{&c.Receiver.TLS.CertFile, &c.API.TLS.CertFile} }},
 	{"tls-key-file", "receiver.tls.key_file, api.tls.key_file", "TLS private key (PEM) for every listener", func(c *Config) []any { return []any{&c.Receiver.TLS.KeyFile, &c.API.TLS.KeyFile} }},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/netlimit"
 	"github.com/servicegraph/servicegraph/internal/state"
 	"github.com/servicegraph/servicegraph/metrics"
 	"github.com/servicegraph/servicegraph/pairing"
@@ -29,6 +30,12 @@ type addrs struct{ API, GRPC, HTTP net.Addr }
 // serve runs the service until ctx is done, then drains, saves and stops.
 // ready, if not nil, is called once every listener is up.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addrs)) (err error) {
+	// Every connection cap, with a reserve for the API, the state file and
+	// the runtime, must fit the open-file limit.
+	if err := netlimit.CheckFiles(uint64(cfg.Receiver.Connections())+netlimit.Reserve,
+		fmt.Sprintf("--otlp-max-connections on the OTLP listeners (%d in all)", cfg.Receiver.Connections())); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
