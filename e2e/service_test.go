@@ -96,7 +96,9 @@ func startCommand(t *testing.T, command, dataDir string, extra ...string) *servi
 		close(s.exited)
 	}()
 	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
+		select {
+		case <-s.exited:
+		default:
 			s.cmd.Process.Kill()
 			<-s.exited
 		}
