@@ -22,6 +22,7 @@ const (
 	DefaultRequestTimeout    = 30 * time.Second
 	DefaultMaxDepth          = 10
 	DefaultPageRefresh       = 10 * time.Second
+	DefaultMaxConnections    = 1024
 )
 
 // Config configures the HTTP API server. Build it with NewDefaultConfig.
@@ -36,6 +37,10 @@ type Config struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// MaxDepth is the largest accepted `depth` filter.
 	MaxDepth int `yaml:"max_depth"`
+	// MaxConnections caps the listener's open connections; one accepted
+	// past it is closed at once and counted, so a flood of idle
+	// connections cannot take the descriptors that saves and probes need.
+	MaxConnections int `yaml:"max_connections"`
 	// PageRefresh is the built-in page's auto-refresh period.
 	PageRefresh time.Duration `yaml:"page_refresh"`
 	// TLS serves HTTPS; client_ca_file turns on mutual TLS.
@@ -89,6 +94,7 @@ func NewDefaultConfig() Config {
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		RequestTimeout:    DefaultRequestTimeout,
 		MaxDepth:          DefaultMaxDepth,
+		MaxConnections:    DefaultMaxConnections,
 		PageRefresh:       DefaultPageRefresh,
 	}
 }
@@ -107,6 +113,9 @@ func (c Config) Validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("request_timeout must be positive, got %s", c.RequestTimeout))
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("max_connections must be at least 1, got %d", c.MaxConnections))
 	}
 	if c.MaxDepth < 0 || c.MaxDepth > 1000 {
 		errs = append(errs, fmt.Errorf("max_depth must be between 0 and 1000, got %d", c.MaxDepth))

@@ -13,6 +13,9 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec   // handler, code
 	duration *prometheus.HistogramVec // handler
+
+	connections        prometheus.Gauge   // open on the listener
+	connectionsRefused prometheus.Counter // closed at accept, past max_connections
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,7 +30,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}, []string{"handler"}),
 	}
-	err := errors.Join(reg.Register(m.requests), reg.Register(m.duration))
+	m.connections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "servicegraph_http_connections",
+		Help: "Connections open on the HTTP API listener.",
+	})
+	m.connectionsRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "servicegraph_http_connections_refused_total",
+		Help: "Connections closed at accept for being past the API listener's max_connections.",
+	})
+	err := errors.Join(reg.Register(m.requests), reg.Register(m.duration),
+		reg.Register(m.connections), reg.Register(m.connectionsRefused))
 	return m, err
 }
 

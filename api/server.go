@@ -16,6 +16,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/internal/auth"
+	"github.com/servicegraph/servicegraph/internal/netlimit"
 	"github.com/servicegraph/servicegraph/pairing"
 )
 
@@ -113,6 +114,9 @@ func (s *Server) Start(ctx context.Context) error {
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("api: listen on addr %q: %w", s.cfg.Addr, err)
+	}
+	if ln, err = netlimit.NewListener(ln, s.cfg.MaxConnections, s.metrics.connectionsRefused.Inc, s.metrics.connections); err != nil {
+		return fmt.Errorf("api: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           s.handler,

@@ -133,6 +133,7 @@ var options = []option{
 		return []any{&c.API.TLS.HealthWithoutClientCert}
 	}},
 	{"ingest-token-file", "receiver.auth.bearer_token_file", "file of bearer tokens (one a line) OTLP senders must present", func(c *Config) []any { return []any{&c.Receiver.Auth.BearerTokenFile} }},
+	{"api-max-connections", "api.max_connections", "connections the API listener holds open at most; more are closed at once (counted)", func(c *Config) []any { return []any{&c.API.MaxConnections} }},
 	{"api-token-file", "api.auth.bearer_token_file", "file of bearer tokens (one a line) API clients must present", func(c *Config) []any { return []any{&c.API.Auth.BearerTokenFile} }},
 	{"pair-wait", "pairing.pair_wait", "how long an unpaired client/server/producer/consumer span waits", func(c *Config) []any { return []any{&c.Pairing.PairWait} }},
 	{"link-wait", "pairing.link_wait", "how long a link waits for its target span to arrive", func(c *Config) []any { return []any{&c.Pairing.LinkWait} }},

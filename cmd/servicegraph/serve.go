@@ -32,8 +32,9 @@ type addrs struct{ API, GRPC, HTTP net.Addr }
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addrs)) (err error) {
 	// Every connection cap, with a reserve for the API, the state file and
 	// the runtime, must fit the open-file limit.
-	if err := netlimit.CheckFiles(uint64(cfg.Receiver.Connections())+netlimit.Reserve,
-		fmt.Sprintf("--otlp-max-connections on the OTLP listeners (%d in all)", cfg.Receiver.Connections())); err != nil {
+	if err := netlimit.CheckFiles(uint64(cfg.Receiver.Connections()+cfg.API.MaxConnections)+netlimit.Reserve,
+		fmt.Sprintf("--otlp-max-connections on the OTLP listeners (%d in all) and --api-max-connections (%d)",
+			cfg.Receiver.Connections(), cfg.API.MaxConnections)); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
