@@ -60,10 +60,13 @@
 // server strings with textContent only, except the SVG of our renderer,
 // which it parses as XML and strips of scripts and event handlers.
 //
-// Rendering is delegated to Sources.Renderer with a key made of the
-// snapshot version, the history buckets the window touches, the window's
-// length, the neighbourhood, the kinds, the format and the direction, so a
-// renderer's cache serves repeated and auto-refreshing requests. Errors
+// Rendering is delegated to Sources.Renderer with a key made of what the
+// picture shows: the view's topology (a hash of its nodes and edges), the
+// history buckets the window touches, the window's length, the
+// neighbourhood, the kinds, the format and the direction, not the counts.
+// A renderer's cache so serves repeated and auto-refreshing requests while
+// spans arrive, redrawing when a node or edge appears or leaves or a bucket
+// closes: the numbers of a cached picture are at most one bucket old. Errors
 // wrapping ErrTooLarge answer 422 with a hint to narrow the query;
 // ErrTimeout (or the Config.RequestTimeout deadline) answers 503.
 //

@@ -50,8 +50,8 @@
 //
 // # Cache and sharing
 //
-// Render's key names the input (graph version and query); the format and the
-// normalised options are added to it. Results are cached, least recently
+// Render's key names the input (for the API: the view's topology, window and
+// filters); the format and the normalised options are added to it. Results are cached, least recently
 // used first out, within Config.CacheEntries and CacheBytes; concurrent
 // calls with the same key share one render (singleflight). A shared render
 // runs on the renderer's own context within Config.Timeout, so a caller that

@@ -70,8 +70,8 @@ func New(cfg Config, set Settings) (*Renderer, error) {
 // Render returns the picture of v in format f. The returned bytes may be
 // shared with other callers and the cache: do not modify them.
 //
-// key identifies the picture's input (graph version and query); Render adds
-// f and o to it. Equal keys return the cached bytes, and concurrent calls
+// key identifies the picture's input (the API's: view topology, window and
+// filters); Render adds f and o to it. Equal keys return the cached bytes, and concurrent calls
 // with the same key share one render. Views above Config.MaxNodes or
 // MaxEdges fail with ErrTooLarge before any layout. A layout not done by
 // Config.Timeout is killed (ErrTimeout); a caller whose ctx ends first gets

@@ -1,0 +1,125 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/servicegraph/servicegraph/api"
+	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/render"
+)
+
+// realRenderer adapts a render.Renderer to api.Renderer, as the service
+// wires it.
+type realRenderer struct{ r *render.Renderer }
+
+func (a realRenderer) Render(ctx context.Context, key string, v *graph.View, format, rankdir string) ([]byte, error) {
+	f, err := render.ParseFormat(format)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.r.Render(ctx, key, v, f, render.Options{RankDir: rankdir})
+	if errors.Is(err, render.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", api.ErrTooLarge, err)
+	}
+	return b, err
+}
+
+// newRealRenderer is an in-process renderer registering on reg, closed at
+// the end of the test; mod edits the default Config.
+func newRealRenderer(t testing.TB, reg prometheus.Registerer, mod func(*render.Config)) realRenderer {
+	t.Helper()
+	cfg := render.NewDefaultConfig()
+	cfg.InProcess = true
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := render.New(cfg, render.Settings{Logger: slog.New(slog.DiscardHandler), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return realRenderer{r}
+}
+
+// pageTarget is /graph.svg as the built-in page asks for it at now: the
+// last hour in whole seconds, and the direction.
+func pageTarget(now time.Time) string {
+	return fmt.Sprintf("/graph.svg?from=%d&to=%d&rankdir=LR", now.Unix()-3600, now.Unix())
+}
+
+// TestRenderCacheWhileSpansArrive: a page refreshing while spans keep
+// arriving on edges it already shows is answered from the render cache
+// until a bucket closes or the topology changes.
+func TestRenderCacheWhileSpansArrive(t *testing.T) {
+	st, c := fixture(t) // bucket width 1 min; t0 is 30 s into a bucket
+	reg := prometheus.NewRegistry()
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: newRealRenderer(t, reg, nil)}, nil)
+	frontend, checkout, payments := st.Node("frontend", graph.ServiceNode), st.Node("checkout", graph.ServiceNode), st.Node("payments", graph.ServiceNode)
+	counts := func() (ok, cached float64) {
+		return renderTotal(t, reg, "ok"), renderTotal(t, reg, "cached")
+	}
+	steps := []struct {
+		name       string
+		at         time.Duration // after t0
+		observe    [][2]graph.NodeID
+		ok, cached float64 // servicegraph_render_total{format="svg"} after the step
+	}{
+		{name: "first view draws", at: 0, ok: 1, cached: 0},
+		{name: "spans on drawn edges, same bucket", at: 5 * time.Second, observe: [][2]graph.NodeID{{frontend, checkout}, {checkout, payments}}, ok: 1, cached: 1},
+		{name: "more spans, same bucket", at: 20 * time.Second, observe: [][2]graph.NodeID{{frontend, checkout}}, ok: 1, cached: 2},
+		{name: "a new edge", at: 25 * time.Second, observe: [][2]graph.NodeID{{frontend, payments}}, ok: 2, cached: 2},
+		{name: "after the new edge, same bucket", at: 29 * time.Second, observe: [][2]graph.NodeID{{frontend, payments}}, ok: 2, cached: 3},
+		{name: "a bucket closed", at: 31 * time.Second, observe: [][2]graph.NodeID{{frontend, checkout}}, ok: 3, cached: 3},
+		{name: "next refresh in the new bucket", at: 41 * time.Second, ok: 3, cached: 4},
+	}
+	for _, step := range steps {
+		at := t0.Add(step.at)
+		c.Set(at)
+		for _, o := range step.observe {
+			st.Observe([]graph.Observation{{Client: o[0], Server: o[1], Kind: graph.Call, Seconds: [2]float64{0.1, -1}}}, nil)
+		}
+		if rec := get(s.Handler(), pageTarget(at)); rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", step.name, rec.Code, rec.Body)
+		}
+		if ok, cached := counts(); ok != step.ok || cached != step.cached {
+			t.Fatalf("%s: render_total ok=%v cached=%v, want ok=%v cached=%v", step.name, ok, cached, step.ok, step.cached)
+		}
+	}
+}
+
+// renderTotal is servicegraph_render_total{format="svg",result=result}.
+func renderTotal(t testing.TB, reg *prometheus.Registry, result string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "servicegraph_render_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["format"] == "svg" && labels["result"] == result {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no servicegraph_render_total{format=\"svg\",result=%q}", result)
+	return 0
+}
