@@ -1,0 +1,25 @@
+// Command loadtest drives a running servicegraph over OTLP/gRPC for
+// scripts/bench.sh; it is a measuring tool, not part of the service.
+//
+//	loadtest steady -in W -endpoint HOST:PORT [-duration 30s] [-pid PID] [-api URL]
+//
+// sends the workload file W (../shared/bench's format) once into a fresh
+// process (the "fresh" figure: the span index starts empty), then keeps
+// sending it, pass after pass, for -duration without a pause (the "steady"
+// figure: the index is full when the input is at least twice
+// --max-index-spans, and /metrics is scraped every -scrape-every while it
+// runs). Each pass XORs the trace ids (of spans and links; all-zero ids are
+// left alone) with the pass number, so every pass is new traffic with the
+// workload's shape rather than retried duplicates. With -pid it reads the
+// server's CPU time from /proc and reports CPU ns per span.
+//
+//	loadtest latency -in W -endpoint HOST:PORT -api URL [-edges 100000]
+//
+// first creates -edges distinct call edges (synthetic services), then sends
+// the workload's requests one at a time at -rate requests/s, for -duration
+// with the API idle and for -duration while -hammer goroutines each GET
+// /metrics or /api/graph/data in a loop, and prints the p50, p99 and max
+// export latency of both phases and their p99 ratio.
+//
+// Every figure is printed on a "result" line of key=value pairs.
+package main

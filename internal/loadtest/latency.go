@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+// edgeRequests returns requests that create n distinct call edges: clients
+// lt-c-0000.. call servers lt-s-000.. (250 servers a client), each edge one
+// CLIENT span and its SERVER child in a trace of its own, perEdges edges a
+// request.
+func edgeRequests(n, perRequest int) ([][]byte, error) {
+	const servers = 250
+	var out [][]byte
+	now := time.Now()
+	for first := 0; first < n; first += perRequest {
+		td := ptrace.NewTraces()
+		for i := first; i < min(n, first+perRequest); i++ {
+			var tid [16]byte
+			binary.BigEndian.PutUint64(tid[:8], 0x10ad7e57)
+			binary.BigEndian.PutUint64(tid[8:], uint64(i)+1)
+			client := fmt.Sprintf("lt-c-%04d", i/servers)
+			server := fmt.Sprintf("lt-s-%03d", i%servers)
+			add := func(service string, kind ptrace.SpanKind, id, parent uint64) {
+				rs := td.ResourceSpans().AppendEmpty()
+				rs.Resource().Attributes().PutStr("service.name", service)
+				s := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+				s.SetTraceID(pcommon.TraceID(tid))
+				var sid, pid [8]byte
+				binary.BigEndian.PutUint64(sid[:], id)
+				s.SetSpanID(pcommon.SpanID(sid))
+				if parent != 0 {
+					binary.BigEndian.PutUint64(pid[:], parent)
+					s.SetParentSpanID(pcommon.SpanID(pid))
+				}
+				s.SetName("call")
+				s.SetKind(kind)
+				s.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+				s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
+			}
+			add(client, ptrace.SpanKindClient, 1, 0)
+			add(server, ptrace.SpanKindServer, 2, 1)
+		}
+		b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+		if err != nil {
+			return nil, fmt.Errorf("encode edge request: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// latency measures export latency with the API idle and hammered.
+func latency(args []string) error {
+	fs := flag.NewFlagSet("latency", flag.ContinueOnError)
+	in := fs.String("in", "workload.otlp", "workload file: the probe requests")
+	endpoint := fs.String("endpoint", "127.0.0.1:4317", "OTLP/gRPC host:port (plaintext)")
+	api := fs.String("api", "http://127.0.0.1:8080", "the server's HTTP API base URL")
+	edges := fs.Int("edges", 100000, "distinct call edges created before measuring")
+	rate := fs.Float64("rate", 100, "probe requests per second (one at a time)")
+	duration := fs.Duration("duration", 10*time.Second, "length of each phase")
+	hammer := fs.Int("hammer", 2, "goroutines GETting /metrics and as many GETting /api/graph/data in the hammered phase")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	reqs, _, err := load(*in)
+	if err != nil {
+		return err
+	}
+	conn, err := dial(*endpoint)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	setup, err := edgeRequests(*edges, 256)
+	if err != nil {
+		return err
+	}
+	t := time.Now()
+	for i, r := range setup {
+		if err := export(conn, r); err != nil {
+			return fmt.Errorf("edge request %d: %w", i, err)
+		}
+	}
+	fmt.Printf("loadtest: %d edges created in %d requests, %.1fs\n", *edges, len(setup), time.Since(t).Seconds())
+	base := strings.TrimSuffix(*api, "/")
+	hc := &http.Client{Timeout: time.Minute}
+	// Warm the readers (first snapshot, first scrape) before measuring.
+	for _, p := range []string{"/metrics", "/api/graph/data"} {
+		n, err := get(hc, base+p)
+		if err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		fmt.Printf("loadtest: GET %s: %d bytes\n", p, n)
+	}
+	// Idle, then hammered; the probe traffic of each phase is new (its own
+	// passes).
+	idle, err := paced(conn, reqs, *rate, *duration, 1000)
+	if err != nil {
+		return fmt.Errorf("idle phase: %w", err)
+	}
+	hammered, reads, readErrs, err := withHammer(hc, base, *hammer, func() ([]time.Duration, error) {
+		return paced(conn, reqs, *rate, *duration, 2000)
+	})
+	if err != nil {
+		return fmt.Errorf("hammered phase: %w", err)
+	}
+	for _, ph := range []struct {
+		name string
+		lat  []time.Duration
+	}{{"idle", idle}, {"hammered", hammered}} {
+		fmt.Printf("loadtest: %s: %d exports, p50 %s p99 %s max %s\n", ph.name, len(ph.lat),
+			percentile(ph.lat, 0.5), percentile(ph.lat, 0.99), ph.lat[len(ph.lat)-1])
+		fmt.Printf("result latency_%s exports=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n", ph.name, len(ph.lat),
+			ms(percentile(ph.lat, 0.5)), ms(percentile(ph.lat, 0.99)), ms(ph.lat[len(ph.lat)-1]))
+	}
+	fmt.Printf("loadtest: hammered phase: %d API reads (%d failed)\n", reads, readErrs)
+	fmt.Printf("result latency edges=%d reads=%d read_errors=%d p99_ratio=%.2f\n", *edges, reads, readErrs,
+		float64(percentile(hammered, 0.99))/float64(percentile(idle, 0.99)))
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+
+// withHammer runs probe while n goroutines GET /metrics and n GET
+// /api/graph/data in a loop, and returns the reads they made.
+func withHammer(hc *http.Client, base string, n int, probe func() ([]time.Duration, error)) ([]time.Duration, int64, int64, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var reads, errs atomic.Int64
+	var wg sync.WaitGroup
+	for _, p := range []string{"/metrics", "/api/graph/data"} {
+		for range n {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					if _, err := get(hc, base+p); err != nil && ctx.Err() == nil {
+						errs.Add(1)
+					}
+					reads.Add(1)
+				}
+			})
+		}
+	}
+	lat, err := probe()
+	cancel()
+	wg.Wait()
+	return lat, reads.Load(), errs.Load(), err
+}
+
