@@ -40,40 +40,83 @@ func (e *entry) seconds() float64 { return microsSeconds(e.dur) }
 // oldest entry is evicted. Lookups go through an open-addressing table of
 // ring positions (linear probing, backward-shift deletion) kept at most 80%
 // full, so at capacity it costs 5 bytes per entry: 45 in all.
+//
+// A slot is tag<<tagShift | disp<<posBits | (ring position + 1), 0 empty.
+// disp is the slot's distance from its key's home slot, saturated at
+// dispMax: backward-shift deletion reads it instead of re-reading and
+// re-hashing each displaced entry (a random ring read), so an eviction in a
+// full index costs about what an insert does. Only a saturated disp (under
+// 1% of entries at load 0.8 with 5 bits) falls back to the re-hash. The
+// bits left after the position are split between disp and the tag; at
+// larger per-shard capacities both shrink, down to a re-hash of every
+// displaced entry and no tag: slower, never wrong.
 type index struct {
 	ring      ring[entry]
-	slots     []uint32 // tag<<posBits | (ring position + 1); 0 is empty
-	posBits   uint     // bits of a slot that hold the position; the rest hold a hash tag
-	final     int      // table size at full capacity
+	slots     []uint32
+	posBits   uint   // bits of a slot that hold the position + 1
+	dispBits  uint   // bits that hold disp
+	tagShift  uint   // posBits + dispBits
+	dispMax   uint32 // 1<<dispBits - 1: disp is at least this
+	final     int    // table size at full capacity
 	seed      maphash.Seed
 	evictions uint64
 }
 
-func newIndex(capacity int, seed maphash.Seed) *index {
+// maxDispBits bounds the bits spent on disp: 5 bits saturate at 31, which
+// under 1% of entries reach at load 0.8.
+const maxDispBits = 5
+
+// newIndex returns an empty index of capacity spans. With prealloc its
+// table and ring are allocated at full size now, so that growth is paid at
+// start rather than during the first cap spans.
+func newIndex(capacity int, seed maphash.Seed, prealloc bool) *index {
 	final := (capacity*5 + 3) / 4
 	posBits := uint(bits.Len32(uint32(capacity)))
-	return &index{ring: newRing[entry](capacity), slots: make([]uint32, min(final, 1024)), posBits: posBits,
-		final: final, seed: seed}
+	spare := 32 - posBits
+	dispBits := min(maxDispBits, (spare+1)/2)
+	x := &index{ring: newRing[entry](capacity), slots: make([]uint32, min(final, 1024)), posBits: posBits,
+		dispBits: dispBits, tagShift: posBits + dispBits, dispMax: 1<<dispBits - 1, final: final, seed: seed}
+	if prealloc {
+		x.slots = make([]uint32, final)
+		x.ring.alloc()
+	}
+	return x
 }
 
-// slot packs a position with the tag of hash h: a lookup compares tags
-// before it reads the (random, uncached) ring entry.
-func (x *index) slot(pos uint32, h uint64) uint32 {
-	return uint32(h)<<x.posBits | (pos + 1)
+// slot packs a position, its distance d from home and the tag of hash h:
+// a lookup compares tags before it reads the (random, uncached) ring entry.
+func (x *index) slot(pos uint32, h uint64, d int) uint32 {
+	return uint32(h)<<x.tagShift | min(uint32(d), x.dispMax)<<x.posBits | (pos + 1)
 }
 
 // pos returns the ring position in slot v (v != 0).
 func (x *index) pos(v uint32) uint32 { return v&(1<<x.posBits-1) - 1 }
 
+// disp returns slot v's distance from home, saturated at dispMax.
+func (x *index) disp(v uint32) uint32 { return v >> x.posBits & x.dispMax }
+
+// withDisp returns v with its disp set to d (d < dispMax, or saturated).
+func (x *index) withDisp(v uint32, d uint32) uint32 {
+	return v&^(x.dispMax<<x.posBits) | min(d, x.dispMax)<<x.posBits
+}
+
 // tagMatch reports whether slot v may hold a key of hash h.
 func (x *index) tagMatch(v uint32, h uint64) bool {
-	return x.posBits >= 32 || v>>x.posBits == uint32(h)&(1<<(32-x.posBits)-1)
+	return x.tagShift >= 32 || v>>x.tagShift == uint32(h)&(1<<(32-x.tagShift)-1)
 }
 
 func (x *index) hash(k *spanKey) uint64 { return maphash.Comparable(x.seed, *k) }
 
 // home maps a hash onto the table (Lemire's multiply-shift reduction).
 func (x *index) home(h uint64) int { return int((h >> 32) * uint64(len(x.slots)) >> 32) }
+
+// dist is the distance from slot i forward to slot j, cyclically.
+func (x *index) dist(i, j int) int {
+	if j >= i {
+		return j - i
+	}
+	return j + len(x.slots) - i
+}
 
 // find returns the entry of k, or nil.
 func (x *index) find(k *spanKey) *entry {
@@ -97,7 +140,7 @@ func (x *index) find(k *spanKey) *entry {
 
 // insert adds e unless its key is present. It returns the entry in the
 // index and whether it was added (false: a duplicate). A full index evicts
-// its oldest entry first.
+// its oldest entry first. The key is hashed once.
 func (x *index) insert(e entry) (*entry, bool) {
 	h := x.hash(&e.key)
 	i := x.home(h)
@@ -123,8 +166,9 @@ func (x *index) insert(e entry) (*entry, bool) {
 		x.grow()
 		i = -1
 	}
+	home := x.home(h)
 	if i < 0 { // the table changed: find the free slot again
-		for i = x.home(h); x.slots[i] != 0; {
+		for i = home; x.slots[i] != 0; {
 			if i++; i == len(x.slots) {
 				i = 0
 			}
@@ -132,15 +176,16 @@ func (x *index) insert(e entry) (*entry, bool) {
 	}
 	pos, slot := x.ring.push()
 	*slot = e
-	x.slots[i] = x.slot(pos, h)
+	x.slots[i] = x.slot(pos, h, x.dist(home, i))
 	return slot, true
 }
 
+// evict removes the oldest entry: one hash to find its slot, then a
+// backward shift of the rest of its probe run that reads only the table.
 func (x *index) evict() {
 	pos, e := x.ring.oldest()
-	h := x.hash(&e.key)
-	i := x.home(h)
-	for x.slots[i] != x.slot(pos, h) {
+	i := x.home(x.hash(&e.key))
+	for x.slots[i]&(1<<x.posBits-1) != pos+1 { // a position is in one slot only
 		if i++; i == len(x.slots) {
 			i = 0
 		}
@@ -155,10 +200,14 @@ func (x *index) evict() {
 		if v == 0 {
 			break
 		}
-		k := x.home(x.hash(&x.ring.at(x.pos(v)).key))
-		// The entry at j may move to i if its home is not in (i, j], cyclically.
-		if (i <= j && (k <= i || k > j)) || (i > j && k <= i && k > j) {
-			x.slots[i], x.slots[j] = v, 0
+		d := x.disp(v)
+		if d == x.dispMax { // saturated: the exact distance from the key
+			d = uint32(x.dist(x.home(x.hash(&x.ring.at(x.pos(v)).key)), j))
+		}
+		// The entry at j may move to i unless its home is in (i, j],
+		// cyclically: unless it sits fewer than dist(i, j) slots from home.
+		if dij := uint32(x.dist(i, j)); d >= dij {
+			x.slots[i], x.slots[j] = x.withDisp(v, d-dij), 0
 			i = j
 		}
 	}
@@ -170,13 +219,14 @@ func (x *index) grow() {
 	x.slots = make([]uint32, min(x.final, 2*len(x.slots)))
 	for n, pos := uint32(0), x.ring.head; n < x.ring.n; n++ {
 		h := x.hash(&x.ring.at(pos).key)
-		i := x.home(h)
+		home := x.home(h)
+		i := home
 		for x.slots[i] != 0 {
 			if i++; i == len(x.slots) {
 				i = 0
 			}
 		}
-		x.slots[i] = x.slot(pos, h)
+		x.slots[i] = x.slot(pos, h, x.dist(home, i))
 		if pos++; pos == x.ring.cap {
 			pos = 0
 		}

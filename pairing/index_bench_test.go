@@ -28,7 +28,7 @@ func BenchmarkIndexMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		x := newIndex(n, maphash.MakeSeed())
+		x := newIndex(n, maphash.MakeSeed(), false)
 		for i := range keys {
 			x.insert(entry{key: keys[i], meta: uint32(i)})
 		}

@@ -2,8 +2,135 @@ package pairing
 
 import (
 	"hash/maphash"
+	"math/rand/v2"
 	"testing"
 )
+
+// narrow spends only dispBits on disp (tags keep the rest), as a large
+// per-shard capacity does, so that saturation and its re-hash fallback run
+// in small tests.
+func narrow(x *index, dispBits uint) {
+	x.dispBits, x.dispMax, x.tagShift = dispBits, 1<<dispBits-1, x.posBits+dispBits
+}
+
+// checkTable verifies the table's invariants: every ring entry has exactly
+// one slot, reachable from its home without crossing an empty slot, and
+// each slot's disp is its distance from home, saturated.
+func checkTable(t *testing.T, x *index) {
+	t.Helper()
+	seen := 0
+	for j, v := range x.slots {
+		if v == 0 {
+			continue
+		}
+		seen++
+		p := x.pos(v)
+		if (p-x.ring.head+x.ring.cap)%x.ring.cap >= x.ring.n {
+			t.Fatalf("slot %d holds position %d outside the ring", j, p)
+		}
+		h := x.hash(&x.ring.at(p).key)
+		home := x.home(h)
+		d := x.dist(home, j)
+		if got, want := x.disp(v), min(uint32(d), x.dispMax); got != want {
+			t.Fatalf("slot %d: disp %d, want %d (distance %d)", j, got, want, d)
+		}
+		if !x.tagMatch(v, h) {
+			t.Fatalf("slot %d: tag does not match its key", j)
+		}
+		for k := home; k != j; k = (k + 1) % len(x.slots) {
+			if x.slots[k] == 0 {
+				t.Fatalf("slot %d: empty slot %d between it and its home %d", j, k, home)
+			}
+		}
+	}
+	if seen != x.len() {
+		t.Fatalf("%d slots for %d entries", seen, x.len())
+	}
+}
+
+// TestIndexSteadyChurn runs indexes far past their capacity, so that every
+// insert evicts, with each split of a slot's spare bits between disp and
+// the tag (1 bit of disp: almost every displaced entry is re-hashed), with
+// and without preallocation, and checks the table's invariants and every
+// lookup against a model.
+func TestIndexSteadyChurn(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		capacity int
+		dispBits uint // 0: the default
+		prealloc bool
+		inserts  int
+	}{
+		{"default bits", 1000, 0, false, 20_000},
+		{"default bits preallocated", 1000, 0, true, 20_000},
+		{"1 disp bit", 1000, 1, false, 10_000},
+		{"2 disp bits", 700, 2, true, 10_000},
+		{"3 disp bits", 1500, 3, false, 10_000},
+		{"capacity 1", 1, 0, false, 100},
+		{"capacity 5000", 5000, 0, false, 30_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newIndex(tc.capacity, maphash.MakeSeed(), tc.prealloc)
+			if tc.dispBits > 0 {
+				narrow(x, tc.dispBits)
+			}
+			r := rand.New(rand.NewPCG(uint64(tc.capacity), uint64(tc.dispBits)))
+			var fifo []spanKey
+			for i := range tc.inserts {
+				var k spanKey
+				k.trace[0], k.span[0] = byte(r.Uint32()), byte(r.Uint32())
+				k.trace[8] = byte(i)
+				k.span[4], k.span[5], k.span[6] = byte(i), byte(i>>8), byte(i>>16) // distinct
+				if _, added := x.insert(entry{key: k, meta: uint32(i)}); !added {
+					t.Fatalf("insert %d: refused as a duplicate", i)
+				}
+				fifo = append(fifo, k)
+				if len(fifo) > tc.capacity {
+					if e := x.find(&fifo[0]); e != nil {
+						t.Fatalf("insert %d: evicted key still found", i)
+					}
+					fifo = fifo[1:]
+				}
+				if i%997 == 0 || i == tc.inserts-1 {
+					checkTable(t, x)
+					for n, mk := range fifo {
+						want := uint32(i - len(fifo) + 1 + n)
+						if e := x.find(&mk); e == nil || e.meta != want {
+							t.Fatalf("insert %d: find = %v, want meta %d", i, e, want)
+						}
+					}
+				}
+			}
+			if want := uint64(max(0, tc.inserts-tc.capacity)); x.evictions != want {
+				t.Fatalf("%d evictions, want %d", x.evictions, want)
+			}
+			if tc.prealloc && len(x.slots) != x.final {
+				t.Fatalf("preallocated table of %d slots, want %d", len(x.slots), x.final)
+			}
+		})
+	}
+}
+
+// TestIndexBitBudget checks how a slot's spare bits are split at the
+// default per-shard capacity and at larger ones.
+func TestIndexBitBudget(t *testing.T) {
+	for _, tc := range []struct {
+		capacity                   int
+		posBits, dispBits, tagBits uint
+	}{
+		{1 << 20, 21, 5, 6}, // 16 Mi spans / 16 shards: the default
+		{1<<20 - 1, 20, 5, 7},
+		{1 << 24, 25, 4, 3},
+		{1 << 28, 29, 2, 1},
+		{1<<31 - 1, 31, 1, 0}, // the largest per-shard capacity: no tag
+	} {
+		x := newIndex(tc.capacity, maphash.MakeSeed(), false)
+		if x.posBits != tc.posBits || x.dispBits != tc.dispBits || 32-x.tagShift != tc.tagBits {
+			t.Errorf("capacity %d: pos/disp/tag bits %d/%d/%d, want %d/%d/%d", tc.capacity,
+				x.posBits, x.dispBits, 32-x.tagShift, tc.posBits, tc.dispBits, tc.tagBits)
+		}
+	}
+}
 
 // FuzzIndex checks the span index against a model (a FIFO of keys): every
 // key the model holds is found with its entry, no other key is, duplicates
@@ -13,11 +140,24 @@ func FuzzIndex(f *testing.F) {
 	f.Add(uint8(3), []byte{1, 2, 3, 4, 1, 5, 6, 2, 7})
 	f.Add(uint8(1), []byte{9, 9, 9, 8})
 	f.Add(uint8(40), make([]byte, 300))
+	long := make([]byte, 2000) // far past capacity: every insert evicts
+	for i := range long {
+		long[i] = byte(i*7 + i/256)
+	}
+	f.Add(uint8(8), long)
+	f.Add(uint8(0x80|20), long)
+	f.Add(uint8(0xc0|50), long)
 	f.Fuzz(func(t *testing.T, capacity uint8, ops []byte) {
-		if capacity == 0 {
+		// The top two bits pick how many bits disp gets (0: the default),
+		// the rest the capacity.
+		dispBits := uint(capacity >> 6)
+		if capacity &= 0x3f; capacity == 0 {
 			capacity = 1
 		}
-		x := newIndex(int(capacity), maphash.MakeSeed())
+		x := newIndex(int(capacity), maphash.MakeSeed(), dispBits == 3)
+		if dispBits > 0 && dispBits < 3 {
+			narrow(x, dispBits)
+		}
 		var fifo []spanKey
 		has := map[spanKey]uint32{}
 		for i, op := range ops {
@@ -44,6 +184,7 @@ func FuzzIndex(f *testing.F) {
 			if x.len() != len(fifo) {
 				t.Fatalf("op %d: len %d, want %d", i, x.len(), len(fifo))
 			}
+			checkTable(t, x)
 			for mk, meta := range has {
 				if e := x.find(&mk); e == nil || e.meta != meta {
 					t.Fatalf("op %d: find(%v) = %v, want meta %d", i, mk, e, meta)

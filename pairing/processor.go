@@ -62,7 +62,7 @@ func New(cfg Config, set Settings, g *graph.Store) (*Processor, error) {
 		recent: newRecent(cfg.RecentProblems)}
 	p.user = g.User()
 	for range cfg.Shards {
-		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.seed)))
+		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.seed, cfg.Preallocate)))
 	}
 	p.pool.New = func() any { return &batch{user: p.user, maxName: cfg.MaxNameBytes} }
 	return p, nil
@@ -324,7 +324,7 @@ func (p *Processor) Start(context.Context) error {
 		}
 	}()
 	p.logger.Info("pairing started", "pair_wait", p.cfg.PairWait, "link_wait", p.cfg.LinkWait,
-		"max_index_spans", p.cfg.MaxIndexSpans, "max_pending_spans", p.cfg.MaxPendingSpans,
+		"max_index_spans", p.cfg.MaxIndexSpans, "preallocate", p.cfg.Preallocate, "max_pending_spans", p.cfg.MaxPendingSpans,
 		"max_pending_links", p.cfg.MaxPendingLinks, "shards", p.cfg.Shards)
 	return nil
 }

@@ -20,6 +20,15 @@ func newRing[T any](capacity int) ring[T] {
 	return ring[T]{chunks: make([][]T, (capacity+chunkSize-1)/chunkSize), cap: uint32(capacity)}
 }
 
+// alloc allocates every chunk now.
+func (r *ring[T]) alloc() {
+	for c := range r.chunks {
+		if r.chunks[c] == nil {
+			r.chunks[c] = make([]T, min(chunkSize, int(r.cap)-c<<chunkBits))
+		}
+	}
+}
+
 func (r *ring[T]) at(pos uint32) *T { return &r.chunks[pos>>chunkBits][pos&chunkMask] }
 
 func (r *ring[T]) full() bool { return r.n == r.cap }
