@@ -5,11 +5,18 @@
 //
 // Concurrency: Store.Node and Store.Observe are called by many writers at
 // once (the pairing shards); Store.Snapshot by any reader. Readers never
-// hold the writers' lock beyond the copy that Snapshot makes, and work on the
-// returned *Snapshot, which is immutable and shared: callers must not modify
-// it. Queries over a snapshot (Snapshot.Query) build a gonum multi directed
-// graph (parallel call and link lines between the same two services, self
-// loops legal) to walk neighbourhoods.
+// make writers wait for a whole-graph copy: a snapshot build holds the
+// writers' lock only to take the list of edges changed since the previous
+// build (and a copy of the node tables when they changed), then copies
+// those edges one at a time under each edge's own lock into a copy of the
+// previous snapshot, whose unchanged edges it reuses; an unchanged store
+// returns the cached snapshot. Saving (WriteState) works from a snapshot
+// too. The returned *Snapshot is immutable and shared: callers must not
+// modify it. Queries over a snapshot (Snapshot.Query) walk neighbourhoods
+// over a gonum multi directed graph (parallel call and link lines between
+// the same two services, self loops legal) built once per snapshot, by
+// the first query that needs it, and shared by the following snapshots
+// while no node or edge is added.
 //
 // Bounds: distinct node names (Config.MaxNodes; past it names fold into
 // OverflowNode, counted), distinct edges (Config.MaxEdges; past it new edges

@@ -3,11 +3,25 @@ package graph
 import (
 	"math"
 	"slices"
+	"sync"
 	"time"
 )
 
-// edge is the writer's mutable per-edge state; guarded by Store.mu.
+// edge is the writer's mutable per-edge state. Writers change it holding
+// Store.mu and mu; the snapshot builder reads it (and trims its history)
+// holding only mu, one edge at a time.
 type edge struct {
+	key edgeKey // immutable
+	// dirtyGen is Store.dirtyGen when the edge is on Store.dirty; guarded
+	// by Store.mu.
+	dirtyGen uint64
+	// pos (index in the last snapshot's Edges, -1 before the edge is in
+	// one) and built (the build that last copied the edge) are the
+	// builder's; guarded by builder.mu.
+	pos   int
+	built uint64
+
+	mu            sync.Mutex // guards the fields below
 	count, failed uint64
 	first, last   int64        // unix ns, store clock
 	hist          [2]histogram // sync: server, client seconds; async: delay, unused
@@ -33,8 +47,8 @@ type Bucket struct {
 	N uint64
 }
 
-func newEdge(now int64, nbounds int) *edge {
-	e := &edge{first: now}
+func newEdge(k edgeKey, now int64, nbounds int) *edge {
+	e := &edge{key: k, pos: -1, first: now}
 	for i := range e.hist {
 		e.hist[i].counts = make([]uint64, nbounds+1)
 	}
@@ -76,17 +90,26 @@ func bucketIndex(bounds []float64, v float64) int {
 	return i
 }
 
-// export copies the edge for a snapshot. History buckets before the last are
-// never written again, so they are shared; the open one is copied.
-func (e *edge) export(client, server string, k Kind, width int64) Edge {
+// export copies the edge for a snapshot, taking the histograms' counts
+// from arena (so that a build allocates them at once). History buckets
+// before the last are never written again, so they are shared; the open
+// one is copied. It needs e.mu.
+func (e *edge) export(client, server string, width int64, arena *[]uint64) Edge {
 	out := Edge{
-		Client: client, Server: server, Kind: k,
+		Client: client, Server: server, Kind: e.key.kind,
 		Count: e.count, Failed: e.failed,
 		FirstSeen: time.Unix(0, e.first), LastSeen: time.Unix(0, e.last),
 	}
 	for i := range e.hist {
 		h := &e.hist[i]
-		out.Hist[i] = Histogram{Counts: slices.Clone(h.counts), Sum: h.sum, Count: h.n}
+		a := *arena
+		if cap(a)-len(a) < len(h.counts) {
+			a = make([]uint64, 0, max(len(h.counts), 1024))
+		}
+		n := len(a)
+		a = append(a, h.counts...)
+		out.Hist[i] = Histogram{Counts: a[n:len(a):len(a)], Sum: h.sum, Count: h.n}
+		*arena = a
 	}
 	out.History, out.Open = e.history.view(width)
 	return out

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"sort"
 )
 
 // History storage. An edge's buckets live in fixed chunks of chunkLen
@@ -183,11 +182,6 @@ func (h History) At(i int) Bucket {
 
 func (h History) bucket(b *hbucket) Bucket {
 	return Bucket{Start: (h.base + int64(b.off)) * h.width, Count: uint64(b.count), Failed: uint64(b.failed), Sum: b.sum, N: uint64(b.n)}
-}
-
-// search returns the index of the first bucket starting at or after start.
-func (h History) search(start int64) int {
-	return sort.Search(h.n, func(i int) bool { return h.At(i).Start >= start })
 }
 
 // Buckets returns a copy of the buckets.

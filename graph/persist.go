@@ -80,20 +80,35 @@ func (s *Store) WriteState(w io.Writer) error {
 	return err
 }
 
+// state builds the saved form from a snapshot: saving never holds the
+// writers' lock beyond the snapshot's short sections. Nodes are saved in
+// the order they were first seen, so that a restore under a smaller
+// max_nodes keeps the oldest.
 func (s *Store) state() *stateV1 {
+	snap := s.Snapshot()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := &stateV1{Saved: s.now().UnixNano(), BucketWidth: int64(s.cfg.BucketWidth), Bounds: s.cfg.LatencyBuckets}
-	for i, n := range s.names {
-		st.Nodes = append(st.Nodes, stateNode{Name: n, Kind: s.kinds[i], Links: s.links[i]})
-	}
-	for k, e := range s.edges {
-		se := stateEdge{Client: uint32(k.client), Server: uint32(k.server), Kind: k.kind, Count: e.count, Failed: e.failed,
-			First: e.first, Last: e.last, History: e.buckets(int64(s.cfg.BucketWidth))}
-		for i, h := range e.hist {
-			se.Hist[i] = stateHist{Counts: slices.Clone(h.counts), Sum: h.sum, N: h.n}
+	names := s.names[:len(s.names):len(s.names)]
+	s.mu.Unlock()
+	st := &stateV1{Saved: snap.Taken.UnixNano(), BucketWidth: int64(snap.BucketWidth), Bounds: snap.Bounds,
+		Nodes: make([]stateNode, 0, len(snap.Nodes)), Edges: make([]stateEdge, len(snap.Edges))}
+	ids := make(map[string]uint32, len(snap.Nodes))
+	for _, name := range names {
+		if n, ok := snap.Node(name); ok {
+			ids[n.Name] = uint32(len(st.Nodes))
+			st.Nodes = append(st.Nodes, stateNode(n))
 		}
-		st.Edges = append(st.Edges, se)
+	}
+	for i := range snap.Edges {
+		e := &snap.Edges[i]
+		se := stateEdge{Client: ids[e.Client], Server: ids[e.Server], Kind: e.Kind, Count: e.Count, Failed: e.Failed,
+			First: e.FirstSeen.UnixNano(), Last: e.LastSeen.UnixNano()}
+		if e.Open.Start != 0 || e.History.Len() > 0 {
+			se.History = append(e.History.Buckets(), e.Open)
+		}
+		for j, h := range e.Hist {
+			se.Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
+		}
+		st.Edges[i] = se
 	}
 	return st
 }
@@ -171,6 +186,9 @@ func (s *Store) restore(st *stateV1) error {
 	for _, se := range st.Edges {
 		k := edgeKey{ids[se.Client], ids[se.Server], se.Kind}
 		e := s.edges[k]
+		if e != nil {
+			e.mu.Lock()
+		}
 		switch {
 		case e != nil:
 			// Two saved edges became one: their names folded into
@@ -183,9 +201,11 @@ func (s *Store) restore(st *stateV1) error {
 			s.dropped += se.Count
 			continue
 		default:
-			e = newEdge(se.First, len(s.cfg.LatencyBuckets))
+			e = newEdge(k, se.First, len(s.cfg.LatencyBuckets))
+			e.mu.Lock()
 			e.count, e.failed, e.last = se.Count, se.Failed, se.Last
 			s.edges[k] = e
+			s.all = append(s.all, e)
 		}
 		if sameHist {
 			for i, h := range se.Hist {
@@ -196,9 +216,12 @@ func (s *Store) restore(st *stateV1) error {
 			s.mergeHistory(e, se.History)
 			s.trimHistory(e, floorDiv(minStart, int64(s.cfg.BucketWidth)), false)
 		}
+		e.mu.Unlock()
+		s.markDirty(e)
 	}
 	s.edgesFolded += folded
-	if s.histBytes > s.cfg.MaxHistoryBytes {
+	s.nodesDirty = true
+	if s.histBytes.Load() > s.cfg.MaxHistoryBytes {
 		s.evictHistory()
 	}
 	s.version++
@@ -233,12 +256,12 @@ func (e *edge) buckets(width int64) []Bucket {
 
 // mergeHistory adds the buckets in bs, in time order, to e's history,
 // summing buckets that start at the same time; buckets out of order (a
-// damaged file) are skipped. It needs s.mu.
+// damaged file) are skipped. It needs e.mu.
 func (s *Store) mergeHistory(e *edge, bs []Bucket) {
 	w := int64(s.cfg.BucketWidth)
 	old := e.buckets(w)
-	s.histBuckets -= e.history.n
-	s.histBytes -= e.history.bytes()
+	s.histBuckets.Add(-int64(e.history.n))
+	s.histBytes.Add(-e.history.bytes())
 	e.history.clear()
 	i := 0
 	put := func(b Bucket) {
@@ -261,8 +284,8 @@ func (s *Store) mergeHistory(e *edge, bs []Bucket) {
 	for ; i < len(old); i++ {
 		put(old[i])
 	}
-	s.histBuckets += e.history.n
-	s.histBytes += e.history.bytes()
+	s.histBuckets.Add(int64(e.history.n))
+	s.histBytes.Add(e.history.bytes())
 }
 
 func sat32(v uint64) uint32 { return uint32(min(v, math.MaxUint32)) }

@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	gonum "gonum.org/v1/gonum/graph"
@@ -87,6 +90,60 @@ func (l line) ReversedLine() gonum.Line { return line{l.t, l.f, l.id} }
 
 var _ gonum.Line = line{}
 
+// adjacency is the structure of a snapshot's graph: each edge's nodes as
+// indexes into Snapshot.Nodes, and a gonum multi directed graph whose nodes
+// are those indexes and whose lines are indexes into Snapshot.Edges. Each
+// part is built once, by the first query that needs it, and shared by every
+// query of the snapshot, and of the snapshots after it while no node or
+// edge is added (their Nodes and Edges keep their positions).
+type adjacency struct {
+	endsOnce       sync.Once
+	client, server []int32 // per edge: indexes into Snapshot.Nodes
+	graphOnce      sync.Once
+	g              *multi.DirectedGraph
+}
+
+// ends returns each edge's client and server as indexes into s.Nodes.
+func (s *Snapshot) ends() (client, server []int32) {
+	a := s.adjacency()
+	a.endsOnce.Do(func() {
+		ids := make(map[string]int32, len(s.Nodes))
+		for i := range s.Nodes {
+			ids[s.Nodes[i].Name] = int32(i)
+		}
+		a.client, a.server = make([]int32, len(s.Edges)), make([]int32, len(s.Edges))
+		for i := range s.Edges {
+			a.client[i], a.server[i] = ids[s.Edges[i].Client], ids[s.Edges[i].Server]
+		}
+	})
+	return a.client, a.server
+}
+
+// multigraph returns the snapshot's gonum multi directed graph.
+func (s *Snapshot) multigraph() *multi.DirectedGraph {
+	client, server := s.ends()
+	a := s.adjacency()
+	a.graphOnce.Do(func() {
+		g := multi.NewDirectedGraph()
+		for i := range s.Nodes {
+			g.AddNode(multi.Node(i))
+		}
+		for i := range s.Edges {
+			g.SetLine(line{multi.Node(client[i]), multi.Node(server[i]), int64(i)})
+		}
+		a.g = g
+	})
+	return a.g
+}
+
+func (s *Snapshot) adjacency() *adjacency {
+	if s.adj == nil {
+		// Not made by a Store: nothing to share with.
+		s.adj = new(adjacency)
+	}
+	return s.adj
+}
+
 // Query returns the part of the snapshot that q selects.
 func (s *Snapshot) Query(q Query) (*View, error) {
 	if !q.To.After(q.From) {
@@ -95,95 +152,103 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 	if q.Depth < 0 {
 		return nil, fmt.Errorf("depth must not be negative, got %d", q.Depth)
 	}
+	centre := -1
+	if q.Service != "" {
+		i, ok := slices.BinarySearchFunc(s.Nodes, q.Service, func(n Node, x string) int { return cmp.Compare(n.Name, x) })
+		if !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownService, q.Service)
+		}
+		centre = i
+	}
 	secs := q.To.Sub(q.From).Seconds()
+	client, server := s.ends()
 	// Candidate edges: right kind, active in the window.
-	var cand []ViewEdge
+	win := make([]Bucket, len(s.Edges))
+	ncand := 0
 	for i := range s.Edges {
 		e := &s.Edges[i]
 		if !q.Kinds.Has(e.Kind) {
 			continue
 		}
-		w := e.Window(q.From, q.To, s.BucketWidth)
-		if w.Count == 0 {
+		if win[i] = e.Window(q.From, q.To, s.BucketWidth); win[i].Count > 0 {
+			ncand++
+		}
+	}
+	var near []bool
+	if centre >= 0 {
+		near = s.neighbourhood(win, centre, q.Depth)
+	}
+	keep := func(i int) bool { return win[i].Count > 0 && (near == nil || near[client[i]] && near[server[i]]) }
+	type totals struct {
+		count, failed uint64
+		in, seen      bool
+	}
+	nodes := make([]totals, len(s.Nodes))
+	v := &View{From: q.From, To: q.To}
+	if ncand > 0 {
+		v.Edges = make([]ViewEdge, 0, ncand)
+	}
+	for i := range s.Edges {
+		if !keep(i) {
 			continue
 		}
+		e, w := &s.Edges[i], win[i]
 		ve := ViewEdge{Client: e.Client, Server: e.Server, Kind: e.Kind, Count: w.Count, Failed: w.Failed,
 			Rate: float64(w.Count) / secs, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen}
 		if w.N > 0 {
 			ve.MeanSeconds = w.Sum / float64(w.N)
 		}
-		cand = append(cand, ve)
-	}
-	keep := func(string) bool { return true }
-	if q.Service != "" {
-		if _, ok := s.Node(q.Service); !ok {
-			return nil, fmt.Errorf("%w %q", ErrUnknownService, q.Service)
+		v.Edges = append(v.Edges, ve)
+		// A node sums its incoming edges; one with none, its outgoing ones.
+		c, t := &nodes[client[i]], &nodes[server[i]]
+		if !t.in {
+			*t = totals{seen: true, in: true}
 		}
-		near := s.neighbourhood(cand, q.Service, q.Depth)
-		keep = func(n string) bool { _, ok := near[n]; return ok }
-	}
-	v := &View{From: q.From, To: q.To}
-	seen := map[string]bool{}
-	for _, e := range cand {
-		if keep(e.Client) && keep(e.Server) {
-			v.Edges = append(v.Edges, e)
-			seen[e.Client], seen[e.Server] = true, true
+		t.count, t.failed = t.count+w.Count, t.failed+w.Failed
+		if !c.in {
+			c.seen = true
+			c.count, c.failed = c.count+w.Count, c.failed+w.Failed
 		}
 	}
-	if q.Service != "" {
-		seen[q.Service] = true // the centre is shown even when idle
+	if centre >= 0 {
+		nodes[centre].seen = true // the centre is shown even when idle
 	}
-	type totals struct{ count, failed uint64 }
-	in, out := map[string]totals{}, map[string]totals{}
-	for _, e := range v.Edges {
-		t := in[e.Server]
-		in[e.Server] = totals{t.count + e.Count, t.failed + e.Failed}
-		t = out[e.Client]
-		out[e.Client] = totals{t.count + e.Count, t.failed + e.Failed}
-	}
-	for _, n := range s.Nodes {
-		if !seen[n.Name] {
+	for i := range s.Nodes {
+		t := &nodes[i]
+		if !t.seen {
 			continue
 		}
-		vn := ViewNode{Name: n.Name, Kind: n.Kind}
-		t, ok := in[n.Name]
-		if !ok {
-			t = out[n.Name]
-		}
-		vn.Count, vn.Failed = t.count, t.failed
-		vn.Rate = float64(vn.Count) / secs
-		v.Nodes = append(v.Nodes, vn)
+		n := &s.Nodes[i]
+		v.Nodes = append(v.Nodes, ViewNode{Name: n.Name, Kind: n.Kind, Count: t.count, Failed: t.failed, Rate: float64(t.count) / secs})
 	}
 	return v, nil
 }
 
-// neighbourhood returns the names within depth hops of centre, following
-// edges in both directions, over a gonum multi directed graph of cand.
-func (s *Snapshot) neighbourhood(cand []ViewEdge, centre string, depth int) map[string]struct{} {
-	ids := map[string]int64{}
-	names := []string{}
-	g := multi.NewDirectedGraph()
-	node := func(n string) gonum.Node {
-		id, ok := ids[n]
-		if !ok {
-			id = int64(len(names))
-			ids[n] = id
-			names = append(names, n)
-			g.AddNode(multi.Node(id))
+// neighbourhood returns, by index into s.Nodes, the nodes within depth
+// hops of centre, following the edges active in the window (win[i].Count >
+// 0) in both directions over the snapshot's gonum multi directed graph.
+func (s *Snapshot) neighbourhood(win []Bucket, centre, depth int) []bool {
+	g := s.multigraph()
+	near := make([]bool, len(s.Nodes))
+	active := func(e gonum.Edge) bool {
+		for _, x := range e.(gonum.EdgePair) {
+			if x == nil {
+				continue
+			}
+			for ls := x.(multi.Edge).Lines; ls.Next(); {
+				if win[ls.Line().ID()].Count > 0 {
+					return true
+				}
+			}
 		}
-		return multi.Node(id)
+		return false
 	}
-	node(centre)
-	for i, e := range cand {
-		g.SetLine(line{node(e.Client), node(e.Server), int64(i)})
-	}
-	near := map[string]struct{}{}
-	bf := traverse.BreadthFirst{}
-	bf.Walk(gonum.Undirect{G: g}, multi.Node(ids[centre]), func(n gonum.Node, d int) bool {
+	bf := traverse.BreadthFirst{Traverse: active}
+	bf.Walk(gonum.Undirect{G: g}, multi.Node(centre), func(n gonum.Node, d int) bool {
 		if d > depth {
 			return true
 		}
-		near[names[n.ID()]] = struct{}{}
+		near[n.ID()] = true
 		return false
 	})
 	return near

@@ -15,6 +15,8 @@ type Snapshot struct {
 	Bounds      []float64     // histogram upper bounds, seconds
 	Nodes       []Node        // sorted by name
 	Edges       []Edge        // sorted by client, server, kind
+
+	adj *adjacency // built by the first query that needs it, then shared
 }
 
 // Node is a service, database or virtual node.
@@ -65,22 +67,29 @@ func (e *Edge) Window(from, to time.Time, width time.Duration) Bucket {
 	f, t, w := from.UnixNano(), to.UnixNano(), int64(width)
 	var sum Bucket
 	add := func(b Bucket) {
-		if b.Start+w > f && b.Start < t && (b.Count > 0 || b.N > 0) {
+		if b.Count > 0 || b.N > 0 {
 			sum.Count += b.Count
 			sum.Failed += b.Failed
 			sum.Sum += b.Sum
 			sum.N += b.N
 		}
 	}
-	// Buckets are in time order: skip those wholly before the window.
-	for i := e.History.search(f - w); i < e.History.Len(); i++ {
-		b := e.History.At(i)
-		if b.Start >= t {
+	if o := e.Open; o.Start+w > f && o.Start < t {
+		add(o)
+	}
+	// Buckets are in time order, and windows usually end near now: walk
+	// from the newest back to the first one wholly before the window.
+	h := &e.History
+	for j := int(h.head) + h.n - 1; j >= int(h.head); j-- {
+		hb := &h.chunks[j/chunkLen].b[j%chunkLen]
+		start := (h.base + int64(hb.off)) * h.width
+		if start+w <= f {
 			break
 		}
-		add(b)
+		if start < t {
+			add(h.bucket(hb))
+		}
 	}
-	add(e.Open)
 	return sum
 }
 
@@ -93,11 +102,6 @@ func (s *Snapshot) Node(name string) (Node, bool) {
 	return s.Nodes[i], true
 }
 
-func (s *Snapshot) sort() {
-	slices.SortFunc(s.Nodes, func(a, b Node) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(s.Edges, compareEdges)
-}
-
-func compareEdges(a, b Edge) int {
+func compareEdges(a, b *Edge) int {
 	return cmp.Or(cmp.Compare(a.Client, b.Client), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Kind, b.Kind))
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -57,21 +58,31 @@ type Store struct {
 	nraw atomic.Int64
 
 	mu          sync.Mutex // guards the fields below
-	names       []string
+	names       []string   // append-only: a prefix captured under mu stays valid
 	kinds       []NodeKind
 	byName      map[string]NodeID // sanitised name → id
 	links       [][NumLinkResults]uint64
 	edges       map[edgeKey]*edge
+	all         []*edge // every edge, oldest first; append-only
+	dirty       []*edge // edges changed since the last snapshot build
+	dirtyGen    uint64  // edges on dirty have this edge.dirtyGen
+	nodesDirty  bool    // names, kinds or links changed since the last build
 	version     uint64
-	snap        *Snapshot // cached for version
+	snap        *Snapshot // the latest snapshot built; current while version and floor are
+	floor       int64     // retention floor (bucket number) of snap
 	overflow    uint64    // names folded into OverflowNode
 	dropped     uint64    // observations of edges past MaxEdges
 	overflowID  NodeID
 	hasOverflow bool
-	histBytes   int64  // memory held by every edge's history
-	histBuckets int    // buckets held by every edge's history
-	histEvicted uint64 // buckets dropped at MaxHistoryBytes
 	edgesFolded uint64 // saved edges summed into another at restore
+
+	// History accounts. Changed with an edge's lock held (the snapshot
+	// builder trims with only that lock), so atomic.
+	histBytes   atomic.Int64  // memory held by every edge's history
+	histBuckets atomic.Int64  // buckets held by every edge's history
+	histEvicted atomic.Uint64 // buckets dropped at MaxHistoryBytes
+
+	build builder // builds snapshots; has its own lock
 }
 
 type edgeKey struct {
@@ -88,11 +99,13 @@ func New(cfg Config, set Settings) *Store {
 		set.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		cfg:    cfg,
-		now:    set.Now,
-		log:    set.Logger,
-		byName: make(map[string]NodeID),
-		edges:  make(map[edgeKey]*edge),
+		cfg:      cfg,
+		now:      set.Now,
+		log:      set.Logger,
+		byName:   make(map[string]NodeID),
+		edges:    make(map[edgeKey]*edge),
+		floor:    math.MinInt64,
+		dirtyGen: 1,
 	}
 }
 
@@ -188,6 +201,7 @@ func (s *Store) intern(name string, kind NodeKind) NodeID {
 	if id, ok := s.byName[name]; ok {
 		if s.kinds[id] < kind && !(s.hasOverflow && id == s.overflowID) {
 			s.kinds[id] = kind
+			s.nodesDirty = true
 			s.version++
 		}
 		return id
@@ -213,12 +227,15 @@ func (s *Store) add(name string, kind NodeKind) NodeID {
 	s.kinds = append(s.kinds, kind)
 	s.links = append(s.links, [NumLinkResults]uint64{})
 	s.byName[name] = id
+	s.nodesDirty = true
 	s.version++
 	return id
 }
 
 // Observe applies a batch of edge observations and link tallies, stamped
-// with the store's clock. It takes the store's lock once.
+// with the store's clock. It takes the store's lock once, and each edge's
+// lock while it updates the edge (the snapshot builder holds only that
+// one, for one edge at a time).
 func (s *Store) Observe(obs []Observation, links []LinkTally) {
 	if len(obs) == 0 && len(links) == 0 {
 		return
@@ -235,23 +252,37 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 				s.dropped++
 				continue
 			}
-			e = newEdge(now, len(s.cfg.LatencyBuckets))
+			e = newEdge(k, now, len(s.cfg.LatencyBuckets))
 			s.edges[k] = e
+			s.all = append(s.all, e)
 		}
+		e.mu.Lock()
 		hb, hn := e.history.bytes(), e.history.n
 		e.observe(o, now, s.cfg)
-		s.histBytes += e.history.bytes() - hb
-		s.histBuckets += e.history.n - hn
+		s.histBytes.Add(e.history.bytes() - hb)
+		s.histBuckets.Add(int64(e.history.n - hn))
+		e.mu.Unlock()
+		s.markDirty(e)
 	}
-	if s.histBytes > s.cfg.MaxHistoryBytes {
+	if s.histBytes.Load() > s.cfg.MaxHistoryBytes {
 		s.evictHistory()
 	}
 	for _, l := range links {
 		if int(l.Service) < len(s.links) && l.Result < NumLinkResults {
 			s.links[l.Service][l.Result] += l.N
+			s.nodesDirty = true
 		}
 	}
 	s.version++
+}
+
+// markDirty puts e on the list of edges the next snapshot copies. It needs
+// s.mu.
+func (s *Store) markDirty(e *edge) {
+	if e.dirtyGen != s.dirtyGen {
+		e.dirtyGen = s.dirtyGen
+		s.dirty = append(s.dirty, e)
+	}
 }
 
 // Stats are the store's own counters.
@@ -272,7 +303,8 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Nodes: len(s.names), Edges: len(s.edges), NodesOverflowed: s.overflow, EdgesDropped: s.dropped,
-		HistoryBuckets: s.histBuckets, HistoryBytes: s.histBytes, HistoryEvicted: s.histEvicted, EdgesFolded: s.edgesFolded}
+		HistoryBuckets: int(s.histBuckets.Load()), HistoryBytes: s.histBytes.Load(), HistoryEvicted: s.histEvicted.Load(),
+		EdgesFolded: s.edgesFolded}
 }
 
 // evictHistory brings the history's memory to 15/16 of MaxHistoryBytes,
@@ -280,58 +312,36 @@ func (s *Store) Stats() Stats {
 // floor: the oldest history goes first, whatever its edge. It needs s.mu
 // and walks every edge: the slack of 1/16 makes it rare.
 func (s *Store) evictHistory() {
-	need := s.histBytes - (s.cfg.MaxHistoryBytes - s.cfg.MaxHistoryBytes/16)
+	need := s.histBytes.Load() - (s.cfg.MaxHistoryBytes - s.cfg.MaxHistoryBytes/16)
 	newest := make(map[int64]int64)
-	for _, e := range s.edges {
+	for _, e := range s.all {
+		e.mu.Lock()
 		e.history.countNewest(newest)
+		e.mu.Unlock()
 	}
 	floor := evictFloor(newest, need)
-	for _, e := range s.edges {
-		s.trimHistory(e, floor, true)
+	for _, e := range s.all {
+		e.mu.Lock()
+		n := s.trimHistory(e, floor, true)
+		e.mu.Unlock()
+		if n > 0 {
+			s.markDirty(e)
+		}
 	}
 }
 
 // trimHistory drops e's buckets numbered below minIdx, keeping the
-// accounts; with evict the drops are counted as evictions. It needs s.mu.
-func (s *Store) trimHistory(e *edge, minIdx int64, evict bool) {
+// accounts, and returns how many it dropped; with evict the drops are
+// counted as evictions. It needs e.mu.
+func (s *Store) trimHistory(e *edge, minIdx int64, evict bool) int {
 	hb := e.history.bytes()
 	n := e.history.trim(minIdx, evict)
-	s.histBytes += e.history.bytes() - hb
-	s.histBuckets -= n
+	s.histBytes.Add(e.history.bytes() - hb)
+	s.histBuckets.Add(-int64(n))
 	if evict {
-		s.histEvicted += uint64(n)
+		s.histEvicted.Add(uint64(n))
 	}
-}
-
-// Snapshot returns an immutable view of the graph. Snapshots are cached
-// until the next change, so readers may call it freely.
-func (s *Store) Snapshot() *Snapshot {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.snap != nil && s.snap.Version == s.version {
-		return s.snap
-	}
-	minStart := s.bucketStart(now.Add(-s.cfg.Retention).UnixNano())
-	snap := &Snapshot{
-		Version:     s.version,
-		Taken:       now,
-		BucketWidth: s.cfg.BucketWidth,
-		Bounds:      s.cfg.LatencyBuckets,
-		Nodes:       make([]Node, len(s.names)),
-		Edges:       make([]Edge, 0, len(s.edges)),
-	}
-	for i, n := range s.names {
-		snap.Nodes[i] = Node{Name: n, Kind: s.kinds[i], Links: s.links[i]}
-	}
-	w := int64(s.cfg.BucketWidth)
-	for k, e := range s.edges {
-		s.trimHistory(e, floorDiv(minStart, w), false)
-		snap.Edges = append(snap.Edges, e.export(s.names[k.client], s.names[k.server], k.kind, w))
-	}
-	snap.sort()
-	s.snap = snap
-	return snap
+	return n
 }
 
 func (s *Store) bucketStart(unixNano int64) int64 {

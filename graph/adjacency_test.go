@@ -1,0 +1,39 @@
+package graph
+
+import (
+	"testing"
+	"time"
+)
+
+// The adjacency that queries walk is built once and shared by every query
+// of a snapshot, and by the next snapshots while no node or edge is added.
+func TestAdjacencyShared(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)
+	s := New(NewDefaultConfig(), Settings{Now: func() time.Time { return now }})
+	a, b, c := s.Node("a", ServiceNode), s.Node("b", ServiceNode), s.Node("c", ServiceNode)
+	s.Observe([]Observation{{Client: a, Server: b, Kind: Call}, {Client: b, Server: c, Kind: SpanLink}}, nil)
+	q := NewQuery(now)
+	q.Service = "a"
+	first := s.Snapshot()
+	if _, err := first.Query(q); err != nil {
+		t.Fatal(err)
+	}
+	g := first.adj.g
+	if g == nil {
+		t.Fatal("a centred query built no graph")
+	}
+	if _, err := first.Query(q); err != nil || first.adj.g != g {
+		t.Fatalf("a second query of one snapshot built another graph (%v)", err)
+	}
+	s.Observe([]Observation{{Client: a, Server: b, Kind: Call}}, []LinkTally{{Service: b, Result: LinkResolved, N: 1}})
+	second := s.Snapshot()
+	if second == first || second.adj != first.adj {
+		t.Fatal("a snapshot with the same nodes and edges did not share the adjacency")
+	}
+	s.Observe([]Observation{{Client: c, Server: a, Kind: Call}}, nil)
+	third := s.Snapshot()
+	v, err := third.Query(q)
+	if err != nil || third.adj == first.adj || len(v.Edges) != 3 {
+		t.Fatalf("after a new edge: shared %v, %d edges, %v", third.adj == first.adj, len(v.Edges), err)
+	}
+}

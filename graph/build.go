@@ -1,0 +1,167 @@
+package graph
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+)
+
+// Snapshots are built incrementally. Writers put each edge they change on
+// Store.dirty (once per build); a build takes that list, a copy of the
+// node tables (kinds, link tallies) when they changed, and the prefix of
+// Store.all under Store.mu, an O(1) critical section apart from the node
+// copy, then copies the dirty edges one at a time under each edge's own
+// lock into a copy of the previous snapshot's edge array, and merges the
+// new edges in. An unchanged store returns the previous snapshot. When
+// the retention floor moves (once per bucket width), the build also trims
+// every edge's history, again one edge lock at a time.
+
+// builder is the state of the snapshot builds; one runs at a time.
+type builder struct {
+	mu        sync.Mutex // guards the fields below; writers never take it
+	order     []*edge    // the edges in the order of the last snapshot's Edges
+	nodeOrder []NodeID   // node ids sorted by name
+	spare     []*edge    // the dirty list of the last build, for reuse
+	gen       uint64     // builds so far
+}
+
+// Snapshot returns an immutable view of the graph. Snapshots are cached
+// until the next change, so readers may call it freely; writers wait for
+// it only while it takes the list of changed edges, and for one edge while
+// it copies that edge.
+func (s *Store) Snapshot() *Snapshot {
+	now := s.now()
+	w := int64(s.cfg.BucketWidth)
+	floor := floorDiv(s.bucketStart(now.Add(-s.cfg.Retention).UnixNano()), w)
+	s.mu.Lock()
+	if snap := s.snap; snap != nil && snap.Version == s.version && floor <= s.floor {
+		s.mu.Unlock()
+		return snap
+	}
+	s.mu.Unlock()
+
+	b := &s.build
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s.mu.Lock()
+	prev := s.snap
+	if prev != nil && prev.Version == s.version && floor <= s.floor {
+		s.mu.Unlock()
+		return prev // built while this call waited
+	}
+	trim := floor > s.floor
+	if trim {
+		s.floor = floor
+		s.version++
+	}
+	dirty := s.dirty
+	s.dirty = b.spare[:0]
+	s.dirtyGen++
+	all := s.all
+	names := s.names
+	var kinds []NodeKind
+	var links [][NumLinkResults]uint64
+	nodesDirty := s.nodesDirty || prev == nil
+	if nodesDirty {
+		kinds, links = slices.Clone(s.kinds), slices.Clone(s.links)
+		s.nodesDirty = false
+	}
+	version := s.version
+	s.mu.Unlock()
+
+	snap := &Snapshot{Version: version, Taken: now, BucketWidth: s.cfg.BucketWidth, Bounds: s.cfg.LatencyBuckets, adj: new(adjacency)}
+	if nodesDirty {
+		snap.Nodes = b.nodes(names, kinds, links)
+	} else {
+		snap.Nodes = prev.Nodes
+	}
+	if trim {
+		for _, e := range all {
+			e.mu.Lock()
+			n := s.trimHistory(e, floor, false)
+			e.mu.Unlock()
+			if n > 0 {
+				dirty = append(dirty, e)
+			}
+		}
+	}
+	var edges []Edge
+	if prev != nil {
+		edges = slices.Clone(prev.Edges)
+	}
+	b.gen++
+	arena := make([]uint64, 0, len(dirty)*2*(len(s.cfg.LatencyBuckets)+1))
+	var fresh []*edge
+	var freshEdges []Edge
+	for _, e := range dirty {
+		if e.built == b.gen {
+			continue
+		}
+		e.built = b.gen
+		e.mu.Lock()
+		x := e.export(names[e.key.client], names[e.key.server], w, &arena)
+		e.mu.Unlock()
+		if e.pos >= 0 {
+			edges[e.pos] = x
+		} else {
+			fresh = append(fresh, e)
+			freshEdges = append(freshEdges, x)
+		}
+	}
+	if len(fresh) > 0 {
+		edges = b.merge(edges, fresh, freshEdges)
+	}
+	snap.Edges = edges
+	if prev != nil && len(fresh) == 0 && len(snap.Nodes) == len(prev.Nodes) {
+		snap.adj = prev.adj // nothing moved
+	}
+	clear(dirty)
+	b.spare = dirty[:0]
+
+	s.mu.Lock()
+	s.snap = snap
+	s.mu.Unlock()
+	return snap
+}
+
+// nodes returns the node table sorted by name. It needs b.mu.
+func (b *builder) nodes(names []string, kinds []NodeKind, links [][NumLinkResults]uint64) []Node {
+	if len(b.nodeOrder) != len(names) {
+		for id := len(b.nodeOrder); id < len(names); id++ {
+			b.nodeOrder = append(b.nodeOrder, NodeID(id))
+		}
+		slices.SortFunc(b.nodeOrder, func(x, y NodeID) int { return cmp.Compare(names[x], names[y]) })
+	}
+	out := make([]Node, len(b.nodeOrder))
+	for i, id := range b.nodeOrder {
+		out[i] = Node{Name: names[id], Kind: kinds[id], Links: links[id]}
+	}
+	return out
+}
+
+// merge returns edges (in b.order's order, sorted) with the new edges
+// fresh merged in, and updates b.order and every edge's pos. It needs b.mu.
+func (b *builder) merge(edges []Edge, fresh []*edge, freshEdges []Edge) []Edge {
+	idx := make([]int, len(fresh))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(x, y int) int { return compareEdges(&freshEdges[x], &freshEdges[y]) })
+	out := make([]Edge, 0, len(edges)+len(fresh))
+	order := make([]*edge, 0, len(edges)+len(fresh))
+	i, j := 0, 0
+	for i < len(edges) || j < len(idx) {
+		if j == len(idx) || (i < len(edges) && compareEdges(&edges[i], &freshEdges[idx[j]]) < 0) {
+			out, order = append(out, edges[i]), append(order, b.order[i])
+			i++
+		} else {
+			out, order = append(out, freshEdges[idx[j]]), append(order, fresh[idx[j]])
+			j++
+		}
+	}
+	for p, e := range order {
+		e.pos = p
+	}
+	b.order = order
+	return out
+}
