@@ -25,11 +25,16 @@ type Config struct {
 	// there rather than while the first MaxIndexSpans spans arrive.
 	Preallocate bool `yaml:"preallocate"`
 	// MaxPendingSpans caps, each, the spans waiting for a parent (64 bytes
-	// each plus a map entry) and the CLIENT spans waiting for a server side
-	// (48 bytes). The oldest is dropped (counted) at the cap.
+	// each plus a map entry) and the CLIENT spans that name a database or
+	// peer waiting for a server side (56 bytes plus a map entry). Only
+	// items still waiting count: one that pairs leaves at once. The oldest
+	// is dropped (counted) at the cap. A queue's ring holds up to 1.25 ×
+	// the cap (paired items' places are reclaimed by compaction). Size it
+	// for the rate of such spans × PairWait.
 	MaxPendingSpans int `yaml:"max_pending_spans"`
 	// MaxPendingLinks caps links waiting for their target (about 100
-	// bytes each plus a map entry); the oldest is dropped (counted).
+	// bytes each plus a map entry, up to 1.25 × the cap as above); the
+	// oldest is dropped (counted).
 	MaxPendingLinks int `yaml:"max_pending_links"`
 	// Shards splits the state by trace id so that requests proceed in
 	// parallel; every cap above is divided among them.

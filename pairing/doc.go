@@ -15,7 +15,8 @@
 //   - Bounds, each counted when hit: the span index (MaxIndexSpans, oldest
 //     evicted), spans waiting for a parent and CLIENT spans waiting for a
 //     server side (MaxPendingSpans each, oldest dropped), links waiting for
-//     a target (MaxPendingLinks, oldest dropped), recent problems
+//     a target (MaxPendingLinks, oldest dropped; only items still waiting
+//     count toward a cap, and their rings hold at most 1.25 × it), recent problems
 //     (RecentProblems, at most MaxRecentProblems, oldest overwritten).
 //   - Bad input: a request with an attribute value nested past
 //     otlpwire.MaxValueDepth is refused whole (consumer.ErrTooDeep); every

@@ -15,13 +15,21 @@ type chain struct{ head, tail uint32 } // positions + 1
 // queue is a bounded FIFO of items waiting for something, with optional
 // per-key chains so that all items waiting for one key are found at once.
 // Items leave by take (what they waited for arrived), by expiry (oldest
-// first, in arrival order), or by eviction when the queue is full.
+// first, in arrival order), or by eviction when max items wait.
+//
+// Only waiting (live) items count toward max: a taken item is dead at once.
+// Its ring position is reused when it becomes the oldest, or sooner: the
+// ring has max/4 positions beyond max, and when they are all used by dead
+// items the live ones are compacted to the front (in arrival order), which
+// frees at least max/4 positions, so a push costs O(1) amortized. Memory:
+// at most 1.25 × max items.
 type queue[T any, P interface {
 	*T
 	item
 }] struct {
 	r     ring[T]
 	heads map[spanKey]chain // nil: not chained
+	max   int               // live items at most
 	live  int               // items neither taken nor expired
 }
 
@@ -29,26 +37,33 @@ func newQueue[T any, P interface {
 	*T
 	item
 }](capacity int, chained bool) *queue[T, P] {
-	q := &queue[T, P]{r: newRing[T](capacity)}
+	q := &queue[T, P]{r: newRing[T](capacity + max(capacity/4, 1)), max: capacity}
 	if chained {
 		q.heads = make(map[spanKey]chain)
 	}
 	return q
 }
 
-// push appends v. If the queue is full its oldest item is removed first and
-// handed to evicted when it had not been taken.
+// push appends v. If max items wait, the oldest is removed first and
+// handed to evicted.
 func (q *queue[T, P]) push(v T, evicted func(P)) {
+	if q.live >= q.max {
+		q.dropOldest(evicted)
+	}
 	if q.r.full() {
-		q.popOldest(evicted)
+		q.compact()
 	}
 	pos, slot := q.r.push()
 	*slot = v
 	q.live++
+	q.chain(pos, P(slot))
+}
+
+// chain appends the live item p at pos to its key's chain.
+func (q *queue[T, P]) chain(pos uint32, p P) {
 	if q.heads == nil {
 		return
 	}
-	p := P(slot)
 	*p.qnext() = 0
 	k := *p.qkey()
 	if c, ok := q.heads[k]; ok {
@@ -57,6 +72,48 @@ func (q *queue[T, P]) push(v T, evicted func(P)) {
 		q.heads[k] = c
 	} else {
 		q.heads[k] = chain{pos + 1, pos + 1}
+	}
+}
+
+// dropOldest removes the oldest live item, and the dead ones before it,
+// handing the live one to fn.
+func (q *queue[T, P]) dropOldest(fn func(P)) {
+	for q.r.n > 0 {
+		_, v := q.r.oldest()
+		live := !*P(v).qdone()
+		q.popOldest(fn)
+		if live {
+			return
+		}
+	}
+}
+
+// compact moves the live items to the front of the ring, in order, and
+// rebuilds the chains.
+func (q *queue[T, P]) compact() {
+	var zero T
+	n, w := q.r.n, q.r.head
+	if q.heads != nil {
+		clear(q.heads)
+	}
+	q.r.n = 0
+	for i, pos := uint32(0), q.r.head; i < n; i++ {
+		if v := q.r.at(pos); !*P(v).qdone() {
+			if pos != w {
+				*q.r.at(w) = *v
+				*v = zero
+			}
+			q.r.n++
+			q.chain(w, P(q.r.at(w)))
+			if w++; w == q.r.cap {
+				w = 0
+			}
+		} else {
+			*v = zero
+		}
+		if pos++; pos == q.r.cap {
+			pos = 0
+		}
 	}
 }
 
@@ -131,20 +188,22 @@ func (c *child) qarrival() int64 { return c.arrival }
 func (c *child) qdone() *bool    { return &c.done }
 
 // client is a CLIENT span that names a database or peer, waiting to learn
-// whether a server side turns up; unchained (its index entry says).
+// whether a server side turns up; chained by its own key so that it leaves
+// the queue as soon as its server side pairs with it.
 type client struct {
 	key     spanKey
 	arrival int64
 	peer    uint32 // graph.NodeID
 	dur     uint32 // µs
 	svc     uint32 // graph.NodeID
-	kind    uint8  // graph.Database or graph.Virtual
+	next    uint32
+	kind    uint8 // graph.Database or graph.Virtual
 	failed  bool
 	done    bool
 }
 
 func (c *client) qkey() *spanKey  { return &c.key }
-func (c *client) qnext() *uint32  { return nil }
+func (c *client) qnext() *uint32  { return &c.next }
 func (c *client) qarrival() int64 { return c.arrival }
 func (c *client) qdone() *bool    { return &c.done }
 

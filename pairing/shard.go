@@ -30,7 +30,7 @@ func newShard(cfg Config, idx *index) *shard {
 	return &shard{
 		idx:      idx,
 		children: newQueue[child](perShard(cfg.MaxPendingSpans, n), true),
-		clients:  newQueue[client](perShard(cfg.MaxPendingSpans, n), false),
+		clients:  newQueue[client](perShard(cfg.MaxPendingSpans, n), true),
 		links:    newQueue[waitingLink](perShard(cfg.MaxPendingLinks, n), true),
 	}
 }
@@ -47,7 +47,11 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		pk := spanKey{s.key.trace, s.parent}
 		if p := sh.idx.find(&pk); p != nil {
 			sh.c.pairedChildren++
+			unpaired := p.meta&metaPaired == 0
 			b.pair(p, e.meta, s.start, s.end)
+			if unpaired && p.meta&metaPaired != 0 { // its server side: the client waits no more
+				sh.clients.take(&pk, func(*client) {})
+			}
 		} else {
 			sh.children.push(child{key: pk, start: s.start, end: s.end, arrival: now, meta: e.meta},
 				func(*child) { sh.c.droppedChildren++ })

@@ -14,13 +14,19 @@ type Stats struct {
 	PendingChildren int // spans waiting for their parent
 	PendingClients  int // CLIENT spans waiting for a server side
 	PendingLinks    int // links waiting for their target
-	IndexSpans      int // spans in the span index
-	IndexEvictions  uint64
-	IndexBytes      int    // memory the span index holds
-	ExpiredChildren uint64 // spans whose parent never came
-	DroppedChildren uint64 // dropped at max_pending_spans
-	DroppedClients  uint64 // dropped at max_pending_spans, or evicted from the index first
-	DroppedLinks    uint64 // dropped at max_pending_links
+	// The caps of the pending tables (MaxPendingSpans, MaxPendingSpans,
+	// MaxPendingLinks rounded up to a multiple of Shards): the oldest item
+	// is dropped when one is reached.
+	CapacityChildren int
+	CapacityClients  int
+	CapacityLinks    int
+	IndexSpans       int // spans in the span index
+	IndexEvictions   uint64
+	IndexBytes       int    // memory the span index holds
+	ExpiredChildren  uint64 // spans whose parent never came
+	DroppedChildren  uint64 // dropped at max_pending_spans
+	DroppedClients   uint64 // dropped at max_pending_spans, or evicted from the index first
+	DroppedLinks     uint64 // dropped at max_pending_links
 }
 
 // Stats returns the current counters; it takes each shard's lock briefly.
@@ -34,6 +40,9 @@ func (p *Processor) Stats() Stats {
 		st.PendingChildren += sh.children.len()
 		st.PendingClients += sh.clients.len()
 		st.PendingLinks += sh.links.len()
+		st.CapacityChildren += sh.children.max
+		st.CapacityClients += sh.clients.max
+		st.CapacityLinks += sh.links.max
 		st.IndexSpans += sh.idx.len()
 		st.IndexEvictions += sh.idx.evictions
 		st.IndexBytes += sh.idx.bytes()
