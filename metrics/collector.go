@@ -71,6 +71,7 @@ var (
 	spansPaired     = desc("servicegraph_spans_paired_total", "Spans matched with their parent span. Every received span is rejected, duplicate, root, paired, expired (children), dropped (children) or pending (children).")
 	spansSanitised  = desc("servicegraph_spans_sanitised_total", "Spans accepted after a correction, by reason.", "reason")
 	pendingItems    = desc("servicegraph_pending_items", "Items waiting: spans for their parent (children), CLIENT spans for a server side (clients), links for their target (links).", "queue")
+	pendingCapacity = desc("servicegraph_pending_capacity", "Items a pending queue holds at most (--max-pending-spans, --max-pending-links): at it the oldest waiting item is dropped (servicegraph_dropped_total).", "queue")
 	expiredItems    = desc("servicegraph_expired_total", "Items whose wait ended without a match: spans whose parent never arrived (children).", "queue")
 	droppedItems    = desc("servicegraph_dropped_total", "Items dropped because a bound was hit, by queue.", "queue")
 	indexEntries    = desc("servicegraph_span_index_entries", "Spans in the span index.")
@@ -109,7 +110,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 func describeSelf(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{spansReceived, spansRejected, spansDuplicate, spansSanitised, spansRoot, spansPaired,
-		pendingItems, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
+		pendingItems, pendingCapacity, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
 		nodesOverflowed, edgesDropped, edgesFolded, historyBuckets, historyBytes, historyEvicted} {
 		ch <- d
 	}
@@ -181,6 +182,9 @@ func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
 	gauge(pendingItems, p.PendingChildren, "children")
 	gauge(pendingItems, p.PendingClients, "clients")
 	gauge(pendingItems, p.PendingLinks, "links")
+	gauge(pendingCapacity, p.CapacityChildren, "children")
+	gauge(pendingCapacity, p.CapacityClients, "clients")
+	gauge(pendingCapacity, p.CapacityLinks, "links")
 	counter(expiredItems, p.ExpiredChildren, "children")
 	counter(droppedItems, p.DroppedChildren, "children")
 	counter(droppedItems, p.DroppedClients, "clients")

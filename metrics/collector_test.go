@@ -92,13 +92,18 @@ servicegraph_edge_first_seen_timestamp_seconds{client="web",connection_type="",s
 servicegraph_pending_items{queue="children"} 0
 servicegraph_pending_items{queue="clients"} 0
 servicegraph_pending_items{queue="links"} 0
+# HELP servicegraph_pending_capacity Items a pending queue holds at most (--max-pending-spans, --max-pending-links): at it the oldest waiting item is dropped (servicegraph_dropped_total).
+# TYPE servicegraph_pending_capacity gauge
+servicegraph_pending_capacity{queue="children"} 1048576
+servicegraph_pending_capacity{queue="clients"} 1048576
+servicegraph_pending_capacity{queue="links"} 1048576
 # HELP servicegraph_spans_received_total Spans received by pairing, refused ones included.
 # TYPE servicegraph_spans_received_total counter
 servicegraph_spans_received_total 3
 `
 	names := []string{"traces_service_graph_request_total", "traces_service_graph_request_failed_total",
 		"traces_service_graph_request_server_seconds", "servicegraph_span_links_total",
-		"servicegraph_edge_first_seen_timestamp_seconds", "servicegraph_pending_items", "servicegraph_spans_received_total"}
+		"servicegraph_edge_first_seen_timestamp_seconds", "servicegraph_pending_items", "servicegraph_pending_capacity", "servicegraph_spans_received_total"}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}
