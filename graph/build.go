@@ -66,10 +66,11 @@ func (s *Store) Snapshot() *Snapshot {
 		kinds, links = slices.Clone(s.kinds), slices.Clone(s.links)
 		s.nodesDirty = false
 	}
-	version := s.version
+	version, base := s.version, s.base
 	s.mu.Unlock()
 
-	snap := &Snapshot{Version: version, Taken: now, BucketWidth: s.cfg.BucketWidth, Bounds: s.cfg.LatencyBuckets, adj: new(adjacency)}
+	snap := &Snapshot{Version: version, Taken: now, BucketWidth: s.cfg.BucketWidth, Bounds: s.cfg.LatencyBuckets,
+		Base: base, adj: new(adjacency)}
 	if nodesDirty {
 		snap.Nodes = b.nodes(names, kinds, links)
 	} else {

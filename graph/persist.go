@@ -32,7 +32,12 @@ var (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 type stateV1 struct {
-	Saved       int64 // unix ns
+	Saved int64 // unix ns
+	// Clean: written by the last save of a clean shutdown, after which
+	// nothing was observed, by a process whose exported counters were the
+	// totals. Files from before this field read as false (unclean, the
+	// safe side: the next process's counters start from zero).
+	Clean       bool
 	BucketWidth int64
 	Bounds      []float64
 	Nodes       []stateNode
@@ -61,9 +66,22 @@ type stateHist struct {
 }
 
 // WriteState writes the graph (nodes, edges with their totals, first/last
-// seen times, histograms and history) to w.
-func (s *Store) WriteState(w io.Writer) error {
+// seen times, histograms and history) to w, marked unclean: a process that
+// restores it exports its counters from zero (see Snapshot.Base).
+func (s *Store) WriteState(w io.Writer) error { return s.writeState(w, false) }
+
+// WriteFinalState is WriteState for the last save of a clean shutdown,
+// when nothing is observed any more: the file is marked clean, so that the
+// next process's exported counters continue from the saved totals, unless
+// this store's own counters count from a base (it was restored after an
+// unclean stop), whose next process then starts them from zero again.
+func (s *Store) WriteFinalState(w io.Writer) error { return s.writeState(w, true) }
+
+func (s *Store) writeState(w io.Writer, final bool) error {
 	st := s.state()
+	s.mu.Lock()
+	st.Clean = final && s.base == nil
+	s.mu.Unlock()
 	var payload bytes.Buffer
 	if err := gob.NewEncoder(&payload).Encode(st); err != nil {
 		return fmt.Errorf("encode state: %w", err)
@@ -151,7 +169,17 @@ func (s *Store) ReadState(r io.Reader) error {
 	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&st); err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	return s.restore(&st)
+	if err := s.restore(&st); err != nil {
+		return err
+	}
+	if !st.Clean {
+		base := s.Snapshot()
+		s.mu.Lock()
+		s.base = base
+		s.version++ // later snapshots carry it
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 func (s *Store) restore(st *stateV1) error {

@@ -77,6 +77,9 @@ func TestStateV1Fixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := s.Snapshot()
+	if got.Base == nil {
+		t.Fatal("a file without the clean mark (every v1 file before it) must restore as unclean: no counter base")
+	}
 	if !reflect.DeepEqual(got.Nodes, want.Nodes) {
 		t.Fatalf("nodes:\n%+v\nwant\n%+v", got.Nodes, want.Nodes)
 	}

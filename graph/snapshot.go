@@ -15,6 +15,15 @@ type Snapshot struct {
 	Bounds      []float64     // histogram upper bounds, seconds
 	Nodes       []Node        // sorted by name
 	Edges       []Edge        // sorted by client, server, kind
+	// Base, when not nil, is the graph as restored at start from a state
+	// file that a clean shutdown did not write (a crash, kill -9, or a
+	// file older than the mark): the saved totals may be up to a save
+	// interval behind what the previous process exported, so exported
+	// counters count from Base (value − Base's value of the same edge or
+	// node; edges and nodes absent from Base count from zero) and restart
+	// from zero, a reset Prometheus handles, instead of going backwards.
+	// The API keeps the totals. Base.Base is nil.
+	Base *Snapshot
 
 	adj *adjacency // built by the first query that needs it, then shared
 }

@@ -74,7 +74,8 @@ type Store struct {
 	dropped     uint64    // observations of edges past MaxEdges
 	overflowID  NodeID
 	hasOverflow bool
-	edgesFolded uint64 // saved edges summed into another at restore
+	edgesFolded uint64    // saved edges summed into another at restore
+	base        *Snapshot // the graph restored after an unclean stop, or nil
 
 	// History accounts. Changed with an edge's lock held (the snapshot
 	// builder trims with only that lock), so atomic.

@@ -126,28 +126,37 @@ func (s selfCollector) Collect(ch chan<- prometheus.Metric) { s.c.collectSelf(ch
 // Collect sends the current values.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.graph.Snapshot()
+	base := newBases(snap)
 	for i := range snap.Edges {
 		e := &snap.Edges[i]
+		// Counter values count from the base, if any.
+		count, failed, hist := e.Count, e.Failed, e.Hist
+		if be := base.edge(i); be != nil {
+			count, failed = since(count, be.Count), since(failed, be.Failed)
+			for j := range hist {
+				hist[j] = *histSince(&graph.Histogram{}, &e.Hist[j], &be.Hist[j])
+			}
+		}
 		lv := []string{e.Client, e.Server, e.Kind.ConnectionType()}
-		ch <- prometheus.MustNewConstMetric(requestTotal, prometheus.CounterValue, float64(e.Count), lv...)
-		ch <- prometheus.MustNewConstMetric(requestFailed, prometheus.CounterValue, float64(e.Failed), lv...)
+		ch <- prometheus.MustNewConstMetric(requestTotal, prometheus.CounterValue, float64(count), lv...)
+		ch <- prometheus.MustNewConstMetric(requestFailed, prometheus.CounterValue, float64(failed), lv...)
 		ch <- prometheus.MustNewConstMetric(firstSeen, prometheus.GaugeValue, unixSeconds(e.FirstSeen.UnixNano()), lv...)
 		ch <- prometheus.MustNewConstMetric(lastSeen, prometheus.GaugeValue, unixSeconds(e.LastSeen.UnixNano()), lv...)
 		switch e.Kind {
 		case graph.Messaging:
-			ch <- histogram(messagingDelay, snap.Bounds, &e.Hist[0], lv)
+			ch <- histogram(messagingDelay, snap.Bounds, &hist[0], lv)
 		case graph.SpanLink:
-			ch <- histogram(linkDelay, snap.Bounds, &e.Hist[0], lv)
+			ch <- histogram(linkDelay, snap.Bounds, &hist[0], lv)
 		default:
 			if e.Hist[0].Count > 0 {
-				ch <- histogram(serverSeconds, snap.Bounds, &e.Hist[0], lv)
+				ch <- histogram(serverSeconds, snap.Bounds, &hist[0], lv)
 			}
 			if e.Hist[1].Count > 0 {
-				ch <- histogram(clientSeconds, snap.Bounds, &e.Hist[1], lv)
+				ch <- histogram(clientSeconds, snap.Bounds, &hist[1], lv)
 			}
 		}
 	}
-	for _, n := range snap.Nodes {
+	for ni, n := range snap.Nodes {
 		var any uint64
 		for _, v := range n.Links {
 			any |= v
@@ -157,8 +166,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		// Every result is exported, zeros included, so that rate() sees the
 		// first increase of each.
+		bl := base.links(ni)
 		for r, v := range n.Links {
-			ch <- prometheus.MustNewConstMetric(spanLinks, prometheus.CounterValue, float64(v), n.Name, graph.LinkResult(r).String())
+			ch <- prometheus.MustNewConstMetric(spanLinks, prometheus.CounterValue, float64(since(v, bl[r])), n.Name, graph.LinkResult(r).String())
 		}
 	}
 	c.collectSelf(ch)

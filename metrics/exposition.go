@@ -86,6 +86,8 @@ type exposer struct {
 	w     *bufio.Writer
 	snap  *graph.Snapshot
 	order []int32
+	base  *bases // nil: counters are the totals
+	hist  graph.Histogram
 	line  []byte
 }
 
@@ -103,6 +105,14 @@ func (x *exposer) family(f edgeFamily) error {
 		v, h, ok := f.sel(e)
 		if !ok {
 			continue
+		}
+		if be := x.base.edge(int(i)); be != nil && counts(f.family) {
+			bv, bh, _ := f.sel(be)
+			if h == nil {
+				v = float64(since(uint64(v), uint64(bv)))
+			} else {
+				h = histSince(&x.hist, h, bh)
+			}
 		}
 		if h == nil {
 			x.sample(f.name, "", e, -1, v)
@@ -149,7 +159,7 @@ func (x *exposer) spanLinks(f *family) error {
 			x.line = append(x.line, `",service="`...)
 			x.line = appendEscaped(x.line, n.Name)
 			x.line = append(x.line, `"} `...)
-			x.line = appendFloat(x.line, float64(n.Links[r]))
+			x.line = appendFloat(x.line, float64(since(n.Links[r], x.base.links(i)[r])))
 			x.line = append(x.line, '\n')
 			if err := x.flushLine(); err != nil {
 				return err

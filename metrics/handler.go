@@ -65,9 +65,10 @@ type Handler struct {
 	errs     *prometheus.CounterVec // cause: gathering, encoding (promhttp's)
 	gzips    sync.Pool              // *gzip.Writer
 
-	mu    sync.Mutex // guards the label order of the last snapshot
+	mu    sync.Mutex // guards the label order and bases of the last snapshot
 	snap  *graph.Snapshot
 	order []int32
+	base  *bases
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -159,7 +160,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exposer{w: bw}
 	if filter == nil || slices.ContainsFunc(streamed, func(f edgeFamily) bool { return filter[f.name] }) {
 		x.snap = h.graph.Snapshot()
-		x.order = h.labelOrder(x.snap)
+		x.order, x.base = h.labelOrder(x.snap)
 	}
 	enc := expfmt.NewEncoder(bw, format)
 	err = nil
@@ -190,21 +191,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// labelOrder returns snap's edges in series order, computed once per
-// snapshot (snapshots are shared until the graph changes).
-func (h *Handler) labelOrder(snap *graph.Snapshot) []int32 {
+// labelOrder returns snap's edges in series order and their bases,
+// computed once per snapshot (snapshots are shared until the graph
+// changes).
+func (h *Handler) labelOrder(snap *graph.Snapshot) ([]int32, *bases) {
 	h.mu.Lock()
 	if h.snap == snap {
-		o := h.order
+		o, b := h.order, h.base
 		h.mu.Unlock()
-		return o
+		return o, b
 	}
 	h.mu.Unlock()
-	o := labelOrder(snap)
+	o, b := labelOrder(snap), newBases(snap)
 	h.mu.Lock()
-	h.snap, h.order = snap, o
+	h.snap, h.order, h.base = snap, o, b
 	h.mu.Unlock()
-	return o
+	return o, b
 }
 
 // acceptsGzip reports whether an Accept-Encoding header value accepts gzip

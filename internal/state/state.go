@@ -169,7 +169,11 @@ func (s *Saver) removeStaleTemp() error {
 var errNotLoaded = errors.New("the saved graph was not loaded; refusing to overwrite it")
 
 // Save writes the graph now. It refuses to before Load succeeded.
-func (s *Saver) Save() error {
+func (s *Saver) Save() error { return s.save(false) }
+
+// save writes the graph; final marks the file as written by a clean
+// shutdown (graph.Store.WriteFinalState).
+func (s *Saver) save(final bool) error {
 	if s.dir == "" {
 		return nil
 	}
@@ -177,7 +181,7 @@ func (s *Saver) Save() error {
 	defer s.mu.Unlock()
 	err := errNotLoaded
 	if s.loaded {
-		err = s.write()
+		err = s.write(final)
 	}
 	if err != nil {
 		s.failing.Store(true)
@@ -197,13 +201,17 @@ func (s *Saver) Save() error {
 // in progress; safe for concurrent use.
 func (s *Saver) Failing() bool { return s.failing.Load() }
 
-func (s *Saver) write() error {
+func (s *Saver) write(final bool) error {
 	tmp, err := os.CreateTemp(s.dir, tempPrefix+"*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after the rename this fails harmlessly
-	if err := s.store.WriteState(tmp); err != nil {
+	write := s.store.WriteState
+	if final {
+		write = s.store.WriteFinalState
+	}
+	if err := write(tmp); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -247,15 +255,16 @@ func (s *Saver) Start() {
 	}()
 }
 
-// Shutdown stops periodic saving and saves one last time. Safe without
-// Start and twice.
+// Shutdown stops periodic saving and saves one last time, marking the
+// file as written by a clean shutdown: the caller has stopped every writer
+// of the store. Safe without Start and twice.
 func (s *Saver) Shutdown() error {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
 		s.cancel = nil
 	}
-	return s.Save()
+	return s.save(true)
 }
 
 // Dir is the data directory; empty when persistence is off.
