@@ -2,7 +2,6 @@ package pairing_test
 
 import (
 	"context"
-	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -15,15 +14,8 @@ import (
 	"github.com/servicegraph/servicegraph/pairing"
 )
 
-// workloadPath names the ../shared/bench workload (scripts/bench.sh makes
-// one); benchmarks that need it skip without it.
-func workloadPath(b testing.TB) string {
-	p := os.Getenv("SERVICEGRAPH_WORKLOAD")
-	if p == "" {
-		b.Skip("set SERVICEGRAPH_WORKLOAD to a ../shared/bench workload (scripts/bench.sh does)")
-	}
-	return p
-}
+// workloadPath names the workload (see pairing.LocateWorkload).
+func workloadPath(b testing.TB) string { return pairing.LocateWorkload(b) }
 
 func decodeAll(b testing.TB, recs [][]byte) ([]ptrace.Traces, int) {
 	var out []ptrace.Traces
@@ -132,13 +124,11 @@ func BenchmarkDecodeConsumeProto(b *testing.B) {
 	})
 }
 
-// TestWorkloadTruth replays a ../shared/bench workload and compares every
-// edge with its truth file (see also TestBenchTruth in the e2e tests).
+// TestWorkloadTruth replays a ../shared/bench workload (a small generated
+// one unless SERVICEGRAPH_WORKLOAD names one) and compares every edge with
+// its truth file (see also TestBenchTruth in the e2e tests).
 func TestWorkloadTruth(t *testing.T) {
-	path := os.Getenv("SERVICEGRAPH_WORKLOAD")
-	if path == "" {
-		t.Skip("set SERVICEGRAPH_WORKLOAD to a ../shared/bench workload")
-	}
+	path := workloadPath(t)
 	recs, err := workload.ReadAll(path)
 	if err != nil {
 		t.Fatal(err)
