@@ -5,9 +5,19 @@
 #   peer    the contrib servicegraph connector's ConsumeTraces: ../shared/bench/peer
 #   ours    in process: raw OTLP protobuf bytes -> pairing -> links -> graph,
 #           through pdata and through our wire decoder; 1 and 2 cores
+#   tempo   Grafana Tempo's servicegraphs processor (decode + PushSpans):
+#           ../shared/bench/tempopeer, built once into $OUT/bin (slow, large)
 #   gRPC    grpcsend -> grpcsink (decode + ack only) and grpcsend -> servicegraph
+#   steady  servicegraph over OTLP/gRPC with --max-index-spans $STEADY_INDEX:
+#           a fresh pass, then rekeyed passes without a pause for
+#           $STEADY_SECONDS (input >= 2x the cap: the index is full) while
+#           /metrics is scraped (internal/loadtest steady)
+#   latency OTLP/gRPC export p99 at $LATENCY_EDGES edges, API idle vs
+#           /metrics and /api/graph/data hammered (internal/loadtest latency)
 # Knobs (the bench's): TRACES=28000 SEED=1 SERVICES=30 BATCH=512 CONCURRENCY=4
-# BENCH=../shared/bench OUT=out/bench. Takes about 3 minutes on 2 cores.
+# BENCH=../shared/bench OUT=out/bench; ours: STEADY_INDEX=262144
+# STEADY_SECONDS=30 LATENCY_EDGES=100000 LATENCY_SECONDS=10 TEMPO=1 (0 skips
+# the Tempo peer). Takes about 5 minutes on 2 cores, plus Tempo's first build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -15,6 +25,8 @@ ROOT=$PWD
 BENCH=$(cd "${BENCH:-../shared/bench}" && pwd)
 OUT=${OUT:-out/bench}
 TRACES=${TRACES:-28000} SEED=${SEED:-1} SERVICES=${SERVICES:-30} BATCH=${BATCH:-512} CONCURRENCY=${CONCURRENCY:-4}
+STEADY_INDEX=${STEADY_INDEX:-262144} STEADY_SECONDS=${STEADY_SECONDS:-30}
+LATENCY_EDGES=${LATENCY_EDGES:-100000} LATENCY_SECONDS=${LATENCY_SECONDS:-10} TEMPO=${TEMPO:-1}
 mkdir -p "$OUT/bin"
 OUT=$(cd "$OUT" && pwd)
 W=$OUT/workload.otlp
@@ -23,18 +35,31 @@ echo "building the bench tools and servicegraph" >&2
 (cd "$BENCH" && GONOSUMDB=github.com/open-telemetry/opentelemetry-collector-contrib \
   go build -o "$OUT/bin/" ./gen ./limit ./peer ./grpcsend ./grpcsink)
 go build -o "$OUT/bin/servicegraph" ./cmd/servicegraph
+go build -o "$OUT/bin/loadtest" ./internal/loadtest
+if [ "$TEMPO" = 1 ] && [ ! -x "$OUT/bin/tempopeer" ]; then
+  # Built from a copy, so that -mod=mod never rewrites the shared module.
+  echo "building Tempo's processor (first time only: large download)" >&2
+  rm -rf "$OUT/src/tempopeer"; mkdir -p "$OUT/src"; cp -r "$BENCH/tempopeer" "$OUT/src/"
+  (cd "$OUT/src/tempopeer" && GOFLAGS='-mod=mod -buildvcs=false' \
+    GONOSUMDB=github.com/grafana/tempo,github.com/parquet-go go build -o "$OUT/bin/tempopeer" .)
+fi
 "$OUT/bin/gen" -seed "$SEED" -services "$SERVICES" -traces "$TRACES" -batch "$BATCH" -out "$W" > "$OUT/gen.txt"
 SPANS=$(grep -o '"spans": [0-9]*' "$W.truth.json" | grep -o '[0-9]*$')
 
 echo "floor and peer" >&2
 "$OUT/bin/limit" -in "$W" > "$OUT/limit.txt"
 "$OUT/bin/peer" -in "$W" > "$OUT/peer.txt"
+rm -f "$OUT/tempo.txt"
+if [ "$TEMPO" = 1 ]; then
+  echo "Tempo's processor (waits out its 10 s edge expiry)" >&2
+  "$OUT/bin/tempopeer" -in "$W" > "$OUT/tempo.txt"
+fi
 
 echo "servicegraph in process (truth check, benchmarks)" >&2
 export SERVICEGRAPH_WORKLOAD=$W
 go test ./pairing -run 'TestWorkloadTruth$' -count=1 -v > "$OUT/truth.txt"
 go test ./pairing -run '^$' -count=1 -benchtime 5x -cpu 2 \
-  -bench 'BenchmarkConsume$|BenchmarkDecodeConsume$|BenchmarkDecodeConsumeProto$|BenchmarkRetained$' > "$OUT/ours.txt"
+  -bench 'BenchmarkConsume$|BenchmarkDecodeConsume$|BenchmarkDecodeConsumeProto$|BenchmarkRetained$|BenchmarkSteadyConsume$' > "$OUT/ours.txt"
 go test ./pairing -run '^$' -count=1 -benchtime 5x -cpu 1,2 -bench 'BenchmarkParallel$' > "$OUT/scaling.txt"
 go test ./pairing -run '^$' -count=1 -benchtime 3x -bench 'BenchmarkIndexMemory$' > "$OUT/index.txt"
 
@@ -52,6 +77,27 @@ sg=$!
 trap 'kill $sg 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$P") 2>/dev/null && break; sleep 0.1; done
 "$OUT/bin/grpcsend" -in "$W" -endpoint "127.0.0.1:$P" -concurrency "$CONCURRENCY" > "$OUT/grpc-ours.txt"
+kill "$sg"; wait "$sg" 2>/dev/null || true
+
+# serve_ours ARGS...: a fresh servicegraph on free ports; sets sg, P, H.
+serve_ours() {
+  P=$(port) H=$(port)
+  "$OUT/bin/servicegraph" serve --otlp-grpc-addr "127.0.0.1:$P" --otlp-http-addr '' --http-addr "127.0.0.1:$H" \
+    --data-dir '' --log-level warn "$@" 2>> "$OUT/servicegraph.log" &
+  sg=$!
+  for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$P") 2>/dev/null && break; sleep 0.1; done
+}
+echo "steady state: --max-index-spans $STEADY_INDEX, ${STEADY_SECONDS}s sustained, /metrics scraped" >&2
+serve_ours --max-index-spans "$STEADY_INDEX"
+"$OUT/bin/loadtest" steady -in "$W" -endpoint "127.0.0.1:$P" -api "http://127.0.0.1:$H" -pid "$sg" \
+  -concurrency "$CONCURRENCY" -duration "${STEADY_SECONDS}s" > "$OUT/steady.txt"
+curl -fsS "http://127.0.0.1:$H/metrics" | grep -E '^servicegraph_(span_index|spans_)' > "$OUT/steady-metrics.txt" || true
+kill "$sg"; wait "$sg" 2>/dev/null || true
+
+echo "ingest latency at $LATENCY_EDGES edges: API idle vs hammered" >&2
+serve_ours --max-edges $((LATENCY_EDGES + 20000))
+"$OUT/bin/loadtest" latency -in "$W" -endpoint "127.0.0.1:$P" -api "http://127.0.0.1:$H" \
+  -edges "$LATENCY_EDGES" -duration "${LATENCY_SECONDS}s" > "$OUT/latency.txt"
 kill "$sg"; wait "$sg" 2>/dev/null || true
 
 python3 - "$OUT" "$SPANS" <<'PY'
@@ -100,6 +146,56 @@ if ret:
     print(f"retained heap after the workload: ours {ret['MB-retained']:.0f} MB; connector {pr:.0f} MB retained, {peer['peak_mb']} MB peak incl. garbage: {ratio}")
 if idx:
     print(f"span index: {idx['B/indexed-span']:.1f} B per indexed span at 1M (target <= 48)")
+
+# Steady state beside the peers. In process: the peers and ours
+# (BenchmarkSteadyConsume: index capped at half the workload, pre-filled);
+# over OTLP/gRPC: ours fresh and steady (wall, and the server's CPU per span
+# from /proc, transport included).
+def result(name, tag):
+    try: text = read(name)
+    except FileNotFoundError: return {}
+    m = re.search(rf"^result {tag} (.*)$", text, re.M)
+    return dict(x.split("=", 1) for x in m.group(1).split()) if m else {}
+tempo = result("tempo.txt", "tempo")
+fresh, steady = result("steady.txt", "fresh"), result("steady.txt", "steady")
+lat_i, lat_h, lat = result("latency.txt", "latency_idle"), result("latency.txt", "latency_hammered"), result("latency.txt", "latency")
+tempo_ns = float(tempo["decode_ns"]) + float(tempo["push_ns"]) if tempo else None
+print(f"\n{'steady state, side by side':48} {'spans/s':>10} {'ns/span':>8}  note")
+srows = [
+    ("floor: pdata decode only", 1e9 / decode_ns, decode_ns, "in process"),
+    ("connector as a collector runs it", 1e9 / collector_ns, collector_ns, "in process, decode + ConsumeTraces"),
+    ("Tempo processor as deployed", 1e9 / tempo_ns if tempo_ns else 0, tempo_ns or 0, "in process, gogo decode + PushSpans" if tempo_ns else "not run (TEMPO=0)"),
+]
+sfresh, ssteady = bench(ours, "BenchmarkSteadyConsume/fresh"), bench(ours, "BenchmarkSteadyConsume/steady")
+if sfresh and ssteady:
+    srows.append(("ours fresh, in process (wire decode, index grows)", sfresh["spans/s"], sfresh["ns/span"], f"{sfresh['allocs/span']:.2f} allocs/span"))
+    srows.append(("ours steady, in process (index full, evicting)", ssteady["spans/s"], ssteady["ns/span"], f"{ssteady['allocs/span']:.2f} allocs/span"))
+if fresh:
+    srows.append(("ours fresh, OTLP/gRPC (first pass)", float(fresh["spans_per_s"]), float(fresh["ns_per_span"]), f"wall; server CPU {fresh.get('cpu_ns_per_span', '?')} ns/span"))
+if steady:
+    srows.append((f"ours steady, OTLP/gRPC (index full, scraped)", float(steady["spans_per_s"]), float(steady["ns_per_span"]), f"wall over {steady['seconds']} s; server CPU {steady.get('cpu_ns_per_span', '?')} ns/span"))
+srows += [("gRPC: grpcsink (decode + ack)", gs, 1e9 / gs, "wall, fresh"), ("gRPC: servicegraph, fresh", go, 1e9 / go, "wall, --max-index-spans 2097152")]
+for name, sps, ns, note in srows:
+    print(f"{name:48} {sps:10.0f} {ns:8.0f}  {note}")
+print()
+if sfresh and ssteady:
+    print(f"steady vs fresh in process: {ssteady['ns/span'] / sfresh['ns/span']:.2f}x the time per span (target <= 1.1x)")
+    print(f"ours at steady state vs the connector as a collector runs it: {collector_ns / ssteady['ns/span']:.2f}x (target >= 3x; in process both)")
+    if tempo_ns:
+        print(f"ours at steady state vs Tempo's processor as deployed: {tempo_ns / ssteady['ns/span']:.2f}x (target >= 3x; in process both)")
+if fresh and steady:
+    print(f"steady vs fresh over OTLP/gRPC: {float(steady['ns_per_span']) / float(fresh['ns_per_span']):.2f}x the wall time per span (target <= 1.1x)", end="")
+    if "cpu_ns_per_span" in steady and "cpu_ns_per_span" in fresh:
+        print(f"; {float(steady['cpu_ns_per_span']) / float(fresh['cpu_ns_per_span']):.2f}x the server CPU per span")
+    else:
+        print()
+    if "cpu_ns_per_span" in steady:
+        cpu = float(steady["cpu_ns_per_span"])
+        vs_tempo = f", Tempo's {tempo_ns / cpu:.2f}x" if tempo_ns else ""
+        print(f"ours over OTLP/gRPC at steady state, server CPU per span (gRPC included) vs in-process peers: the connector's {collector_ns / cpu:.2f}x{vs_tempo}")
+    print(f"OTLP/gRPC at steady state vs grpcsink: {float(steady['spans_per_s']) / gs:.2f}x")
+if lat:
+    print(f"ingest latency at {lat['edges']} edges, one export at a time: p99 {lat_i['p99_ms']} ms idle, {lat_h['p99_ms']} ms while /metrics and /api/graph/data are hammered ({lat['reads']} reads, {lat['read_errors']} failed): {lat['p99_ratio']}x (target <= 1.2x)")
 t = read("truth.txt")
 m = re.search(r"exact: (.*?); stats", t)
 print(f"correctness vs the truth file: {'exact, ' + m.group(1) if m and '--- PASS' in t else 'FAILED: see ' + out + '/truth.txt'}")

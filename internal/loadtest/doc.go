@@ -17,9 +17,10 @@
 //
 // first creates -edges distinct call edges (synthetic services), then sends
 // the workload's requests one at a time at -rate requests/s, for -duration
-// with the API idle and for -duration while -hammer goroutines each GET
-// /metrics or /api/graph/data in a loop, and prints the p50, p99 and max
-// export latency of both phases and their p99 ratio.
+// with the API idle and for -duration while -hammer goroutines per path GET
+// each of -paths (default /metrics and /api/graph/data) in a loop, and
+// prints the p50, p99 and max export latency of both phases and their p99
+// ratio.
 //
 // Every figure is printed on a "result" line of key=value pairs.
 package main

@@ -70,7 +70,8 @@ func latency(args []string) error {
 	edges := fs.Int("edges", 100000, "distinct call edges created before measuring")
 	rate := fs.Float64("rate", 100, "probe requests per second (one at a time)")
 	duration := fs.Duration("duration", 10*time.Second, "length of each phase")
-	hammer := fs.Int("hammer", 2, "goroutines GETting /metrics and as many GETting /api/graph/data in the hammered phase")
+	hammer := fs.Int("hammer", 2, "goroutines GETting each of -paths in a loop in the hammered phase")
+	paths := fs.String("paths", "/metrics,/api/graph/data", "comma list of API paths the hammered phase GETs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,7 +111,7 @@ func latency(args []string) error {
 	if err != nil {
 		return fmt.Errorf("idle phase: %w", err)
 	}
-	hammered, reads, readErrs, err := withHammer(hc, base, *hammer, func() ([]time.Duration, error) {
+	hammered, reads, readErrs, err := withHammer(hc, base, strings.Split(*paths, ","), *hammer, func() ([]time.Duration, error) {
 		return paced(conn, reqs, *rate, *duration, 2000)
 	})
 	if err != nil {
@@ -133,13 +134,13 @@ func latency(args []string) error {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 
-// withHammer runs probe while n goroutines GET /metrics and n GET
-// /api/graph/data in a loop, and returns the reads they made.
-func withHammer(hc *http.Client, base string, n int, probe func() ([]time.Duration, error)) ([]time.Duration, int64, int64, error) {
+// withHammer runs probe while n goroutines GET each of paths in a loop,
+// and returns the reads they made.
+func withHammer(hc *http.Client, base string, paths []string, n int, probe func() ([]time.Duration, error)) ([]time.Duration, int64, int64, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var reads, errs atomic.Int64
 	var wg sync.WaitGroup
-	for _, p := range []string{"/metrics", "/api/graph/data"} {
+	for _, p := range paths {
 		for range n {
 			wg.Go(func() {
 				for ctx.Err() == nil {
@@ -156,4 +157,3 @@ func withHammer(hc *http.Client, base string, n int, probe func() ([]time.Durati
 	wg.Wait()
 	return lat, reads.Load(), errs.Load(), err
 }
-
