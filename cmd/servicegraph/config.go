@@ -138,6 +138,7 @@ var options = []option{
 	{"pair-wait", "pairing.pair_wait", "how long an unpaired client/server/producer/consumer span waits", func(c *Config) []any { return []any{&c.Pairing.PairWait} }},
 	{"link-wait", "pairing.link_wait", "how long a link waits for its target span to arrive", func(c *Config) []any { return []any{&c.Pairing.LinkWait} }},
 	{"max-index-spans", "pairing.max_index_spans", "span index entries (~45 B each); oldest evicted past it", func(c *Config) []any { return []any{&c.Pairing.MaxIndexSpans} }},
+	{"preallocate-index", "pairing.preallocate", "allocate the span index at its full size at start (~45 B x --max-index-spans), so that its growth is paid once", func(c *Config) []any { return []any{&c.Pairing.Preallocate} }},
 	{"max-pending-spans", "pairing.max_pending_spans", "spans waiting for a parent, and client spans waiting for a server, each", func(c *Config) []any { return []any{&c.Pairing.MaxPendingSpans} }},
 	{"max-pending-links", "pairing.max_pending_links", "links waiting for their target", func(c *Config) []any { return []any{&c.Pairing.MaxPendingLinks} }},
 	{"shards", "pairing.shards", "pairing shards (parallelism)", func(c *Config) []any { return []any{&c.Pairing.Shards} }},
