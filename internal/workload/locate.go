@@ -44,15 +44,16 @@ func RepoRoot() (string, error) {
 // second), with its truth file beside it. Without either it returns
 // ErrNoWorkload.
 func Locate(ctx context.Context, dir string, userTraces int) (string, error) {
+	p := os.Getenv(EnvPath)
+	if p != "" && filepath.IsAbs(p) {
+		return p, nil
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	if p := os.Getenv(EnvPath); p != "" {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(root, p)
-		}
-		return p, nil
+	if p != "" {
+		return filepath.Join(root, p), nil
 	}
 	bench := filepath.Join(filepath.Dir(root), "shared", "bench")
 	if _, err := os.Stat(filepath.Join(bench, "gen", "main.go")); err != nil {
