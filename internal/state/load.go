@@ -26,21 +26,30 @@ func (s *Saver) Load(ctx context.Context) error {
 	if s.dir == "" {
 		return nil
 	}
-	err := s.load(ctx)
+	restored, err := s.load(ctx)
 	if err == nil {
 		s.mu.Lock()
 		s.loaded = true
 		s.mu.Unlock()
+		if restored && s.store.Snapshot().Base == nil {
+			// Restored from a clean shutdown's file: overwrite its mark at
+			// once, so that a crash before the first periodic save is not
+			// taken for a clean stop (the file's totals would be behind
+			// what this process exported). A failure is counted and
+			// logged like any save's.
+			_ = s.Save()
+		}
 	}
 	return err
 }
 
-func (s *Saver) load(ctx context.Context) error {
+// load reads the file; restored reports that there was one and it loaded.
+func (s *Saver) load(ctx context.Context) (restored bool, err error) {
 	path := s.path()
 	f, err := openRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.logger.Info("no saved graph; starting empty", "path", path)
-		return nil
+		return false, nil
 	}
 	if err == nil {
 		err = s.store.ReadState(ctxReader{ctx: ctx, r: f})
@@ -49,26 +58,26 @@ func (s *Saver) load(ctx context.Context) error {
 	if cerr := ctx.Err(); cerr != nil && err != nil {
 		// Whatever ReadState made of the interrupted read, the file
 		// itself is not to blame: leave it alone.
-		return fmt.Errorf("load %s: interrupted: %w", path, cerr)
+		return false, fmt.Errorf("load %s: interrupted: %w", path, cerr)
 	}
 	var nr *notRegularError
 	switch {
 	case err == nil:
 		st := s.store.Stats()
 		s.logger.Info("restored saved graph", "path", path, "nodes", st.Nodes, "edges", st.Edges)
-		return nil
+		return true, nil
 	case errors.Is(err, graph.ErrNewerFormat):
-		return fmt.Errorf("%s: %w; run the newer build, or move the file away to start empty", path, err)
+		return false, fmt.Errorf("%s: %w; run the newer build, or move the file away to start empty", path, err)
 	case errors.As(err, &nr):
-		return err
+		return false, err
 	}
 	aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().UnixNano())
 	if rerr := os.Rename(path, aside); rerr != nil {
-		return fmt.Errorf("%s is unreadable (%v) and could not be moved aside: %w", path, err, rerr)
+		return false, fmt.Errorf("%s is unreadable (%v) and could not be moved aside: %w", path, err, rerr)
 	}
 	s.loadFailed.Inc()
 	s.logger.Error("saved graph unreadable; moved aside, starting empty", "path", path, "moved_to", aside, "err", err)
-	return nil
+	return false, nil
 }
 
 // notRegularError: the state file's path names something that is not a
