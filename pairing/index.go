@@ -8,8 +8,11 @@ import (
 
 // entry is one indexed span: 40 bytes.
 type entry struct {
-	key  spanKey
-	end  int64  // unix ns
+	key spanKey
+	// end is the span's end, unix ns; while the entry's CLIENT span waits
+	// in its shard's clients queue (metaQueued), its position there, and
+	// the queue item holds the end (shard.endOf reads either).
+	end  int64
 	dur  uint32 // µs, saturated at MaxSeconds (micros)
 	meta uint32 // see the meta* constants
 }
@@ -20,6 +23,7 @@ const (
 	metaKindShift = 24
 	metaFailed    = 1 << 27
 	metaPaired    = 1 << 28 // a CLIENT span whose server side was seen
+	metaQueued    = 1 << 29 // a CLIENT span waiting in the clients queue: end is its position
 )
 
 func packMeta(svc uint32, kind uint8, failed bool) uint32 {

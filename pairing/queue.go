@@ -31,6 +31,9 @@ type queue[T any, P interface {
 	heads map[spanKey]chain // nil: not chained
 	max   int               // live items at most
 	live  int               // items neither taken nor expired
+	// moved, if set, learns where compaction moved a live item, for
+	// whoever holds its position (unchained queues only).
+	moved func(p P, from, to uint32)
 }
 
 func newQueue[T any, P interface {
@@ -44,9 +47,10 @@ func newQueue[T any, P interface {
 	return q
 }
 
-// push appends v. If max items wait, the oldest is removed first and
-// handed to evicted.
-func (q *queue[T, P]) push(v T, evicted func(P)) {
+// push appends v and returns its position, which stays valid until it
+// leaves or compaction moves it (q.moved). If max items wait, the oldest
+// is removed first and handed to evicted.
+func (q *queue[T, P]) push(v T, evicted func(P)) uint32 {
 	if q.live >= q.max {
 		q.dropOldest(evicted)
 	}
@@ -57,6 +61,19 @@ func (q *queue[T, P]) push(v T, evicted func(P)) {
 	*slot = v
 	q.live++
 	q.chain(pos, P(slot))
+	return pos
+}
+
+// at returns the item at a position push returned.
+func (q *queue[T, P]) at(pos uint32) P { return P(q.r.at(pos)) }
+
+// kill marks the item at pos taken (unchained queues: a chained one's
+// items leave through take).
+func (q *queue[T, P]) kill(pos uint32) {
+	if p := q.at(pos); !*p.qdone() {
+		*p.qdone() = true
+		q.live--
+	}
 }
 
 // chain appends the live item p at pos to its key's chain.
@@ -102,6 +119,9 @@ func (q *queue[T, P]) compact() {
 			if pos != w {
 				*q.r.at(w) = *v
 				*v = zero
+				if q.moved != nil {
+					q.moved(P(q.r.at(w)), pos, w)
+				}
 			}
 			q.r.n++
 			q.chain(w, P(q.r.at(w)))
@@ -188,22 +208,23 @@ func (c *child) qarrival() int64 { return c.arrival }
 func (c *child) qdone() *bool    { return &c.done }
 
 // client is a CLIENT span that names a database or peer, waiting to learn
-// whether a server side turns up; chained by its own key so that it leaves
-// the queue as soon as its server side pairs with it.
+// whether a server side turns up. Unchained: while it waits, its index
+// entry holds its position (metaQueued) and it holds the entry's end, so
+// it leaves the queue as soon as its server side pairs with it.
 type client struct {
 	key     spanKey
 	arrival int64
+	end     int64  // the span's end, unix ns, while its entry holds the position
 	peer    uint32 // graph.NodeID
 	dur     uint32 // µs
 	svc     uint32 // graph.NodeID
-	next    uint32
-	kind    uint8 // graph.Database or graph.Virtual
+	kind    uint8  // graph.Database or graph.Virtual
 	failed  bool
 	done    bool
 }
 
 func (c *client) qkey() *spanKey  { return &c.key }
-func (c *client) qnext() *uint32  { return &c.next }
+func (c *client) qnext() *uint32  { return nil }
 func (c *client) qarrival() int64 { return c.arrival }
 func (c *client) qdone() *bool    { return &c.done }
 

@@ -27,12 +27,45 @@ type shardCounters struct {
 
 func newShard(cfg Config, idx *index) *shard {
 	n := cfg.Shards
-	return &shard{
+	sh := &shard{
 		idx:      idx,
 		children: newQueue[child](perShard(cfg.MaxPendingSpans, n), true),
-		clients:  newQueue[client](perShard(cfg.MaxPendingSpans, n), true),
+		clients:  newQueue[client](perShard(cfg.MaxPendingSpans, n), false),
 		links:    newQueue[waitingLink](perShard(cfg.MaxPendingLinks, n), true),
 	}
+	sh.clients.moved = func(c *client, from, to uint32) {
+		if e := sh.idx.find(&c.key); e != nil && e.meta&metaQueued != 0 && uint32(e.end) == from {
+			e.end = int64(to)
+		}
+	}
+	return sh
+}
+
+// endOf returns the end of the span of e, wherever it is kept.
+func (sh *shard) endOf(e *entry) int64 {
+	if e.meta&metaQueued != 0 {
+		return sh.clients.at(uint32(e.end)).end
+	}
+	return e.end
+}
+
+// unqueue gives the entry of a CLIENT span back its end: the span no
+// longer waits (c is its queue item, at the entry's position).
+func unqueue(e *entry, c *client) {
+	e.end = c.end
+	e.meta &^= metaQueued
+}
+
+// leaving finds the entry of a client item that leaves the queue unpaired
+// and gives it back its end. It returns nil when the entry is gone from the
+// index (then whether the span paired is unknown).
+func (sh *shard) leaving(c *client) *entry {
+	e := sh.idx.find(&c.key)
+	if e == nil || e.meta&metaQueued == 0 || sh.clients.at(uint32(e.end)) != c {
+		return nil // evicted (and perhaps indexed again since)
+	}
+	unqueue(e, c)
+	return e
 }
 
 // add indexes s and makes every edge it completes. It reports false for a
@@ -47,10 +80,11 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		pk := spanKey{s.key.trace, s.parent}
 		if p := sh.idx.find(&pk); p != nil {
 			sh.c.pairedChildren++
-			unpaired := p.meta&metaPaired == 0
 			b.pair(p, e.meta, s.start, s.end)
-			if unpaired && p.meta&metaPaired != 0 { // its server side: the client waits no more
-				sh.clients.take(&pk, func(*client) {})
+			if p.meta&(metaQueued|metaPaired) == metaQueued|metaPaired { // its server side: the client waits no more
+				pos := uint32(p.end)
+				unqueue(p, sh.clients.at(pos))
+				sh.clients.kill(pos)
 			}
 		} else {
 			sh.children.push(child{key: pk, start: s.start, end: s.end, arrival: now, meta: e.meta},
@@ -70,11 +104,16 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	})
 	// s as a client that may never meet its server.
 	if s.kind == kindClient && s.hasPeer && e.meta&metaPaired == 0 {
-		sh.clients.push(client{key: s.key, arrival: now, peer: uint32(s.peer), dur: e.dur, svc: uint32(s.svc),
-			kind: uint8(s.peerKind), failed: s.failed}, func(*client) { sh.c.droppedClients++ })
+		pos := sh.clients.push(client{key: s.key, arrival: now, end: e.end, peer: uint32(s.peer), dur: e.dur, svc: uint32(s.svc),
+			kind: uint8(s.peerKind), failed: s.failed}, func(c *client) {
+			sh.leaving(c)
+			sh.c.droppedClients++
+		})
+		e.end = int64(pos)
+		e.meta |= metaQueued
 	}
 	// s as the target of links that came first.
-	sh.links.take(&s.key, func(l *waitingLink) { b.linked(e, l.meta, l.start) })
+	sh.links.take(&s.key, func(l *waitingLink) { b.linked(e, sh.endOf(e), l.meta, l.start) })
 	return true
 }
 
@@ -84,7 +123,7 @@ func (sh *shard) link(l *link, spanIdx int32, now int64, b *batch) {
 	from := &b.spans[spanIdx]
 	meta := packMeta(uint32(from.svc), from.kind, from.failed)
 	if t := sh.idx.find(&l.to); t != nil {
-		b.linked(t, meta, from.start)
+		b.linked(t, sh.endOf(t), meta, from.start)
 		return
 	}
 	sh.links.push(waitingLink{target: l.to, from: from.key, start: from.start, arrival: now, meta: meta, name: b.nameOf(spanIdx)},
@@ -99,7 +138,7 @@ func (sh *shard) link(l *link, spanIdx int32, now int64, b *batch) {
 func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 	sh.children.expire(pairCutoff, func(*child) { sh.c.expiredChildren++ })
 	sh.clients.expire(pairCutoff, func(c *client) {
-		e := sh.idx.find(&c.key)
+		e := sh.leaving(c)
 		switch {
 		case e == nil: // evicted from the index: whether it paired is unknown
 			sh.c.droppedClients++
@@ -135,14 +174,15 @@ func (b *batch) pair(p *entry, cmeta uint32, cstart, cend int64) {
 	b.obs = append(b.obs, o)
 }
 
-// linked makes the edge of a resolved link: target t → the linking span.
-func (b *batch) linked(t *entry, fromMeta uint32, fromStart int64) {
+// linked makes the edge of a resolved link: target t, which ended at
+// tEnd, → the linking span.
+func (b *batch) linked(t *entry, tEnd int64, fromMeta uint32, fromStart int64) {
 	svc := graph.NodeID(fromMeta & metaSvcMask)
 	k := graph.SpanLink
 	if uint8(fromMeta>>metaKindShift&7) == kindConsumer && t.kind() == kindProducer {
 		k = graph.Messaging
 	}
 	b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(t.svc()), Server: svc, Kind: k,
-		Failed: t.failed() || fromMeta&metaFailed != 0, Seconds: [2]float64{seconds(fromStart - t.end), -1}})
+		Failed: t.failed() || fromMeta&metaFailed != 0, Seconds: [2]float64{seconds(fromStart - tEnd), -1}})
 	b.tally(svc, graph.LinkResolved)
 }

@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/pairing"
 )
 
@@ -88,4 +89,69 @@ func steadySpan(spans ptrace.SpanSlice, n int, id, parent byte, kind ptrace.Span
 	s.SetKind(kind)
 	s.SetName("op")
 	return s
+}
+
+// TestLinksToWaitingClients links spans to CLIENT spans while those wait in
+// the clients queue (whose index entries then keep their queue position),
+// across compactions of the queue and drops at its cap: every link delay
+// must use the linked span's own end, and every database call not dropped
+// must become an edge.
+func TestLinksToWaitingClients(t *testing.T) {
+	cfg := pairing.NewDefaultConfig()
+	cfg.Shards = 1
+	cfg.MaxPendingSpans = 8
+	p, g, clk := newPipeline(t, cfg)
+	const n = 40
+	for i := range n {
+		td := ptrace.NewTraces()
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", "api")
+		spans := rs.ScopeSpans().AppendEmpty().Spans()
+		db := steadySpan(spans, i, 1, 0, ptrace.SpanKindClient)
+		db.Attributes().PutStr("db.system", "redis")
+		db.SetStartTimestamp(1_000_000_000)
+		db.SetEndTimestamp(2_000_000_000) // ends at 2 s
+		call := steadySpan(spans, i, 2, 0, ptrace.SpanKindClient)
+		call.Attributes().PutStr("server.address", "worker")
+		consume(t, p, td)
+		// The call pairs at once (it leaves the queue: compactions follow);
+		// a job links to the database span 3 s after it ended.
+		td = ptrace.NewTraces()
+		rs = td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", "worker")
+		steadySpan(rs.ScopeSpans().AppendEmpty().Spans(), i, 3, 2, ptrace.SpanKindServer)
+		rs = td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", "job")
+		job := steadySpan(rs.ScopeSpans().AppendEmpty().Spans(), 1000+i, 1, 0, ptrace.SpanKindInternal)
+		job.SetStartTimestamp(5_000_000_000)
+		job.SetEndTimestamp(5_000_000_000)
+		l := job.Links().AppendEmpty()
+		var tr [16]byte
+		binary.BigEndian.PutUint64(tr[8:], uint64(i)+1)
+		l.SetTraceID(tr)
+		var sid [8]byte
+		binary.BigEndian.PutUint32(sid[:4], uint32(i))
+		sid[7] = 1
+		l.SetSpanID(sid)
+		consume(t, p, td)
+		clk.t = clk.t.Add(100 * time.Millisecond)
+	}
+	p.Flush()
+	st := p.Stats()
+	// From the 8th trace on, its call (waiting until its server side comes
+	// in the next request) takes the 8th place: each trace drops the
+	// oldest database call, and 7 wait until the flush.
+	if st.DroppedClients != n-7 {
+		t.Errorf("%d clients dropped, want %d", st.DroppedClients, n-7)
+	}
+	want := []string{"api>job:span_link 40/0", "api>redis:database 7/0", "api>worker:call 40/0"}
+	snap := g.Snapshot()
+	if got := edgesOf(snap); !slices.Equal(got, want) {
+		t.Fatalf("edges %q, want %q", got, want)
+	}
+	for _, e := range snap.Edges {
+		if e.Kind == graph.SpanLink && e.Hist[0].Sum != 3*n {
+			t.Errorf("link delays sum to %v s, want %d (3 s each)", e.Hist[0].Sum, 3*n)
+		}
+	}
 }
