@@ -18,12 +18,15 @@ func TestAdjacencyShared(t *testing.T) {
 	if _, err := first.Query(q); err != nil {
 		t.Fatal(err)
 	}
-	g := first.adj.g
-	if g == nil {
-		t.Fatal("a centred query built no graph")
+	hops := first.adj.hops
+	if hops == nil {
+		t.Fatal("a centred query built no neighbour index")
 	}
-	if _, err := first.Query(q); err != nil || first.adj.g != g {
-		t.Fatalf("a second query of one snapshot built another graph (%v)", err)
+	if _, err := first.Query(q); err != nil || &first.adj.hops[0] != &hops[0] {
+		t.Fatalf("a second query of one snapshot built another index (%v)", err)
+	}
+	if g := first.Graph(); g.Node(0) == nil || first.Graph() != g {
+		t.Fatal("Graph is not built once")
 	}
 	s.Observe([]Observation{{Client: a, Server: b, Kind: Call}}, []LinkTally{{Service: b, Result: LinkResolved, N: 1}})
 	second := s.Snapshot()

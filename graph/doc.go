@@ -13,10 +13,12 @@
 // returns the cached snapshot. Saving (WriteState) works from a snapshot
 // too. The returned *Snapshot is immutable and shared: callers must not
 // modify it. Queries over a snapshot (Snapshot.Query) walk neighbourhoods
-// over a gonum multi directed graph (parallel call and link lines between
-// the same two services, self loops legal) built once per snapshot, by
-// the first query that needs it, and shared by the following snapshots
-// while no node or edge is added.
+// over a neighbour index of the snapshot (each node's edges, both
+// directions; parallel call and link edges between the same two services
+// and self loops alike), built once per snapshot, by the first query that
+// needs it, and shared by the following snapshots while no node or edge is
+// added; Snapshot.Graph offers the same topology as a gonum multi directed
+// graph, built once too.
 //
 // Bounds: distinct node names (Config.MaxNodes; past it names fold into
 // OverflowNode, counted), distinct edges (Config.MaxEdges; past it new edges

@@ -10,7 +10,6 @@ import (
 
 	gonum "gonum.org/v1/gonum/graph"
 	"gonum.org/v1/gonum/graph/multi"
-	"gonum.org/v1/gonum/graph/traverse"
 )
 
 // Query selects part of a snapshot. The zero Query selects nothing useful:
@@ -91,16 +90,22 @@ func (l line) ReversedLine() gonum.Line { return line{l.t, l.f, l.id} }
 var _ gonum.Line = line{}
 
 // adjacency is the structure of a snapshot's graph: each edge's nodes as
-// indexes into Snapshot.Nodes, and a gonum multi directed graph whose nodes
-// are those indexes and whose lines are indexes into Snapshot.Edges. Each
-// part is built once, by the first query that needs it, and shared by every
-// query of the snapshot, and of the snapshots after it while no node or
-// edge is added (their Nodes and Edges keep their positions).
+// indexes into Snapshot.Nodes, a neighbour index (for each node, its
+// edges in both directions) that neighbourhood queries walk, and the gonum
+// multi directed graph of Snapshot.Graph. Each part is built once, by the
+// first caller that needs it, and shared by every query of the snapshot,
+// and of the snapshots after it while no node or edge is added (their
+// Nodes and Edges keep their positions).
 type adjacency struct {
 	endsOnce       sync.Once
 	client, server []int32 // per edge: indexes into Snapshot.Nodes
-	graphOnce      sync.Once
-	g              *multi.DirectedGraph
+
+	nearOnce sync.Once
+	start    []int32    // node i's entries are hops[start[i]:start[i+1]]
+	hops     [][2]int32 // (neighbour node, edge), out and in edges alike
+
+	graphOnce sync.Once
+	g         *multi.DirectedGraph
 }
 
 // ends returns each edge's client and server as indexes into s.Nodes.
@@ -119,8 +124,39 @@ func (s *Snapshot) ends() (client, server []int32) {
 	return a.client, a.server
 }
 
-// multigraph returns the snapshot's gonum multi directed graph.
-func (s *Snapshot) multigraph() *multi.DirectedGraph {
+// neighbours returns the neighbour index: node i's (neighbour, edge) pairs
+// are hops[start[i]:start[i+1]].
+func (s *Snapshot) neighbours() (start []int32, hops [][2]int32) {
+	client, server := s.ends()
+	a := s.adjacency()
+	a.nearOnce.Do(func() {
+		start := make([]int32, len(s.Nodes)+1)
+		for i := range client {
+			start[client[i]+1]++
+			start[server[i]+1]++
+		}
+		for i := 1; i < len(start); i++ {
+			start[i] += start[i-1]
+		}
+		hops := make([][2]int32, start[len(start)-1])
+		next := slices.Clone(start[:len(start)-1])
+		for i := range client {
+			c, v := client[i], server[i]
+			hops[next[c]] = [2]int32{v, int32(i)}
+			next[c]++
+			hops[next[v]] = [2]int32{c, int32(i)}
+			next[v]++
+		}
+		a.start, a.hops = start, hops
+	})
+	return a.start, a.hops
+}
+
+// Graph returns the snapshot's topology as a gonum multi directed graph:
+// node ids are indexes into Nodes, line ids indexes into Edges (parallel
+// call and link lines between two services, self loops). It is built once
+// and shared: callers must not modify it.
+func (s *Snapshot) Graph() gonum.Multigraph {
 	client, server := s.ends()
 	a := s.adjacency()
 	a.graphOnce.Do(func() {
@@ -226,30 +262,23 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 
 // neighbourhood returns, by index into s.Nodes, the nodes within depth
 // hops of centre, following the edges active in the window (win[i].Count >
-// 0) in both directions over the snapshot's gonum multi directed graph.
+// 0) in both directions: a breadth-first walk of the neighbour index.
 func (s *Snapshot) neighbourhood(win []Bucket, centre, depth int) []bool {
-	g := s.multigraph()
+	start, hops := s.neighbours()
 	near := make([]bool, len(s.Nodes))
-	active := func(e gonum.Edge) bool {
-		for _, x := range e.(gonum.EdgePair) {
-			if x == nil {
-				continue
-			}
-			for ls := x.(multi.Edge).Lines; ls.Next(); {
-				if win[ls.Line().ID()].Count > 0 {
-					return true
+	near[centre] = true
+	frontier := []int32{int32(centre)}
+	for d := 0; d < depth && len(frontier) > 0; d++ {
+		var next []int32
+		for _, n := range frontier {
+			for _, h := range hops[start[n]:start[n+1]] {
+				if !near[h[0]] && win[h[1]].Count > 0 {
+					near[h[0]] = true
+					next = append(next, h[0])
 				}
 			}
 		}
-		return false
+		frontier = next
 	}
-	bf := traverse.BreadthFirst{Traverse: active}
-	bf.Walk(gonum.Undirect{G: g}, multi.Node(centre), func(n gonum.Node, d int) bool {
-		if d > depth {
-			return true
-		}
-		near[n.ID()] = true
-		return false
-	})
 	return near
 }
