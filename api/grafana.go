@@ -42,8 +42,16 @@ func (s *Server) serveFields(w http.ResponseWriter, r *http.Request) {
 
 // serveData answers the Node Graph API datasource's rows.
 func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
-	if _, _, v, ok := s.view(w, r); ok {
-		writeJSON(w, s.log, http.StatusOK, dataBody{Nodes: nodeRows(v), Edges: edgeRows(v)})
+	_, _, v, ok := s.view(w, r)
+	switch {
+	case !ok:
+	case !finiteView(v):
+		writeJSON(w, s.log, http.StatusOK, dataBody{Nodes: nodeRows(v), Edges: edgeRows(v)}) // 500, as encoding/json refuses
+	default:
+		writeRows(w, func(b []byte, flush func([]byte) []byte) []byte {
+			b = appendNodes(append(b, `{"nodes":`...), v, false, flush)
+			return append(appendEdges(append(b, `,"edges":`...), v, flush), '}')
+		})
 	}
 }
 
@@ -56,21 +64,29 @@ func (s *Server) serveAPIHealth(w http.ResponseWriter, _ *http.Request) {
 // node-graph-nodes format), with arc__*_color columns.
 func (s *Server) serveNodes(w http.ResponseWriter, r *http.Request) {
 	_, _, v, ok := s.view(w, r)
-	if !ok {
-		return
+	switch {
+	case !ok:
+	case !finiteView(v):
+		rows := nodeRows(v)
+		out := make([]infinityNodeRow, len(rows))
+		for i, n := range rows {
+			out[i] = infinityNodeRow{nodeRow: n, ArcSuccessColor: arcSuccess, ArcFailedColor: arcFailed}
+		}
+		writeJSON(w, s.log, http.StatusOK, out) // 500, as encoding/json refuses
+	default:
+		writeRows(w, func(b []byte, flush func([]byte) []byte) []byte { return appendNodes(b, v, true, flush) })
 	}
-	rows := nodeRows(v)
-	out := make([]infinityNodeRow, len(rows))
-	for i, n := range rows {
-		out[i] = infinityNodeRow{nodeRow: n, ArcSuccessColor: arcSuccess, ArcFailedColor: arcFailed}
-	}
-	writeJSON(w, s.log, http.StatusOK, out)
 }
 
 // serveEdges answers the edge rows as a flat array (Infinity,
 // node-graph-edges format).
 func (s *Server) serveEdges(w http.ResponseWriter, r *http.Request) {
-	if _, _, v, ok := s.view(w, r); ok {
-		writeJSON(w, s.log, http.StatusOK, edgeRows(v))
+	_, _, v, ok := s.view(w, r)
+	switch {
+	case !ok:
+	case !finiteView(v):
+		writeJSON(w, s.log, http.StatusOK, edgeRows(v)) // 500, as encoding/json refuses
+	default:
+		writeRows(w, func(b []byte, flush func([]byte) []byte) []byte { return appendEdges(b, v, flush) })
 	}
 }

@@ -118,44 +118,64 @@ type dataBody struct {
 func nodeRows(v *graph.View) []nodeRow {
 	rows := make([]nodeRow, 0, len(v.Nodes))
 	for i := range v.Nodes {
-		n := &v.Nodes[i]
-		rate := n.ErrorRate()
-		rows = append(rows, nodeRow{
-			ID: n.Name, Title: n.Name, Subtitle: n.Kind.String(),
-			MainStat: n.Rate, SecondaryStat: 100 * rate,
-			// 1-f is exact for f >= 0.5 and within half an ulp of [0.5, 1)
-			// otherwise, so (1-f)+f rounds to exactly 1.
-			ArcSuccess: 1 - rate, ArcFailed: rate,
-			Color:    errColour(rate),
-			Requests: n.Count, Failed: n.Failed,
-		})
+		rows = append(rows, nodeRowOf(&v.Nodes[i]))
 	}
 	return rows
+}
+
+// nodeRowOf is n's row.
+func nodeRowOf(n *graph.ViewNode) nodeRow {
+	rate := n.ErrorRate()
+	return nodeRow{
+		ID: n.Name, Title: n.Name, Subtitle: n.Kind.String(),
+		MainStat: n.Rate, SecondaryStat: 100 * rate,
+		// 1-f is exact for f >= 0.5 and within half an ulp of [0.5, 1)
+		// otherwise, so (1-f)+f rounds to exactly 1.
+		ArcSuccess: 1 - rate, ArcFailed: rate,
+		Color:    errColour(rate),
+		Requests: n.Count, Failed: n.Failed,
+	}
 }
 
 // edgeRows returns the view's edges, sorted by client, server, kind (the
 // view's order).
 func edgeRows(v *graph.View) []edgeRow {
-	var maxCount uint64
-	for i := range v.Edges {
-		maxCount = max(maxCount, v.Edges[i].Count)
-	}
+	maxCount := maxEdgeCount(v)
 	rows := make([]edgeRow, 0, len(v.Edges))
 	for i := range v.Edges {
-		e := &v.Edges[i]
-		dash := ""
-		if e.Kind.Async() {
-			dash = asyncDash
-		}
-		rows = append(rows, edgeRow{
-			ID: edgeID(e), Source: e.Client, Target: e.Server,
-			MainStat: e.Rate, SecondaryStat: 100 * e.ErrorRate(),
-			Thickness: thickness(e.Count, maxCount), Color: errColour(e.ErrorRate()),
-			StrokeDasharray: dash, ConnectionType: e.Kind.String(),
-			Requests: e.Count, Failed: e.Failed, MeanSeconds: e.MeanSeconds,
-		})
+		rows = append(rows, edgeRowOf(&v.Edges[i], maxCount, true))
 	}
 	return rows
+}
+
+// maxEdgeCount is the largest count of the view's edges: the scale of
+// thickness.
+func maxEdgeCount(v *graph.View) uint64 {
+	var m uint64
+	for i := range v.Edges {
+		m = max(m, v.Edges[i].Count)
+	}
+	return m
+}
+
+// edgeRowOf is e's row, its thickness scaled to maxCount; withID sets
+// its ID (a string built per edge).
+func edgeRowOf(e *graph.ViewEdge, maxCount uint64, withID bool) edgeRow {
+	dash := ""
+	if e.Kind.Async() {
+		dash = asyncDash
+	}
+	id := ""
+	if withID {
+		id = edgeID(e)
+	}
+	return edgeRow{
+		ID: id, Source: e.Client, Target: e.Server,
+		MainStat: e.Rate, SecondaryStat: 100 * e.ErrorRate(),
+		Thickness: thickness(e.Count, maxCount), Color: errColour(e.ErrorRate()),
+		StrokeDasharray: dash, ConnectionType: e.Kind.String(),
+		Requests: e.Count, Failed: e.Failed, MeanSeconds: e.MeanSeconds,
+	}
 }
 
 // idEscaper keeps edge ids unambiguous whatever the names hold.
@@ -165,6 +185,28 @@ var idEscaper = strings.NewReplacer("%", "%25", ">", "%3E", ":", "%3A")
 // percent-encoded: stable and unique per edge.
 func edgeID(e *graph.ViewEdge) string {
 	return idEscaper.Replace(e.Client) + ">" + idEscaper.Replace(e.Server) + ":" + e.Kind.String()
+}
+
+// appendEdgeID appends edgeID(e) to b.
+func appendEdgeID(b []byte, e *graph.ViewEdge) []byte {
+	esc := func(b []byte, s string) []byte {
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '%':
+				b = append(b, "%25"...)
+			case '>':
+				b = append(b, "%3E"...)
+			case ':':
+				b = append(b, "%3A"...)
+			default:
+				b = append(b, s[i])
+			}
+		}
+		return b
+	}
+	b = append(esc(b, e.Client), '>')
+	b = append(esc(b, e.Server), ':')
+	return append(b, e.Kind.String()...)
 }
 
 func errColour(rate float64) string {

@@ -1,0 +1,204 @@
+package api
+
+import (
+	"bufio"
+	"math"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// The node and edge rows are written straight to the connection, one row
+// at a time, without reflection and without holding the whole answer: at
+// 100k edges the answer is ~30 MB, and building it in memory first made
+// each read allocate ~4x that, enough garbage to slow ingestion through
+// the collector. The bytes are exactly encoding/json's (HTML-escaped, its
+// float format, a final newline), which TestRowsJSONMatchesEncodingJSON
+// holds them to. A view with a non-finite number (encoding/json refuses
+// it) takes writeJSON's path, so the answer stays a clean 500.
+
+// rowsBufferSize is what is buffered before a write to the connection.
+const rowsBufferSize = 64 << 10
+
+// writeRows answers 200 with the JSON that write appends, streamed.
+func writeRows(w http.ResponseWriter, write func(b []byte, flush func([]byte) []byte) []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, rowsBufferSize)
+	flush := func(b []byte) []byte {
+		if len(b) >= rowsBufferSize/2 {
+			_, _ = bw.Write(b)
+			return b[:0]
+		}
+		return b
+	}
+	b := write(make([]byte, 0, rowsBufferSize), flush)
+	_, _ = bw.Write(append(b, '\n'))
+	_ = bw.Flush()
+}
+
+// finiteView reports whether every number the rows of v carry is finite.
+func finiteView(v *graph.View) bool {
+	for i := range v.Nodes {
+		n := &v.Nodes[i]
+		if !finite(n.Rate) || !finite(n.ErrorRate()) {
+			return false
+		}
+	}
+	for i := range v.Edges {
+		e := &v.Edges[i]
+		if !finite(e.Rate) || !finite(e.ErrorRate()) || !finite(e.MeanSeconds) {
+			return false
+		}
+	}
+	return true
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// appendNodes appends the view's node rows as a JSON array; infinity adds
+// the arc colour columns of infinityNodeRow.
+func appendNodes(b []byte, v *graph.View, infinity bool, flush func([]byte) []byte) []byte {
+	b = append(b, '[')
+	for i := range v.Nodes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendNodeRow(b, nodeRowOf(&v.Nodes[i]), infinity)
+		b = flush(b)
+	}
+	return append(b, ']')
+}
+
+// appendEdges appends the view's edge rows as a JSON array.
+func appendEdges(b []byte, v *graph.View, flush func([]byte) []byte) []byte {
+	maxCount := maxEdgeCount(v)
+	var id []byte
+	b = append(b, '[')
+	for i := range v.Edges {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		e := &v.Edges[i]
+		id = appendEdgeID(id[:0], e)
+		b = appendEdgeRow(b, edgeRowOf(e, maxCount, false), id)
+		b = flush(b)
+	}
+	return append(b, ']')
+}
+
+// appendNodeRow is encoding/json's encoding of nodeRow (infinityNodeRow
+// when infinity), without the final newline.
+func appendNodeRow(b []byte, r nodeRow, infinity bool) []byte {
+	b = appendKey(b, `{"id":`, r.ID)
+	b = appendKey(b, `,"title":`, r.Title)
+	b = appendKey(b, `,"subtitle":`, r.Subtitle)
+	b = appendFloat(append(b, `,"mainstat":`...), r.MainStat)
+	b = appendFloat(append(b, `,"secondarystat":`...), r.SecondaryStat)
+	b = appendFloat(append(b, `,"arc__success":`...), r.ArcSuccess)
+	b = appendFloat(append(b, `,"arc__failed":`...), r.ArcFailed)
+	b = appendKey(b, `,"color":`, r.Color)
+	b = strconv.AppendUint(append(b, `,"detail__requests":`...), r.Requests, 10)
+	b = strconv.AppendUint(append(b, `,"detail__failed":`...), r.Failed, 10)
+	if infinity {
+		b = appendKey(b, `,"arc__success_color":`, arcSuccess)
+		b = appendKey(b, `,"arc__failed_color":`, arcFailed)
+	}
+	return append(b, '}')
+}
+
+// appendEdgeRow is encoding/json's encoding of edgeRow, with id instead
+// of r.ID when id is not nil.
+func appendEdgeRow(b []byte, r edgeRow, id []byte) []byte {
+	if id == nil {
+		b = appendKey(b, `{"id":`, r.ID)
+	} else {
+		b = appendString(append(b, `{"id":`...), id)
+	}
+	b = appendKey(b, `,"source":`, r.Source)
+	b = appendKey(b, `,"target":`, r.Target)
+	b = appendFloat(append(b, `,"mainstat":`...), r.MainStat)
+	b = appendFloat(append(b, `,"secondarystat":`...), r.SecondaryStat)
+	b = strconv.AppendInt(append(b, `,"thickness":`...), int64(r.Thickness), 10)
+	b = appendKey(b, `,"color":`, r.Color)
+	b = appendKey(b, `,"strokeDasharray":`, r.StrokeDasharray)
+	b = appendKey(b, `,"detail__connection_type":`, r.ConnectionType)
+	b = strconv.AppendUint(append(b, `,"detail__requests":`...), r.Requests, 10)
+	b = strconv.AppendUint(append(b, `,"detail__failed":`...), r.Failed, 10)
+	b = appendFloat(append(b, `,"detail__mean_seconds":`...), r.MeanSeconds)
+	return append(b, '}')
+}
+
+func appendKey(b []byte, key, s string) []byte { return appendString(append(b, key...), s) }
+
+// appendString is encoding/json's HTML-escaped string (its appendString
+// with escapeHTML): quotes, backslashes, control bytes, <, > and &
+// escaped, invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
+func appendString[S []byte | string](b []byte, s S) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendFloat is encoding/json's float64 format; f must be finite.
+func appendFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}

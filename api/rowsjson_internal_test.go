@@ -1,0 +1,96 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// rowsNames and rowsFloats are the awkward values: HTML and JSON
+// specials, control bytes, invalid UTF-8, U+2028, floats at the edges of
+// encoding/json's 'f' and 'e' formats.
+var (
+	rowsNames  = []string{"", "checkout", `a"b\c`, "<script>&amp;", "tab\tnl\nnul\x00\x1f", "ümlaut-服务", "bad\xff\xfeutf8", "line\u2028sep\u2029", "%>:"}
+	rowsFloats = []float64{0, 1, -1, 0.1, 1.0 / 3, 1e-6, 9.99e-7, 1e-7, 5e-324, 1e20, 1e21, 123456789.125, 1e300, -2.5e-9}
+)
+
+// TestRowsJSONMatchesEncodingJSON: the streamed rows are byte for byte
+// what encoding/json wrote for the row structs.
+func TestRowsJSONMatchesEncodingJSON(t *testing.T) {
+	for _, name := range rowsNames {
+		for _, f := range rowsFloats {
+			checkRows(t, name, f, 7, 3)
+		}
+	}
+}
+
+func FuzzRowsJSON(f *testing.F) {
+	for i, name := range rowsNames {
+		f.Add(name, rowsFloats[i%len(rowsFloats)], uint64(i), uint64(i/2))
+	}
+	f.Fuzz(func(t *testing.T, name string, x float64, count, failed uint64) {
+		if !finite(x) || math.Abs(x) > 1e300 {
+			return
+		}
+		checkRows(t, name, x, count, failed)
+	})
+}
+
+func checkRows(t *testing.T, name string, f float64, count, failed uint64) {
+	t.Helper()
+	n := nodeRow{ID: name, Title: name, Subtitle: name, MainStat: f, SecondaryStat: -f, ArcSuccess: f / 3, ArcFailed: f * 7,
+		Color: name, Requests: count, Failed: failed}
+	e := edgeRow{ID: name, Source: name, Target: name + "x", MainStat: f, SecondaryStat: f / 7, Thickness: int(count % 6),
+		Color: name, StrokeDasharray: name, ConnectionType: name, Requests: count, Failed: failed, MeanSeconds: f * 1e-3}
+	for _, c := range []struct {
+		got  []byte
+		want any
+	}{
+		{appendNodeRow(nil, n, false), n},
+		{appendNodeRow(nil, n, true), infinityNodeRow{nodeRow: n, ArcSuccessColor: arcSuccess, ArcFailedColor: arcFailed}},
+		{appendEdgeRow(nil, e, nil), e},
+		{appendEdgeRow(nil, e, []byte(e.ID)), e},
+	} {
+		want, err := json.Marshal(c.want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c.got, want) {
+			t.Fatalf("name %q, float %v:\n got %s\nwant %s", name, f, c.got, want)
+		}
+	}
+}
+
+// TestRowsStreamed: a whole answer, written across many flushes, is
+// writeJSON's answer for the same rows.
+func TestRowsStreamed(t *testing.T) {
+	v := &graph.View{}
+	for i := range 3000 {
+		name := rowsNames[i%len(rowsNames)] + string(rune('a'+i%26))
+		v.Nodes = append(v.Nodes, graph.ViewNode{Name: name, Kind: graph.ServiceNode, Count: uint64(i), Failed: uint64(i / 7), Rate: rowsFloats[i%len(rowsFloats)]})
+		v.Edges = append(v.Edges, graph.ViewEdge{Client: name, Server: "s", Kind: graph.Kind(i % 5), Count: uint64(i + 1), Failed: uint64(i / 9),
+			Rate: rowsFloats[(i+3)%len(rowsFloats)], MeanSeconds: rowsFloats[(i+5)%len(rowsFloats)]})
+	}
+	got := httptest.NewRecorder()
+	writeRows(got, func(b []byte, flush func([]byte) []byte) []byte {
+		b = appendNodes(append(b, `{"nodes":`...), v, false, flush)
+		return append(appendEdges(append(b, `,"edges":`...), v, flush), '}')
+	})
+	want := httptest.NewRecorder()
+	writeJSON(want, nil, 200, dataBody{Nodes: nodeRows(v), Edges: edgeRows(v)})
+	if got.Body.Len() < 4*rowsBufferSize || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
+		t.Fatalf("streamed answer (%d bytes) differs from encoding/json's (%d bytes)", got.Body.Len(), want.Body.Len())
+	}
+	for i := range v.Edges {
+		if id, want := appendEdgeID(nil, &v.Edges[i]), edgeID(&v.Edges[i]); string(id) != want {
+			t.Fatalf("appendEdgeID = %q, edgeID = %q", id, want)
+		}
+	}
+	if ct := got.Header().Get("Content-Type"); ct != want.Header().Get("Content-Type") {
+		t.Errorf("Content-Type %q, want %q", ct, want.Header().Get("Content-Type"))
+	}
+}
