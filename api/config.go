@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -25,6 +26,10 @@ const (
 	DefaultMaxConnections    = 1024
 )
 
+// DefaultMaxConcurrentQueries is half the CPUs Go may use, at least 1:
+// graph queries never take more than half the machine from ingestion.
+func DefaultMaxConcurrentQueries() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
 // Config configures the HTTP API server. Build it with NewDefaultConfig.
 type Config struct {
 	// Addr is the listen address, host:port.
@@ -41,6 +46,10 @@ type Config struct {
 	// past it is closed at once and counted, so a flood of idle
 	// connections cannot take the descriptors that saves and probes need.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxConcurrentQueries caps the graph queries (Grafana rows, Jaeger
+	// dependencies, renders) computed at once; more wait for a slot, up
+	// to RequestTimeout, then get 503 with Retry-After.
+	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
 	// PageRefresh is the built-in page's auto-refresh period.
 	PageRefresh time.Duration `yaml:"page_refresh"`
 	// TLS serves HTTPS; client_ca_file turns on mutual TLS.
@@ -87,15 +96,17 @@ func (c TLSConfig) Server() (*tls.Config, error) {
 }
 
 // NewDefaultConfig returns the defaults: 127.0.0.1:8080, plaintext, no
-// authentication, 30 s per request, depth up to 10, page refresh 10 s.
+// authentication, 30 s per request, depth up to 10, page refresh 10 s,
+// graph queries on half the CPUs.
 func NewDefaultConfig() Config {
 	return Config{
-		Addr:              DefaultAddr,
-		ReadHeaderTimeout: DefaultReadHeaderTimeout,
-		RequestTimeout:    DefaultRequestTimeout,
-		MaxDepth:          DefaultMaxDepth,
-		MaxConnections:    DefaultMaxConnections,
-		PageRefresh:       DefaultPageRefresh,
+		Addr:                 DefaultAddr,
+		ReadHeaderTimeout:    DefaultReadHeaderTimeout,
+		RequestTimeout:       DefaultRequestTimeout,
+		MaxDepth:             DefaultMaxDepth,
+		MaxConnections:       DefaultMaxConnections,
+		MaxConcurrentQueries: DefaultMaxConcurrentQueries(),
+		PageRefresh:          DefaultPageRefresh,
 	}
 }
 
@@ -116,6 +127,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConnections < 1 {
 		errs = append(errs, fmt.Errorf("max_connections must be at least 1, got %d", c.MaxConnections))
+	}
+	if c.MaxConcurrentQueries < 1 {
+		errs = append(errs, fmt.Errorf("max_concurrent_queries must be at least 1, got %d", c.MaxConcurrentQueries))
 	}
 	if c.MaxDepth < 0 || c.MaxDepth > 1000 {
 		errs = append(errs, fmt.Errorf("max_depth must be between 0 and 1000, got %d", c.MaxDepth))

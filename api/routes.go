@@ -34,6 +34,7 @@ type route struct {
 	name, pattern string
 	h             http.Handler
 	open          bool // probes: served without a bearer token, and while loading
+	query         bool // a graph query: within Config.MaxConcurrentQueries
 }
 
 // routes builds the handler of every endpoint.
@@ -43,14 +44,14 @@ func (s *Server) routes() http.Handler {
 		{name: routeStatic, pattern: "/static/app.js", h: staticFile("static/app.js")},
 		{name: routeStatic, pattern: "/static/style.css", h: staticFile("static/style.css")},
 		{name: routeFields, pattern: "/api/graph/fields", h: http.HandlerFunc(s.serveFields)},
-		{name: routeData, pattern: "/api/graph/data", h: http.HandlerFunc(s.serveData)},
+		{name: routeData, pattern: "/api/graph/data", h: http.HandlerFunc(s.serveData), query: true},
 		{name: routeHealth, pattern: "/api/health", h: http.HandlerFunc(s.serveAPIHealth)},
-		{name: routeNodes, pattern: "/api/graph/nodes", h: http.HandlerFunc(s.serveNodes)},
-		{name: routeEdges, pattern: "/api/graph/edges", h: http.HandlerFunc(s.serveEdges)},
-		{name: routeDependencies, pattern: "/api/dependencies", h: http.HandlerFunc(s.serveDependencies)},
-		{name: routeSVG, pattern: "/graph.svg", h: s.renderHandler(FormatSVG)},
-		{name: routeDOT, pattern: "/graph.dot", h: s.renderHandler(FormatDOT)},
-		{name: routePNG, pattern: "/graph.png", h: s.renderHandler(FormatPNG)},
+		{name: routeNodes, pattern: "/api/graph/nodes", h: http.HandlerFunc(s.serveNodes), query: true},
+		{name: routeEdges, pattern: "/api/graph/edges", h: http.HandlerFunc(s.serveEdges), query: true},
+		{name: routeDependencies, pattern: "/api/dependencies", h: http.HandlerFunc(s.serveDependencies), query: true},
+		{name: routeSVG, pattern: "/graph.svg", h: s.renderHandler(FormatSVG), query: true},
+		{name: routeDOT, pattern: "/graph.dot", h: s.renderHandler(FormatDOT), query: true},
+		{name: routePNG, pattern: "/graph.png", h: s.renderHandler(FormatPNG), query: true},
 		{name: routeUnresolved, pattern: "/api/links/unresolved", h: http.HandlerFunc(s.serveUnresolved)},
 		{name: routeHealthy, pattern: "/-/healthy", h: http.HandlerFunc(serveHealthy), open: true},
 		{name: routeReady, pattern: "/-/ready", h: http.HandlerFunc(s.serveReady), open: true},
@@ -62,6 +63,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range rs {
 		h := rt.h
+		if rt.query {
+			h = s.queries.wrap(h)
+		}
 		if !rt.open {
 			h = s.whileLoading(h)
 		}

@@ -49,6 +49,7 @@ type Server struct {
 	tlsConf *tls.Config  // nil: plaintext
 	tokens  *auth.Tokens // nil: no authentication
 	metrics *metrics
+	queries *queryLimit
 	page    *template.Template
 	handler http.Handler
 
@@ -88,11 +89,15 @@ func New(cfg Config, set Settings, src Sources) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: register metrics: %w", err)
 	}
+	queries, err := newQueryLimit(cfg.MaxConcurrentQueries, cfg.RequestTimeout, set.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("api: register metrics: %w", err)
+	}
 	page, err := template.ParseFS(staticFS, "static/index.html")
 	if err != nil {
 		return nil, fmt.Errorf("api: page template: %w", err)
 	}
-	s := &Server{cfg: cfg, log: set.Logger, now: set.Now, src: src, tlsConf: tlsConf, tokens: tokens, metrics: m, page: page}
+	s := &Server{cfg: cfg, log: set.Logger, now: set.Now, src: src, tlsConf: tlsConf, tokens: tokens, metrics: m, queries: queries, page: page}
 	s.handler = s.routes()
 	return s, nil
 }

@@ -134,6 +134,7 @@ var options = []option{
 	}},
 	{"ingest-token-file", "receiver.auth.bearer_token_file", "file of bearer tokens (one a line) OTLP senders must present", func(c *Config) []any { return []any{&c.Receiver.Auth.BearerTokenFile} }},
 	{"api-max-connections", "api.max_connections", "connections the API listener holds open at most; more are closed at once (counted)", func(c *Config) []any { return []any{&c.API.MaxConnections} }},
+	{"api-max-concurrent-queries", "api.max_concurrent_queries", "graph queries (Grafana rows, Jaeger dependencies, renders) computed at once (default: half the CPUs); more wait, up to the request timeout, then get 503", func(c *Config) []any { return []any{&c.API.MaxConcurrentQueries} }},
 	{"api-token-file", "api.auth.bearer_token_file", "file of bearer tokens (one a line) API clients must present", func(c *Config) []any { return []any{&c.API.Auth.BearerTokenFile} }},
 	{"pair-wait", "pairing.pair_wait", "how long an unpaired client/server/producer/consumer span waits", func(c *Config) []any { return []any{&c.Pairing.PairWait} }},
 	{"link-wait", "pairing.link_wait", "how long a link waits for its target span to arrive", func(c *Config) []any { return []any{&c.Pairing.LinkWait} }},
