@@ -76,6 +76,21 @@
 //
 //	servicegraph_http_requests_total{handler, code}           counter
 //	servicegraph_http_request_duration_seconds{handler}       histogram
+//	servicegraph_http_connections                             gauge
+//	servicegraph_http_connections_refused_total               counter
+//	servicegraph_http_queries_waited_total                    counter
+//	servicegraph_http_queries_refused_total                   counter
+//
+// # Bounds
+//
+// Graph queries (graph_data, graph_nodes, graph_edges, dependencies and
+// the renders) run at most Config.MaxConcurrentQueries at once (default
+// half the CPUs): at 100k edges one takes a core for a few hundred
+// milliseconds, and ingestion keeps the rest of the machine. A query past
+// the limit waits up to Config.RequestTimeout for a slot, then is answered
+// 503 with Retry-After. The rows of graph_data, graph_nodes and
+// graph_edges are streamed to the connection as they are encoded, never
+// held whole in memory.
 //
 // handler is a route name (page, static, graph_fields, graph_data, health,
 // graph_nodes, graph_edges, dependencies, graph_svg, graph_dot, graph_png,
