@@ -16,6 +16,9 @@ import (
 // the retention floor moves (once per bucket width), the build also trims
 // every edge's history, again one edge lock at a time.
 
+// copyPiece is how many edges a build copies at once (about 280 KB).
+const copyPiece = 1024
+
 // builder is the state of the snapshot builds; one runs at a time.
 type builder struct {
 	mu        sync.Mutex // guards the fields below; writers never take it
@@ -88,7 +91,12 @@ func (s *Store) Snapshot() *Snapshot {
 	}
 	var edges []Edge
 	if prev != nil {
-		edges = slices.Clone(prev.Edges)
+		edges = make([]Edge, len(prev.Edges))
+		// In pieces: one long copy cannot be preempted, and a collection
+		// waiting for it to end stops the writers meanwhile.
+		for i := 0; i < len(edges); i += copyPiece {
+			copy(edges[i:min(i+copyPiece, len(edges))], prev.Edges[i:])
+		}
 	}
 	b.gen++
 	arena := make([]uint64, 0, len(dirty)*2*(len(s.cfg.LatencyBuckets)+1))
