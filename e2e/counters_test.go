@@ -26,13 +26,15 @@ import (
 //     B counts 3 more (8) and is killed before any periodic save, so its
 //     file holds 5;
 //   - C starts from that unclean file: its counter restarts from zero (one
-//     reset) and counts 2 more, while its API keeps the restored totals
-//     (5 saved + 2 = 7; the 3 after the last save died with B).
+//     reset) and counts 2 more, and stops cleanly;
+//   - D starts from C's final save and continues from 2 (no second reset)
+//     to 3, while its API keeps the restored totals (5 saved + 2 + 1 = 8;
+//     the 3 after B's last save died with B).
 //
 // Prometheus's increase() extrapolates to the window's edges, so it is not
 // exact; the test takes the raw samples of the whole run (an instant query
 // of a range selector) and adds them up as Prometheus does across resets
-// (a drop counts the new value): that sum is exactly the 10 occurrences
+// (a drop counts the new value): that sum is exactly the 11 occurrences
 // sent, where a counter restored from the stale file (5, below the 8
 // Prometheus saw) would add a false 5.
 func TestCountersAcrossRestarts(t *testing.T) {
@@ -123,6 +125,21 @@ scrape_configs:
 	if r, ok := ctInstant(t, promAddr, "resets("+series+"[10m])"); !ok || r != 1 {
 		t.Fatalf("resets after kill -9 = %g (%v), want 1", r, ok)
 	}
+	// D starts from C's final save: C counted from a base, saved with
+	// the graph, so D continues from it too (no reset, no jump).
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	s = start(t, dataDir)
+	writeTargets(t, targets, s.api)
+	if v := exported(s); v != 2 {
+		t.Fatalf("after a clean restart from a base the counter is %g, want 2 (where it stopped)", v)
+	}
+	send(s, 1)
+	scraped(s, 3)
+	if r, ok := ctInstant(t, promAddr, "resets("+series+"[10m])"); !ok || r != 1 {
+		t.Fatalf("resets after the last clean restart = %g (%v), want 1", r, ok)
+	}
 	samples := ctSamples(t, promAddr, series+"[10m]")
 	total := samples[0]
 	for i := 1; i < len(samples); i++ {
@@ -132,8 +149,8 @@ scrape_configs:
 			total += samples[i] // a reset: the counter counted from zero
 		}
 	}
-	if total != 10 {
-		t.Fatalf("Prometheus counts %g occurrences over the run, want the 10 sent; samples %v", total, samples)
+	if total != 11 {
+		t.Fatalf("Prometheus counts %g occurrences over the run, want the 11 sent; samples %v", total, samples)
 	}
 	// The API keeps the restored totals.
 	code, body := s.get(t, "/api/dependencies")
@@ -152,8 +169,8 @@ scrape_configs:
 			got = d.CallCount
 		}
 	}
-	if got != 7 {
-		t.Fatalf("API call count user → counted = %d, want 7 (5 restored + 2): %s", got, body)
+	if got != 8 {
+		t.Fatalf("API call count user → counted = %d, want 8 (5 restored + 2 + 1): %s", got, body)
 	}
 	s.stop(t, syscall.SIGTERM)
 }

@@ -37,7 +37,11 @@ type stateV1 struct {
 	// nothing was observed, by a process whose exported counters were the
 	// totals. Files from before this field read as false (unclean, the
 	// safe side: the next process's counters start from zero).
-	Clean       bool
+	Clean bool
+	// HasBase: the process that wrote the file exported its counters from
+	// a base (Snapshot.Base), saved with the nodes and edges, so that a
+	// clean restart continues from it.
+	HasBase     bool
 	BucketWidth int64
 	Bounds      []float64
 	Nodes       []stateNode
@@ -48,6 +52,9 @@ type stateNode struct {
 	Name  string
 	Kind  NodeKind
 	Links [NumLinkResults]uint64
+	// BaseLinks: the base of the exported link counters (Snapshot.Base),
+	// in a file with HasBase.
+	BaseLinks [NumLinkResults]uint64
 }
 
 type stateEdge struct {
@@ -57,6 +64,13 @@ type stateEdge struct {
 	First, Last    int64
 	Hist           [2]stateHist
 	History        []Bucket
+	Base           *stateCounters // in a file with HasBase: nil for an edge new since the base
+}
+
+// stateCounters is an edge's base: what its exported counters count from.
+type stateCounters struct {
+	Count, Failed uint64
+	Hist          [2]stateHist
 }
 
 type stateHist struct {
@@ -72,15 +86,14 @@ func (s *Store) WriteState(w io.Writer) error { return s.writeState(w, false) }
 
 // WriteFinalState is WriteState for the last save of a clean shutdown,
 // when nothing is observed any more: the file is marked clean, so that the
-// next process's exported counters continue from the saved totals, unless
-// this store's own counters count from a base (it was restored after an
-// unclean stop), whose next process then starts them from zero again.
+// next process's exported counters continue where this one's stopped (from
+// the saved totals, or from the saved base if this process had one).
 func (s *Store) WriteFinalState(w io.Writer) error { return s.writeState(w, true) }
 
 func (s *Store) writeState(w io.Writer, final bool) error {
 	st := s.state()
 	s.mu.Lock()
-	st.Clean = final && s.base == nil
+	st.Clean = final
 	s.mu.Unlock()
 	var payload bytes.Buffer
 	if err := gob.NewEncoder(&payload).Encode(st); err != nil {
@@ -113,7 +126,21 @@ func (s *Store) state() *stateV1 {
 	for _, name := range names {
 		if n, ok := snap.Node(name); ok {
 			ids[n.Name] = uint32(len(st.Nodes))
-			st.Nodes = append(st.Nodes, stateNode(n))
+			st.Nodes = append(st.Nodes, stateNode{Name: n.Name, Kind: n.Kind, Links: n.Links})
+		}
+	}
+	var baseEdges map[edgeName]*Edge
+	if snap.Base != nil {
+		st.HasBase = true
+		for i := range snap.Base.Nodes {
+			if j, ok := ids[snap.Base.Nodes[i].Name]; ok {
+				st.Nodes[j].BaseLinks = snap.Base.Nodes[i].Links
+			}
+		}
+		baseEdges = make(map[edgeName]*Edge, len(snap.Base.Edges))
+		for i := range snap.Base.Edges {
+			e := &snap.Base.Edges[i]
+			baseEdges[edgeName{e.Client, e.Server, e.Kind}] = e
 		}
 	}
 	for i := range snap.Edges {
@@ -125,6 +152,12 @@ func (s *Store) state() *stateV1 {
 		}
 		for j, h := range e.Hist {
 			se.Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
+		}
+		if b := baseEdges[edgeName{e.Client, e.Server, e.Kind}]; b != nil {
+			se.Base = &stateCounters{Count: b.Count, Failed: b.Failed}
+			for j, h := range b.Hist {
+				se.Base.Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
+			}
 		}
 		st.Edges[i] = se
 	}
@@ -172,14 +205,69 @@ func (s *Store) ReadState(r io.Reader) error {
 	if err := s.restore(&st); err != nil {
 		return err
 	}
-	if !st.Clean {
-		base := s.Snapshot()
+	var base *Snapshot
+	switch {
+	case !st.Clean:
+		base = s.Snapshot()
+	case st.HasBase:
+		base = s.savedBase(&st)
+	}
+	if base != nil {
 		s.mu.Lock()
 		s.base = base
 		s.version++ // later snapshots carry it
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// edgeName identifies an edge by its nodes' names.
+type edgeName struct {
+	client, server string
+	kind           Kind
+}
+
+// savedBase rebuilds the base a clean file carries for the graph just
+// restored from it. If the graph is not the saved one, node for node and
+// edge for edge (folded under a smaller max_nodes, cut names, dropped
+// edges), the restored graph itself is the base: a reset, never a jump.
+func (s *Store) savedBase(st *stateV1) *Snapshot {
+	cur := s.Snapshot()
+	if len(cur.Nodes) != len(st.Nodes) || len(cur.Edges) != len(st.Edges) {
+		return cur
+	}
+	links := make(map[string][NumLinkResults]uint64, len(st.Nodes))
+	for _, n := range st.Nodes {
+		links[n.Name] = n.BaseLinks
+	}
+	saved := make(map[edgeName]*stateCounters, len(st.Edges))
+	for _, e := range st.Edges {
+		if e.Base != nil {
+			saved[edgeName{st.Nodes[e.Client].Name, st.Nodes[e.Server].Name, e.Kind}] = e.Base
+		}
+	}
+	base := &Snapshot{Version: cur.Version, Taken: cur.Taken, BucketWidth: cur.BucketWidth, Bounds: cur.Bounds,
+		Nodes: make([]Node, len(cur.Nodes))}
+	for i, n := range cur.Nodes {
+		l, ok := links[n.Name]
+		if !ok {
+			return cur
+		}
+		base.Nodes[i] = Node{Name: n.Name, Kind: n.Kind, Links: l}
+	}
+	for i := range cur.Edges {
+		e := &cur.Edges[i]
+		b := saved[edgeName{e.Client, e.Server, e.Kind}]
+		if b == nil {
+			continue // new since the base: counts from zero
+		}
+		be := Edge{Client: e.Client, Server: e.Server, Kind: e.Kind, Count: b.Count, Failed: b.Failed}
+		for j, h := range b.Hist {
+			be.Hist[j] = Histogram{Counts: h.Counts, Sum: h.Sum, Count: h.N}
+		}
+		base.Edges = append(base.Edges, be)
+	}
+	return base
 }
 
 func (s *Store) restore(st *stateV1) error {

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"bytes"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +118,14 @@ func TestCountersAfterRestart(t *testing.T) {
 			if got := next.Snapshot().Base != nil; got != (tc.name == "unclean") {
 				t.Fatalf("next start from a base: %v", got)
 			}
+			// It exports exactly what this process did: no reset, no jump.
+			pn, err := pairing.New(pairing.NewDefaultConfig(), pairing.Settings{Now: func() time.Time { return now }}, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := graphCounters(text), graphCounters(scrapeBoth(t, next, pn)); a != b || a == "" {
+				t.Fatalf("after a clean restart the counters changed:\n%s\nwere\n%s", b, a)
+			}
 		})
 	}
 }
@@ -145,4 +154,15 @@ func scrapeBoth(t *testing.T, g *graph.Store, p *pairing.Processor) []byte {
 		t.Fatalf("exposition differs from promhttp's:\n%s\nwant\n%s", got, want)
 	}
 	return got
+}
+
+// graphCounters keeps the counter and histogram lines derived from the graph.
+func graphCounters(text []byte) string {
+	var out []string
+	for _, l := range strings.Split(string(text), "\n") {
+		if strings.HasPrefix(l, "traces_service_graph_") || strings.HasPrefix(l, "servicegraph_span_links_total{") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -31,8 +31,8 @@
 // Saves run every interval between Start and Shutdown, and once more at
 // Shutdown; none runs before Load succeeded (it would replace the file
 // with an empty graph). Only the save at Shutdown marks the file clean
-// (graph.Store.WriteFinalState), and the first periodic save after a start
-// overwrites the mark: a file left by a crash or kill -9 is never clean,
+// (graph.Store.WriteFinalState), and Load saves once right after a
+// restore, overwriting the mark: a file left by a crash or kill -9 is never clean,
 // so the next process starts its exported counters from zero (a reset)
 // rather than below what Prometheus last saw (graph.Snapshot.Base). A failed save is counted
 // (servicegraph_state_saves_total{result="error"}) and logged, and Failing

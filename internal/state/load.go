@@ -31,12 +31,11 @@ func (s *Saver) Load(ctx context.Context) error {
 		s.mu.Lock()
 		s.loaded = true
 		s.mu.Unlock()
-		if restored && s.store.Snapshot().Base == nil {
-			// Restored from a clean shutdown's file: overwrite its mark at
-			// once, so that a crash before the first periodic save is not
-			// taken for a clean stop (the file's totals would be behind
-			// what this process exported). A failure is counted and
-			// logged like any save's.
+		if restored {
+			// Overwrite a clean shutdown's mark at once, so that a crash
+			// before the first periodic save is not taken for a clean stop
+			// (the file's totals would be behind what this process
+			// exported). A failure is counted and logged like any save's.
 			_ = s.Save()
 		}
 	}
