@@ -30,13 +30,13 @@ func TestAdjacencyShared(t *testing.T) {
 	}
 	s.Observe([]Observation{{Client: a, Server: b, Kind: Call}}, []LinkTally{{Service: b, Result: LinkResolved, N: 1}})
 	second := s.Snapshot()
-	if second == first || second.adj != first.adj {
+	if second == first || second.adj != first.adj || second.Topology != first.Topology {
 		t.Fatal("a snapshot with the same nodes and edges did not share the adjacency")
 	}
 	s.Observe([]Observation{{Client: c, Server: a, Kind: Call}}, nil)
 	third := s.Snapshot()
 	v, err := third.Query(q)
-	if err != nil || third.adj == first.adj || len(v.Edges) != 3 {
+	if err != nil || third.adj == first.adj || third.Topology == first.Topology || len(v.Edges) != 3 {
 		t.Fatalf("after a new edge: shared %v, %d edges, %v", third.adj == first.adj, len(v.Edges), err)
 	}
 }

@@ -26,6 +26,7 @@ type builder struct {
 	nodeOrder []NodeID   // node ids sorted by name
 	spare     []*edge    // the dirty list of the last build, for reuse
 	gen       uint64     // builds so far
+	topology  uint64     // topologies so far
 }
 
 // Snapshot returns an immutable view of the graph. Snapshots are cached
@@ -122,7 +123,10 @@ func (s *Store) Snapshot() *Snapshot {
 	}
 	snap.Edges = edges
 	if prev != nil && len(fresh) == 0 && len(snap.Nodes) == len(prev.Nodes) {
-		snap.adj = prev.adj // nothing moved
+		snap.adj, snap.Topology = prev.adj, prev.Topology // nothing moved
+	} else {
+		b.topology++
+		snap.Topology = b.topology
 	}
 	clear(dirty)
 	b.spare = dirty[:0]

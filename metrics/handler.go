@@ -192,17 +192,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // labelOrder returns snap's edges in series order and their bases,
-// computed once per snapshot (snapshots are shared until the graph
-// changes).
+// computed once per topology (the order) and per snapshot (the bases).
 func (h *Handler) labelOrder(snap *graph.Snapshot) ([]int32, *bases) {
 	h.mu.Lock()
-	if h.snap == snap {
-		o, b := h.order, h.base
-		h.mu.Unlock()
+	prev, o, b := h.snap, h.order, h.base
+	h.mu.Unlock()
+	if prev == snap {
 		return o, b
 	}
-	h.mu.Unlock()
-	o, b := labelOrder(snap), newBases(snap)
+	if prev == nil || prev.Topology != snap.Topology || snap.Topology == 0 {
+		o = labelOrder(snap)
+	}
+	if prev == nil || prev.Topology != snap.Topology || prev.Base != snap.Base || b == nil {
+		b = newBases(snap)
+	} else {
+		b = &bases{snap: snap, edges: b.edges, nodes: b.nodes}
+	}
 	h.mu.Lock()
 	h.snap, h.order, h.base = snap, o, b
 	h.mu.Unlock()

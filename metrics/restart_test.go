@@ -166,3 +166,28 @@ func graphCounters(text []byte) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// Scrapes of successive snapshots of one topology (the series order kept)
+// still match promhttp's exposition of each.
+func TestHandlerAcrossSnapshots(t *testing.T) {
+	g, p := handlerGraph(t)
+	regB := prometheus.NewPedanticRegistry()
+	h, err := metrics.NewHandler(metrics.NewDefaultConfig(), metrics.Settings{Registerer: regB, Gatherer: regB}, g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	web, api := g.Node("web", graph.ServiceNode), g.Node(`api "v2"\`+"\n", graph.ServiceNode)
+	for i := range 3 {
+		before := g.Snapshot()
+		g.Observe([]graph.Observation{{Client: web, Server: api, Kind: graph.Call, Seconds: [2]float64{0.3, 0.3}}}, nil)
+		if after := g.Snapshot(); after.Topology != before.Topology {
+			t.Fatal("the topology changed with a known edge")
+		}
+		_, got := get(t, srv.URL)
+		if want := scrapeBoth(t, g, p); graphCounters(got) != graphCounters(want) {
+			t.Fatalf("scrape %d differs from promhttp's:\n%s\nwant\n%s", i, got, want)
+		}
+	}
+}
