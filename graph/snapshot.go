@@ -9,12 +9,12 @@ import (
 // Snapshot is an immutable view of the graph at one moment. Everything in
 // it is owned by the snapshot and shared by its readers: never modify it.
 type Snapshot struct {
-	Version     uint64        // changes whenever the graph does
+	Version uint64 // changes whenever the graph does
 	// Topology changes when a node or an edge is added: snapshots of one
 	// Topology list the same nodes and edges at the same positions (only
 	// their values differ), so what is derived from names and positions
 	// alone (a series order, an index) can be kept across them.
-	Topology uint64
+	Topology    uint64
 	Taken       time.Time     // store clock when taken
 	BucketWidth time.Duration // history resolution
 	Bounds      []float64     // histogram upper bounds, seconds
