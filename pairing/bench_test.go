@@ -170,7 +170,7 @@ func TestWorkloadTruth(t *testing.T) {
 // workload's pace: 2,357 requests in 28 s) and Expire runs every simulated
 // second. fresh: a new processor per pass whose index holds the whole
 // workload (it grows and never evicts). steady: one processor whose index
-// is capped at half the workload's spans and pre-filled by three passes
+// is capped at half the workload's spans and pre-filled by four passes
 // before timing, so every timed insert evicts and the pending queues hold
 // their steady-state load. Replays are not duplicates: a span is evicted
 // before the next pass reaches it again.
@@ -198,7 +198,7 @@ func BenchmarkSteadyConsume(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for range 3 { // the index full, and every queue's ring gone round once (its chunks allocated)
+		for range 4 { // the index full, and every queue's ring gone round once (its chunks allocated)
 			feed(p)
 		}
 		if st := p.Stats(); st.IndexSpans < cfg.MaxIndexSpans-cfg.Shards || st.SpansDuplicate > 0 {
