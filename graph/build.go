@@ -102,24 +102,21 @@ func (s *Store) Snapshot() *Snapshot {
 	b.gen++
 	arena := make([]uint64, 0, len(dirty)*2*(len(s.cfg.LatencyBuckets)+1))
 	var fresh []*edge
-	var freshEdges []Edge
 	for _, e := range dirty {
 		if e.built == b.gen {
 			continue
 		}
 		e.built = b.gen
-		e.mu.Lock()
-		x := e.export(names[e.key.client], names[e.key.server], w, &arena)
-		e.mu.Unlock()
-		if e.pos >= 0 {
-			edges[e.pos] = x
-		} else {
-			fresh = append(fresh, e)
-			freshEdges = append(freshEdges, x)
+		if e.pos < 0 {
+			fresh = append(fresh, e) // copied as it is merged in
+			continue
 		}
+		e.mu.Lock()
+		edges[e.pos] = e.export(names[e.key.client], names[e.key.server], w, &arena)
+		e.mu.Unlock()
 	}
 	if len(fresh) > 0 {
-		edges = b.merge(edges, fresh, freshEdges)
+		edges = b.merge(edges, fresh, names, w, &arena)
 	}
 	snap.Edges = edges
 	if prev != nil && len(fresh) == 0 && len(snap.Nodes) == len(prev.Nodes) {
@@ -153,24 +150,28 @@ func (b *builder) nodes(names []string, kinds []NodeKind, links [][NumLinkResult
 }
 
 // merge returns edges (in b.order's order, sorted) with the new edges
-// fresh merged in, and updates b.order and every edge's pos. It needs b.mu.
-func (b *builder) merge(edges []Edge, fresh []*edge, freshEdges []Edge) []Edge {
-	idx := make([]int, len(fresh))
-	for i := range idx {
-		idx[i] = i
+// fresh copied in at their places, and updates b.order and every edge's
+// pos. It needs b.mu.
+func (b *builder) merge(edges []Edge, fresh []*edge, names []string, width int64, arena *[]uint64) []Edge {
+	cmpKey := func(c, s string, k Kind, e *edge) int {
+		return cmp.Or(cmp.Compare(c, names[e.key.client]), cmp.Compare(s, names[e.key.server]), cmp.Compare(k, e.key.kind))
 	}
-	slices.SortFunc(idx, func(x, y int) int { return compareEdges(&freshEdges[x], &freshEdges[y]) })
+	slices.SortFunc(fresh, func(x, y *edge) int { return cmpKey(names[x.key.client], names[x.key.server], x.key.kind, y) })
 	out := make([]Edge, 0, len(edges)+len(fresh))
 	order := make([]*edge, 0, len(edges)+len(fresh))
 	i, j := 0, 0
-	for i < len(edges) || j < len(idx) {
-		if j == len(idx) || (i < len(edges) && compareEdges(&edges[i], &freshEdges[idx[j]]) < 0) {
+	for i < len(edges) || j < len(fresh) {
+		if j == len(fresh) || (i < len(edges) && cmpKey(edges[i].Client, edges[i].Server, edges[i].Kind, fresh[j]) < 0) {
 			out, order = append(out, edges[i]), append(order, b.order[i])
 			i++
-		} else {
-			out, order = append(out, freshEdges[idx[j]]), append(order, fresh[idx[j]])
-			j++
+			continue
 		}
+		e := fresh[j]
+		e.mu.Lock()
+		out = append(out, e.export(names[e.key.client], names[e.key.server], width, arena))
+		e.mu.Unlock()
+		order = append(order, e)
+		j++
 	}
 	for p, e := range order {
 		e.pos = p

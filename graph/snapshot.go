@@ -115,7 +115,3 @@ func (s *Snapshot) Node(name string) (Node, bool) {
 	}
 	return s.Nodes[i], true
 }
-
-func compareEdges(a, b *Edge) int {
-	return cmp.Or(cmp.Compare(a.Client, b.Client), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Kind, b.Kind))
-}
