@@ -18,10 +18,10 @@ type Config struct {
 	LinkWait time.Duration `yaml:"link_wait"`
 	// MaxIndexSpans caps the span index: the most recent spans, by
 	// (trace id, span id), that parents and link targets are found in.
-	// About 45 bytes each; the oldest is evicted (counted) at the cap.
+	// About 46 bytes each; the oldest is evicted (counted) at the cap.
 	MaxIndexSpans int `yaml:"max_index_spans"`
 	// Preallocate allocates the span index at its full size at start
-	// (about 45 bytes × MaxIndexSpans), so that its growth is paid once
+	// (about 46 bytes × MaxIndexSpans), so that its growth is paid once
 	// there rather than while the first MaxIndexSpans spans arrive.
 	Preallocate bool `yaml:"preallocate"`
 	// MaxPendingSpans caps, each, the spans waiting for a parent (64 bytes
