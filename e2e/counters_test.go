@@ -90,7 +90,10 @@ scrape_configs:
 		}
 		agPost(t, sv, agTraces(spans))
 	}
-	exported := func(sv *service) float64 { v, _ := value(sv.metrics(t), "traces_service_graph_request_total", lbl...); return v }
+	exported := func(sv *service) float64 {
+		v, _ := value(sv.metrics(t), "traces_service_graph_request_total", lbl...)
+		return v
+	}
 	// scraped waits until Prometheus's latest sample is what sv exports.
 	scraped := func(sv *service, want float64) {
 		t.Helper()
