@@ -81,14 +81,68 @@ func labelOrder(snap *graph.Snapshot) []int32 {
 	return order
 }
 
+// series is what a topology's scrapes share: the edges in series order
+// and each edge's label set, built once per topology (the edges keep their
+// names and positions within one).
+type series struct {
+	order []int32
+	// labels holds, for edge i of the snapshots, the bytes
+	// {client="…",connection_type="…",server="… (values escaped, the
+	// closing quote left out) at labels[end[i-1]:end[i]].
+	labels []byte
+	end    []uint32
+}
+
+// newSeries builds the series of snap's topology.
+func newSeries(snap *graph.Snapshot) *series {
+	s := &series{order: labelOrder(snap), end: make([]uint32, len(snap.Edges))}
+	n := 0
+	for i := range snap.Edges {
+		e := &snap.Edges[i]
+		n += len(`{client="",connection_type="",server="`) + len(e.Client) + len(e.Server) + len(e.Kind.ConnectionType())
+	}
+	s.labels = make([]byte, 0, n)
+	for i := range snap.Edges {
+		e := &snap.Edges[i]
+		s.labels = append(s.labels, `{client="`...)
+		s.labels = appendEscaped(s.labels, e.Client)
+		s.labels = append(s.labels, `",connection_type="`...)
+		s.labels = append(s.labels, e.Kind.ConnectionType()...)
+		s.labels = append(s.labels, `",server="`...)
+		s.labels = appendEscaped(s.labels, e.Server)
+		s.end[i] = uint32(len(s.labels))
+	}
+	return s
+}
+
+// labelsOf returns edge i's label bytes.
+func (s *series) labelsOf(i int32) []byte {
+	start := uint32(0)
+	if i > 0 {
+		start = s.end[i-1]
+	}
+	return s.labels[start:s.end[i]]
+}
+
+// newLes returns, per bound, the bytes ",le="<bound> of a bucket line, and
+// those of +Inf last.
+func newLes(bounds []float64) [][]byte {
+	out := make([][]byte, 0, len(bounds)+1)
+	for _, b := range bounds {
+		out = append(out, appendFloat([]byte(`",le="`), b))
+	}
+	return append(out, []byte(`",le="+Inf`))
+}
+
 // exposer writes graph-derived families of one snapshot.
 type exposer struct {
-	w     *bufio.Writer
-	snap  *graph.Snapshot
-	order []int32
-	base  *bases // nil: counters are the totals
-	hist  graph.Histogram
-	line  []byte
+	w      *bufio.Writer
+	snap   *graph.Snapshot
+	series *series
+	les    [][]byte // newLes(snap.Bounds)
+	base   *bases   // nil: counters are the totals
+	hist   graph.Histogram
+	line   []byte
 }
 
 // family writes f, or nothing if it has no series.
@@ -96,12 +150,13 @@ func (x *exposer) family(f edgeFamily) error {
 	if f.sel == nil {
 		return x.spanLinks(f.family)
 	}
-	if !slices.ContainsFunc(x.snap.Edges, func(e graph.Edge) bool { _, _, ok := f.sel(&e); return ok }) {
+	es := x.snap.Edges
+	if !slices.ContainsFunc(es, func(e graph.Edge) bool { _, _, ok := f.sel(&e); return ok }) {
 		return nil
 	}
 	x.header(f.family)
-	for _, i := range x.order {
-		e := &x.snap.Edges[i]
+	for _, i := range x.series.order {
+		e := &es[i]
 		v, h, ok := f.sel(e)
 		if !ok {
 			continue
@@ -114,23 +169,24 @@ func (x *exposer) family(f edgeFamily) error {
 				h = histSince(&x.hist, h, bh)
 			}
 		}
+		labels := x.series.labelsOf(i)
 		if h == nil {
-			x.sample(f.name, "", e, -1, v)
+			x.sample(f.name, "", labels, nil, v)
 		} else {
 			var cum uint64
 			inf := false
 			for b, bound := range x.snap.Bounds {
 				cum += h.Counts[b]
-				x.sample(f.name, "_bucket", e, bound, float64(cum))
+				x.sample(f.name, "_bucket", labels, x.les[b], float64(cum))
 				inf = inf || math.IsInf(bound, +1)
 			}
 			if !inf {
-				x.sample(f.name, "_bucket", e, math.Inf(+1), float64(h.Count))
+				x.sample(f.name, "_bucket", labels, x.les[len(x.les)-1], float64(h.Count))
 			}
-			x.sample(f.name, "_sum", e, -1, h.Sum)
-			x.sample(f.name, "_count", e, -1, float64(h.Count))
+			x.sample(f.name, "_sum", labels, nil, h.Sum)
+			x.sample(f.name, "_count", labels, nil, float64(h.Count))
 		}
-		if len(x.line) > 0 {
+		if len(x.line) >= 4<<10 {
 			if err := x.flushLine(); err != nil {
 				return err
 			}
@@ -181,21 +237,13 @@ func (x *exposer) header(f *family) {
 	x.line = append(x.line, '\n')
 }
 
-// sample appends one line: name+suffix{client,connection_type,server[,le]} v.
-// le < 0 means no le label.
-func (x *exposer) sample(name, suffix string, e *graph.Edge, le, v float64) {
+// sample appends one line: name+suffix, the edge's labels, le (the bytes
+// of les, or nil for none), the value.
+func (x *exposer) sample(name, suffix string, labels, le []byte, v float64) {
 	b := append(x.line, name...)
 	b = append(b, suffix...)
-	b = append(b, `{client="`...)
-	b = appendEscaped(b, e.Client)
-	b = append(b, `",connection_type="`...)
-	b = append(b, e.Kind.ConnectionType()...)
-	b = append(b, `",server="`...)
-	b = appendEscaped(b, e.Server)
-	if le >= 0 {
-		b = append(b, `",le="`...)
-		b = appendFloat(b, le)
-	}
+	b = append(b, labels...)
+	b = append(b, le...)
 	b = append(b, `"} `...)
 	b = appendFloat(b, v)
 	x.line = append(b, '\n')
@@ -207,9 +255,13 @@ func (x *exposer) flushLine() error {
 	return err
 }
 
-// appendFloat formats v as expfmt does.
+// appendFloat formats v as expfmt does (strconv's shortest 'g').
 func appendFloat(b []byte, v float64) []byte {
 	switch {
+	case v > 0 && v < 1e6 && v == float64(uint64(v)):
+		// An integer below 1e6: 'g' writes its digits (from 1e6 on it
+		// switches to an exponent). Most values are counts.
+		return strconv.AppendUint(b, uint64(v), 10)
 	case v == 1:
 		return append(b, '1')
 	case v == 0:

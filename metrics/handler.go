@@ -65,10 +65,11 @@ type Handler struct {
 	errs     *prometheus.CounterVec // cause: gathering, encoding (promhttp's)
 	gzips    sync.Pool              // *gzip.Writer
 
-	mu    sync.Mutex // guards the label order and bases of the last snapshot
-	snap  *graph.Snapshot
-	order []int32
-	base  *bases
+	mu     sync.Mutex // guards the series, le labels and bases of the last snapshot
+	snap   *graph.Snapshot
+	series *series
+	les    [][]byte
+	base   *bases
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -160,7 +161,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exposer{w: bw}
 	if filter == nil || slices.ContainsFunc(streamed, func(f edgeFamily) bool { return filter[f.name] }) {
 		x.snap = h.graph.Snapshot()
-		x.order, x.base = h.labelOrder(x.snap)
+		x.series, x.les, x.base = h.prepare(x.snap)
 	}
 	enc := expfmt.NewEncoder(bw, format)
 	err = nil
@@ -191,17 +192,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// labelOrder returns snap's edges in series order and their bases,
-// computed once per topology (the order) and per snapshot (the bases).
-func (h *Handler) labelOrder(snap *graph.Snapshot) ([]int32, *bases) {
+// prepare returns snap's series, le labels and bases, built once per
+// topology (the series), per bounds (the le labels) and per snapshot (the
+// bases).
+func (h *Handler) prepare(snap *graph.Snapshot) (*series, [][]byte, *bases) {
 	h.mu.Lock()
-	prev, o, b := h.snap, h.order, h.base
+	prev, sr, les, b := h.snap, h.series, h.les, h.base
 	h.mu.Unlock()
 	if prev == snap {
-		return o, b
+		return sr, les, b
 	}
 	if prev == nil || prev.Topology != snap.Topology || snap.Topology == 0 {
-		o = labelOrder(snap)
+		sr = newSeries(snap)
+	}
+	if prev == nil || !slices.Equal(prev.Bounds, snap.Bounds) {
+		les = newLes(snap.Bounds)
 	}
 	if prev == nil || prev.Topology != snap.Topology || prev.Base != snap.Base || b == nil {
 		b = newBases(snap)
@@ -209,9 +214,9 @@ func (h *Handler) labelOrder(snap *graph.Snapshot) ([]int32, *bases) {
 		b = &bases{snap: snap, edges: b.edges, nodes: b.nodes}
 	}
 	h.mu.Lock()
-	h.snap, h.order, h.base = snap, o, b
+	h.snap, h.series, h.les, h.base = snap, sr, les, b
 	h.mu.Unlock()
-	return o, b
+	return sr, les, b
 }
 
 // acceptsGzip reports whether an Accept-Encoding header value accepts gzip
