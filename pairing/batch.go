@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/tracedecode"
 )
 
 // batch is the scratch state of one ConsumeTraces or Expire call: the
@@ -12,12 +13,12 @@ import (
 // produce, applied to the graph at the end with one lock. Batches are pooled.
 type batch struct {
 	user    graph.NodeID
-	maxName int // Config.MaxNameBytes
-	spans   []span
-	links   []link
-	names   []string // per span: its name once cloned by nameOf
-	order   []int32  // span indexes grouped by shard
-	starts  []int32  // per shard: start of its group in order (len shards+1)
+	maxName int                 // Config.MaxNameBytes
+	rec     tracedecode.Records // the request's spans and links, as decoded
+	spans   []span              // rec.Spans with their nodes (resolve)
+	names   []string            // per span: its name once cloned by nameOf
+	order   []int32             // span indexes grouped by shard
+	starts  []int32             // per shard: start of its group in order (len shards+1)
 	refs    []linkRef
 	todo    []int32 // shards a pass must visit
 	// scratch of group: per span its shard; per shard the next free place
@@ -48,7 +49,8 @@ type problemRec struct {
 func (b *batch) reset() {
 	clear(b.names) // drop references to span names and requests
 	clear(b.spans)
-	b.spans, b.links, b.names, b.order, b.refs = b.spans[:0], b.links[:0], b.names[:0], b.order[:0], b.refs[:0]
+	b.rec.Reset()
+	b.spans, b.names, b.order, b.refs = b.spans[:0], b.names[:0], b.order[:0], b.refs[:0]
 	b.obs, b.tallies, b.problems = b.obs[:0], b.tallies[:0], b.problems[:0]
 }
 
@@ -62,7 +64,7 @@ func (b *batch) tally(svc graph.NodeID, r graph.LinkResult) {
 }
 
 func (b *batch) problem(w *waitingLink, r graph.LinkResult, cause string) {
-	b.problems = append(b.problems, problemRec{svc: graph.NodeID(w.meta & metaSvcMask), result: r, cause: cause,
+	b.problems = append(b.problems, problemRec{svc: w.meta.svc(), result: r, cause: cause,
 		from: w.from, to: w.target, name: w.name})
 }
 

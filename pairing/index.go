@@ -4,39 +4,57 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"unsafe"
+
+	"github.com/servicegraph/servicegraph/graph"
 )
 
 // entry is one indexed span: 40 bytes.
 type entry struct {
 	key spanKey
 	// end is the span's end, unix ns; while the entry's CLIENT span waits
-	// in its shard's clients queue (metaQueued), its position there, and
-	// the queue item holds the end (shard.endOf reads either).
+	// in its shard's clients queue (queued), its position there, and the
+	// queue item holds the end (shard.endOf reads either).
 	end  int64
 	dur  uint32 // µs, saturated at MaxSeconds (micros)
-	meta uint32 // see the meta* constants
+	meta meta
 }
 
-// entry.meta layout.
+// meta packs what edges need of a span besides its times into 32 bits:
+// the service's node id (24 bits, so MaxNodes), the span kind (3 bits),
+// whether it failed, and two flags of an indexed CLIENT span.
+type meta uint32
+
+// meta's layout.
 const (
-	metaSvcMask   = 1<<24 - 1
-	metaKindShift = 24
+	metaSvcBits   = 24
+	metaSvcMask   = 1<<metaSvcBits - 1
+	metaKindShift = metaSvcBits
+	metaKindMask  = 7 // OTLP kinds are 0..5
 	metaFailed    = 1 << 27
 	metaPaired    = 1 << 28 // a CLIENT span whose server side was seen
 	metaQueued    = 1 << 29 // a CLIENT span waiting in the clients queue: end is its position
 )
 
-func packMeta(svc uint32, kind uint8, failed bool) uint32 {
-	m := svc&metaSvcMask | uint32(kind&7)<<metaKindShift
+// packMeta packs a span's service, kind and status; svc must be below
+// MaxNodes (resolve refuses spans whose service is not).
+func packMeta(svc graph.NodeID, kind uint8, failed bool) meta {
+	m := meta(uint32(svc)&metaSvcMask | uint32(kind&metaKindMask)<<metaKindShift)
 	if failed {
 		m |= metaFailed
 	}
 	return m
 }
 
-func (e *entry) svc() uint32      { return e.meta & metaSvcMask }
-func (e *entry) kind() uint8      { return uint8(e.meta >> metaKindShift & 7) }
-func (e *entry) failed() bool     { return e.meta&metaFailed != 0 }
+func (m meta) svc() graph.NodeID { return graph.NodeID(m & metaSvcMask) }
+func (m meta) kind() uint8       { return uint8(m >> metaKindShift & metaKindMask) }
+func (m meta) failed() bool      { return m&metaFailed != 0 }
+
+// paired reports whether a CLIENT span's server side was seen.
+func (m meta) paired() bool { return m&metaPaired != 0 }
+
+// queued reports whether a CLIENT span waits in the clients queue.
+func (m meta) queued() bool { return m&metaQueued != 0 }
+
 func (e *entry) seconds() float64 { return microsSeconds(e.dur) }
 
 // index is the span index of one shard: (trace id, span id) → entry, for the

@@ -15,11 +15,11 @@ func BenchmarkIndexMemory(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	keys := make([]spanKey, n)
 	for i := range keys {
-		for j := range keys[i].trace {
-			keys[i].trace[j] = byte(r.Uint32())
+		for j := range keys[i].Trace {
+			keys[i].Trace[j] = byte(r.Uint32())
 		}
-		for j := range keys[i].span {
-			keys[i].span[j] = byte(r.Uint32())
+		for j := range keys[i].Span {
+			keys[i].Span[j] = byte(r.Uint32())
 		}
 	}
 	b.ReportAllocs()
@@ -30,7 +30,7 @@ func BenchmarkIndexMemory(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		x := newIndex(n, maphash.MakeSeed(), false)
 		for i := range keys {
-			x.insert(entry{key: keys[i], meta: uint32(i)})
+			x.insert(entry{key: keys[i], meta: meta(i)})
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

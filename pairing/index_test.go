@@ -78,10 +78,10 @@ func TestIndexSteadyChurn(t *testing.T) {
 			var fifo []spanKey
 			for i := range tc.inserts {
 				var k spanKey
-				k.trace[0], k.span[0] = byte(r.Uint32()), byte(r.Uint32())
-				k.trace[8] = byte(i)
-				k.span[4], k.span[5], k.span[6] = byte(i), byte(i>>8), byte(i>>16) // distinct
-				if _, added := x.insert(entry{key: k, meta: uint32(i)}); !added {
+				k.Trace[0], k.Span[0] = byte(r.Uint32()), byte(r.Uint32())
+				k.Trace[8] = byte(i)
+				k.Span[4], k.Span[5], k.Span[6] = byte(i), byte(i>>8), byte(i>>16) // distinct
+				if _, added := x.insert(entry{key: k, meta: meta(i)}); !added {
 					t.Fatalf("insert %d: refused as a duplicate", i)
 				}
 				fifo = append(fifo, k)
@@ -94,7 +94,7 @@ func TestIndexSteadyChurn(t *testing.T) {
 				if i%997 == 0 || i == tc.inserts-1 {
 					checkTable(t, x)
 					for n, mk := range fifo {
-						want := uint32(i - len(fifo) + 1 + n)
+						want := meta(i - len(fifo) + 1 + n)
 						if e := x.find(&mk); e == nil || e.meta != want {
 							t.Fatalf("insert %d: find = %v, want meta %d", i, e, want)
 						}
@@ -159,13 +159,13 @@ func FuzzIndex(f *testing.F) {
 			narrow(x, dispBits)
 		}
 		var fifo []spanKey
-		has := map[spanKey]uint32{}
+		has := map[spanKey]meta{}
 		for i, op := range ops {
 			// A small key space forces duplicates; the second byte
 			// varies the trace so probe runs mix.
-			k := spanKey{trace: [16]byte{0: op & 0x3f, 15: byte(i % 3)}, span: [8]byte{0: op}}
+			k := spanKey{Trace: [16]byte{0: op & 0x3f, 15: byte(i % 3)}, Span: [8]byte{0: op}}
 			_, dup := has[k]
-			e, added := x.insert(entry{key: k, meta: uint32(i)})
+			e, added := x.insert(entry{key: k, meta: meta(i)})
 			if added == dup {
 				t.Fatalf("op %d: insert added=%v, model has=%v", i, added, dup)
 			}
@@ -180,22 +180,22 @@ func FuzzIndex(f *testing.F) {
 				fifo = fifo[1:]
 			}
 			fifo = append(fifo, k)
-			has[k] = uint32(i)
+			has[k] = meta(i)
 			if x.len() != len(fifo) {
 				t.Fatalf("op %d: len %d, want %d", i, x.len(), len(fifo))
 			}
 			if i%7 == 0 || i == len(ops)-1 {
 				checkTable(t, x)
 			}
-			for mk, meta := range has {
-				if e := x.find(&mk); e == nil || e.meta != meta {
-					t.Fatalf("op %d: find(%v) = %v, want meta %d", i, mk, e, meta)
+			for mk, m := range has {
+				if e := x.find(&mk); e == nil || e.meta != m {
+					t.Fatalf("op %d: find(%v) = %v, want meta %d", i, mk, e, m)
 				}
 			}
 		}
 		for op := 0; op < 256; op++ {
 			for r := range 3 {
-				k := spanKey{trace: [16]byte{0: byte(op) & 0x3f, 15: byte(r)}, span: [8]byte{0: byte(op)}}
+				k := spanKey{Trace: [16]byte{0: byte(op) & 0x3f, 15: byte(r)}, Span: [8]byte{0: byte(op)}}
 				if _, ok := has[k]; !ok && x.find(&k) != nil {
 					t.Fatalf("found evicted or never-inserted key %v", k)
 				}

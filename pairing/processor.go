@@ -15,11 +15,19 @@ import (
 
 	"github.com/servicegraph/servicegraph/consumer"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/tracedecode"
 )
 
 // UnknownService names the service of spans whose resource has no
 // service.name, as the OpenTelemetry SDKs do.
 const UnknownService = "unknown_service"
+
+// MaxNodes is how many graph nodes pairing can tell apart: the span index
+// packs a service's node id into 24 bits (meta). graph.Config.MaxNodes must
+// not exceed it (the service checks --max-nodes at start); if it does,
+// spans of a service whose id does not fit are refused and counted
+// (Stats.SpansNodeOverflow) rather than attributed to the wrong node.
+const MaxNodes = metaSvcMask + 1
 
 // Processor turns spans into edge observations on a graph.Store.
 type Processor struct {
@@ -33,12 +41,16 @@ type Processor struct {
 	recent *recent
 	pool   sync.Pool
 
-	received    atomic.Uint64
-	rejected    atomic.Uint64 // spans with an all-zero trace or span id
-	duplicates  atomic.Uint64
-	sanitised   atomic.Uint64 // spans whose end was before their start
-	linksSeen   atomic.Uint64
-	invalidLink atomic.Uint64
+	received   atomic.Uint64
+	rejected   atomic.Uint64 // spans with an all-zero trace or span id
+	duplicates atomic.Uint64
+	sanitised  atomic.Uint64 // spans whose end was before their start
+	// nodeOverflow counts spans refused because their service's node id
+	// is past maxNodeID (MaxNodes-1; lowered only by tests).
+	nodeOverflow atomic.Uint64
+	maxNodeID    uint32
+	linksSeen    atomic.Uint64
+	invalidLink  atomic.Uint64
 
 	runMu  sync.Mutex // guards cancel and done
 	cancel context.CancelFunc
@@ -59,7 +71,7 @@ func New(cfg Config, set Settings, g *graph.Store) (*Processor, error) {
 		set.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Processor{cfg: cfg, graph: g, now: set.Now, logger: set.Logger, seed: maphash.MakeSeed(),
-		recent: newRecent(cfg.RecentProblems)}
+		recent: newRecent(cfg.RecentProblems), maxNodeID: MaxNodes - 1}
 	p.user = g.User()
 	for range cfg.Shards {
 		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.seed, cfg.Preallocate)))
@@ -82,18 +94,18 @@ func (p *Processor) shardOf(trace *[16]byte) int32 {
 // as ConsumeTracesProto refuses it, with a permanent error wrapping
 // consumer.ErrTooDeep. Safe for concurrent use; td is not retained.
 func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
-	if err := checkDepth(td); err != nil {
-		return err
-	}
 	b := p.pool.Get().(*batch)
 	defer func() { b.reset(); p.pool.Put(b) }()
-	return p.process(b, p.decode(td, b))
+	if err := tracedecode.FromTraces(td, &b.rec); err != nil {
+		return err
+	}
+	return p.process(b, p.resolve(b))
 }
 
 // process pairs the decoded spans of b; rejected spans were refused.
 func (p *Processor) process(b *batch, rejected int) error {
 	now := p.now().UnixNano()
-	b.group(len(p.shards), func(s *span) int32 { return p.shardOf(&s.key.trace) })
+	b.group(len(p.shards), func(s *span) int32 { return p.shardOf(&s.key.Trace) })
 	dups := 0
 	b.todo = b.todo[:0]
 	for si := range p.shards {
@@ -146,15 +158,15 @@ func (p *Processor) resolveLinks(now int64, b *batch) {
 	for i := range b.spans {
 		s := &b.spans[i]
 		for j := s.linkLo; j < s.linkHi; j++ {
-			l := &b.links[j]
-			if !l.valid {
+			l := &b.rec.Links[j]
+			if !l.Valid() {
 				b.tally(s.svc, graph.LinkInvalid)
 				p.invalidLink.Add(1)
 				b.problems = append(b.problems, problemRec{svc: s.svc, result: graph.LinkInvalid, cause: CauseInvalid,
-					from: s.key, to: l.to, name: b.nameOf(int32(i))})
+					from: s.key, to: *l, name: b.nameOf(int32(i))})
 				continue
 			}
-			b.refs = append(b.refs, linkRef{span: int32(i), link: int32(j), shard: p.shardOf(&l.to.trace)})
+			b.refs = append(b.refs, linkRef{span: int32(i), link: int32(j), shard: p.shardOf(&l.Trace)})
 		}
 	}
 	if len(b.refs) == 0 {
@@ -183,63 +195,13 @@ func (p *Processor) resolveLinks(now int64, b *batch) {
 	b.linkStarts, b.refsSorted, b.linkNext = starts, sorted, next
 	p.lockEach(b.todo, func(si int32) {
 		for _, r := range sorted[starts[si]:starts[si+1]] {
-			p.shards[si].link(&b.links[r.link], r.span, now, b)
+			p.shards[si].link(&b.rec.Links[r.link], r.span, now, b)
 		}
 	})
 }
 
-// decode copies what pairing needs out of td into b.
-func (p *Processor) decode(td ptrace.Traces, b *batch) (rejected int) {
-	received, sanitised := 0, 0
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		name := UnknownService
-		if v, ok := rs.Resource().Attributes().Get("service.name"); ok && v.AsString() != "" {
-			name = v.AsString()
-		}
-		svc := p.graph.Node(name, graph.ServiceNode)
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				sp := spans.At(k)
-				s := span{key: spanKey{trace: sp.TraceID(), span: sp.SpanID()}, parent: sp.ParentSpanID(), svc: svc,
-					kind: uint8(sp.Kind()), failed: sp.Status().Code() == ptrace.StatusCodeError,
-					start: clampTime(uint64(sp.StartTimestamp())), end: clampTime(uint64(sp.EndTimestamp())), name: sp.Name()}
-				received++
-				if !s.key.valid() {
-					rejected++
-					continue
-				}
-				if s.end < s.start {
-					s.end = s.start
-					sanitised++
-				}
-				if s.kind == kindClient {
-					if peer, k, ok := peerOf(sp.Attributes()); ok {
-						s.peer, s.peerKind, s.hasPeer = p.peerNode(peer, k), k, true
-					}
-				}
-				s.linkLo = uint32(len(b.links))
-				links := sp.Links()
-				for l := 0; l < links.Len(); l++ {
-					ln := links.At(l)
-					to := spanKey{trace: ln.TraceID(), span: ln.SpanID()}
-					b.links = append(b.links, link{to: to, valid: to.valid()})
-				}
-				s.linkHi = uint32(len(b.links))
-				b.spans = append(b.spans, s)
-				b.names = append(b.names, "")
-			}
-		}
-	}
-	p.count(received, rejected, sanitised)
-	return rejected
-}
-
 // peerNode returns the node a CLIENT span names as its peer, for an edge of
-// kind k (graph.Database or graph.Virtual). Shared with decodeProto.
+// kind k (graph.Database or graph.Virtual).
 func (p *Processor) peerNode(name string, k graph.Kind) graph.NodeID {
 	nk := graph.VirtualNode
 	if k == graph.Database {
@@ -259,15 +221,13 @@ func (p *Processor) count(received, rejected, sanitised int) {
 	}
 }
 
-func clampTime(ns uint64) int64 { return int64(min(ns, math.MaxInt64)) }
-
 // report turns the batch's problems into diagnostics.
 func (p *Processor) report(b *batch, now int64) {
 	for _, r := range b.problems {
 		p.recent.add(Problem{
 			Result: r.result.String(), Service: p.graph.Name(r.svc), SpanName: r.name,
-			TraceID: hexID(r.from.trace[:]), SpanID: hexID(r.from.span[:]),
-			LinkTraceID: hexID(r.to.trace[:]), LinkSpanID: hexID(r.to.span[:]),
+			TraceID: hexID(r.from.Trace[:]), SpanID: hexID(r.from.Span[:]),
+			LinkTraceID: hexID(r.to.Trace[:]), LinkSpanID: hexID(r.to.Span[:]),
 			Time: time.Unix(0, now).UTC(), LikelyCause: r.cause,
 		})
 	}

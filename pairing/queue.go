@@ -197,7 +197,7 @@ type child struct {
 	key        spanKey // trace id, parent span id
 	start, end int64
 	arrival    int64
-	meta       uint32 // packMeta of the child
+	meta       meta // packMeta of the child
 	next       uint32
 	done       bool
 }
@@ -209,7 +209,7 @@ func (c *child) qdone() *bool    { return &c.done }
 
 // client is a CLIENT span that names a database or peer, waiting to learn
 // whether a server side turns up. Unchained: while it waits, its index
-// entry holds its position (metaQueued) and it holds the entry's end, so
+// entry holds its position (meta.queued) and it holds the entry's end, so
 // it leaves the queue as soon as its server side pairs with it.
 type client struct {
 	key     spanKey
@@ -235,7 +235,7 @@ type waitingLink struct {
 	from    spanKey // the linking span
 	start   int64   // the linking span's start
 	arrival int64
-	meta    uint32 // packMeta of the linking span
+	meta    meta // packMeta of the linking span
 	next    uint32
 	done    bool
 	name    string // the linking span's name, for diagnostics

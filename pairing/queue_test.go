@@ -27,18 +27,18 @@ func TestQueueModel(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.max), 7))
 			q := newQueue[child](tc.max, tc.chained)
 			var model []child // waiting, oldest first
-			now, id := int64(0), uint32(0)
+			now, id := int64(0), meta(0)
 			for op := range 20_000 {
 				switch x := r.IntN(10); {
 				case x < 6: // push
 					now += int64(r.IntN(3))
 					id++
-					c := child{key: spanKey{span: [8]byte{byte(r.IntN(tc.keys))}}, arrival: now, meta: id}
-					var dropped []uint32
+					c := child{key: spanKey{Span: [8]byte{byte(r.IntN(tc.keys))}}, arrival: now, meta: id}
+					var dropped []meta
 					q.push(c, func(c *child) { dropped = append(dropped, c.meta) })
-					var want []uint32
+					var want []meta
 					if len(model) == tc.max {
-						want = []uint32{model[0].meta}
+						want = []meta{model[0].meta}
 						model = model[1:]
 					}
 					if !slices.Equal(dropped, want) {
@@ -46,8 +46,8 @@ func TestQueueModel(t *testing.T) {
 					}
 					model = append(model, c)
 				case x < 9 && tc.chained: // take
-					k := spanKey{span: [8]byte{byte(r.IntN(tc.keys))}}
-					var got, want []uint32
+					k := spanKey{Span: [8]byte{byte(r.IntN(tc.keys))}}
+					var got, want []meta
 					q.take(&k, func(c *child) { got = append(got, c.meta) })
 					model = slices.DeleteFunc(model, func(c child) bool {
 						if c.key == k {
@@ -60,7 +60,7 @@ func TestQueueModel(t *testing.T) {
 					}
 				default: // expire
 					cutoff := now - int64(r.IntN(40))
-					var got, want []uint32
+					var got, want []meta
 					q.expire(cutoff, func(c *child) { got = append(got, c.meta) })
 					for len(model) > 0 && model[0].arrival <= cutoff {
 						want = append(want, model[0].meta)

@@ -34,7 +34,7 @@ func newShard(cfg Config, idx *index) *shard {
 		links:    newQueue[waitingLink](perShard(cfg.MaxPendingLinks, n), true),
 	}
 	sh.clients.moved = func(c *client, from, to uint32) {
-		if e := sh.idx.find(&c.key); e != nil && e.meta&metaQueued != 0 && uint32(e.end) == from {
+		if e := sh.idx.find(&c.key); e != nil && e.meta.queued() && uint32(e.end) == from {
 			e.end = int64(to)
 		}
 	}
@@ -43,7 +43,7 @@ func newShard(cfg Config, idx *index) *shard {
 
 // endOf returns the end of the span of e, wherever it is kept.
 func (sh *shard) endOf(e *entry) int64 {
-	if e.meta&metaQueued != 0 {
+	if e.meta.queued() {
 		return sh.clients.at(uint32(e.end)).end
 	}
 	return e.end
@@ -61,7 +61,7 @@ func unqueue(e *entry, c *client) {
 // index (then whether the span paired is unknown).
 func (sh *shard) leaving(c *client) *entry {
 	e := sh.idx.find(&c.key)
-	if e == nil || e.meta&metaQueued == 0 || sh.clients.at(uint32(e.end)) != c {
+	if e == nil || !e.meta.queued() || sh.clients.at(uint32(e.end)) != c {
 		return nil // evicted (and perhaps indexed again since)
 	}
 	unqueue(e, c)
@@ -71,17 +71,17 @@ func (sh *shard) leaving(c *client) *entry {
 // add indexes s and makes every edge it completes. It reports false for a
 // duplicate (a span already in the index), which changes nothing.
 func (sh *shard) add(s *span, now int64, b *batch) bool {
-	e, added := sh.idx.insert(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(uint32(s.svc), s.kind, s.failed)})
+	e, added := sh.idx.insert(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed)})
 	if !added {
 		return false
 	}
 	// s as a child.
 	if s.parent != [8]byte{} {
-		pk := spanKey{s.key.trace, s.parent}
+		pk := spanKey{Trace: s.key.Trace, Span: s.parent}
 		if p := sh.idx.find(&pk); p != nil {
 			sh.c.pairedChildren++
 			b.pair(p, e.meta, s.start, s.end)
-			if p.meta&(metaQueued|metaPaired) == metaQueued|metaPaired { // its server side: the client waits no more
+			if p.meta.queued() && p.meta.paired() { // its server side: the client waits no more
 				pos := uint32(p.end)
 				unqueue(p, sh.clients.at(pos))
 				sh.clients.kill(pos)
@@ -103,7 +103,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		b.pair(e, c.meta, c.start, c.end)
 	})
 	// s as a client that may never meet its server.
-	if s.kind == kindClient && s.hasPeer && e.meta&metaPaired == 0 {
+	if s.kind == kindClient && s.hasPeer && !e.meta.paired() {
 		pos := sh.clients.push(client{key: s.key, arrival: now, end: e.end, peer: uint32(s.peer), dur: e.dur, svc: uint32(s.svc),
 			kind: uint8(s.peerKind), failed: s.failed}, func(c *client) {
 			sh.leaving(c)
@@ -119,17 +119,17 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 
 // link resolves one link of a span held by another (or this) shard: at once
 // if the target is indexed, else it waits under the target's key.
-func (sh *shard) link(l *link, spanIdx int32, now int64, b *batch) {
+func (sh *shard) link(to *spanKey, spanIdx int32, now int64, b *batch) {
 	from := &b.spans[spanIdx]
-	meta := packMeta(uint32(from.svc), from.kind, from.failed)
-	if t := sh.idx.find(&l.to); t != nil {
+	meta := packMeta(from.svc, from.kind, from.failed)
+	if t := sh.idx.find(to); t != nil {
 		b.linked(t, sh.endOf(t), meta, from.start)
 		return
 	}
-	sh.links.push(waitingLink{target: l.to, from: from.key, start: from.start, arrival: now, meta: meta, name: b.nameOf(spanIdx)},
+	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, arrival: now, meta: meta, name: b.nameOf(spanIdx)},
 		func(w *waitingLink) {
 			sh.c.droppedLinks++
-			b.tally(graph.NodeID(w.meta&metaSvcMask), graph.LinkDropped)
+			b.tally(w.meta.svc(), graph.LinkDropped)
 			b.problem(w, graph.LinkDropped, CauseDropped)
 		})
 }
@@ -142,23 +142,23 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 		switch {
 		case e == nil: // evicted from the index: whether it paired is unknown
 			sh.c.droppedClients++
-		case e.meta&metaPaired == 0:
+		case !e.meta.paired():
 			b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(c.svc), Server: graph.NodeID(c.peer),
 				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{-1, microsSeconds(c.dur)}})
 		}
 	})
 	sh.links.expire(linkCutoff, func(w *waitingLink) {
-		b.tally(graph.NodeID(w.meta&metaSvcMask), graph.LinkUnresolved)
+		b.tally(w.meta.svc(), graph.LinkUnresolved)
 		b.problem(w, graph.LinkUnresolved, CauseNeverSeen)
 	})
 }
 
 // pair makes the edge, if any, between parent p and a child.
-func (b *batch) pair(p *entry, cmeta uint32, cstart, cend int64) {
-	ck := uint8(cmeta >> metaKindShift & 7)
-	psvc, csvc := graph.NodeID(p.svc()), graph.NodeID(cmeta&metaSvcMask)
-	o := graph.Observation{Client: psvc, Server: csvc, Failed: p.failed() || cmeta&metaFailed != 0}
-	switch pk := p.kind(); {
+func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
+	ck := cmeta.kind()
+	psvc, csvc := p.meta.svc(), cmeta.svc()
+	o := graph.Observation{Client: psvc, Server: csvc, Failed: p.meta.failed() || cmeta.failed()}
+	switch pk := p.meta.kind(); {
 	case ck == kindConsumer && pk == kindProducer:
 		o.Kind = graph.Messaging
 		o.Seconds = [2]float64{seconds(cstart - p.end), -1}
@@ -176,13 +176,13 @@ func (b *batch) pair(p *entry, cmeta uint32, cstart, cend int64) {
 
 // linked makes the edge of a resolved link: target t, which ended at
 // tEnd, → the linking span.
-func (b *batch) linked(t *entry, tEnd int64, fromMeta uint32, fromStart int64) {
-	svc := graph.NodeID(fromMeta & metaSvcMask)
+func (b *batch) linked(t *entry, tEnd int64, fromMeta meta, fromStart int64) {
+	svc := fromMeta.svc()
 	k := graph.SpanLink
-	if uint8(fromMeta>>metaKindShift&7) == kindConsumer && t.kind() == kindProducer {
+	if fromMeta.kind() == kindConsumer && t.meta.kind() == kindProducer {
 		k = graph.Messaging
 	}
-	b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(t.svc()), Server: svc, Kind: k,
-		Failed: t.failed() || fromMeta&metaFailed != 0, Seconds: [2]float64{seconds(fromStart - tEnd), -1}})
+	b.obs = append(b.obs, graph.Observation{Client: t.meta.svc(), Server: svc, Kind: k,
+		Failed: t.meta.failed() || fromMeta.failed(), Seconds: [2]float64{seconds(fromStart - tEnd), -1}})
 	b.tally(svc, graph.LinkResolved)
 }

@@ -6,11 +6,15 @@ type Stats struct {
 	SpansRejected  uint64 // refused: all-zero trace or span id
 	SpansDuplicate uint64 // already in the span index: ignored
 	SpansSanitised uint64 // end before start: end set to start
-	LinksInvalid   uint64
-	SpansRoot      uint64 // spans without a parent
-	SpansPaired    uint64 // spans matched with their parent
-	// Every received span is exactly one of: rejected, duplicate, root,
-	// paired, expired child, dropped child, or a pending child.
+	// SpansNodeOverflow counts spans refused because their service's node
+	// id is past MaxNodes (only when graph max_nodes exceeds it).
+	SpansNodeOverflow uint64
+	LinksInvalid      uint64
+	SpansRoot         uint64 // spans without a parent
+	SpansPaired       uint64 // spans matched with their parent
+	// Every received span is exactly one of: rejected, node overflow,
+	// duplicate, root, paired, expired child, dropped child, or a pending
+	// child.
 	PendingChildren int // spans waiting for their parent
 	PendingClients  int // CLIENT spans waiting for a server side
 	PendingLinks    int // links waiting for their target
@@ -33,7 +37,7 @@ type Stats struct {
 func (p *Processor) Stats() Stats {
 	st := Stats{
 		SpansReceived: p.received.Load(), SpansRejected: p.rejected.Load(), SpansDuplicate: p.duplicates.Load(),
-		SpansSanitised: p.sanitised.Load(), LinksInvalid: p.invalidLink.Load(),
+		SpansSanitised: p.sanitised.Load(), SpansNodeOverflow: p.nodeOverflow.Load(), LinksInvalid: p.invalidLink.Load(),
 	}
 	for _, sh := range p.shards {
 		sh.mu.Lock()

@@ -1,4 +1,4 @@
-package pairing
+package tracedecode
 
 import (
 	"fmt"
@@ -11,7 +11,53 @@ import (
 	"github.com/servicegraph/servicegraph/internal/otlpwire"
 )
 
-// checkDepth refuses td, as decodeProto refuses its serialized form, when
+// FromTraces fills r from td as Decode does from td's serialized form: the
+// same records, counts and refusals. It refuses td, with an error wrapping
+// consumer.ErrTooDeep, when an attribute value nests past
+// otlpwire.MaxValueDepth (see checkDepth); r is then left empty. Strings in
+// r are pdata's, not copied.
+func FromTraces(td ptrace.Traces, r *Records) error {
+	if err := checkDepth(td); err != nil {
+		return err
+	}
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		var service string
+		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
+			service = v.AsString()
+		}
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				r.fromSpan(spans.At(k))
+			}
+		}
+		r.Resources = append(r.Resources, Resource{Service: service, End: len(r.Spans)})
+	}
+	return nil
+}
+
+// fromSpan appends one pdata span.
+func (r *Records) fromSpan(sp ptrace.Span) {
+	s := Span{Key: Key{Trace: sp.TraceID(), Span: sp.SpanID()}, Parent: sp.ParentSpanID(),
+		Kind: uint8(sp.Kind()), Failed: sp.Status().Code() == ptrace.StatusCodeError, Name: sp.Name()}
+	linkLo := len(r.Links)
+	if s.Key.Valid() {
+		if s.Kind == KindClient {
+			s.Peer, s.PeerKind = peerOf(sp.Attributes())
+		}
+		links := sp.Links()
+		for l := 0; l < links.Len(); l++ {
+			ln := links.At(l)
+			r.Links = append(r.Links, Key{Trace: ln.TraceID(), Span: ln.SpanID()})
+		}
+	}
+	r.accept(&s, uint64(sp.StartTimestamp()), uint64(sp.EndTimestamp()), linkLo)
+}
+
+// checkDepth refuses td, as Decode refuses its serialized form, when
 // an attribute value anywhere in it (resource, scope, span, event or link
 // attributes) nests past otlpwire.MaxValueDepth. pdata builds any depth;
 // the walk stops one level past the bound.

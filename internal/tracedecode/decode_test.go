@@ -1,4 +1,4 @@
-package pairing
+package tracedecode
 
 import (
 	"errors"
@@ -13,58 +13,28 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/servicegraph/servicegraph/consumer"
-	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/internal/otlpwire"
 )
 
-// wireTestProcessor is a small processor on a fresh graph.
-func wireTestProcessor(t testing.TB) *Processor {
-	t.Helper()
-	cfg := NewDefaultConfig()
-	cfg.Shards, cfg.MaxIndexSpans, cfg.MaxPendingSpans, cfg.MaxPendingLinks = 2, 4096, 4096, 4096
-	p, err := New(cfg, Settings{}, graph.New(graph.NewDefaultConfig(), graph.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // decodeOutcome is what one decoder made of a request.
 type decodeOutcome struct {
-	err                            error
-	rejected                       int
-	spans                          []span
-	links                          []link
-	names                          []string
-	received, rejectedN, sanitised uint64
-	nodes                          []string // the graph's nodes, in id order
+	err error
+	r   Records
 }
 
-func outcome(p *Processor, b *batch, rejected int, err error) decodeOutcome {
-	return decodeOutcome{err: err, rejected: rejected, spans: b.spans, links: b.links, names: b.names,
-		received: p.received.Load(), rejectedN: p.rejected.Load(), sanitised: p.sanitised.Load(), nodes: p.graph.Nodes()}
-}
-
-// decodeBoth decodes buf through pdata (UnmarshalProto, then decode) and
-// through decodeProto, each with its own processor and graph. The pdata
-// side also applies checkDepth, as ConsumeTraces does: the one deliberate
+// decodeBoth decodes buf through pdata (UnmarshalProto, then FromTraces)
+// and through Decode. FromTraces applies checkDepth: the one deliberate
 // difference from pdata, which accepts attribute values nested to any
-// depth, while both of our paths refuse those past
-// otlpwire.MaxValueDepth.
+// depth, while both of our paths refuse those past otlpwire.MaxValueDepth.
 func decodeBoth(t testing.TB, buf []byte) (viaPdata, viaWire decodeOutcome) {
 	t.Helper()
-	p1, b1 := wireTestProcessor(t), &batch{}
 	req := ptraceotlp.NewExportRequest()
 	if err := req.UnmarshalProto(buf); err != nil {
-		viaPdata = outcome(p1, b1, 0, err)
-	} else if err := checkDepth(req.Traces()); err != nil {
-		viaPdata = outcome(p1, b1, 0, err)
+		viaPdata.err = err
 	} else {
-		viaPdata = outcome(p1, b1, p1.decode(req.Traces(), b1), nil)
+		viaPdata.err = FromTraces(req.Traces(), &viaPdata.r)
 	}
-	p2, b2 := wireTestProcessor(t), &batch{}
-	rejected, err := p2.decodeProto(buf, b2)
-	viaWire = outcome(p2, b2, rejected, err)
+	viaWire.err = Decode(buf, &viaWire.r)
 	return viaPdata, viaWire
 }
 
@@ -80,27 +50,24 @@ func assertSame(t testing.TB, buf []byte) (accepted bool) {
 		if !consumer.IsMalformed(wd.err) {
 			t.Fatalf("wire error %v is not consumer.NewMalformed", wd.err)
 		}
-		if len(wd.spans) != 0 || len(wd.links) != 0 || wd.received != 0 || len(wd.nodes) != len(pd.nodes) {
-			t.Fatalf("refused request left state: %d spans, %d links, %d received, nodes %q",
-				len(wd.spans), len(wd.links), wd.received, wd.nodes)
+		if r := wd.r; len(r.Spans) != 0 || len(r.Links) != 0 || len(r.Resources) != 0 || r.Received != 0 {
+			t.Fatalf("refused request left records: %+v", r)
 		}
 		return false
 	}
-	if pd.rejected != wd.rejected || pd.received != wd.received || pd.rejectedN != wd.rejectedN || pd.sanitised != wd.sanitised {
-		t.Fatalf("counts: pdata rejected %d (received %d rejected %d sanitised %d), wire %d (%d %d %d)",
-			pd.rejected, pd.received, pd.rejectedN, pd.sanitised, wd.rejected, wd.received, wd.rejectedN, wd.sanitised)
+	p, w := &pd.r, &wd.r
+	if p.Received != w.Received || p.Rejected != w.Rejected || p.Sanitised != w.Sanitised {
+		t.Fatalf("counts: pdata received %d rejected %d sanitised %d, wire %d %d %d",
+			p.Received, p.Rejected, p.Sanitised, w.Received, w.Rejected, w.Sanitised)
 	}
-	if !slices.Equal(pd.spans, wd.spans) {
-		t.Fatalf("spans differ:\npdata %+v\nwire  %+v", pd.spans, wd.spans)
+	if !slices.Equal(p.Resources, w.Resources) {
+		t.Fatalf("resources differ:\npdata %+v\nwire  %+v", p.Resources, w.Resources)
 	}
-	if !slices.Equal(pd.links, wd.links) {
-		t.Fatalf("links differ:\npdata %+v\nwire  %+v", pd.links, wd.links)
+	if !slices.Equal(p.Spans, w.Spans) {
+		t.Fatalf("spans differ:\npdata %+v\nwire  %+v", p.Spans, w.Spans)
 	}
-	if !slices.Equal(pd.names, wd.names) {
-		t.Fatalf("names differ:\npdata %q\nwire  %q", pd.names, wd.names)
-	}
-	if !slices.Equal(pd.nodes, wd.nodes) {
-		t.Fatalf("graph nodes differ:\npdata %q\nwire  %q", pd.nodes, wd.nodes)
+	if !slices.Equal(p.Links, w.Links) {
+		t.Fatalf("links differ:\npdata %+v\nwire  %+v", p.Links, w.Links)
 	}
 	return true
 }
@@ -268,7 +235,7 @@ func TestWireEqualsPdataCases(t *testing.T) {
 // The error names where decoding failed.
 func TestWireErrorNamesTheField(t *testing.T) {
 	in := request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(), spanOf(msg(nil, 1, tid1[:5]))))))
-	_, err := wireTestProcessor(t).decodeProto(in, &batch{})
+	err := Decode(in, &Records{})
 	const want = "decode protobuf ExportTraceServiceRequest: resource_spans[0].scope_spans[0].spans[1]: trace_id has 5 bytes, want 16"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %q", err, want)
@@ -278,7 +245,7 @@ func TestWireErrorNamesTheField(t *testing.T) {
 		t.Fatalf("error %T is not a malformed *wireError", err)
 	}
 	in = request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(msg(nil, 9, msg(nil, 2, varint(nil, 1, 1))))))))
-	_, err = wireTestProcessor(t).decodeProto(in, &batch{})
+	err = Decode(in, &Records{})
 	if err == nil || !strings.Contains(err.Error(), "spans[0].attributes[0].value.string_value: wrong wire type 0") {
 		t.Fatalf("error %v does not name the attribute value", err)
 	}
@@ -474,7 +441,7 @@ func mapField(m []byte, num protowire.Number, f func([]byte) []byte) []byte {
 // FuzzWireEqualsPdata builds a valid request from the input, marshals it
 // with pdata, optionally reshapes it (resource last, fields reversed,
 // unknown fields, deprecated scope field, repeated singular fields), and
-// checks that decodeProto and decode over pdata give identical records.
+// checks that Decode and FromTraces give identical records.
 func FuzzWireEqualsPdata(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, byte(0))
 	f.Add([]byte("client spans with db and peer attributes of every type"), byte(31))
@@ -493,7 +460,7 @@ func FuzzWireEqualsPdata(f *testing.F) {
 }
 
 // FuzzWireRawBytes feeds arbitrary bytes to both decoders: pdata accepts
-// them if and only if decodeProto does, with identical records.
+// them if and only if Decode does, with identical records.
 func FuzzWireRawBytes(f *testing.F) {
 	for _, in := range [][]byte{nil, request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(), spanOf(msg(nil, 2, sid2)))))),
 		request(cat(msg(nil, 2, scopeOf(spanOf(msg(nil, 13, msg(nil, 1, tid1))))), resourceOf("b"))),
@@ -505,44 +472,4 @@ func FuzzWireRawBytes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		assertSame(t, in)
 	})
-}
-
-// Past graph.Config.MaxNodes, names fold into graph.OverflowNode and every
-// lookup of an uncached name is counted: decodeProto's peer cache must not
-// change those counts.
-func TestWireOverflowCountsMatch(t *testing.T) {
-	var spans [][]byte
-	for i := range 40 {
-		sid := []byte{0, 0, 0, 0, 0, 0, 1, byte(i + 1)}
-		spans = append(spans, spanOf(msg(nil, 2, sid), attr("peer.service", str(nil, 1, "peer-"+string(rune('a'+i/3))))))
-	}
-	in := request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spans...))), cat(resourceOf("b"), msg(nil, 2, scopeOf(spans...))))
-	run := func(wire bool) graph.Stats {
-		gcfg := graph.NewDefaultConfig()
-		gcfg.MaxNodes = 4
-		g := graph.New(gcfg, graph.Settings{})
-		cfg := NewDefaultConfig()
-		cfg.Shards, cfg.MaxIndexSpans, cfg.MaxPendingSpans, cfg.MaxPendingLinks = 1, 1024, 1024, 1024
-		p, err := New(cfg, Settings{}, g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for range 2 {
-			if wire {
-				_, err = p.decodeProto(in, &batch{})
-			} else {
-				req := ptraceotlp.NewExportRequest()
-				err = req.UnmarshalProto(in)
-				p.decode(req.Traces(), &batch{})
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		return g.Stats()
-	}
-	viaPdata, viaWire := run(false), run(true)
-	if viaPdata.NodesOverflowed == 0 || viaPdata != viaWire {
-		t.Fatalf("graph stats: pdata %+v, wire %+v", viaPdata, viaWire)
-	}
 }

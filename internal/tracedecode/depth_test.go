@@ -1,7 +1,6 @@
-package pairing
+package tracedecode
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,7 +83,7 @@ func deepRequests(value []byte) map[string][]byte {
 }
 
 // Values nest at most otlpwire.MaxValueDepth levels, on both paths
-// (decodeProto, and pdata then checkDepth), wherever they are, as arrays or
+// (Decode, and pdata then FromTraces), wherever they are, as arrays or
 // kvlists; a KeyValue at the last level counts as a value past it.
 func TestValueDepthBound(t *testing.T) {
 	const maxDepth = otlpwire.MaxValueDepth
@@ -112,7 +111,7 @@ func TestValueDepthBound(t *testing.T) {
 				if tt.accept {
 					return
 				}
-				_, err := wireTestProcessor(t).decodeProto(in, &batch{})
+				err := Decode(in, &Records{})
 				if !errors.Is(err, consumer.ErrTooDeep) || !consumer.IsMalformed(err) {
 					t.Fatalf("wire error %v: not a malformed consumer.ErrTooDeep", err)
 				}
@@ -126,7 +125,7 @@ func TestValueDepthBound(t *testing.T) {
 func TestValueDepthErrors(t *testing.T) {
 	in := request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(), spanOf(attr("ok", str(nil, 1, "v")),
 		attr("deep", deepValue(1000, true, leafString)))))))
-	_, err := wireTestProcessor(t).decodeProto(in, &batch{})
+	err := Decode(in, &Records{})
 	const want = "decode protobuf ExportTraceServiceRequest: resource_spans[0].scope_spans[0].spans[1].attributes[1].value: " +
 		"attribute values nested too deep: more than 128 levels"
 	if err == nil || err.Error() != want {
@@ -140,11 +139,11 @@ func TestValueDepthErrors(t *testing.T) {
 	for range 1000 {
 		v = v.AppendEmpty().SetEmptySlice()
 	}
-	err = wireTestProcessor(t).ConsumeTraces(context.Background(), req)
+	err = FromTraces(req, &Records{})
 	const wantPdata = `resource_spans[0].scope_spans[0].spans[0].events[0].attributes["deep"]: ` +
 		"attribute values nested too deep: more than 128 levels"
 	if err == nil || err.Error() != wantPdata || !errors.Is(err, consumer.ErrTooDeep) {
-		t.Fatalf("ConsumeTraces error\n%v, want\n%s", err, wantPdata)
+		t.Fatalf("FromTraces error\n%v, want\n%s", err, wantPdata)
 	}
 }
 
@@ -154,14 +153,15 @@ func TestValueDepthErrors(t *testing.T) {
 func TestValueDepthMillion(t *testing.T) {
 	for _, kv := range []bool{false, true} {
 		t.Run(fmt.Sprint("kvlist ", kv), func(t *testing.T) {
-			in := withSpan(attr("deep", deepValue(1_000_000, kv, leafString)))
-			p := wireTestProcessor(t)
-			err := p.ConsumeTracesProto(context.Background(), in)
+			in := request(cat(resourceOf("a"), msg(nil, 2, scopeOf(spanOf(msg(nil, 2, sid2)),
+				spanOf(attr("deep", deepValue(1_000_000, kv, leafString)))))))
+			var r Records
+			err := Decode(in, &r)
 			if !errors.Is(err, consumer.ErrTooDeep) || !strings.HasSuffix(err.Error(), "more than 128 levels") {
 				t.Fatalf("error %v, want consumer.ErrTooDeep", err)
 			}
-			if st := p.Stats(); st.SpansReceived != 0 || st.IndexSpans != 0 {
-				t.Fatalf("refused request recorded: %+v", st)
+			if r.Received != 0 || len(r.Spans) != 0 || len(r.Resources) != 0 {
+				t.Fatalf("refused request recorded: %+v", r)
 			}
 		})
 	}

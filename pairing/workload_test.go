@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/tracedecode"
 	"github.com/servicegraph/servicegraph/internal/workload"
 )
 
@@ -120,7 +121,7 @@ func TestWireWorkloadEquivalence(t *testing.T) {
 }
 
 // BenchmarkDecodePdata is the decode step alone through pdata:
-// UnmarshalProto then decode into a batch.
+// UnmarshalProto, tracedecode.FromTraces, then the node lookups (resolve).
 func BenchmarkDecodePdata(b *testing.B) {
 	recs := wireWorkload(b)
 	p := wireBenchProcessor(b, nil)
@@ -134,7 +135,10 @@ func BenchmarkDecodePdata(b *testing.B) {
 			if err := req.UnmarshalProto(r); err != nil {
 				b.Fatal(err)
 			}
-			p.decode(req.Traces(), bt)
+			if err := tracedecode.FromTraces(req.Traces(), &bt.rec); err != nil {
+				b.Fatal(err)
+			}
+			p.resolve(bt)
 			spans += len(bt.spans)
 			bt.reset()
 		}
@@ -142,7 +146,9 @@ func BenchmarkDecodePdata(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(spans)/float64(b.N), "ns/span")
 }
 
-// BenchmarkDecodeProto is the decode step alone through decodeProto.
+// BenchmarkDecodeProto is the decode step alone through
+// tracedecode.Decode, then the node lookups (resolve): what
+// ConsumeTracesProto does before pairing.
 func BenchmarkDecodeProto(b *testing.B) {
 	recs := wireWorkload(b)
 	p := wireBenchProcessor(b, nil)
@@ -152,9 +158,10 @@ func BenchmarkDecodeProto(b *testing.B) {
 	for b.Loop() {
 		spans = 0
 		for _, r := range recs {
-			if _, err := p.decodeProto(r, bt); err != nil {
+			if err := tracedecode.Decode(r, &bt.rec); err != nil {
 				b.Fatal(err)
 			}
+			p.resolve(bt)
 			spans += len(bt.spans)
 			bt.reset()
 		}

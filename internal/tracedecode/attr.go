@@ -1,4 +1,4 @@
-package pairing
+package tracedecode
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"github.com/servicegraph/servicegraph/internal/otlpwire"
 )
 
-// Attributes and the messages decodeProto checks without reading: pdata
+// Attributes and the messages Decode checks without reading: pdata
 // refuses a request when any of them is malformed, so they are walked, at
 // the cost of a few tags each.
 
@@ -99,9 +99,9 @@ const (
 	subEvent
 )
 
-// The fields pdata reads of the messages decodeProto checks (pdata
+// The fields pdata reads of the messages Decode checks (pdata
 // v1.70.0 internal/generated_proto_*.go), indexed by field number; the
-// Span, Link and Status tables are in wirespan.go.
+// Span, Link and Status tables are in span.go.
 var (
 	resourceFields = []rule{
 		fResourceAttributes: {"attributes", otlpwire.BytesType, subKeyValue},

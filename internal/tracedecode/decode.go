@@ -1,0 +1,240 @@
+package tracedecode
+
+import (
+	"fmt"
+	"unsafe"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/servicegraph/servicegraph/consumer"
+	"github.com/servicegraph/servicegraph/internal/otlpwire"
+)
+
+// Decode reads a serialized ExportTraceServiceRequest (the body of an
+// OTLP/gRPC or OTLP/HTTP protobuf request, or a Kafka record value the
+// Collector's kafkaexporter wrote with encoding otlp_proto) into r, which
+// should be empty (Reset): the records FromTraces makes of the same request
+// decoded by pdata. It reads the few fields spans need and checks the rest
+// only for well-formedness, skipping every attribute value, event and string
+// it does not need.
+//
+// It refuses buf if and only if ptraceotlp.ExportRequest.UnmarshalProto
+// does (malformed protobuf, a trace_id not of 16 bytes, a span_id or
+// parent_span_id not of 8; see internal/otlpwire for pdata's leniencies it
+// shares), or when an attribute value nests past otlpwire.MaxValueDepth,
+// which pdata would accept (it recurses without a bound) but FromTraces
+// refuses too. The error is permanent (consumer.NewMalformed, and
+// consumer.ErrTooDeep for the depth), names where decoding failed, and
+// leaves r empty.
+//
+// Span names, peer names and service names in r alias buf (no copy): they
+// are valid while buf is. Decode neither modifies nor retains buf.
+func Decode(buf []byte, r *Records) error {
+	d := decoder{r: r}
+	if err := d.request(buf); err != nil {
+		r.Reset()
+		return consumer.NewMalformed(fmt.Errorf("decode protobuf ExportTraceServiceRequest: %w", err))
+	}
+	return nil
+}
+
+// decoder is the state of one Decode call.
+type decoder struct {
+	r *Records
+}
+
+// request reads an ExportTraceServiceRequest, appending one Resource per
+// resource_spans.
+func (d *decoder) request(buf []byte) *wireError {
+	n := 0
+	for i := 0; i < len(buf); {
+		num, typ, lo, hi := otlpwire.Field(buf, i)
+		if hi < 0 && num == otlpwire.RequestResourceSpans {
+			return codeError("", hi).in("resource_spans", n)
+		} else if hi < 0 {
+			return codeError("", hi)
+		}
+		if num != otlpwire.RequestResourceSpans {
+			if i = skip(buf, typ, lo, hi); i < 0 {
+				return codeError("", i)
+			}
+			continue
+		}
+		if typ != otlpwire.BytesType {
+			return fieldError("resource_spans", typ, wrongWireType)
+		}
+		if err := d.resourceSpans(buf[lo:hi]); err != nil {
+			return err.in("resource_spans", n)
+		}
+		n++
+		i = hi
+	}
+	return nil
+}
+
+// skip passes over a field that Field read, of a type and number the
+// caller ignores: the position after it, or a negative otlpwire.Code.
+func skip(buf []byte, typ protowire.Type, lo, hi int) int {
+	if typ == otlpwire.BytesType {
+		return hi
+	}
+	return otlpwire.Skip(buf, lo, typ)
+}
+
+// resourceSpans reads one ResourceSpans and appends its Resource. Its
+// fields may come in any order and repeat: the service is the first
+// service.name attribute over every resource field, as pcommon.Map.Get
+// finds it once pdata has merged them.
+func (d *decoder) resourceSpans(buf []byte) *wireError {
+	var name string
+	named, hasScope, hasDeprecated := false, false, false
+	nscope, ndep := 0, 0
+	for i := 0; i < len(buf); {
+		num, typ, lo, hi := otlpwire.Field(buf, i)
+		if hi < 0 && num == otlpwire.ResourceSpansScopeSpans {
+			return codeError("", hi).in("scope_spans", nscope)
+		} else if hi < 0 {
+			return codeError(resourceSpansField(num), hi)
+		}
+		switch num {
+		case otlpwire.ResourceSpansResource, otlpwire.ResourceSpansScopeSpans,
+			otlpwire.ResourceSpansSchemaURL, otlpwire.ResourceSpansDeprecated:
+			if typ != otlpwire.BytesType {
+				return fieldError(resourceSpansField(num), typ, wrongWireType)
+			}
+		default:
+			if i = skip(buf, typ, lo, hi); i < 0 {
+				return codeError("", i)
+			}
+			continue
+		}
+		var err *wireError
+		switch num {
+		case otlpwire.ResourceSpansResource:
+			if err = resource(buf[lo:hi], &name, &named); err != nil {
+				err = err.in("resource", -1)
+			}
+		case otlpwire.ResourceSpansScopeSpans:
+			if err = d.scopeSpans(buf[lo:hi], true); err != nil {
+				err = err.in("scope_spans", nscope)
+			}
+			hasScope = true
+			nscope++
+		case otlpwire.ResourceSpansDeprecated:
+			// Checked now, read below if there are no scope_spans.
+			if err = d.scopeSpans(buf[lo:hi], false); err != nil {
+				err = err.in("instrumentation_library_spans", ndep)
+			}
+			hasDeprecated = true
+			ndep++
+		}
+		if err != nil {
+			return err
+		}
+		i = hi
+	}
+	if hasDeprecated && !hasScope {
+		// pdata's MigrateTraces: the deprecated field stands in for
+		// scope_spans. Everything was checked above.
+		for i := 0; i < len(buf); {
+			num, typ, lo, hi := otlpwire.Field(buf, i)
+			if num == otlpwire.ResourceSpansDeprecated {
+				_ = d.scopeSpans(buf[lo:hi], true)
+			}
+			i = skip(buf, typ, lo, hi)
+		}
+	}
+	d.r.Resources = append(d.r.Resources, Resource{Service: name, End: len(d.r.Spans)})
+	return nil
+}
+
+func resourceSpansField(num int32) string {
+	switch num {
+	case otlpwire.ResourceSpansResource:
+		return "resource"
+	case otlpwire.ResourceSpansScopeSpans:
+		return "scope_spans"
+	case otlpwire.ResourceSpansSchemaURL:
+		return "schema_url"
+	case otlpwire.ResourceSpansDeprecated:
+		return "instrumentation_library_spans"
+	}
+	return ""
+}
+
+// fResourceAttributes is Resource.attributes.
+const fResourceAttributes = 1
+
+// resource reads a Resource; name gets the first service.name value unless
+// named already.
+func resource(buf []byte, name *string, named *bool) *wireError {
+	nattr := 0
+	for i := 0; i < len(buf); {
+		num, typ, lo, hi := otlpwire.Field(buf, i)
+		if hi < 0 {
+			return codeError(nameOf(resourceFields, num), hi)
+		}
+		if num != fResourceAttributes { // the rest is only checked
+			var err *wireError
+			if i, err = checkField(buf, resourceFields, num, typ, lo, hi, -1, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		if typ != otlpwire.BytesType {
+			return fieldError("attributes", typ, wrongWireType)
+		}
+		key, str, isStr, err := keyValue(buf[lo:hi], 0)
+		if err != nil {
+			return err.in("attributes", nattr)
+		}
+		if !*named && key == "service.name" {
+			if *named = true; isStr {
+				*name = str
+			} else {
+				*name = valueString(buf[lo:hi])
+			}
+		}
+		nattr++
+		i = hi
+	}
+	return nil
+}
+
+// scopeSpans reads a ScopeSpans; its spans go to the records only if
+// record.
+func (d *decoder) scopeSpans(buf []byte, record bool) *wireError {
+	n := 0
+	for i := 0; i < len(buf); {
+		num, typ, lo, hi := otlpwire.Field(buf, i)
+		if hi < 0 && num == otlpwire.ScopeSpansSpans {
+			return codeError("", hi).in("spans", n)
+		} else if hi < 0 {
+			return codeError(nameOf(scopeSpansFields, num), hi)
+		}
+		if num != otlpwire.ScopeSpansSpans { // the rest is only checked
+			var err *wireError
+			if i, err = checkField(buf, scopeSpansFields, num, typ, lo, hi, -1, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		if typ != otlpwire.BytesType {
+			return fieldError("spans", typ, wrongWireType)
+		}
+		if err := d.span(buf[lo:hi], record); err != nil {
+			return err.in("spans", n)
+		}
+		n++
+		i = hi
+	}
+	return nil
+}
+
+// alias returns b as a string without copying: valid while b is.
+func alias(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

@@ -1,0 +1,110 @@
+package tracedecode
+
+// Key identifies a span: (trace id, span id).
+type Key struct {
+	Trace [16]byte
+	Span  [8]byte
+}
+
+// Valid reports whether neither id is all zero: OTLP's invalid ids.
+func (k *Key) Valid() bool { return k.Trace != [16]byte{} && k.Span != [8]byte{} }
+
+// Span kinds, as OTLP numbers them (Span.kind).
+const (
+	KindUnspecified uint8 = iota
+	KindInternal
+	KindServer
+	KindClient
+	KindProducer
+	KindConsumer
+)
+
+// statusCodeError is Status.code STATUS_CODE_ERROR.
+const statusCodeError = 2
+
+// PeerKind says what a CLIENT span's peer attributes name.
+type PeerKind uint8
+
+// The peer kinds.
+const (
+	NoPeer       PeerKind = iota // no peer attribute with a non-empty value (or not a CLIENT span)
+	PeerDatabase                 // a database: db.namespace, db.name, else the db system
+	PeerService                  // an uninstrumented peer: peer.service, service.peer.name, server.address, network.peer.address
+)
+
+// Span is what a consumer of spans gets of one span: ids copied out of the
+// request, and the few fields service-graph edges need.
+type Span struct {
+	Key    Key
+	Parent [8]byte // all zero: a root span
+	Kind   uint8   // Span.kind, truncated to 8 bits as pdata's int32 is
+	Failed bool    // Status.code is STATUS_CODE_ERROR
+	// PeerKind and Peer: the database or peer a CLIENT span names, by the
+	// precedence of peerValues.pick; NoPeer and "" for other spans.
+	PeerKind PeerKind
+	// Start and End are unix ns, clamped to MaxInt64; End ≥ Start (an end
+	// before the start is set to the start and counted in
+	// Records.Sanitised).
+	Start, End int64
+	// Records.Links[LinkLo:LinkHi] are the span's links.
+	LinkLo, LinkHi uint32
+	// Name and Peer may alias the request's memory (Decode): valid only
+	// while it is. Copy what must outlive it.
+	Name string
+	Peer string
+}
+
+// Resource is one resource_spans of a request.
+type Resource struct {
+	// Service is the first service.name attribute's value as
+	// pcommon.Value.AsString makes it, "" when missing or empty (SDKs name
+	// such a service unknown_service). It may alias the request.
+	Service string
+	// End is the end of the resource's spans in Records.Spans: they are
+	// Spans[previous End:End].
+	End int
+}
+
+// Records is what Decode or FromTraces makes of one request. A consumer
+// keeps one per goroutine (or pools them) and calls Reset between requests:
+// the slices are reused.
+type Records struct {
+	Resources []Resource
+	// Spans holds the accepted spans, in request order; a span with an
+	// all-zero trace or span id is only counted (Rejected).
+	Spans []Span
+	Links []Key // the accepted spans' link targets; all-zero ids kept
+	// Received counts the request's spans, Rejected those refused for an
+	// all-zero trace or span id (not in Spans), Sanitised those whose end
+	// was before their start.
+	Received, Rejected, Sanitised int
+}
+
+// Reset empties r, dropping its references to the request.
+func (r *Records) Reset() {
+	clear(r.Resources)
+	clear(r.Spans)
+	r.Resources, r.Spans, r.Links = r.Resources[:0], r.Spans[:0], r.Links[:0]
+	r.Received, r.Rejected, r.Sanitised = 0, 0, 0
+}
+
+// accept appends s, one span of the request, unless its ids are invalid;
+// its links, already appended from linkLo on, go with it. It clamps the
+// times and counts the span.
+func (r *Records) accept(s *Span, start, end uint64, linkLo int) {
+	r.Received++
+	if !s.Key.Valid() {
+		r.Rejected++
+		r.Links = r.Links[:linkLo]
+		return
+	}
+	s.Start, s.End = clampTime(start), clampTime(end)
+	if s.End < s.Start {
+		s.End = s.Start
+		r.Sanitised++
+	}
+	s.LinkLo, s.LinkHi = uint32(linkLo), uint32(len(r.Links))
+	r.Spans = append(r.Spans, *s)
+}
+
+func clampTime(ns uint64) int64 { return int64(min(ns, 1<<63-1)) }

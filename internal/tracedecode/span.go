@@ -1,0 +1,293 @@
+package tracedecode
+
+import (
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/servicegraph/servicegraph/internal/otlpwire"
+)
+
+// Span, Span.Link and Status fields (opentelemetry-proto
+// trace/v1/trace.proto), and the names errors give them.
+const (
+	fSpanTraceID      = 1
+	fSpanSpanID       = 2
+	fSpanTraceState   = 3
+	fSpanParentSpanID = 4
+	fSpanName         = 5
+	fSpanKind         = 6
+	fSpanStart        = 7
+	fSpanEnd          = 8
+	fSpanAttributes   = 9
+	fSpanDroppedAttrs = 10
+	fSpanEvents       = 11
+	fSpanDroppedEvts  = 12
+	fSpanLinks        = 13
+	fSpanDroppedLinks = 14
+	fSpanStatus       = 15
+	fSpanFlags        = 16
+
+	fLinkTraceID = 1
+	fLinkSpanID  = 2
+
+	fLinkTraceState = 3
+	fLinkAttributes = 4
+	fLinkDropped    = 5
+	fLinkFlags      = 6
+
+	fStatusMessage = 2
+	fStatusCode    = 3
+)
+
+// spanFields names the Span fields and checks those span does not read.
+var spanFields = []rule{
+	fSpanTraceID:      {"trace_id", otlpwire.BytesType, subNone},
+	fSpanSpanID:       {"span_id", otlpwire.BytesType, subNone},
+	fSpanTraceState:   {"trace_state", otlpwire.BytesType, subNone},
+	fSpanParentSpanID: {"parent_span_id", otlpwire.BytesType, subNone},
+	fSpanName:         {"name", otlpwire.BytesType, subNone},
+	fSpanKind:         {"kind", otlpwire.VarintType, subNone},
+	fSpanStart:        {"start_time_unix_nano", otlpwire.Fixed64Type, subNone},
+	fSpanEnd:          {"end_time_unix_nano", otlpwire.Fixed64Type, subNone},
+	fSpanAttributes:   {"attributes", otlpwire.BytesType, subKeyValue},
+	fSpanDroppedAttrs: {"dropped_attributes_count", otlpwire.VarintType, subNone},
+	fSpanEvents:       {"events", otlpwire.BytesType, subEvent},
+	fSpanDroppedEvts:  {"dropped_events_count", otlpwire.VarintType, subNone},
+	fSpanLinks:        {"links", otlpwire.BytesType, subNone},
+	fSpanDroppedLinks: {"dropped_links_count", otlpwire.VarintType, subNone},
+	fSpanStatus:       {"status", otlpwire.BytesType, subNone},
+	fSpanFlags:        {"flags", otlpwire.Fixed32Type, subNone},
+}
+
+// readSpanFields has bit n set for each Span field n that span reads
+// (the others are only checked): their wire type is checked first.
+const readSpanFields = 1<<fSpanTraceID | 1<<fSpanSpanID | 1<<fSpanParentSpanID | 1<<fSpanName | 1<<fSpanKind |
+	1<<fSpanStart | 1<<fSpanEnd | 1<<fSpanAttributes | 1<<fSpanLinks | 1<<fSpanStatus
+
+// peerAttrs are the first of a span's peer attributes (one per
+// peerSlot): each a whole KeyValue, whose value is read only once the
+// span turns out to be a CLIENT span.
+type peerAttrs struct {
+	have  [peerSlots]bool
+	kv    [peerSlots][]byte
+	str   [peerSlots]string // the value when isStr: keyValue found a plain string
+	isStr [peerSlots]bool
+}
+
+// values reads the attributes' values as pcommon.Value.AsString would.
+func (p *peerAttrs) values() peerValues {
+	var v peerValues
+	for k, ok := range p.have {
+		switch {
+		case ok && p.isStr[k]:
+			v.value[k] = p.str[k]
+		case ok:
+			v.value[k] = valueString(p.kv[k])
+		}
+	}
+	v.have = p.have
+	return v
+}
+
+// spanReader is the state of reading one Span: one reader method per
+// field it reads. As in pdata, the last occurrence of a singular field
+// wins.
+type spanReader struct {
+	s                    Span
+	start, end           uint64
+	code                 int32
+	peers                peerAttrs
+	nattr, nevent, nlink int // occurrences so far, for error paths
+	record               bool
+	r                    *Records
+}
+
+// span reads one Span into the records (when record) as FromTraces would.
+func (d *decoder) span(buf []byte, record bool) *wireError {
+	sr := spanReader{record: record, r: d.r}
+	linkLo := len(d.r.Links)
+	for i := 0; i < len(buf); {
+		// Most fields are length-delimited with one-byte tags and lengths:
+		// ShortBytes reads those inline.
+		num, lo, hi, short := otlpwire.ShortBytes(buf, i)
+		typ := otlpwire.BytesType
+		if !short {
+			if num, typ, lo, hi = otlpwire.Field(buf, i); hi < 0 {
+				return codeError(nameOf(spanFields, num), hi)
+			}
+		}
+		if num > 0 && num < 32 && readSpanFields>>num&1 != 0 && typ != spanFields[num].typ {
+			return fieldError(spanFields[num].name, typ, wrongWireType)
+		}
+		var err *wireError
+		if i, err = sr.field(buf, num, typ, lo, hi); err != nil {
+			return err
+		}
+	}
+	if !record {
+		return nil
+	}
+	if sr.s.Kind == KindClient && sr.s.Key.Valid() {
+		v := sr.peers.values()
+		sr.s.Peer, sr.s.PeerKind = v.pick()
+	}
+	sr.s.Failed = sr.code == statusCodeError
+	d.r.accept(&sr.s, sr.start, sr.end, linkLo)
+	return nil
+}
+
+// field reads or checks one field of a type already checked, and returns
+// the position after it.
+func (sr *spanReader) field(buf []byte, num int32, typ protowire.Type, lo, hi int) (int, *wireError) {
+	var err *wireError
+	switch num {
+	case fSpanTraceID:
+		err = readID(sr.s.Key.Trace[:], buf[lo:hi], "trace_id")
+	case fSpanSpanID:
+		err = readID(sr.s.Key.Span[:], buf[lo:hi], "span_id")
+	case fSpanParentSpanID:
+		err = readID(sr.s.Parent[:], buf[lo:hi], "parent_span_id")
+	case fSpanName:
+		sr.s.Name = alias(buf[lo:hi])
+	case fSpanKind:
+		hi, err = sr.kind(buf, lo)
+	case fSpanStart:
+		hi, err = readFixed64(buf, lo, &sr.start, "start_time_unix_nano")
+	case fSpanEnd:
+		hi, err = readFixed64(buf, lo, &sr.end, "end_time_unix_nano")
+	case fSpanAttributes:
+		err = sr.attribute(buf[lo:hi])
+	case fSpanLinks:
+		err = sr.link(buf[lo:hi])
+	case fSpanStatus:
+		if sr.code, err = status(buf[lo:hi], sr.code); err != nil {
+			err = err.in("status", -1)
+		}
+	default: // checked only: events, dropped counts, flags, trace_state, unknown fields
+		if hi, err = checkField(buf, spanFields, num, typ, lo, hi, sr.nevent, 0); err == nil && num == fSpanEvents {
+			sr.nevent++
+		}
+	}
+	return hi, err
+}
+
+// kind reads Span.kind at buf[lo:].
+func (sr *spanReader) kind(buf []byte, lo int) (int, *wireError) {
+	v, hi := otlpwire.Varint(buf, lo)
+	if hi < 0 {
+		return hi, codeError("kind", hi)
+	}
+	sr.s.Kind = uint8(v) // pdata: SpanKind(int32(v)); FromTraces: uint8 of that
+	return hi, nil
+}
+
+// readFixed64 reads a fixed64 field at buf[lo:] into dst.
+func readFixed64(buf []byte, lo int, dst *uint64, field string) (int, *wireError) {
+	v, hi := otlpwire.Fixed64(buf, lo)
+	if hi < 0 {
+		return hi, codeError(field, hi)
+	}
+	*dst = v
+	return hi, nil
+}
+
+// attribute checks one span attribute (a KeyValue) and keeps it if it is
+// the first of a peer attribute.
+func (sr *spanReader) attribute(kv []byte) *wireError {
+	key, str, isStr, err := keyValue(kv, 0)
+	if err != nil {
+		return err.in("attributes", sr.nattr)
+	}
+	if k := peerSlot(key); k >= 0 && !sr.peers.have[k] {
+		sr.peers.have[k], sr.peers.kv[k], sr.peers.str[k], sr.peers.isStr[k] = true, kv, str, isStr
+	}
+	sr.nattr++
+	return nil
+}
+
+// link reads one Span.Link, recorded when the span is.
+func (sr *spanReader) link(buf []byte) *wireError {
+	to, err := linkTo(buf)
+	if err != nil {
+		return err.in("links", sr.nlink)
+	}
+	if sr.record {
+		sr.r.Links = append(sr.r.Links, to)
+	}
+	sr.nlink++
+	return nil
+}
+
+// linkFields checks the Span.Link fields linkTo does not read.
+var linkFields = []rule{
+	fLinkTraceID:    {"trace_id", otlpwire.BytesType, subNone},
+	fLinkSpanID:     {"span_id", otlpwire.BytesType, subNone},
+	fLinkTraceState: {"trace_state", otlpwire.BytesType, subNone},
+	fLinkAttributes: {"attributes", otlpwire.BytesType, subKeyValue},
+	fLinkDropped:    {"dropped_attributes_count", otlpwire.VarintType, subNone},
+	fLinkFlags:      {"flags", otlpwire.Fixed32Type, subNone},
+}
+
+// linkTo reads a Span.Link and returns its target.
+func linkTo(buf []byte) (Key, *wireError) {
+	var to Key
+	nattr := 0
+	for i := 0; i < len(buf); {
+		num, typ, lo, hi := otlpwire.Field(buf, i)
+		if hi < 0 {
+			return to, codeError(nameOf(linkFields, num), hi)
+		}
+		if (num == fLinkTraceID || num == fLinkSpanID) && typ != otlpwire.BytesType {
+			return to, fieldError(linkFields[num].name, typ, wrongWireType)
+		}
+		switch num {
+		case fLinkTraceID:
+			if err := readID(to.Trace[:], buf[lo:hi], "trace_id"); err != nil {
+				return to, err
+			}
+		case fLinkSpanID:
+			if err := readID(to.Span[:], buf[lo:hi], "span_id"); err != nil {
+				return to, err
+			}
+		default:
+			var err *wireError
+			if hi, err = checkField(buf, linkFields, num, typ, lo, hi, nattr, 0); err != nil {
+				return to, err
+			}
+			if num == fLinkAttributes {
+				nattr++
+			}
+		}
+		i = hi
+	}
+	return to, nil
+}
+
+// statusFields checks the Status fields status does not read.
+var statusFields = []rule{
+	fStatusMessage: {"message", otlpwire.BytesType, subNone},
+	fStatusCode:    {"code", otlpwire.VarintType, subNone},
+}
+
+// status reads a Status and returns its code: the last one, starting from
+// code (pdata merges repeated status fields).
+func status(buf []byte, code int32) (int32, *wireError) {
+	for i := 0; i < len(buf); {
+		num, typ, lo, hi := otlpwire.Field(buf, i)
+		if hi < 0 {
+			return code, codeError(nameOf(statusFields, num), hi)
+		}
+		if num == fStatusCode && typ == otlpwire.VarintType {
+			var v uint64
+			if v, i = otlpwire.Varint(buf, lo); i < 0 {
+				return code, codeError("code", i)
+			}
+			code = int32(v) // pdata: StatusCode(v), an int32
+			continue
+		}
+		var err *wireError
+		if i, err = checkField(buf, statusFields, num, typ, lo, hi, -1, 0); err != nil {
+			return code, err
+		}
+	}
+	return code, nil
+}
