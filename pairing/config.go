@@ -41,9 +41,10 @@ type Config struct {
 	Shards int `yaml:"shards"`
 	// ExpiryInterval is how often waits are checked.
 	ExpiryInterval time.Duration `yaml:"expiry_interval"`
-	// RecentProblems is how many unresolved and invalid links are kept for
-	// GET /api/links/unresolved, at most MaxRecentProblems: each holds its
-	// span name cut to MaxNameBytes, ids in hex and a time, under 1 KB.
+	// RecentProblems is how many unresolved, invalid and dropped links are
+	// kept for GET /api/links/unresolved, at most MaxRecentProblems: each
+	// holds its span name cut to MaxNameBytes, ids in hex and a time, under
+	// 1 KB.
 	RecentProblems int `yaml:"recent_problems"`
 	// MaxNameBytes cuts the span names pairing keeps past a request (of
 	// waiting links and recent problems), at a UTF-8 boundary after

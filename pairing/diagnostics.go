@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Problem is one span link that made no edge, kept for the "span link
-// missing" debugger (GET /api/links/unresolved).
+// Problem is one span link that made no edge (unresolved within the link
+// wait, invalid ids, or dropped at max_pending_links), kept for the "span
+// link missing" debugger (GET /api/links/unresolved).
 type Problem struct {
-	Result      string    `json:"result"`    // "unresolved" or "invalid"
+	Result      string    `json:"result"`    // "unresolved", "invalid" or "dropped" (graph.LinkResult)
 	Service     string    `json:"service"`   // the linking span's service
 	SpanName    string    `json:"span_name"` // the linking span's name
 	TraceID     string    `json:"trace_id"`  // the linking span's ids, hex

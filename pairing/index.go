@@ -86,6 +86,16 @@ type index struct {
 	evictions uint64
 }
 
+// The table is kept at most loadNum/loadDen full (70 %): see index.
+const (
+	loadNum = 7
+	loadDen = 10
+)
+
+// initialSlots is the table's size until the index grows (or its final
+// size, if smaller): a shard starts small and doubles.
+const initialSlots = 1024
+
 // maxDispBits bounds the bits spent on disp: 5 bits saturate at 31, which
 // 0.13% of entries reach at load 0.7 (0.8% at 0.8).
 const maxDispBits = 5
@@ -94,11 +104,11 @@ const maxDispBits = 5
 // table and ring are allocated at full size now, so that growth is paid at
 // start rather than during the first cap spans.
 func newIndex(capacity int, seed maphash.Seed, prealloc bool) *index {
-	final := (capacity*10 + 6) / 7
+	final := (capacity*loadDen + loadNum - 1) / loadNum // capacity at most loadNum/loadDen of it
 	posBits := uint(bits.Len32(uint32(capacity)))
 	spare := 32 - posBits
-	dispBits := min(maxDispBits, (spare+1)/2)
-	x := &index{ring: newRing[entry](capacity), slots: make([]uint32, min(final, 1024)), posBits: posBits,
+	dispBits := min(maxDispBits, (spare+1)/2) // the spare bits, split between disp and the tag
+	x := &index{ring: newRing[entry](capacity), slots: make([]uint32, min(final, initialSlots)), posBits: posBits,
 		dispBits: dispBits, tagShift: posBits + dispBits, dispMax: 1<<dispBits - 1, final: final, seed: seed}
 	if prealloc {
 		x.slots = make([]uint32, final)
@@ -186,7 +196,7 @@ func (x *index) insert(e entry) (*entry, bool) {
 		x.evict()
 		i = -1
 	}
-	if int(x.ring.n+1)*10 > len(x.slots)*7 && len(x.slots) < x.final {
+	if int(x.ring.n+1)*loadDen > len(x.slots)*loadNum && len(x.slots) < x.final {
 		x.grow()
 		i = -1
 	}

@@ -258,7 +258,8 @@ func (p *Processor) expire(pairCutoff, linkCutoff, now int64) {
 	p.report(b, now)
 }
 
-// Problems returns the most recent unresolved and invalid links, newest first.
+// Problems returns the most recent unresolved, invalid and dropped links,
+// newest first.
 func (p *Processor) Problems() []Problem { return p.recent.list() }
 
 // Start runs expiry every ExpiryInterval until Shutdown.

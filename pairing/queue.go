@@ -19,9 +19,9 @@ type chain struct{ head, tail uint32 } // positions + 1
 //
 // Only waiting (live) items count toward max: a taken item is dead at once.
 // Its ring position is reused when it becomes the oldest, or sooner: the
-// ring has max/4 positions beyond max, and when they are all used by dead
+// ring has max/queueSlack positions beyond max, and when they are all used by dead
 // items the live ones are compacted to the front (in arrival order), which
-// frees at least max/4 positions, so a push costs O(1) amortized. Memory:
+// frees at least max/queueSlack positions, so a push costs O(1) amortized. Memory:
 // at most 1.25 × max items.
 type queue[T any, P interface {
 	*T
@@ -36,11 +36,16 @@ type queue[T any, P interface {
 	moved func(p P, from, to uint32)
 }
 
+// queueSlack sets the positions a queue's ring has beyond its max live
+// items: max/queueSlack (at least 1), so its memory is at most 1.25 × max
+// items and compaction runs at most once per max/queueSlack pushes.
+const queueSlack = 4
+
 func newQueue[T any, P interface {
 	*T
 	item
 }](capacity int, chained bool) *queue[T, P] {
-	q := &queue[T, P]{r: newRing[T](capacity + max(capacity/4, 1)), max: capacity}
+	q := &queue[T, P]{r: newRing[T](capacity + max(capacity/queueSlack, 1)), max: capacity}
 	if chained {
 		q.heads = make(map[spanKey]chain)
 	}

@@ -193,7 +193,7 @@ func checkField(buf []byte, rules []rule, num int32, typ protowire.Type, lo, hi,
 // check checks a whole message whose known fields are rules, part of a
 // value of the given level (0: none).
 func check(buf []byte, rules []rule, level int) *wireError {
-	var seen [8]int // occurrences of each field, for error paths
+	var seen [8]int // occurrences of fields, by number mod 8, for error paths (no message here has more)
 	for i := 0; i < len(buf); {
 		num, typ, lo, hi := otlpwire.Field(buf, i)
 		if hi < 0 {
