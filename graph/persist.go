@@ -17,6 +17,13 @@ import (
 // CRC-32C of the payload) and a gob-encoded payload. A file of a newer
 // version is refused with ErrNewerFormat; one whose magic, length or
 // checksum is wrong, with ErrCorrupt.
+//
+// The payload is made of the private state* structs below, never of the
+// package's public types: gob matches fields by name, so renaming a field
+// of a public type (Bucket.Count) would silently read old files as zeros.
+// The state* structs change only with a new format version, and every
+// version's file stays in testdata/ for the tests to load
+// (TestStateV1Fixture).
 const (
 	stateMagic   = "SGSTATE\x00"
 	stateVersion = 1
@@ -50,21 +57,53 @@ type stateV1 struct {
 
 type stateNode struct {
 	Name  string
-	Kind  NodeKind
-	Links [NumLinkResults]uint64
+	Kind  uint8 // NodeKind
+	Links stateLinks
 	// BaseLinks: the base of the exported link counters (Snapshot.Base),
 	// in a file with HasBase.
-	BaseLinks [NumLinkResults]uint64
+	BaseLinks stateLinks
+}
+
+// stateLinks are a node's span-link tallies by LinkResult (resolved,
+// unresolved, invalid, dropped). Gob refuses an array of another length,
+// so the length is fixed here, not NumLinkResults: a new LinkResult must
+// not make every saved file unreadable.
+type stateLinks [4]uint64
+
+func toStateLinks(l [NumLinkResults]uint64) (s stateLinks) {
+	copy(s[:], l[:])
+	return s
+}
+
+func fromStateLinks(s stateLinks) (l [NumLinkResults]uint64) {
+	copy(l[:], s[:])
+	return l
 }
 
 type stateEdge struct {
 	Client, Server uint32 // indexes into Nodes
-	Kind           Kind
+	Kind           uint8  // Kind
 	Count, Failed  uint64
 	First, Last    int64
 	Hist           [2]stateHist
-	History        []Bucket
+	History        []stateBucket
 	Base           *stateCounters // in a file with HasBase: nil for an edge new since the base
+}
+
+// stateBucket is a saved Bucket.
+type stateBucket struct {
+	Start         int64 // unix ns
+	Count, Failed uint64
+	Sum           float64
+	N             uint64
+}
+
+func toStateBuckets(bs []Bucket) []stateBucket {
+	out := make([]stateBucket, len(bs))
+	for i, b := range bs {
+		out[i] = stateBucket{Start: b.Start, Count: b.Count, Failed: b.Failed, Sum: b.Sum, N: b.N}
+	}
+	return out
 }
 
 // stateCounters is an edge's base: what its exported counters count from.
@@ -126,7 +165,7 @@ func (s *Store) state() *stateV1 {
 	for _, name := range names {
 		if n, ok := snap.Node(name); ok {
 			ids[n.Name] = uint32(len(st.Nodes))
-			st.Nodes = append(st.Nodes, stateNode{Name: n.Name, Kind: n.Kind, Links: n.Links})
+			st.Nodes = append(st.Nodes, stateNode{Name: n.Name, Kind: uint8(n.Kind), Links: toStateLinks(n.Links)})
 		}
 	}
 	var baseEdges map[edgeName]*Edge
@@ -134,7 +173,7 @@ func (s *Store) state() *stateV1 {
 		st.HasBase = true
 		for i := range snap.Base.Nodes {
 			if j, ok := ids[snap.Base.Nodes[i].Name]; ok {
-				st.Nodes[j].BaseLinks = snap.Base.Nodes[i].Links
+				st.Nodes[j].BaseLinks = toStateLinks(snap.Base.Nodes[i].Links)
 			}
 		}
 		baseEdges = make(map[edgeName]*Edge, len(snap.Base.Edges))
@@ -145,10 +184,10 @@ func (s *Store) state() *stateV1 {
 	}
 	for i := range snap.Edges {
 		e := &snap.Edges[i]
-		se := stateEdge{Client: ids[e.Client], Server: ids[e.Server], Kind: e.Kind, Count: e.Count, Failed: e.Failed,
+		se := stateEdge{Client: ids[e.Client], Server: ids[e.Server], Kind: uint8(e.Kind), Count: e.Count, Failed: e.Failed,
 			First: e.FirstSeen.UnixNano(), Last: e.LastSeen.UnixNano()}
 		if e.Open.Start != 0 || e.History.Len() > 0 {
-			se.History = append(e.History.Buckets(), e.Open)
+			se.History = toStateBuckets(append(e.History.Buckets(), e.Open))
 		}
 		for j, h := range e.Hist {
 			se.Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
@@ -238,12 +277,12 @@ func (s *Store) savedBase(st *stateV1) *Snapshot {
 	}
 	links := make(map[string][NumLinkResults]uint64, len(st.Nodes))
 	for _, n := range st.Nodes {
-		links[n.Name] = n.BaseLinks
+		links[n.Name] = fromStateLinks(n.BaseLinks)
 	}
 	saved := make(map[edgeName]*stateCounters, len(st.Edges))
 	for _, e := range st.Edges {
 		if e.Base != nil {
-			saved[edgeName{st.Nodes[e.Client].Name, st.Nodes[e.Server].Name, e.Kind}] = e.Base
+			saved[edgeName{st.Nodes[e.Client].Name, st.Nodes[e.Server].Name, Kind(e.Kind)}] = e.Base
 		}
 	}
 	base := &Snapshot{Version: cur.Version, Taken: cur.Taken, BucketWidth: cur.BucketWidth, Bounds: cur.Bounds,
@@ -261,7 +300,7 @@ func (s *Store) savedBase(st *stateV1) *Snapshot {
 		if b == nil {
 			continue // new since the base: counts from zero
 		}
-		be := Edge{Client: e.Client, Server: e.Server, Kind: e.Kind, Count: b.Count, Failed: b.Failed}
+		be := Edge{&EdgeData{Client: e.Client, Server: e.Server, Kind: e.Kind, Count: b.Count, Failed: b.Failed}}
 		for j, h := range b.Hist {
 			be.Hist[j] = Histogram{Counts: h.Counts, Sum: h.Sum, Count: h.N}
 		}
@@ -272,7 +311,7 @@ func (s *Store) savedBase(st *stateV1) *Snapshot {
 
 func (s *Store) restore(st *stateV1) error {
 	for _, e := range st.Edges {
-		if int(e.Client) >= len(st.Nodes) || int(e.Server) >= len(st.Nodes) || e.Kind >= numKinds {
+		if int(e.Client) >= len(st.Nodes) || int(e.Server) >= len(st.Nodes) || Kind(e.Kind) >= numKinds {
 			return fmt.Errorf("%w: edge refers to a missing node or kind", ErrCorrupt)
 		}
 	}
@@ -291,16 +330,16 @@ func (s *Store) restore(st *stateV1) error {
 		case OverflowNode:
 			ids[i] = s.overflowNode()
 		default:
-			ids[i] = s.intern(s.cut(strings.ToValidUTF8(n.Name, "\uFFFD")), n.Kind)
+			ids[i] = s.intern(s.cut(strings.ToValidUTF8(n.Name, "\uFFFD")), NodeKind(n.Kind))
 		}
-		for r, v := range n.Links {
+		for r, v := range fromStateLinks(n.Links) {
 			s.links[ids[i]][r] += v
 		}
 	}
 	overflowed := s.overflow
 	var folded uint64
 	for _, se := range st.Edges {
-		k := edgeKey{ids[se.Client], ids[se.Server], se.Kind}
+		k := edgeKey{ids[se.Client], ids[se.Server], Kind(se.Kind)}
 		e := s.edges[k]
 		if e != nil {
 			e.mu.Lock()
@@ -373,14 +412,14 @@ func (e *edge) buckets(width int64) []Bucket {
 // mergeHistory adds the buckets in bs, in time order, to e's history,
 // summing buckets that start at the same time; buckets out of order (a
 // damaged file) are skipped. It needs e.mu.
-func (s *Store) mergeHistory(e *edge, bs []Bucket) {
+func (s *Store) mergeHistory(e *edge, bs []stateBucket) {
 	w := int64(s.cfg.BucketWidth)
-	old := e.buckets(w)
+	old := toStateBuckets(e.buckets(w))
 	s.histBuckets.Add(-int64(e.history.n))
 	s.histBytes.Add(-e.history.bytes())
 	e.history.clear()
 	i := 0
-	put := func(b Bucket) {
+	put := func(b stateBucket) {
 		idx := floorDiv(b.Start, w)
 		if e.history.n > 0 && idx < e.history.lastIdx() {
 			return

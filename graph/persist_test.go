@@ -108,3 +108,69 @@ func TestStateV1Fixture(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// readState restores b into a fresh store at the fixture's time.
+func readState(b []byte) (*graph.Store, error) {
+	s := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return fixtureTime }})
+	return s, s.ReadState(bytes.NewReader(b))
+}
+
+func TestStateFile(t *testing.T) {
+	var buf bytes.Buffer
+	if err := stateFixture(t).WriteFinalState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	const header = 8 + 4 + 8 + 4 // magic, version, length, checksum
+	with := func(edit func(b []byte) []byte) []byte { return edit(bytes.Clone(good)) }
+	tests := []struct {
+		name    string
+		file    []byte
+		wantErr string // empty: loads
+	}{
+		{"round trip", good, ""},
+		{"empty", nil, "state is corrupt: short header: EOF"},
+		{"not a state file", []byte("graph.state of some other program, long enough"), "state is corrupt: not a servicegraph state file"},
+		{"truncated header", good[:header-3], "state is corrupt: short header: unexpected EOF"},
+		{"truncated payload", good[:len(good)-10], "state is corrupt: payload length or checksum mismatch"},
+		{"trailing bytes", append(bytes.Clone(good), 0), "state is corrupt: payload length or checksum mismatch"},
+		{"flipped payload bit", with(func(b []byte) []byte { b[header+100] ^= 0x10; return b }),
+			"state is corrupt: payload length or checksum mismatch"},
+		{"newer version", with(func(b []byte) []byte { b[11] = 2; return b }),
+			"state was written by a newer version: format 2, this build reads up to 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := readState(tc.file)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if n := len(s.Snapshot().Edges); n != 0 {
+					t.Fatalf("%d edges restored from a refused file", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := s.Snapshot(), stateFixture(t).Snapshot()
+			if !reflect.DeepEqual(got.Nodes, want.Nodes) || len(got.Edges) != 7 || len(want.Edges) != 7 {
+				t.Fatalf("nodes %+v edges %d, want %+v and 7", got.Nodes, len(got.Edges), want.Nodes)
+			}
+			for i := range got.Edges {
+				g, w := got.Edges[i], want.Edges[i]
+				if !reflect.DeepEqual(g.History.Buckets(), w.History.Buckets()) || g.Open != w.Open {
+					t.Fatalf("edge %s>%s history differs", g.Client, g.Server)
+				}
+				g.History, w.History = graph.History{}, graph.History{}
+				if !reflect.DeepEqual(g, w) {
+					t.Fatalf("edge:\n%+v\nwant\n%+v", g, w)
+				}
+			}
+			if got.Base != nil {
+				t.Fatal("a clean file without a counter base restores without one")
+			}
+		})
+	}
+}
