@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
@@ -63,47 +61,65 @@ func newDefaultConfig() Config {
 
 // Validate reports every problem of every component at once.
 func (c Config) Validate() error {
-	var errs []error
+	if ps := c.problems(nil, nil); len(ps) > 0 {
+		return &configError{problems: ps}
+	}
+	return nil
+}
+
+// problems validates every component, naming each problem by its YAML key
+// (and its line in lines, or its flag in flags, when it was set there).
+func (c Config) problems(lines map[string]int, flags map[string]string) []problem {
+	leaves := map[string]bool{}
+	leafKeys(reflect.ValueOf(c), "", leaves)
+	var ps []problem
 	for _, v := range []struct {
 		name string
 		err  error
 	}{
 		{"receiver", c.Receiver.Validate()}, {"api", c.API.Validate()}, {"pairing", c.Pairing.Validate()},
 		{"graph", c.Graph.Validate()}, {"render", c.Render.Validate()}, {"metrics", c.Metrics.Validate()},
+		{"state", c.State.validate()}, {"log", c.Log.validate()},
 	} {
-		if v.err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", v.name, v.err))
-		}
-	}
-	if c.State.SaveInterval < time.Second {
-		errs = append(errs, fmt.Errorf("state: save_interval must be at least 1s, got %s", c.State.SaveInterval))
+		ps = append(ps, keyedProblems(v.name, v.err, leaves, lines, flags)...)
 	}
 	if c.Graph.MaxNodes > 1<<24 {
-		errs = append(errs, fmt.Errorf("graph: max_nodes must be at most %d (span index layout), got %d", 1<<24, c.Graph.MaxNodes))
+		ps = append(ps, keyedProblems("graph", fmt.Errorf("max_nodes must be at most %d (span index layout), got %d", 1<<24, c.Graph.MaxNodes),
+			leaves, lines, flags)...)
 	}
-	switch c.Log.Level {
+	sortProblems(ps)
+	return ps
+}
+
+func (c StateConfig) validate() error {
+	if c.SaveInterval < time.Second {
+		return fmt.Errorf("save_interval must be at least 1s, got %s", c.SaveInterval)
+	}
+	return nil
+}
+
+func (c LogConfig) validate() error {
+	var errs []error
+	switch c.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		errs = append(errs, fmt.Errorf("log: level must be debug, info, warn or error, got %q", c.Log.Level))
+		errs = append(errs, fmt.Errorf("level must be debug, info, warn or error, got %q", c.Level))
 	}
-	if c.Log.Format != "text" && c.Log.Format != "json" {
-		errs = append(errs, fmt.Errorf("log: format must be text or json, got %q", c.Log.Format))
+	if c.Format != "text" && c.Format != "json" {
+		errs = append(errs, fmt.Errorf("format must be text or json, got %q", c.Format))
 	}
 	return errors.Join(errs...)
 }
 
-// loadYAML decodes a config file over cfg; unknown keys are errors.
-func loadYAML(path string, cfg *Config) error {
+// loadYAML decodes a config file over cfg. Unknown keys and values of the
+// wrong type are problems, returned with the lines of the keys set.
+func loadYAML(path string, cfg *Config) (map[string]int, []problem, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read config: %w", err)
+		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	return nil
+	lines, probs := decodeYAML(b, cfg)
+	return lines, probs, nil
 }
 
 // option is one command-line flag and the config fields it sets.
@@ -247,39 +263,51 @@ func bind(fs *flag.FlagSet, cfg *Config) {
 	}
 }
 
-// parseConfig builds the configuration from defaults, then the YAML file
-// named by --config, then the flags given, which win.
-func parseConfig(fs *flag.FlagSet, args []string) (Config, error) {
-	cfg := newDefaultConfig()
+// parseConfig builds the configuration from defaults(), then the YAML
+// file named by --config, then the flags given, which win. Every problem,
+// of the file and of the values, is reported at once, as a usage error.
+func parseConfig(fs *flag.FlagSet, args []string, stdout io.Writer, defaults func() Config) (Config, error) {
+	cmd := strings.TrimPrefix(fs.Name(), "servicegraph ")
+	cfg := defaults()
 	path := fs.String("config", "", "YAML configuration file; flags override it")
 	bind(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return cfg, err
 	}
+	flags := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		for _, o := range options {
+			if o.name == f.Name {
+				for _, key := range strings.Split(o.key, ", ") {
+					flags[key] = "--" + o.name
+				}
+			}
+		}
+	})
+	var lines map[string]int
+	var probs []problem
 	if *path != "" {
-		final := newDefaultConfig()
-		if err := loadYAML(*path, &final); err != nil {
-			return cfg, err
+		final := defaults()
+		var err error
+		if lines, probs, err = loadYAML(*path, &final); err != nil {
+			return cfg, errUsage(cmd, err)
 		}
 		given := flag.NewFlagSet("", flag.ContinueOnError)
 		bind(given, &final)
-		var err error
 		fs.Visit(func(f *flag.Flag) {
 			if f.Name != "config" && err == nil {
 				err = given.Set(f.Name, f.Value.String())
 			}
 		})
 		if err != nil {
-			return cfg, err
+			return cfg, errUsage(cmd, err)
 		}
 		cfg = final
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("invalid configuration:\n%w", indent(err))
+	probs = append(probs, cfg.problems(lines, flags)...)
+	if len(probs) > 0 {
+		sortProblems(probs)
+		return cfg, errUsage(cmd, &configError{path: *path, problems: probs})
 	}
 	return cfg, nil
-}
-
-func indent(err error) error {
-	return errors.New("  " + strings.ReplaceAll(err.Error(), "\n", "\n  "))
 }

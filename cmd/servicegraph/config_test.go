@@ -67,7 +67,7 @@ state:
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
-			c, err := parseConfig(fs, tc.args)
+			c, err := parseConfig(fs, tc.args, io.Discard, newDefaultConfig)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,8 +106,8 @@ func TestFlagsMirrorYAML(t *testing.T) {
 				t.Fatal(err)
 			}
 			fromYAML := newDefaultConfig()
-			if err := loadYAML(path, &fromYAML); err != nil {
-				t.Fatalf("key %q is not a YAML key: %v\n%s", o.key, err, doc.String())
+			if _, probs, err := loadYAML(path, &fromYAML); err != nil || len(probs) > 0 {
+				t.Fatalf("key %q is not a YAML key: %v %v\n%s", o.key, err, probs, doc.String())
 			}
 			fromFlag := newDefaultConfig()
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)

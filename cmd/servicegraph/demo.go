@@ -6,11 +6,33 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel"
 
 	"github.com/servicegraph/servicegraph/internal/demo"
 )
+
+// demoLinkWait is the demo's --link-wait: short, so that the links the
+// demo makes to spans that never arrive show as unresolved within a minute.
+const demoLinkWait = 20 * time.Second
+
+// demoNote is the part of demo's help that says how it differs from serve.
+const demoNote = `
+The demo saves nothing (--data-dir is empty; set it to keep the demo's graph,
+in a directory of its own: a serve started on the same directory would show
+the demo's made-up shop) and waits --link-wait 20s for a link's target, so
+that unresolved links appear within a minute. Every other default is serve's.
+`
+
+// newDemoConfig is the demo's configuration before the YAML file and the
+// flags: serve's, without saving and with a short link wait.
+func newDemoConfig() Config {
+	c := newDefaultConfig()
+	c.State.Dir = ""
+	c.Pairing.LinkWait = demoLinkWait
+	return c
+}
 
 // runDemo runs the service and feeds it generated traffic through its own
 // OTLP/gRPC endpoint. When ctx ends, the traffic stops and flushes first,

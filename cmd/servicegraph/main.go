@@ -5,28 +5,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/servicegraph/servicegraph/internal/demo"
 	"github.com/servicegraph/servicegraph/render"
 )
-
-const usage = `servicegraph builds a live service graph, span-link edges included, from
-OpenTelemetry traces.
-
-Usage:
-  servicegraph [serve] [flags]          run the service (the default)
-  servicegraph demo [flags]             run the service fed with generated traffic
-  servicegraph render [flags] FILE...   draw OTLP/JSON trace files offline ("-" reads stdin)
-
-Run "servicegraph COMMAND -help" for a command's flags.
-`
 
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == render.WorkerArg {
@@ -40,59 +30,81 @@ func main() {
 	// The first signal starts a graceful stop; from then on the signals
 	// have their default effect, so a second one ends the process at once.
 	context.AfterFunc(ctx, stop)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := report(run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr)
 	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "servicegraph:", err)
-		os.Exit(1)
-	}
+	os.Exit(code)
 }
 
 // run dispatches a command line; it returns when the command is done or
-// ctx is cancelled.
+// ctx is cancelled. Help goes to stdout; errors are returned, for report.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case a == "-h" || a == "-help" || a == "--help":
+			writeUsage(stdout)
+			return nil
+		case a != "" && a[0] != '-':
+			cmd, args = a, args[1:]
+		}
 	}
 	switch cmd {
 	case "serve", "demo":
-		fs := flag.NewFlagSet("servicegraph "+cmd, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		var demoRate float64
-		if cmd == "demo" {
-			fs.Float64Var(&demoRate, "demo-rate", 20, "generated user requests per second")
-		}
-		fs.Usage = func() {
-			fmt.Fprintf(stderr, "Usage: servicegraph %s [flags]\n\nFlags (defaults shown; --config FILE sets the same keys in YAML, flags win):\n", cmd)
-			fs.PrintDefaults()
-		}
-		cfg, err := parseConfig(fs, args)
-		if err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("unexpected arguments: %q", fs.Args())
-		}
-		logger, err := newLogger(cfg.Log, stderr)
-		if err != nil {
-			return err
-		}
-		if cmd == "demo" {
-			return runDemo(ctx, cfg, logger, demoRate, stdout)
-		}
-		return serve(ctx, cfg, logger, nil)
+		return serveCmd(ctx, cmd, args, stdout, stderr)
 	case "render":
 		return renderCmd(ctx, args, stdout, stderr)
 	case "help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		if len(args) == 0 {
+			writeUsage(stdout)
+			return nil
+		}
+		if purpose(args[0]) == "" || args[0] == "help" {
+			return &usageError{hint: "run 'servicegraph --help' for the commands", err: fmt.Errorf("help: unknown command %q", args[0])}
+		}
+		return run(ctx, []string{args[0], "--help"}, stdout, stderr)
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
+		return &usageError{hint: "run 'servicegraph --help' for the commands", err: fmt.Errorf("unknown command %q", cmd)}
 	}
+}
+
+// serveCmd runs serve or demo: the service, demo with generated traffic.
+func serveCmd(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("servicegraph "+cmd, flag.ContinueOnError)
+	var demoRate float64
+	defaults := newDefaultConfig
+	if cmd == "demo" {
+		defaults = newDemoConfig
+		fs.Float64Var(&demoRate, "demo-rate", demo.DefaultRate, fmt.Sprintf(
+			"generated user requests per second, from 0 to %g; 0 means the default (%g)", demo.MaxRate, demo.DefaultRate))
+	}
+	fs.Usage = func() {
+		w := fs.Output()
+		p := purpose(cmd)
+		fmt.Fprintf(w, "Usage: servicegraph %s [flags]\n\n%s%s.\n", cmd, strings.ToUpper(p[:1]), p[1:])
+		if cmd == "demo" {
+			fmt.Fprint(w, demoNote)
+		}
+		fmt.Fprint(w, "\nFlags (defaults shown; --config FILE sets the same keys in YAML, flags win):\n")
+		fs.PrintDefaults()
+	}
+	cfg, err := parseConfig(fs, args, stdout, defaults)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage(cmd, fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	}
+	if cmd == "demo" && !(demoRate >= 0 && demoRate <= demo.MaxRate) {
+		return errUsage(cmd, fmt.Errorf("--demo-rate must be from 0 to %g (0: the default, %g), got %g", demo.MaxRate, demo.DefaultRate, demoRate))
+	}
+	logger, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	if cmd == "demo" {
+		return runDemo(ctx, cfg, logger, demoRate, stdout)
+	}
+	return serve(ctx, cfg, logger, nil)
 }
 
 func newLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {
