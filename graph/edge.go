@@ -95,11 +95,11 @@ func bucketIndex(bounds []float64, v float64) int {
 // before the last are never written again, so they are shared; the open
 // one is copied. It needs e.mu.
 func (e *edge) export(client, server string, width int64, arena *[]uint64) Edge {
-	out := Edge{
+	out := Edge{&EdgeData{
 		Client: client, Server: server, Kind: e.key.kind,
 		Count: e.count, Failed: e.failed,
 		FirstSeen: time.Unix(0, e.first), LastSeen: time.Unix(0, e.last),
-	}
+	}}
 	for i := range e.hist {
 		h := &e.hist[i]
 		a := *arena

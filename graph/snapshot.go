@@ -42,8 +42,17 @@ type Node struct {
 	Links [NumLinkResults]uint64
 }
 
-// Edge is one (client, server, kind) edge with its totals since first seen.
+// Edge is one (client, server, kind) edge with its totals since first
+// seen. It points to its data, which a snapshot shares with the snapshots
+// before and after it in which the edge did not change: a snapshot build
+// copies a pointer per unchanged edge, and allocates the data of the
+// changed ones only. The fields of EdgeData read as Edge's.
 type Edge struct {
+	*EdgeData
+}
+
+// EdgeData is an edge's data: immutable, shared by snapshots.
+type EdgeData struct {
 	Client, Server string
 	Kind           Kind
 	Count, Failed  uint64
@@ -69,7 +78,7 @@ type Histogram struct {
 }
 
 // ErrorRate is Failed/Count, 0 for an unused edge.
-func (e *Edge) ErrorRate() float64 {
+func (e *EdgeData) ErrorRate() float64 {
 	if e.Count == 0 {
 		return 0
 	}
@@ -77,7 +86,7 @@ func (e *Edge) ErrorRate() float64 {
 }
 
 // Window sums the history buckets that overlap [from, to).
-func (e *Edge) Window(from, to time.Time, width time.Duration) Bucket {
+func (e *EdgeData) Window(from, to time.Time, width time.Duration) Bucket {
 	f, t, w := from.UnixNano(), to.UnixNano(), int64(width)
 	var sum Bucket
 	add := func(b Bucket) {
