@@ -1,6 +1,6 @@
 // Package otlpwire reads the protobuf wire format of OTLP requests without
-// decoding them into pdata: the primitives the pairing core's raw decoder
-// and the receiver's span counter are built on.
+// decoding them into pdata: the primitives internal/tracedecode's trace
+// decoder and the receiver's span counter (SpanCount) are built on.
 //
 // # Contract
 //
