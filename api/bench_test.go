@@ -21,7 +21,7 @@ import (
 func layeredStore(b testing.TB, n int) (*graph.Store, *clock, [][2]graph.NodeID) {
 	b.Helper()
 	c := &clock{t: t0}
-	st := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: c.Now})
+	st := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: c.Now})
 	rng := rand.New(rand.NewPCG(20251130, uint64(n)))
 	entry := max(1, n/10)
 	sizes := []int{entry, (n - entry) / 3, (n - entry) / 3, n - entry - 2*((n-entry)/3)}

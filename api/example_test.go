@@ -12,7 +12,7 @@ import (
 
 // A store with one asynchronous edge, served as Jaeger's dependencies.
 func Example() {
-	st := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+	st := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
 	shop, mailer := st.Node("shop", graph.ServiceNode), st.Node("mailer", graph.ServiceNode)
 	st.Observe([]graph.Observation{{Client: shop, Server: mailer, Kind: graph.Messaging}}, nil)
 

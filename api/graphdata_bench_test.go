@@ -20,7 +20,7 @@ import (
 func BenchmarkGraphData100k(b *testing.B) {
 	c := &clock{t: t0.Add(-16 * time.Minute)}
 	cfg := graph.NewDefaultConfig()
-	st := graph.New(cfg, graph.Settings{Now: c.Now})
+	st := graph.MustNew(cfg, graph.Settings{Now: c.Now})
 	obs := make([]graph.Observation, 0, cfg.MaxEdges)
 	for i := range 400 {
 		cl := st.Node(fmt.Sprintf("client-%03d", i), graph.ServiceNode)

@@ -52,7 +52,7 @@ func (c *clock) Set(t time.Time) {
 func fixture(t testing.TB) (*graph.Store, *clock) {
 	t.Helper()
 	c := &clock{t: t0}
-	st := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: c.Now})
+	st := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: c.Now})
 	svc := func(n string) graph.NodeID { return st.Node(n, graph.ServiceNode) }
 	user, bank := st.User(), st.Node("bank-api", graph.VirtualNode)
 	db := st.Node("orders-db", graph.DatabaseNode)

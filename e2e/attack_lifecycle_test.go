@@ -135,7 +135,7 @@ func lcBigStateFile(t *testing.T, dir string) []byte {
 	lcBigStateOnce.Do(func() {
 		now := time.Now()
 		clock := now
-		st := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return clock }})
+		st := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return clock }})
 		const services, fanOut = 300, 15
 		ids := make([]graph.NodeID, services)
 		for i := range ids {

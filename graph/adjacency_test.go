@@ -9,7 +9,7 @@ import (
 // of a snapshot, and by the next snapshots while no node or edge is added.
 func TestAdjacencyShared(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)
-	s := New(NewDefaultConfig(), Settings{Now: func() time.Time { return now }})
+	s := MustNew(NewDefaultConfig(), Settings{Now: func() time.Time { return now }})
 	a, b, c := s.Node("a", ServiceNode), s.Node("b", ServiceNode), s.Node("c", ServiceNode)
 	s.Observe([]Observation{{Client: a, Server: b, Kind: Call}, {Client: b, Server: c, Kind: SpanLink}}, nil)
 	q := NewQuery(now)

@@ -16,7 +16,7 @@ import (
 func TestRestoreFoldsIntoOverflow(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := t0
-	s := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	s := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
 	user, db := s.User(), s.Node("db", graph.DatabaseNode)
 	const services = 100
 	for i := range services {
@@ -36,7 +36,7 @@ func TestRestoreFoldsIntoOverflow(t *testing.T) {
 
 	cfg := graph.NewDefaultConfig()
 	cfg.MaxNodes = 10 // user, db, 7 services, __overflow__
-	r := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+	r := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 	if err := r.ReadState(&buf); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestRestoreFoldsIntoOverflow(t *testing.T) {
 	if err := r.WriteState(&buf); err != nil {
 		t.Fatal(err)
 	}
-	r2 := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+	r2 := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 	if err := r2.ReadState(&buf); err != nil {
 		t.Fatal(err)
 	}

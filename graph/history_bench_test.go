@@ -37,7 +37,7 @@ func BenchmarkHistoryMemory(b *testing.B) {
 				runtime.ReadMemStats(&before)
 				cfg := graph.NewDefaultConfig()
 				cfg.MaxHistoryBytes = bc.cap
-				s := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+				s := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 				obs := make([]graph.Observation, bc.edges)
 				for i := range obs {
 					obs[i] = graph.Observation{Client: s.Node(fmt.Sprintf("client-%d", i%50), graph.ServiceNode),

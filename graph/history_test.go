@@ -23,7 +23,7 @@ func TestHistoryCap(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+	s := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 	start := now
 	obs := make([]graph.Observation, cfg.MaxEdges)
 	for i := range obs {
@@ -101,7 +101,7 @@ func TestHistoryModel(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cfg := graph.NewDefaultConfig()
 	cfg.Retention = 90 * time.Minute
-	s := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+	s := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 	a, b := s.Node("a", graph.ServiceNode), s.Node("b", graph.ServiceNode)
 	model := map[int64]graph.Bucket{} // by start
 	for step := range 3000 {
@@ -155,7 +155,7 @@ func TestHistoryConcurrentReaders(t *testing.T) {
 	cfg.Retention = 30 * time.Minute
 	cfg.MaxEdges = 4
 	cfg.MaxHistoryBytes = 4 * graph.MinHistoryBytesPerEdge // less than 30 minutes of two edges
-	s := graph.New(cfg, graph.Settings{Now: clock})
+	s := graph.MustNew(cfg, graph.Settings{Now: clock})
 	a, b := s.Node("a", graph.ServiceNode), s.Node("b", graph.ServiceNode)
 	done := make(chan struct{})
 	var wg sync.WaitGroup

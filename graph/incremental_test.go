@@ -14,7 +14,7 @@ import (
 // the same arrays; an unchanged store returns the same snapshot.
 func TestSnapshotCopiesOnlyChanged(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)
-	s := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	s := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
 	hub := s.Node("hub", graph.ServiceNode)
 	var obs []graph.Observation
 	for i := range 50 {
@@ -63,7 +63,7 @@ func TestSnapshotConcurrentWriters(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	cfg := graph.NewDefaultConfig()
 	cfg.Retention = 10 * time.Minute
-	s := graph.New(cfg, graph.Settings{Now: clock})
+	s := graph.MustNew(cfg, graph.Settings{Now: clock})
 	const writers, rounds, services = 4, 300, 20
 	ids := make([]graph.NodeID, services)
 	for i := range ids {

@@ -22,7 +22,7 @@ var fixtureTime = time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
 func stateFixture(t testing.TB) *graph.Store {
 	t.Helper()
 	now := fixtureTime.Add(-3 * time.Hour)
-	s := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	s := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
 	user := s.User()
 	web, api, db, batch := s.Node("web", graph.ServiceNode), s.Node("api", graph.ServiceNode),
 		s.Node("orders-db", graph.DatabaseNode), s.Node("batch", graph.ServiceNode)
@@ -72,7 +72,7 @@ func TestStateV1Fixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := stateFixture(t).Snapshot()
-	s := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return fixtureTime }})
+	s := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return fixtureTime }})
 	if err := s.ReadState(bytes.NewReader(b)); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestStateV1Fixture(t *testing.T) {
 
 // readState restores b into a fresh store at the fixture's time.
 func readState(b []byte) (*graph.Store, error) {
-	s := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return fixtureTime }})
+	s := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return fixtureTime }})
 	return s, s.ReadState(bytes.NewReader(b))
 }
 

@@ -13,7 +13,7 @@ func newStore(t *testing.T, now *time.Time) *graph.Store {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return graph.New(cfg, graph.Settings{Now: func() time.Time { return *now }})
+	return graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return *now }})
 }
 
 func TestQueryNeighbourhoodAndWindow(t *testing.T) {
@@ -87,7 +87,7 @@ func TestNodeBounds(t *testing.T) {
 	now := time.Unix(0, 0)
 	cfg := graph.NewDefaultConfig()
 	cfg.MaxNodes = 3
-	s := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+	s := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 	a := s.Node("a", graph.DatabaseNode)
 	if s.Node("a", graph.ServiceNode) != a {
 		t.Fatal("id changed on kind raise")

@@ -17,7 +17,7 @@ func TestReservedNames(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cfg := graph.NewDefaultConfig()
 	cfg.MaxNameBytes = 16
-	s := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+	s := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 	user := s.User()
 	tests := []struct{ in, want string }{
 		{"user", "user~"},
@@ -67,7 +67,7 @@ func TestReservedNames(t *testing.T) {
 	if err := s.WriteState(&buf); err != nil {
 		t.Fatal(err)
 	}
-	r2 := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+	r2 := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 	if err := r2.ReadState(&buf); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestReservedNames(t *testing.T) {
 func TestReservedOverflow(t *testing.T) {
 	cfg := graph.NewDefaultConfig()
 	cfg.MaxNodes = 3
-	s := graph.New(cfg, graph.Settings{})
+	s := graph.MustNew(cfg, graph.Settings{})
 	a := s.Node("__overflow__", graph.ServiceNode) // a real service: "__overflow__~"
 	b := s.Node("b", graph.ServiceNode)
 	c := s.Node("c", graph.ServiceNode) // past the cap: folded

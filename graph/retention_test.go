@@ -13,7 +13,7 @@ func TestHistoryRetention(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cfg := graph.NewDefaultConfig()
 	cfg.BucketWidth, cfg.Retention = time.Minute, time.Hour
-	s := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+	s := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 	a, b := s.Node("a", graph.ServiceNode), s.Node("b", graph.ServiceNode)
 	first := now
 	for range 3 { // three buckets, a minute apart

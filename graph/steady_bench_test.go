@@ -31,7 +31,7 @@ func steadyStore(tb testing.TB, edges int) (*graph.Store, *steadyClock, []graph.
 	c := newSteadyClock(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC))
 	cfg := graph.NewDefaultConfig()
 	cfg.MaxEdges = edges
-	s := graph.New(cfg, graph.Settings{Now: c.now})
+	s := graph.MustNew(cfg, graph.Settings{Now: c.now})
 	const clients = 400
 	servers := (edges + clients - 1) / clients
 	obs := make([]graph.Observation, 0, edges)

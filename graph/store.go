@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
 	"slices"
@@ -91,8 +92,27 @@ type edgeKey struct {
 	kind           Kind
 }
 
-// New returns an empty Store. cfg must be valid.
-func New(cfg Config, set Settings) *Store {
+// New returns an empty Store, or the problems of an invalid cfg
+// (Config.Validate): a store never runs on a configuration that would
+// fail later (a zero BucketWidth divides by zero at the first observation).
+func New(cfg Config, set Settings) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("graph config: %w", err)
+	}
+	return newStore(cfg, set), nil
+}
+
+// MustNew is New for a configuration known to be valid (a default one,
+// in tests and examples); it panics on an invalid one.
+func MustNew(cfg Config, set Settings) *Store {
+	s, err := New(cfg, set)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func newStore(cfg Config, set Settings) *Store {
 	if set.Now == nil {
 		set.Now = time.Now
 	}

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestExposition(t *testing.T) {
 	now := time.Unix(1767225600, 0)
-	g := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
 	p, err := pairing.New(pairing.NewDefaultConfig(), pairing.Settings{Now: func() time.Time { return now }}, g)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ import (
 func handlerGraph(t *testing.T) (*graph.Store, *pairing.Processor) {
 	t.Helper()
 	now := time.Unix(1767225600, 123456789)
-	g := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
 	p, err := pairing.New(pairing.NewDefaultConfig(), pairing.Settings{Now: func() time.Time { return now }}, g)
 	if err != nil {
 		t.Fatal(err)

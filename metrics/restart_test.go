@@ -45,7 +45,7 @@ func TestCountersAfterRestart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Unix(1767225660, 0)
-			r := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+			r := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
 			if err := r.ReadState(bytes.NewReader(tc.file)); err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestCountersAfterRestart(t *testing.T) {
 			if err := r.WriteFinalState(&final); err != nil {
 				t.Fatal(err)
 			}
-			next := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+			next := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
 			if err := next.ReadState(&final); err != nil {
 				t.Fatal(err)
 			}

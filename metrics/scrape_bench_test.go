@@ -36,7 +36,7 @@ func BenchmarkScrape100k(b *testing.B) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := t0
 	cfg := graph.NewDefaultConfig()
-	g := graph.New(cfg, graph.Settings{Now: func() time.Time { return now }})
+	g := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 	p, err := pairing.New(pairing.NewDefaultConfig(), pairing.Settings{Now: func() time.Time { return now }}, g)
 	if err != nil {
 		b.Fatal(err)

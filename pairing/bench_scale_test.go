@@ -46,7 +46,7 @@ func BenchmarkRetained(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+		g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
 		p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
 		if err != nil {
 			b.Fatal(err)

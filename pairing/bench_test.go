@@ -54,7 +54,7 @@ func runWorkloadWith(b *testing.B, spans int, set pairing.Settings, feed func(p 
 	var before, after runtime.MemStats
 	for b.Loop() {
 		b.StopTimer()
-		g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+		g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
 		p, err := pairing.New(benchConfig(), set, g)
 		if err != nil {
 			b.Fatal(err)
@@ -145,7 +145,7 @@ func TestWorkloadTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+	g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
 	p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func BenchmarkSteadyConsume(b *testing.B) {
 	b.Run("steady", func(b *testing.B) {
 		cfg := benchConfig()
 		cfg.MaxIndexSpans = max(spans/2, cfg.Shards)
-		g := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: set.Now})
+		g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: set.Now})
 		p, err := pairing.New(cfg, set, g)
 		if err != nil {
 			b.Fatal(err)

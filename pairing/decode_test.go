@@ -44,7 +44,7 @@ func TestNodeIDOverflow(t *testing.T) {
 	}
 	for _, wire := range []bool{false, true} {
 		t.Run(fmt.Sprint("wire ", wire), func(t *testing.T) {
-			g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+			g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
 			p, err := New(NewDefaultConfig(), Settings{}, g)
 			if err != nil {
 				t.Fatal(err)
@@ -104,7 +104,7 @@ func TestPeerLookupOverflowCounts(t *testing.T) {
 	run := func(cached bool) [2]uint64 {
 		gcfg := graph.NewDefaultConfig()
 		gcfg.MaxNodes = 4
-		g := graph.New(gcfg, graph.Settings{})
+		g := graph.MustNew(gcfg, graph.Settings{})
 		cfg := NewDefaultConfig()
 		cfg.Shards, cfg.MaxIndexSpans, cfg.MaxPendingSpans, cfg.MaxPendingLinks = 1, 1024, 1024, 1024
 		p, err := New(cfg, Settings{}, g)

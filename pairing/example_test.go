@@ -13,7 +13,7 @@ import (
 // The core runs in process: hand it ptrace.Traces as a collector consumer
 // would, and read the graph's snapshot.
 func Example() {
-	g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+	g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
 	p, err := pairing.New(pairing.NewDefaultConfig(), pairing.Settings{}, g)
 	if err != nil {
 		panic(err)

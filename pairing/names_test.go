@@ -69,7 +69,7 @@ func TestKeptNamesAreCut(t *testing.T) {
 			cfg := NewDefaultConfig()
 			cfg.Shards, cfg.MaxPendingLinks, cfg.MaxNameBytes = 1, 2, 17
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			p, err := New(cfg, Settings{Now: func() time.Time { return now }}, graph.New(graph.NewDefaultConfig(), graph.Settings{}))
+			p, err := New(cfg, Settings{Now: func() time.Time { return now }}, graph.MustNew(graph.NewDefaultConfig(), graph.Settings{}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func TestKeptNamesAreCut(t *testing.T) {
 func TestWaitingLinksHoldCutNames(t *testing.T) {
 	cfg := NewDefaultConfig()
 	cfg.Shards = 2
-	p, err := New(cfg, Settings{}, graph.New(graph.NewDefaultConfig(), graph.Settings{}))
+	p, err := New(cfg, Settings{}, graph.MustNew(graph.NewDefaultConfig(), graph.Settings{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func (c *clock) now() time.Time { return c.t }
 func newPipeline(t testing.TB, cfg pairing.Config) (*pairing.Processor, *graph.Store, *clock) {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	g := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: c.now})
+	g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: c.now})
 	p, err := pairing.New(cfg, pairing.Settings{Now: c.now}, g)
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func wireWorkload(t testing.TB) [][]byte {
 func wireBenchProcessor(t testing.TB, now func() time.Time) *Processor {
 	cfg := NewDefaultConfig()
 	cfg.MaxIndexSpans, cfg.MaxPendingSpans = 2<<20, 1<<20
-	p, err := New(cfg, Settings{Now: now}, graph.New(graph.NewDefaultConfig(), graph.Settings{Now: now}))
+	p, err := New(cfg, Settings{Now: now}, graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: now}))
 	if err != nil {
 		t.Fatal(err)
 	}

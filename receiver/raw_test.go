@@ -428,7 +428,7 @@ func (protoFunc) ConsumeTraces(context.Context, ptrace.Traces) error {
 // counted, paired, and malformed requests refused with the decoder's
 // message.
 func TestRawPathWithPairing(t *testing.T) {
-	g := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+	g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
 	cfg := pairing.NewDefaultConfig()
 	cfg.Shards, cfg.MaxIndexSpans, cfg.MaxPendingSpans, cfg.MaxPendingLinks = 2, 1024, 1024, 1024
 	p, err := pairing.New(cfg, pairing.Settings{}, g)

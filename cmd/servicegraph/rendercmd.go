@@ -61,7 +61,10 @@ func renderCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	now := time.Now()
-	store := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	store, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	if err != nil {
+		return err
+	}
 	proc, err := pairing.New(pairing.NewDefaultConfig(), pairing.Settings{Now: func() time.Time { return now }}, store)
 	if err != nil {
 		return err

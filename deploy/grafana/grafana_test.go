@@ -162,7 +162,7 @@ func TestProvisioning(t *testing.T) {
 func TestDashboardQueries(t *testing.T) {
 	_, d := load(t)
 	now := time.Date(2025, 6, 1, 12, 0, 30, 0, time.UTC)
-	st := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now.Add(-time.Minute) }})
+	st := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now.Add(-time.Minute) }})
 	shop, mail := st.Node("shop & co", graph.ServiceNode), st.Node("mailer", graph.ServiceNode)
 	st.Observe([]graph.Observation{{Client: shop, Server: mail, Kind: graph.Messaging}}, nil)
 	s, err := api.New(api.NewDefaultConfig(), api.Settings{Now: func() time.Time { return now }}, api.Sources{Graph: st})

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newStore is a store with one span_link edge a → b.
 func newStore(t *testing.T, edges int) *graph.Store {
 	t.Helper()
-	st := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+	st := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
 	b := st.Node("b", graph.ServiceNode)
 	for i := range edges {
 		a := st.Node("a"+strings.Repeat("x", i), graph.ServiceNode)
@@ -341,7 +341,7 @@ func TestCleanMark(t *testing.T) {
 	dir := t.TempDir()
 	restore := func() *graph.Snapshot {
 		t.Helper()
-		st := graph.New(graph.NewDefaultConfig(), graph.Settings{})
+		st := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
 		s, _ := open(t, dir, st)
 		if err := s.Load(t.Context()); err != nil {
 			t.Fatal(err)
