@@ -16,6 +16,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/pairing"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // chromium finds the browser: $SERVICEGRAPH_CHROMIUM, else chromium on
@@ -204,7 +205,7 @@ func TestBrowserPage(t *testing.T) {
 		t.Errorf("error shown %q (%v)", msg, err)
 	}
 	r.mu.Lock()
-	r.err = fmt.Errorf("%w: 400 nodes, the limit is 300", api.ErrTooLarge)
+	r.err = fmt.Errorf("%w: 400 nodes, the limit is 300", picture.ErrTooLarge)
 	r.mu.Unlock()
 	if err := do(setValue("service", ""), chromedp.Click(chromedp.ID("refresh")),
 		chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="error"]:not([data-query*="service="])`))); err != nil {

@@ -8,85 +8,81 @@ import (
 	"github.com/servicegraph/servicegraph/graph"
 )
 
-// view parses the common filters and queries a fresh snapshot. On failure
-// it has answered the request (400 naming the parameter) and returns false.
-func (s *Server) view(w http.ResponseWriter, r *http.Request) (*graph.Snapshot, graph.Query, *graph.View, bool) {
+// view parses the common filters and queries a fresh snapshot. Its errors
+// are a *ParamError (400) or a failed query (500).
+func (s *Server) view(r *http.Request) (*graph.Snapshot, graph.Query, *graph.View, error) {
 	q, err := ParseQuery(r.URL.Query(), s.now(), s.cfg.MaxDepth)
 	if err != nil {
-		writeError(w, s.log, http.StatusBadRequest, err)
-		return nil, q, nil, false
+		return nil, q, nil, err
 	}
 	snap := s.src.Graph.Snapshot()
 	v, err := snap.Query(q)
 	switch {
 	case errors.Is(err, graph.ErrUnknownService):
-		writeError(w, s.log, http.StatusBadRequest, paramErr(ParamService, "unknown service %s", echo(q.Service)))
-		return nil, q, nil, false
+		return nil, q, nil, paramErr(ParamService, "unknown service %s", echo(q.Service))
 	case err != nil:
-		writeError(w, s.log, http.StatusInternalServerError, fmt.Errorf("query graph: %w", err))
-		return nil, q, nil, false
+		return nil, q, nil, fmt.Errorf("query graph: %w", err)
 	}
-	return snap, q, v, true
+	return snap, q, v, nil
 }
 
 // serveFields answers the Node Graph API datasource's field list. The
 // plugin sends the panel's query string here too: it is checked like
 // /api/graph/data's (the service is not looked up).
-func (s *Server) serveFields(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveFields(r *http.Request) apiFuncResult {
 	if _, err := ParseQuery(r.URL.Query(), s.now(), s.cfg.MaxDepth); err != nil {
-		writeError(w, s.log, http.StatusBadRequest, err)
-		return
+		return apiFuncResult{err: err}
 	}
-	writeJSON(w, s.log, http.StatusOK, nodeGraphFields)
+	return apiFuncResult{data: nodeGraphFields}
 }
 
 // serveData answers the Node Graph API datasource's rows.
-func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
-	_, _, v, ok := s.view(w, r)
+func (s *Server) serveData(r *http.Request) apiFuncResult {
+	_, _, v, err := s.view(r)
 	switch {
-	case !ok:
+	case err != nil:
+		return apiFuncResult{err: err}
 	case !finiteView(v):
-		writeJSON(w, s.log, http.StatusOK, dataBody{Nodes: nodeRows(v), Edges: edgeRows(v)}) // 500, as encoding/json refuses
-	default:
-		writeRows(w, func(b []byte, flush func([]byte) []byte) []byte {
-			b = appendNodes(append(b, `{"nodes":`...), v, false, flush)
-			return append(appendEdges(append(b, `,"edges":`...), v, flush), '}')
-		})
+		return apiFuncResult{data: dataBody{Nodes: nodeRows(v), Edges: edgeRows(v)}} // 500, as encoding/json refuses
 	}
+	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte {
+		b = appendNodes(append(b, `{"nodes":`...), v, false, flush)
+		return append(appendEdges(append(b, `,"edges":`...), v, flush), '}')
+	}}
 }
 
 // serveAPIHealth is the datasource's "Save & Test": 200 when serving.
-func (s *Server) serveAPIHealth(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, s.log, http.StatusOK, map[string]string{"status": "ok"})
+func (s *Server) serveAPIHealth(*http.Request) apiFuncResult {
+	return apiFuncResult{data: map[string]string{"status": "ok"}}
 }
 
 // serveNodes answers the node rows as a flat array (Infinity,
 // node-graph-nodes format), with arc__*_color columns.
-func (s *Server) serveNodes(w http.ResponseWriter, r *http.Request) {
-	_, _, v, ok := s.view(w, r)
+func (s *Server) serveNodes(r *http.Request) apiFuncResult {
+	_, _, v, err := s.view(r)
 	switch {
-	case !ok:
+	case err != nil:
+		return apiFuncResult{err: err}
 	case !finiteView(v):
 		rows := nodeRows(v)
 		out := make([]infinityNodeRow, len(rows))
 		for i, n := range rows {
 			out[i] = infinityNodeRow{nodeRow: n, ArcSuccessColor: arcSuccess, ArcFailedColor: arcFailed}
 		}
-		writeJSON(w, s.log, http.StatusOK, out) // 500, as encoding/json refuses
-	default:
-		writeRows(w, func(b []byte, flush func([]byte) []byte) []byte { return appendNodes(b, v, true, flush) })
+		return apiFuncResult{data: out} // 500, as encoding/json refuses
 	}
+	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte { return appendNodes(b, v, true, flush) }}
 }
 
 // serveEdges answers the edge rows as a flat array (Infinity,
 // node-graph-edges format).
-func (s *Server) serveEdges(w http.ResponseWriter, r *http.Request) {
-	_, _, v, ok := s.view(w, r)
+func (s *Server) serveEdges(r *http.Request) apiFuncResult {
+	_, _, v, err := s.view(r)
 	switch {
-	case !ok:
+	case err != nil:
+		return apiFuncResult{err: err}
 	case !finiteView(v):
-		writeJSON(w, s.log, http.StatusOK, edgeRows(v)) // 500, as encoding/json refuses
-	default:
-		writeRows(w, func(b []byte, flush func([]byte) []byte) []byte { return appendEdges(b, v, flush) })
+		return apiFuncResult{data: edgeRows(v)} // 500, as encoding/json refuses
 	}
+	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte { return appendEdges(b, v, flush) }}
 }

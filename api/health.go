@@ -35,8 +35,8 @@ const ReasonLoading = "loading state"
 const loadingRetryAfter = 5
 
 // serveHealthy is the liveness probe: 200 "ok" while the process serves.
-func serveHealthy(w http.ResponseWriter, _ *http.Request) {
-	writeText(w, http.StatusOK, "ok")
+func serveHealthy(*http.Request) apiFuncResult {
+	return apiFuncResult{body: []byte("ok"), contentType: "text/plain; charset=utf-8"}
 }
 
 // readiness is Sources.Ready's answer; always ready when it is nil.
@@ -49,25 +49,24 @@ func (s *Server) readiness() Readiness {
 
 // serveReady is the readiness probe: 200 {"status": "ready"} (with a
 // warning when degraded), else 503 {"status": "not ready", "reason": ...}.
-func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) serveReady(*http.Request) apiFuncResult {
 	r := s.readiness()
-	if !r.Ready {
-		if r.Loading {
-			w.Header().Set("Retry-After", strconv.Itoa(loadingRetryAfter))
-		}
-		writeJSON(w, s.log, http.StatusServiceUnavailable, readyBody{Status: "not ready", Reason: r.Reason})
-		return
+	if r.Ready {
+		return apiFuncResult{data: readyBody{Status: "ready", Warning: r.Reason}}
 	}
-	writeJSON(w, s.log, http.StatusOK, readyBody{Status: "ready", Warning: r.Reason})
+	res := apiFuncResult{status: http.StatusServiceUnavailable, data: readyBody{Status: "not ready", Reason: r.Reason}}
+	if r.Loading {
+		res.header = http.Header{"Retry-After": {strconv.Itoa(loadingRetryAfter)}}
+	}
+	return res
 }
 
 // whileLoading answers 503 {"error": "loading state"} with Retry-After
 // while the saved graph is being restored, else calls next.
-func (s *Server) whileLoading(next http.Handler) http.Handler {
+func (s *Server) whileLoading(next http.Handler, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.readiness().Loading {
-			w.Header().Set("Retry-After", strconv.Itoa(loadingRetryAfter))
-			writeJSON(w, s.log, http.StatusServiceUnavailable, errorBody{Error: ReasonLoading})
+			rs.error(w, errLoading)
 			return
 		}
 		next.ServeHTTP(w, r)

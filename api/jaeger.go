@@ -37,18 +37,17 @@ type jaegerErrorBody struct {
 // [endTs-lookback, endTs], summed over kinds per (parent, child), sorted by
 // parent then child. service= keeps the links that start or end at it, as
 // Jaeger does (an unknown service gives an empty list).
-func (s *Server) serveDependencies(w http.ResponseWriter, r *http.Request) {
+// Its errors are answered in Jaeger's envelope (the route's responder).
+func (s *Server) serveDependencies(r *http.Request) apiFuncResult {
 	v := r.URL.Query()
 	from, to, err := parseDependencies(v, s.now())
 	if err != nil {
-		writeJaegerError(w, s.log, http.StatusBadRequest, err)
-		return
+		return apiFuncResult{err: err}
 	}
 	service := v.Get(ParamService)
 	view, err := s.src.Graph.Snapshot().Query(graph.Query{From: from, To: to, Kinds: graph.AllKinds})
 	if err != nil {
-		writeJaegerError(w, s.log, http.StatusInternalServerError, fmt.Errorf("query graph: %w", err))
-		return
+		return apiFuncResult{err: fmt.Errorf("query graph: %w", err)}
 	}
 	type pair struct{ parent, child string }
 	sums := map[pair]uint64{}
@@ -64,5 +63,5 @@ func (s *Server) serveDependencies(w http.ResponseWriter, r *http.Request) {
 	slices.SortFunc(links, func(a, b dependencyLink) int {
 		return cmp.Or(cmp.Compare(a.Parent, b.Parent), cmp.Compare(a.Child, b.Child))
 	})
-	writeJSON(w, s.log, http.StatusOK, dependenciesBody{Data: links})
+	return apiFuncResult{data: dependenciesBody{Data: links}}
 }

@@ -14,12 +14,11 @@ type problemsBody struct {
 // serveUnresolved answers the recent span links that made no edge, newest
 // first, optionally only the linking service's (service=), at most limit=
 // (default DefaultLimit, at most MaxLimit).
-func (s *Server) serveUnresolved(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveUnresolved(r *http.Request) apiFuncResult {
 	v := r.URL.Query()
 	limit, err := parseLimit(v)
 	if err != nil {
-		writeError(w, s.log, http.StatusBadRequest, err)
-		return
+		return apiFuncResult{err: err}
 	}
 	service := v.Get(ParamService)
 	var all []pairing.Problem
@@ -36,5 +35,5 @@ func (s *Server) serveUnresolved(w http.ResponseWriter, r *http.Request) {
 			out = append(out, p)
 		}
 	}
-	writeJSON(w, s.log, http.StatusOK, problemsBody{Problems: out})
+	return apiFuncResult{data: problemsBody{Problems: out}}
 }

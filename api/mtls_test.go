@@ -46,7 +46,7 @@ func TestMutualTLSProbesExempt(t *testing.T) {
 			"/no/such/page":   {403, forbidden},
 		}},
 		{"probes exempt, certificate", true, func() *tls.Config { return files.ClientConfig(t, true) }, map[string]answer{
-			"/-/healthy": {200, "ok"}, "/-/ready": {200, `{"status":"ready"}` + "\n"}, "/api/graph/data": {200, ""}, "/no/such/page": {404, "not found\n"},
+			"/-/healthy": {200, "ok"}, "/-/ready": {200, `{"status":"ready"}` + "\n"}, "/api/graph/data": {200, ""}, "/no/such/page": {404, `{"error":"not found"}` + "\n"},
 		}},
 		{"probes exempt, certificate of another CA", true, func() *tls.Config {
 			cfg := files.ClientConfig(t, false)

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // staticFS holds the built-in page: its template, script and style sheet.
@@ -52,7 +54,7 @@ type pageData struct {
 // string (service, depth, kinds, window, rankdir, refresh=0|1); bad values
 // fall back to defaults here, the page's own requests report them. Every
 // value is escaped by html/template.
-func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) servePage(r *http.Request) apiFuncResult {
 	v := r.URL.Query()
 	d := pageData{
 		NowMillis:      s.now().UnixMilli(),
@@ -82,9 +84,9 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	rankdir, err := parseRankDir(v)
 	if err != nil {
-		rankdir = "LR"
+		rankdir = picture.RankDirs[0]
 	}
-	for _, rd := range []string{"LR", "TB", "RL", "BT"} {
+	for _, rd := range picture.RankDirs {
 		d.RankDirs = append(d.RankDirs, option{Value: rd, Label: rd, Selected: rd == rankdir})
 	}
 	for _, n := range s.src.Graph.Snapshot().Nodes {
@@ -95,17 +97,13 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	var b bytes.Buffer
 	if err := s.page.Execute(&b, d); err != nil {
-		writeError(w, s.log, http.StatusInternalServerError, err)
-		return
+		return apiFuncResult{err: fmt.Errorf("page template: %w", err)}
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b.Bytes())
+	return apiFuncResult{body: b.Bytes(), contentType: "text/html; charset=utf-8"}
 }
 
 // staticFile serves one embedded file.
-func staticFile(name string) http.Handler {
+func staticFile(name string) apiFunc {
 	data, err := fs.ReadFile(staticFS, name)
 	if err != nil {
 		panic("api: missing embedded " + name) // a build error, caught by every test
@@ -117,11 +115,7 @@ func staticFile(name string) http.Handler {
 	case strings.HasSuffix(name, ".css"):
 		ctype = "text/css; charset=utf-8"
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(data)
-	})
+	return func(*http.Request) apiFuncResult {
+		return apiFuncResult{body: data, contentType: ctype, header: http.Header{"Cache-Control": {"no-cache"}}}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // Query parameter names, as they appear in URLs and in error bodies.
@@ -194,16 +195,14 @@ func isDigits(s string) bool {
 	return true
 }
 
-// parseRankDir returns LR, TB, RL or BT (default LR), case-insensitive.
+// parseRankDir returns one of picture.RankDirs (default the first),
+// case-insensitive, with a bad value echoed cut.
 func parseRankDir(v url.Values) (string, error) {
-	switch s := strings.ToUpper(v.Get(ParamRankDir)); s {
-	case "":
-		return "LR", nil
-	case "LR", "TB", "RL", "BT":
-		return s, nil
-	default:
-		return "", paramErr(ParamRankDir, "rankdir must be LR, TB, RL or BT, got %s", echo(v.Get(ParamRankDir)))
+	d, err := picture.ParseRankDir(cut(v.Get(ParamRankDir), maxEcho))
+	if err != nil {
+		return "", &ParamError{Param: ParamRankDir, Msg: err.Error()}
 	}
+	return d, nil
 }
 
 // parseLimit returns DefaultLimit when absent, else 1..MaxLimit.

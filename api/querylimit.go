@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,8 +40,8 @@ func newQueryLimit(n int, timeout time.Duration, reg prometheus.Registerer) (*qu
 // errBusy answers a query that waited too long for a slot.
 var errBusy = errors.New("too many graph queries at once: retry later, or narrow the query with service=<name>&depth=1")
 
-// wrap runs next once a slot is free.
-func (l *queryLimit) wrap(next http.Handler) http.Handler {
+// wrap runs next once a slot is free; rs answers a query refused.
+func (l *queryLimit) wrap(next http.Handler, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case l.slots <- struct{}{}:
@@ -54,12 +53,11 @@ func (l *queryLimit) wrap(next http.Handler) http.Handler {
 				t.Stop()
 			case <-t.C:
 				l.refused.Inc()
-				w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-				writeText(w, http.StatusServiceUnavailable, errBusy.Error()+"\n")
+				rs.error(w, errBusy)
 				return
 			case <-r.Context().Done():
 				t.Stop()
-				writeText(w, http.StatusServiceUnavailable, "request cancelled\n")
+				rs.error(w, errCancelled)
 				return
 			}
 		}

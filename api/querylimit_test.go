@@ -10,6 +10,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // blockingRenderer holds its caller until release is closed, whatever
@@ -19,7 +20,7 @@ type blockingRenderer struct {
 	release chan struct{}
 }
 
-func (r *blockingRenderer) Render(context.Context, string, *graph.View, string, string) ([]byte, error) {
+func (r *blockingRenderer) Render(context.Context, string, *graph.View, picture.Format, picture.Options) ([]byte, error) {
 	r.started <- struct{}{}
 	<-r.release
 	return []byte("digraph {}\n"), nil

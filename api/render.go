@@ -7,99 +7,56 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
-// Formats of the render endpoints, passed to Renderer.Render.
-const (
-	FormatDOT = "dot"
-	FormatSVG = "svg"
-	FormatPNG = "png"
-)
-
-// Renderer draws a view. key identifies the picture's input (the view's
-// topology, the window in history buckets, the normalised query, format and
-// rankdir; see renderKey) for the renderer's cache;
-// format is FormatDOT, FormatSVG or FormatPNG and rankdir one of LR, TB, RL,
-// BT. Render must honour ctx and be safe for concurrent use; errors that
-// wrap ErrTooLarge or ErrTimeout are answered 422 and 503.
+// Renderer draws a view: *render.Renderer is one. key identifies the
+// picture's input (the view's topology, the window in history buckets, the
+// normalised query, format and rankdir; see renderKey) for the renderer's
+// cache. Render must honour ctx and be safe for concurrent use; errors that
+// wrap picture.ErrTooLarge are answered 422, picture.ErrTimeout 503.
 type Renderer interface {
-	Render(ctx context.Context, key string, v *graph.View, format, rankdir string) ([]byte, error)
+	Render(ctx context.Context, key string, v *graph.View, f picture.Format, o picture.Options) ([]byte, error)
 }
 
-// Errors a Renderer wraps to be mapped to HTTP codes.
-var (
-	// ErrTooLarge: the view has more nodes or edges than the renderer
-	// draws. Answered 422 with a hint to narrow the query.
-	ErrTooLarge = errors.New("graph too large to draw")
-	// ErrTimeout: the drawing did not finish in time. Answered 503 with
-	// Retry-After.
-	ErrTimeout = errors.New("drawing took too long")
-)
-
-// narrowHint is added to 422 and 503 answers that do not already say how
-// to narrow the graph.
-const narrowHint = "narrow the graph: pick a service with service=<name>&depth=1, or fewer kinds with kinds=call,messaging_system"
-
-// retryAfter is the Retry-After of a timed-out drawing, in seconds.
+// retryAfter is the Retry-After, in seconds, of a timed-out drawing and of
+// a query that found no slot.
 const retryAfter = 10
 
-var contentTypes = map[string]string{
-	FormatSVG: "image/svg+xml",
-	FormatDOT: "text/vnd.graphviz; charset=utf-8",
-	FormatPNG: "image/png",
-}
-
 // renderHandler serves /graph.<format>: the common filters plus rankdir.
-func (s *Server) renderHandler(format string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) renderHandler(f picture.Format) apiFunc {
+	return func(r *http.Request) apiFuncResult {
 		rankdir, err := parseRankDir(r.URL.Query())
 		if err != nil {
-			writeError(w, s.log, http.StatusBadRequest, err)
-			return
+			return apiFuncResult{err: err}
 		}
-		snap, q, v, ok := s.view(w, r)
-		if !ok {
-			return
+		snap, q, v, err := s.view(r)
+		if err != nil {
+			return apiFuncResult{err: err}
 		}
 		if s.src.Renderer == nil {
-			writeText(w, http.StatusNotImplemented, "rendering is not configured on this server\n")
-			return
+			return apiFuncResult{err: errNoRenderer}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
-		out, err := s.src.Renderer.Render(ctx, renderKey(v, q, snap.BucketWidth, format, rankdir), v, format, rankdir)
+		out, err := s.src.Renderer.Render(ctx, renderKey(v, q, snap.BucketWidth, f, rankdir), v, f, picture.Options{RankDir: rankdir})
 		switch {
 		case err == nil:
-			w.Header().Set("Content-Type", contentTypes[format])
-			w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write(out)
-		case errors.Is(err, ErrTooLarge):
-			writeText(w, http.StatusUnprocessableEntity, withHint(err))
-		case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-			writeText(w, http.StatusServiceUnavailable, withHint(err))
+			return apiFuncResult{body: out, contentType: f.ContentType()}
+		case errors.Is(err, picture.ErrTooLarge), errors.Is(err, picture.ErrTimeout):
+			return apiFuncResult{err: fmt.Errorf("%w; %s", err, picture.HintURL)}
+		case errors.Is(err, context.DeadlineExceeded):
+			return apiFuncResult{err: fmt.Errorf("%w: the request timeout of %s passed; %s", picture.ErrTimeout, s.cfg.RequestTimeout, picture.HintURL)}
 		case r.Context().Err() != nil:
-			// The client left; nobody reads this answer.
-			writeText(w, http.StatusServiceUnavailable, "request cancelled\n")
+			return apiFuncResult{err: errCancelled}
 		default:
-			s.log.Error("render failed", "format", format, "nodes", len(v.Nodes), "edges", len(v.Edges), "err", err)
-			writeText(w, http.StatusInternalServerError, "drawing failed; see the server log\n")
+			return apiFuncResult{err: &internalError{msg: "drawing failed; see the server log",
+				cause: fmt.Errorf("draw %s of %d nodes and %d edges: %w", f, len(v.Nodes), len(v.Edges), err)}}
 		}
-	})
-}
-
-func withHint(err error) string {
-	msg := errorMessage(err)
-	if !strings.Contains(msg, "service=") {
-		msg += "\n" + narrowHint
 	}
-	return msg + "\n"
 }
 
 // renderKey identifies what a picture shows, so that a page refreshing
@@ -110,18 +67,18 @@ func withHint(err error) string {
 // left out: within one bucket they only grow, so a cached picture's
 // numbers and colours are at most one bucket width old, while a new node or
 // edge, or a bucket closing (the window's buckets shift), gives a new key.
-func renderKey(v *graph.View, q graph.Query, width time.Duration, format, rankdir string) string {
+func renderKey(v *graph.View, q graph.Query, width time.Duration, f picture.Format, rankdir string) string {
 	w := int64(width)
 	if w <= 0 {
 		w = int64(time.Second)
 	}
-	f, t := q.From.UnixNano(), q.To.UnixNano()
+	from, to := q.From.UnixNano(), q.To.UnixNano()
 	depth := q.Depth
 	if q.Service == "" {
 		depth = 0 // no centre: depth changes nothing
 	}
 	return fmt.Sprintf("topo=%x|buckets=%d..%d|window=%d|service=%q|depth=%d|kinds=%d|format=%s|rankdir=%s",
-		topology(v), floorDiv(f, w), floorDiv(t-1, w), t-f, q.Service, depth, uint8(q.Kinds), format, rankdir)
+		topology(v), floorDiv(from, w), floorDiv(to-1, w), to-from, q.Service, depth, uint8(q.Kinds), f, rankdir)
 }
 
 // topology hashes the view's node names and kinds and its edges' ends and

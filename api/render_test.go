@@ -11,6 +11,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // fakeRenderer draws views the way the render package's SVG looks: an
@@ -25,7 +26,7 @@ type fakeRenderer struct {
 
 var _ api.Renderer = (*fakeRenderer)(nil)
 
-func (r *fakeRenderer) Render(ctx context.Context, key string, v *graph.View, format, rankdir string) ([]byte, error) {
+func (r *fakeRenderer) Render(ctx context.Context, key string, v *graph.View, format picture.Format, o picture.Options) ([]byte, error) {
 	r.mu.Lock()
 	r.keys = append(r.keys, key)
 	err := r.err
@@ -37,11 +38,11 @@ func (r *fakeRenderer) Render(ctx context.Context, key string, v *graph.View, fo
 		return nil, err
 	}
 	switch format {
-	case api.FormatSVG:
+	case picture.SVG:
 		return fakeSVG(v), nil
-	case api.FormatDOT:
-		return []byte("digraph servicegraph { rankdir=" + rankdir + " }\n"), nil
-	case api.FormatPNG:
+	case picture.DOT:
+		return []byte("digraph servicegraph { rankdir=" + o.RankDir + " }\n"), nil
+	case picture.PNG:
 		return []byte("\x89PNG\r\n\x1a\nfake"), nil
 	}
 	return nil, fmt.Errorf("unknown format %q", format)
@@ -159,24 +160,32 @@ func TestRenderKey(t *testing.T) {
 	}
 }
 
+// hint is picture.HintURL as the JSON body carries it (HTML-escaped).
+const hintJSON = `narrow the graph: pick a service with service=\u003cname\u003e\u0026depth=1, or fewer kinds with kinds=call,messaging_system`
+
+// TestRenderErrors: every failure of the render endpoints is answered in
+// the one JSON error shape, with the hint once.
 func TestRenderErrors(t *testing.T) {
 	st, c := fixture(t)
 	tests := []struct {
 		name       string
 		renderer   api.Renderer
 		wantStatus int
-		wantBody   []string
-		retryAfter bool
+		wantBody   string
+		retryAfter string
 	}{
-		{name: "too large", renderer: &fakeRenderer{err: fmt.Errorf("%w: 400 nodes, the limit is 300", api.ErrTooLarge)},
-			wantStatus: http.StatusUnprocessableEntity, wantBody: []string{"too large", "service=", "depth=", "kinds="}},
-		{name: "timeout", renderer: &fakeRenderer{err: fmt.Errorf("%w after 10s", api.ErrTimeout)},
-			wantStatus: http.StatusServiceUnavailable, wantBody: []string{"too long", "service="}, retryAfter: true},
-		{name: "deadline", renderer: &fakeRenderer{err: context.DeadlineExceeded},
-			wantStatus: http.StatusServiceUnavailable, retryAfter: true},
-		{name: "other failure", renderer: &fakeRenderer{err: fmt.Errorf("graphviz crashed")},
-			wantStatus: http.StatusInternalServerError, wantBody: []string{"drawing failed"}},
-		{name: "no renderer", wantStatus: http.StatusNotImplemented, wantBody: []string{"not configured"}},
+		{name: "too large", renderer: &fakeRenderer{err: fmt.Errorf("%w: 316 nodes and 730 edges, the limits are 300 nodes and 1500 edges", picture.ErrTooLarge)},
+			wantStatus: http.StatusUnprocessableEntity,
+			wantBody:   `{"error":"graph too large to draw: 316 nodes and 730 edges, the limits are 300 nodes and 1500 edges; ` + hintJSON + `"}`},
+		{name: "timeout", renderer: &fakeRenderer{err: fmt.Errorf("%w: not done after 10s (316 nodes, 730 edges)", picture.ErrTimeout)},
+			wantStatus: http.StatusServiceUnavailable, retryAfter: "10",
+			wantBody: `{"error":"drawing took too long: not done after 10s (316 nodes, 730 edges); ` + hintJSON + `"}`},
+		{name: "request deadline", renderer: &fakeRenderer{err: context.DeadlineExceeded},
+			wantStatus: http.StatusServiceUnavailable, retryAfter: "10",
+			wantBody: `{"error":"drawing took too long: the request timeout of 30s passed; ` + hintJSON + `"}`},
+		{name: "other failure", renderer: &fakeRenderer{err: fmt.Errorf("graphviz crashed in /tmp/x")},
+			wantStatus: http.StatusInternalServerError, wantBody: `{"error":"drawing failed; see the server log"}`},
+		{name: "no renderer", wantStatus: http.StatusNotImplemented, wantBody: `{"error":"rendering is not configured on this server"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,16 +194,14 @@ func TestRenderErrors(t *testing.T) {
 			if rec.Code != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tt.wantStatus, rec.Body)
 			}
-			if ct := rec.Header().Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
 				t.Errorf("Content-Type %q", ct)
 			}
-			for _, w := range tt.wantBody {
-				if !strings.Contains(rec.Body.String(), w) {
-					t.Errorf("body %q lacks %q", rec.Body, w)
-				}
+			if got := rec.Body.String(); got != tt.wantBody+"\n" {
+				t.Errorf("body\n%s\nwant\n%s", got, tt.wantBody)
 			}
-			if got := rec.Header().Get("Retry-After") != ""; got != tt.retryAfter {
-				t.Errorf("Retry-After %q", rec.Header().Get("Retry-After"))
+			if got := rec.Header().Get("Retry-After"); got != tt.retryAfter {
+				t.Errorf("Retry-After %q, want %q", got, tt.retryAfter)
 			}
 		})
 	}

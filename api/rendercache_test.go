@@ -1,8 +1,6 @@
 package api_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,25 +14,9 @@ import (
 	"github.com/servicegraph/servicegraph/render"
 )
 
-// realRenderer adapts a render.Renderer to api.Renderer, as the service
-// wires it.
-type realRenderer struct{ r *render.Renderer }
-
-func (a realRenderer) Render(ctx context.Context, key string, v *graph.View, format, rankdir string) ([]byte, error) {
-	f, err := render.ParseFormat(format)
-	if err != nil {
-		return nil, err
-	}
-	b, err := a.r.Render(ctx, key, v, f, render.Options{RankDir: rankdir})
-	if errors.Is(err, render.ErrTooLarge) {
-		return nil, fmt.Errorf("%w: %w", api.ErrTooLarge, err)
-	}
-	return b, err
-}
-
 // newRealRenderer is an in-process renderer registering on reg, closed at
 // the end of the test; mod edits the default Config.
-func newRealRenderer(t testing.TB, reg prometheus.Registerer, mod func(*render.Config)) realRenderer {
+func newRealRenderer(t testing.TB, reg prometheus.Registerer, mod func(*render.Config)) *render.Renderer {
 	t.Helper()
 	cfg := render.NewDefaultConfig()
 	cfg.InProcess = true
@@ -50,7 +32,7 @@ func newRealRenderer(t testing.TB, reg prometheus.Registerer, mod func(*render.C
 			t.Error(err)
 		}
 	})
-	return realRenderer{r}
+	return r
 }
 
 // pageTarget is /graph.svg as the built-in page asks for it at now: the

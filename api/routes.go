@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // Route names: the values of the handler label of the request metrics.
@@ -32,49 +34,55 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 
 type route struct {
 	name, pattern string
-	h             http.Handler
-	open          bool // probes: served without a bearer token, and while loading
-	query         bool // a graph query: within Config.MaxConcurrentQueries
+	fn            apiFunc      // the handler; answered by the route's responder
+	h             http.Handler // instead of fn: a handler that writes itself (/metrics)
+	open          bool         // probes: served without a bearer token, and while loading
+	query         bool         // a graph query: within Config.MaxConcurrentQueries
+	jaeger        bool         // errors in Jaeger's envelope
 }
 
 // routes builds the handler of every endpoint.
 func (s *Server) routes() http.Handler {
 	rs := []route{
-		{name: routePage, pattern: "/{$}", h: http.HandlerFunc(s.servePage)},
-		{name: routeStatic, pattern: "/static/app.js", h: staticFile("static/app.js")},
-		{name: routeStatic, pattern: "/static/style.css", h: staticFile("static/style.css")},
-		{name: routeFields, pattern: "/api/graph/fields", h: http.HandlerFunc(s.serveFields)},
-		{name: routeData, pattern: "/api/graph/data", h: http.HandlerFunc(s.serveData), query: true},
-		{name: routeHealth, pattern: "/api/health", h: http.HandlerFunc(s.serveAPIHealth)},
-		{name: routeNodes, pattern: "/api/graph/nodes", h: http.HandlerFunc(s.serveNodes), query: true},
-		{name: routeEdges, pattern: "/api/graph/edges", h: http.HandlerFunc(s.serveEdges), query: true},
-		{name: routeDependencies, pattern: "/api/dependencies", h: http.HandlerFunc(s.serveDependencies), query: true},
-		{name: routeSVG, pattern: "/graph.svg", h: s.renderHandler(FormatSVG), query: true},
-		{name: routeDOT, pattern: "/graph.dot", h: s.renderHandler(FormatDOT), query: true},
-		{name: routePNG, pattern: "/graph.png", h: s.renderHandler(FormatPNG), query: true},
-		{name: routeUnresolved, pattern: "/api/links/unresolved", h: http.HandlerFunc(s.serveUnresolved)},
-		{name: routeHealthy, pattern: "/-/healthy", h: http.HandlerFunc(serveHealthy), open: true},
-		{name: routeReady, pattern: "/-/ready", h: http.HandlerFunc(s.serveReady), open: true},
-		{name: routeNotFound, pattern: "/", h: http.HandlerFunc(serveNotFound)},
+		{name: routePage, pattern: "/{$}", fn: s.servePage},
+		{name: routeStatic, pattern: "/static/app.js", fn: staticFile("static/app.js")},
+		{name: routeStatic, pattern: "/static/style.css", fn: staticFile("static/style.css")},
+		{name: routeFields, pattern: "/api/graph/fields", fn: s.serveFields},
+		{name: routeData, pattern: "/api/graph/data", fn: s.serveData, query: true},
+		{name: routeHealth, pattern: "/api/health", fn: s.serveAPIHealth},
+		{name: routeNodes, pattern: "/api/graph/nodes", fn: s.serveNodes, query: true},
+		{name: routeEdges, pattern: "/api/graph/edges", fn: s.serveEdges, query: true},
+		{name: routeDependencies, pattern: "/api/dependencies", fn: s.serveDependencies, query: true, jaeger: true},
+		{name: routeSVG, pattern: "/graph.svg", fn: s.renderHandler(picture.SVG), query: true},
+		{name: routeDOT, pattern: "/graph.dot", fn: s.renderHandler(picture.DOT), query: true},
+		{name: routePNG, pattern: "/graph.png", fn: s.renderHandler(picture.PNG), query: true},
+		{name: routeUnresolved, pattern: "/api/links/unresolved", fn: s.serveUnresolved},
+		{name: routeHealthy, pattern: "/-/healthy", fn: serveHealthy, open: true},
+		{name: routeReady, pattern: "/-/ready", fn: s.serveReady, open: true},
+		{name: routeNotFound, pattern: "/", fn: func(*http.Request) apiFuncResult { return apiFuncResult{err: errNotFound} }},
 	}
 	if s.src.Metrics != nil {
 		rs = append(rs, route{name: routeMetrics, pattern: "/metrics", h: s.src.Metrics})
 	}
 	mux := http.NewServeMux()
 	for _, rt := range rs {
+		out := responder{log: s.log, jaeger: rt.jaeger}
 		h := rt.h
+		if rt.fn != nil {
+			h = out.handler(rt.fn)
+		}
 		if rt.query {
-			h = s.queries.wrap(h)
+			h = s.queries.wrap(h, out)
 		}
 		if !rt.open {
-			h = s.whileLoading(h)
+			h = s.whileLoading(h, out)
 		}
 		if s.tokens != nil && !rt.open {
-			h = s.tokens.HTTPMiddleware(h, nil)
+			h = s.tokens.HTTPMiddleware(h, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { out.error(w, errUnauthorized) }))
 		}
-		h = readOnly(h)
+		h = readOnly(h, out)
 		if s.cfg.TLS.HealthWithoutClientCert && !rt.open {
-			h = s.requireClientCert(h)
+			h = requireClientCert(h, out)
 		}
 		mux.Handle(rt.pattern, s.metrics.instrument(rt.name, h))
 	}
@@ -88,10 +96,10 @@ var errNoClientCert = errors.New("client certificate required: this API uses mut
 
 // requireClientCert answers 403 to a connection that presented no client
 // certificate (one that did not verify never got past the handshake).
-func (s *Server) requireClientCert(next http.Handler) http.Handler {
+func requireClientCert(next http.Handler, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-			writeError(w, s.log, http.StatusForbidden, errNoClientCert)
+			rs.error(w, errNoClientCert)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -99,11 +107,10 @@ func (s *Server) requireClientCert(next http.Handler) http.Handler {
 }
 
 // readOnly refuses every method but GET and HEAD with 405.
-func readOnly(next http.Handler) http.Handler {
+func readOnly(next http.Handler, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeText(w, http.StatusMethodNotAllowed, "method not allowed: the API is read-only (GET, HEAD)\n")
+			rs.error(w, errReadOnly)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -120,8 +127,4 @@ func secure(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
-}
-
-func serveNotFound(w http.ResponseWriter, _ *http.Request) {
-	writeText(w, http.StatusNotFound, "not found\n")
 }

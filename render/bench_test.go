@@ -12,6 +12,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/render"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // layeredView builds a realistic topology of n services, from a fixed seed:
@@ -92,7 +93,7 @@ func layeredView(n int) *graph.View {
 // BenchmarkRender lays out SVG in process (the cost a child process adds on
 // top is its start, ~0.1 s). Every iteration has a new key: no cache hits.
 func BenchmarkRender(b *testing.B) {
-	for _, n := range []int{20, 100, 300} {
+	for _, n := range []int{20, 100, 300, 400, 500} {
 		b.Run("services="+strconv.Itoa(n), func(b *testing.B) {
 			v := layeredView(n)
 			cfg := render.NewDefaultConfig()
@@ -108,7 +109,7 @@ func BenchmarkRender(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				i++
-				if _, err := r.Render(b.Context(), strconv.Itoa(i), v, render.SVG, render.Options{}); err != nil {
+				if _, err := r.Render(b.Context(), strconv.Itoa(i), v, picture.SVG, picture.Options{}); err != nil {
 					b.Fatal(err)
 				}
 			}

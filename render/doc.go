@@ -1,26 +1,13 @@
-// Package render draws a graph view (graph.View, the result of
-// Snapshot.Query) as Graphviz DOT text, SVG or PNG.
+// Package render is the Graphviz engine: it lays out the DOT text of
+// package picture (the render vocabulary: formats, options, errors, DOT)
+// as SVG or PNG, with size bounds, a real deadline, a cache and shared
+// concurrent renders.
 //
-// # Picture
-//
-// Services are rounded boxes, databases cylinders, virtual nodes (user,
-// uninstrumented peers, the overflow node) grey dashed ellipses. Sync edges
-// (call, database, virtual_node) are solid; async edges (messaging_system,
-// span_link) are dashed, with an open arrowhead and their kind in the label.
-// Edge labels show the count (Options.Label "count") or the rate ("rate")
-// and the error percentage when there are errors; colour follows the error
-// rate (grey below 1%, orange below 5%, red above) and width the volume
-// (1..5, log scale). A legend cluster explains shapes, line styles, colour
-// and width. Parallel edges (a call and a span link between the same two
-// services) and self-loops are drawn as such.
-//
-// WriteDOT is deterministic: identical bytes for identical input, whatever
-// the order of the view's slices. Node IDs are the exact names, escaped so
-// that distinct names stay distinct and the SVG stays well-formed XML (SVG
-// <title>s of edges read "client->server"); labels are cut at 40 runes with
-// "…". Every node and edge carries a stable SVG element id ("n_…", "e_…":
-// a readable part plus a hash of the exact names and kind); legend elements'
-// ids start with "legend". The graph is named GraphName, the SVG <title>.
+// Importing this package costs every binary go-graphviz's init (~35-80 ms,
+// ~0.9 s and 38 MB the first time on a machine). That is why the
+// vocabulary lives in package picture: the API and the CLI import it, and
+// only main (which also runs the render worker) imports render. Keep the
+// import out of packages that do not draw.
 //
 // # Bounds and the deadline
 //
@@ -28,22 +15,22 @@
 // is not safe for concurrent use (one WASM module per process), and its WASM
 // memory never shrinks. So:
 //
-//   - Render refuses views above Config.MaxNodes or MaxEdges with ErrTooLarge
-//     before any layout; the message has the counts and how to narrow the
-//     query.
+//   - Render refuses views above Config.MaxNodes or MaxEdges with
+//     picture.ErrTooLarge before any layout; the message has the counts
+//     and the limits (callers add picture.HintURL or HintFlags).
 //   - By default (child-process mode) each layout runs in a child process:
 //     the current executable (os.Executable) started with WorkerArg, DOT on
 //     stdin, the picture on stdout. At the deadline (Config.Timeout, or the
 //     caller's context if sooner) the child is killed and Render returns
-//     ErrTimeout; WASM memory dies with the child. At most Config.Workers
-//     children run at once. Every binary that creates a Renderer this way
-//     must call RunWorker first thing when os.Args[1] == WorkerArg (main
-//     does; so does this package's TestMain).
-//   - With Config.InProcess (for the offline CLI) layouts run in this
-//     process, one at a time under a package-level lock (the library's state
-//     is global). A layout past its deadline cannot be stopped: the caller
-//     gets ErrTimeout at the deadline, the layout finishes in the background
-//     holding the lock, and Close waits for it.
+//     picture.ErrTimeout; WASM memory dies with the child. At most
+//     Config.Workers children run at once. Every binary that creates a
+//     Renderer this way must call RunWorker first thing when os.Args[1] ==
+//     WorkerArg (main does; so does this package's TestMain).
+//   - With Config.InProcess layouts run in this process, one at a time
+//     under a package-level lock (the library's state is global). A layout
+//     past its deadline cannot be stopped: the caller gets
+//     picture.ErrTimeout at the deadline, the layout finishes in the
+//     background holding the lock, and Close waits for it.
 //
 // A child process is not killed if the server dies with SIGKILL; it exits
 // when its layout ends.
@@ -51,12 +38,12 @@
 // # Cache and sharing
 //
 // Render's key names the input (for the API: the view's topology, window and
-// filters); the format and the normalised options are added to it. Results are cached, least recently
-// used first out, within Config.CacheEntries and CacheBytes; concurrent
-// calls with the same key share one render (singleflight). A shared render
-// runs on the renderer's own context within Config.Timeout, so a caller that
-// gives up early does not cancel it for the others; its result still fills
-// the cache. Errors are not cached.
+// filters); the format and the normalised options are added to it. Results
+// are cached, least recently used first out, within Config.CacheEntries and
+// CacheBytes; concurrent calls with the same key share one render
+// (singleflight). A shared render runs on the renderer's own context within
+// Config.Timeout, so a caller that gives up early does not cancel it for the
+// others; its result still fills the cache. Errors are not cached.
 //
 // # Concurrency and ownership
 //
@@ -79,8 +66,4 @@
 //     producing pictures that were not cached (DOT generation and layout),
 //     one observation per shared render, failed or timed out ones included.
 //   - servicegraph_render_cache_bytes: gauge, bytes held by the cache.
-//
-// Importing this package costs every binary go-graphviz's init (~35-80 ms,
-// ~0.9 s and 38 MB the first time on a machine); keep the import out of
-// packages that do not render.
 package render

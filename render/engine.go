@@ -7,12 +7,14 @@ import (
 	"sync"
 
 	"github.com/goccy/go-graphviz"
+
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
-// engine lays out DOT text and draws it in a format other than DOT.
+// engine lays out picture.DOT text and draws it in a format other than picture.DOT.
 type engine interface {
 	// layout returns the picture, or ctx's error once ctx is done.
-	layout(ctx context.Context, dot []byte, f Format) ([]byte, error)
+	layout(ctx context.Context, dot []byte, f picture.Format) ([]byte, error)
 	// close stops the engine's work and frees what it holds.
 	close() error
 }
@@ -37,7 +39,7 @@ func unlockGraphviz() { <-gvLock }
 // drawLocked parses dot and renders it with gv. The caller holds gvLock. A
 // panic inside the library is returned as an error: bad input must not take
 // the process down.
-func drawLocked(gv *graphviz.Graphviz, dot []byte, f Format) (out []byte, err error) {
+func drawLocked(gv *graphviz.Graphviz, dot []byte, f picture.Format) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = nil, fmt.Errorf("graphviz panicked: %v", p)
@@ -75,7 +77,7 @@ type drawResult struct {
 	err error
 }
 
-func (e *inProcess) layout(ctx context.Context, dot []byte, f Format) ([]byte, error) {
+func (e *inProcess) layout(ctx context.Context, dot []byte, f picture.Format) ([]byte, error) {
 	if err := lockGraphviz(ctx); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // TestInProcessLock: a caller waiting for the graphviz lock gives up at its
@@ -18,19 +20,19 @@ func TestInProcessLock(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	_, err := e.layout(ctx, dot, SVG)
+	_, err := e.layout(ctx, dot, picture.SVG)
 	unlockGraphviz()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want DeadlineExceeded", err)
 	}
-	out, err := e.layout(t.Context(), dot, SVG)
+	out, err := e.layout(t.Context(), dot, picture.SVG)
 	if err != nil || !bytes.Contains(out, []byte("<svg")) {
 		t.Fatalf("layout = %.40q, %v", out, err)
 	}
 	if err := e.close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.layout(t.Context(), dot, SVG); !errors.Is(err, ErrClosed) {
+	if _, err := e.layout(t.Context(), dot, picture.SVG); !errors.Is(err, ErrClosed) {
 		t.Errorf("after close: %v, want ErrClosed", err)
 	}
 }
@@ -39,11 +41,13 @@ func TestInProcessLock(t *testing.T) {
 // the deadline, keeps the lock until it ends, and close waits for it.
 func TestInProcessOverrun(t *testing.T) {
 	var dot bytes.Buffer
-	writeDOT(&dot, overrunView(), Options{}.normalized())
+	if err := picture.WriteDOT(&dot, overrunView(), picture.Options{}); err != nil {
+		t.Fatal(err)
+	}
 	e := &inProcess{}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
 	defer cancel()
-	if _, err := e.layout(ctx, dot.Bytes(), SVG); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := e.layout(ctx, dot.Bytes(), picture.SVG); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want DeadlineExceeded", err)
 	}
 	if err := e.close(); err != nil { // waits for the background layout

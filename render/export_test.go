@@ -1,17 +1,21 @@
 package render
 
-import "context"
+import (
+	"context"
+
+	"github.com/servicegraph/servicegraph/render/picture"
+)
 
 // fakeEngine is a layout engine for tests.
-type fakeEngine func(ctx context.Context, dot []byte, f Format) ([]byte, error)
+type fakeEngine func(ctx context.Context, dot []byte, f picture.Format) ([]byte, error)
 
-func (e fakeEngine) layout(ctx context.Context, dot []byte, f Format) ([]byte, error) {
+func (e fakeEngine) layout(ctx context.Context, dot []byte, f picture.Format) ([]byte, error) {
 	return e(ctx, dot, f)
 }
 func (fakeEngine) close() error { return nil }
 
 // SetLayoutForTest replaces r's layout engine by fn.
-func SetLayoutForTest(r *Renderer, fn func(ctx context.Context, dot []byte, f Format) ([]byte, error)) {
+func SetLayoutForTest(r *Renderer, fn func(ctx context.Context, dot []byte, f picture.Format) ([]byte, error)) {
 	r.engine = fakeEngine(fn)
 }
 

@@ -1,7 +1,6 @@
 package render_test
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/servicegraph/servicegraph/render"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestMain dispatches the render worker, as main does, so that tests can use
 // the child-process mode (the test binary is the worker executable).

@@ -1,6 +1,10 @@
 package render
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/servicegraph/servicegraph/render/picture"
+)
 
 // Values of the result label of servicegraph_render_total.
 const (
@@ -35,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, cacheBytes func() float64) (*metrics,
 		Name: "servicegraph_render_cache_bytes",
 		Help: "Bytes of rendered pictures held in the render cache.",
 	}, cacheBytes)
-	for _, f := range Formats {
+	for _, f := range picture.Formats {
 		for _, r := range results {
 			m.total.WithLabelValues(string(f), r)
 		}
@@ -49,6 +53,6 @@ func newMetrics(reg prometheus.Registerer, cacheBytes func() float64) (*metrics,
 	return m, nil
 }
 
-func (m *metrics) count(f Format, result string) {
+func (m *metrics) count(f picture.Format, result string) {
 	m.total.WithLabelValues(string(f), result).Inc()
 }

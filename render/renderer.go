@@ -13,7 +13,11 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
+
+// ErrClosed: Render was called on, or interrupted by, Close.
+var ErrClosed = errors.New("renderer closed")
 
 // Renderer draws views as DOT, SVG or PNG, with a cache, shared concurrent
 // renders, size bounds and a real deadline. Safe for concurrent use.
@@ -73,23 +77,24 @@ func New(cfg Config, set Settings) (*Renderer, error) {
 // key identifies the picture's input (the API's: view topology, window and
 // filters); Render adds f and o to it. Equal keys return the cached bytes, and concurrent calls
 // with the same key share one render. Views above Config.MaxNodes or
-// MaxEdges fail with ErrTooLarge before any layout. A layout not done by
-// Config.Timeout is killed (ErrTimeout); a caller whose ctx ends first gets
-// ErrTimeout (deadline) or ctx's error (cancelled) at once, while the shared
+// MaxEdges fail with picture.ErrTooLarge before any layout. A layout not done by
+// Config.Timeout is killed (picture.ErrTimeout); a caller whose ctx ends
+// first gets picture.ErrTimeout (deadline) or ctx's error (cancelled) at once, while the shared
 // render goes on, within Config.Timeout, for the others and the cache.
-func (r *Renderer) Render(ctx context.Context, key string, v *graph.View, f Format, o Options) ([]byte, error) {
+func (r *Renderer) Render(ctx context.Context, key string, v *graph.View, f picture.Format, o picture.Options) ([]byte, error) {
 	out, result, err := r.render(ctx, key, v, f, o)
 	label := f
-	if !f.valid() {
+	if !f.Valid() {
 		label = "invalid" // never the caller's string: label values stay bounded
 	}
 	r.metrics.count(label, result)
 	return out, err
 }
 
-func (r *Renderer) render(ctx context.Context, key string, v *graph.View, f Format, o Options) ([]byte, string, error) {
-	if !f.valid() {
-		return nil, resultError, fmt.Errorf("render: unknown format %q (want dot, svg or png)", f)
+func (r *Renderer) render(ctx context.Context, key string, v *graph.View, f picture.Format, o picture.Options) ([]byte, string, error) {
+	if !f.Valid() {
+		_, err := picture.ParseFormat(string(f))
+		return nil, resultError, fmt.Errorf("render: %w", err)
 	}
 	r.mu.Lock()
 	closed := r.closed
@@ -103,17 +108,19 @@ func (r *Renderer) render(ctx context.Context, key string, v *graph.View, f Form
 	if err := o.Validate(); err != nil {
 		return nil, resultError, fmt.Errorf("render options: %w", err)
 	}
-	o = o.normalized()
+	o = o.Normalized()
 	if n, e := len(v.Nodes), len(v.Edges); n > r.cfg.MaxNodes || e > r.cfg.MaxEdges {
-		return nil, resultTooLarge, fmt.Errorf("%w: %d nodes and %d edges, the limits are %d and %d: %s",
-			ErrTooLarge, n, e, r.cfg.MaxNodes, r.cfg.MaxEdges, narrowHint)
+		return nil, resultTooLarge, fmt.Errorf("%w: %d nodes and %d edges, the limits are %d nodes and %d edges",
+			picture.ErrTooLarge, n, e, r.cfg.MaxNodes, r.cfg.MaxEdges)
 	}
 	ck := cacheKey(key, f, o)
 	if out, ok := r.cache.get(ck); ok {
 		return out, resultCached, nil
 	}
 	var dot bytes.Buffer
-	writeDOT(&dot, v, o)
+	if err := picture.WriteDOT(&dot, v, o); err != nil {
+		return nil, resultError, fmt.Errorf("render: %w", err)
+	}
 	ch := r.flight.DoChan(ck, func() (any, error) { return r.produce(ck, dot.Bytes(), f, len(v.Nodes), len(v.Edges)) })
 	if r.joined != nil {
 		r.joined()
@@ -121,7 +128,7 @@ func (r *Renderer) render(ctx context.Context, key string, v *graph.View, f Form
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			if errors.Is(res.Err, ErrTimeout) {
+			if errors.Is(res.Err, picture.ErrTimeout) {
 				return nil, resultTimeout, res.Err
 			}
 			return nil, resultError, res.Err
@@ -129,8 +136,8 @@ func (r *Renderer) render(ctx context.Context, key string, v *graph.View, f Form
 		return res.Val.([]byte), resultOK, nil
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, resultTimeout, fmt.Errorf("%w: the request's deadline passed (%d nodes, %d edges): %s",
-				ErrTimeout, len(v.Nodes), len(v.Edges), narrowHint)
+			return nil, resultTimeout, fmt.Errorf("%w: the caller's deadline passed (%d nodes, %d edges)",
+				picture.ErrTimeout, len(v.Nodes), len(v.Edges))
 		}
 		return nil, resultError, fmt.Errorf("render: %w", ctx.Err())
 	}
@@ -138,7 +145,7 @@ func (r *Renderer) render(ctx context.Context, key string, v *graph.View, f Form
 
 // produce runs one render for a flight: within Config.Timeout, on the base
 // context, so that it outlives an impatient leader for the others.
-func (r *Renderer) produce(ck string, dot []byte, f Format, nodes, edges int) ([]byte, error) {
+func (r *Renderer) produce(ck string, dot []byte, f picture.Format, nodes, edges int) ([]byte, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -150,14 +157,14 @@ func (r *Renderer) produce(ck string, dot []byte, f Format, nodes, edges int) ([
 
 	start := time.Now()
 	out, err := dot, error(nil)
-	if f != DOT {
+	if f != picture.DOT {
 		ctx, cancel := context.WithTimeout(r.base, r.cfg.Timeout)
 		out, err = r.engine.layout(ctx, dot, f)
 		cancel()
 		switch {
 		case err == nil:
 		case errors.Is(err, context.DeadlineExceeded):
-			err = fmt.Errorf("%w after %s (%d nodes, %d edges): %s", ErrTimeout, r.cfg.Timeout, nodes, edges, narrowHint)
+			err = fmt.Errorf("%w: not done after %s (%d nodes, %d edges)", picture.ErrTimeout, r.cfg.Timeout, nodes, edges)
 		case r.base.Err() != nil:
 			err = ErrClosed
 		default:
@@ -174,7 +181,7 @@ func (r *Renderer) produce(ck string, dot []byte, f Format, nodes, edges int) ([
 
 // cacheKey adds the format and the normalised options to the caller's key,
 // unambiguously: the title is length-prefixed and the key comes last.
-func cacheKey(key string, f Format, o Options) string {
+func cacheKey(key string, f picture.Format, o picture.Options) string {
 	return fmt.Sprintf("%s\x00%s\x00%s\x00%d:%s\x00%s", f, o.RankDir, o.Label, len(o.Title), o.Title, key)
 }
 

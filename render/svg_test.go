@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/servicegraph/servicegraph/render"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // xnode is a generic XML element.
@@ -123,13 +124,13 @@ func newRenderer(t *testing.T, cfg render.Config) *render.Renderer {
 func TestSVGStructure(t *testing.T) {
 	r := newRenderer(t, render.NewDefaultConfig())
 	v := kindsView()
-	out, err := r.Render(t.Context(), "kinds", v, render.SVG, render.Options{})
+	out, err := r.Render(t.Context(), "kinds", v, picture.SVG, picture.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := parseSVG(t, out)
-	if got := root.Children[0].title(); got != render.GraphName {
-		t.Errorf("SVG <title> = %q, want %q", got, render.GraphName)
+	if got := root.Children[0].title(); got != picture.GraphName {
+		t.Errorf("SVG <title> = %q, want %q", got, picture.GraphName)
 	}
 
 	edges, legendEdges := groups(root, "edge")
@@ -200,7 +201,7 @@ func TestSVGNames(t *testing.T) {
 	cfg.InProcess = true
 	r := newRenderer(t, cfg)
 	v := namesView()
-	out, err := r.Render(t.Context(), "names", v, render.SVG, render.Options{Title: `a "title" & <more>`})
+	out, err := r.Render(t.Context(), "names", v, picture.SVG, picture.Options{Title: `a "title" & <more>`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestSVGNames(t *testing.T) {
 
 func TestPNG(t *testing.T) {
 	r := newRenderer(t, render.NewDefaultConfig())
-	out, err := r.Render(context.Background(), "kinds", kindsView(), render.PNG, render.Options{RankDir: "TB"})
+	out, err := r.Render(context.Background(), "kinds", kindsView(), picture.PNG, picture.Options{RankDir: "TB"})
 	if err != nil {
 		t.Fatal(err)
 	}

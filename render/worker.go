@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // WorkerArg is the hidden first argument that makes a binary act as a render
@@ -27,20 +29,20 @@ const WorkerArg = "__render-worker"
 
 // Bounds of the worker protocol.
 const (
-	maxDOTBytes     = 64 << 20  // DOT text read by a worker
+	maxDOTBytes     = 64 << 20  // picture.DOT text read by a worker
 	maxPictureBytes = 256 << 20 // picture read back from a worker
 	maxStderrBytes  = 4 << 10   // worker diagnostics kept for the error
 )
 
-// RunWorker reads DOT text from stdin, lays it out and writes the picture in
+// RunWorker reads picture.DOT text from stdin, lays it out and writes the picture in
 // format ("svg" or "png") to stdout. It is the body of the child process
 // that Render starts; it returns when done, and the process should exit.
 func RunWorker(stdin io.Reader, stdout io.Writer, format string) error {
-	f, err := ParseFormat(format)
+	f, err := picture.ParseFormat(format)
 	if err != nil {
 		return err
 	}
-	if f == DOT {
+	if f == picture.DOT {
 		return errors.New("render worker: dot needs no layout")
 	}
 	dot, err := io.ReadAll(io.LimitReader(stdin, maxDOTBytes+1))
@@ -84,7 +86,7 @@ func newChildProcess(workers int) (*childProcess, error) {
 	return &childProcess{exe: exe, sem: make(chan struct{}, workers)}, nil
 }
 
-func (e *childProcess) layout(ctx context.Context, dot []byte, f Format) ([]byte, error) {
+func (e *childProcess) layout(ctx context.Context, dot []byte, f picture.Format) ([]byte, error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -118,11 +120,11 @@ func (e *childProcess) layout(ctx context.Context, dot []byte, f Format) ([]byte
 func (e *childProcess) close() error { return nil }
 
 // looksLike checks the signature of a worker's output.
-func looksLike(b []byte, f Format) bool {
+func looksLike(b []byte, f picture.Format) bool {
 	switch f {
-	case PNG:
+	case picture.PNG:
 		return bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n"))
-	case SVG:
+	case picture.SVG:
 		return bytes.Contains(b[:min(len(b), 1024)], []byte("<svg"))
 	}
 	return false

@@ -11,151 +11,241 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/pairing"
 	"github.com/servicegraph/servicegraph/render"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // maxInputBytes bounds one input file of the offline renderer.
 const maxInputBytes = 1 << 30
 
+// hintTimeout ends the message of a layout past -timeout.
+const hintTimeout = picture.HintFlags + "; or allow more time with -timeout"
+
+// renderFlags are the command line of servicegraph render.
+type renderFlags struct {
+	out, format, rankdir, service, kinds string
+	depth                                int
+	depthSet                             bool
+	timeout                              time.Duration
+	files                                []string
+}
+
 // renderCmd draws OTLP/JSON files offline with the service's own pairing.
+// A wrong command line is a usage error (exit 2); input that draws nothing,
+// a bad file or a layout past -timeout is a failure (exit 1).
 func renderCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("servicegraph render", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("o", "", "output file; default stdout. The extension picks the format unless -format is given")
-	format := fs.String("format", "", "dot, svg or png (default: from -o, else svg)")
-	rankdir := fs.String("rankdir", "LR", "layout direction: LR, TB, RL or BT")
-	service := fs.String("service", "", "draw only this service's neighbourhood")
-	depth := fs.Int("depth", graph.DefaultDepth, "neighbourhood depth with -service")
-	kinds := fs.String("kinds", "", "edge kinds to draw (comma list of call,messaging_system,span_link,database,virtual_node); default all")
-	timeout := fs.Duration("timeout", time.Minute, "layout deadline")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: servicegraph render [flags] FILE... (OTLP/JSON: one ExportTraceServiceRequest per file or per line; - reads stdin)\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("render: no input files")
-	}
-	f, err := pickFormat(*format, *out)
+	fl, err := parseRenderFlags(args, stdout)
 	if err != nil {
 		return err
 	}
-	ks, err := graph.ParseKinds(*kinds)
+	f, opts, q, err := fl.check()
 	if err != nil {
-		return fmt.Errorf("-kinds: %w", err)
-	}
-	opts := render.Options{RankDir: *rankdir}
-	if err := opts.Validate(); err != nil {
-		return fmt.Errorf("-rankdir: %w", err)
+		return errUsage("render", err)
 	}
 
 	now := time.Now()
-	store, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
-	if err != nil {
-		return err
-	}
+	store := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
 	proc, err := pairing.New(pairing.NewDefaultConfig(), pairing.Settings{Now: func() time.Time { return now }}, store)
 	if err != nil {
 		return err
 	}
-	for _, name := range fs.Args() {
-		if err := feedFile(ctx, proc, name); err != nil {
+	spans := 0
+	for _, name := range fl.files {
+		n, err := feedFile(ctx, proc, name, stderr)
+		if err != nil {
 			return err
 		}
+		spans += n
 	}
 	proc.Flush() // the input is complete: every wait is over
-	q := graph.Query{From: time.Unix(0, 0), To: now.Add(time.Hour), Service: *service, Depth: *depth, Kinds: ks}
-	view, err := store.Snapshot().Query(q)
+	if spans == 0 {
+		return errors.New("nothing to draw: the input holds no spans")
+	}
+	q.To = now.Add(time.Hour)
+	snap := store.Snapshot()
+	view, err := snap.Query(q)
+	if errors.Is(err, graph.ErrUnknownService) {
+		return fmt.Errorf("-service %q: no such service in the input", fl.service)
+	} else if err != nil {
+		return err
+	}
+	if err := checkDrawable(view, snap, q, spans); err != nil {
+		return err
+	}
+	pic, err := draw(ctx, view, f, opts, fl.timeout, stderr)
 	if err != nil {
 		return err
 	}
-	var pic []byte
-	if f == render.DOT {
-		var b bytes.Buffer
-		err = render.WriteDOT(&b, view, opts)
-		pic = b.Bytes()
-	} else {
-		// Layout runs in a child process (this binary) that is killed at
-		// the deadline; offline there is no size cap beyond it.
-		cfg := render.NewDefaultConfig()
-		cfg.Timeout, cfg.MaxNodes, cfg.MaxEdges = *timeout, math.MaxInt32, math.MaxInt32
-		var r *render.Renderer
-		quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		if r, err = render.New(cfg, render.Settings{Logger: quiet}); err == nil {
-			pic, err = r.Render(ctx, "cli", view, f, opts)
-			err = errors.Join(err, r.Close())
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("render: %w", err)
-	}
-	if *out == "" {
+	if fl.out == "" {
 		_, err = stdout.Write(pic)
 		return err
 	}
-	return os.WriteFile(*out, pic, 0o644)
+	return os.WriteFile(fl.out, pic, 0o644)
 }
 
-func pickFormat(format, out string) (render.Format, error) {
-	if format == "" {
-		format = strings.TrimPrefix(filepath.Ext(out), ".")
-		if format == "" {
-			format = "svg"
+// parseRenderFlags parses the command line; -h prints the usage.
+func parseRenderFlags(args []string, stdout io.Writer) (renderFlags, error) {
+	var fl renderFlags
+	fs := flag.NewFlagSet("servicegraph render", flag.ContinueOnError)
+	fs.StringVar(&fl.out, "o", "", "output file; default stdout. Its extension (.dot, .svg, .png) picks the format unless -format is given")
+	fs.StringVar(&fl.format, "format", "", "dot, svg or png (default: from -o, else svg)")
+	fs.StringVar(&fl.rankdir, "rankdir", picture.RankDirs[0], "layout direction: LR, TB, RL or BT")
+	fs.StringVar(&fl.service, "service", "", "draw only this service's neighbourhood")
+	fs.IntVar(&fl.depth, "depth", graph.DefaultDepth, fmt.Sprintf("neighbourhood depth in hops with -service, 0 to %d", api.DefaultMaxDepth))
+	fs.StringVar(&fl.kinds, "kinds", "", "edge kinds to draw (comma list of call,messaging_system,span_link,database,virtual_node); default all")
+	fs.DurationVar(&fl.timeout, "timeout", time.Minute, "layout deadline")
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: servicegraph render [flags] FILE...\n\nDraw OTLP/JSON trace files offline as DOT, SVG or PNG (one ExportTraceServiceRequest\nper file or per line; - reads stdin), with the service's pairing and link resolution.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return fl, err
+	}
+	fs.Visit(func(f *flag.Flag) { fl.depthSet = fl.depthSet || f.Name == "depth" })
+	fl.files = fs.Args()
+	return fl, nil
+}
+
+// check validates the flags, reporting every problem at once, and returns
+// the format, the picture options and the query (without its end).
+func (fl renderFlags) check() (picture.Format, picture.Options, graph.Query, error) {
+	var errs []error
+	f, err := fl.pickFormat()
+	errs = append(errs, err)
+	opts := picture.Options{RankDir: fl.rankdir}
+	if err := opts.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("-%w", err))
+	}
+	q := graph.Query{From: time.Unix(0, 0), Service: fl.service, Depth: fl.depth}
+	if fl.depth < 0 || fl.depth > api.DefaultMaxDepth {
+		errs = append(errs, fmt.Errorf("-depth must be a whole number from 0 to %d, got %d", api.DefaultMaxDepth, fl.depth))
+	} else if fl.depthSet && fl.service == "" {
+		errs = append(errs, errors.New("-depth needs -service: it counts hops from that service"))
+	}
+	if q.Kinds, err = graph.ParseKinds(fl.kinds); err != nil {
+		errs = append(errs, fmt.Errorf("-kinds: %w", err))
+	}
+	if fl.timeout <= 0 {
+		errs = append(errs, fmt.Errorf("-timeout must be positive, got %s", fl.timeout))
+	}
+	if len(fl.files) == 0 {
+		errs = append(errs, errors.New("no input files (give - to read stdin)"))
+	}
+	return f, opts, q, errors.Join(errs...)
+}
+
+// pickFormat is -format, else the extension of -o, else SVG.
+func (fl renderFlags) pickFormat() (picture.Format, error) {
+	switch {
+	case fl.format != "":
+		f, err := picture.ParseFormat(fl.format)
+		if err != nil {
+			return "", fmt.Errorf("-format: %w", err)
 		}
+		return f, nil
+	case fl.out != "":
+		f, err := picture.FormatOfFile(fl.out)
+		if err != nil {
+			return "", fmt.Errorf("-o: %w; or give -format", err)
+		}
+		return f, nil
 	}
-	f, err := render.ParseFormat(format)
+	return picture.SVG, nil
+}
+
+// checkDrawable refuses a view without edges, which would draw the legend
+// alone, and says why it is empty: spans that made no edges, or filters
+// that left none.
+func checkDrawable(v *graph.View, snap *graph.Snapshot, q graph.Query, spans int) error {
+	if len(v.Edges) > 0 {
+		return nil
+	}
+	all, err := snap.Query(graph.Query{From: q.From, To: q.To, Depth: graph.DefaultDepth, Kinds: graph.AllKinds})
 	if err != nil {
-		return "", fmt.Errorf("-format: %w", err)
+		return err
 	}
-	return f, nil
+	if len(all.Edges) == 0 {
+		return fmt.Errorf("nothing to draw: the input's %d spans made no edges (edges need a client and a server span, a producer and a consumer, a span link, or a client span naming its peer)", spans)
+	}
+	return fmt.Errorf("nothing to draw: no edge of the input's %d matches -service, -depth and -kinds", len(all.Edges))
+}
+
+// draw returns the picture: DOT text directly, SVG and PNG laid out in a
+// child process (this binary) killed at the deadline. Offline there is no
+// size cap beyond the deadline.
+func draw(ctx context.Context, v *graph.View, f picture.Format, opts picture.Options, timeout time.Duration, stderr io.Writer) ([]byte, error) {
+	if f == picture.DOT {
+		var b bytes.Buffer
+		if err := picture.WriteDOT(&b, v, opts); err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
+		return b.Bytes(), nil
+	}
+	cfg := render.NewDefaultConfig()
+	cfg.Timeout, cfg.MaxNodes, cfg.MaxEdges = timeout, math.MaxInt32, math.MaxInt32
+	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r, err := render.New(cfg, render.Settings{Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
+	pic, err := r.Render(ctx, "cli", v, f, opts)
+	err = errors.Join(err, r.Close())
+	if errors.Is(err, picture.ErrTimeout) {
+		return nil, fmt.Errorf("%w; %s", err, hintTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	return pic, nil
 }
 
 // feedFile decodes one file of OTLP/JSON requests (a single JSON object, or
-// one per line as the collector's file exporter writes) into proc.
-func feedFile(ctx context.Context, proc *pairing.Processor, name string) error {
+// one per line as the collector's file exporter writes) into proc and
+// returns how many spans it held. Requests pairing refuses are reported
+// on stderr and skipped.
+func feedFile(ctx context.Context, proc *pairing.Processor, name string, stderr io.Writer) (int, error) {
 	var r io.Reader
 	if name == "-" {
 		r = os.Stdin
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer f.Close()
 		r = f
 	}
 	dec := json.NewDecoder(io.LimitReader(r, maxInputBytes))
 	u := &ptrace.JSONUnmarshaler{}
+	spans := 0
 	for n := 1; ; n++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
 			if n == 1 {
-				return fmt.Errorf("%s: empty file, want OTLP/JSON traces", name)
+				return 0, fmt.Errorf("%s: empty file, want OTLP/JSON traces", name)
 			}
-			return nil
+			return spans, nil
 		} else if err != nil {
-			return fmt.Errorf("%s: request %d: not JSON: %w", name, n, err)
+			return 0, fmt.Errorf("%s: request %d: not JSON: %w", name, n, err)
 		}
 		td, err := u.UnmarshalTraces(raw)
 		if err != nil {
-			return fmt.Errorf("%s: request %d: not OTLP/JSON traces: %w", name, n, err)
+			return 0, fmt.Errorf("%s: request %d: not OTLP/JSON traces: %w", name, n, err)
 		}
 		if td.SpanCount() == 0 && !bytes.Contains(raw, []byte("resourceSpans")) {
-			return fmt.Errorf("%s: request %d: no resourceSpans: not OTLP/JSON traces", name, n)
+			return 0, fmt.Errorf("%s: request %d: no resourceSpans: not OTLP/JSON traces", name, n)
 		}
+		spans += td.SpanCount()
 		if err := proc.ConsumeTraces(ctx, td); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: request %d: %v\n", name, n, err)
+			fmt.Fprintf(stderr, "%s: request %d: %v\n", name, n, err)
 		}
 	}
 }

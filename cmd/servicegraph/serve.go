@@ -40,10 +40,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store, err := graph.New(cfg.Graph, graph.Settings{Logger: logger})
-	if err != nil {
-		return err
-	}
+	store := graph.New(cfg.Graph, graph.Settings{Logger: logger})
 	st, err := state.Open(cfg.State.Dir, cfg.State.SaveInterval, store, state.Settings{Logger: logger, Registerer: reg})
 	if err != nil {
 		return err
@@ -70,7 +67,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	srv, err := api.New(cfg.API, api.Settings{Logger: logger, Registerer: reg}, api.Sources{
 		Graph:    store,
 		Problems: proc.Problems,
-		Renderer: renderAdapter{rend},
+		Renderer: rend,
 		Metrics:  metricsHandler,
 		Ready:    probe.get,
 	})
@@ -143,24 +140,6 @@ func loadState(ctx context.Context, st *state.Saver, logger *slog.Logger) error 
 	case <-ctx.Done():
 		return errInterrupted
 	}
-}
-
-// renderAdapter lets the API draw with the render package.
-type renderAdapter struct{ r *render.Renderer }
-
-func (a renderAdapter) Render(ctx context.Context, key string, v *graph.View, format, rankdir string) ([]byte, error) {
-	f, err := render.ParseFormat(format)
-	if err != nil {
-		return nil, err
-	}
-	b, err := a.r.Render(ctx, key, v, f, render.Options{RankDir: rankdir})
-	switch {
-	case errors.Is(err, render.ErrTooLarge):
-		return nil, fmt.Errorf("%w: %w", api.ErrTooLarge, err)
-	case errors.Is(err, render.ErrTimeout):
-		return nil, fmt.Errorf("%w: %w", api.ErrTimeout, err)
-	}
-	return b, err
 }
 
 func addrString(a net.Addr) string {

@@ -1,4 +1,4 @@
-package render
+package picture
 
 import (
 	"bytes"
@@ -24,12 +24,12 @@ const GraphName = "servicegraph"
 // read.
 func WriteDOT(w io.Writer, v *graph.View, o Options) error {
 	if v == nil {
-		return errors.New("render: nil view")
+		return errors.New("nil view")
 	}
 	if err := o.Validate(); err != nil {
-		return fmt.Errorf("render options: %w", err)
+		return fmt.Errorf("picture options: %w", err)
 	}
-	o = o.normalized()
+	o = o.Normalized()
 	var b bytes.Buffer
 	writeDOT(&b, v, o)
 	_, err := w.Write(b.Bytes())

@@ -1,4 +1,4 @@
-package render
+package picture
 
 import (
 	"errors"
@@ -12,14 +12,17 @@ const (
 	LabelRate  = "rate"  // edge labels show requests per second
 )
 
+// RankDirs are the layout directions, the default first.
+var RankDirs = [...]string{"LR", "TB", "RL", "BT"}
+
 // MaxTitleBytes bounds Options.Title.
 const MaxTitleBytes = 1024
 
 // Options shape one picture. The zero value is valid: left to right, counts,
 // no title.
 type Options struct {
-	// RankDir is the direction of the layout: "LR" (default when empty),
-	// "TB", "RL" or "BT", case-insensitive.
+	// RankDir is the direction of the layout, one of RankDirs ("LR" when
+	// empty), case-insensitive.
 	RankDir string
 	// Label is what edge labels show besides the error percentage: "count"
 	// (default when empty) or "rate" (per second).
@@ -28,18 +31,30 @@ type Options struct {
 	Title string
 }
 
+// ParseRankDir returns s as one of RankDirs, upper case; empty is RankDirs[0].
+func ParseRankDir(s string) (string, error) {
+	u := strings.ToUpper(s)
+	if u == "" {
+		return RankDirs[0], nil
+	}
+	for _, d := range RankDirs {
+		if u == d {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("rankdir must be %s, got %q", strings.Join(RankDirs[:len(RankDirs)-1], ", ")+" or "+RankDirs[len(RankDirs)-1], s)
+}
+
 // Validate reports every problem of o at once.
 func (o Options) Validate() error {
 	var errs []error
-	switch strings.ToUpper(o.RankDir) {
-	case "", "LR", "TB", "RL", "BT":
-	default:
-		errs = append(errs, fmt.Errorf("rankdir %q: want LR, TB, RL or BT", o.RankDir))
+	if _, err := ParseRankDir(o.RankDir); err != nil {
+		errs = append(errs, err)
 	}
 	switch strings.ToLower(o.Label) {
 	case "", LabelCount, LabelRate:
 	default:
-		errs = append(errs, fmt.Errorf("label %q: want count or rate", o.Label))
+		errs = append(errs, fmt.Errorf("label must be count or rate, got %q", o.Label))
 	}
 	if len(o.Title) > MaxTitleBytes {
 		errs = append(errs, fmt.Errorf("title is %d bytes, above the limit of %d", len(o.Title), MaxTitleBytes))
@@ -47,13 +62,10 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// normalized returns o with defaults filled in and canonical case, so that
+// Normalized returns o with defaults filled in and canonical case, so that
 // equal pictures have equal options. Call it on validated options only.
-func (o Options) normalized() Options {
-	o.RankDir = strings.ToUpper(o.RankDir)
-	if o.RankDir == "" {
-		o.RankDir = "LR"
-	}
+func (o Options) Normalized() Options {
+	o.RankDir, _ = ParseRankDir(o.RankDir)
 	o.Label = strings.ToLower(o.Label)
 	if o.Label == "" {
 		o.Label = LabelCount

@@ -1,31 +1,34 @@
-package render_test
+package picture_test
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/servicegraph/servicegraph/graph"
-	"github.com/servicegraph/servicegraph/render"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestWriteDOTGolden(t *testing.T) {
 	tests := []struct {
 		name string
 		v    *graph.View
-		o    render.Options
+		o    picture.Options
 	}{
-		{"kinds", kindsView(), render.Options{}},
-		{"names", namesView(), render.Options{}},
-		{"options", kindsView(), render.Options{RankDir: "tb", Label: "rate", Title: `last hour, kinds="span_link" \ all`}},
-		{"empty", view(nil, nil), render.Options{Title: "nothing in this window"}},
+		{"kinds", kindsView(), picture.Options{}},
+		{"names", namesView(), picture.Options{}},
+		{"options", kindsView(), picture.Options{RankDir: "tb", Label: "rate", Title: `last hour, kinds="span_link" \ all`}},
+		{"empty", view(nil, nil), picture.Options{Title: "nothing in this window"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := render.WriteDOT(&b, tc.v, tc.o); err != nil {
+			if err := picture.WriteDOT(&b, tc.v, tc.o); err != nil {
 				t.Fatal(err)
 			}
 			golden := filepath.Join("testdata", tc.name+".golden.dot")
@@ -36,10 +39,10 @@ func TestWriteDOTGolden(t *testing.T) {
 			}
 			want, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatalf("%v (run go test ./render -update to create it)", err)
+				t.Fatalf("%v (run go test ./render/picture -update to create it)", err)
 			}
 			if !bytes.Equal(b.Bytes(), want) {
-				t.Errorf("DOT differs from %s (go test ./render -update rewrites it); got:\n%s", golden, b.String())
+				t.Errorf("DOT differs from %s (go test ./render/picture -update rewrites it); got:\n%s", golden, b.String())
 			}
 		})
 	}
@@ -49,7 +52,7 @@ func TestWriteDOTGolden(t *testing.T) {
 // whatever the order of the view's slices.
 func TestWriteDOTDeterministic(t *testing.T) {
 	var first bytes.Buffer
-	if err := render.WriteDOT(&first, kindsView(), render.Options{}); err != nil {
+	if err := picture.WriteDOT(&first, kindsView(), picture.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	v := kindsView()
@@ -61,7 +64,7 @@ func TestWriteDOTDeterministic(t *testing.T) {
 	}
 	for range 3 {
 		var b bytes.Buffer
-		if err := render.WriteDOT(&b, v, render.Options{}); err != nil {
+		if err := picture.WriteDOT(&b, v, picture.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(b.Bytes(), first.Bytes()) {
@@ -72,7 +75,7 @@ func TestWriteDOTDeterministic(t *testing.T) {
 
 func TestWriteDOTStyles(t *testing.T) {
 	var b bytes.Buffer
-	if err := render.WriteDOT(&b, kindsView(), render.Options{}); err != nil {
+	if err := picture.WriteDOT(&b, kindsView(), picture.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(b.String(), "\n")
@@ -120,7 +123,7 @@ func TestWriteDOTStyles(t *testing.T) {
 
 func TestWriteDOTEscaping(t *testing.T) {
 	var b bytes.Buffer
-	if err := render.WriteDOT(&b, namesView(), render.Options{}); err != nil {
+	if err := picture.WriteDOT(&b, namesView(), picture.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	s := b.String()
@@ -149,13 +152,13 @@ func TestWriteDOTEscaping(t *testing.T) {
 func TestOptionsValidate(t *testing.T) {
 	tests := []struct {
 		name    string
-		o       render.Options
+		o       picture.Options
 		wantErr []string
 	}{
-		{"zero", render.Options{}, nil},
-		{"all set", render.Options{RankDir: "BT", Label: "rate", Title: "t"}, nil},
-		{"lower case", render.Options{RankDir: "tb", Label: "COUNT"}, nil},
-		{"bad everything", render.Options{RankDir: "up", Label: "latency", Title: strings.Repeat("x", render.MaxTitleBytes+1)},
+		{"zero", picture.Options{}, nil},
+		{"all set", picture.Options{RankDir: "BT", Label: "rate", Title: "t"}, nil},
+		{"lower case", picture.Options{RankDir: "tb", Label: "COUNT"}, nil},
+		{"bad everything", picture.Options{RankDir: "up", Label: "latency", Title: strings.Repeat("x", picture.MaxTitleBytes+1)},
 			[]string{"rankdir", "label", "title"}},
 	}
 	for _, tc := range tests {
@@ -171,18 +174,18 @@ func TestOptionsValidate(t *testing.T) {
 			}
 		})
 	}
-	if err := render.WriteDOT(&bytes.Buffer{}, kindsView(), render.Options{RankDir: "diagonal"}); err == nil {
+	if err := picture.WriteDOT(&bytes.Buffer{}, kindsView(), picture.Options{RankDir: "diagonal"}); err == nil {
 		t.Error("WriteDOT accepted a bad rankdir")
 	}
 }
 
 func TestParseFormat(t *testing.T) {
-	for in, want := range map[string]render.Format{"dot": render.DOT, "SVG": render.SVG, " png ": render.PNG} {
-		if got, err := render.ParseFormat(in); err != nil || got != want {
+	for in, want := range map[string]picture.Format{"dot": picture.DOT, "SVG": picture.SVG, " png ": picture.PNG} {
+		if got, err := picture.ParseFormat(in); err != nil || got != want {
 			t.Errorf("ParseFormat(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := render.ParseFormat("pdf"); err == nil {
+	if _, err := picture.ParseFormat("pdf"); err == nil {
 		t.Error("ParseFormat(pdf) succeeded")
 	}
 }
