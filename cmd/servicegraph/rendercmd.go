@@ -51,7 +51,10 @@ func renderCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	now := time.Now()
-	store := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	store, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	if err != nil {
+		return err
+	}
 	proc, err := pairing.New(pairing.NewDefaultConfig(), pairing.Settings{Now: func() time.Time { return now }}, store)
 	if err != nil {
 		return err
@@ -154,7 +157,7 @@ func (fl renderFlags) pickFormat() (picture.Format, error) {
 	case fl.out != "":
 		f, err := picture.FormatOfFile(fl.out)
 		if err != nil {
-			return "", fmt.Errorf("-o: %w; or give -format", err)
+			return "", fmt.Errorf("-o %q: %w (or give -format)", fl.out, err)
 		}
 		return f, nil
 	}
@@ -173,9 +176,9 @@ func checkDrawable(v *graph.View, snap *graph.Snapshot, q graph.Query, spans int
 		return err
 	}
 	if len(all.Edges) == 0 {
-		return fmt.Errorf("nothing to draw: the input's %d spans made no edges (edges need a client and a server span, a producer and a consumer, a span link, or a client span naming its peer)", spans)
+		return fmt.Errorf("nothing to draw: the input's %s made no edges (edges need a client and a server span, a producer and a consumer, a span link, or a client span naming its peer)", plural(spans, "span"))
 	}
-	return fmt.Errorf("nothing to draw: no edge of the input's %d matches -service, -depth and -kinds", len(all.Edges))
+	return fmt.Errorf("nothing to draw: none of the input's %d edges matches -service, -depth and -kinds", len(all.Edges))
 }
 
 // draw returns the picture: DOT text directly, SVG and PNG laid out in a
@@ -248,4 +251,12 @@ func feedFile(ctx context.Context, proc *pairing.Processor, name string, stderr 
 			fmt.Fprintf(stderr, "%s: request %d: %v\n", name, n, err)
 		}
 	}
+}
+
+// plural is "1 span", "2 spans".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

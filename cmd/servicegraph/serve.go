@@ -40,7 +40,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store := graph.New(cfg.Graph, graph.Settings{Logger: logger})
+	store, err := graph.New(cfg.Graph, graph.Settings{Logger: logger})
+	if err != nil {
+		return err
+	}
 	st, err := state.Open(cfg.State.Dir, cfg.State.SaveInterval, store, state.Settings{Logger: logger, Registerer: reg})
 	if err != nil {
 		return err
