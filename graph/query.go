@@ -106,6 +106,26 @@ type adjacency struct {
 
 	graphOnce sync.Once
 	g         *multi.DirectedGraph
+
+	windows windowMemo
+}
+
+// windowMemo keeps, for one window of whole buckets, each edge's sum over
+// it (Edge.Window), so that a query re-sums only the edges that changed
+// since the last query of the same window: an entry holds for the edge data
+// it was computed from (unchanged edges share their data across
+// snapshots). One window is kept: a query of another resets every entry.
+// Memory: 48 B per edge of the topology (4.8 MB at 100k edges), allocated
+// by the first query of a topology.
+type windowMemo struct {
+	mu     sync.Mutex // guards the fields below; held by a query while it reads the windows
+	lo, hi int64      // bucket numbers, first and last, of the window
+	sums   []windowSum
+}
+
+type windowSum struct {
+	data *EdgeData // what sum was computed from; nil: none
+	sum  Bucket
 }
 
 // ends returns each edge's client and server as indexes into s.Nodes.
@@ -198,23 +218,43 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 	}
 	secs := q.To.Sub(q.From).Seconds()
 	client, server := s.ends()
-	// Candidate edges: right kind, active in the window.
-	win := make([]Bucket, len(s.Edges))
+	// Each candidate edge's sum over the window (right kind; active in the
+	// window if its Count is not zero), from the memo when the edge did
+	// not change since the last query of this window.
+	m := &s.adjacency().windows
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := int64(s.BucketWidth)
+	lo, hi := floorDiv(q.From.UnixNano(), w), floorDiv(q.To.UnixNano()-1, w)
+	if len(m.sums) != len(s.Edges) || m.lo != lo || m.hi != hi {
+		if len(m.sums) != len(s.Edges) {
+			m.sums = make([]windowSum, len(s.Edges))
+		} else {
+			clear(m.sums)
+		}
+		m.lo, m.hi = lo, hi
+	}
+	win := m.sums
 	ncand := 0
 	for i := range s.Edges {
-		e := &s.Edges[i]
+		e := s.Edges[i].EdgeData
 		if !q.Kinds.Has(e.Kind) {
 			continue
 		}
-		if win[i] = e.Window(q.From, q.To, s.BucketWidth); win[i].Count > 0 {
+		if ws := &win[i]; ws.data != e {
+			ws.data, ws.sum = e, e.Window(q.From, q.To, s.BucketWidth)
+		}
+		if win[i].sum.Count > 0 {
 			ncand++
 		}
 	}
 	var near []bool
 	if centre >= 0 {
-		near = s.neighbourhood(win, centre, q.Depth)
+		near = s.neighbourhood(win, centre, q.Depth, q.Kinds)
 	}
-	keep := func(i int) bool { return win[i].Count > 0 && (near == nil || near[client[i]] && near[server[i]]) }
+	keep := func(i int) bool {
+		return q.Kinds.Has(s.Edges[i].Kind) && win[i].sum.Count > 0 && (near == nil || near[client[i]] && near[server[i]])
+	}
 	type totals struct {
 		count, failed uint64
 		in, seen      bool
@@ -228,7 +268,7 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 		if !keep(i) {
 			continue
 		}
-		e, w := &s.Edges[i], win[i]
+		e, w := &s.Edges[i], win[i].sum
 		ve := ViewEdge{Client: e.Client, Server: e.Server, Kind: e.Kind, Count: w.Count, Failed: w.Failed,
 			Rate: float64(w.Count) / secs, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen}
 		if w.N > 0 {
@@ -261,9 +301,9 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 }
 
 // neighbourhood returns, by index into s.Nodes, the nodes within depth
-// hops of centre, following the edges active in the window (win[i].Count >
-// 0) in both directions: a breadth-first walk of the neighbour index.
-func (s *Snapshot) neighbourhood(win []Bucket, centre, depth int) []bool {
+// hops of centre, following the edges of kinds active in the window
+// (win[i].sum.Count > 0) in both directions: a breadth-first walk of the neighbour index.
+func (s *Snapshot) neighbourhood(win []windowSum, centre, depth int, kinds KindSet) []bool {
 	start, hops := s.neighbours()
 	near := make([]bool, len(s.Nodes))
 	near[centre] = true
@@ -272,7 +312,7 @@ func (s *Snapshot) neighbourhood(win []Bucket, centre, depth int) []bool {
 		var next []int32
 		for _, n := range frontier {
 			for _, h := range hops[start[n]:start[n+1]] {
-				if !near[h[0]] && win[h[1]].Count > 0 {
+				if !near[h[0]] && kinds.Has(s.Edges[h[1]].Kind) && win[h[1]].sum.Count > 0 {
 					near[h[0]] = true
 					next = append(next, h[0])
 				}
