@@ -99,7 +99,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	if err := recv.Start(ctx); err != nil {
 		return errors.Join(err, srv.Shutdown(context.Background()), proc.Shutdown(context.Background()))
 	}
-	st.Start()
+	if err := st.Start(ctx); err != nil {
+		return errors.Join(err, recv.Shutdown(context.Background()), proc.Shutdown(context.Background()), srv.Shutdown(context.Background()))
+	}
 	probe.set(phaseRunning)
 	logger.Info("servicegraph started", "otlp_grpc", addrString(recv.GRPCAddr()), "otlp_http", addrString(recv.HTTPAddr()),
 		"http", addrString(srv.Addr()), "data_dir", cfg.State.Dir)
@@ -116,7 +118,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	defer cancel()
 	errs := []error{recv.Shutdown(sctx), proc.Shutdown(sctx)}
 	proc.Flush()
-	errs = append(errs, st.Shutdown(), srv.Shutdown(sctx))
+	errs = append(errs, st.Shutdown(sctx), srv.Shutdown(sctx))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -28,6 +29,7 @@ const tempPrefix = FileName + ".tmp-"
 type Settings struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	Now        func() time.Time // the clock, for the durations logged; time.Now if nil
 }
 
 // Saver saves a store to dir.
@@ -36,6 +38,7 @@ type Saver struct {
 	interval time.Duration
 	store    *graph.Store
 	logger   *slog.Logger
+	now      func() time.Time
 
 	saves      *prometheus.CounterVec
 	loadFailed prometheus.Counter
@@ -61,7 +64,10 @@ func Open(dir string, interval time.Duration, store *graph.Store, set Settings) 
 	if set.Registerer == nil {
 		set.Registerer = prometheus.NewRegistry()
 	}
-	s := &Saver{dir: dir, interval: interval, store: store, logger: set.Logger,
+	if set.Now == nil {
+		set.Now = time.Now
+	}
+	s := &Saver{dir: dir, interval: interval, store: store, logger: set.Logger, now: set.Now,
 		saves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "servicegraph_state_saves_total",
 			Help: "Saves of the graph to the data directory, by result (ok, error)."}, []string{"result"}),
 		loadFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "servicegraph_state_load_failures_total",
@@ -172,21 +178,24 @@ var errNotLoaded = errors.New("the saved graph was not loaded; refusing to overw
 func (s *Saver) Save() error { return s.save(false) }
 
 // save writes the graph; final marks the file as written by a clean
-// shutdown (graph.Store.WriteFinalState).
+// shutdown (graph.Store.WriteFinalState), and is logged with the file's
+// path, size and the time it took.
 func (s *Saver) save(final bool) error {
 	if s.dir == "" {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	began := s.now()
 	err := errNotLoaded
+	var n int64
 	if s.loaded {
-		err = s.write(final)
+		n, err = s.write(final)
 	}
 	if err != nil {
 		s.failing.Store(true)
 		s.saves.WithLabelValues("error").Inc()
-		s.logger.Error("saving the graph failed", "path", s.path(), "err", err)
+		s.logger.Error("saving the graph failed", "path", s.path(), "final", final, "err", err)
 		return err
 	}
 	if s.failing.Swap(false) {
@@ -194,6 +203,12 @@ func (s *Saver) save(final bool) error {
 	}
 	s.saves.WithLabelValues("ok").Inc()
 	s.lastSave.SetToCurrentTime()
+	level := slog.LevelDebug // every interval: not worth a line each
+	if final {
+		level = slog.LevelInfo
+	}
+	s.logger.Log(context.Background(), level, "saved the graph", "path", s.path(), "bytes", n,
+		"duration", s.now().Sub(began), "final", final)
 	return nil
 }
 
@@ -201,44 +216,62 @@ func (s *Saver) save(final bool) error {
 // in progress; safe for concurrent use.
 func (s *Saver) Failing() bool { return s.failing.Load() }
 
-func (s *Saver) write(final bool) error {
+// write saves the file, returning its size.
+func (s *Saver) write(final bool) (int64, error) {
 	tmp, err := os.CreateTemp(s.dir, tempPrefix+"*")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer os.Remove(tmp.Name()) // after the rename this fails harmlessly
 	write := s.store.WriteState
 	if final {
 		write = s.store.WriteFinalState
 	}
-	if err := write(tmp); err != nil {
+	cw := &countingWriter{w: tmp}
+	if err := write(cw); err != nil {
 		tmp.Close()
-		return err
+		return 0, err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return err
+		return 0, err
 	}
 	if err := tmp.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.Rename(tmp.Name(), s.path()); err != nil {
-		return err
+		return 0, err
 	}
 	d, err := os.Open(s.dir)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer d.Close()
-	return d.Sync()
+	return cw.n, d.Sync()
 }
 
-// Start saves every interval until Shutdown.
-func (s *Saver) Start() {
-	if s.dir == "" || s.cancel != nil {
-		return
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Start begins saving every interval, on a goroutine of its own that
+// Shutdown stops; ctx is not kept. Starting twice does nothing.
+func (s *Saver) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	if s.dir == "" || s.cancel != nil {
+		return nil
+	}
+	loop, cancel := context.WithCancel(context.Background())
 	s.cancel, s.done = cancel, make(chan struct{})
 	go func() {
 		defer close(s.done)
@@ -246,22 +279,29 @@ func (s *Saver) Start() {
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-loop.Done():
 				return
 			case <-t.C:
 				_ = s.Save() // logged and counted
 			}
 		}
 	}()
+	return nil
 }
 
 // Shutdown stops periodic saving and saves one last time, marking the
 // file as written by a clean shutdown: the caller has stopped every writer
-// of the store. Safe without Start and twice.
-func (s *Saver) Shutdown() error {
+// of the store. If ctx ends while a periodic save is still being written,
+// it returns ctx's error without the last save. Safe without Start and
+// twice (each call saves).
+func (s *Saver) Shutdown(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
-		<-s.done
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return fmt.Errorf("stop saving: %w", ctx.Err())
+		}
 		s.cancel = nil
 	}
 	return s.save(true)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,7 +98,7 @@ func TestRoundTrip(t *testing.T) {
 	if got := st.Stats(); got.Edges != 3 || got.Nodes != 4 {
 		t.Fatalf("restored %+v, want 3 edges and 4 nodes", got)
 	}
-	if err := s.Shutdown(); err != nil {
+	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// One save right after the restore (it overwrites a clean mark), one
@@ -226,7 +228,7 @@ func TestLoadCancelled(t *testing.T) {
 	if v := counter(t, reg, "servicegraph_state_load_failures_total"); v != 0 {
 		t.Fatalf("load failures = %g, want 0", v)
 	}
-	if err := s.Shutdown(); err == nil {
+	if err := s.Shutdown(context.Background()); err == nil {
 		t.Fatal("Shutdown saved after a cancelled load")
 	}
 	after, err := os.ReadFile(filepath.Join(dir, state.FileName))
@@ -260,8 +262,10 @@ func TestDisabled(t *testing.T) {
 	if err := s.Load(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	s.Start()
-	if err := s.Shutdown(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -358,7 +362,7 @@ func TestCleanMark(t *testing.T) {
 	if restore().Base == nil {
 		t.Fatal("a periodic save's file restored as clean")
 	}
-	if err := s.Shutdown(); err != nil {
+	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if snap := restore(); snap.Base != nil || len(snap.Edges) != 3 {
@@ -367,5 +371,66 @@ func TestCleanMark(t *testing.T) {
 	// That restore (a process that then crashed) overwrote the mark.
 	if restore().Base == nil {
 		t.Fatal("the clean mark survived a start: a crash after it would look clean")
+	}
+}
+
+// The last save, at Shutdown, is logged with the file's path, its size and
+// how long it took; periodic saves only at debug level.
+func TestFinalSaveLogged(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { clock = clock.Add(250 * time.Millisecond); return clock }
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	s, err := state.Open(dir, time.Hour, newStore(t, 2), state.Settings{Logger: logger, Registerer: prometheus.NewRegistry(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	if err := s.Save(); err != nil { // periodic: debug, not shown at info
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, state.FileName)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("level=INFO msg=\"saved the graph\" path=%s bytes=%d duration=250ms final=true\n", path, info.Size())
+	if logs.String() != want {
+		t.Fatalf("log:\n%s\nwant:\n%s", logs.String(), want)
+	}
+}
+
+// Start refuses a context already ended; Shutdown twice saves twice.
+func TestLifecycleContext(t *testing.T) {
+	s, _ := open(t, t.TempDir(), newStore(t, 1))
+	if err := s.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Start(ended); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start with an ended context: %v, want context.Canceled", err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
 	}
 }
