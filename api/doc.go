@@ -16,7 +16,13 @@
 // at most Config.MaxDepth); kinds is a comma list of call,
 // messaging_system, span_link, database, virtual_node. A bad parameter,
 // an empty window or an unknown service is answered 400 with
-// {"error": "...", "parameter": "<name>"}.
+// {"error": "...", "parameter": "<name>"}. Every other error answer, 4xx
+// and 5xx, is {"error": "..."}; /api/dependencies answers its errors in
+// Jaeger's envelope {"data": null, "errors": [{"code", "msg"}]}.
+//
+// Handlers return an apiFuncResult (data, a body, streamed rows or an
+// error) and one responder writes it: errorStatus is the one place where
+// errors become status codes and Retry-After (Prometheus' web/api/v1).
 //
 // Endpoints and status codes:
 //
@@ -67,8 +73,10 @@
 // A renderer's cache so serves repeated and auto-refreshing requests while
 // spans arrive, redrawing when a node or edge appears or leaves or a bucket
 // closes: the numbers of a cached picture are at most one bucket old. Errors
-// wrapping ErrTooLarge answer 422 with a hint to narrow the query;
-// ErrTimeout (or the Config.RequestTimeout deadline) answers 503.
+// wrapping picture.ErrTooLarge answer 422 with picture.HintURL;
+// picture.ErrTimeout (or the Config.RequestTimeout deadline) answers 503
+// with Retry-After and the same hint. The API imports the render
+// vocabulary (package picture), never the Graphviz engine.
 //
 // # Metrics
 //

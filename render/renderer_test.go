@@ -109,8 +109,27 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	c := render.NewDefaultConfig()
-	if c.MaxNodes != 300 || c.MaxEdges != 1500 || c.Timeout != 10*time.Second || c.CacheEntries != 64 || c.InProcess {
+	if c.MaxNodes != 500 || c.MaxEdges != 1500 || c.Timeout != 10*time.Second || c.CacheEntries != 64 || c.InProcess {
 		t.Errorf("defaults = %+v", c)
+	}
+}
+
+// TestDefaultCapsDraw300Services: the default caps let the page draw 300
+// services with their databases and user (issue 16); 500 services are
+// refused before any layout.
+func TestDefaultCapsDraw300Services(t *testing.T) {
+	r, _ := newTestRenderer(t, render.NewDefaultConfig())
+	render.SetLayoutForTest(r, func(context.Context, []byte, picture.Format) ([]byte, error) { return []byte("<svg/>"), nil })
+	v := layeredView(300)
+	if len(v.Nodes) != 316 || len(v.Edges) != 729 {
+		t.Fatalf("300 services: %d nodes, %d edges, want 316 and 729", len(v.Nodes), len(v.Edges))
+	}
+	if _, err := r.Render(t.Context(), "300", v, picture.SVG, picture.Options{}); err != nil {
+		t.Errorf("300 services: %v", err)
+	}
+	_, err := r.Render(t.Context(), "500", layeredView(500), picture.SVG, picture.Options{})
+	if want := "graph too large to draw: 526 nodes and 1200 edges, the limits are 500 nodes and 1500 edges"; err == nil || err.Error() != want {
+		t.Errorf("500 services: %v, want %s", err, want)
 	}
 }
 

@@ -189,3 +189,34 @@ func TestParseFormat(t *testing.T) {
 		t.Error("ParseFormat(pdf) succeeded")
 	}
 }
+
+func TestFormatOfFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		want    picture.Format
+		wantErr string
+	}{
+		{"graph.svg", picture.SVG, ""},
+		{"out/Graph.PNG", picture.PNG, ""},
+		{"x.dot", picture.DOT, ""},
+		{"x.jpg", "", `unknown extension ".jpg": want .dot, .svg or .png`},
+		{"graph", "", "no extension to pick the format from: want .dot, .svg or .png"},
+	}
+	for _, tc := range tests {
+		got, err := picture.FormatOfFile(tc.name)
+		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && err.Error() != tc.wantErr) {
+			t.Errorf("FormatOfFile(%q) = %q, %v; want %q, %q", tc.name, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestParseRankDir(t *testing.T) {
+	for in, want := range map[string]string{"": "LR", "tb": "TB", "Rl": "RL", "BT": "BT"} {
+		if got, err := picture.ParseRankDir(in); err != nil || got != want {
+			t.Errorf("ParseRankDir(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := picture.ParseRankDir("up"); err == nil || err.Error() != `rankdir must be LR, TB, RL or BT, got "up"` {
+		t.Errorf("ParseRankDir(up): %v", err)
+	}
+}

@@ -48,9 +48,9 @@ func FormatOfFile(name string) (Format, error) {
 		return f, nil
 	}
 	if ext == "" {
-		return "", fmt.Errorf("%q has no extension to pick the format from (want %s)", name, formatList("."))
+		return "", fmt.Errorf("no extension to pick the format from: want %s", formatList("."))
 	}
-	return "", fmt.Errorf("unknown extension %q of %q (want %s)", ext, name, formatList("."))
+	return "", fmt.Errorf("unknown extension %q: want %s", ext, formatList("."))
 }
 
 // Valid reports whether f is one of Formats.

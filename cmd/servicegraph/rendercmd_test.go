@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/servicegraph/servicegraph/render"
+)
+
+// TestMain makes the test binary a render worker when the renderer starts
+// it as one (render.WorkerArg), as main does: an SVG or PNG render must not
+// run the tests again in a child process.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == render.WorkerArg {
+		if err := render.RunWorker(os.Stdin, os.Stdout, os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestRenderCommand runs servicegraph render in process: its messages and
+// exit statuses (2 for a wrong command line, 1 for input that draws
+// nothing or a layout past -timeout).
+func TestRenderCommand(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noSpans := write("nospans.json", `{"resourceSpans":[]}`)
+	noEdges := write("noedges.json", `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"cron"}}]},`+
+		`"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"tick","kind":1,`+
+		`"startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000001000000000"}]}]}]}`)
+	calls := "../../testdata/traces/calls.json"
+	usage := "\nrun 'servicegraph render --help' for the flags\n"
+	hint := "narrow the graph: pick a service with -service NAME -depth 1, or fewer kinds with -kinds call,messaging_system; or allow more time with -timeout"
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"unknown extension", []string{"-o", filepath.Join(dir, "x.jpg"), calls}, exitUsage,
+			fmt.Sprintf(`servicegraph: -o %q: unknown extension ".jpg": want .dot, .svg or .png (or give -format)`, filepath.Join(dir, "x.jpg")) + usage},
+		{"no extension", []string{"-o", "graph", calls}, exitUsage,
+			`servicegraph: -o "graph": no extension to pick the format from: want .dot, .svg or .png (or give -format)` + usage},
+		{"bad format", []string{"-format", "gif", calls}, exitUsage,
+			`servicegraph: -format: unknown format "gif" (want dot, svg or png)` + usage},
+		{"depth without service", []string{"-format", "dot", "-depth", "1", calls}, exitUsage,
+			"servicegraph: -depth needs -service: it counts hops from that service" + usage},
+		{"depth above the API's", []string{"-format", "dot", "-service", "checkout", "-depth", "11", calls}, exitUsage,
+			"servicegraph: -depth must be a whole number from 0 to 10, got 11" + usage},
+		{"negative depth", []string{"-format", "dot", "-service", "checkout", "-depth", "-1", calls}, exitUsage,
+			"servicegraph: -depth must be a whole number from 0 to 10, got -1" + usage},
+		{"every problem at once", []string{"-rankdir", "up", "-kinds", "rpc", "-timeout", "0s"}, exitUsage,
+			`servicegraph: -rankdir must be LR, TB, RL or BT, got "up"` + "\n" +
+				`-kinds: unknown kind "rpc" (want one of call, messaging_system, span_link, database, virtual_node)` + "\n" + "-timeout must be positive, got 0s\nno input files (give - to read stdin)" + usage},
+		{"no spans", []string{"-format", "dot", noSpans}, exitFailure,
+			"servicegraph: nothing to draw: the input holds no spans\n"},
+		{"no edges", []string{"-format", "dot", noEdges}, exitFailure,
+			"servicegraph: nothing to draw: the input's 1 span made no edges (edges need a client and a server span, " +
+				"a producer and a consumer, a span link, or a client span naming its peer)\n"},
+		{"filters leave nothing", []string{"-format", "dot", "-kinds", "span_link", calls}, exitFailure,
+			"servicegraph: nothing to draw: none of the input's 8 edges matches -service, -depth and -kinds\n"},
+		{"unknown service", []string{"-format", "dot", "-service", "nosuch", calls}, exitFailure,
+			`servicegraph: -service "nosuch": no such service in the input` + "\n"},
+		{"timeout", []string{"-format", "svg", "-timeout", "1ns", calls}, exitFailure,
+			"servicegraph: drawing took too long: not done after 1ns (9 nodes, 8 edges); " + hint + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runMain(t, append([]string{"render"}, tt.args...)...)
+			if code != tt.code || stderr != tt.stderr || stdout != "" {
+				t.Errorf("exit %d, stderr:\n%s\nstdout %.60q\nwant exit %d, stderr:\n%s", code, stderr, stdout, tt.code, tt.stderr)
+			}
+		})
+	}
+	t.Run("dot to stdout", func(t *testing.T) {
+		stdout, stderr, code := runMain(t, "render", "-format", "dot", "-service", "checkout", "-depth", "1", calls)
+		if code != exitOK || stderr != "" || !strings.HasPrefix(stdout, `digraph "servicegraph" {`) {
+			t.Fatalf("exit %d, stderr %q, stdout %.60q", code, stderr, stdout)
+		}
+	})
+}
