@@ -81,71 +81,91 @@ func skip(buf []byte, typ protowire.Type, lo, hi int) int {
 	return otlpwire.Skip(buf, lo, typ)
 }
 
+// resourceReader is the state of reading one ResourceSpans.
+type resourceReader struct {
+	name          string // the first service.name value
+	named         bool   // a service.name was seen
+	nscope, ndep  int    // scope_spans and instrumentation_library_spans so far
+	hasDeprecated bool   // instrumentation_library_spans were seen
+	recordsScopes bool   // scope_spans were read: the deprecated field is ignored
+}
+
 // resourceSpans reads one ResourceSpans and appends its Resource. Its
 // fields may come in any order and repeat: the service is the first
 // service.name attribute over every resource field, as pcommon.Map.Get
 // finds it once pdata has merged them.
 func (d *decoder) resourceSpans(buf []byte) *wireError {
-	var name string
-	named, hasScope, hasDeprecated := false, false, false
-	nscope, ndep := 0, 0
+	var rr resourceReader
 	for i := 0; i < len(buf); {
 		num, typ, lo, hi := otlpwire.Field(buf, i)
 		if hi < 0 && num == otlpwire.ResourceSpansScopeSpans {
-			return codeError("", hi).in("scope_spans", nscope)
+			return codeError("", hi).in("scope_spans", rr.nscope)
 		} else if hi < 0 {
 			return codeError(resourceSpansField(num), hi)
 		}
-		switch num {
-		case otlpwire.ResourceSpansResource, otlpwire.ResourceSpansScopeSpans,
-			otlpwire.ResourceSpansSchemaURL, otlpwire.ResourceSpansDeprecated:
-			if typ != otlpwire.BytesType {
-				return fieldError(resourceSpansField(num), typ, wrongWireType)
-			}
-		default:
-			if i = skip(buf, typ, lo, hi); i < 0 {
-				return codeError("", i)
-			}
-			continue
-		}
 		var err *wireError
-		switch num {
-		case otlpwire.ResourceSpansResource:
-			if err = resource(buf[lo:hi], &name, &named); err != nil {
-				err = err.in("resource", -1)
-			}
-		case otlpwire.ResourceSpansScopeSpans:
-			if err = d.scopeSpans(buf[lo:hi], true); err != nil {
-				err = err.in("scope_spans", nscope)
-			}
-			hasScope = true
-			nscope++
-		case otlpwire.ResourceSpansDeprecated:
-			// Checked now, read below if there are no scope_spans.
-			if err = d.scopeSpans(buf[lo:hi], false); err != nil {
-				err = err.in("instrumentation_library_spans", ndep)
-			}
-			hasDeprecated = true
-			ndep++
-		}
-		if err != nil {
+		if i, err = d.resourceField(&rr, buf, num, typ, lo, hi); err != nil {
 			return err
 		}
-		i = hi
 	}
-	if hasDeprecated && !hasScope {
-		// pdata's MigrateTraces: the deprecated field stands in for
-		// scope_spans. Everything was checked above.
-		for i := 0; i < len(buf); {
-			num, typ, lo, hi := otlpwire.Field(buf, i)
-			if num == otlpwire.ResourceSpansDeprecated {
-				_ = d.scopeSpans(buf[lo:hi], true)
-			}
-			i = skip(buf, typ, lo, hi)
-		}
+	if rr.hasDeprecated && !rr.recordsScopes {
+		d.deprecatedScopeSpans(buf)
 	}
-	d.r.Resources = append(d.r.Resources, Resource{Service: name, End: len(d.r.Spans)})
+	d.r.Resources = append(d.r.Resources, Resource{Service: rr.name, End: len(d.r.Spans)})
 	return nil
+}
+
+// resourceField reads one field of a ResourceSpans and returns the
+// position after it.
+func (d *decoder) resourceField(rr *resourceReader, buf []byte, num int32, typ protowire.Type, lo, hi int) (int, *wireError) {
+	switch num {
+	case otlpwire.ResourceSpansResource, otlpwire.ResourceSpansScopeSpans,
+		otlpwire.ResourceSpansSchemaURL, otlpwire.ResourceSpansDeprecated:
+		if typ != otlpwire.BytesType {
+			return hi, fieldError(resourceSpansField(num), typ, wrongWireType)
+		}
+	default:
+		i := skip(buf, typ, lo, hi)
+		if i < 0 {
+			return i, codeError("", i)
+		}
+		return i, nil
+	}
+	var err *wireError
+	switch num {
+	case otlpwire.ResourceSpansResource:
+		if err = resource(buf[lo:hi], &rr.name, &rr.named); err != nil {
+			err = err.in("resource", -1)
+		}
+	case otlpwire.ResourceSpansScopeSpans:
+		if err = d.scopeSpans(buf[lo:hi], true); err != nil {
+			err = err.in("scope_spans", rr.nscope)
+		}
+		rr.recordsScopes = true
+		rr.nscope++
+	case otlpwire.ResourceSpansDeprecated:
+		// Checked now, read by deprecatedScopeSpans if there are no
+		// scope_spans.
+		if err = d.scopeSpans(buf[lo:hi], false); err != nil {
+			err = err.in("instrumentation_library_spans", rr.ndep)
+		}
+		rr.hasDeprecated = true
+		rr.ndep++
+	}
+	return hi, err
+}
+
+// deprecatedScopeSpans reads the spans of a ResourceSpans' deprecated
+// instrumentation_library_spans, as pdata's MigrateTraces makes them stand
+// in for scope_spans when there are none. resourceSpans checked them all.
+func (d *decoder) deprecatedScopeSpans(buf []byte) {
+	for i := 0; i < len(buf); {
+		num, typ, lo, hi := otlpwire.Field(buf, i)
+		if num == otlpwire.ResourceSpansDeprecated {
+			_ = d.scopeSpans(buf[lo:hi], true)
+		}
+		i = skip(buf, typ, lo, hi)
+	}
 }
 
 func resourceSpansField(num int32) string {

@@ -26,9 +26,8 @@ const (
 	fSpanStatus       = 15
 	fSpanFlags        = 16
 
-	fLinkTraceID = 1
-	fLinkSpanID  = 2
-
+	fLinkTraceID    = 1
+	fLinkSpanID     = 2
 	fLinkTraceState = 3
 	fLinkAttributes = 4
 	fLinkDropped    = 5
