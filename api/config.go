@@ -145,7 +145,7 @@ func (c Config) Validate() error {
 // mean the default.
 type Settings struct {
 	// Logger receives start, stop and failure records, never one per
-	// request. Nil means slog.Default().
+	// request. Nil discards.
 	Logger *slog.Logger
 	// Registerer receives the API's metrics. Nil means a private registry.
 	Registerer prometheus.Registerer

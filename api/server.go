@@ -16,6 +16,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/internal/auth"
+	"github.com/servicegraph/servicegraph/internal/logging"
 	"github.com/servicegraph/servicegraph/internal/netlimit"
 	"github.com/servicegraph/servicegraph/pairing"
 )
@@ -76,9 +77,7 @@ func New(cfg Config, set Settings, src Sources) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	if set.Logger == nil {
-		set.Logger = slog.Default()
-	}
+	set.Logger = logging.OrDiscard(set.Logger)
 	if set.Registerer == nil {
 		set.Registerer = prometheus.NewRegistry()
 	}
@@ -110,6 +109,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // serves in the background. ctx bounds binding only. After Shutdown the
 // Server may be started again.
 func (s *Server) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("api: start: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil {

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/servicegraph/servicegraph/internal/logging"
 )
 
 // NodeID identifies a node of one Store. IDs are dense, from 0.
@@ -116,9 +118,7 @@ func newStore(cfg Config, set Settings) *Store {
 	if set.Now == nil {
 		set.Now = time.Now
 	}
-	if set.Logger == nil {
-		set.Logger = slog.New(slog.DiscardHandler)
-	}
+	set.Logger = logging.OrDiscard(set.Logger)
 	return &Store{
 		cfg:      cfg,
 		now:      set.Now,

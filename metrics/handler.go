@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/logging"
 )
 
 // Config bounds the /metrics handler.
@@ -83,9 +84,7 @@ func NewHandler(cfg Config, set Settings, g GraphSource, p PairingSource) (*Hand
 	if set.Registerer == nil || set.Gatherer == nil {
 		return nil, errors.New("metrics: Settings.Registerer and Settings.Gatherer are required")
 	}
-	if set.Logger == nil {
-		set.Logger = slog.New(slog.DiscardHandler)
-	}
+	set.Logger = logging.OrDiscard(set.Logger)
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "servicegraph_scrapes_refused_total",
 		Help: "Scrapes of /metrics refused with 503, by reason: max_concurrent_scrapes (that many were being served).",

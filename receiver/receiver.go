@@ -15,13 +15,14 @@ import (
 
 	"github.com/servicegraph/servicegraph/consumer"
 	"github.com/servicegraph/servicegraph/internal/auth"
+	"github.com/servicegraph/servicegraph/internal/logging"
 	"github.com/servicegraph/servicegraph/internal/netlimit"
 )
 
 // Settings are what the code, not the configuration, supplies.
 type Settings struct {
 	// Logger receives start, stop and serve-failure records, never one per
-	// request. Nil means slog.Default().
+	// request. Nil discards.
 	Logger *slog.Logger
 	// Registerer receives the receiver's metrics. Nil means a private
 	// registry (the metrics are then not exported anywhere).
@@ -75,9 +76,7 @@ func New(cfg Config, set Settings, next consumer.Traces) (*Receiver, error) {
 		return nil, fmt.Errorf("receiver: %w", err)
 	}
 	logger := set.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
+	logger = logging.OrDiscard(logger)
 	reg := set.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -102,6 +101,9 @@ func New(cfg Config, set Settings, next consumer.Traces) (*Receiver, error) {
 // here) and serves them in the background. A Receiver starts once; after
 // Shutdown, create a new one. ctx bounds binding only.
 func (r *Receiver) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("receiver: start: %w", err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state != stateNew {

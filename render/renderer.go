@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/logging"
 	"github.com/servicegraph/servicegraph/render/picture"
 )
 
@@ -47,9 +48,7 @@ func New(cfg Config, set Settings) (*Renderer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("render config: %w", err)
 	}
-	if set.Logger == nil {
-		set.Logger = slog.Default()
-	}
+	set.Logger = logging.OrDiscard(set.Logger)
 	if set.Registerer == nil {
 		set.Registerer = prometheus.NewRegistry()
 	}

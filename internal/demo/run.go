@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"github.com/servicegraph/servicegraph/internal/logging"
 )
 
 // Run generates the shop's traffic, exporting it to cfg.Endpoint, until ctx
@@ -13,11 +15,9 @@ import (
 // the endpoint is unreachable, and returns nil. It returns an error only
 // for an invalid cfg or an exporter that cannot be built; export failures
 // go to the OpenTelemetry global error handler and never stop the traffic.
-// A nil logger means slog.Default().
+// A nil logger discards.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if logger == nil {
-		logger = slog.Default()
-	}
+	logger = logging.OrDiscard(logger)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/logging"
 )
 
 // FileName is the state file's name inside the data directory.
@@ -47,10 +48,11 @@ type Saver struct {
 
 	failing atomic.Bool // the last save failed
 
-	mu     sync.Mutex // serialises saves; guards loaded
-	loaded bool       // Load succeeded: saving cannot overwrite an unread file
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu      sync.Mutex // serialises saves; guards loaded
+	loaded  bool       // Load succeeded: saving cannot overwrite an unread file
+	started bool       // Start was called
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // Open prepares dir for store (creating it, removing the temporary files
@@ -58,9 +60,7 @@ type Saver struct {
 // saved graph. An empty dir disables persistence: the Saver then does
 // nothing.
 func Open(dir string, interval time.Duration, store *graph.Store, set Settings) (*Saver, error) {
-	if set.Logger == nil {
-		set.Logger = slog.New(slog.DiscardHandler)
-	}
+	set.Logger = logging.OrDiscard(set.Logger)
 	if set.Registerer == nil {
 		set.Registerer = prometheus.NewRegistry()
 	}
@@ -263,12 +263,16 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // Start begins saving every interval, on a goroutine of its own that
-// Shutdown stops; ctx is not kept. Starting twice does nothing.
+// Shutdown stops; ctx is not kept. A second Start is an error.
 func (s *Saver) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.dir == "" || s.cancel != nil {
+	if s.started {
+		return errors.New("state: already started")
+	}
+	s.started = true
+	if s.dir == "" {
 		return nil
 	}
 	loop, cancel := context.WithCancel(context.Background())
