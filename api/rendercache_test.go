@@ -105,3 +105,18 @@ func renderTotal(t testing.TB, reg *prometheus.Registry, result string) float64 
 	t.Fatalf("no servicegraph_render_total{format=\"svg\",result=%q}", result)
 	return 0
 }
+
+// TestRenderTooLargeWithEngine: the Graphviz engine, wired as serve wires
+// it (no adapter), answers a view above its caps with 422 in the one error
+// shape, the counts once and the URL hint once.
+func TestRenderTooLargeWithEngine(t *testing.T) {
+	st, c := fixture(t)
+	reg := prometheus.NewRegistry()
+	r := newRealRenderer(t, reg, func(cfg *render.Config) { cfg.MaxNodes = 3 })
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: r}, nil)
+	rec := get(s.Handler(), "/graph.svg")
+	want := `{"error":"graph too large to draw: 8 nodes and 8 edges, the limits are 3 nodes and 1500 edges; ` + hintJSON + `"}` + "\n"
+	if rec.Code != http.StatusUnprocessableEntity || rec.Body.String() != want {
+		t.Errorf("%d %s\nwant 422 %s", rec.Code, rec.Body, want)
+	}
+}
