@@ -101,6 +101,7 @@ type stateBucket struct {
 func toStateBuckets(bs []Bucket) []stateBucket {
 	out := make([]stateBucket, len(bs))
 	for i, b := range bs {
+		//lint:ignore S1016 spelled out, so that Bucket may change without changing the file format
 		out[i] = stateBucket{Start: b.Start, Count: b.Count, Failed: b.Failed, Sum: b.Sum, N: b.N}
 	}
 	return out

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# The test command: every test, race detector on. Tests that need
+# The test command: go vet and staticcheck, then every test, race detector on. Tests that need
 # Prometheus, Chromium or telemetrygen skip without them outside CI and fail
 # without them in CI (.ci/run installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 go vet ./...
+# staticcheck: the installed one (.ci/run installs it), else the pinned
+# version through the module proxy.
+if command -v staticcheck >/dev/null; then
+  staticcheck ./...
+else
+  go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+fi
 go test -race -count=1 -timeout 15m ./...
