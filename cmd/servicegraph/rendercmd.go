@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -99,7 +100,7 @@ func parseRenderFlags(args []string, stdout io.Writer) (renderFlags, error) {
 	fs := flag.NewFlagSet("servicegraph render", flag.ContinueOnError)
 	fs.StringVar(&fl.out, "o", "", "output file; default stdout. Its extension (.dot, .svg, .png) picks the format unless -format is given")
 	fs.StringVar(&fl.format, "format", "", "dot, svg or png (default: from -o, else svg)")
-	fs.StringVar(&fl.rankdir, "rankdir", picture.RankDirs[0], "layout direction: LR, TB, RL or BT")
+	fs.StringVar(&fl.rankdir, "rankdir", picture.RankDirs[0], "layout direction, one of "+strings.Join(picture.RankDirs[:], ", "))
 	fs.StringVar(&fl.service, "service", "", "draw only this service's neighbourhood")
 	fs.IntVar(&fl.depth, "depth", graph.DefaultDepth, fmt.Sprintf("neighbourhood depth in hops with -service, 0 to %d", api.DefaultMaxDepth))
 	fs.StringVar(&fl.kinds, "kinds", "", "edge kinds to draw (comma list of call,messaging_system,span_link,database,virtual_node); default all")
