@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // queryLimit lets at most Config.MaxConcurrentQueries graph queries
@@ -38,7 +40,7 @@ func newQueryLimit(n int, timeout time.Duration, reg prometheus.Registerer) (*qu
 }
 
 // errBusy answers a query that waited too long for a slot.
-var errBusy = errors.New("too many graph queries at once: retry later, or narrow the query with service=<name>&depth=1")
+var errBusy = errors.New("too many graph queries at once: retry later, or " + picture.HintURL)
 
 // wrap runs next once a slot is free; rs answers a query refused.
 func (l *queryLimit) wrap(next http.Handler, rs responder) http.Handler {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -76,8 +77,12 @@ func TestQueryLimit(t *testing.T) {
 			}
 			if tc.refused > 0 {
 				res := <-data // refused while the render still holds the slot
-				if res.StatusCode != tc.wantStatus || res.Header.Get("Retry-After") == "" {
-					t.Errorf("status %d, Retry-After %q; want %d with Retry-After", res.StatusCode, res.Header.Get("Retry-After"), tc.wantStatus)
+				if res.StatusCode != tc.wantStatus || res.Header.Get("Retry-After") != "10" {
+					t.Errorf("status %d, Retry-After %q; want %d with Retry-After 10", res.StatusCode, res.Header.Get("Retry-After"), tc.wantStatus)
+				}
+				body, _ := io.ReadAll(res.Body)
+				if want := `{"error":"too many graph queries at once: retry later, or ` + hintJSON + `"}` + "\n"; string(body) != want {
+					t.Errorf("body %s, want %s", body, want)
 				}
 				close(br.release)
 			} else {
