@@ -99,7 +99,7 @@ func layeredStore(b testing.TB, n int) (*graph.Store, *clock, [][2]graph.NodeID)
 // observations per refresh), all within one history bucket. cached: the
 // picture was drawn once (the first view of the bucket); uncached: every
 // refresh draws (the cache off), the cost the cache saves. In-process
-// layout, --render-max-nodes 400 (300 services are 316 nodes);
+// layout, the default caps (300 services are 316 nodes);
 // ms/refresh is the time of one whole request.
 func BenchmarkPageRefresh(b *testing.B) {
 	for _, bc := range []struct {
@@ -110,7 +110,6 @@ func BenchmarkPageRefresh(b *testing.B) {
 			st, c, calls := layeredStore(b, 300)
 			reg := prometheus.NewRegistry()
 			rr := newRealRenderer(b, reg, func(cfg *render.Config) {
-				cfg.MaxNodes = 400 // 300 services are 316 nodes with user and the databases
 				if !bc.cache {
 					cfg.CacheEntries = 0
 				}

@@ -14,6 +14,9 @@ import (
 	"github.com/servicegraph/servicegraph/render"
 )
 
+// The engine is an api.Renderer as it is: serve wires it in directly.
+var _ api.Renderer = (*render.Renderer)(nil)
+
 // newRealRenderer is an in-process renderer registering on reg, closed at
 // the end of the test; mod edits the default Config.
 func newRealRenderer(t testing.TB, reg prometheus.Registerer, mod func(*render.Config)) *render.Renderer {
