@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/servicegraph/servicegraph/graph"
@@ -72,9 +73,20 @@ func appendNodes(b []byte, v *graph.View, infinity bool, flush func([]byte) []by
 	return append(b, ']')
 }
 
-// appendEdges appends the view's edge rows as a JSON array.
+// appendEdges appends the view's edge rows as a JSON array. An edge's row
+// comes from the topology's rowCache when the edge, the window and the
+// busiest edge's count are those it was encoded for.
 func appendEdges(b []byte, v *graph.View, flush func([]byte) []byte) []byte {
 	maxCount := maxEdgeCount(v)
+	rc, _ := v.Shared(rowCacheKey{}, func() any { return new(rowCache) }).(*rowCache)
+	if rc != nil && !rc.mu.TryLock() {
+		rc = nil // another request is using it: encode every row
+	}
+	if rc != nil {
+		defer rc.mu.Unlock()
+	}
+	lo, hi := v.Window()
+	secs := v.To.Sub(v.From).Seconds()
 	var id []byte
 	b = append(b, '[')
 	for i := range v.Edges {
@@ -82,11 +94,48 @@ func appendEdges(b []byte, v *graph.View, flush func([]byte) []byte) []byte {
 			b = append(b, ',')
 		}
 		e := &v.Edges[i]
-		id = appendEdgeID(id[:0], e)
-		b = appendEdgeRow(b, edgeRowOf(e, maxCount, false), id)
-		b = flush(b)
+		pos, data, ok := v.Source(i)
+		if rc == nil || !ok {
+			id = appendEdgeID(id[:0], e)
+			b = appendEdgeRow(b, edgeRowOf(e, maxCount, false), id)
+			b = flush(b)
+			continue
+		}
+		if pos >= len(rc.rows) {
+			rc.rows = append(rc.rows, make([]cachedRow, pos+1-len(rc.rows))...)
+		}
+		r := &rc.rows[pos]
+		if r.data != data || r.lo != lo || r.hi != hi || r.secs != secs || r.maxCount != maxCount {
+			id = appendEdgeID(id[:0], e)
+			*r = cachedRow{data: data, lo: lo, hi: hi, secs: secs, maxCount: maxCount,
+				row: appendEdgeRow(r.row[:0], edgeRowOf(e, maxCount, false), id)}
+		}
+		b = flush(append(b, r.row...))
 	}
 	return append(b, ']')
+}
+
+// rowCache keeps the encoded edge rows of one topology, by the edge's
+// position in the snapshots' Edges (graph.View.Shared keeps one per
+// topology and drops it with the topology's snapshots). A row is
+// re-encoded when its edge changed, the window moved a bucket, or the
+// view's busiest edge (the thickness scale) changed. Memory: the rows
+// (~310 B per edge with 10-byte names) and 64 B per edge of the topology,
+// ~37 MB at 100k edges; bounded by the edge cap.
+type rowCache struct {
+	mu   sync.Mutex // guards rows; held while a request encodes, others encode without it
+	rows []cachedRow
+}
+
+type rowCacheKey struct{}
+
+// cachedRow is one encoded edge row and what it was encoded from.
+type cachedRow struct {
+	data     *graph.EdgeData
+	lo, hi   int64   // window, bucket numbers
+	secs     float64 // window length (rates)
+	maxCount uint64  // view's busiest edge (thickness)
+	row      []byte
 }
 
 // appendNodeRow is encoding/json's encoding of nodeRow (infinityNodeRow

@@ -3,9 +3,11 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
 )
@@ -93,4 +95,67 @@ func TestRowsStreamed(t *testing.T) {
 	if ct := got.Header().Get("Content-Type"); ct != want.Header().Get("Content-Type") {
 		t.Errorf("Content-Type %q, want %q", ct, want.Header().Get("Content-Type"))
 	}
+}
+
+// TestRowsCached: edge rows served from the topology's row cache are
+// encoding/json's rows of each view as the graph changes under it: an
+// edge changed, the window moved a bucket, the busiest edge changed (every
+// thickness), a new edge (a new topology), a filtered view.
+func TestRowsCached(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obs []graph.Observation
+	for i := range 40 {
+		c, s := st.Node(rowsNames[i%len(rowsNames)]+"c", graph.ServiceNode), st.Node(fmt.Sprintf("s%d", i%7), graph.ServiceNode)
+		obs = append(obs, graph.Observation{Client: c, Server: s, Kind: graph.Kind(i % 5), Failed: i%3 == 0, Seconds: [2]float64{float64(i) / 7, 0.1}})
+	}
+	st.Observe(obs, nil)
+	edges := func(q graph.Query) (got, want []byte, v *graph.View) {
+		t.Helper()
+		v, err := st.Snapshot().Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = appendEdges(nil, v, func(b []byte) []byte { return b })
+		want, err = json.Marshal(edgeRows(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, want, v
+	}
+	check := func(step string, q graph.Query) {
+		t.Helper()
+		got, want, v := edges(q)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: cached rows\n%s\nwant\n%s", step, got, want)
+		}
+		if len(v.Edges) == 0 {
+			t.Fatalf("%s: empty view", step)
+		}
+	}
+	nq := func() graph.Query { return graph.NewQuery(now.Add(30 * time.Second)) }
+	check("first", nq())
+	check("again", nq())
+	st.Observe(obs[3:4], nil)
+	check("one edge changed", nq())
+	now = now.Add(time.Minute)
+	st.Observe(obs[5:9], nil)
+	check("later", nq())
+	q := nq()
+	q.From, q.To = q.From.Add(-time.Minute), q.To.Add(-time.Minute) // as long, without the last bucket
+	check("an earlier window", q)
+	q.From = q.To.Add(-20 * time.Second) // shorter: other rates
+	check("a shorter window", q)
+	for range 50 {
+		st.Observe(obs[10:11], nil) // the busiest edge
+	}
+	check("busiest changed", nq())
+	st.Observe([]graph.Observation{{Client: st.Node("new", graph.ServiceNode), Server: obs[0].Server, Kind: graph.Call}}, nil)
+	check("new topology", nq())
+	q = nq()
+	q.Kinds = graph.KindSet(0).With(graph.Call)
+	check("filtered", q)
 }

@@ -39,6 +39,54 @@ type View struct {
 	From, To time.Time
 	Nodes    []ViewNode // sorted by name
 	Edges    []ViewEdge // sorted by client, server, kind
+
+	// For callers that cache what they derive from an edge (Source,
+	// Shared): per view edge, its index in the snapshot's Edges and its
+	// data; the window's first and last bucket numbers.
+	pos    []int32
+	data   []*EdgeData
+	lo, hi int64
+	adj    *adjacency
+}
+
+// Source returns where the view's edge i comes from: its index in the
+// snapshot's Edges (the same for every snapshot of one Topology), and its
+// data, the same pointer for as long as the edge does not change. With the
+// window's bucket numbers (Window) they identify the view edge's values:
+// a view edge of the same position, data and window has the same counts,
+// sums and names. ok is false for a view made without a snapshot.
+func (v *View) Source(i int) (pos int, data *EdgeData, ok bool) {
+	if i >= len(v.pos) {
+		return 0, nil, false
+	}
+	return int(v.pos[i]), v.data[i], true
+}
+
+// Window returns the first and last bucket numbers (bucket start / bucket
+// width) that the view's counts sum.
+func (v *View) Window() (first, last int64) { return v.lo, v.hi }
+
+// Shared returns the value kept under key for the topology of the view's
+// snapshot, calling build to make it the first time. The value is shared
+// by every caller with the same key and every view of the snapshots of the
+// topology, and dropped with them: it must be safe for concurrent use.
+// A view made without a snapshot returns build() each time.
+func (v *View) Shared(key any, build func() any) any {
+	if v.adj == nil {
+		return build()
+	}
+	a := v.adj
+	a.sharedMu.Lock()
+	defer a.sharedMu.Unlock()
+	if x, ok := a.shared[key]; ok {
+		return x
+	}
+	if a.shared == nil {
+		a.shared = make(map[any]any)
+	}
+	x := build()
+	a.shared[key] = x
+	return x
 }
 
 // ViewNode is a node of a view. Count and Failed sum its incoming edges in
@@ -108,6 +156,9 @@ type adjacency struct {
 	g         *multi.DirectedGraph
 
 	windows windowMemo
+
+	sharedMu sync.Mutex  // guards shared
+	shared   map[any]any // View.Shared's values
 }
 
 // windowMemo keeps, for one window of whole buckets, each edge's sum over
@@ -260,9 +311,10 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 		in, seen      bool
 	}
 	nodes := make([]totals, len(s.Nodes))
-	v := &View{From: q.From, To: q.To}
+	v := &View{From: q.From, To: q.To, lo: lo, hi: hi, adj: s.adjacency()}
 	if ncand > 0 {
 		v.Edges = make([]ViewEdge, 0, ncand)
+		v.pos, v.data = make([]int32, 0, ncand), make([]*EdgeData, 0, ncand)
 	}
 	for i := range s.Edges {
 		if !keep(i) {
@@ -275,6 +327,7 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 			ve.MeanSeconds = w.Sum / float64(w.N)
 		}
 		v.Edges = append(v.Edges, ve)
+		v.pos, v.data = append(v.pos, int32(i)), append(v.data, e.EdgeData)
 		// A node sums its incoming edges; one with none, its outgoing ones.
 		c, t := &nodes[client[i]], &nodes[server[i]]
 		if !t.in {
