@@ -147,6 +147,7 @@ var _ gonum.Line = line{}
 type adjacency struct {
 	endsOnce       sync.Once
 	client, server []int32 // per edge: indexes into Snapshot.Nodes
+	kind           []Kind  // per edge
 
 	nearOnce sync.Once
 	start    []int32    // node i's entries are hops[start[i]:start[i+1]]
@@ -166,7 +167,8 @@ type adjacency struct {
 // since the last query of the same window: an entry holds for the edge data
 // it was computed from (unchanged edges share their data across
 // snapshots). One window is kept: a query of another resets every entry.
-// Memory: 48 B per edge of the topology (4.8 MB at 100k edges), allocated
+// A query reads the memo's dense array rather than every edge's data.
+// Memory: 96 B per edge of the topology (9.6 MB at 100k edges), allocated
 // by the first query of a topology.
 type windowMemo struct {
 	mu     sync.Mutex // guards the fields below; held by a query while it reads the windows
@@ -175,30 +177,33 @@ type windowMemo struct {
 }
 
 type windowSum struct {
-	data *EdgeData // what sum was computed from; nil: none
-	sum  Bucket
+	data        *EdgeData // what sum was computed from; nil: none
+	sum         Bucket
+	first, last time.Time // data's FirstSeen, LastSeen
 }
 
-// ends returns each edge's client and server as indexes into s.Nodes.
-func (s *Snapshot) ends() (client, server []int32) {
+// ends returns each edge's client and server as indexes into s.Nodes, and
+// its kind: dense arrays, shared per topology, that a query walks without
+// reading every edge's data.
+func (s *Snapshot) ends() (client, server []int32, kind []Kind) {
 	a := s.adjacency()
 	a.endsOnce.Do(func() {
 		ids := make(map[string]int32, len(s.Nodes))
 		for i := range s.Nodes {
 			ids[s.Nodes[i].Name] = int32(i)
 		}
-		a.client, a.server = make([]int32, len(s.Edges)), make([]int32, len(s.Edges))
+		a.client, a.server, a.kind = make([]int32, len(s.Edges)), make([]int32, len(s.Edges)), make([]Kind, len(s.Edges))
 		for i := range s.Edges {
-			a.client[i], a.server[i] = ids[s.Edges[i].Client], ids[s.Edges[i].Server]
+			a.client[i], a.server[i], a.kind[i] = ids[s.Edges[i].Client], ids[s.Edges[i].Server], s.Edges[i].Kind
 		}
 	})
-	return a.client, a.server
+	return a.client, a.server, a.kind
 }
 
 // neighbours returns the neighbour index: node i's (neighbour, edge) pairs
 // are hops[start[i]:start[i+1]].
 func (s *Snapshot) neighbours() (start []int32, hops [][2]int32) {
-	client, server := s.ends()
+	client, server, _ := s.ends()
 	a := s.adjacency()
 	a.nearOnce.Do(func() {
 		start := make([]int32, len(s.Nodes)+1)
@@ -228,7 +233,7 @@ func (s *Snapshot) neighbours() (start []int32, hops [][2]int32) {
 // call and link lines between two services, self loops). It is built once
 // and shared: callers must not modify it.
 func (s *Snapshot) Graph() gonum.Multigraph {
-	client, server := s.ends()
+	client, server, _ := s.ends()
 	a := s.adjacency()
 	a.graphOnce.Do(func() {
 		g := multi.NewDirectedGraph()
@@ -268,7 +273,7 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 		centre = i
 	}
 	secs := q.To.Sub(q.From).Seconds()
-	client, server := s.ends()
+	client, server, kind := s.ends()
 	// Each candidate edge's sum over the window (right kind; active in the
 	// window if its Count is not zero), from the memo when the edge did
 	// not change since the last query of this window.
@@ -288,12 +293,12 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 	win := m.sums
 	ncand := 0
 	for i := range s.Edges {
-		e := s.Edges[i].EdgeData
-		if !q.Kinds.Has(e.Kind) {
+		if !q.Kinds.Has(kind[i]) {
 			continue
 		}
-		if ws := &win[i]; ws.data != e {
-			ws.data, ws.sum = e, e.Window(q.From, q.To, s.BucketWidth)
+		if ws := &win[i]; ws.data != s.Edges[i].EdgeData {
+			e := s.Edges[i].EdgeData
+			*ws = windowSum{data: e, sum: e.Window(q.From, q.To, s.BucketWidth), first: e.FirstSeen, last: e.LastSeen}
 		}
 		if win[i].sum.Count > 0 {
 			ncand++
@@ -301,10 +306,10 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 	}
 	var near []bool
 	if centre >= 0 {
-		near = s.neighbourhood(win, centre, q.Depth, q.Kinds)
+		near = s.neighbourhood(win, kind, centre, q.Depth, q.Kinds)
 	}
 	keep := func(i int) bool {
-		return q.Kinds.Has(s.Edges[i].Kind) && win[i].sum.Count > 0 && (near == nil || near[client[i]] && near[server[i]])
+		return q.Kinds.Has(kind[i]) && win[i].sum.Count > 0 && (near == nil || near[client[i]] && near[server[i]])
 	}
 	type totals struct {
 		count, failed uint64
@@ -320,14 +325,15 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 		if !keep(i) {
 			continue
 		}
-		e, w := &s.Edges[i], win[i].sum
-		ve := ViewEdge{Client: e.Client, Server: e.Server, Kind: e.Kind, Count: w.Count, Failed: w.Failed,
-			Rate: float64(w.Count) / secs, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen}
+		ws := &win[i]
+		w := ws.sum
+		ve := ViewEdge{Client: s.Nodes[client[i]].Name, Server: s.Nodes[server[i]].Name, Kind: kind[i], Count: w.Count,
+			Failed: w.Failed, Rate: float64(w.Count) / secs, FirstSeen: ws.first, LastSeen: ws.last}
 		if w.N > 0 {
 			ve.MeanSeconds = w.Sum / float64(w.N)
 		}
 		v.Edges = append(v.Edges, ve)
-		v.pos, v.data = append(v.pos, int32(i)), append(v.data, e.EdgeData)
+		v.pos, v.data = append(v.pos, int32(i)), append(v.data, ws.data)
 		// A node sums its incoming edges; one with none, its outgoing ones.
 		c, t := &nodes[client[i]], &nodes[server[i]]
 		if !t.in {
@@ -356,7 +362,7 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 // neighbourhood returns, by index into s.Nodes, the nodes within depth
 // hops of centre, following the edges of kinds active in the window
 // (win[i].sum.Count > 0) in both directions: a breadth-first walk of the neighbour index.
-func (s *Snapshot) neighbourhood(win []windowSum, centre, depth int, kinds KindSet) []bool {
+func (s *Snapshot) neighbourhood(win []windowSum, kind []Kind, centre, depth int, kinds KindSet) []bool {
 	start, hops := s.neighbours()
 	near := make([]bool, len(s.Nodes))
 	near[centre] = true
@@ -365,7 +371,7 @@ func (s *Snapshot) neighbourhood(win []windowSum, centre, depth int, kinds KindS
 		var next []int32
 		for _, n := range frontier {
 			for _, h := range hops[start[n]:start[n+1]] {
-				if !near[h[0]] && kinds.Has(s.Edges[h[1]].Kind) && win[h[1]].sum.Count > 0 {
+				if !near[h[0]] && kinds.Has(kind[h[1]]) && win[h[1]].sum.Count > 0 {
 					near[h[0]] = true
 					next = append(next, h[0])
 				}
