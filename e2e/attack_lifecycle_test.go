@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,93 +20,12 @@ import (
 	"github.com/servicegraph/servicegraph/internal/tlsconfig/tlstest"
 )
 
-// lcProc is a servicegraph process started without waiting for it to be
-// ready: the lifecycle attacks look at it while it starts, or fails to.
-type lcProc struct {
-	cmd     *exec.Cmd
-	mu      sync.Mutex // guards log
-	log     bytes.Buffer
-	api     chan string // the API's address, from "HTTP API started"
-	exited  chan struct{}
-	exitErr error
-}
-
-// lcRun starts `servicegraph serve` on loopback port 0 with dataDir and
-// extra flags.
-func lcRun(t *testing.T, dataDir string, extra ...string) *lcProc {
+// lcRun starts `servicegraph serve` with dataDir and extra flags without
+// waiting for it to be ready: the lifecycle attacks look at it while it
+// starts, or fails to.
+func lcRun(t *testing.T, dataDir string, extra ...string) *service {
 	t.Helper()
-	args := append([]string{"serve", "--log-format", "json", "--otlp-grpc-addr", "127.0.0.1:0",
-		"--otlp-http-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
-	p := &lcProc{cmd: exec.Command(sgBin, args...), api: make(chan string, 1), exited: make(chan struct{})}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.mu.Lock()
-			p.log.Write(line)
-			p.log.WriteByte('\n')
-			p.mu.Unlock()
-			var rec map[string]any
-			if json.Unmarshal(line, &rec) == nil && rec["msg"] == "HTTP API started" {
-				p.api <- rec["addr"].(string)
-			}
-		}
-		p.exitErr = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("service log:\n%s", p.logs())
-		}
-	})
-	return p
-}
-
-func (p *lcProc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-// apiAddr waits for the API to listen.
-func (p *lcProc) apiAddr(t *testing.T) string {
-	t.Helper()
-	select {
-	case a := <-p.api:
-		return a
-	case <-p.exited:
-		t.Fatalf("exited before the API listened: %v", p.exitErr)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the API did not listen within 30s")
-	}
-	return ""
-}
-
-// wait waits for the exit and returns the exit code; it fails the test
-// if the process is still running after timeout.
-func (p *lcProc) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.exited:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(timeout):
-		t.Fatalf("still running after %s", timeout)
-	}
-	return 0
+	return launch(t, "", "serve", append([]string{"--data-dir", dataDir}, extra...)...)
 }
 
 // lcGet fetches url; code 0 means the connection failed.

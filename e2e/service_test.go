@@ -46,19 +46,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// service is a running servicegraph process.
+// service is a servicegraph process: the one harness every e2e test
+// starts the binary with.
 type service struct {
 	cmd             *exec.Cmd
-	api, grpc, http string
+	api, grpc, http string // set once started (waitStarted)
 	dataDir         string
 	mu              sync.Mutex // guards log
 	log             bytes.Buffer
+	apiUp           chan string         // the API's address, from "HTTP API started"
+	started         chan map[string]any // the "servicegraph started" record
 	exited          chan struct{}
 	exitErr         error
 }
 
-// start runs the sgBin on loopback port 0 with dataDir and extra flags,
-// and waits until it logs its addresses.
+// start runs `servicegraph serve` on loopback port 0 with dataDir and
+// extra flags, and waits until it logs its addresses.
 func start(t *testing.T, dataDir string, extra ...string) *service {
 	t.Helper()
 	return startCommand(t, "serve", dataDir, extra...)
@@ -67,9 +70,28 @@ func start(t *testing.T, dataDir string, extra ...string) *service {
 // startCommand is start for another subcommand (demo).
 func startCommand(t *testing.T, command, dataDir string, extra ...string) *service {
 	t.Helper()
-	args := append([]string{command, "--log-format", "json", "--otlp-grpc-addr", "127.0.0.1:0",
-		"--otlp-http-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
-	s := &service{cmd: exec.Command(sgBin, args...), dataDir: dataDir, exited: make(chan struct{})}
+	s := launch(t, "", command, append([]string{"--data-dir", dataDir}, extra...)...)
+	s.waitStarted(t)
+	return s
+}
+
+// launch runs `servicegraph COMMAND` in dir (empty: the test's) with JSON
+// logs, every listener on loopback port 0, and args, without waiting: a
+// test may look at it while it starts, or fails to. The process is killed
+// at the end of the test if it still runs; its log is shown if the test
+// failed.
+func launch(t *testing.T, dir, command string, args ...string) *service {
+	t.Helper()
+	args = append([]string{command, "--log-format", "json", "--otlp-grpc-addr", "127.0.0.1:0",
+		"--otlp-http-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, args...)
+	s := &service{cmd: exec.Command(sgBin, args...), apiUp: make(chan string, 1), started: make(chan map[string]any, 1),
+		exited: make(chan struct{})}
+	s.cmd.Dir = dir
+	for i, a := range args {
+		if a == "--data-dir" && i+1 < len(args) {
+			s.dataDir = args[i+1]
+		}
+	}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +99,6 @@ func startCommand(t *testing.T, command, dataDir string, extra ...string) *servi
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	started := make(chan map[string]any, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -88,8 +109,19 @@ func startCommand(t *testing.T, command, dataDir string, extra ...string) *servi
 			s.log.WriteByte('\n')
 			s.mu.Unlock()
 			var rec map[string]any
-			if json.Unmarshal(line, &rec) == nil && rec["msg"] == "servicegraph started" {
-				started <- rec
+			if json.Unmarshal(line, &rec) != nil {
+				continue
+			}
+			switch rec["msg"] {
+			case "HTTP API started":
+				if a, ok := rec["addr"].(string); ok {
+					select {
+					case s.apiUp <- a:
+					default:
+					}
+				}
+			case "servicegraph started":
+				s.started <- rec
 			}
 		}
 		s.exitErr = s.cmd.Wait()
@@ -106,21 +138,55 @@ func startCommand(t *testing.T, command, dataDir string, extra ...string) *servi
 			t.Logf("service log:\n%s", s.logs())
 		}
 	})
+	return s
+}
+
+// waitStarted waits until the service logs its addresses (every listener
+// up, the saved graph loaded).
+func (s *service) waitStarted(t *testing.T) {
+	t.Helper()
 	select {
-	case rec := <-started:
+	case rec := <-s.started:
 		s.api, s.grpc, s.http = rec["http"].(string), rec["otlp_grpc"].(string), rec["otlp_http"].(string)
 	case <-s.exited:
 		t.Fatalf("servicegraph exited at start: %v\n%s", s.exitErr, s.logs())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("servicegraph did not start:\n%s", s.logs())
 	}
-	return s
+}
+
+// apiAddr waits for the API to listen, which it does before the saved
+// graph loads.
+func (s *service) apiAddr(t *testing.T) string {
+	t.Helper()
+	select {
+	case a := <-s.apiUp:
+		return a
+	case <-s.exited:
+		t.Fatalf("exited before the API listened: %v", s.exitErr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the API did not listen within 30s")
+	}
+	return ""
 }
 
 func (s *service) logs() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.log.String()
+}
+
+// wait waits for the exit and returns the exit code; it fails the test
+// if the process is still running after timeout.
+func (s *service) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-s.exited:
+		return s.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		t.Fatalf("still running after %s", timeout)
+	}
+	return 0
 }
 
 // stop sends sig and waits for the exit; it returns the exit code.
