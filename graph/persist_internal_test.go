@@ -6,6 +6,10 @@ import (
 	"testing"
 )
 
+// StateVersion is the format version this build writes, for the fixture
+// tests of package graph_test.
+const StateVersion = stateVersion
+
 // The state file holds only the private state* types and built-in ones:
 // a public type in it would tie the file format to the API, and renaming
 // one of its fields would read old files as zeros.

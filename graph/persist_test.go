@@ -3,6 +3,7 @@ package graph_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"reflect"
 	"testing"
@@ -49,8 +50,9 @@ func stateFixture(t testing.TB) *graph.Store {
 	return s
 }
 
-// TestWriteStateFixture rewrites the fixture with -update-state; a new
-// format version adds a file, old ones are never rewritten.
+// TestWriteStateFixture writes the current version's fixture with
+// -update-state (go test ./graph -run TestWriteStateFixture -update-state);
+// a new format version adds a file, old ones are never rewritten.
 func TestWriteStateFixture(t *testing.T) {
 	if !*updateState {
 		t.Skip("-update-state not given")
@@ -59,7 +61,9 @@ func TestWriteStateFixture(t *testing.T) {
 	if err := stateFixture(t).WriteState(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile("testdata/state-v1.bin", buf.Bytes(), 0o644); err != nil {
+	// Only the current version's file is written; an older one is never
+	// rewritten, so a new version must add its file, not replace v1's.
+	if err := os.WriteFile(fmt.Sprintf("testdata/state-v%d.bin", graph.StateVersion), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
