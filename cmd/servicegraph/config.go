@@ -259,7 +259,11 @@ func (v fieldsValue) Set(s string) error {
 func bind(fs *flag.FlagSet, cfg *Config) {
 	for _, o := range options {
 		v := fieldsValue{o.fields(cfg)}
-		fs.Var(v, o.name, fmt.Sprintf("%s (yaml: %s, a `%s`)", o.usage, o.key, v.typeName()))
+		article := "a"
+		if strings.ContainsAny(v.typeName()[:1], "aeiou") {
+			article = "an"
+		}
+		fs.Var(v, o.name, fmt.Sprintf("%s (yaml: %s, %s `%s`)", o.usage, o.key, article, v.typeName()))
 	}
 }
 
