@@ -35,6 +35,7 @@ type batch struct {
 type linkRef struct {
 	span, link int32
 	shard      int32
+	th         uint64 // the hash of the target's trace (hasher.trace)
 }
 
 // problemRec is a Problem before names are looked up.

@@ -1,7 +1,6 @@
 package pairing
 
 import (
-	"hash/maphash"
 	"math/bits"
 	"unsafe"
 
@@ -82,7 +81,7 @@ type index struct {
 	tagShift  uint   // posBits + dispBits
 	dispMax   uint32 // 1<<dispBits - 1: disp is at least this
 	final     int    // table size at full capacity
-	seed      maphash.Seed
+	h         hasher
 	evictions uint64
 }
 
@@ -103,13 +102,13 @@ const maxDispBits = 5
 // newIndex returns an empty index of capacity spans. With prealloc its
 // table and ring are allocated at full size now, so that growth is paid at
 // start rather than during the first cap spans.
-func newIndex(capacity int, seed maphash.Seed, prealloc bool) *index {
+func newIndex(capacity int, h hasher, prealloc bool) *index {
 	final := (capacity*loadDen + loadNum - 1) / loadNum // capacity at most loadNum/loadDen of it
 	posBits := uint(bits.Len32(uint32(capacity)))
 	spare := 32 - posBits
 	dispBits := min(maxDispBits, (spare+1)/2) // the spare bits, split between disp and the tag
 	x := &index{ring: newRing[entry](capacity), slots: make([]uint32, min(final, initialSlots)), posBits: posBits,
-		dispBits: dispBits, tagShift: posBits + dispBits, dispMax: 1<<dispBits - 1, final: final, seed: seed}
+		dispBits: dispBits, tagShift: posBits + dispBits, dispMax: 1<<dispBits - 1, final: final, h: h}
 	if prealloc {
 		x.slots = make([]uint32, final)
 		x.ring.alloc()
@@ -139,7 +138,7 @@ func (x *index) tagMatch(v uint32, h uint64) bool {
 	return x.tagShift >= 32 || v>>x.tagShift == uint32(h)&(1<<(32-x.tagShift)-1)
 }
 
-func (x *index) hash(k *spanKey) uint64 { return maphash.Comparable(x.seed, *k) }
+func (x *index) hash(k *spanKey) uint64 { return x.h.key(x.h.trace(&k.Trace), &k.Span) }
 
 // home maps a hash onto the table (Lemire's multiply-shift reduction).
 func (x *index) home(h uint64) int { return int((h >> 32) * uint64(len(x.slots)) >> 32) }
@@ -153,8 +152,10 @@ func (x *index) dist(i, j int) int {
 }
 
 // find returns the entry of k, or nil.
-func (x *index) find(k *spanKey) *entry {
-	h := x.hash(k)
+func (x *index) find(k *spanKey) *entry { return x.findHashed(k, x.hash(k)) }
+
+// findHashed is find of a key whose hash h the caller has.
+func (x *index) findHashed(k *spanKey, h uint64) *entry {
 	i := x.home(h)
 	for {
 		v := x.slots[i]
@@ -174,9 +175,11 @@ func (x *index) find(k *spanKey) *entry {
 
 // insert adds e unless its key is present. It returns the entry in the
 // index and whether it was added (false: a duplicate). A full index evicts
-// its oldest entry first. The key is hashed once.
-func (x *index) insert(e entry) (*entry, bool) {
-	h := x.hash(&e.key)
+// its oldest entry first.
+func (x *index) insert(e entry) (*entry, bool) { return x.insertHashed(e, x.hash(&e.key)) }
+
+// insertHashed is insert of an entry whose key's hash h the caller has.
+func (x *index) insertHashed(e entry, h uint64) (*entry, bool) {
 	i := x.home(h)
 	for {
 		v := x.slots[i]

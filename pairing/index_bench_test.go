@@ -1,7 +1,6 @@
 package pairing
 
 import (
-	"hash/maphash"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -28,7 +27,7 @@ func BenchmarkIndexMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		x := newIndex(n, maphash.MakeSeed(), false)
+		x := newIndex(n, newHasher(), false)
 		for i := range keys {
 			x.insert(entry{key: keys[i], meta: meta(i)})
 		}

@@ -1,7 +1,6 @@
 package pairing
 
 import (
-	"hash/maphash"
 	"math/rand/v2"
 	"testing"
 )
@@ -70,7 +69,7 @@ func TestIndexSteadyChurn(t *testing.T) {
 		{"capacity 5000", 5000, 0, false, 30_000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			x := newIndex(tc.capacity, maphash.MakeSeed(), tc.prealloc)
+			x := newIndex(tc.capacity, newHasher(), tc.prealloc)
 			if tc.dispBits > 0 {
 				narrow(x, tc.dispBits)
 			}
@@ -124,7 +123,7 @@ func TestIndexBitBudget(t *testing.T) {
 		{1 << 28, 29, 2, 1},
 		{1<<31 - 1, 31, 1, 0}, // the largest per-shard capacity: no tag
 	} {
-		x := newIndex(tc.capacity, maphash.MakeSeed(), false)
+		x := newIndex(tc.capacity, newHasher(), false)
 		if x.posBits != tc.posBits || x.dispBits != tc.dispBits || 32-x.tagShift != tc.tagBits {
 			t.Errorf("capacity %d: pos/disp/tag bits %d/%d/%d, want %d/%d/%d", tc.capacity,
 				x.posBits, x.dispBits, 32-x.tagShift, tc.posBits, tc.dispBits, tc.tagBits)
@@ -154,7 +153,7 @@ func FuzzIndex(f *testing.F) {
 		if capacity &= 0x3f; capacity == 0 {
 			capacity = 1
 		}
-		x := newIndex(int(capacity), maphash.MakeSeed(), dispBits == 3)
+		x := newIndex(int(capacity), newHasher(), dispBits == 3)
 		if dispBits > 0 && dispBits < 3 {
 			narrow(x, dispBits)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"math"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/consumer"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/logging"
 	"github.com/servicegraph/servicegraph/internal/tracedecode"
 )
 
@@ -36,7 +36,7 @@ type Processor struct {
 	now    func() time.Time
 	logger *slog.Logger
 	user   graph.NodeID
-	seed   maphash.Seed
+	hash   hasher // shared by the shards' indexes
 	shards []*shard
 	recent *recent
 	pool   sync.Pool
@@ -67,22 +67,20 @@ func New(cfg Config, set Settings, g *graph.Store) (*Processor, error) {
 	if set.Now == nil {
 		set.Now = time.Now
 	}
-	if set.Logger == nil {
-		set.Logger = slog.New(slog.DiscardHandler)
-	}
-	p := &Processor{cfg: cfg, graph: g, now: set.Now, logger: set.Logger, seed: maphash.MakeSeed(),
+	set.Logger = logging.OrDiscard(set.Logger)
+	p := &Processor{cfg: cfg, graph: g, now: set.Now, logger: set.Logger, hash: newHasher(),
 		recent: newRecent(cfg.RecentProblems), maxNodeID: MaxNodes - 1}
 	p.user = g.User()
 	for range cfg.Shards {
-		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.seed, cfg.Preallocate)))
+		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.hash, cfg.Preallocate)))
 	}
 	p.pool.New = func() any { return &batch{user: p.user, maxName: cfg.MaxNameBytes} }
 	return p, nil
 }
 
-func (p *Processor) shardOf(trace *[16]byte) int32 {
-	h := maphash.Comparable(p.seed, *trace)
-	return int32((h >> 32) * uint64(len(p.shards)) >> 32)
+// shardOf picks the shard of a trace from its hash (hasher.trace).
+func (p *Processor) shardOf(th uint64) int32 {
+	return int32((th >> 32) * uint64(len(p.shards)) >> 32)
 }
 
 // ConsumeTraces pairs the spans of td with each other and with the spans
@@ -105,7 +103,7 @@ func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 // process pairs the decoded spans of b; rejected spans were refused.
 func (p *Processor) process(b *batch, rejected int) error {
 	now := p.now().UnixNano()
-	b.group(len(p.shards), func(s *span) int32 { return p.shardOf(&s.key.Trace) })
+	b.group(len(p.shards), func(s *span) int32 { s.th = p.hash.trace(&s.key.Trace); return p.shardOf(s.th) })
 	dups := 0
 	b.todo = b.todo[:0]
 	for si := range p.shards {
@@ -166,7 +164,8 @@ func (p *Processor) resolveLinks(now int64, b *batch) {
 					from: s.key, to: *l, name: b.nameOf(int32(i))})
 				continue
 			}
-			b.refs = append(b.refs, linkRef{span: int32(i), link: int32(j), shard: p.shardOf(&l.Trace)})
+			th := p.hash.trace(&l.Trace)
+			b.refs = append(b.refs, linkRef{span: int32(i), link: int32(j), shard: p.shardOf(th), th: th})
 		}
 	}
 	if len(b.refs) == 0 {
@@ -195,7 +194,7 @@ func (p *Processor) resolveLinks(now int64, b *batch) {
 	b.linkStarts, b.refsSorted, b.linkNext = starts, sorted, next
 	p.lockEach(b.todo, func(si int32) {
 		for _, r := range sorted[starts[si]:starts[si+1]] {
-			p.shards[si].link(&b.rec.Links[r.link], r.span, now, b)
+			p.shards[si].link(&b.rec.Links[r.link], r.th, r.span, now, b)
 		}
 	})
 }
@@ -263,7 +262,10 @@ func (p *Processor) expire(pairCutoff, linkCutoff, now int64) {
 func (p *Processor) Problems() []Problem { return p.recent.list() }
 
 // Start runs expiry every ExpiryInterval until Shutdown.
-func (p *Processor) Start(context.Context) error {
+func (p *Processor) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pairing: start: %w", err)
+	}
 	p.runMu.Lock()
 	defer p.runMu.Unlock()
 	if p.cancel != nil {

@@ -71,14 +71,16 @@ func (sh *shard) leaving(c *client) *entry {
 // add indexes s and makes every edge it completes. It reports false for a
 // duplicate (a span already in the index), which changes nothing.
 func (sh *shard) add(s *span, now int64, b *batch) bool {
-	e, added := sh.idx.insert(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed)})
+	h := &sh.idx.h
+	e, added := sh.idx.insertHashed(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed)},
+		h.key(s.th, &s.key.Span))
 	if !added {
 		return false
 	}
 	// s as a child.
 	if s.parent != [8]byte{} {
 		pk := spanKey{Trace: s.key.Trace, Span: s.parent}
-		if p := sh.idx.find(&pk); p != nil {
+		if p := sh.idx.findHashed(&pk, h.key(s.th, &s.parent)); p != nil {
 			sh.c.pairedChildren++
 			b.pair(p, e.meta, s.start, s.end)
 			if p.meta.queued() && p.meta.paired() { // its server side: the client waits no more
@@ -117,12 +119,13 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	return true
 }
 
-// link resolves one link of a span held by another (or this) shard: at once
-// if the target is indexed, else it waits under the target's key.
-func (sh *shard) link(to *spanKey, spanIdx int32, now int64, b *batch) {
+// link resolves one link of a span held by another (or this) shard to its
+// target to, whose trace hashes to th: at once if the target is indexed,
+// else it waits under the target's key.
+func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch) {
 	from := &b.spans[spanIdx]
 	meta := packMeta(from.svc, from.kind, from.failed)
-	if t := sh.idx.find(to); t != nil {
+	if t := sh.idx.findHashed(to, sh.idx.h.key(th, &to.Span)); t != nil {
 		b.linked(t, sh.endOf(t), meta, from.start)
 		return
 	}

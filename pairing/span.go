@@ -21,6 +21,7 @@ const (
 // graph nodes (resolve).
 type span struct {
 	key        spanKey
+	th         uint64 // the hash of key.Trace (hasher.trace), set by process
 	parent     [8]byte
 	svc        graph.NodeID
 	kind       uint8
