@@ -147,8 +147,9 @@ func TestConfigErrors(t *testing.T) {
 		want []string
 	}{
 		{"every bad flag at once", []string{"--pair-wait", "-1s", "--link-wait", "0s", "--max-nodes", "1"},
-			[]string{"pair_wait must be positive", "link_wait must be positive", "max_nodes must be at least 2"}},
-		{"unknown yaml key", []string{"--config", cfgFile}, []string{"no_such_key"}},
+			[]string{"--pair-wait (pairing.pair_wait): must be positive, got -1s", "--link-wait (pairing.link_wait): must be positive, got 0s",
+				"--max-nodes (graph.max_nodes): must be at least 2, got 1"}},
+		{"unknown yaml key", []string{"--config", cfgFile}, []string{"line 3: pairing.no_such_key: unknown key"}},
 		{"not a duration", []string{"--pair-wait", "soon"}, []string{"not a duration"}},
 		{"unknown command", []string{"fly"}, []string{`unknown command "fly"`}},
 	}
