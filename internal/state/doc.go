@@ -40,6 +40,12 @@
 //
 // # Concurrency
 //
+// Start and Shutdown follow the lifecycle of every component serve starts:
+// Start(ctx) refuses an ended context and a second call; Shutdown(ctx) is
+// safe without Start and twice, and returns ctx's error if ctx ends while a
+// periodic save is still being written. The last save, at Shutdown, is
+// logged with the file's path, size and duration.
+//
 // A Saver's methods are called from one goroutine (the wiring), except
 // Failing, which is safe for concurrent use and never waits for a save;
 // saving runs on its own goroutine between Start and Shutdown. Load must
