@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -31,6 +32,11 @@ func writeRows(w http.ResponseWriter, write func(b []byte, flush func([]byte) []
 	flush := func(b []byte) []byte {
 		if len(b) >= rowsBufferSize/2 {
 			_, _ = bw.Write(b)
+			// Yield the processor every 32 KB (~30 µs of rows): at 100k
+			// edges an answer is ~30 MB, and a waiting ingest goroutine
+			// would otherwise wait for the scheduler's next 10 ms
+			// preemption at each hop of an export.
+			runtime.Gosched()
 			return b[:0]
 		}
 		return b

@@ -20,7 +20,13 @@
 // with the API idle and for -duration while -hammer goroutines per path GET
 // each of -paths (default /metrics and /api/graph/data) in a loop, and
 // prints the p50, p99 and max export latency of both phases and their p99
-// ratio.
+// ratio. The readers run in a child process (loadtest hammer), as
+// Prometheus and Grafana would: in the probe's own process they would also
+// delay the probe's goroutines (-separate=false does that).
+//
+//	loadtest hammer -api URL [-paths P1,P2] [-n 2]
+//
+// is that child: it reads until interrupted, then prints its read count.
 //
 // Every figure is printed on a "result" line of key=value pairs.
 package main

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"flag"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,6 +77,7 @@ func latency(args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "length of each phase")
 	hammer := fs.Int("hammer", 2, "goroutines GETting each of -paths in a loop in the hammered phase")
 	paths := fs.String("paths", "/metrics,/api/graph/data", "comma list of API paths the hammered phase GETs")
+	separate := fs.Bool("separate", true, "hammer from a child process (as Prometheus and Grafana would), so that the probe's own process is not busy reading")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,9 +117,14 @@ func latency(args []string) error {
 	if err != nil {
 		return fmt.Errorf("idle phase: %w", err)
 	}
-	hammered, reads, readErrs, err := withHammer(hc, base, strings.Split(*paths, ","), *hammer, func() ([]time.Duration, error) {
-		return paced(conn, reqs, *rate, *duration, 2000)
-	})
+	probe := func() ([]time.Duration, error) { return paced(conn, reqs, *rate, *duration, 2000) }
+	var hammered []time.Duration
+	var reads, readErrs int64
+	if *separate {
+		hammered, reads, readErrs, err = withHammerProcess(base, *paths, *hammer, probe)
+	} else {
+		hammered, reads, readErrs, err = withHammer(hc, base, strings.Split(*paths, ","), *hammer, probe)
+	}
 	if err != nil {
 		return fmt.Errorf("hammered phase: %w", err)
 	}
@@ -156,4 +167,51 @@ func withHammer(hc *http.Client, base string, paths []string, n int, probe func(
 	cancel()
 	wg.Wait()
 	return lat, reads.Load(), errs.Load(), err
+}
+
+// withHammerProcess runs probe while a child process (this command's
+// hammer mode) GETs each of paths from n goroutines in a loop, and returns
+// the reads it made.
+func withHammerProcess(base, paths string, n int, probe func() ([]time.Duration, error)) ([]time.Duration, int64, int64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("find loadtest: %w", err)
+	}
+	cmd := exec.Command(self, "hammer", "-api", base, "-paths", paths, "-n", strconv.Itoa(n))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, 0, 0, fmt.Errorf("start hammer: %w", err)
+	}
+	lat, perr := probe()
+	_ = cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		return nil, 0, 0, fmt.Errorf("hammer: %w: %s", err, out.String())
+	}
+	var reads, errs int64
+	if _, err := fmt.Sscanf(strings.TrimSpace(out.String()), "hammer reads=%d errors=%d", &reads, &errs); err != nil {
+		return nil, 0, 0, fmt.Errorf("hammer output %q: %w", out.String(), err)
+	}
+	return lat, reads, errs, perr
+}
+
+// hammer GETs each of -paths from -n goroutines in a loop until
+// interrupted, then prints the reads made.
+func hammer(args []string) error {
+	fs := flag.NewFlagSet("hammer", flag.ContinueOnError)
+	api := fs.String("api", "http://127.0.0.1:8080", "the server's HTTP API base URL")
+	paths := fs.String("paths", "/metrics,/api/graph/data", "comma list of API paths to GET")
+	n := fs.Int("n", 2, "goroutines per path")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	hc := &http.Client{Timeout: time.Minute}
+	_, reads, errs, err := withHammer(hc, strings.TrimSuffix(*api, "/"), strings.Split(*paths, ","), *n, func() ([]time.Duration, error) {
+		<-ctx.Done()
+		return nil, nil
+	})
+	fmt.Printf("hammer reads=%d errors=%d\n", reads, errs)
+	return err
 }

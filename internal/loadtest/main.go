@@ -48,8 +48,10 @@ func main() {
 		err = steady(os.Args[2:])
 	case "latency":
 		err = latency(os.Args[2:])
+	case "hammer":
+		err = hammer(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown mode %q (want steady or latency)", os.Args[1])
+		err = fmt.Errorf("unknown mode %q (want steady, latency or hammer)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
