@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"math"
 	"net/http"
 	"runtime"
@@ -80,8 +81,8 @@ func appendNodes(b []byte, v *graph.View, infinity bool, flush func([]byte) []by
 }
 
 // appendEdges appends the view's edge rows as a JSON array. An edge's row
-// comes from the topology's rowCache when the edge, the window and the
-// busiest edge's count are those it was encoded for.
+// comes from the topology's rowCache, its thickness put in, when the edge
+// and the window are those it was encoded for.
 func appendEdges(b []byte, v *graph.View, flush func([]byte) []byte) []byte {
 	maxCount := maxEdgeCount(v)
 	rc, _ := v.Shared(rowCacheKey{}, func() any { return new(rowCache) }).(*rowCache)
@@ -111,12 +112,19 @@ func appendEdges(b []byte, v *graph.View, flush func([]byte) []byte) []byte {
 			rc.rows = append(rc.rows, make([]cachedRow, pos+1-len(rc.rows))...)
 		}
 		r := &rc.rows[pos]
-		if r.data != data || r.lo != lo || r.hi != hi || r.secs != secs || r.maxCount != maxCount {
+		if r.data != data || r.lo != lo || r.hi != hi || r.secs != secs {
+			// Encoded with thickness 0, whose digit is cut out: the
+			// thickness follows the busiest edge, which changes often.
 			id = appendEdgeID(id[:0], e)
-			*r = cachedRow{data: data, lo: lo, hi: hi, secs: secs, maxCount: maxCount,
-				row: appendEdgeRow(r.row[:0], edgeRowOf(e, maxCount, false), id)}
+			row := edgeRowOf(e, maxCount, false)
+			row.Thickness = 0
+			enc := appendEdgeRow(r.row[:0], row, id)
+			cut := bytes.LastIndex(enc, []byte(thicknessKey)) + len(thicknessKey)
+			*r = cachedRow{data: data, lo: lo, hi: hi, secs: secs, row: enc, cut: cut}
 		}
-		b = flush(append(b, r.row...))
+		b = append(b, r.row[:r.cut]...)
+		b = strconv.AppendInt(b, int64(thickness(e.Count, maxCount)), 10)
+		b = flush(append(b, r.row[r.cut+1:]...))
 	}
 	return append(b, ']')
 }
@@ -124,8 +132,9 @@ func appendEdges(b []byte, v *graph.View, flush func([]byte) []byte) []byte {
 // rowCache keeps the encoded edge rows of one topology, by the edge's
 // position in the snapshots' Edges (graph.View.Shared keeps one per
 // topology and drops it with the topology's snapshots). A row is
-// re-encoded when its edge changed, the window moved a bucket, or the
-// view's busiest edge (the thickness scale) changed. Memory: the rows
+// re-encoded when its edge changed or the window moved a bucket; its
+// thickness, which follows the view's busiest edge, is written per
+// answer. Memory: the rows
 // (~310 B per edge with 10-byte names) and 64 B per edge of the topology,
 // ~37 MB at 100k edges; bounded by the edge cap.
 type rowCache struct {
@@ -137,12 +146,15 @@ type rowCacheKey struct{}
 
 // cachedRow is one encoded edge row and what it was encoded from.
 type cachedRow struct {
-	data     *graph.EdgeData
-	lo, hi   int64   // window, bucket numbers
-	secs     float64 // window length (rates)
-	maxCount uint64  // view's busiest edge (thickness)
-	row      []byte
+	data   *graph.EdgeData
+	lo, hi int64   // window, bucket numbers
+	secs   float64 // window length (rates)
+	row    []byte  // with thickness 0
+	cut    int     // where the thickness digit is in row
 }
+
+// thicknessKey precedes an edge row's thickness.
+const thicknessKey = `,"thickness":`
 
 // appendNodeRow is encoding/json's encoding of nodeRow (infinityNodeRow
 // when infinity), without the final newline.
@@ -176,7 +188,7 @@ func appendEdgeRow(b []byte, r edgeRow, id []byte) []byte {
 	b = appendKey(b, `,"target":`, r.Target)
 	b = appendFloat(append(b, `,"mainstat":`...), r.MainStat)
 	b = appendFloat(append(b, `,"secondarystat":`...), r.SecondaryStat)
-	b = strconv.AppendInt(append(b, `,"thickness":`...), int64(r.Thickness), 10)
+	b = strconv.AppendInt(append(b, thicknessKey...), int64(r.Thickness), 10)
 	b = appendKey(b, `,"color":`, r.Color)
 	b = appendKey(b, `,"strokeDasharray":`, r.StrokeDasharray)
 	b = appendKey(b, `,"detail__connection_type":`, r.ConnectionType)
