@@ -86,7 +86,7 @@ func (c Config) Validate() error {
 
 // Settings are what the code supplies; nil means the default.
 type Settings struct {
-	// Logger receives start, stop and worker failures; slog.Default() if nil.
+	// Logger receives start, stop and worker failures; nil discards.
 	Logger *slog.Logger
 	// Registerer receives the renderer's metrics; if nil they are kept on a
 	// private registry (never the global one).
