@@ -45,6 +45,7 @@ Exit status: 0 done, 1 failed, 2 wrong command line or configuration.
 		{name: "--help lists the commands", args: []string{"--help"}, stdout: topHelp},
 		{name: "-h", args: []string{"-h"}, stdout: topHelp},
 		{name: "help", args: []string{"help"}, stdout: topHelp},
+		{name: "help --help", args: []string{"help", "--help"}, stdout: topHelp},
 		{name: "serve --help", args: []string{"serve", "--help"}, lines: []string{
 			"Usage: servicegraph serve [flags]",
 			"",

@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "render":
 		return renderCmd(ctx, args, stdout, stderr)
 	case "help":
-		if len(args) == 0 {
+		if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 			writeUsage(stdout)
 			return nil
 		}
