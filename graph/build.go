@@ -74,7 +74,7 @@ func (s *Store) Snapshot() *Snapshot {
 	s.mu.Unlock()
 
 	snap := &Snapshot{Version: version, Taken: now, BucketWidth: s.cfg.BucketWidth, Bounds: s.cfg.LatencyBuckets,
-		Base: base, adj: new(adjacency)}
+		Base: base, adj: new(adjacency), views: new(viewCache)}
 	if nodesDirty {
 		snap.Nodes = b.nodes(names, kinds, links)
 	} else {

@@ -31,6 +31,9 @@ type Snapshot struct {
 	Base *Snapshot
 
 	adj *adjacency // built by the first query that needs it, then shared
+	// views keeps the latest view queried (Query); nil for snapshots
+	// not made by a Store.
+	views *viewCache
 }
 
 // Node is a service, database or virtual node.

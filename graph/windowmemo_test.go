@@ -89,3 +89,34 @@ func TestQueryWindowMemo(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A snapshot answers the same question again from its latest view: the
+// rows are shared, From and To are the caller's; another window length or
+// another snapshot computes anew.
+func TestQueryViewReused(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := newStore(t, &now)
+	a, b := s.Node("a", graph.ServiceNode), s.Node("b", graph.ServiceNode)
+	s.Observe([]graph.Observation{{Client: a, Server: b, Kind: graph.Call}}, nil)
+	now = now.Add(time.Second)
+	snap := s.Snapshot()
+	q := graph.NewQuery(now)
+	v1, err1 := snap.Query(q)
+	q.From, q.To = q.From.Add(time.Millisecond), q.To.Add(time.Millisecond) // the same buckets
+	v2, err2 := snap.Query(q)
+	q.From = q.From.Add(-time.Minute) // a longer window: other rates
+	v3, err3 := snap.Query(q)
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatal(err1, err2, err3)
+	}
+	if len(v1.Edges) != 1 || &v1.Edges[0] != &v2.Edges[0] || !v2.To.Equal(v1.To.Add(time.Millisecond)) {
+		t.Fatalf("the same question was not answered from the kept view: %p %p, to %s %s", &v1.Edges[0], &v2.Edges[0], v1.To, v2.To)
+	}
+	if &v3.Edges[0] == &v1.Edges[0] || v3.Edges[0].Rate >= v1.Edges[0].Rate {
+		t.Fatalf("a longer window reused the view: rate %v, first %v", v3.Edges[0].Rate, v1.Edges[0].Rate)
+	}
+	s.Observe([]graph.Observation{{Client: a, Server: b, Kind: graph.Call}}, nil)
+	if v4, err := s.Snapshot().Query(graph.NewQuery(now)); err != nil || v4.Edges[0].Count != 2 {
+		t.Fatalf("a new snapshot: %v, %+v", err, v4)
+	}
+}
