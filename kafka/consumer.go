@@ -1,0 +1,471 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Position says where a delivered record sits and whether it is replayed.
+type Position struct {
+	Partition int32
+	Offset    int64
+	// Committed is the group's committed offset of this partition when
+	// it was assigned (-1: none; every record is then live).
+	Committed int64
+	// Replay is Offset < Committed: the record was handled by an earlier
+	// owner. Pairing indexes it but counts a pair only if at least one of
+	// its two records is live.
+	Replay    bool
+	Timestamp time.Time
+}
+
+// Handler is the seam the pairing core implements. Spans and Link are
+// called from one goroutine, in offset order within a partition; Assigned
+// and Revoked never run during them (BlockRebalanceOnPoll).
+type Handler interface {
+	// Assigned is called before any record of the newly assigned
+	// partitions (the same numbers on both topics, by the range balancer).
+	Assigned(partitions []int32)
+	// Revoked is called after the last record of partitions was handed
+	// and their offsets committed (or, when lost, could not be).
+	Revoked(partitions []int32)
+	// Spans hands one record of the spans topic: an OTLP protobuf
+	// ExportTraceServiceRequest, valid only during the call. An error
+	// is counted and the record skipped.
+	Spans(ctx context.Context, value []byte, pos Position) error
+	// Link hands one link record routed to this member, exactly once
+	// (duplicates of a re-produced source record are dropped before).
+	Link(ctx context.Context, l *Link, pos Position) error
+}
+
+// Stats are the transport's counters.
+type Stats struct {
+	SpanRecords, LinkRecords, ReplayedRecords uint64
+	RejectedRecords, MalformedLinks           uint64 // the handler's errors; undecodable link records
+	DuplicateLinks                            uint64 // link records at or below their source watermark
+	LinksProduced, ProduceErrors              uint64
+	Commits, CommitErrors                     uint64
+	PartitionsOwned                           int
+}
+
+// srcPos is a position in the spans topic: (offset, link index).
+type srcPos struct {
+	offset int64
+	index  int32
+}
+
+func (a srcPos) after(b srcPos) bool {
+	return a.offset > b.offset || a.offset == b.offset && a.index > b.index
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// part is this member's state of one assigned partition.
+type part struct {
+	committed int64 // the group's commit at assignment; -1 none
+	next      int64 // offset to commit: max(committed, handled + 1); -1 nothing yet
+	sent      int64 // last offset committed by this member
+	// marks: links partitions only, the last source position seen per
+	// source partition (the exactly-once watermark).
+	marks map[int32]srcPos
+}
+
+// Consumer reads the spans and links topics as one member of the group
+// and produces link records. Create it with New; Start joins the group.
+type Consumer struct {
+	cfg   Config
+	set   Settings
+	h     Handler
+	p     Partitioner
+	links string
+
+	cl *kgo.Client
+
+	mu    sync.Mutex // guards parts
+	parts map[tp]*part
+
+	spanRecs, linkRecs, replayed, rejected, malformed, dups atomic.Uint64
+	produced, produceErrs, commits, commitErrs              atomic.Uint64
+
+	runMu  sync.Mutex // guards cancel, done
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a Consumer handing records to h. cfg must be valid.
+func New(cfg Config, set Settings, h Handler) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka config: %w", err)
+	}
+	if h == nil {
+		return nil, errors.New("kafka: nil handler")
+	}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.Now == nil {
+		set.Now = time.Now
+	}
+	p, _ := ParsePartitioner(cfg.Partitioner)
+	return &Consumer{cfg: cfg, set: set, h: h, p: p, links: cfg.links(), parts: map[tp]*part{}}, nil
+}
+
+func (c *Consumer) baseOpts() []kgo.Opt {
+	return append([]kgo.Opt{kgo.SeedBrokers(c.cfg.Brokers...)}, c.set.ClientOpts...)
+}
+
+// Start checks the topics (creating the links topic with the spans
+// topic's partition count when it is missing; refusing unequal counts and
+// records the partitioner does not place), joins the group and starts
+// consuming. It returns once the checks are done.
+func (c *Consumer) Start(ctx context.Context) error {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if c.cancel != nil {
+		return errors.New("kafka: already started")
+	}
+	vctx, cancel := context.WithTimeout(ctx, c.cfg.VerifyTimeout)
+	defer cancel()
+	if err := c.check(vctx); err != nil {
+		return err
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(c.cfg.Brokers...),
+		kgo.ConsumerGroup(c.cfg.Group),
+		kgo.ConsumeTopics(c.cfg.Topic, c.links),
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+		kgo.AdjustFetchOffsetsFn(c.adjust),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {}),
+		kgo.OnPartitionsRevoked(c.revoked),
+		kgo.OnPartitionsLost(c.lost),
+		kgo.RecordPartitioner(c.p.kgo()),
+		kgo.DefaultProduceTopic(c.links),
+	}, c.set.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	c.cl = cl
+	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.cancel, c.done = rcancel, make(chan struct{})
+	go func() {
+		defer close(c.done)
+		c.run(rctx)
+	}()
+	c.set.Logger.Info("kafka consumer started", "brokers", c.cfg.Brokers, "topic", c.cfg.Topic, "links_topic", c.links,
+		"group", c.cfg.Group, "partitioner", c.p, "replay", c.cfg.Replay, "commit_interval", c.cfg.CommitInterval)
+	return nil
+}
+
+// check verifies the topics before joining.
+func (c *Consumer) check(ctx context.Context) error {
+	adm, cl, err := newAdmin(c.baseOpts())
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	n, err := PartitionCount(ctx, adm, c.cfg.Topic)
+	if err != nil {
+		return err
+	}
+	nl, err := PartitionCount(ctx, adm, c.links)
+	if errors.Is(err, ErrNoTopic) {
+		if _, cerr := adm.CreateTopic(ctx, n, -1, nil, c.links); cerr != nil {
+			return fmt.Errorf("create links topic %q: %w", c.links, cerr)
+		}
+		c.set.Logger.Info("kafka links topic created", "topic", c.links, "partitions", n)
+		nl, err = n, nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := CheckPartitionCounts(c.cfg.Topic, n, c.links, nl); err != nil {
+		return err
+	}
+	if c.cfg.SamplePerPartition == 0 {
+		return nil
+	}
+	samples, err := SampleTopic(ctx, c.baseOpts(), c.cfg.Topic, n, c.cfg.SamplePerPartition, c.cfg.VerifyTimeout)
+	if err != nil {
+		return err
+	}
+	return VerifyPartitioning(c.cfg.Topic, n, c.p, samples)
+}
+
+// adjust runs when partitions are assigned, after their commits are
+// fetched: it starts each at min(commit, first offset at now − Replay)
+// and remembers the commit, so records before it are flagged replayed.
+func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	since := c.set.Now().Add(-c.cfg.Replay).UnixMilli()
+	adm := kadm.NewClient(c.cl)
+	topics := make([]string, 0, len(offsets))
+	for t := range offsets {
+		topics = append(topics, t)
+	}
+	at, err := adm.ListOffsetsAfterMilli(ctx, since, topics...)
+	if err != nil {
+		c.set.Logger.Warn("kafka replay offsets not listed: no replay", "err", err)
+	}
+	out := make(map[string]map[int32]kgo.Offset, len(offsets))
+	var assigned []int32
+	c.mu.Lock()
+	for t, ps := range offsets {
+		out[t] = make(map[int32]kgo.Offset, len(ps))
+		for p, o := range ps {
+			committed := o.EpochOffset().Offset // AtEnd (-1) when the group has no commit
+			start := committed
+			if lo, ok := at.Lookup(t, p); ok && lo.Err == nil && (committed < 0 || lo.Offset < committed) {
+				start = lo.Offset
+			}
+			if start < 0 {
+				out[t][p] = kgo.NewOffset().AtEnd()
+			} else {
+				out[t][p] = kgo.NewOffset().At(start)
+			}
+			st := &part{committed: max(committed, -1), next: max(committed, -1), sent: max(committed, -1)}
+			if t == c.links {
+				st.marks = map[int32]srcPos{}
+			} else {
+				assigned = append(assigned, p)
+			}
+			c.parts[tp{t, p}] = st
+		}
+	}
+	c.mu.Unlock()
+	slices.Sort(assigned)
+	if len(assigned) > 0 {
+		c.h.Assigned(assigned)
+	}
+	return out, nil
+}
+
+// run polls, hands records over and commits, until ctx ends.
+func (c *Consumer) run(ctx context.Context) {
+	last := c.set.Now()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, c.cfg.CommitInterval)
+		fs := c.cl.PollRecords(pctx, c.cfg.MaxPollRecords)
+		cancel()
+		if fs.IsClientClosed() {
+			return
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				c.set.Logger.Warn("kafka fetch", "topic", t, "partition", p, "err", err)
+			}
+		})
+		fs.EachPartition(func(f kgo.FetchTopicPartition) { c.deliver(ctx, f) })
+		stop := ctx.Err() != nil
+		if now := c.set.Now(); stop || now.Sub(last) >= c.cfg.CommitInterval {
+			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			c.commit(cctx, nil)
+			ccancel()
+			last = now
+		}
+		c.cl.AllowRebalance()
+		if stop {
+			return
+		}
+	}
+}
+
+// deliver hands one fetched partition's records to the handler.
+func (c *Consumer) deliver(ctx context.Context, f kgo.FetchTopicPartition) {
+	if len(f.Records) == 0 {
+		return
+	}
+	c.mu.Lock()
+	st := c.parts[tp{f.Topic, f.Partition}]
+	c.mu.Unlock()
+	if st == nil {
+		return // revoked meanwhile; cannot happen with BlockRebalanceOnPoll
+	}
+	var l Link
+	for _, r := range f.Records {
+		pos := Position{Partition: r.Partition, Offset: r.Offset, Committed: st.committed,
+			Replay: r.Offset < st.committed, Timestamp: r.Timestamp}
+		if pos.Replay {
+			c.replayed.Add(1)
+		}
+		if f.Topic == c.links {
+			c.linkRecs.Add(1)
+			if err := DecodeLink(r.Value, &l); err != nil {
+				c.malformed.Add(1)
+			} else if sp := (srcPos{l.SourceOffset, l.SourceIndex}); !sp.after(st.marks[l.SourcePartition]) &&
+				hasMark(st.marks, l.SourcePartition) {
+				c.dups.Add(1)
+			} else {
+				st.marks[l.SourcePartition] = sp
+				if err := c.h.Link(ctx, &l, pos); err != nil {
+					c.rejected.Add(1)
+				}
+			}
+		} else {
+			c.spanRecs.Add(1)
+			if err := c.h.Spans(ctx, r.Value, pos); err != nil {
+				c.rejected.Add(1)
+			}
+		}
+		if r.Offset+1 > st.next {
+			c.mu.Lock()
+			st.next = r.Offset + 1
+			c.mu.Unlock()
+		}
+	}
+}
+
+func hasMark(m map[int32]srcPos, p int32) bool { _, ok := m[p]; return ok }
+
+// commit flushes the link records produced so far (so no source offset
+// is committed before the links it caused are written), then commits
+// the handled offsets of the partitions in only (nil: all) that moved.
+func (c *Consumer) commit(ctx context.Context, only map[string][]int32) {
+	if err := c.cl.Flush(ctx); err != nil {
+		c.commitErrs.Add(1)
+		c.set.Logger.Warn("kafka flush before commit", "err", err)
+		return
+	}
+	todo := map[string]map[int32]kgo.EpochOffset{}
+	c.mu.Lock()
+	for k, st := range c.parts {
+		if only != nil && !slices.Contains(only[k.topic], k.partition) {
+			continue
+		}
+		if st.next > st.sent {
+			if todo[k.topic] == nil {
+				todo[k.topic] = map[int32]kgo.EpochOffset{}
+			}
+			todo[k.topic][k.partition] = kgo.EpochOffset{Epoch: -1, Offset: st.next}
+		}
+	}
+	c.mu.Unlock()
+	if len(todo) == 0 {
+		return
+	}
+	var cerr error
+	c.cl.CommitOffsetsSync(ctx, todo, func(_ *kgo.Client, _ *kmsgReq, resp *kmsgResp, err error) {
+		cerr = errors.Join(err, respErr(resp))
+	})
+	if cerr != nil {
+		c.commitErrs.Add(1)
+		c.set.Logger.Warn("kafka commit", "err", cerr)
+		return
+	}
+	c.commits.Add(1)
+	c.mu.Lock()
+	for t, ps := range todo {
+		for p, eo := range ps {
+			if st := c.parts[tp{t, p}]; st != nil && eo.Offset > st.sent {
+				st.sent = eo.Offset
+			}
+		}
+	}
+	c.mu.Unlock()
+}
+
+func (c *Consumer) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	c.commit(cctx, m)
+	cancel()
+	c.drop(m)
+}
+
+func (c *Consumer) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.drop(m) }
+
+func (c *Consumer) drop(m map[string][]int32) {
+	c.mu.Lock()
+	for t, ps := range m {
+		for _, p := range ps {
+			delete(c.parts, tp{t, p})
+		}
+	}
+	c.mu.Unlock()
+	if ps := slices.Sorted(slices.Values(m[c.cfg.Topic])); len(ps) > 0 {
+		c.h.Revoked(ps)
+	}
+}
+
+// Route produces l to the links topic, keyed by its target's trace id and
+// placed by the configured partitioner, so that the owner of the target's
+// trace reads it. It returns once the record is buffered; the next
+// commit waits for it to be written. Safe for concurrent use after Start.
+func (c *Consumer) Route(ctx context.Context, l *Link) error {
+	b, err := l.AppendBinary(nil)
+	if err != nil {
+		c.produceErrs.Add(1)
+		return fmt.Errorf("route link: %w", err)
+	}
+	c.cl.Produce(ctx, &kgo.Record{Topic: c.links, Key: l.Key(), Value: b}, func(_ *kgo.Record, err error) {
+		if err != nil {
+			c.produceErrs.Add(1)
+			c.set.Logger.Warn("kafka produce link", "err", err)
+			return
+		}
+		c.produced.Add(1)
+	})
+	return nil
+}
+
+// Owned returns the spans-topic partitions this member owns, sorted.
+func (c *Consumer) Owned() []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ps []int32
+	for k := range c.parts {
+		if k.topic == c.cfg.Topic {
+			ps = append(ps, k.partition)
+		}
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// Stats returns the counters.
+func (c *Consumer) Stats() Stats {
+	return Stats{SpanRecords: c.spanRecs.Load(), LinkRecords: c.linkRecs.Load(), ReplayedRecords: c.replayed.Load(),
+		RejectedRecords: c.rejected.Load(), MalformedLinks: c.malformed.Load(), DuplicateLinks: c.dups.Load(),
+		LinksProduced: c.produced.Load(), ProduceErrors: c.produceErrs.Load(), Commits: c.commits.Load(),
+		CommitErrors: c.commitErrs.Load(), PartitionsOwned: len(c.Owned())}
+}
+
+// Shutdown stops consuming, commits what was handled, leaves the group
+// (its partitions go to the other members at once) and closes the
+// client. Safe without Start and when called twice; honours ctx.
+func (c *Consumer) Shutdown(ctx context.Context) error {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if c.cancel == nil {
+		return nil
+	}
+	c.cancel()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return fmt.Errorf("kafka shutdown: %w", ctx.Err())
+	}
+	closed := make(chan struct{})
+	go func() { c.cl.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		return fmt.Errorf("kafka shutdown: %w", ctx.Err())
+	}
+	c.cancel = nil
+	c.set.Logger.Info("kafka consumer stopped")
+	return nil
+}

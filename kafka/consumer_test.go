@@ -1,0 +1,263 @@
+package kafka
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const testParts = 6
+
+// recorder is a Handler that keeps what it was handed.
+type recorder struct {
+	name string
+	c    *Consumer // routes one link per live span record when set
+	mu   sync.Mutex
+	spans        []delivery
+	links        []linkDelivery
+	assigned     [][]int32
+	revoked      [][]int32
+}
+
+type delivery struct {
+	key string
+	pos Position
+}
+
+type linkDelivery struct {
+	l   Link
+	pos Position
+}
+
+func (r *recorder) Assigned(ps []int32) { r.mu.Lock(); r.assigned = append(r.assigned, ps); r.mu.Unlock() }
+func (r *recorder) Revoked(ps []int32)  { r.mu.Lock(); r.revoked = append(r.revoked, ps); r.mu.Unlock() }
+
+func (r *recorder) Spans(ctx context.Context, v []byte, pos Position) error {
+	r.mu.Lock()
+	r.spans = append(r.spans, delivery{string(v), pos})
+	r.mu.Unlock()
+	if r.c != nil && !pos.Replay {
+		// The record's value is its trace id in hex; link to "the next" trace.
+		var target [16]byte
+		hex.Decode(target[:], v)
+		target[15]++
+		return r.c.Route(ctx, &Link{TargetTrace: target, TargetSpan: [8]byte{1}, FromTrace: target, FromSpan: [8]byte{2},
+			Service: r.name, Start: 1, SourcePartition: pos.Partition, SourceOffset: pos.Offset})
+	}
+	return nil
+}
+
+func (r *recorder) Link(_ context.Context, l *Link, pos Position) error {
+	r.mu.Lock()
+	r.links = append(r.links, linkDelivery{*l, pos})
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) snapshot() ([]delivery, []linkDelivery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.spans), slices.Clone(r.links)
+}
+
+func newCluster(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(testParts, "otlp_spans"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// collectorProducer writes like the Collector's kafkaexporter: key = hex
+// trace id, partitioned by kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(fnv32a)).
+func collectorProducer(t *testing.T, addrs []string, hasher kgo.PartitionerHasher) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("otlp_spans"),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(hasher)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func saramaFNV() kgo.PartitionerHasher {
+	return kgo.SaramaCompatHasher(func(b []byte) uint32 { h := fnv.New32a(); h.Write(b); return h.Sum32() })
+}
+
+// produceTraces writes n records; the value is the key (the test's
+// handler does not decode OTLP).
+func produceTraces(t *testing.T, cl *kgo.Client, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		var id [16]byte
+		copy(id[:], fmt.Sprintf("trace%08d", i))
+		k := []byte(hex.EncodeToString(id[:]))
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: k, Value: k}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func testConfig(addrs []string) Config {
+	cfg := NewDefaultConfig()
+	cfg.Brokers = addrs
+	cfg.CommitInterval = 200 * time.Millisecond
+	return cfg
+}
+
+func startMember(t *testing.T, cfg Config, name string, route bool) (*Consumer, *recorder) {
+	t.Helper()
+	r := &recorder{name: name}
+	c, err := New(cfg, Settings{ClientOpts: []kgo.Opt{kgo.HeartbeatInterval(100 * time.Millisecond),
+		kgo.ClientID(name)}}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if route {
+		r.c = c
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return c, r
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+// Three members of one group over a 3-broker cluster: partition p of both
+// topics goes to the same member, every record is handed over live
+// exactly once, every link record reaches the owner of its target's
+// trace, and the group's commits reach the end of every partition.
+func TestGroupCoPartitionedJoin(t *testing.T) {
+	cl := newCluster(t)
+	addrs := cl.ListenAddrs()
+	cfg := testConfig(addrs)
+	var members []*Consumer
+	var recs []*recorder
+	for i := range 3 {
+		c, r := startMember(t, cfg, fmt.Sprintf("m%d", i), true)
+		members, recs = append(members, c), append(recs, r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	g, err := cl.WaitGroupInfo(ctx, "servicegraph", func(g *GroupInfo) bool {
+		return g != nil && g.State == "Stable" && len(g.Members) == 3 && g.NumAssigned() == 2*testParts
+	})
+	if err != nil {
+		t.Fatalf("group not stable: %v %+v", err, g)
+	}
+	for _, m := range g.Members {
+		s, l := m.Assignment["otlp_spans"], m.Assignment["otlp_spans_links"]
+		slices.Sort(s)
+		slices.Sort(l)
+		if len(s) != testParts/3 || !slices.Equal(s, l) {
+			t.Errorf("member %s: spans partitions %v, links partitions %v: want the same %d", m.ClientID, s, l, testParts/3)
+		}
+	}
+	// Each member's Owned is what the group assigned it.
+	waitFor(t, "every member to own 2 partitions", 10*time.Second, func() bool {
+		for _, c := range members {
+			if len(c.Owned()) != testParts/3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	const n = 300
+	produceTraces(t, collectorProducer(t, addrs, saramaFNV()), 0, n)
+	count := func() (spans, links int) {
+		for _, r := range recs {
+			s, l := r.snapshot()
+			spans, links = spans+len(s), links+len(l)
+		}
+		return
+	}
+	waitFor(t, "every span and link record", 15*time.Second, func() bool { s, l := count(); return s >= n && l >= n })
+
+	seen := map[string]int{}
+	for _, r := range recs {
+		spans, links := r.snapshot()
+		owned := map[int32]bool{}
+		for _, d := range spans {
+			seen[d.key]++
+			owned[d.pos.Partition] = true
+			if d.pos.Replay {
+				t.Errorf("%s: record at %d/%d flagged replay (committed %d)", r.name, d.pos.Partition, d.pos.Offset, d.pos.Committed)
+			}
+			if want := SaramaCompat.Partition([]byte(d.key), testParts); d.pos.Partition != want {
+				t.Errorf("key %s in partition %d, want %d", d.key, d.pos.Partition, want)
+			}
+		}
+		for _, d := range links {
+			// Routed to the partition of the target's trace, which this member owns.
+			if want := SaramaCompat.Partition(d.l.Key(), testParts); d.pos.Partition != want {
+				t.Errorf("link to %x in links partition %d, want %d", d.l.TargetTrace, d.pos.Partition, want)
+			}
+			if !slices.Contains(members[slices.Index(recs, r)].Owned(), d.pos.Partition) {
+				t.Errorf("%s got a link of partition %d it does not own", r.name, d.pos.Partition)
+			}
+		}
+	}
+	if s, l := count(); s != n || l != n || len(seen) != n {
+		t.Fatalf("%d span records (%d distinct), %d link records; want %d each", s, len(seen), l, n)
+	}
+	var produced uint64
+	for _, c := range members {
+		produced += c.Stats().LinksProduced
+	}
+	if produced != n {
+		t.Errorf("links produced %d, want %d", produced, n)
+	}
+
+	// Commits reach the end offsets of both topics (kadm, as an operator sees them).
+	adm := kadm.NewClient(collectorProducer(t, addrs, saramaFNV()))
+	ends, err := adm.ListEndOffsets(ctx, "otlp_spans", "otlp_spans_links")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "commits at the end offsets", 10*time.Second, func() bool {
+		resp, err := adm.FetchOffsets(ctx, "servicegraph")
+		if err != nil {
+			return false
+		}
+		ok := true
+		ends.Each(func(e kadm.ListedOffset) {
+			if o, found := resp.Lookup(e.Topic, e.Partition); !found || o.At != e.Offset {
+				ok = false
+			}
+		})
+		return ok
+	})
+}
+
+// GroupInfo is kfake's group snapshot.
+type GroupInfo = kfake.GroupInfo
