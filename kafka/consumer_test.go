@@ -19,13 +19,13 @@ const testParts = 6
 
 // recorder is a Handler that keeps what it was handed.
 type recorder struct {
-	name string
-	c    *Consumer // routes one link per live span record when set
-	mu   sync.Mutex
-	spans        []delivery
-	links        []linkDelivery
-	assigned     [][]int32
-	revoked      [][]int32
+	name     string
+	c        *Consumer // routes one link per live span record when set
+	mu       sync.Mutex
+	spans    []delivery
+	links    []linkDelivery
+	assigned [][]int32
+	revoked  [][]int32
 }
 
 type delivery struct {
@@ -38,8 +38,12 @@ type linkDelivery struct {
 	pos Position
 }
 
-func (r *recorder) Assigned(ps []int32) { r.mu.Lock(); r.assigned = append(r.assigned, ps); r.mu.Unlock() }
-func (r *recorder) Revoked(ps []int32)  { r.mu.Lock(); r.revoked = append(r.revoked, ps); r.mu.Unlock() }
+func (r *recorder) Assigned(ps []int32) {
+	r.mu.Lock()
+	r.assigned = append(r.assigned, ps)
+	r.mu.Unlock()
+}
+func (r *recorder) Revoked(ps []int32) { r.mu.Lock(); r.revoked = append(r.revoked, ps); r.mu.Unlock() }
 
 func (r *recorder) Spans(ctx context.Context, v []byte, pos Position) error {
 	r.mu.Lock()
@@ -261,3 +265,175 @@ func TestGroupCoPartitionedJoin(t *testing.T) {
 
 // GroupInfo is kfake's group snapshot.
 type GroupInfo = kfake.GroupInfo
+
+// liveOnce checks that every key of keys was handed live exactly once
+// across recs, and returns how many replayed deliveries there were.
+func liveOnce(t *testing.T, recs []*recorder, n int) (replayed int) {
+	t.Helper()
+	live := map[string]int{}
+	for _, r := range recs {
+		spans, _ := r.snapshot()
+		for _, d := range spans {
+			if d.pos.Replay {
+				replayed++
+				if d.pos.Offset >= d.pos.Committed {
+					t.Errorf("replayed record at %d ≥ committed %d", d.pos.Offset, d.pos.Committed)
+				}
+				continue
+			}
+			live[d.key]++
+		}
+	}
+	for k, c := range live {
+		if c != 1 {
+			t.Errorf("key %s handed live %d times", k, c)
+		}
+	}
+	if len(live) != n {
+		t.Errorf("%d keys handed live, want %d", len(live), n)
+	}
+	return replayed
+}
+
+func liveCount(recs ...*recorder) int {
+	n := 0
+	for _, r := range recs {
+		spans, _ := r.snapshot()
+		for _, d := range spans {
+			if !d.pos.Replay {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// A member joining takes partitions over: it replays their recent records
+// flagged replay (offset < the commit it was assigned at) and then hands
+// new ones live; a member leaving commits on revoke and the one taking its
+// partitions back replays them too. No record is ever handed live twice.
+func TestHandoverReplaysThenLive(t *testing.T) {
+	cl := newCluster(t)
+	addrs := cl.ListenAddrs()
+	cfg := testConfig(addrs)
+	prod := collectorProducer(t, addrs, saramaFNV())
+	ctx, cancel := context.WithTimeout(context.Background(), 18*time.Second)
+	defer cancel()
+
+	a, ra := startMember(t, cfg, "a", false)
+	if _, err := cl.WaitGroupStable(ctx, "servicegraph", 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a to own every partition", 10*time.Second, func() bool { return len(a.Owned()) == testParts })
+	produceTraces(t, prod, 0, 200)
+	waitFor(t, "a to get 200 records", 10*time.Second, func() bool { return liveCount(ra) == 200 })
+	waitFor(t, "a's commits", 10*time.Second, func() bool { return a.Stats().Commits > 0 && allCommitted(ctx, t, addrs) })
+
+	b, rb := startMember(t, cfg, "b", false)
+	waitFor(t, "b to own 3 partitions", 10*time.Second, func() bool { return len(b.Owned()) == testParts/2 })
+	owned := b.Owned()
+	ends := endOffsets(ctx, t, addrs)
+	waitFor(t, "b to replay its partitions", 10*time.Second, func() bool {
+		spans, _ := rb.snapshot()
+		want := int64(0)
+		for _, p := range owned {
+			want += ends[p]
+		}
+		return int64(len(spans)) == want
+	})
+	spans, _ := rb.snapshot()
+	for _, d := range spans {
+		if !d.pos.Replay || d.pos.Committed != ends[d.pos.Partition] || !slices.Contains(owned, d.pos.Partition) {
+			t.Fatalf("b: %+v: want replay of an owned partition, committed %d", d.pos, ends[d.pos.Partition])
+		}
+	}
+	ra.mu.Lock()
+	revokedA := slices.Clone(ra.revoked)
+	ra.mu.Unlock()
+	if len(revokedA) == 0 {
+		t.Error("a: no Revoked call")
+	}
+
+	produceTraces(t, prod, 200, 200)
+	waitFor(t, "400 live records", 10*time.Second, func() bool { return liveCount(ra, rb) == 400 })
+
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := b.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	scancel()
+	waitFor(t, "a to own every partition again", 10*time.Second, func() bool { return len(a.Owned()) == testParts })
+	produceTraces(t, prod, 400, 100)
+	waitFor(t, "500 live records", 10*time.Second, func() bool { return liveCount(ra, rb) == 500 })
+	replayed := liveOnce(t, []*recorder{ra, rb}, 500)
+	if replayed == 0 {
+		t.Error("no replayed records")
+	}
+	if s := a.Stats(); s.ReplayedRecords == 0 || s.RejectedRecords != 0 {
+		t.Errorf("a's stats: %+v", s)
+	}
+}
+
+// With Replay 0 a newly assigned partition starts at the commit: nothing
+// is replayed.
+func TestNoReplayWindow(t *testing.T) {
+	cl := newCluster(t)
+	addrs := cl.ListenAddrs()
+	cfg := testConfig(addrs)
+	prod := collectorProducer(t, addrs, saramaFNV())
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	a, ra := startMember(t, cfg, "a", false)
+	waitFor(t, "a to own every partition", 10*time.Second, func() bool { return len(a.Owned()) == testParts })
+	produceTraces(t, prod, 0, 50)
+	waitFor(t, "a's records committed", 10*time.Second, func() bool { return liveCount(ra) == 50 && allCommitted(ctx, t, addrs) })
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := a.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	scancel()
+	cfg.Replay = 0
+	b, rb := startMember(t, cfg, "b", false)
+	waitFor(t, "b to own every partition", 10*time.Second, func() bool { return len(b.Owned()) == testParts })
+	produceTraces(t, prod, 50, 10)
+	waitFor(t, "b's 10 live records", 10*time.Second, func() bool { return liveCount(rb) == 10 })
+	if spans, _ := rb.snapshot(); len(spans) != 10 {
+		t.Fatalf("b handed %d records, want the 10 new ones", len(spans))
+	}
+}
+
+func endOffsets(ctx context.Context, t *testing.T, addrs []string) map[int32]int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "otlp_spans")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
+}
+
+// allCommitted reports whether the group's commits of the spans topic are
+// at its end offsets.
+func allCommitted(ctx context.Context, t *testing.T, addrs []string) bool {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, "servicegraph")
+	if err != nil {
+		return false
+	}
+	for p, end := range endOffsets(ctx, t, addrs) {
+		if o, ok := resp.Lookup("otlp_spans", p); (!ok && end > 0) || (ok && o.At != end) {
+			return false
+		}
+	}
+	return true
+}
