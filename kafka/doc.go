@@ -1,2 +1,92 @@
-// Package kafka is the transport of the multi-instance mode (issue 14).
+// Package kafka is the transport of the multi-instance mode (issue 14):
+// a consumer-group member over the topic the OpenTelemetry Collector's
+// kafkaexporter writes (partition_traces_by_id: true, encoding:
+// otlp_proto: one trace per record, key = hex trace id) and over a links
+// topic it writes itself. It is a pipeline stage beside receiver/ (a
+// transport feeding pairing), hence a top-level package, not internal/.
+//
+// # The co-partitioned join
+//
+// Everything keyed by trace id pairs on the member that owns the trace's
+// partition. A span link names a span of another trace, usually owned by
+// another member, so a link whose target is not in the local index is
+// re-keyed by the target's trace id (Link.Key, lowercase hex like the
+// exporter's keys) and produced (Consumer.Route) to the links topic,
+// which has the spans topic's partition count and is placed by the same
+// partitioner (Partitioner: sarama_compat, the exporter's default, or
+// murmur2). kgo's range balancer gives partition p of both topics to one
+// member, so the link reaches the member that owns (or will own) its
+// target and it alone resolves and counts it: the design of Kafka
+// Streams' and ksqlDB's joins. Start refuses to run when the topics'
+// partition counts differ or when sampled records of the spans topic are
+// not where the configured partitioner puts their key (the error names
+// --kafka-partitioner and the partitioner that does place them).
+//
+// # The seams pairing provides
+//
+// pairing implements Handler and calls Route:
+//
+//   - Handler.Spans(ctx, value, pos): decode the ExportTraceServiceRequest
+//     (the wire decoder, as ConsumeTracesProto does) and pair as today,
+//     with two changes. When pos.Replay, index the spans only: complete
+//     no pair with another replayed record and route no link (the earlier
+//     owner did both). A pair counts only if at least one of its two
+//     records is live (pos.Offset >= pos.Committed); pairing keeps, per
+//     indexed span, whether its record was live.
+//   - For each link of a live span whose target is not in the local index:
+//     Route(ctx, &Link{target, linking span, service and span names, kind,
+//     failed, start, SourcePartition/Offset = pos, SourceIndex = the
+//     link's index in the record}) instead of queueing it locally.
+//   - Handler.Link(ctx, l, pos): resolve l against the local index, or
+//     queue it under its target (link wait) exactly as a local waiting
+//     link; on resolution count the edge (client = target's service,
+//     server = l.Service, messaging_system when l.Kind is CONSUMER and
+//     the target a PRODUCER) and the link result for l.Service, by name.
+//     A replayed link record resolved by a replayed span counts nothing.
+//   - Handler.Assigned(ps) / Handler.Revoked(ps): the spans and links
+//     partitions ps arrive or leave together. On Revoked, pairing may drop
+//     what it holds for traces of ps (their new owner replays them); a
+//     link still waiting there is not counted unresolved by this member.
+//
+// # Handover, revoke and crash
+//
+//   - On assignment (AdjustFetchOffsetsFn) each partition starts at
+//     min(commit, first offset at now − Replay); records before the
+//     commit are handed with Replay set, the others live. Without a commit
+//     (new group) it starts at now − Replay and every record is live.
+//   - Offsets are committed every CommitInterval (≤ 1 s by default) and
+//     on revoke, never backwards, and only after Flush: the link records
+//     routed for the committed span records are written first.
+//   - A clean leave (Shutdown) commits, leaves the group, and the new
+//     owners replay: nothing is counted twice.
+//   - After a crash (no final commit) the new owner hands live again what
+//     was handled after the last commit: at most one commit interval of
+//     edges is counted twice. Link records stay exactly once: each carries
+//     its source position (spans partition, offset, link index) and the
+//     links partition's owner drops one at or below the last position seen
+//     for that source partition (rebuilt from the replayed links records
+//     after a handover), counting it in Stats.DuplicateLinks.
+//
+// # Concurrency and bounds
+//
+// Handler methods are called from one goroutine per Consumer; Route,
+// Owned and Stats are safe for concurrent use. A value handed to Spans is
+// valid only during the call; a *Link only during Link. Between two
+// commits at most MaxPollRecords records are handled; produced link
+// records wait in franz-go's buffer (its MaxBufferedRecords bounds it,
+// Route then blocks). A link record is at most MaxLinkRecordBytes (114 B
+// for typical names); the watermark is one entry per (links partition,
+// source partition).
+//
+// # Left for the next session
+//
+//   - Wiring into serve: --kafka-brokers, --kafka-topic, --kafka-group,
+//     --kafka-links-topic, --kafka-partitioner, --kafka-replay, and the
+//     pairing side of the seams above.
+//   - Global first-seen: a compacted servicegraph_edges topic read whole
+//     by every member, exporting min(local, global).
+//   - The fan-out API (members from the group or --peers, merged answers
+//     marked partial), self-metrics from Stats plus consumer lag.
+//   - The Collector e2e and fault matrix (SIGTERM, join, kill -9, broker
+//     restart) over the real binary.
 package kafka
