@@ -93,8 +93,12 @@ type Consumer struct {
 
 	cl *kgo.Client
 
-	mu    sync.Mutex // guards parts
+	mu    sync.Mutex // guards parts and kept
 	parts map[tp]*part
+	// kept holds the partitions revoked by an (eager) rebalance until the
+	// next assignment: those assigned again continue where they were, with
+	// their state, and no replay (nobody else owned them in between).
+	kept map[tp]*part
 
 	spanRecs, linkRecs, replayed, rejected, malformed, dups atomic.Uint64
 	produced, produceErrs, commits, commitErrs              atomic.Uint64
@@ -119,7 +123,8 @@ func New(cfg Config, set Settings, h Handler) (*Consumer, error) {
 		set.Now = time.Now
 	}
 	p, _ := ParsePartitioner(cfg.Partitioner)
-	return &Consumer{cfg: cfg, set: set, h: h, p: p, links: cfg.links(), parts: map[tp]*part{}}, nil
+	return &Consumer{cfg: cfg, set: set, h: h, p: p, links: cfg.links(), parts: map[tp]*part{},
+		kept: map[tp]*part{}}, nil
 }
 
 func (c *Consumer) baseOpts() []kgo.Opt {
@@ -222,12 +227,19 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 		c.set.Logger.Warn("kafka replay offsets not listed: no replay", "err", err)
 	}
 	out := make(map[string]map[int32]kgo.Offset, len(offsets))
-	var assigned []int32
+	var assigned, gone []int32
 	c.mu.Lock()
 	for t, ps := range offsets {
 		out[t] = make(map[int32]kgo.Offset, len(ps))
 		for p, o := range ps {
 			committed := o.EpochOffset().Offset // AtEnd (-1) when the group has no commit
+			if st := c.kept[tp{t, p}]; st != nil && committed >= 0 && st.sent == committed {
+				// Ours before this rebalance and committed by us: go on.
+				delete(c.kept, tp{t, p})
+				c.parts[tp{t, p}] = st
+				out[t][p] = o
+				continue
+			}
 			start := committed
 			if lo, ok := at.Lookup(t, p); ok && lo.Err == nil && (committed < 0 || lo.Offset < committed) {
 				start = lo.Offset
@@ -246,7 +258,17 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 			c.parts[tp{t, p}] = st
 		}
 	}
+	for k := range c.kept {
+		if k.topic == c.cfg.Topic {
+			gone = append(gone, k.partition)
+		}
+	}
+	clear(c.kept)
 	c.mu.Unlock()
+	if len(gone) > 0 {
+		slices.Sort(gone)
+		c.h.Revoked(gone)
+	}
 	slices.Sort(assigned)
 	if len(assigned) > 0 {
 		c.h.Assigned(assigned)
@@ -378,24 +400,47 @@ func (c *Consumer) commit(ctx context.Context, only map[string][]int32) {
 	c.mu.Unlock()
 }
 
+// revoked commits the revoked partitions and keeps their state until the
+// next assignment (the range balancer is eager: every rebalance revokes
+// everything, and most partitions come back).
 func (c *Consumer) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	c.commit(cctx, m)
 	cancel()
-	c.drop(m)
-}
-
-func (c *Consumer) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.drop(m) }
-
-func (c *Consumer) drop(m map[string][]int32) {
 	c.mu.Lock()
 	for t, ps := range m {
 		for _, p := range ps {
-			delete(c.parts, tp{t, p})
+			if st := c.parts[tp{t, p}]; st != nil {
+				delete(c.parts, tp{t, p})
+				c.kept[tp{t, p}] = st
+			}
 		}
 	}
 	c.mu.Unlock()
-	if ps := slices.Sorted(slices.Values(m[c.cfg.Topic])); len(ps) > 0 {
+}
+
+// lost drops the partitions: their commits may not have been made, so
+// their state cannot be trusted to continue.
+func (c *Consumer) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	c.mu.Lock()
+	var ps []int32
+	for t, tps := range m {
+		for _, p := range tps {
+			delete(c.parts, tp{t, p})
+			if t == c.cfg.Topic {
+				ps = append(ps, p)
+			}
+		}
+	}
+	for k := range c.kept {
+		if k.topic == c.cfg.Topic && !slices.Contains(ps, k.partition) {
+			ps = append(ps, k.partition)
+		}
+	}
+	clear(c.kept)
+	c.mu.Unlock()
+	if len(ps) > 0 {
+		slices.Sort(ps)
 		c.h.Revoked(ps)
 	}
 }
@@ -466,6 +511,7 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("kafka shutdown: %w", ctx.Err())
 	}
 	c.cancel = nil
+	c.lost(ctx, nil, nil) // what the leave revoked is gone
 	c.set.Logger.Info("kafka consumer stopped")
 	return nil
 }

@@ -347,11 +347,25 @@ func TestHandoverReplaysThenLive(t *testing.T) {
 			t.Fatalf("b: %+v: want replay of an owned partition, committed %d", d.pos, ends[d.pos.Partition])
 		}
 	}
+	// a kept the other three without replaying them, and was told which
+	// three it lost.
+	var aOwned []int32
+	for p := range int32(testParts) {
+		if !slices.Contains(owned, p) {
+			aOwned = append(aOwned, p)
+		}
+	}
+	if got := a.Owned(); !slices.Equal(got, aOwned) {
+		t.Errorf("a owns %v, want %v", got, aOwned)
+	}
 	ra.mu.Lock()
-	revokedA := slices.Clone(ra.revoked)
+	revokedA, assignedA := slices.Clone(ra.revoked), slices.Clone(ra.assigned)
 	ra.mu.Unlock()
-	if len(revokedA) == 0 {
-		t.Error("a: no Revoked call")
+	if len(revokedA) != 1 || !slices.Equal(revokedA[0], owned) || len(assignedA) != 1 {
+		t.Errorf("a: revoked %v (want [%v]), assigned %v (want one call)", revokedA, owned, assignedA)
+	}
+	if s := a.Stats(); s.ReplayedRecords != 0 {
+		t.Errorf("a replayed %d records of partitions it kept", s.ReplayedRecords)
 	}
 
 	produceTraces(t, prod, 200, 200)
@@ -362,15 +376,21 @@ func TestHandoverReplaysThenLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	scancel()
+	endsB := endOffsets(ctx, t, addrs)
 	waitFor(t, "a to own every partition again", 10*time.Second, func() bool { return len(a.Owned()) == testParts })
 	produceTraces(t, prod, 400, 100)
 	waitFor(t, "500 live records", 10*time.Second, func() bool { return liveCount(ra, rb) == 500 })
-	replayed := liveOnce(t, []*recorder{ra, rb}, 500)
-	if replayed == 0 {
-		t.Error("no replayed records")
+	// a replayed exactly b's partitions, up to b's commits.
+	var bRecords int64
+	for _, p := range owned {
+		bRecords += endsB[p]
 	}
-	if s := a.Stats(); s.ReplayedRecords == 0 || s.RejectedRecords != 0 {
-		t.Errorf("a's stats: %+v", s)
+	replayed := liveOnce(t, []*recorder{ra, rb}, 500)
+	if s := a.Stats(); int64(s.ReplayedRecords) != bRecords || s.RejectedRecords != 0 {
+		t.Errorf("a replayed %d records, want %d (b's partitions); stats %+v", s.ReplayedRecords, bRecords, s)
+	}
+	if want := int(bRecords) + len(spans); replayed != want {
+		t.Errorf("%d replayed deliveries in all, want %d", replayed, want)
 	}
 }
 

@@ -50,7 +50,13 @@
 //
 // # Handover, revoke and crash
 //
-//   - On assignment (AdjustFetchOffsetsFn) each partition starts at
+//   - The range balancer is eager: every rebalance revokes every
+//     partition. A member commits them, keeps their state, and continues
+//     those assigned back to it where it was (no replay, no Assigned or
+//     Revoked call): nobody else owned them in between. Handler.Revoked
+//     is called for those that went elsewhere, Handler.Assigned for new
+//     ones.
+//   - On assignment (AdjustFetchOffsetsFn) a new partition starts at
 //     min(commit, first offset at now − Replay); records before the
 //     commit are handed with Replay set, the others live. Without a commit
 //     (new group) it starts at now − Replay and every record is live.
