@@ -91,7 +91,9 @@ type Consumer struct {
 	p     Partitioner
 	links string
 
-	cl *kgo.Client
+	// cl is the client; set once, by Start or by the first group callback
+	// (which may run before kgo.NewClient returns).
+	cl atomic.Pointer[kgo.Client]
 
 	mu    sync.Mutex // guards parts and kept
 	parts map[tp]*part
@@ -155,7 +157,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.AdjustFetchOffsetsFn(c.adjust),
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {}),
+		kgo.OnPartitionsAssigned(func(_ context.Context, cl *kgo.Client, _ map[string][]int32) { c.cl.CompareAndSwap(nil, cl) }),
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.lost),
 		kgo.RecordPartitioner(c.p.kgo()),
@@ -165,7 +167,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
-	c.cl = cl
+	c.cl.CompareAndSwap(nil, cl)
 	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel, c.done = rcancel, make(chan struct{})
 	go func() {
@@ -217,7 +219,7 @@ func (c *Consumer) check(ctx context.Context) error {
 // and remembers the commit, so records before it are flagged replayed.
 func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	since := c.set.Now().Add(-c.cfg.Replay).UnixMilli()
-	adm := kadm.NewClient(c.cl)
+	adm := kadm.NewClient(c.cl.Load())
 	topics := make([]string, 0, len(offsets))
 	for t := range offsets {
 		topics = append(topics, t)
@@ -281,7 +283,7 @@ func (c *Consumer) run(ctx context.Context) {
 	last := c.set.Now()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, c.cfg.CommitInterval)
-		fs := c.cl.PollRecords(pctx, c.cfg.MaxPollRecords)
+		fs := c.cl.Load().PollRecords(pctx, c.cfg.MaxPollRecords)
 		cancel()
 		if fs.IsClientClosed() {
 			return
@@ -299,7 +301,7 @@ func (c *Consumer) run(ctx context.Context) {
 			ccancel()
 			last = now
 		}
-		c.cl.AllowRebalance()
+		c.cl.Load().AllowRebalance()
 		if stop {
 			return
 		}
@@ -357,7 +359,7 @@ func hasMark(m map[int32]srcPos, p int32) bool { _, ok := m[p]; return ok }
 // is committed before the links it caused are written), then commits
 // the handled offsets of the partitions in only (nil: all) that moved.
 func (c *Consumer) commit(ctx context.Context, only map[string][]int32) {
-	if err := c.cl.Flush(ctx); err != nil {
+	if err := c.cl.Load().Flush(ctx); err != nil {
 		c.commitErrs.Add(1)
 		c.set.Logger.Warn("kafka flush before commit", "err", err)
 		return
@@ -380,7 +382,7 @@ func (c *Consumer) commit(ctx context.Context, only map[string][]int32) {
 		return
 	}
 	var cerr error
-	c.cl.CommitOffsetsSync(ctx, todo, func(_ *kgo.Client, _ *kmsgReq, resp *kmsgResp, err error) {
+	c.cl.Load().CommitOffsetsSync(ctx, todo, func(_ *kgo.Client, _ *kmsgReq, resp *kmsgResp, err error) {
 		cerr = errors.Join(err, respErr(resp))
 	})
 	if cerr != nil {
@@ -450,12 +452,16 @@ func (c *Consumer) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) 
 // trace reads it. It returns once the record is buffered; the next
 // commit waits for it to be written. Safe for concurrent use after Start.
 func (c *Consumer) Route(ctx context.Context, l *Link) error {
+	cl := c.cl.Load()
+	if cl == nil {
+		return errors.New("route link: not started")
+	}
 	b, err := l.AppendBinary(nil)
 	if err != nil {
 		c.produceErrs.Add(1)
 		return fmt.Errorf("route link: %w", err)
 	}
-	c.cl.Produce(ctx, &kgo.Record{Topic: c.links, Key: l.Key(), Value: b}, func(_ *kgo.Record, err error) {
+	cl.Produce(ctx, &kgo.Record{Topic: c.links, Key: l.Key(), Value: b}, func(_ *kgo.Record, err error) {
 		if err != nil {
 			c.produceErrs.Add(1)
 			c.set.Logger.Warn("kafka produce link", "err", err)
@@ -504,13 +510,14 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("kafka shutdown: %w", ctx.Err())
 	}
 	closed := make(chan struct{})
-	go func() { c.cl.Close(); close(closed) }()
+	go func() { c.cl.Load().Close(); close(closed) }()
 	select {
 	case <-closed:
 	case <-ctx.Done():
 		return fmt.Errorf("kafka shutdown: %w", ctx.Err())
 	}
 	c.cancel = nil
+	c.cl.Store(nil)
 	c.lost(ctx, nil, nil) // what the leave revoked is gone
 	c.set.Logger.Info("kafka consumer stopped")
 	return nil

@@ -1,0 +1,72 @@
+package kafka
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	cfg := NewDefaultConfig()
+	cfg.Brokers = []string{"127.0.0.1:9092"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults with a broker: %v", err)
+	}
+	if got := cfg.links(); got != "otlp_spans_links" {
+		t.Errorf("links topic %q", got)
+	}
+	bad := Config{LinksTopic: "", Partitioner: "fnv", Replay: -time.Second, SamplePerPartition: -1}
+	err := bad.Validate()
+	for _, want := range []string{"kafka brokers: none given", "kafka topic: empty", "kafka group: empty",
+		`kafka partitioner: unknown partitioner "fnv"`, "kafka replay: -1s is negative",
+		"kafka commit interval: 0s not in (0, 1m]", "kafka sample per partition: -1 is negative",
+		"kafka verify timeout: 0s must be positive", "kafka max poll records: 0 must be positive"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v\nwant it to report %q", err, want)
+		}
+	}
+	same := NewDefaultConfig()
+	same.Brokers, same.LinksTopic = []string{"b:1"}, same.Topic
+	if err := same.Validate(); err == nil || !strings.Contains(err.Error(), "must differ") {
+		t.Errorf("links topic = spans topic: %v", err)
+	}
+	if _, err := New(bad, Settings{}, &recorder{}); err == nil {
+		t.Error("New accepted an invalid config")
+	}
+}
+
+// Shutdown without Start, twice, and Route before Start are harmless;
+// a second Start is refused; Start → Shutdown → Start works.
+func TestLifecycle(t *testing.T) {
+	cl := newCluster(t)
+	c, err := New(testConfig(cl.ListenAddrs()), Settings{}, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Route(ctx, &Link{}); err == nil {
+		t.Error("Route before Start: no error")
+	}
+	for range 2 {
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(ctx); err == nil {
+			t.Error("second Start: no error")
+		}
+		waitFor(t, "partitions owned", 10*time.Second, func() bool { return len(c.Owned()) == testParts })
+		if err := c.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(c.Owned()); n != 0 {
+			t.Errorf("%d partitions owned after Shutdown", n)
+		}
+	}
+}
