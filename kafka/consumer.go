@@ -105,6 +105,10 @@ type Consumer struct {
 	spanRecs, linkRecs, replayed, rejected, malformed, dups atomic.Uint64
 	produced, produceErrs, commits, commitErrs              atomic.Uint64
 
+	// noCommit makes commits fail silently: tests simulate a crash with it
+	// (a member that goes away without committing what it handled).
+	noCommit atomic.Bool
+
 	runMu  sync.Mutex // guards cancel, done
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -362,6 +366,9 @@ func (c *Consumer) commit(ctx context.Context, only map[string][]int32) {
 	if err := c.cl.Load().Flush(ctx); err != nil {
 		c.commitErrs.Add(1)
 		c.set.Logger.Warn("kafka flush before commit", "err", err)
+		return
+	}
+	if c.noCommit.Load() {
 		return
 	}
 	todo := map[string]map[int32]kgo.EpochOffset{}

@@ -457,3 +457,85 @@ func allCommitted(ctx context.Context, t *testing.T, addrs []string) bool {
 	}
 	return true
 }
+
+// A member that goes away without committing (a crash, as its group sees
+// it): the next owner hands again, live, exactly what it handled after
+// its last commit (the bound on double counting) and nothing else; the
+// link records the next owner routes again for those span records are
+// dropped as duplicates, so each link is handed live once per owner
+// generation at most and re-produced ones never.
+func TestCrashBoundsDoubleCounting(t *testing.T) {
+	cl := newCluster(t)
+	addrs := cl.ListenAddrs()
+	cfg := testConfig(addrs)
+	prod := collectorProducer(t, addrs, saramaFNV())
+	ctx, cancel := context.WithTimeout(context.Background(), 18*time.Second)
+	defer cancel()
+
+	a, ra := startMember(t, cfg, "a", true)
+	waitFor(t, "a to own every partition", 10*time.Second, func() bool { return len(a.Owned()) == testParts })
+	produceTraces(t, prod, 0, 100)
+	waitFor(t, "a's 100 records and links committed", 10*time.Second, func() bool {
+		_, links := ra.snapshot()
+		return liveCount(ra) == 100 && len(links) == 100 && allCommitted(ctx, t, addrs)
+	})
+	waitFor(t, "a's link commits", 10*time.Second, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for k, st := range a.parts {
+			if k.topic == "otlp_spans_links" && st.sent != st.next {
+				return false
+			}
+		}
+		return true
+	})
+	a.noCommit.Store(true)
+	produceTraces(t, prod, 100, 100)
+	waitFor(t, "a's next 100 records and links", 10*time.Second, func() bool {
+		_, links := ra.snapshot()
+		return liveCount(ra) == 200 && len(links) == 200 && a.Stats().LinksProduced == 200
+	})
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := a.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	scancel()
+
+	b, rb := startMember(t, cfg, "b", true)
+	waitFor(t, "b to own every partition", 10*time.Second, func() bool { return len(b.Owned()) == testParts })
+	waitFor(t, "b to hand a's uncommitted records again", 10*time.Second, func() bool {
+		s := b.Stats()
+		return liveCount(rb) == 100 && s.LinksProduced == 100 && s.DuplicateLinks == 100
+	})
+	// Every span record handed live twice is one of the 100 after a's last commit.
+	live := map[string]int{}
+	for _, r := range []*recorder{ra, rb} {
+		spans, _ := r.snapshot()
+		for _, d := range spans {
+			if !d.pos.Replay {
+				live[d.key]++
+			}
+		}
+	}
+	twice := 0
+	for _, n := range live {
+		if n == 2 {
+			twice++
+		}
+	}
+	if len(live) != 200 || twice != 100 {
+		t.Errorf("%d keys live, %d twice; want 200 and 100", len(live), twice)
+	}
+	// b hands a's 100 uncommitted link records live once and drops its
+	// own 100 re-routed ones.
+	_, linksB := rb.snapshot()
+	liveLinks := 0
+	for _, d := range linksB {
+		if !d.pos.Replay {
+			liveLinks++
+		}
+	}
+	if s := b.Stats(); liveLinks != 100 || s.DuplicateLinks != 100 || s.LinkRecords != 300 {
+		t.Errorf("b: %d live links, stats %+v; want 100 live, 100 duplicates of 300 link records", liveLinks, s)
+	}
+}

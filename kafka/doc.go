@@ -67,11 +67,14 @@
 //     owners replay: nothing is counted twice.
 //   - After a crash (no final commit) the new owner hands live again what
 //     was handled after the last commit: at most one commit interval of
-//     edges is counted twice. Link records stay exactly once: each carries
-//     its source position (spans partition, offset, link index) and the
-//     links partition's owner drops one at or below the last position seen
-//     for that source partition (rebuilt from the replayed links records
-//     after a handover), counting it in Stats.DuplicateLinks.
+//     edges is counted twice, and the link records handled after the
+//     last commit of the links partition are handed live again (the same
+//     bound). Re-produced link records are dropped: each carries its
+//     source position (spans partition, offset, link index) and the links
+//     partition's owner drops one at or below the last position seen for
+//     that source partition (rebuilt from the replayed links records after
+//     a handover), counting it in Stats.DuplicateLinks
+//     (TestCrashBoundsDoubleCounting).
 //
 // # Concurrency and bounds
 //
