@@ -211,11 +211,19 @@ func (c *Consumer) check(ctx context.Context) error {
 	if c.cfg.SamplePerPartition == 0 {
 		return nil
 	}
-	samples, err := SampleTopic(ctx, c.baseOpts(), c.cfg.Topic, n, c.cfg.SamplePerPartition, c.cfg.VerifyTimeout)
-	if err != nil {
-		return err
+	// The links topic too: one written earlier with another partitioner
+	// would send links to the wrong members.
+	for _, t := range []string{c.cfg.Topic, c.links} {
+		samples, err := SampleTopic(ctx, c.baseOpts(), t, n, c.cfg.SamplePerPartition, c.cfg.VerifyTimeout)
+		if err != nil {
+			return err
+		}
+		if err := VerifyPartitioning(t, n, c.p, samples); err != nil {
+			return err
+		}
+		c.set.Logger.Info("kafka partitioning verified", "topic", t, "partitioner", c.p, "records", len(samples))
 	}
-	return VerifyPartitioning(c.cfg.Topic, n, c.p, samples)
+	return nil
 }
 
 // adjust runs when partitions are assigned, after their commits are

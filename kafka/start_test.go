@@ -103,3 +103,36 @@ func TestLinkDuplicatesDropped(t *testing.T) {
 		t.Errorf("duplicates %d (want 3), malformed %d (want 1)", s.DuplicateLinks, s.MalformedLinks)
 	}
 }
+
+// The links topic is sampled too: link records written with another
+// partitioner (an earlier run with another --kafka-partitioner) are refused.
+func TestStartRefusesLinksTopicOfOtherPartitioner(t *testing.T) {
+	cl := newCluster(t)
+	addrs := cl.ListenAddrs()
+	produceTraces(t, collectorProducer(t, addrs, saramaFNV()), 0, 20)
+	w, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("otlp_spans_links"),
+		kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(Murmur2.kgo()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := cl.CreateTopic("otlp_spans_links", testParts, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		l := Link{TargetTrace: [16]byte{byte(i), 1}, Service: "s"}
+		b, _ := l.AppendBinary(nil)
+		if err := w.ProduceSync(context.Background(), &kgo.Record{Key: l.Key(), Value: b}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := New(testConfig(addrs), Settings{}, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Start(context.Background())
+	if err == nil || !strings.HasPrefix(err.Error(), `topic "otlp_spans_links": `) ||
+		!strings.HasSuffix(err.Error(), "use --kafka-partitioner murmur2") {
+		t.Fatalf("Start: %v", err)
+	}
+}
