@@ -55,6 +55,12 @@ type Stats struct {
 	LinksProduced, ProduceErrors              uint64
 	Commits, CommitErrors                     uint64
 	PartitionsOwned                           int
+	// Lag is the records of owned partitions (both topics) not handed
+	// yet, as of each partition's last fetch: the consumer lag to alert on.
+	Lag int64
+	// Replaying is how many owned partitions are still handing replayed
+	// records (before their commit).
+	Replaying int
 }
 
 // srcPos is a position in the spans topic: (offset, link index).
@@ -77,6 +83,8 @@ type part struct {
 	committed int64 // the group's commit at assignment; -1 none
 	next      int64 // offset to commit: max(committed, handled + 1); -1 nothing yet
 	sent      int64 // last offset committed by this member
+	lag       int64 // high watermark − pos, at the last fetch
+	pos       int64 // offset of the next record to hand (replay starts below committed)
 	// marks: links partitions only, the last source position seen per
 	// source partition (the exactly-once watermark).
 	marks map[int32]srcPos
@@ -263,7 +271,7 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 			} else {
 				out[t][p] = kgo.NewOffset().At(start)
 			}
-			st := &part{committed: max(committed, -1), next: max(committed, -1), sent: max(committed, -1)}
+			st := &part{committed: max(committed, -1), next: max(committed, -1), sent: max(committed, -1), pos: start}
 			if t == c.links {
 				st.marks = map[int32]srcPos{}
 			} else {
@@ -357,12 +365,14 @@ func (c *Consumer) deliver(ctx context.Context, f kgo.FetchTopicPartition) {
 				c.rejected.Add(1)
 			}
 		}
-		if r.Offset+1 > st.next {
-			c.mu.Lock()
-			st.next = r.Offset + 1
-			c.mu.Unlock()
-		}
+		c.mu.Lock()
+		st.pos = r.Offset + 1
+		st.next = max(st.next, st.pos)
+		c.mu.Unlock()
 	}
+	c.mu.Lock()
+	st.lag = max(f.HighWatermark-f.Records[len(f.Records)-1].Offset-1, 0)
+	c.mu.Unlock()
 }
 
 func hasMark(m map[int32]srcPos, p int32) bool { _, ok := m[p]; return ok }
@@ -503,7 +513,17 @@ func (c *Consumer) Owned() []int32 {
 
 // Stats returns the counters.
 func (c *Consumer) Stats() Stats {
-	return Stats{SpanRecords: c.spanRecs.Load(), LinkRecords: c.linkRecs.Load(), ReplayedRecords: c.replayed.Load(),
+	var lag int64
+	replaying := 0
+	c.mu.Lock()
+	for _, st := range c.parts {
+		lag += st.lag
+		if st.pos < st.committed {
+			replaying++
+		}
+	}
+	c.mu.Unlock()
+	return Stats{Lag: lag, Replaying: replaying, SpanRecords: c.spanRecs.Load(), LinkRecords: c.linkRecs.Load(), ReplayedRecords: c.replayed.Load(),
 		RejectedRecords: c.rejected.Load(), MalformedLinks: c.malformed.Load(), DuplicateLinks: c.dups.Load(),
 		LinksProduced: c.produced.Load(), ProduceErrors: c.produceErrs.Load(), Commits: c.commits.Load(),
 		CommitErrors: c.commitErrs.Load(), PartitionsOwned: len(c.Owned())}

@@ -236,7 +236,11 @@ func TestGroupCoPartitionedJoin(t *testing.T) {
 	}
 	var produced uint64
 	for _, c := range members {
-		produced += c.Stats().LinksProduced
+		s := c.Stats()
+		produced += s.LinksProduced
+		if s.Lag != 0 || s.Replaying != 0 || s.PartitionsOwned != testParts/3 {
+			t.Errorf("stats %+v: want lag 0, nothing replaying, 2 partitions", s)
+		}
 	}
 	if produced != n {
 		t.Errorf("links produced %d, want %d", produced, n)
@@ -341,6 +345,9 @@ func TestHandoverReplaysThenLive(t *testing.T) {
 		}
 		return int64(len(spans)) == want
 	})
+	if s := b.Stats(); s.Replaying != 0 || s.ReplayedRecords == 0 {
+		t.Errorf("b after its replay: %+v", s)
+	}
 	spans, _ := rb.snapshot()
 	for _, d := range spans {
 		if !d.pos.Replay || d.pos.Committed != ends[d.pos.Partition] || !slices.Contains(owned, d.pos.Partition) {
