@@ -313,7 +313,11 @@ func (c *Consumer) run(ctx context.Context) {
 				c.set.Logger.Warn("kafka fetch", "topic", t, "partition", p, "err", err)
 			}
 		})
-		fs.EachPartition(func(f kgo.FetchTopicPartition) { c.deliver(ctx, f) })
+		// A polled record is handled whole even when stopping: a link it
+		// routes with a canceled context would be lost once its offset is
+		// committed.
+		hctx := context.WithoutCancel(ctx)
+		fs.EachPartition(func(f kgo.FetchTopicPartition) { c.deliver(hctx, f) })
 		stop := ctx.Err() != nil
 		if now := c.set.Now(); stop || now.Sub(last) >= c.cfg.CommitInterval {
 			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
