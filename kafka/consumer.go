@@ -501,6 +501,14 @@ func (c *Consumer) Route(ctx context.Context, l *Link) error {
 	return nil
 }
 
+// Router is what the pairing core calls to send a link to the owner of
+// its target's trace.
+type Router interface {
+	Route(ctx context.Context, l *Link) error
+}
+
+var _ Router = (*Consumer)(nil)
+
 // Owned returns the spans-topic partitions this member owns, sorted.
 func (c *Consumer) Owned() []int32 {
 	c.mu.Lock()

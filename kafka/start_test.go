@@ -2,10 +2,12 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -133,6 +135,23 @@ func TestStartRefusesLinksTopicOfOtherPartitioner(t *testing.T) {
 	err = c.Start(context.Background())
 	if err == nil || !strings.HasPrefix(err.Error(), `topic "otlp_spans_links": `) ||
 		!strings.HasSuffix(err.Error(), "use --kafka-partitioner murmur2") {
+		t.Fatalf("Start: %v", err)
+	}
+}
+
+// A missing spans topic is refused by name, before anything is created.
+func TestStartRefusesMissingTopic(t *testing.T) {
+	cl, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c, err := New(testConfig(cl.ListenAddrs()), Settings{}, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Start(context.Background())
+	if err == nil || err.Error() != `topic "otlp_spans": topic not found` || !errors.Is(err, ErrNoTopic) {
 		t.Fatalf("Start: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -96,11 +97,11 @@ func PartitionCount(ctx context.Context, adm *kadm.Client, topic string) (int32,
 		return 0, fmt.Errorf("list topic %q: %w", topic, err)
 	}
 	d, ok := td[topic]
-	if !ok || d.Err != nil {
-		if ok {
-			err = d.Err
-		}
-		return 0, fmt.Errorf("topic %q: %w", topic, errors.Join(err, ErrNoTopic))
+	switch {
+	case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+		return 0, fmt.Errorf("topic %q: %w", topic, ErrNoTopic)
+	case d.Err != nil:
+		return 0, fmt.Errorf("topic %q: %w", topic, d.Err)
 	}
 	return int32(len(d.Partitions)), nil
 }
