@@ -546,3 +546,65 @@ func TestCrashBoundsDoubleCounting(t *testing.T) {
 		t.Errorf("b: %d live links, stats %+v; want 100 live, 100 duplicates of 300 link records", liveLinks, s)
 	}
 }
+
+// Broker faults mid-stream: every partition leader moves, a broker that
+// led partitions is removed, and group coordinators move. Members follow;
+// every record is handed live exactly once and commits reach the end.
+func TestBrokerFaultsMidStream(t *testing.T) {
+	cl := newCluster(t)
+	addrs := cl.ListenAddrs()
+	cfg := testConfig(addrs)
+	prod := collectorProducer(t, addrs, saramaFNV())
+	ctx, cancel := context.WithTimeout(context.Background(), 18*time.Second)
+	defer cancel()
+	var recs []*recorder
+	var members []*Consumer
+	for i := range 2 {
+		c, r := startMember(t, cfg, fmt.Sprintf("m%d", i), true)
+		members, recs = append(members, c), append(recs, r)
+	}
+	waitFor(t, "both members own 3 partitions", 10*time.Second, func() bool {
+		return len(members[0].Owned()) == 3 && len(members[1].Owned()) == 3
+	})
+	produceTraces(t, prod, 0, 100)
+	waitFor(t, "100 records", 10*time.Second, func() bool { return liveCount(recs...) == 100 })
+
+	cl.ShufflePartitionLeaders()
+	produceTraces(t, prod, 100, 100)
+	waitFor(t, "200 records", 10*time.Second, func() bool { return liveCount(recs...) == 200 })
+
+	// Remove a broker that leads partition 0, after moving its partitions away.
+	gone := cl.LeaderFor("otlp_spans", 0)
+	var other int32
+	for _, n := range []int32{0, 1, 2} {
+		if n != gone {
+			other = n
+			break
+		}
+	}
+	for _, topic := range []string{"otlp_spans", "otlp_spans_links"} {
+		for p := range int32(testParts) {
+			if cl.LeaderFor(topic, p) == gone {
+				if err := cl.MoveTopicPartition(topic, p, other); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	cl.RehashCoordinators()
+	if err := cl.RemoveNode(gone); err != nil {
+		t.Fatal(err)
+	}
+	produceTraces(t, prod, 200, 100)
+	waitFor(t, "300 records", 15*time.Second, func() bool { return liveCount(recs...) == 300 })
+	liveOnce(t, recs, 300)
+	waitFor(t, "300 link records", 10*time.Second, func() bool {
+		n := 0
+		for _, r := range recs {
+			_, links := r.snapshot()
+			n += len(links)
+		}
+		return n == 300
+	})
+	waitFor(t, "commits at the end", 10*time.Second, func() bool { return allCommitted(ctx, t, cl.ListenAddrs()) })
+}
