@@ -97,5 +97,10 @@
 //   - The fan-out API (members from the group or --peers, merged answers
 //     marked partial), self-metrics from Stats plus consumer lag.
 //   - The Collector e2e and fault matrix (SIGTERM, join, kill -9, broker
-//     restart) over the real binary.
+//     restart) over the real binary. On kfake, leader moves
+//     (ShufflePartitionLeaders, MoveTopicPartition) bump epochs like an
+//     unclean election and franz-go then reports "lost records" and, in
+//     about one run of three, skips a record (Stats.FetchErrors counts
+//     it); whether a clean leader change on a real broker can do the same
+//     is not checked here (no broker package on our machines).
 package kafka
