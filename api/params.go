@@ -20,6 +20,8 @@ const (
 	ParamService  = "service"
 	ParamDepth    = "depth"
 	ParamKinds    = "kinds"
+	ParamDir      = "direction" // both (default), downstream or upstream; needs service
+	ParamCycles   = "cycles"    // true: only the edges on a cycle
 	ParamRankDir  = "rankdir"
 	ParamLimit    = "limit"
 	ParamEndTs    = "endTs"    // Jaeger: end of the window, Unix milliseconds
@@ -85,7 +87,9 @@ func cut(s string, n int) string {
 // ParseQuery parses the filters shared by every graph endpoint: from and to
 // (Unix seconds, Unix milliseconds above 1e11, or RFC 3339; default the
 // DefaultWindow ending at now), service and depth (default
-// graph.DefaultDepth, 0..maxDepth) and kinds (comma list; default all).
+// graph.DefaultDepth, 0..maxDepth), kinds (comma list; default all),
+// direction (both, downstream or upstream; the latter two need a service)
+// and cycles (true: only the edges on a cycle).
 // Every error is a *ParamError naming the parameter. Whether the service
 // exists is left to graph.Snapshot.Query (graph.ErrUnknownService).
 func ParseQuery(v url.Values, now time.Time, maxDepth int) (graph.Query, error) {
@@ -118,6 +122,19 @@ func ParseQuery(v url.Values, now time.Time, maxDepth int) (graph.Query, error) 
 	}
 	if q.Kinds, err = parseKinds(v.Get(ParamKinds)); err != nil {
 		return q, err
+	}
+	if s := v.Get(ParamDir); s != "" {
+		if q.Direction, err = graph.ParseDirection(s); err != nil {
+			return q, paramErr(ParamDir, "direction must be both, downstream or upstream, got %s", echo(s))
+		}
+		if q.Direction != graph.Both && q.Service == "" {
+			return q, paramErr(ParamDir, "direction %s needs a service to start from", q.Direction)
+		}
+	}
+	if s := v.Get(ParamCycles); s != "" {
+		if q.Cycles, err = strconv.ParseBool(s); err != nil {
+			return q, paramErr(ParamCycles, "cycles must be true or false, got %s", echo(s))
+		}
 	}
 	return q, nil
 }

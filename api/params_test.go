@@ -21,6 +21,8 @@ func TestParseQuery(t *testing.T) {
 		service  string
 		depth    int
 		kinds    graph.KindSet
+		dir      graph.Direction
+		cycles   bool
 	}{
 		{name: "defaults", query: "", from: now.Add(-time.Hour), to: now, depth: 2, kinds: graph.AllKinds},
 		{name: "unix seconds", query: "from=1717243200&to=1717246800", from: noon, to: now, depth: 2, kinds: graph.AllKinds},
@@ -33,6 +35,11 @@ func TestParseQuery(t *testing.T) {
 			service: "checkout", depth: 0, kinds: graph.KindSet(0).With(graph.Call).With(graph.SpanLink)},
 		{name: "empty kinds is all", query: "kinds=", from: now.Add(-time.Hour), to: now, depth: 2, kinds: graph.AllKinds},
 		{name: "max depth", query: "depth=10", from: now.Add(-time.Hour), to: now, depth: 10, kinds: graph.AllKinds},
+		{name: "downstream reach", query: "service=checkout&direction=downstream", from: now.Add(-time.Hour), to: now,
+			service: "checkout", depth: 2, kinds: graph.AllKinds, dir: graph.Downstream},
+		{name: "upstream cycles", query: "service=checkout&direction=upstream&cycles=true", from: now.Add(-time.Hour), to: now,
+			service: "checkout", depth: 2, kinds: graph.AllKinds, dir: graph.Upstream, cycles: true},
+		{name: "both without service", query: "direction=both&cycles=false", from: now.Add(-time.Hour), to: now, depth: 2, kinds: graph.AllKinds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +51,8 @@ func TestParseQuery(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseQuery(%q): %v", tt.query, err)
 			}
-			if !q.From.Equal(tt.from) || !q.To.Equal(tt.to) || q.Service != tt.service || q.Depth != tt.depth || q.Kinds != tt.kinds {
+			if !q.From.Equal(tt.from) || !q.To.Equal(tt.to) || q.Service != tt.service || q.Depth != tt.depth || q.Kinds != tt.kinds ||
+				q.Direction != tt.dir || q.Cycles != tt.cycles {
 				t.Errorf("ParseQuery(%q) = %v..%v %q depth %d kinds %b; want %v..%v %q depth %d kinds %b", tt.query,
 					q.From.UTC(), q.To.UTC(), q.Service, q.Depth, q.Kinds, tt.from, tt.to, tt.service, tt.depth, tt.kinds)
 			}
@@ -76,6 +84,9 @@ func TestBadParameters(t *testing.T) {
 		{name: "non-numeric depth", query: "depth=two", param: "depth"},
 		{name: "depth above the cap", query: "depth=11", param: "depth"},
 		{name: "unknown service", query: "service=nope", param: "service", lookup: true},
+		{name: "unknown direction", query: "service=a&direction=sideways", param: "direction"},
+		{name: "direction without service", query: "direction=downstream", param: "direction"},
+		{name: "cycles not a bool", query: "cycles=maybe", param: "cycles"},
 	}
 	endpoints := []string{"/api/graph/fields", "/api/graph/data", "/api/graph/nodes", "/api/graph/edges", "/graph.svg", "/graph.dot", "/graph.png"}
 	for _, tt := range tests {

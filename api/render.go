@@ -77,8 +77,8 @@ func renderKey(v *graph.View, q graph.Query, width time.Duration, f picture.Form
 	if q.Service == "" {
 		depth = 0 // no centre: depth changes nothing
 	}
-	return fmt.Sprintf("topo=%x|buckets=%d..%d|window=%d|service=%q|depth=%d|kinds=%d|format=%s|rankdir=%s",
-		topology(v), floorDiv(from, w), floorDiv(to-1, w), to-from, q.Service, depth, uint8(q.Kinds), f, rankdir)
+	return fmt.Sprintf("topo=%x|buckets=%d..%d|window=%d|service=%q|depth=%d|kinds=%d|direction=%s|cycles=%t|format=%s|rankdir=%s",
+		topology(v), floorDiv(from, w), floorDiv(to-1, w), to-from, q.Service, depth, uint8(q.Kinds), q.Direction, q.Cycles, f, rankdir)
 }
 
 // topology hashes the view's node names and kinds and its edges' ends and

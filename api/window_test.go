@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -89,5 +90,35 @@ func TestTimeFormats(t *testing.T) {
 				t.Errorf("%s: %d %s\nwant %s", tt.query, rec.Code, rec.Body, want)
 			}
 		})
+	}
+}
+
+// TestReachAndCycles: direction walks the neighbourhood one way (with the
+// edges among the nodes reached) and cycles keeps the edges on a cycle,
+// over the handler as a client sees them.
+func TestReachAndCycles(t *testing.T) {
+	st, c := fixture(t)
+	s, _ := newServer(t, c, api.Sources{Graph: st}, nil)
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"service=payments&depth=10&direction=upstream",
+			[]string{"checkout>payments:call", "frontend>checkout:call", "payments>payments:span_link", "user>frontend:virtual_node"}},
+		{"service=checkout&depth=1&direction=downstream",
+			[]string{"checkout>batch:span_link", "checkout>fulfilment:messaging_system", "checkout>orders-db:database", "checkout>payments:call", "payments>payments:span_link"}},
+		{"cycles=true", []string{"payments>payments:span_link"}},
+		{"service=frontend&depth=1&direction=upstream&cycles=true", nil},
+	}
+	for _, tt := range tests {
+		got := edgesAt(t, s.Handler(), tt.query)
+		ids := make([]string, 0, len(got))
+		for id := range got {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, tt.want) {
+			t.Errorf("%s: edges %v, want %v", tt.query, ids, tt.want)
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	gonum "gonum.org/v1/gonum/graph"
 	"gonum.org/v1/gonum/graph/multi"
+	"gonum.org/v1/gonum/graph/simple"
+	"gonum.org/v1/gonum/graph/topo"
 )
 
 // Query selects part of a snapshot. The zero Query selects nothing useful:
@@ -17,8 +19,56 @@ import (
 type Query struct {
 	From, To time.Time // window; edges with no occurrence in it are left out
 	Service  string    // centre of a neighbourhood; "" for the whole graph
-	Depth    int       // hops from Service, both directions; 0 = the service alone
+	Depth    int       // hops from Service; 0 = the service alone
 	Kinds    KindSet   // edge kinds to keep
+	// Direction is the way the neighbourhood of Service is walked: Both
+	// (the zero value), Downstream (what Service's calls and links reach)
+	// or Upstream (what reaches Service). It changes nothing without a
+	// Service.
+	Direction Direction
+	// Cycles keeps only the edges that lie on a cycle of the selection: a
+	// self-loop, or an edge whose two ends are in the same strongly
+	// connected component (Tarjan's, gonum's topo.TarjanSCC), with their
+	// nodes.
+	Cycles bool
+}
+
+// Direction is the way a neighbourhood is walked from its centre.
+type Direction uint8
+
+// The directions. An edge goes from its client (caller, producer, link
+// source) to its server.
+const (
+	Both       Direction = iota // follow edges either way
+	Downstream                  // follow edges from client to server: the centre's reach
+	Upstream                    // follow edges from server to client: what reaches the centre
+)
+
+// Directions lists every direction in order; their String values are the
+// API's and CLI's words.
+var Directions = []Direction{Both, Downstream, Upstream}
+
+// String returns the direction's word: both, downstream or upstream.
+func (d Direction) String() string {
+	switch d {
+	case Both:
+		return "both"
+	case Downstream:
+		return "downstream"
+	case Upstream:
+		return "upstream"
+	}
+	return fmt.Sprintf("Direction(%d)", uint8(d))
+}
+
+// ParseDirection is the inverse of Direction.String.
+func ParseDirection(s string) (Direction, error) {
+	for _, d := range Directions {
+		if d.String() == s {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown direction %q (want both, downstream or upstream)", s)
 }
 
 // DefaultDepth is the neighbourhood depth when none is given.
@@ -267,6 +317,9 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 	if q.Depth < 0 {
 		return nil, fmt.Errorf("depth must not be negative, got %d", q.Depth)
 	}
+	if q.Direction > Upstream {
+		return nil, fmt.Errorf("unknown direction %d", q.Direction)
+	}
 	centre := -1
 	if q.Service != "" {
 		i, ok := slices.BinarySearchFunc(s.Nodes, q.Service, func(n Node, x string) int { return cmp.Compare(n.Name, x) })
@@ -277,7 +330,7 @@ func (s *Snapshot) Query(q Query) (*View, error) {
 	}
 	w := max(int64(s.BucketWidth), 1)
 	key := viewKey{lo: floorDiv(q.From.UnixNano(), w), hi: floorDiv(q.To.UnixNano()-1, w), span: q.To.Sub(q.From),
-		service: q.Service, depth: q.Depth, kinds: q.Kinds}
+		service: q.Service, depth: q.Depth, kinds: q.Kinds, direction: q.Direction, cycles: q.Cycles}
 	if s.views != nil {
 		s.views.mu.Lock()
 		hit := s.views.key == key && s.views.view != nil
@@ -309,11 +362,13 @@ type viewCache struct {
 }
 
 type viewKey struct {
-	lo, hi  int64 // bucket numbers
-	span    time.Duration
-	service string
-	depth   int
-	kinds   KindSet
+	lo, hi    int64 // bucket numbers
+	span      time.Duration
+	service   string
+	depth     int
+	kinds     KindSet
+	direction Direction
+	cycles    bool
 }
 
 // query computes the view of q over the buckets lo to hi.
@@ -350,10 +405,21 @@ func (s *Snapshot) query(q Query, centre int, lo, hi int64) *View {
 	}
 	var near []bool
 	if centre >= 0 {
-		near = s.neighbourhood(win, kind, centre, q.Depth, q.Kinds)
+		near = s.neighbourhood(win, kind, centre, q.Depth, q.Kinds, q.Direction)
 	}
 	keep := func(i int) bool {
 		return q.Kinds.Has(kind[i]) && win[i].sum.Count > 0 && (near == nil || near[client[i]] && near[server[i]])
+	}
+	if q.Cycles {
+		onCycle := s.onCycles(keep)
+		selected := keep
+		keep = func(i int) bool { return selected(i) && onCycle[i] }
+		ncand = 0
+		for i := range s.Edges {
+			if keep(i) {
+				ncand++
+			}
+		}
 	}
 	type totals struct {
 		count, failed uint64
@@ -389,7 +455,7 @@ func (s *Snapshot) query(q Query, centre int, lo, hi int64) *View {
 			c.count, c.failed = c.count+w.Count, c.failed+w.Failed
 		}
 	}
-	if centre >= 0 {
+	if centre >= 0 && !q.Cycles {
 		nodes[centre].seen = true // the centre is shown even when idle
 	}
 	for i := range s.Nodes {
@@ -405,9 +471,11 @@ func (s *Snapshot) query(q Query, centre int, lo, hi int64) *View {
 
 // neighbourhood returns, by index into s.Nodes, the nodes within depth
 // hops of centre, following the edges of kinds active in the window
-// (win[i].sum.Count > 0) in both directions: a breadth-first walk of the neighbour index.
-func (s *Snapshot) neighbourhood(win []windowSum, kind []Kind, centre, depth int, kinds KindSet) []bool {
+// (win[i].sum.Count > 0) in direction dir: a breadth-first walk of the
+// neighbour index.
+func (s *Snapshot) neighbourhood(win []windowSum, kind []Kind, centre, depth int, kinds KindSet, dir Direction) []bool {
 	start, hops := s.neighbours()
+	client, server, _ := s.ends()
 	near := make([]bool, len(s.Nodes))
 	near[centre] = true
 	frontier := []int32{int32(centre)}
@@ -415,13 +483,57 @@ func (s *Snapshot) neighbourhood(win []windowSum, kind []Kind, centre, depth int
 		var next []int32
 		for _, n := range frontier {
 			for _, h := range hops[start[n]:start[n+1]] {
-				if !near[h[0]] && kinds.Has(kind[h[1]]) && win[h[1]].sum.Count > 0 {
-					near[h[0]] = true
-					next = append(next, h[0])
+				if near[h[0]] || !kinds.Has(kind[h[1]]) || win[h[1]].sum.Count == 0 ||
+					dir == Downstream && client[h[1]] != n || dir == Upstream && server[h[1]] != n {
+					continue
 				}
+				near[h[0]] = true
+				next = append(next, h[0])
 			}
 		}
 		frontier = next
 	}
 	return near
+}
+
+// onCycles reports, by index into s.Edges, which of the edges keep selects
+// lie on a cycle of the selected edges: self-loops, and edges whose ends
+// are in one strongly connected component of more than one node. The
+// components are gonum's (topo.TarjanSCC) over the selection with parallel
+// lines merged; built per query, only when cycles are asked for.
+func (s *Snapshot) onCycles(keep func(int) bool) []bool {
+	client, server, _ := s.ends()
+	g := simple.NewDirectedGraph()
+	for i := range s.Edges {
+		c, v := int64(client[i]), int64(server[i])
+		if !keep(i) || c == v {
+			continue
+		}
+		if g.Node(c) == nil {
+			g.AddNode(simple.Node(c))
+		}
+		if g.Node(v) == nil {
+			g.AddNode(simple.Node(v))
+		}
+		if !g.HasEdgeFromTo(c, v) {
+			g.SetEdge(simple.Edge{F: simple.Node(c), T: simple.Node(v)})
+		}
+	}
+	comp := make(map[int64]int)
+	for i, scc := range topo.TarjanSCC(g) {
+		if len(scc) > 1 {
+			for _, n := range scc {
+				comp[n.ID()] = i + 1
+			}
+		}
+	}
+	on := make([]bool, len(s.Edges))
+	for i := range s.Edges {
+		if !keep(i) {
+			continue
+		}
+		c, v := int64(client[i]), int64(server[i])
+		on[i] = c == v || comp[c] != 0 && comp[c] == comp[v]
+	}
+	return on
 }
