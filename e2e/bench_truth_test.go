@@ -86,23 +86,7 @@ func TestBenchTruth(t *testing.T) {
 	t.Logf("%d spans, %d edges: %s", truth.Spans, len(truth.Edges), workload.Summary(truth.Edges, metricEdges(t, s)))
 }
 
-var truthKinds = map[string]string{"": "call", "messaging_system": "messaging", "span_link": "link", "database": "database", "virtual_node": "virtual"}
-
 // metricEdges reads the edges off /metrics in truth form, without user → X.
 func metricEdges(t *testing.T, s *service) []workload.Edge {
-	fams := s.metrics(t)
-	failed := map[string]uint64{}
-	for _, m := range fams["traces_service_graph_request_failed_total"].GetMetric() {
-		failed[labelKey(m.GetLabel())] = uint64(m.GetCounter().GetValue())
-	}
-	var out []workload.Edge
-	for _, m := range fams["traces_service_graph_request_total"].GetMetric() {
-		l := labels(m.GetLabel())
-		if l["client"] == "user" && l["connection_type"] == "virtual_node" {
-			continue
-		}
-		out = append(out, workload.Edge{Source: l["client"], Target: l["server"], Kind: truthKinds[l["connection_type"]],
-			Count: uint64(m.GetCounter().GetValue()), Failed: failed[labelKey(m.GetLabel())]})
-	}
-	return out
+	return workload.FromMetrics(s.metrics(t))
 }

@@ -28,5 +28,11 @@
 //
 // is that child: it reads until interrupted, then prints its read count.
 //
+//	loadtest truth -api URL -truth W.truth.json [-timeout 90s]
+//
+// polls the server's /metrics until its edges (every kind, counts and
+// failed; user → X aside) equal the workload's truth, and prints "truth
+// exact: ..." or the differences (exit 1).
+//
 // Every figure is printed on a "result" line of key=value pairs.
 package main
