@@ -32,8 +32,10 @@ const hintTimeout = picture.HintFlags + "; or allow more time with -timeout"
 // renderFlags are the command line of servicegraph render.
 type renderFlags struct {
 	out, format, rankdir, service, kinds string
+	direction                            string
 	depth                                int
 	depthSet                             bool
+	cycles                               bool
 	timeout                              time.Duration
 	files                                []string
 }
@@ -103,6 +105,8 @@ func parseRenderFlags(args []string, stdout io.Writer) (renderFlags, error) {
 	fs.StringVar(&fl.rankdir, "rankdir", picture.RankDirs[0], "layout direction, one of "+strings.Join(picture.RankDirs[:], ", "))
 	fs.StringVar(&fl.service, "service", "", "draw only this service's neighbourhood")
 	fs.IntVar(&fl.depth, "depth", graph.DefaultDepth, fmt.Sprintf("neighbourhood depth in hops with -service, 0 to %d", api.DefaultMaxDepth))
+	fs.StringVar(&fl.direction, "direction", graph.Both.String(), "with -service: both, downstream (what the service reaches) or upstream (what reaches it)")
+	fs.BoolVar(&fl.cycles, "cycles", false, "draw only the edges on a cycle (self-loops and strongly connected services)")
 	fs.StringVar(&fl.kinds, "kinds", "", "edge kinds to draw (comma list of call,messaging_system,span_link,database,virtual_node); default all")
 	fs.DurationVar(&fl.timeout, "timeout", time.Minute, "layout deadline")
 	fs.Usage = func() {
@@ -134,6 +138,12 @@ func (fl renderFlags) check() (picture.Format, picture.Options, graph.Query, err
 	} else if fl.depthSet && fl.service == "" {
 		errs = append(errs, errors.New("-depth needs -service: it counts hops from that service"))
 	}
+	if q.Direction, err = graph.ParseDirection(fl.direction); err != nil {
+		errs = append(errs, fmt.Errorf("-direction: %w", err))
+	} else if q.Direction != graph.Both && fl.service == "" {
+		errs = append(errs, fmt.Errorf("-direction %s needs -service: it walks from that service", q.Direction))
+	}
+	q.Cycles = fl.cycles
 	if q.Kinds, err = graph.ParseKinds(fl.kinds); err != nil {
 		errs = append(errs, fmt.Errorf("-kinds: %w", err))
 	}
@@ -179,7 +189,7 @@ func checkDrawable(v *graph.View, snap *graph.Snapshot, q graph.Query, spans int
 	if len(all.Edges) == 0 {
 		return fmt.Errorf("nothing to draw: the input's %s made no edges (edges need a client and a server span, a producer and a consumer, a span link, or a client span naming its peer)", plural(spans, "span"))
 	}
-	return fmt.Errorf("nothing to draw: none of the input's %d edges matches -service, -depth and -kinds", len(all.Edges))
+	return fmt.Errorf("nothing to draw: none of the input's %d edges matches -service, -depth, -direction, -cycles and -kinds", len(all.Edges))
 }
 
 // draw returns the picture: DOT text directly, SVG and PNG laid out in a

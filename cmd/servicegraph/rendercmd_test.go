@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,7 +71,13 @@ func TestRenderCommand(t *testing.T) {
 			"servicegraph: nothing to draw: the input's 1 span made no edges (edges need a client and a server span, " +
 				"a producer and a consumer, a span link, or a client span naming its peer)\n"},
 		{"filters leave nothing", []string{"-format", "dot", "-kinds", "span_link", calls}, exitFailure,
-			"servicegraph: nothing to draw: none of the input's 8 edges matches -service, -depth and -kinds\n"},
+			"servicegraph: nothing to draw: none of the input's 8 edges matches -service, -depth, -direction, -cycles and -kinds\n"},
+		{"no cycles", []string{"-format", "dot", "-cycles", calls}, exitFailure,
+			"servicegraph: nothing to draw: none of the input's 8 edges matches -service, -depth, -direction, -cycles and -kinds\n"},
+		{"unknown direction", []string{"-format", "dot", "-service", "checkout", "-direction", "sideways", calls}, exitUsage,
+			`servicegraph: -direction: unknown direction "sideways" (want both, downstream or upstream)` + usage},
+		{"direction without service", []string{"-format", "dot", "-direction", "upstream", calls}, exitUsage,
+			"servicegraph: -direction upstream needs -service: it walks from that service" + usage},
 		{"unknown service", []string{"-format", "dot", "-service", "nosuch", calls}, exitFailure,
 			`servicegraph: -service "nosuch": no such service in the input` + "\n"},
 		{"timeout", []string{"-format", "svg", "-timeout", "1ns", calls}, exitFailure,
@@ -84,6 +91,22 @@ func TestRenderCommand(t *testing.T) {
 			}
 		})
 	}
+	t.Run("upstream of payments", func(t *testing.T) {
+		stdout, stderr, code := runMain(t, "render", "-format", "dot", "-service", "payments", "-depth", "10", "-direction", "upstream", calls)
+		if code != exitOK || stderr != "" {
+			t.Fatalf("exit %d, stderr %q", code, stderr)
+		}
+		var edges []string
+		for _, l := range strings.Split(stdout, "\n") {
+			if l = strings.TrimSpace(l); strings.Contains(l, " -> ") && !strings.HasPrefix(l, `"legend:`) {
+				edges = append(edges, l[:strings.Index(l, " [")])
+			}
+		}
+		want := []string{`"checkout" -> "payments"`, `"frontend" -> "checkout"`, `"user" -> "frontend"`}
+		if !slices.Equal(edges, want) {
+			t.Fatalf("edges %q, want %q", edges, want)
+		}
+	})
 	t.Run("dot to stdout", func(t *testing.T) {
 		stdout, stderr, code := runMain(t, "render", "-format", "dot", "-service", "checkout", "-depth", "1", calls)
 		if code != exitOK || stderr != "" || !strings.HasPrefix(stdout, `digraph "servicegraph" {`) {
