@@ -13,6 +13,7 @@ import (
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/render"
 	"github.com/servicegraph/servicegraph/render/picture"
+	"github.com/servicegraph/servicegraph/render/picture/picturetest"
 )
 
 // layeredView builds a realistic topology of n services, from a fixed seed:
@@ -87,7 +88,7 @@ func layeredView(n int) *graph.View {
 	slices.SortFunc(edges, func(a, b graph.ViewEdge) int {
 		return cmp.Or(cmp.Compare(a.Client, b.Client), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Kind, b.Kind))
 	})
-	return &graph.View{From: t0, To: t0.Add(time.Hour), Nodes: nodes, Edges: edges}
+	return &graph.View{From: picturetest.T0, To: picturetest.T0.Add(time.Hour), Nodes: nodes, Edges: edges}
 }
 
 // BenchmarkRender lays out SVG in process (the cost a child process adds on

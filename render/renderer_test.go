@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/servicegraph/servicegraph/render/picture/picturetest"
 	"log/slog"
 	"strings"
 	"sync"
@@ -152,7 +153,7 @@ func TestTooLargeBeforeLayout(t *testing.T) {
 				calls.Add(1)
 				return []byte("<svg/>"), nil
 			})
-			_, err := r.Render(t.Context(), "k", kindsView(), picture.SVG, picture.Options{})
+			_, err := r.Render(t.Context(), "k", picturetest.KindsView(), picture.SVG, picture.Options{})
 			if !errors.Is(err, picture.ErrTooLarge) {
 				t.Fatalf("err = %v, want ErrTooLarge", err)
 			}
@@ -172,7 +173,7 @@ func TestTooLargeBeforeLayout(t *testing.T) {
 // TestTimeoutChildProcess kills a worker laying out a graph that would take
 // minutes.
 func TestTimeoutChildProcess(t *testing.T) {
-	big := bigView(300, 1500)
+	big := picturetest.BigView(300, 1500)
 	tests := []struct {
 		name       string
 		cfgTimeout time.Duration
@@ -216,7 +217,7 @@ func TestTimeoutChildProcess(t *testing.T) {
 
 func TestCacheHit(t *testing.T) {
 	r, reg := newTestRenderer(t, render.NewDefaultConfig()) // child process
-	v := kindsView()
+	v := picturetest.KindsView()
 	first, err := r.Render(t.Context(), "v1/q", v, picture.SVG, picture.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +287,7 @@ func TestConcurrentRendersShareOne(t *testing.T) {
 	outs := make([][]byte, callers)
 	for i := range callers {
 		wg.Go(func() {
-			out, err := r.Render(t.Context(), "same", kindsView(), picture.SVG, picture.Options{})
+			out, err := r.Render(t.Context(), "same", picturetest.KindsView(), picture.SVG, picture.Options{})
 			if err != nil {
 				t.Error(err)
 			}
@@ -320,7 +321,7 @@ func TestInProcessTimeout(t *testing.T) {
 		close(release)
 		return nil, ctx.Err()
 	})
-	_, err := r.Render(t.Context(), "k", kindsView(), picture.PNG, picture.Options{})
+	_, err := r.Render(t.Context(), "k", picturetest.KindsView(), picture.PNG, picture.Options{})
 	if !errors.Is(err, picture.ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
 	}
@@ -332,10 +333,10 @@ func TestInProcessTimeout(t *testing.T) {
 
 func TestRenderErrors(t *testing.T) {
 	r, reg := newTestRenderer(t, render.NewDefaultConfig())
-	if _, err := r.Render(t.Context(), "k", kindsView(), picture.SVG, picture.Options{RankDir: "sideways"}); err == nil {
+	if _, err := r.Render(t.Context(), "k", picturetest.KindsView(), picture.SVG, picture.Options{RankDir: "sideways"}); err == nil {
 		t.Error("bad rankdir accepted")
 	}
-	if _, err := r.Render(t.Context(), "k", kindsView(), picture.Format("pdf"), picture.Options{}); err == nil {
+	if _, err := r.Render(t.Context(), "k", picturetest.KindsView(), picture.Format("pdf"), picture.Options{}); err == nil {
 		t.Error("format pdf accepted")
 	}
 	if _, err := r.Render(t.Context(), "k", nil, picture.SVG, picture.Options{}); err == nil {
@@ -347,12 +348,12 @@ func TestRenderErrors(t *testing.T) {
 	if got := renders(t, reg, "invalid", "error"); got != 1 {
 		t.Errorf("invalid-format errors = %v, want 1", got)
 	}
-	dot, err := r.Render(t.Context(), "k", kindsView(), picture.DOT, picture.Options{})
+	dot, err := r.Render(t.Context(), "k", picturetest.KindsView(), picture.DOT, picture.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var want bytes.Buffer
-	if err := picture.WriteDOT(&want, kindsView(), picture.Options{}); err != nil {
+	if err := picture.WriteDOT(&want, picturetest.KindsView(), picture.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(dot, want.Bytes()) {
@@ -364,7 +365,7 @@ func TestRenderErrors(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := r.Render(t.Context(), "k2", kindsView(), picture.SVG, picture.Options{}); !errors.Is(err, render.ErrClosed) {
+	if _, err := r.Render(t.Context(), "k2", picturetest.KindsView(), picture.SVG, picture.Options{}); !errors.Is(err, render.ErrClosed) {
 		t.Errorf("Render after Close: %v, want ErrClosed", err)
 	}
 }
@@ -384,7 +385,7 @@ func TestDuplicateRegistration(t *testing.T) {
 
 func TestRunWorker(t *testing.T) {
 	var dot bytes.Buffer
-	if err := picture.WriteDOT(&dot, kindsView(), picture.Options{}); err != nil {
+	if err := picture.WriteDOT(&dot, picturetest.KindsView(), picture.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"github.com/servicegraph/servicegraph/render/picture/picturetest"
 	"image"
 	_ "image/png" // PNG decoder for image.DecodeConfig
 	"log/slog"
@@ -123,7 +124,7 @@ func newRenderer(t *testing.T, cfg render.Config) *render.Renderer {
 // node kinds have different shapes.
 func TestSVGStructure(t *testing.T) {
 	r := newRenderer(t, render.NewDefaultConfig())
-	v := kindsView()
+	v := picturetest.KindsView()
 	out, err := r.Render(t.Context(), "kinds", v, picture.SVG, picture.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +201,7 @@ func TestSVGNames(t *testing.T) {
 	cfg := render.NewDefaultConfig()
 	cfg.InProcess = true
 	r := newRenderer(t, cfg)
-	v := namesView()
+	v := picturetest.NamesView()
 	out, err := r.Render(t.Context(), "names", v, picture.SVG, picture.Options{Title: `a "title" & <more>`})
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +215,7 @@ func TestSVGNames(t *testing.T) {
 	if got, want := len(edges), len(v.Edges); got != want {
 		t.Errorf("%d edges in SVG, want %d", got, want)
 	}
-	for _, name := range []string{quoteName, unicodeName, entityName, longName, legendName} {
+	for _, name := range []string{picturetest.QuoteName, picturetest.UnicodeName, picturetest.EntityName, picturetest.LongName, picturetest.LegendName} {
 		if len(nodes[name]) != 1 {
 			t.Errorf("node %q not found by its exact title", name)
 		}
@@ -223,7 +224,7 @@ func TestSVGNames(t *testing.T) {
 
 func TestPNG(t *testing.T) {
 	r := newRenderer(t, render.NewDefaultConfig())
-	out, err := r.Render(context.Background(), "kinds", kindsView(), picture.PNG, picture.Options{RankDir: "TB"})
+	out, err := r.Render(context.Background(), "kinds", picturetest.KindsView(), picture.PNG, picture.Options{RankDir: "TB"})
 	if err != nil {
 		t.Fatal(err)
 	}

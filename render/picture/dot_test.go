@@ -10,6 +10,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/render/picture"
+	"github.com/servicegraph/servicegraph/render/picture/picturetest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -20,10 +21,10 @@ func TestWriteDOTGolden(t *testing.T) {
 		v    *graph.View
 		o    picture.Options
 	}{
-		{"kinds", kindsView(), picture.Options{}},
-		{"names", namesView(), picture.Options{}},
-		{"options", kindsView(), picture.Options{RankDir: "tb", Label: "rate", Title: `last hour, kinds="span_link" \ all`}},
-		{"empty", view(nil, nil), picture.Options{Title: "nothing in this window"}},
+		{"kinds", picturetest.KindsView(), picture.Options{}},
+		{"names", picturetest.NamesView(), picture.Options{}},
+		{"options", picturetest.KindsView(), picture.Options{RankDir: "tb", Label: "rate", Title: `last hour, kinds="span_link" \ all`}},
+		{"empty", picturetest.View(nil, nil), picture.Options{Title: "nothing in this window"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,10 +53,10 @@ func TestWriteDOTGolden(t *testing.T) {
 // whatever the order of the view's slices.
 func TestWriteDOTDeterministic(t *testing.T) {
 	var first bytes.Buffer
-	if err := picture.WriteDOT(&first, kindsView(), picture.Options{}); err != nil {
+	if err := picture.WriteDOT(&first, picturetest.KindsView(), picture.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	v := kindsView()
+	v := picturetest.KindsView()
 	for i, j := 0, len(v.Nodes)-1; i < j; i, j = i+1, j-1 {
 		v.Nodes[i], v.Nodes[j] = v.Nodes[j], v.Nodes[i]
 	}
@@ -75,7 +76,7 @@ func TestWriteDOTDeterministic(t *testing.T) {
 
 func TestWriteDOTStyles(t *testing.T) {
 	var b bytes.Buffer
-	if err := picture.WriteDOT(&b, kindsView(), picture.Options{}); err != nil {
+	if err := picture.WriteDOT(&b, picturetest.KindsView(), picture.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(b.String(), "\n")
@@ -123,20 +124,20 @@ func TestWriteDOTStyles(t *testing.T) {
 
 func TestWriteDOTEscaping(t *testing.T) {
 	var b bytes.Buffer
-	if err := picture.WriteDOT(&b, namesView(), picture.Options{}); err != nil {
+	if err := picture.WriteDOT(&b, picturetest.NamesView(), picture.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	s := b.String()
 	for _, want := range []string{
-		`"say \"hi\"" [`,                         // quote escaped
-		`"C:\\svc\\" [`,                          // backslashes doubled, closing quote intact
-		`"line1\x0aline2" [`,                     // no raw newline in an ID
-		`"a&amp;b &amp;amp; &amp;bogus;"`,        // no raw entity reaches the SVG
-		`"注文サービス-🚀" [`,                           // unicode kept
-		`"` + longName + `" [`,                   // long ID exact
-		`label="` + longName[:39] + `…"`,         // label cut at 40 runes
-		`"legend:service~" [id="legend_service"`, // legend gave way
-		`"not-in-nodes" [`,                       // implicit node declared
+		`"say \"hi\"" [`,                             // quote escaped
+		`"C:\\svc\\" [`,                              // backslashes doubled, closing quote intact
+		`"line1\x0aline2" [`,                         // no raw newline in an ID
+		`"a&amp;b &amp;amp; &amp;bogus;"`,            // no raw entity reaches the SVG
+		`"注文サービス-🚀" [`,                               // unicode kept
+		`"` + picturetest.LongName + `" [`,           // long ID exact
+		`label="` + picturetest.LongName[:39] + `…"`, // label cut at 40 runes
+		`"legend:service~" [id="legend_service"`,     // legend gave way
+		`"not-in-nodes" [`,                           // implicit node declared
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("DOT lacks %s", want)
@@ -174,7 +175,7 @@ func TestOptionsValidate(t *testing.T) {
 			}
 		})
 	}
-	if err := picture.WriteDOT(&bytes.Buffer{}, kindsView(), picture.Options{RankDir: "diagonal"}); err == nil {
+	if err := picture.WriteDOT(&bytes.Buffer{}, picturetest.KindsView(), picture.Options{RankDir: "diagonal"}); err == nil {
 		t.Error("WriteDOT accepted a bad rankdir")
 	}
 }
