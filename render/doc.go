@@ -24,8 +24,8 @@
 //     caller's context if sooner) the child is killed and Render returns
 //     picture.ErrTimeout; WASM memory dies with the child. At most
 //     Config.Workers children run at once. Every binary that creates a
-//     Renderer this way must call RunWorker first thing when os.Args[1] ==
-//     WorkerArg (main does; so does this package's TestMain).
+//     Renderer this way must call WorkerMain first thing (main does; so
+//     do the TestMains of this package and of cmd/servicegraph).
 //   - With Config.InProcess layouts run in this process, one at a time
 //     under a package-level lock (the library's state is global). A layout
 //     past its deadline cannot be stopped: the caller gets

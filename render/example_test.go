@@ -11,7 +11,7 @@ import (
 	"github.com/servicegraph/servicegraph/render/picture"
 )
 
-// A server wires the renderer once; main must dispatch render.WorkerArg (see
+// A server wires the renderer once; main must call render.WorkerMain first (see
 // WorkerArg) unless the renderer runs in process, as here.
 func ExampleRenderer_Render() {
 	cfg := render.NewDefaultConfig()

@@ -43,7 +43,7 @@ type Renderer struct {
 }
 
 // New returns a Renderer. In child-process mode (the default) the current
-// executable must dispatch WorkerArg to RunWorker (see WorkerArg).
+// executable must call WorkerMain first (see WorkerArg).
 func New(cfg Config, set Settings) (*Renderer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("render config: %w", err)

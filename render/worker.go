@@ -15,17 +15,24 @@ import (
 )
 
 // WorkerArg is the hidden first argument that makes a binary act as a render
-// worker. Every binary that creates a Renderer in child-process mode must
-// start with:
-//
-//	if len(os.Args) > 2 && os.Args[1] == render.WorkerArg {
-//		if err := render.RunWorker(os.Stdin, os.Stdout, os.Args[2]); err != nil {
-//			fmt.Fprintln(os.Stderr, err)
-//			os.Exit(1)
-//		}
-//		os.Exit(0)
-//	}
+// worker. Every binary that creates a Renderer in child-process mode (its
+// tests included) must call WorkerMain first in main or TestMain.
 const WorkerArg = "__render-worker"
+
+// WorkerMain makes the process a render worker when it was started as one
+// (os.Args[1] is WorkerArg, os.Args[2] the format): it runs RunWorker on
+// stdin and stdout and exits, 1 with the error on stderr when it fails.
+// Otherwise it returns at once.
+func WorkerMain() {
+	if len(os.Args) < 3 || os.Args[1] != WorkerArg {
+		return
+	}
+	if err := RunWorker(os.Stdin, os.Stdout, os.Args[2]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
 
 // Bounds of the worker protocol.
 const (

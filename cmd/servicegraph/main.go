@@ -19,13 +19,7 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 2 && os.Args[1] == render.WorkerArg {
-		if err := render.RunWorker(os.Stdin, os.Stdout, os.Args[2]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
+	render.WorkerMain()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first signal starts a graceful stop; from then on the signals
 	// have their default effect, so a second one ends the process at once.

@@ -15,13 +15,7 @@ import (
 // it as one (render.WorkerArg), as main does: an SVG or PNG render must not
 // run the tests again in a child process.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 2 && os.Args[1] == render.WorkerArg {
-		if err := render.RunWorker(os.Stdin, os.Stdout, os.Args[2]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	render.WorkerMain()
 	os.Exit(m.Run())
 }
 
