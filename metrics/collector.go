@@ -185,6 +185,7 @@ func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
 	}
 	counter(spansReceived, p.SpansReceived)
 	counter(spansRejected, p.SpansRejected, "invalid_id")
+	counter(spansRejected, p.SpansNodeOverflow, "node_id_overflow")
 	counter(spansDuplicate, p.SpansDuplicate)
 	counter(spansSanitised, p.SpansSanitised, "end_before_start")
 	counter(spansRoot, p.SpansRoot)

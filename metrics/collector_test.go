@@ -111,3 +111,23 @@ servicegraph_spans_received_total 3
 		t.Fatalf("lint: %v %+v", err, problems)
 	}
 }
+
+type fakePairing struct{ st pairing.Stats }
+
+func (f fakePairing) Stats() pairing.Stats { return f.st }
+
+// TestSpansRejected: both refusals pairing counts reach
+// servicegraph_spans_rejected_total, each under its reason.
+func TestSpansRejected(t *testing.T) {
+	g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metrics.NewCollector(g, fakePairing{pairing.Stats{SpansRejected: 3, SpansNodeOverflow: 7}}))
+	want := `# HELP servicegraph_spans_rejected_total Spans refused, by reason.
+# TYPE servicegraph_spans_rejected_total counter
+servicegraph_spans_rejected_total{reason="invalid_id"} 3
+servicegraph_spans_rejected_total{reason="node_id_overflow"} 7
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "servicegraph_spans_rejected_total"); err != nil {
+		t.Fatal(err)
+	}
+}
