@@ -83,8 +83,8 @@ func (c Config) problems(lines map[string]int, flags map[string]string) []proble
 	} {
 		ps = append(ps, keyedProblems(v.name, v.err, leaves, lines, flags)...)
 	}
-	if c.Graph.MaxNodes > 1<<24 {
-		ps = append(ps, keyedProblems("graph", fmt.Errorf("max_nodes must be at most %d (span index layout), got %d", 1<<24, c.Graph.MaxNodes),
+	if c.Graph.MaxNodes > pairing.MaxNodes {
+		ps = append(ps, keyedProblems("graph", fmt.Errorf("max_nodes must be at most %d (span index layout), got %d", pairing.MaxNodes, c.Graph.MaxNodes),
 			leaves, lines, flags)...)
 	}
 	sortProblems(ps)
