@@ -363,6 +363,14 @@ func TestHandoverReplaysThenLive(t *testing.T) {
 			aOwned = append(aOwned, p)
 		}
 	}
+	// a's side of the rebalance may end after b's: wait for a to settle
+	// (the assertions below are exact once it has).
+	waitFor(t, "a to own the other partitions", 10*time.Second, func() bool {
+		owns := slices.Equal(a.Owned(), aOwned)
+		ra.mu.Lock()
+		defer ra.mu.Unlock()
+		return owns && len(ra.revoked) > 0
+	})
 	if got := a.Owned(); !slices.Equal(got, aOwned) {
 		t.Errorf("a owns %v, want %v", got, aOwned)
 	}
