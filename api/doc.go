@@ -18,7 +18,8 @@
 // an empty window or an unknown service is answered 400 with
 // {"error": "...", "parameter": "<name>"}. Every other error answer, 4xx
 // and 5xx, is {"error": "..."}; /api/dependencies answers its errors in
-// Jaeger's envelope {"data": null, "errors": [{"code", "msg"}]}.
+// Jaeger's envelope {"data": null, "total": 0, "limit": 0, "offset": 0,
+// "errors": [{"code", "msg"}]}.
 //
 // Handlers return an apiFuncResult (data, a body, streamed rows or an
 // error) and one responder writes it: errorStatus is the one place where

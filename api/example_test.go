@@ -23,7 +23,7 @@ func Example() {
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/dependencies", nil))
 	fmt.Print(rec.Code, " ", rec.Body.String())
-	// Output: 200 {"data":[{"parent":"shop","child":"mailer","callCount":1}]}
+	// Output: 200 {"data":[{"parent":"shop","child":"mailer","callCount":1}],"total":0,"limit":0,"offset":0,"errors":null}
 }
 
 // Grafana sends ${__from} in Unix milliseconds; seconds and RFC 3339 work

@@ -16,21 +16,22 @@ type dependencyLink struct {
 	CallCount uint64 `json:"callCount"`
 }
 
-// dependenciesBody is Jaeger's structured response on success: data only,
-// no errors key.
-type dependenciesBody struct {
-	Data []dependencyLink `json:"data"`
+// jaegerBody is Jaeger's structuredResponse (cmd/query/app/http_handler.go),
+// every key always present, as Jaeger writes it: on success data and
+// "errors": null; on an error "data": null and the errors. Jaeger leaves
+// total, limit and offset 0 for dependencies, and so does this.
+type jaegerBody struct {
+	Data   []dependencyLink `json:"data"`
+	Total  int              `json:"total"`
+	Limit  int              `json:"limit"`
+	Offset int              `json:"offset"`
+	Errors []jaegerError    `json:"errors"`
 }
 
-// jaegerError and jaegerErrorBody are Jaeger's structured error response.
+// jaegerError is one of Jaeger's structured errors.
 type jaegerError struct {
 	Code int    `json:"code"`
 	Msg  string `json:"msg"`
-}
-
-type jaegerErrorBody struct {
-	Data   []dependencyLink `json:"data"` // always null
-	Errors []jaegerError    `json:"errors"`
 }
 
 // serveDependencies answers Jaeger's GET /api/dependencies: every edge in
@@ -63,5 +64,5 @@ func (s *Server) serveDependencies(r *http.Request) apiFuncResult {
 	slices.SortFunc(links, func(a, b dependencyLink) int {
 		return cmp.Or(cmp.Compare(a.Parent, b.Parent), cmp.Compare(a.Child, b.Child))
 	})
-	return apiFuncResult{data: dependenciesBody{Data: links}}
+	return apiFuncResult{data: jaegerBody{Data: links}}
 }

@@ -40,8 +40,10 @@ func TestDependencies(t *testing.T) {
 			}
 			var raw map[string]json.RawMessage
 			decode(t, rec, &raw)
-			if _, ok := raw["errors"]; ok || len(raw) != 1 {
-				t.Errorf("keys of %s: want data only", rec.Body)
+			// Jaeger's structuredResponse: every key, total/limit/offset 0, errors null.
+			if !strings.HasPrefix(rec.Body.String(), `{"data":[`) ||
+				!strings.HasSuffix(strings.TrimSpace(rec.Body.String()), `],"total":0,"limit":0,"offset":0,"errors":null}`) || len(raw) != 5 {
+				t.Errorf("body %s: want Jaeger's full envelope", rec.Body)
 			}
 			var got []link
 			if err := json.Unmarshal(raw["data"], &got); err != nil || got == nil {
@@ -72,7 +74,7 @@ func TestDependencies(t *testing.T) {
 				} `json:"errors"`
 			}
 			decode(t, rec, &body)
-			if !strings.HasPrefix(rec.Body.String(), `{"data":null,"errors":[`) || body.Data != nil || len(body.Errors) != 1 ||
+			if !strings.HasPrefix(rec.Body.String(), `{"data":null,"total":0,"limit":0,"offset":0,"errors":[`) || body.Data != nil || len(body.Errors) != 1 ||
 				body.Errors[0].Code != 400 || !strings.Contains(body.Errors[0].Msg, param) {
 				t.Errorf("body %s: want Jaeger's error shape naming %s", rec.Body, param)
 			}

@@ -57,7 +57,7 @@ func TestReadinessOverSocket(t *testing.T) {
 			"/-/healthy":        {200, "ok", ""},
 			"/-/ready":          {503, `{"status":"not ready","reason":"loading state"}` + "\n", "5"},
 			"/api/graph/data":   loading,
-			"/api/dependencies": {503, `{"data":null,"errors":[{"code":503,"msg":"loading state"}]}` + "\n", "5"}, // Jaeger's envelope
+			"/api/dependencies": {503, `{"data":null,"total":0,"limit":0,"offset":0,"errors":[{"code":503,"msg":"loading state"}]}` + "\n", "5"}, // Jaeger's envelope
 			"/metrics":          loading,
 			"/":                 loading,
 		}},

@@ -156,7 +156,7 @@ func (rs responder) error(w http.ResponseWriter, err error) {
 	}
 	msg := errorMessage(err)
 	if rs.jaeger {
-		writeJSON(w, rs.log, status, jaegerErrorBody{Errors: []jaegerError{{Code: status, Msg: msg}}})
+		writeJSON(w, rs.log, status, jaegerBody{Errors: []jaegerError{{Code: status, Msg: msg}}})
 		return
 	}
 	body := errorBody{Error: msg}
