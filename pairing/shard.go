@@ -72,7 +72,7 @@ func (sh *shard) leaving(c *client) *entry {
 // duplicate (a span already in the index), which changes nothing.
 func (sh *shard) add(s *span, now int64, b *batch) bool {
 	h := &sh.idx.h
-	e, added := sh.idx.insertHashed(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed)},
+	e, added := sh.idx.insertHashed(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed) | b.k.mark},
 		h.key(s.th, &s.key.Span))
 	if !added {
 		return false
@@ -94,7 +94,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		}
 	} else {
 		sh.c.roots++
-		if s.kind == kindServer {
+		if s.kind == kindServer && b.k.mark == 0 { // a replayed root's edge was counted by its earlier owner (replay.go)
 			b.obs = append(b.obs, graph.Observation{Client: b.user, Server: s.svc, Kind: graph.Virtual,
 				Failed: s.failed, Seconds: [2]float64{e.seconds(), -1}})
 		}
@@ -151,6 +151,9 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 		}
 	})
 	sh.links.expire(linkCutoff, func(w *waitingLink) {
+		if w.meta.replayed() { // its earlier owner counts it (replay.go)
+			return
+		}
 		b.tally(w.meta.svc(), graph.LinkUnresolved)
 		b.problem(w, graph.LinkUnresolved, CauseNeverSeen)
 	})
@@ -158,6 +161,9 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 
 // pair makes the edge, if any, between parent p and a child.
 func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
+	if (p.meta & cmeta).replayed() { // both replayed: their earlier owner counted it (replay.go)
+		return
+	}
 	ck := cmeta.kind()
 	psvc, csvc := p.meta.svc(), cmeta.svc()
 	o := graph.Observation{Client: psvc, Server: csvc, Failed: p.meta.failed() || cmeta.failed()}
@@ -180,6 +186,9 @@ func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
 // linked makes the edge of a resolved link: target t, which ended at
 // tEnd, → the linking span.
 func (b *batch) linked(t *entry, tEnd int64, fromMeta meta, fromStart int64) {
+	if (t.meta & fromMeta).replayed() { // both replayed: their earlier owner counted it (replay.go)
+		return
+	}
 	svc := fromMeta.svc()
 	k := graph.SpanLink
 	if fromMeta.kind() == kindConsumer && t.meta.kind() == kindProducer {

@@ -1,0 +1,143 @@
+package pairing
+
+import (
+	"context"
+
+	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/tracedecode"
+)
+
+// The seams of the multi-instance mode (kafka/doc.go, issue 14): a Kafka
+// record of the spans topic is handled live or replayed, a link whose
+// target is not in the local index is routed to the owner of its target's
+// trace, and a routed link is resolved there by name.
+//
+// A replayed record is one an earlier owner of its partition handled: its
+// spans are indexed with metaReplayed so that a pair counts only if at
+// least one of its two records is live (b.pair, b.linked), a replayed root
+// SERVER span makes no virtual edge, a replayed CLIENT span never waits
+// for a server side (so it never expires into a database or virtual
+// edge), and a replayed span's links are neither resolved nor routed: the
+// earlier owner did both. Within a trace every replayed record comes
+// before every live one (one partition, offset order), so a replayed span
+// only ever pairs with another replayed span or with a live one after it.
+
+// metaReplayed marks an index entry, a waiting child or a waiting link
+// that came from a replayed Kafka record.
+const metaReplayed meta = 1 << 30
+
+// replayed reports whether m came from a replayed record.
+func (m meta) replayed() bool { return m&metaReplayed != 0 }
+
+// kafkaState is a batch's part in the multi-instance mode: zero for the
+// OTLP receivers and the offline CLI.
+type kafkaState struct {
+	mark   meta      // metaReplayed while handling a replayed record
+	route  bool      // links whose target is not indexed are routed, not queued
+	routed []linkRef // those links, routed after the shard locks are released
+}
+
+func (k *kafkaState) reset() { k.mark, k.route, k.routed = 0, false, k.routed[:0] }
+
+// RoutedLink is a span link on its way to the owner of its target's trace:
+// what that owner needs to resolve it and to count the edge and the link
+// result, with names, not node ids (which are local to a process).
+type RoutedLink struct {
+	Target, From tracedecode.Key // the linked-to span; the linking span
+	Service      string          // the linking span's service
+	SpanName     string          // the linking span's name, for diagnostics
+	Kind         uint8           // the linking span's OTLP kind
+	Failed       bool            // the linking span's status is ERROR
+	Start        int64           // the linking span's start, unix ns
+	// Index is the link's place among the record's links: with the
+	// record's position it identifies the link for exactly-once delivery.
+	Index int32
+}
+
+// ConsumeRecord is ConsumeTracesProto for one record of the spans topic.
+// replay says an earlier owner of the record's partition handled it (see
+// above). For a live record, each link whose target is not in the local
+// index is handed to route (after every shard lock is released), and only
+// the owner of the target's trace counts it (ResolveLink); links whose
+// target is indexed here are counted here. route may be called several
+// times; the *RoutedLink is valid only during the call. Safe for
+// concurrent use.
+func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, replay bool, route func(*RoutedLink)) error {
+	b := p.pool.Get().(*batch)
+	defer func() { b.reset(); p.pool.Put(b) }()
+	if err := tracedecode.Decode(buf, &b.rec); err != nil {
+		return err
+	}
+	rejected := p.resolve(b)
+	if replay {
+		b.k.mark = metaReplayed
+		for i := range b.spans {
+			s := &b.spans[i]
+			s.hasPeer = false
+			s.linkHi = s.linkLo
+		}
+	} else {
+		b.k.route = route != nil
+	}
+	err := p.process(b, rejected)
+	var rl RoutedLink
+	for _, r := range b.k.routed {
+		s := &b.spans[r.span]
+		rl = RoutedLink{Target: b.rec.Links[r.link], From: s.key, Service: p.graph.Name(s.svc), SpanName: b.nameOf(r.span),
+			Kind: s.kind, Failed: s.failed, Start: s.start, Index: r.link}
+		route(&rl)
+	}
+	return err
+}
+
+// indexed reports whether the span to, whose trace hashes to th, is in the
+// shard's index. The shard's lock is held.
+func (sh *shard) indexed(to *spanKey, th uint64) bool {
+	return sh.idx.findHashed(to, sh.idx.h.key(th, &to.Span)) != nil
+}
+
+// ResolveLink resolves a link routed here by the member that received the
+// linking span: at once if its target is indexed, else it waits for the
+// target under LinkWait and MaxPendingLinks exactly as a local link does.
+// On resolution it counts the edge (client = the target's service, server
+// = l.Service; messaging_system for a CONSUMER linking a PRODUCER) and a
+// resolved link for l.Service; expired, it counts an unresolved link. A
+// replayed link record resolved by a replayed span counts nothing.
+// Safe for concurrent use; l is not retained.
+func (p *Processor) ResolveLink(l *RoutedLink, replay bool) {
+	if !l.Target.Valid() {
+		return // the sender counted it invalid and never routes such a link
+	}
+	b := p.pool.Get().(*batch)
+	defer func() { b.reset(); p.pool.Put(b) }()
+	name := l.Service
+	if name == "" {
+		name = UnknownService
+	}
+	svc := p.graph.Node(name, graph.ServiceNode)
+	if uint32(svc) > p.maxNodeID {
+		p.nodeOverflow.Add(1)
+		return
+	}
+	m := packMeta(svc, l.Kind, l.Failed)
+	if replay {
+		m |= metaReplayed
+	}
+	now := p.now().UnixNano()
+	th := p.hash.trace(&l.Target.Trace)
+	sh := p.shards[p.shardOf(th)]
+	sh.mu.Lock()
+	if t := sh.idx.findHashed(&l.Target, sh.idx.h.key(th, &l.Target.Span)); t != nil {
+		b.linked(t, sh.endOf(t), m, l.Start)
+	} else {
+		sh.links.push(waitingLink{target: l.Target, from: l.From, start: l.Start, arrival: now, meta: m,
+			name: keepName(l.SpanName, p.cfg.MaxNameBytes)}, func(w *waitingLink) {
+			sh.c.droppedLinks++
+			b.tally(w.meta.svc(), graph.LinkDropped)
+			b.problem(w, graph.LinkDropped, CauseDropped)
+		})
+	}
+	sh.mu.Unlock()
+	p.graph.Observe(b.obs, b.tallies)
+	p.report(b, now)
+}

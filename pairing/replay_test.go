@@ -1,0 +1,148 @@
+package pairing_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/servicegraph/servicegraph/pairing"
+)
+
+// record is td as a Kafka record value (otlp_proto).
+func record(t *testing.T, td ptrace.Traces) []byte {
+	t.Helper()
+	b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// consumeRecord hands one record, collecting the links it routes.
+func consumeRecord(t *testing.T, p *pairing.Processor, td ptrace.Traces, replay bool) []pairing.RoutedLink {
+	t.Helper()
+	var out []pairing.RoutedLink
+	if err := p.ConsumeRecord(context.Background(), record(t, td), replay, func(l *pairing.RoutedLink) {
+		out = append(out, *l)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A live record's link whose target is not indexed is routed (names,
+// not node ids) and counted nowhere by its sender; the member owning the
+// target resolves it and alone counts the edge and the link result. A
+// link whose target is indexed locally is counted locally, not routed.
+func TestRoutedLinkCountedByTargetOwner(t *testing.T) {
+	a, ga, _ := newPipeline(t, pairing.NewDefaultConfig())
+	b, gb, _ := newPipeline(t, pairing.NewDefaultConfig())
+	// b owns trace 9: a PRODUCER span.
+	if r := consumeRecord(t, b, traces(sp{svc: "orders", trace: 9, id: 1, kind: ptrace.SpanKindProducer, startMs: 0, end: 10}), false); len(r) != 0 {
+		t.Fatalf("routed %v", r)
+	}
+	// a owns trace 5 (a local target) and trace 6, whose CONSUMER links
+	// to both.
+	consumeRecord(t, a, traces(sp{svc: "audit", trace: 5, id: 1, kind: ptrace.SpanKindInternal, end: 5}), false)
+	routed := consumeRecord(t, a, traces(sp{svc: "billing", trace: 6, id: 2, kind: ptrace.SpanKindConsumer, err: true,
+		startMs: 30, end: 40, links: [][2]byte{{9, 1}, {5, 1}}}), false)
+	want := pairing.RoutedLink{Service: "billing", SpanName: "op", Kind: uint8(ptrace.SpanKindConsumer), Failed: true,
+		Start: time.Date(2026, 1, 1, 0, 0, 0, 30e6, time.UTC).UnixNano(), Index: 0}
+	want.Target.Trace, want.Target.Span = tid(9), sid(1)
+	want.From.Trace, want.From.Span = tid(6), sid(2)
+	if len(routed) != 1 || routed[0] != want {
+		t.Fatalf("routed %+v\nwant [%+v]", routed, want)
+	}
+	if got, w := linksOf(ga.Snapshot()), []string{"billing resolved 1"}; !slices.Equal(got, w) {
+		t.Errorf("a's links %v, want %v (the local target only)", got, w)
+	}
+	if got, w := edgesOf(ga.Snapshot()), []string{"audit>billing:span_link 1/1"}; !slices.Equal(got, w) {
+		t.Errorf("a's edges %v, want %v", got, w)
+	}
+	b.ResolveLink(&routed[0], false)
+	if got, w := edgesOf(gb.Snapshot()), []string{"orders>billing:messaging_system 1/1"}; !slices.Equal(got, w) {
+		t.Errorf("b's edges %v, want %v", got, w)
+	}
+	if got, w := linksOf(gb.Snapshot()), []string{"billing resolved 1"}; !slices.Equal(got, w) {
+		t.Errorf("b's links %v, want %v", got, w)
+	}
+	// Without a router (the OTLP path) nothing is routed: it waits.
+	consume(t, a, traces(sp{svc: "billing", trace: 7, id: 3, links: [][2]byte{{9, 1}}}))
+	if st := a.Stats(); st.PendingLinks != 1 {
+		t.Errorf("pending links %d, want 1", st.PendingLinks)
+	}
+}
+
+// A routed link that arrives before its target waits for it; expired, it
+// is counted unresolved by the target's owner.
+func TestRoutedLinkWaits(t *testing.T) {
+	cfg := pairing.NewDefaultConfig()
+	p, g, c := newPipeline(t, cfg)
+	l := pairing.RoutedLink{Service: "billing", SpanName: "op", Kind: uint8(ptrace.SpanKindConsumer)}
+	l.Target.Trace, l.Target.Span = tid(9), sid(1)
+	l.From.Trace, l.From.Span = tid(6), sid(2)
+	p.ResolveLink(&l, false)
+	consumeRecord(t, p, traces(sp{svc: "orders", trace: 9, id: 1, kind: ptrace.SpanKindProducer, end: 10}), false)
+	l.Target.Span = sid(7) // never comes
+	p.ResolveLink(&l, false)
+	p.Expire(c.t.Add(cfg.LinkWait + time.Second))
+	if got, w := edgesOf(g.Snapshot()), []string{"orders>billing:messaging_system 1/0"}; !slices.Equal(got, w) {
+		t.Errorf("edges %v, want %v", got, w)
+	}
+	got := linksOf(g.Snapshot())
+	slices.Sort(got)
+	if w := []string{"billing resolved 1", "billing unresolved 1"}; !slices.Equal(got, w) {
+		t.Errorf("links %v, want %v", got, w)
+	}
+}
+
+// Replayed records are indexed only: a pair counts only if at least one
+// of its two records is live; a replayed root SERVER span makes no user
+// edge, a replayed CLIENT span no database edge at expiry, a replayed
+// span's links are neither counted nor routed, and a replayed link record
+// counts only with a live target (and nothing when it expires).
+func TestReplayCountsOnlyLivePairs(t *testing.T) {
+	cfg := pairing.NewDefaultConfig()
+	p, g, c := newPipeline(t, cfg)
+	db := map[string]string{"db.system": "postgresql"}
+	routed := consumeRecord(t, p, traces(
+		sp{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 100},                       // root
+		sp{svc: "web", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindClient, startMs: 1, end: 50}, // paired with 3
+		sp{svc: "api", trace: 1, id: 3, parent: 2, kind: ptrace.SpanKindServer, startMs: 2, end: 40,
+			links: [][2]byte{{8, 8}}},
+		sp{svc: "api", trace: 1, id: 4, parent: 3, kind: ptrace.SpanKindClient, startMs: 3, end: 9, attrs: db},
+		sp{svc: "web", trace: 1, id: 5, parent: 1, kind: ptrace.SpanKindClient, startMs: 60, end: 90}, // its server is live
+	), true)
+	if len(routed) != 0 {
+		t.Fatalf("a replayed record routed %v", routed)
+	}
+	// Live: the server side of span 5, and a child of replayed span 3.
+	consumeRecord(t, p, traces(
+		sp{svc: "cart", trace: 1, id: 6, parent: 5, kind: ptrace.SpanKindServer, startMs: 61, end: 80},
+		sp{svc: "cache", trace: 1, id: 7, parent: 3, kind: ptrace.SpanKindServer, startMs: 5, end: 6},
+	), false)
+	// A replayed link record whose target is replayed, one whose target
+	// comes live, one never resolved.
+	l := pairing.RoutedLink{Service: "billing", Kind: uint8(ptrace.SpanKindInternal)}
+	l.From.Trace, l.From.Span = tid(6), sid(2)
+	l.Target.Trace, l.Target.Span = tid(1), sid(3)
+	p.ResolveLink(&l, true)
+	l.Target.Trace, l.Target.Span = tid(2), sid(1)
+	p.ResolveLink(&l, true)
+	l.Target.Trace, l.Target.Span = tid(3), sid(1)
+	p.ResolveLink(&l, true)
+	consumeRecord(t, p, traces(sp{svc: "ledger", trace: 2, id: 1, end: 1}), false)
+	p.Expire(c.t.Add(cfg.LinkWait + cfg.PairWait + time.Minute))
+	got := edgesOf(g.Snapshot())
+	slices.Sort(got)
+	if w := []string{"api>cache:call 1/0", "ledger>billing:span_link 1/0", "web>cart:call 1/0"}; !slices.Equal(got, w) {
+		t.Errorf("edges %v, want %v", got, w)
+	}
+	if got, w := linksOf(g.Snapshot()), []string{"billing resolved 1"}; !slices.Equal(got, w) {
+		t.Errorf("links %v, want %v", got, w)
+	}
+}
