@@ -135,6 +135,12 @@ func (s *Store) writeState(w io.Writer, final bool) error {
 	s.mu.Lock()
 	st.Clean = final
 	s.mu.Unlock()
+	return encodeState(w, st)
+}
+
+// encodeState writes st with its header: the state file's format, also
+// the form of a peer's graph (WriteSnapshot).
+func encodeState(w io.Writer, st *stateV1) error {
 	var payload bytes.Buffer
 	if err := gob.NewEncoder(&payload).Encode(st); err != nil {
 		return fmt.Errorf("encode state: %w", err)
@@ -215,34 +221,11 @@ func (s *Store) state() *stateV1 {
 // Stats.EdgesFolded, logged). Edges past MaxEdges are dropped, their
 // occurrences counted in Stats.EdgesDropped.
 func (s *Store) ReadState(r io.Reader) error {
-	hdr := make([]byte, headerSize)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return fmt.Errorf("%w: short header: %v", ErrCorrupt, err)
-	}
-	if string(hdr[:len(stateMagic)]) != stateMagic {
-		return fmt.Errorf("%w: not a servicegraph state file", ErrCorrupt)
-	}
-	off := len(stateMagic)
-	if v := binary.BigEndian.Uint32(hdr[off:]); v > stateVersion {
-		return fmt.Errorf("%w: format %d, this build reads up to %d", ErrNewerFormat, v, stateVersion)
-	}
-	n := binary.BigEndian.Uint64(hdr[off+4:])
-	sum := binary.BigEndian.Uint32(hdr[off+12:])
-	if n > 1<<34 {
-		return fmt.Errorf("%w: payload length %d", ErrCorrupt, n)
-	}
-	payload, err := io.ReadAll(io.LimitReader(r, int64(n)+1))
+	st, err := decodeState(r)
 	if err != nil {
-		return fmt.Errorf("read state: %w", err)
+		return err
 	}
-	if uint64(len(payload)) != n || crc32.Checksum(payload, castagnoli) != sum {
-		return fmt.Errorf("%w: payload length or checksum mismatch", ErrCorrupt)
-	}
-	var st stateV1
-	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&st); err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	if err := s.restore(&st); err != nil {
+	if err := s.restore(st); err != nil {
 		return err
 	}
 	var base *Snapshot
@@ -250,7 +233,7 @@ func (s *Store) ReadState(r io.Reader) error {
 	case !st.Clean:
 		base = s.Snapshot()
 	case st.HasBase:
-		base = s.savedBase(&st)
+		base = s.savedBase(st)
 	}
 	if base != nil {
 		s.mu.Lock()
@@ -259,6 +242,39 @@ func (s *Store) ReadState(r io.Reader) error {
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// decodeState reads a state written by encodeState: ErrCorrupt or
+// ErrNewerFormat for what it cannot read.
+func decodeState(r io.Reader) (*stateV1, error) {
+	hdr := make([]byte, headerSize)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, fmt.Errorf("%w: short header: %v", ErrCorrupt, err)
+	}
+	if string(hdr[:len(stateMagic)]) != stateMagic {
+		return nil, fmt.Errorf("%w: not a servicegraph state file", ErrCorrupt)
+	}
+	off := len(stateMagic)
+	if v := binary.BigEndian.Uint32(hdr[off:]); v > stateVersion {
+		return nil, fmt.Errorf("%w: format %d, this build reads up to %d", ErrNewerFormat, v, stateVersion)
+	}
+	n := binary.BigEndian.Uint64(hdr[off+4:])
+	sum := binary.BigEndian.Uint32(hdr[off+12:])
+	if n > 1<<34 {
+		return nil, fmt.Errorf("%w: payload length %d", ErrCorrupt, n)
+	}
+	payload, err := io.ReadAll(io.LimitReader(r, int64(n)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	if uint64(len(payload)) != n || crc32.Checksum(payload, castagnoli) != sum {
+		return nil, fmt.Errorf("%w: payload length or checksum mismatch", ErrCorrupt)
+	}
+	var st stateV1
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&st); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return &st, nil
 }
 
 // edgeName identifies an edge by its nodes' names.
