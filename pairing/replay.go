@@ -141,3 +141,24 @@ func (p *Processor) ResolveLink(l *RoutedLink, replay bool) {
 	p.graph.Observe(b.obs, b.tallies)
 	p.report(b, now)
 }
+
+// ForgetLinks drops, without counting them, the links waiting for a
+// target whose trace keep does not keep (nil: every waiting link), and
+// returns how many it dropped. In the multi-instance mode a member calls
+// it for the partitions it gives up (at a rebalance or a clean shutdown):
+// their new owner replays the link records and alone counts them, so the
+// old owner must count neither an unresolved link nor a drop for them.
+// Safe for concurrent use.
+func (p *Processor) ForgetLinks(keep func(trace *[16]byte) bool) int {
+	n := 0
+	for _, sh := range p.shards {
+		sh.mu.Lock()
+		for k := range sh.links.heads {
+			if keep == nil || !keep(&k.Trace) {
+				sh.links.take(&k, func(*waitingLink) { n++ })
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}

@@ -146,3 +146,29 @@ func TestReplayCountsOnlyLivePairs(t *testing.T) {
 		t.Errorf("links %v, want %v", got, w)
 	}
 }
+
+// ForgetLinks drops the waiting links of the traces it is told to,
+// counting nothing for them, even when they expire.
+func TestForgetLinks(t *testing.T) {
+	cfg := pairing.NewDefaultConfig()
+	p, g, c := newPipeline(t, cfg)
+	l := pairing.RoutedLink{Service: "billing"}
+	l.From.Trace, l.From.Span = tid(6), sid(2)
+	for _, tr := range []byte{1, 2, 3} {
+		l.Target.Trace, l.Target.Span = tid(tr), sid(1)
+		p.ResolveLink(&l, false)
+	}
+	if n := p.ForgetLinks(func(tr *[16]byte) bool { return *tr == [16]byte(tid(2)) }); n != 2 {
+		t.Fatalf("forgot %d, want 2", n)
+	}
+	if st := p.Stats(); st.PendingLinks != 1 {
+		t.Fatalf("pending %d, want 1", st.PendingLinks)
+	}
+	p.Expire(c.t.Add(cfg.LinkWait + time.Second))
+	if got, w := linksOf(g.Snapshot()), []string{"billing unresolved 1"}; !slices.Equal(got, w) {
+		t.Errorf("links %v, want %v", got, w)
+	}
+	if n := p.ForgetLinks(nil); n != 0 {
+		t.Errorf("forgot %d after expiry", n)
+	}
+}
