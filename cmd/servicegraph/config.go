@@ -196,6 +196,8 @@ func (v fieldsValue) String() string {
 		return p.String()
 	case *bool:
 		return strconv.FormatBool(*p)
+	case *[]string:
+		return strings.Join(*p, ",")
 	}
 	return ""
 }
@@ -215,6 +217,8 @@ func (v fieldsValue) typeName() string {
 		return "duration"
 	case *bool:
 		return "bool"
+	case *[]string:
+		return "list"
 	}
 	return "string"
 }
@@ -248,6 +252,16 @@ func (v fieldsValue) Set(s string) error {
 				return errors.New("not true or false")
 			}
 			*p = b
+		case *[]string:
+			// A comma-separated list; blanks around items and empty
+			// items are dropped, so "a, b," is [a b] and "" is none.
+			var items []string
+			for item := range strings.SplitSeq(s, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					items = append(items, item)
+				}
+			}
+			*p = items
 		default:
 			return fmt.Errorf("unsupported field type %T", ptr)
 		}
