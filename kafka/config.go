@@ -41,38 +41,39 @@ func NewDefaultConfig() Config {
 		VerifyTimeout: 10 * time.Second, MaxPollRecords: 1000}
 }
 
-// Validate reports every problem at once.
+// Validate reports every problem at once, each message starting with
+// the YAML key it is about (the service names it kafka.<key>).
 func (c *Config) Validate() error {
 	var errs []error
 	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("kafka brokers: none given"))
+		errs = append(errs, errors.New("brokers: none given"))
 	}
 	if c.Topic == "" {
-		errs = append(errs, errors.New("kafka topic: empty"))
+		errs = append(errs, errors.New("topic: empty"))
 	}
 	if c.LinksTopic == c.Topic && c.Topic != "" {
-		errs = append(errs, errors.New("kafka links topic: must differ from the spans topic"))
+		errs = append(errs, errors.New("links_topic: must differ from the spans topic"))
 	}
 	if c.Group == "" {
-		errs = append(errs, errors.New("kafka group: empty"))
+		errs = append(errs, errors.New("group: empty"))
 	}
 	if _, err := ParsePartitioner(c.Partitioner); err != nil {
-		errs = append(errs, fmt.Errorf("kafka partitioner: %w", err))
+		errs = append(errs, fmt.Errorf("partitioner: %w", err))
 	}
 	if c.Replay < 0 {
-		errs = append(errs, fmt.Errorf("kafka replay: %s is negative", c.Replay))
+		errs = append(errs, fmt.Errorf("replay: %s is negative", c.Replay))
 	}
 	if c.CommitInterval <= 0 || c.CommitInterval > time.Minute {
-		errs = append(errs, fmt.Errorf("kafka commit interval: %s not in (0, 1m]", c.CommitInterval))
+		errs = append(errs, fmt.Errorf("commit_interval: %s not in (0, 1m]", c.CommitInterval))
 	}
 	if c.SamplePerPartition < 0 {
-		errs = append(errs, fmt.Errorf("kafka sample per partition: %d is negative", c.SamplePerPartition))
+		errs = append(errs, fmt.Errorf("sample_per_partition: %d is negative", c.SamplePerPartition))
 	}
 	if c.VerifyTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("kafka verify timeout: %s must be positive", c.VerifyTimeout))
+		errs = append(errs, fmt.Errorf("verify_timeout: %s must be positive", c.VerifyTimeout))
 	}
 	if c.MaxPollRecords <= 0 {
-		errs = append(errs, fmt.Errorf("kafka max poll records: %d must be positive", c.MaxPollRecords))
+		errs = append(errs, fmt.Errorf("max_poll_records: %d must be positive", c.MaxPollRecords))
 	}
 	return errors.Join(errs...)
 }
@@ -92,4 +93,7 @@ type Settings struct {
 	// ClientOpts are extra franz-go options (TLS, SASL, tests' short
 	// heartbeats); they come after the transport's own.
 	ClientOpts []kgo.Opt
+	// ClientID identifies this member in the group (Members): the
+	// service sets its advertised API address. Empty: franz-go's default.
+	ClientID string
 }

@@ -18,10 +18,10 @@ func TestConfigValidate(t *testing.T) {
 	}
 	bad := Config{LinksTopic: "", Partitioner: "fnv", Replay: -time.Second, SamplePerPartition: -1}
 	err := bad.Validate()
-	for _, want := range []string{"kafka brokers: none given", "kafka topic: empty", "kafka group: empty",
-		`kafka partitioner: unknown partitioner "fnv"`, "kafka replay: -1s is negative",
-		"kafka commit interval: 0s not in (0, 1m]", "kafka sample per partition: -1 is negative",
-		"kafka verify timeout: 0s must be positive", "kafka max poll records: 0 must be positive"} {
+	for _, want := range []string{"brokers: none given", "topic: empty", "group: empty",
+		`partitioner: unknown partitioner "fnv"`, "replay: -1s is negative",
+		"commit_interval: 0s not in (0, 1m]", "sample_per_partition: -1 is negative",
+		"verify_timeout: 0s must be positive", "max_poll_records: 0 must be positive"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v\nwant it to report %q", err, want)
 		}

@@ -2,10 +2,12 @@ package kafka
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,6 +123,9 @@ type Consumer struct {
 	// (a member that goes away without committing what it handled).
 	noCommit atomic.Bool
 
+	// nparts is the spans topic's partition count, found by Start.
+	nparts atomic.Int32
+
 	runMu  sync.Mutex // guards cancel, done
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -147,6 +152,14 @@ func New(cfg Config, set Settings, h Handler) (*Consumer, error) {
 
 func (c *Consumer) baseOpts() []kgo.Opt {
 	return append([]kgo.Opt{kgo.SeedBrokers(c.cfg.Brokers...)}, c.set.ClientOpts...)
+}
+
+// groupOpts adds the member's client id.
+func (c *Consumer) groupOpts(opts []kgo.Opt) []kgo.Opt {
+	if c.set.ClientID != "" {
+		opts = append(opts, kgo.ClientID(c.set.ClientID))
+	}
+	return opts
 }
 
 // Start checks the topics (creating the links topic with the spans
@@ -179,7 +192,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 		kgo.RecordPartitioner(c.p.kgo()),
 		kgo.DefaultProduceTopic(c.links),
 	}, c.set.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(c.groupOpts(opts)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -220,6 +233,7 @@ func (c *Consumer) check(ctx context.Context) error {
 	if err := CheckPartitionCounts(c.cfg.Topic, n, c.links, nl); err != nil {
 		return err
 	}
+	c.nparts.Store(n)
 	if c.cfg.SamplePerPartition == 0 {
 		return nil
 	}
@@ -573,4 +587,71 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 	c.lost(ctx, nil, nil) // what the leave revoked is gone
 	c.set.Logger.Info("kafka consumer stopped")
 	return nil
+}
+
+// Partitions returns the spans topic's partition count (0 before Start).
+func (c *Consumer) Partitions() int32 { return c.nparts.Load() }
+
+// PartitionOf returns the partition of the spans and links topics that
+// holds trace (keyed by its lowercase hex id, as the exporter keys it),
+// or -1 before Start.
+func (c *Consumer) PartitionOf(trace *[16]byte) int32 {
+	n := c.nparts.Load()
+	if n == 0 {
+		return -1
+	}
+	var k [32]byte
+	hex.Encode(k[:], trace[:])
+	return c.p.Partition(k[:], n)
+}
+
+// ClientOpts returns the franz-go options every client of this cluster
+// needs (seed brokers, then Settings.ClientOpts: TLS, SASL), for other
+// clients of the same cluster (the global first-seen topic).
+func (c *Consumer) ClientOpts() []kgo.Opt { return slices.Clone(c.baseOpts()) }
+
+// Member is one member of the consumer group.
+type Member struct {
+	MemberID string
+	// ClientID is what the member set as Settings.ClientID: the service
+	// sets its advertised API address there (serve --kafka-advertise), so
+	// that the members' APIs can be found from the group.
+	ClientID   string
+	ClientHost string
+	// Partitions are the spans-topic partitions assigned to it, sorted.
+	Partitions []int32
+}
+
+// Members describes the group's current members, sorted by ClientID.
+func (c *Consumer) Members(ctx context.Context) ([]Member, error) {
+	adm, cl, err := newAdmin(c.baseOpts())
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	groups, err := adm.DescribeGroups(ctx, c.cfg.Group)
+	if err != nil {
+		return nil, fmt.Errorf("describe group %q: %w", c.cfg.Group, err)
+	}
+	g, ok := groups[c.cfg.Group]
+	if !ok {
+		return nil, fmt.Errorf("describe group %q: not found", c.cfg.Group)
+	}
+	if g.Err != nil {
+		return nil, fmt.Errorf("describe group %q: %w", c.cfg.Group, g.Err)
+	}
+	out := make([]Member, 0, len(g.Members))
+	for _, m := range g.Members {
+		mm := Member{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost}
+		if a, ok := m.Assigned.AsConsumer(); ok {
+			for _, t := range a.Topics {
+				if t.Topic == c.cfg.Topic {
+					mm.Partitions = slices.Sorted(slices.Values(t.Partitions))
+				}
+			}
+		}
+		out = append(out, mm)
+	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return out, nil
 }

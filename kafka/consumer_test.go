@@ -196,6 +196,23 @@ func TestGroupCoPartitionedJoin(t *testing.T) {
 		}
 		return true
 	})
+	// Members shows the same, by client id, from any member.
+	ms, err := members[2].Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 3 {
+		t.Fatalf("Members: %+v", ms)
+	}
+	for i, m := range ms {
+		if want := fmt.Sprintf("m%d", i); m.ClientID != want || !slices.Equal(m.Partitions, members[i].Owned()) {
+			t.Errorf("member %d: %+v, want client id %s owning %v", i, m, want, members[i].Owned())
+		}
+	}
+	trace := [16]byte{0xab, 15: 1}
+	if got, want := members[0].PartitionOf(&trace), SaramaCompat.Partition([]byte("ab000000000000000000000000000001"), testParts); got != want || members[0].Partitions() != testParts {
+		t.Errorf("PartitionOf %d, want %d; Partitions %d", got, want, members[0].Partitions())
+	}
 
 	const n = 300
 	produceTraces(t, collectorProducer(t, addrs, saramaFNV()), 0, n)
