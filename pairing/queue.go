@@ -243,7 +243,9 @@ type waitingLink struct {
 	meta    meta // packMeta of the linking span
 	next    uint32
 	done    bool
-	name    string // the linking span's name, for diagnostics
+	// toParent: the target is the linking span's own parent (see redundant).
+	toParent bool
+	name     string // the linking span's name, for diagnostics
 }
 
 func (l *waitingLink) qkey() *spanKey  { return &l.target }

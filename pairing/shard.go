@@ -6,6 +6,12 @@ import (
 	"github.com/servicegraph/servicegraph/graph"
 )
 
+// metaExpired marks the index entry of a CLIENT span that waited for its
+// server side in vain and became a database or virtual_node edge: a server
+// side (or another service's child) that turns up later adds no call edge,
+// so that one request counts once. (Bit 30 is metaReplayed, replay.go.)
+const metaExpired meta = 1 << 31
+
 // shard holds the pairing state of the traces that hash to it.
 type shard struct {
 	mu       sync.Mutex // guards everything below
@@ -115,7 +121,13 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		e.meta |= metaQueued
 	}
 	// s as the target of links that came first.
-	sh.links.take(&s.key, func(l *waitingLink) { b.linked(e, sh.endOf(e), l.meta, l.start) })
+	sh.links.take(&s.key, func(l *waitingLink) {
+		if l.toParent && redundant(e, l.meta) {
+			b.tally(l.meta.svc(), graph.LinkResolved)
+			return
+		}
+		b.linked(e, sh.endOf(e), l.meta, l.start)
+	})
 	return true
 }
 
@@ -125,11 +137,17 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch) {
 	from := &b.spans[spanIdx]
 	meta := packMeta(from.svc, from.kind, from.failed)
+	toParent := to.Span == from.parent && to.Trace == from.key.Trace
 	if t := sh.idx.findHashed(to, sh.idx.h.key(th, &to.Span)); t != nil {
+		if toParent && redundant(t, meta) {
+			b.tally(from.svc, graph.LinkResolved)
+			return
+		}
 		b.linked(t, sh.endOf(t), meta, from.start)
 		return
 	}
-	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, arrival: now, meta: meta, name: b.nameOf(spanIdx)},
+	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, arrival: now, meta: meta, toParent: toParent,
+		name: b.nameOf(spanIdx)},
 		func(w *waitingLink) {
 			sh.c.droppedLinks++
 			b.tally(w.meta.svc(), graph.LinkDropped)
@@ -146,6 +164,7 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 		case e == nil: // evicted from the index: whether it paired is unknown
 			sh.c.droppedClients++
 		case !e.meta.paired():
+			e.meta |= metaExpired // a server side arriving now must not count the request again
 			b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(c.svc), Server: graph.NodeID(c.peer),
 				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{-1, microsSeconds(c.dur)}})
 		}
@@ -157,6 +176,17 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 		b.tally(w.meta.svc(), graph.LinkUnresolved)
 		b.problem(w, graph.LinkUnresolved, CauseNeverSeen)
 	})
+}
+
+// redundant reports whether a link from a span to its own parent p adds
+// nothing: the parent-child pair makes an edge of its own (a consumer both
+// child of and linked to its producer, a server linking its client), so
+// the link counts resolved and makes none. A link to a parent the pair
+// makes no edge with (an INTERNAL span of the same service) is a
+// span_link as any other.
+func redundant(p *entry, child meta) bool {
+	pk, ck := p.meta.kind(), child.kind()
+	return ck == kindConsumer && pk == kindProducer || ck == kindServer && pk == kindClient || p.meta.svc() != child.svc()
 }
 
 // pair makes the edge, if any, between parent p and a child.
@@ -172,6 +202,9 @@ func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
 		o.Kind = graph.Messaging
 		o.Seconds = [2]float64{seconds(cstart - p.end), -1}
 	case ck == kindServer && pk == kindClient, psvc != csvc:
+		if p.meta&metaExpired != 0 { // the request counted as its client's database or virtual_node edge
+			return
+		}
 		o.Kind = graph.Call
 		o.Seconds = [2]float64{seconds(cend - cstart), p.seconds()}
 		if pk == kindClient {
