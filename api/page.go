@@ -2,10 +2,12 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,8 +29,15 @@ const maxPageServices = 2000
 // pageWindows are the page's window choices, in seconds.
 var pageWindows = []option{
 	{Value: "5m", Secs: 300}, {Value: "15m", Secs: 900}, {Value: "1h", Secs: 3600},
-	{Value: "6h", Secs: 21600}, {Value: "24h", Secs: 86400},
+	{Value: "6h", Secs: 21600}, {Value: "24h", Secs: 86400}, {Value: windowCustom, Label: "custom…"},
 }
+
+// windowCustom is the window choice that shows the from/to pickers.
+const windowCustom = "custom"
+
+// pickerLayout is the value layout of the page's datetime-local pickers,
+// which show UTC.
+const pickerLayout = "2006-01-02T15:04:05"
 
 // option is one choice of a page control.
 type option struct {
@@ -48,6 +57,8 @@ type pageData struct {
 	Kinds          []option
 	Windows        []option
 	RankDirs       []option
+	Custom         bool   // the custom window is chosen: the pickers show
+	From, To       string // the pickers' values, UTC, pickerLayout
 }
 
 // servePage renders the built-in page. Its filters start from the query
@@ -79,9 +90,19 @@ func (s *Server) servePage(r *http.Request) apiFuncResult {
 		window = "1h"
 	}
 	for _, o := range pageWindows {
-		o.Label, o.Selected = o.Value, o.Value == window
+		o.Label, o.Selected = cmp.Or(o.Label, o.Value), o.Value == window
 		d.Windows = append(d.Windows, o)
 	}
+	// The pickers start at the URL's from and to (a custom window), else
+	// at the last hour.
+	to, from := s.now(), s.now().Add(-time.Hour)
+	if window == windowCustom {
+		d.Custom = true
+		if q, err := ParseQuery(url.Values{"from": {v.Get("from")}, "to": {v.Get("to")}}, s.now(), s.cfg.MaxDepth); err == nil {
+			from, to = q.From, q.To
+		}
+	}
+	d.From, d.To = from.UTC().Format(pickerLayout), to.UTC().Format(pickerLayout)
 	rankdir, err := parseRankDir(v)
 	if err != nil {
 		rankdir = picture.RankDirs[0]

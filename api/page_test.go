@@ -2,10 +2,13 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
@@ -83,5 +86,70 @@ func TestEscaping(t *testing.T) {
 	}
 	if page := get(s.Handler(), "/?service="+q).Body.String(); !strings.Contains(page, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") {
 		t.Errorf("page does not hold the escaped name")
+	}
+}
+
+// TestDetails reads /api/graph/details on the fixture: the exact numbers of
+// a sync edge, an async self-loop and a node over the last hour, and the
+// percentiles interpolated in the histogram as histogram_quantile does.
+func TestDetails(t *testing.T) {
+	st, c := fixture(t)
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: &fakeRenderer{}}, nil)
+	var body struct {
+		From, To time.Time
+		Seconds  float64
+		Nodes    []struct {
+			Name, Kind       string
+			Requests, Failed uint64
+			Rate             float64
+			ErrorPercent     float64 `json:"error_percent"`
+			Links            map[string]uint64
+		}
+		Edges []struct {
+			Client, Server, Kind string
+			Async                bool
+			Requests, Failed     uint64
+			Rate                 float64
+			ErrorPercent         float64   `json:"error_percent"`
+			Mean                 float64   `json:"mean_seconds"`
+			P50                  *float64  `json:"p50_seconds"`
+			P95                  *float64  `json:"p95_seconds"`
+			P99                  *float64  `json:"p99_seconds"`
+			HistogramCount       uint64    `json:"histogram_count"`
+			FirstSeen            time.Time `json:"first_seen"`
+			LastSeen             time.Time `json:"last_seen"`
+		}
+	}
+	decode(t, get(s.Handler(), "/api/graph/details?service=checkout&depth=1"), &body)
+	if !body.To.Equal(t0) || body.Seconds != 3600 || len(body.Nodes) != 6 || len(body.Edges) != 6 {
+		t.Fatalf("window %s..%s (%v s), %d nodes, %d edges", body.From, body.To, body.Seconds, len(body.Nodes), len(body.Edges))
+	}
+	n := body.Nodes[5]
+	if n.Name != "payments" || n.Kind != "service" || n.Requests != 68 || n.Failed != 14 || n.Rate != 68.0/3600 ||
+		math.Abs(n.ErrorPercent-100*14.0/68) > 1e-12 || fmt.Sprint(n.Links) != "map[dropped:0 invalid:0 resolved:0 unresolved:0]" {
+		t.Errorf("payments = %+v", n)
+	}
+	e := body.Edges[3]
+	if e.Client != "checkout" || e.Server != "payments" || e.Kind != "call" || e.Async || e.Requests != 60 || e.Failed != 6 ||
+		e.Rate != 60.0/3600 || e.ErrorPercent != 10 || e.Mean != 0.25 || e.HistogramCount != 60 ||
+		!e.FirstSeen.Equal(t0.Add(-40*time.Minute)) || !e.LastSeen.Equal(t0.Add(-40*time.Minute)) {
+		t.Errorf("checkout->payments = %+v", e)
+	}
+	// All 60 fall in the bucket 0.2..0.4: p50 = 0.2 + 0.2×30/60, p95 =
+	// 0.2 + 0.2×57/60, p99 = 0.2 + 0.2×59.4/60.
+	if e.P50 == nil || e.P95 == nil || e.P99 == nil || *e.P50 != 0.3 || *e.P95 != 0.39 || *e.P99 != 0.398 {
+		t.Errorf("p50, p95, p99 = %v %v %v, want 0.3 0.39 0.398", e.P50, e.P95, e.P99)
+	}
+	loop := body.Edges[5]
+	if loop.Client != "payments" || loop.Server != "payments" || !loop.Async || loop.Requests != 8 || loop.ErrorPercent != 100 || loop.Mean != 2 {
+		t.Errorf("payments self-loop = %+v", loop)
+	}
+	rec := get(s.Handler(), "/api/graph/details?service=nope")
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"parameter":"service"`) {
+		t.Errorf("unknown service: %d %s", rec.Code, rec.Body)
+	}
+	decode(t, get(s.Handler(), "/api/graph/details?from="+fmt.Sprint(t0.Add(-5*time.Minute).Unix())), &body)
+	if len(body.Nodes) != 0 || len(body.Edges) != 0 {
+		t.Errorf("the last 5 minutes: %d nodes, %d edges, want none", len(body.Nodes), len(body.Edges))
 	}
 }

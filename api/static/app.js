@@ -1,15 +1,25 @@
-// The built-in page: draws /graph.svg with the chosen filters, lists the
-// unresolved span links, refreshes itself. Server strings go into the page
-// through textContent only; the one exception is the SVG from our own
-// renderer, parsed as XML and stripped of scripts and event handlers.
+// The built-in page: draws /graph.svg with the chosen filters and makes it
+// explorable (pan, zoom, hover, search, a side panel with each node's and
+// edge's numbers from /api/graph/details), lists the unresolved span links,
+// refreshes itself. Server strings go into the page through textContent
+// only; the one exception is the SVG from our own renderer, parsed as XML
+// and stripped of scripts and event handlers.
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
   const started = performance.now();
   const serverNow = Number(document.body.dataset.now) || Date.now();
   const refreshMs = 1000 * Math.max(1, Number(document.body.dataset.refresh) || 10);
+  const svgNS = 'http://www.w3.org/2000/svg';
   let timer = null;
   let seq = 0;
+
+  // The drawing as wired: its data, its elements by node name and edge
+  // key, the fitted and the current viewBox, the selection.
+  const view = {
+    svg: null, details: null, nodes: new Map(), edges: new Map(),
+    fit: null, box: null, selected: null, filters: '',
+  };
 
   // nowSeconds follows the server's clock, so windows end at its "now".
   function nowSeconds() {
@@ -22,6 +32,27 @@
     return { on, all: on.length === boxes.length };
   }
 
+  // pickerSeconds reads a datetime-local picker, which shows UTC.
+  function pickerSeconds(id) {
+    const v = $(id).value;
+    if (!v) return NaN;
+    return Math.floor(Date.parse(v + (v.length === 16 ? ':00Z' : 'Z')) / 1000);
+  }
+
+  function pickerValue(secs) {
+    return new Date(secs * 1000).toISOString().slice(0, 19);
+  }
+
+  function custom() { return $('window').value === 'custom'; }
+
+  // windowSeconds is the chosen window as [from, to), Unix seconds.
+  function windowSeconds() {
+    if (custom()) return [pickerSeconds('from'), pickerSeconds('to')];
+    const to = nowSeconds();
+    const secs = Number($('window').selectedOptions[0].dataset.secs) || 3600;
+    return [to - secs, to];
+  }
+
   // pageParams are the filters as the page's own URL keeps them.
   function pageParams() {
     const p = new URLSearchParams();
@@ -31,24 +62,34 @@
     const kinds = checkedKinds();
     if (!kinds.all) p.set('kinds', kinds.on.join(','));
     p.set('window', $('window').value);
+    if (custom()) {
+      const [from, to] = windowSeconds();
+      if (from) p.set('from', String(from));
+      if (to) p.set('to', String(to));
+    }
     p.set('rankdir', $('rankdir').value);
     if (!$('autorefresh').checked) p.set('refresh', '0');
     return p;
   }
 
-  // apiParams are the filters as the API takes them.
-  function apiParams() {
-    const to = nowSeconds();
-    const secs = Number($('window').selectedOptions[0].dataset.secs) || 3600;
+  // filterParams are the filters as the API takes them, without the window.
+  function filterParams() {
     const q = new URLSearchParams();
-    q.set('from', String(to - secs));
-    q.set('to', String(to));
     const service = $('service').value.trim();
     if (service) q.set('service', service);
     if ($('depth').value !== '') q.set('depth', $('depth').value);
     const kinds = checkedKinds();
     if (!kinds.all) q.set('kinds', kinds.on.join(','));
-    q.set('rankdir', $('rankdir').value);
+    return q;
+  }
+
+  // apiParams are the filters as the API takes them.
+  function apiParams() {
+    const [from, to] = windowSeconds();
+    const q = new URLSearchParams();
+    q.set('from', String(from));
+    q.set('to', String(to));
+    for (const [k, v] of filterParams()) q.set(k, v);
     return q;
   }
 
@@ -86,7 +127,9 @@
   }
 
   async function fetchSVG(q) {
-    const res = await fetch('graph.svg?' + q.toString(), { cache: 'no-store' });
+    const r = new URLSearchParams(q);
+    r.set('rankdir', $('rankdir').value);
+    const res = await fetch('graph.svg?' + r.toString(), { cache: 'no-store' });
     if (!res.ok) throw new Error(await errorMessage(res));
     const doc = new DOMParser().parseFromString(await res.text(), 'image/svg+xml');
     const svg = doc.documentElement;
@@ -97,20 +140,30 @@
     return document.importNode(svg, true);
   }
 
+  async function fetchJSON(path) {
+    const res = await fetch(path, { cache: 'no-store' });
+    if (!res.ok) throw new Error(await errorMessage(res));
+    const body = await res.json();
+    if (body && body.partial === true) $('partial').hidden = false;
+    return body;
+  }
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text != null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+
   function cell(row, text, cls) {
-    const td = document.createElement('td');
-    td.textContent = text == null ? '' : String(text);
-    if (cls) td.className = cls;
-    row.appendChild(td);
+    row.appendChild(el('td', text == null ? '' : text, cls));
   }
 
   async function loadLinks() {
     const q = new URLSearchParams({ limit: '100' });
     const service = $('service').value.trim();
     if (service) q.set('service', service);
-    const res = await fetch('api/links/unresolved?' + q.toString(), { cache: 'no-store' });
-    if (!res.ok) throw new Error(await errorMessage(res));
-    const problems = (await res.json()).problems || [];
+    const problems = (await fetchJSON('api/links/unresolved?' + q.toString())).problems || [];
     const body = $('links').tBodies[0];
     const rows = problems.map((p) => {
       const tr = document.createElement('tr');
@@ -130,33 +183,509 @@
     $('links-status').textContent = rows.length === 0 ? 'None.' : rows.length + ' recent, newest first.';
   }
 
+  // --- numbers, formatted the same way everywhere ---
+
+  function fmtRate(r) {
+    if (r === 0) return '0/s';
+    if (r >= 100) return r.toFixed(0) + '/s';
+    if (r >= 1) return r.toFixed(2) + '/s';
+    return Number(r.toPrecision(3)) + '/s';
+  }
+
+  function fmtPercent(p) { return p.toFixed(2) + ' %'; }
+
+  function fmtSeconds(s) {
+    if (s == null) return '–';
+    if (s >= 1) return Number(s.toPrecision(4)) + ' s';
+    return Number((s * 1000).toPrecision(3)) + ' ms';
+  }
+
+  function fmtTime(t) {
+    if (!t || t.startsWith('0001-')) return '–';
+    return new Date(t).toISOString().replace('.000Z', 'Z');
+  }
+
+  function fmtCount(n) { return String(n); }
+
+  // --- element ids: the renderer names each node "n_…_<hash>" and each
+  // edge "e_…_<hash>", hash being 64-bit FNV-1a of the name(s) and kind,
+  // each followed by a zero byte (render/picture elementID). ---
+
+  const fnvOffset = 0xcbf29ce484222325n;
+  const fnvPrime = 0x100000001b3n;
+  const mask64 = (1n << 64n) - 1n;
+  const utf8 = new TextEncoder();
+
+  function fnv(parts) {
+    let h = fnvOffset;
+    for (const p of parts) {
+      for (const b of utf8.encode(p)) h = ((h ^ BigInt(b)) * fnvPrime) & mask64;
+      h = (h * fnvPrime) & mask64; // the zero byte: h ^ 0 == h
+    }
+    return h.toString(16).padStart(16, '0');
+  }
+
+  function edgeKey(e) { return e.client + '\u0000' + e.server + '\u0000' + e.kind; }
+
+  // wire connects the drawing to the data: each node and edge element
+  // gets its datum, a tab stop, and its neighbours for hovering.
+  function wire(svg, details) {
+    view.nodes.clear();
+    view.edges.clear();
+    const byHash = new Map();
+    for (const n of details.nodes) byHash.set('n' + fnv([n.name]), { node: n });
+    for (const e of details.edges) byHash.set('e' + fnv([e.client, e.server, e.kind]), { edge: e });
+    const byName = new Map(details.nodes.map((n) => [n.name, n]));
+    for (const g of svg.querySelectorAll('g.node, g.edge')) {
+      const m = /^([ne])_.*_([0-9a-f]{16})$/.exec(g.id || '');
+      let hit = m ? byHash.get(m[1] + m[2]) : null;
+      if (!hit && g.classList.contains('node')) { // a renderer without our ids
+        const title = g.querySelector('title');
+        const n = title && byName.get(title.textContent);
+        if (n) hit = { node: n };
+      }
+      if (!hit) continue;
+      g.setAttribute('tabindex', '0');
+      g.setAttribute('role', 'button');
+      g.setAttribute('focusable', 'true');
+      if (hit.node) {
+        g.dataset.node = hit.node.name;
+        g.setAttribute('aria-label', hit.node.kind + ' ' + hit.node.name + ': ' + fmtRate(hit.node.rate) + ', ' + fmtPercent(hit.node.error_percent) + ' errors');
+        view.nodes.set(hit.node.name, { datum: hit.node, el: g, edges: [], neighbours: new Set() });
+      } else {
+        const e = hit.edge;
+        g.dataset.edge = edgeKey(e);
+        g.setAttribute('aria-label', e.kind + ' edge ' + e.client + ' to ' + e.server + ': ' + fmtRate(e.rate) + ', ' + fmtPercent(e.error_percent) + ' errors');
+        view.edges.set(edgeKey(e), { datum: e, el: g });
+      }
+    }
+    for (const [, e] of view.edges) {
+      const a = view.nodes.get(e.datum.client);
+      const b = view.nodes.get(e.datum.server);
+      if (a) { a.edges.push(e); if (b) a.neighbours.add(b); }
+      if (b) { b.edges.push(e); if (a) b.neighbours.add(a); }
+    }
+  }
+
+  // --- legend outside the drawing, pan and zoom ---
+
+  // fitBox removes the renderer's legend (the page shows its own beside
+  // the drawing) and returns the box of what is left, in the SVG's user
+  // units.
+  function fitBox(svg) {
+    svg.querySelectorAll('[id^="legend"]').forEach((n) => n.remove());
+    const root = svg.querySelector('g.graph') || svg;
+    // Graphviz's background polygon covers the old extent: hide it.
+    const bg = root.querySelector(':scope > polygon');
+    if (bg) bg.setAttribute('visibility', 'hidden');
+    const items = root.querySelectorAll(':scope > g');
+    const inv = svg.getScreenCTM() ? svg.getScreenCTM().inverse() : null;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const g of items) {
+      const b = g.getBBox();
+      if (b.width === 0 && b.height === 0) continue;
+      const m = inv && g.getScreenCTM() ? inv.multiply(g.getScreenCTM()) : null;
+      for (const [x, y] of [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height], [b.x + b.width, b.y + b.height]]) {
+        const p = m ? new DOMPoint(x, y).matrixTransform(m) : { x, y };
+        x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y);
+      }
+    }
+    if (!isFinite(x0)) {
+      const vb = svg.viewBox.baseVal;
+      return { x: vb.x, y: vb.y, w: vb.width || 100, h: vb.height || 100 };
+    }
+    const pad = 8;
+    return { x: x0 - pad, y: y0 - pad, w: x1 - x0 + 2 * pad, h: y1 - y0 + 2 * pad };
+  }
+
+  function setBox(b) {
+    view.box = b;
+    if (view.svg) view.svg.setAttribute('viewBox', [b.x, b.y, b.w, b.h].map((v) => +v.toFixed(2)).join(' '));
+    $('graph').dataset.zoom = view.fit ? (view.fit.w / b.w).toFixed(3) : '1';
+  }
+
+  // zoom scales the view by f around (cx, cy), in user units; bounded to
+  // 1/4 to 40 times the fitted size.
+  function zoom(f, cx, cy) {
+    if (!view.box) return;
+    const b = view.box;
+    const w = Math.min(view.fit.w * 4, Math.max(view.fit.w / 40, b.w / f));
+    const k = w / b.w;
+    if (cx == null) { cx = b.x + b.w / 2; cy = b.y + b.h / 2; }
+    setBox({ x: cx - (cx - b.x) * k, y: cy - (cy - b.y) * k, w, h: b.h * k });
+  }
+
+  function pan(dx, dy) {
+    if (!view.box) return;
+    const b = view.box;
+    setBox({ x: b.x + dx, y: b.y + dy, w: b.w, h: b.h });
+  }
+
+  function userPoint(ev) {
+    const m = view.svg.getScreenCTM();
+    return m ? new DOMPoint(ev.clientX, ev.clientY).matrixTransform(m.inverse()) : null;
+  }
+
+  function userPerPixel() {
+    const r = view.svg.getBoundingClientRect();
+    return r.width > 0 ? Math.max(view.box.w / r.width, view.box.h / r.height) : 1;
+  }
+
+  // centre shows element g in the middle, zoomed in enough to read it.
+  function centre(g) {
+    const m = view.svg.getScreenCTM();
+    const gm = g.getScreenCTM();
+    if (!m || !gm) return;
+    const b = g.getBBox();
+    const p = new DOMPoint(b.x + b.width / 2, b.y + b.height / 2).matrixTransform(m.inverse().multiply(gm));
+    const w = Math.min(view.box.w, Math.max(view.fit.w / 40, b.width * 8));
+    const h = view.box.h * w / view.box.w;
+    setBox({ x: p.x - w / 2, y: p.y - h / 2, w, h });
+  }
+
+  const graph = $('graph');
+  let drag = null;
+  graph.addEventListener('wheel', (ev) => {
+    if (!view.svg) return;
+    ev.preventDefault();
+    const p = userPoint(ev);
+    zoom(ev.deltaY < 0 ? 1.2 : 1 / 1.2, p && p.x, p && p.y);
+  }, { passive: false });
+  graph.addEventListener('pointerdown', (ev) => {
+    if (!view.svg || ev.button !== 0) return;
+    drag = { x: ev.clientX, y: ev.clientY, box: view.box, moved: false, id: ev.pointerId };
+  });
+  graph.addEventListener('pointermove', (ev) => {
+    if (!drag) return;
+    const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+    if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+    if (!drag.moved) { drag.moved = true; graph.setPointerCapture(drag.id); graph.classList.add('dragging'); }
+    const k = userPerPixel();
+    setBox({ x: drag.box.x - dx * k, y: drag.box.y - dy * k, w: drag.box.w, h: drag.box.h });
+  });
+  const endDrag = () => {
+    if (drag && drag.moved) {
+      graph.classList.remove('dragging');
+      // The click that ends a drag selects nothing.
+      graph.addEventListener('click', (e) => e.stopPropagation(), { capture: true, once: true });
+    }
+    drag = null;
+  };
+  graph.addEventListener('pointerup', endDrag);
+  graph.addEventListener('pointercancel', endDrag);
+  graph.addEventListener('keydown', (ev) => {
+    if (!view.svg) return;
+    const target = ev.target.closest && ev.target.closest('[data-node], [data-edge]');
+    if (target && (ev.key === 'Enter' || ev.key === ' ')) {
+      ev.preventDefault();
+      select(target, true);
+      return;
+    }
+    const step = view.box.w / 10;
+    const keys = {
+      ArrowLeft: () => pan(-step, 0), ArrowRight: () => pan(step, 0),
+      ArrowUp: () => pan(0, -step), ArrowDown: () => pan(0, step),
+      '+': () => zoom(1.25), '=': () => zoom(1.25), '-': () => zoom(0.8), '0': () => setBox(view.fit),
+    };
+    if (keys[ev.key] && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
+      ev.preventDefault();
+      keys[ev.key]();
+    }
+  });
+  graph.addEventListener('click', (ev) => {
+    const target = ev.target.closest && ev.target.closest('[data-node], [data-edge]');
+    if (target) select(target, false);
+  });
+  $('zoom-in').addEventListener('click', () => zoom(1.25));
+  $('zoom-out').addEventListener('click', () => zoom(0.8));
+  $('zoom-reset').addEventListener('click', () => view.fit && setBox(view.fit));
+
+  // --- hover: a node and its neighbours, or an edge and its ends ---
+
+  function highlight(g) {
+    clearHighlight();
+    if (!view.svg || !g) return;
+    const hl = [g];
+    if (g.dataset.node) {
+      const n = view.nodes.get(g.dataset.node);
+      if (n) { for (const e of n.edges) hl.push(e.el); for (const m of n.neighbours) hl.push(m.el); }
+    } else if (g.dataset.edge) {
+      const e = view.edges.get(g.dataset.edge);
+      for (const name of e ? [e.datum.client, e.datum.server] : []) {
+        const n = view.nodes.get(name);
+        if (n) hl.push(n.el);
+      }
+    }
+    for (const x of hl) x.classList.add('hl');
+    view.svg.classList.add('dim');
+  }
+
+  function clearHighlight() {
+    if (!view.svg) return;
+    view.svg.classList.remove('dim');
+    view.svg.querySelectorAll('.hl').forEach((x) => x.classList.remove('hl'));
+  }
+
+  for (const [ev, fn] of [['mouseover', highlight], ['focusin', highlight]]) {
+    graph.addEventListener(ev, (e) => fn(e.target.closest && e.target.closest('[data-node], [data-edge]')));
+  }
+  graph.addEventListener('mouseleave', clearHighlight);
+  graph.addEventListener('focusout', (e) => { if (!graph.contains(e.relatedTarget)) clearHighlight(); });
+
+  // --- the side panel ---
+
+  function row(dl, key, label, value) {
+    const dt = el('dt', label);
+    const dd = el('dd', value);
+    dd.dataset.k = key;
+    dl.append(dt, dd);
+  }
+
+  function select(g, focusPanel) {
+    if (g.dataset.node) showNode(g.dataset.node, focusPanel);
+    else if (g.dataset.edge) showEdge(g.dataset.edge, focusPanel);
+  }
+
+  function markSelected(g) {
+    if (view.svg) view.svg.querySelectorAll('.sel').forEach((x) => x.classList.remove('sel'));
+    if (g) g.classList.add('sel');
+  }
+
+  function openPanel(title, kind, body, focusPanel) {
+    $('details-title').textContent = title;
+    $('details').dataset.kind = kind;
+    $('details-body').replaceChildren(...body);
+    $('details').hidden = false;
+    if (focusPanel) $('details-title').focus();
+  }
+
+  function closePanel() {
+    const g = view.selected && view.selected.el;
+    view.selected = null;
+    markSelected(null);
+    $('details').hidden = true;
+    if (g && g.isConnected) g.focus();
+  }
+  $('details-close').addEventListener('click', closePanel);
+  $('details').addEventListener('keydown', (ev) => { if (ev.key === 'Escape') closePanel(); });
+
+  function edgeButton(e, text) {
+    const b = el('button', text, 'link');
+    b.type = 'button';
+    b.addEventListener('click', () => showEdge(edgeKey(e), true));
+    return b;
+  }
+
+  function showNode(name, focusPanel) {
+    const n = view.nodes.get(name);
+    if (!n) return;
+    const d = n.datum;
+    view.selected = { node: name, el: n.el };
+    markSelected(n.el);
+    const dl = el('dl');
+    row(dl, 'kind', 'Kind', d.kind);
+    row(dl, 'requests', 'Requests in window', fmtCount(d.requests));
+    row(dl, 'rate', 'Rate', fmtRate(d.rate));
+    row(dl, 'failed', 'Failed', fmtCount(d.failed));
+    row(dl, 'errors', 'Errors', fmtPercent(d.error_percent));
+    const ins = n.edges.filter((e) => e.datum.server === name);
+    const outs = n.edges.filter((e) => e.datum.client === name);
+    const body = [dl];
+    for (const [label, list, other] of [['Incoming', ins, 'client'], ['Outgoing', outs, 'server']]) {
+      if (list.length === 0) continue;
+      body.push(el('h3', label + ' (' + list.length + ')'));
+      const ul = el('ul', null, 'edges');
+      for (const e of list) {
+        const li = el('li');
+        li.append(edgeButton(e.datum, e.datum[other] + ' · ' + e.datum.kind + ' · ' + fmtRate(e.datum.rate)));
+        ul.append(li);
+      }
+      body.push(ul);
+    }
+    if (d.kind === 'service') {
+      body.push(el('h3', 'Link health'));
+      const lh = el('dl', null, 'links');
+      for (const r of ['resolved', 'unresolved', 'invalid', 'dropped']) row(lh, 'links_' + r, r, fmtCount((d.links || {})[r] || 0));
+      body.push(lh);
+      const problems = el('div', 'loading…', 'problems');
+      problems.id = 'details-problems';
+      body.push(problems);
+      loadProblems(name, problems);
+    }
+    const centreOn = el('button', 'Show only its neighbourhood');
+    centreOn.type = 'button';
+    centreOn.addEventListener('click', () => { $('service').value = name; refresh(); });
+    body.push(centreOn);
+    openPanel(name, 'node', body, focusPanel);
+  }
+
+  async function loadProblems(name, box) {
+    try {
+      const q = new URLSearchParams({ service: name, limit: '20' });
+      const problems = (await fetchJSON('api/links/unresolved?' + q.toString())).problems || [];
+      if (problems.length === 0) { box.textContent = 'No unresolved span links recently.'; return; }
+      const ul = el('ul');
+      for (const p of problems) {
+        const li = el('li');
+        li.append(el('span', p.result + ': ' + (p.span_name || '')), el('br'),
+          el('span', 'trace ' + p.trace_id + (p.link_trace_id ? ' → ' + p.link_trace_id : ''), 'id'), el('br'),
+          el('span', (p.likely_cause || '') + (p.time ? ' · ' + fmtTime(p.time) : ''), 'muted'));
+        ul.append(li);
+      }
+      box.replaceChildren(el('h3', 'Unresolved span links (' + problems.length + ')'), ul);
+    } catch (e) {
+      box.textContent = 'Could not load the unresolved links: ' + e.message;
+    }
+  }
+
+  function showEdge(key, focusPanel) {
+    const e = view.edges.get(key);
+    if (!e) return;
+    const d = e.datum;
+    view.selected = { edge: key, el: e.el };
+    markSelected(e.el);
+    const what = d.async ? 'delay' : 'duration';
+    const dl = el('dl');
+    row(dl, 'kind', 'Kind', d.kind + (d.async ? ' (async)' : ' (sync)'));
+    row(dl, 'requests', 'Requests in window', fmtCount(d.requests));
+    row(dl, 'rate', 'Rate', fmtRate(d.rate));
+    row(dl, 'failed', 'Failed', fmtCount(d.failed));
+    row(dl, 'errors', 'Errors', fmtPercent(d.error_percent));
+    row(dl, 'mean', 'Mean ' + what + ' (window)', d.mean_seconds > 0 ? fmtSeconds(d.mean_seconds) : '–');
+    row(dl, 'p50', 'p50 ' + what, fmtSeconds(d.p50_seconds));
+    row(dl, 'p95', 'p95 ' + what, fmtSeconds(d.p95_seconds));
+    row(dl, 'p99', 'p99 ' + what, fmtSeconds(d.p99_seconds));
+    row(dl, 'first_seen', 'First seen', fmtTime(d.first_seen));
+    row(dl, 'last_seen', 'Last seen', fmtTime(d.last_seen));
+    const note = el('p', 'Percentiles are over the ' + fmtCount(d.histogram_count) + ' ' + what +
+      's observed since first seen (the history keeps no histograms per window).', 'muted');
+    const ends = el('p');
+    for (const name of [d.client, d.server]) {
+      const b = el('button', name, 'link');
+      b.type = 'button';
+      b.addEventListener('click', () => showNode(name, true));
+      ends.append(b, ' ');
+    }
+    openPanel(d.client + ' → ' + d.server, 'edge', [dl, note, ends], focusPanel);
+  }
+
+  // --- search ---
+
+  function find(text) {
+    const want = text.trim();
+    const status = $('find-status');
+    if (!want || view.nodes.size === 0) { status.textContent = want ? 'Nothing is drawn.' : ''; return; }
+    let n = view.nodes.get(want);
+    if (!n) {
+      const lower = want.toLowerCase();
+      const hits = [...view.nodes.keys()].filter((k) => k.toLowerCase().includes(lower)).sort();
+      n = hits.length > 0 ? view.nodes.get(hits[0]) : null;
+      status.textContent = hits.length > 1 ? hits.length + ' match; showing ' + hits[0] : '';
+    } else {
+      status.textContent = '';
+    }
+    if (!n) {
+      status.textContent = 'No service named like “' + want + '” in this drawing.';
+      return;
+    }
+    centre(n.el);
+    highlight(n.el);
+    n.el.focus({ preventScroll: true });
+    showNode(n.datum.name, false);
+  }
+  $('find-form').addEventListener('submit', (ev) => { ev.preventDefault(); find($('find').value); });
+
+  // --- refresh ---
+
   function schedule() {
     clearTimeout(timer);
     timer = null;
     if ($('autorefresh').checked) timer = setTimeout(refresh, refreshMs);
   }
 
+  function setExports(q) {
+    const s = q.toString();
+    const r = new URLSearchParams(q);
+    r.set('rankdir', $('rankdir').value);
+    $('export-svg').href = 'graph.svg?' + r.toString();
+    $('export-dot').href = 'graph.dot?' + r.toString();
+    r.set('scale', '2');
+    $('export-png').href = 'graph.png?' + r.toString();
+    $('export-snapshot').href = 'api/graph/snapshot?' + s;
+  }
+
+  function showEmpty(details) {
+    const msg = $('empty');
+    if (details && details.nodes.length === 0) {
+      const parts = [];
+      if ($('service').value.trim()) parts.push('service ' + $('service').value.trim());
+      if (!checkedKinds().all) parts.push('kinds ' + checkedKinds().on.join(', '));
+      msg.textContent = 'Nothing matches: no edge had requests between ' + fmtTime(details.from) + ' and ' +
+        fmtTime(details.to) + (parts.length ? ' with ' + parts.join(' and ') : '') +
+        '. Try a longer window' + (parts.length ? ', fewer filters' : '') + '.';
+      msg.hidden = false;
+      return true;
+    }
+    msg.hidden = true;
+    return false;
+  }
+
+  function fillFindList(details) {
+    const opts = details.nodes.slice(0, 2000).map((n) => { const o = document.createElement('option'); o.value = n.name; return o; });
+    $('find-list').replaceChildren(...opts);
+  }
+
   async function refresh() {
     const mine = ++seq;
-    const graph = $('graph');
     history.replaceState(null, '', '?' + pageParams().toString());
     if (checkedKinds().on.length === 0) {
       showError('Choose at least one kind.');
       schedule();
       return;
     }
+    const [from, to] = windowSeconds();
+    if (!(from < to)) {
+      showError(isNaN(from) || isNaN(to) ? 'Choose both ends of the custom window.' : 'The window must start before it ends.');
+      schedule();
+      return;
+    }
     const q = apiParams();
+    const filters = filterParams().toString() + '|' + $('rankdir').value;
+    setExports(q);
     $('status').textContent = 'loading…';
+    $('partial').hidden = true;
+    const detailsP = fetchJSON('api/graph/details?' + q.toString());
+    detailsP.catch(() => {}); // read below
     try {
       const svg = await fetchSVG(q);
+      const details = await detailsP;
       if (mine !== seq) return; // a newer refresh took over
+      const keep = view.svg && view.filters === filters ? view.box : null;
       graph.replaceChildren(svg);
-      graph.dataset.state = 'ok';
+      view.svg = svg;
+      view.details = details;
+      view.filters = filters;
+      svg.removeAttribute('width');
+      svg.removeAttribute('height');
+      svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
+      view.fit = fitBox(svg);
+      setBox(keep || view.fit);
+      wire(svg, details);
+      fillFindList(details);
+      graph.dataset.state = showEmpty(details) ? 'empty' : 'ok';
       graph.dataset.query = q.toString();
       showError('');
+      const sel = view.selected;
+      if (sel && sel.node && view.nodes.has(sel.node)) showNode(sel.node, false);
+      else if (sel && sel.edge && view.edges.has(sel.edge)) showEdge(sel.edge, false);
+      else if (sel) closePanel();
     } catch (e) {
       if (mine !== seq) return;
       graph.replaceChildren();
+      view.svg = null;
+      view.nodes.clear();
+      view.edges.clear();
+      $('empty').hidden = true;
       graph.dataset.state = 'error';
       graph.dataset.query = q.toString();
       showError(e.message);
@@ -171,8 +700,31 @@
     schedule();
   }
 
+  // The window picker: a preset, or custom from/to (prefilled with the
+  // preset's last window when first chosen).
+  let lastPreset = $('window').value === 'custom' ? '1h' : $('window').value;
+  $('window').addEventListener('change', () => {
+    if (custom()) {
+      if (!$('from').value || !$('to').value) {
+        const to = nowSeconds();
+        const secs = Number(document.querySelector('#window option[value="' + lastPreset + '"]').dataset.secs) || 3600;
+        $('from').value = pickerValue(to - secs);
+        $('to').value = pickerValue(to);
+      }
+    } else {
+      lastPreset = $('window').value;
+    }
+    $('custom').hidden = !custom();
+    refresh();
+  });
+
+  // The snapshot export appears when the server has it.
+  fetch('api/graph/snapshot', { method: 'HEAD', cache: 'no-store' }).then((res) => {
+    $('export-snapshot').hidden = res.status === 404 || res.status === 405;
+  }).catch(() => {});
+
   $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); refresh(); });
-  for (const id of ['depth', 'window', 'rankdir', 'autorefresh']) {
+  for (const id of ['depth', 'rankdir', 'autorefresh', 'from', 'to']) {
     $(id).addEventListener('change', refresh);
   }
   $('service').addEventListener('change', refresh);
