@@ -13,6 +13,7 @@ const (
 	routeStatic       = "static"
 	routeFields       = "graph_fields"
 	routeData         = "graph_data"
+	routeDetails      = "graph_details"
 	routeHealth       = "health"
 	routeNodes        = "graph_nodes"
 	routeEdges        = "graph_edges"
@@ -49,6 +50,7 @@ func (s *Server) routes() http.Handler {
 		{name: routeStatic, pattern: "/static/style.css", fn: staticFile("static/style.css")},
 		{name: routeFields, pattern: "/api/graph/fields", fn: s.serveFields},
 		{name: routeData, pattern: "/api/graph/data", fn: s.serveData, query: true},
+		{name: routeDetails, pattern: "/api/graph/details", fn: s.serveDetails, query: true},
 		{name: routeHealth, pattern: "/api/health", fn: s.serveAPIHealth},
 		{name: routeNodes, pattern: "/api/graph/nodes", fn: s.serveNodes, query: true},
 		{name: routeEdges, pattern: "/api/graph/edges", fn: s.serveEdges, query: true},
@@ -56,6 +58,14 @@ func (s *Server) routes() http.Handler {
 		{name: routeSVG, pattern: "/graph.svg", fn: s.renderHandler(picture.SVG), query: true},
 		{name: routeDOT, pattern: "/graph.dot", fn: s.renderHandler(picture.DOT), query: true},
 		{name: routePNG, pattern: "/graph.png", fn: s.renderHandler(picture.PNG), query: true},
+		{name: routeDiff, pattern: "/api/graph/diff", fn: s.serveDiff, query: true},
+		{name: routeDiffFields, pattern: "/api/graph/diff/fields", fn: s.serveDiffFields},
+		{name: routeDiffData, pattern: "/api/graph/diff/data", fn: s.serveDiffData, query: true},
+		// The same for a Node Graph API datasource whose URL ends in /diff
+		// (the plugin appends /api/graph/fields, /api/graph/data, /api/health).
+		{name: routeDiffFields, pattern: "/diff/api/graph/fields", fn: s.serveDiffFields},
+		{name: routeDiffData, pattern: "/diff/api/graph/data", fn: s.serveDiffData, query: true},
+		{name: routeHealth, pattern: "/diff/api/health", fn: s.serveAPIHealth},
 		{name: routeUnresolved, pattern: "/api/links/unresolved", fn: s.serveUnresolved},
 		{name: routeHealthy, pattern: "/-/healthy", fn: serveHealthy, open: true},
 		{name: routeReady, pattern: "/-/ready", fn: s.serveReady, open: true},
@@ -74,6 +84,7 @@ func (s *Server) routes() http.Handler {
 		if rt.query {
 			h = s.queries.wrap(h, out)
 		}
+		h = s.cacheReads(rt.name, h)
 		if !rt.open {
 			h = s.whileLoading(h, out)
 		}
