@@ -234,7 +234,7 @@ func Compare(old, new Sample, t Thresholds) (*Diff, error) {
 			j++
 		default:
 			nd := NodeDiff{Name: nn[j].Name, Kind: nn[j].Kind, Old: nodeSide(&on[i]), New: nodeSide(&nn[j])}
-			nd.Reasons = t.reasons(nd.Old.Rate, nd.New.Rate, nd.Old.ErrorPercent, nd.New.ErrorPercent, nil, nil)
+			nd.Reasons = t.reasons(d.rateRatio(nd.Old.Count, nd.New.Count), nd.Old.ErrorPercent, nd.New.ErrorPercent, nil, nil)
 			if len(nd.Reasons) > 0 {
 				nd.Status = Changed
 			}
@@ -268,7 +268,7 @@ func Compare(old, new Sample, t Thresholds) (*Diff, error) {
 		default:
 			e := &ne[j]
 			ed := EdgeDiff{Client: e.Client, Server: e.Server, Kind: e.Kind, Old: edgeSide(&oe[i], old.Bounds), New: edgeSide(e, new.Bounds)}
-			ed.Reasons = t.reasons(ed.Old.Rate, ed.New.Rate, ed.Old.ErrorPercent, ed.New.ErrorPercent, ed.Old, ed.New)
+			ed.Reasons = t.reasons(d.rateRatio(ed.Old.Count, ed.New.Count), ed.Old.ErrorPercent, ed.New.ErrorPercent, ed.Old, ed.New)
 			if len(ed.Reasons) > 0 {
 				ed.Status = Changed
 			}
@@ -283,11 +283,11 @@ func compareEdges(a, b SampleEdge) int {
 	return cmp.Or(cmp.Compare(a.Client, b.Client), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Kind, b.Kind))
 }
 
-// reasons lists the thresholds crossed; old and new sides carry the
-// seconds of edges (nil for nodes).
-func (t Thresholds) reasons(oldRate, newRate, oldErr, newErr float64, o, n *EdgeSide) []string {
+// reasons lists the thresholds crossed; rate is the relative change of
+// the rate; old and new sides carry the seconds of edges (nil for nodes).
+func (t Thresholds) reasons(rate, oldErr, newErr float64, o, n *EdgeSide) []string {
 	var out []string
-	if RelChange(oldRate, newRate) >= t.Rate {
+	if math.Abs(rate) >= t.Rate {
 		out = append(out, ReasonRate)
 	}
 	if math.Abs(newErr-oldErr) >= t.ErrorPoints {
@@ -303,6 +303,38 @@ func (t Thresholds) reasons(oldRate, newRate, oldErr, newErr float64, o, n *Edge
 		}
 	}
 	return out
+}
+
+// RateChange returns the change of the rate of something counted
+// oldCount times in the old window and newCount times in the new one:
+// the difference of the rates (per second) and their relative change,
+// (new − old)/old, computed from the counts and the windows' lengths so
+// that equal windows give exact ratios (10 → 30 requests is 2, not
+// 2.0000000000000004). ok is false when oldCount is 0.
+func (d *Diff) RateChange(oldCount, newCount uint64) (delta, ratio float64, ok bool) {
+	os, ns := d.Old.To.Sub(d.Old.From).Seconds(), d.New.To.Sub(d.New.From).Seconds()
+	if os <= 0 || ns <= 0 {
+		return 0, 0, false
+	}
+	oc, nc := float64(oldCount), float64(newCount)
+	delta = (nc*os - oc*ns) / (os * ns)
+	if oldCount == 0 {
+		return delta, 0, false
+	}
+	return delta, (nc*os - oc*ns) / (oc * ns), true
+}
+
+// rateRatio is RateChange's ratio, +Inf when oldCount is 0 and newCount
+// is not.
+func (d *Diff) rateRatio(oldCount, newCount uint64) float64 {
+	_, r, ok := d.RateChange(oldCount, newCount)
+	if !ok {
+		if newCount == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return r
 }
 
 // RelChange is |new−old|/old; +Inf when old is 0 and new is not, 0 when

@@ -1,0 +1,149 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/servicegraph/servicegraph/api"
+	"github.com/servicegraph/servicegraph/graph"
+)
+
+// diffFixture is a store with 10 s history buckets and two minutes of
+// traffic: the baseline minute [t0−2m, t0−1m) and the current one
+// [t0−1m, t0).
+//
+//	frontend→checkout call   20 at 62.5 ms, then 20 at 250 ms  changed: latency
+//	frontend→search call     10, then 30                      changed: rate
+//	frontend→legacy call     10, then none                    removed (legacy too)
+//	checkout→fulfilment msg  none, then 10 at 125 ms delay    added (fulfilment too), dashed
+//	checkout→orders-db db    50, then 50 with 1 failed        changed: errors
+func diffFixture(t testing.TB) (*graph.Store, *clock) {
+	t.Helper()
+	c := &clock{t: t0}
+	cfg := graph.NewDefaultConfig()
+	cfg.BucketWidth = 10 * time.Second
+	st := graph.MustNew(cfg, graph.Settings{Now: c.Now})
+	svc := func(n string) graph.NodeID { return st.Node(n, graph.ServiceNode) }
+	frontend, checkout, search, legacy, fulfilment := svc("frontend"), svc("checkout"), svc("search"), svc("legacy"), svc("fulfilment")
+	db := st.Node("orders-db", graph.DatabaseNode)
+	observe := func(ago time.Duration, client, server graph.NodeID, k graph.Kind, n, failed int, secs float64) {
+		c.Set(t0.Add(-ago))
+		obs := make([]graph.Observation, n)
+		for i := range obs {
+			obs[i] = graph.Observation{Client: client, Server: server, Kind: k, Failed: i < failed, Seconds: [2]float64{secs, -1}}
+		}
+		st.Observe(obs, nil)
+	}
+	observe(90*time.Second, frontend, checkout, graph.Call, 20, 0, 0.0625)
+	observe(90*time.Second, frontend, search, graph.Call, 10, 0, 0.125)
+	observe(90*time.Second, frontend, legacy, graph.Call, 10, 0, 0.5)
+	observe(90*time.Second, checkout, db, graph.Database, 50, 0, 0.0625)
+	observe(30*time.Second, frontend, checkout, graph.Call, 20, 0, 0.25)
+	observe(30*time.Second, frontend, search, graph.Call, 30, 0, 0.125)
+	observe(30*time.Second, checkout, fulfilment, graph.Messaging, 10, 0, 0.125)
+	observe(30*time.Second, checkout, db, graph.Database, 50, 1, 0.0625)
+	c.Set(t0)
+	return st, c
+}
+
+// TestDiffAPI: the diff of the last minute against the minute before, as
+// JSON and as Node Graph API rows, golden; the default baseline is the
+// window of the same length just before.
+func TestDiffAPI(t *testing.T) {
+	st, c := diffFixture(t)
+	s, _ := newServer(t, c, api.Sources{Graph: st}, nil)
+	h := s.Handler()
+	window := "from=" + unix(t0.Add(-time.Minute)) + "&to=" + unix(t0)
+	explicit := "&baseline_from=" + unix(t0.Add(-2*time.Minute)) + "&baseline_to=" + unix(t0.Add(-time.Minute))
+	for _, tc := range []struct{ name, target string }{
+		{"diff", "/api/graph/diff?" + window},
+		{"diff_data", "/api/graph/diff/data?" + window},
+		{"diff_fields", "/api/graph/diff/fields?" + window},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := get(h, tc.target)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			golden(t, tc.name, rec.Body.Bytes())
+			// The same with the baseline spelled out; the datasource's
+			// paths under /diff answer the same.
+			if got := get(h, tc.target+explicit).Body.String(); got != rec.Body.String() {
+				t.Errorf("explicit baseline differs:\n%s", got)
+			}
+		})
+	}
+	for path, alias := range map[string]string{"/api/graph/diff/data?": "/diff/api/graph/data?", "/api/graph/diff/fields?": "/diff/api/graph/fields?"} {
+		if a, b := get(h, path+window).Body.String(), get(h, alias+window).Body.String(); a != b {
+			t.Errorf("%s differs from %s", alias, path)
+		}
+	}
+	if rec := get(h, "/diff/api/health"); rec.Code != http.StatusOK {
+		t.Errorf("/diff/api/health: %d", rec.Code)
+	}
+
+	// Only baseline_to: the baseline keeps the window's length.
+	var body struct {
+		BaselineFrom time.Time `json:"baseline_from"`
+		BaselineTo   time.Time `json:"baseline_to"`
+		Summary      struct {
+			Edges map[string]int `json:"edges"`
+		} `json:"summary"`
+	}
+	decode(t, get(h, "/api/graph/diff?"+window+"&baseline_to="+unix(t0.Add(-90*time.Second))), &body)
+	if !body.BaselineFrom.Equal(t0.Add(-150*time.Second)) || !body.BaselineTo.Equal(t0.Add(-90*time.Second)) {
+		t.Errorf("baseline %s..%s", body.BaselineFrom, body.BaselineTo)
+	}
+	// Looser thresholds: the rate (+200%) and the errors (+2 points) stay
+	// within them, the latency (+300%) does not.
+	decode(t, get(h, "/api/graph/diff?"+window+"&rate_change=2.5&error_change=2.5&latency_change=3"), &body)
+	if want := map[string]int{"added": 1, "removed": 1, "changed": 1, "same": 2}; !mapsEqual(body.Summary.Edges, want) {
+		t.Errorf("summary %v, want %v", body.Summary.Edges, want)
+	}
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDiffAPIErrors(t *testing.T) {
+	st, c := diffFixture(t)
+	s, _ := newServer(t, c, api.Sources{Graph: st}, nil)
+	h := s.Handler()
+	for _, tc := range []struct{ name, query, param, msg string }{
+		{"bad baseline_from", "baseline_from=yesterday", "baseline_from",
+			`baseline_from "yesterday": want Unix seconds, Unix milliseconds or RFC 3339`},
+		{"empty baseline", "baseline_from=100&baseline_to=100", "baseline_from",
+			"baseline_from (1970-01-01T00:01:40Z) must be before baseline_to (1970-01-01T00:01:40Z)"},
+		{"baseline_to at the epoch", "baseline_to=0", "baseline_to",
+			"baseline_from (1970-01-01T00:00:00Z) must be before baseline_to (1970-01-01T00:00:00Z)"},
+		{"rate_change zero", "rate_change=0", "rate_change", `rate_change must be a number above 0 and at most 1e+06, got "0"`},
+		{"error_change above 100", "error_change=101", "error_change", `error_change must be a number above 0 and at most 100, got "101"`},
+		{"latency_change NaN", "latency_change=NaN", "latency_change", `latency_change must be a number above 0 and at most 1e+06, got "NaN"`},
+		{"common filters", "depth=99", "depth", `depth must be a whole number from 0 to 10, got "99"`},
+		{"unknown service", "service=nope", "service", `unknown service "nope"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, path := range []string{"/api/graph/diff?", "/api/graph/diff/data?", "/api/graph/diff/fields?"} {
+				if tc.param == "service" && path == "/api/graph/diff/fields?" {
+					continue // the field list does not look the service up
+				}
+				rec := get(h, path+tc.query)
+				var body struct{ Error, Parameter string }
+				decode(t, rec, &body)
+				if rec.Code != http.StatusBadRequest || body.Parameter != tc.param || body.Error != tc.msg {
+					t.Errorf("%s%s: %d %+v, want 400 %s %q", path, tc.query, rec.Code, body, tc.param, tc.msg)
+				}
+			}
+		})
+	}
+}
