@@ -57,6 +57,9 @@ type Config struct {
 	// Auth requires a bearer token on every endpoint but /-/healthy and
 	// /-/ready.
 	Auth auth.Config `yaml:"auth"`
+	// Cluster makes the graph endpoints answer for every instance of a
+	// scale-out (fan-out to the peers, merged answers).
+	Cluster ClusterConfig `yaml:"cluster"`
 }
 
 // TLSConfig is the API listener's TLS: the files, and whether the probes
@@ -107,6 +110,7 @@ func NewDefaultConfig() Config {
 		MaxConnections:       DefaultMaxConnections,
 		MaxConcurrentQueries: DefaultMaxConcurrentQueries(),
 		PageRefresh:          DefaultPageRefresh,
+		Cluster:              NewDefaultClusterConfig(),
 	}
 }
 
@@ -133,6 +137,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxDepth < 0 || c.MaxDepth > 1000 {
 		errs = append(errs, fmt.Errorf("max_depth must be between 0 and 1000, got %d", c.MaxDepth))
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: %w", err))
 	}
 	if c.PageRefresh < time.Second {
 		errs = append(errs, fmt.Errorf("page_refresh must be at least 1s, got %s", c.PageRefresh))

@@ -8,14 +8,18 @@ import (
 	"github.com/servicegraph/servicegraph/graph"
 )
 
-// view parses the common filters and queries a fresh snapshot. Its errors
-// are a *ParamError (400) or a failed query (500).
+// view parses the common filters and queries a fresh snapshot (merged
+// with the peers' in a fanned-out request). Its errors are a *ParamError
+// (400) or a failed query or merge (500).
 func (s *Server) view(r *http.Request) (*graph.Snapshot, graph.Query, *graph.View, error) {
 	q, err := ParseQuery(r.URL.Query(), s.now(), s.cfg.MaxDepth)
 	if err != nil {
 		return nil, q, nil, err
 	}
-	snap := s.src.Graph.Snapshot()
+	snap, err := s.snapshot(r, q.From, q.To)
+	if err != nil {
+		return nil, q, nil, err
+	}
 	v, err := snap.Query(q)
 	switch {
 	case errors.Is(err, graph.ErrUnknownService):

@@ -46,7 +46,11 @@ func (s *Server) serveDependencies(r *http.Request) apiFuncResult {
 		return apiFuncResult{err: err}
 	}
 	service := v.Get(ParamService)
-	view, err := s.src.Graph.Snapshot().Query(graph.Query{From: from, To: to, Kinds: graph.AllKinds})
+	snap, err := s.snapshot(r, from, to)
+	if err != nil {
+		return apiFuncResult{err: err}
+	}
+	view, err := snap.Query(graph.Query{From: from, To: to, Kinds: graph.AllKinds})
 	if err != nil {
 		return apiFuncResult{err: fmt.Errorf("query graph: %w", err)}
 	}

@@ -21,10 +21,7 @@ func (s *Server) serveUnresolved(r *http.Request) apiFuncResult {
 		return apiFuncResult{err: err}
 	}
 	service := v.Get(ParamService)
-	var all []pairing.Problem
-	if s.src.Problems != nil {
-		all = slices.Clone(s.src.Problems())
-	}
+	all := s.problems(r, service, limit)
 	slices.SortStableFunc(all, func(a, b pairing.Problem) int { return b.Time.Compare(a.Time) })
 	out := make([]pairing.Problem, 0, min(len(all), limit))
 	for _, p := range all {

@@ -67,6 +67,7 @@ func (s *Server) routes() http.Handler {
 		{name: routeDiffData, pattern: "/diff/api/graph/data", fn: s.serveDiffData, query: true},
 		{name: routeHealth, pattern: "/diff/api/health", fn: s.serveAPIHealth},
 		{name: routeUnresolved, pattern: "/api/links/unresolved", fn: s.serveUnresolved},
+		{name: routeClusterGraph, pattern: pathClusterGraph, fn: s.serveClusterGraph},
 		{name: routeHealthy, pattern: "/-/healthy", fn: serveHealthy, open: true},
 		{name: routeReady, pattern: "/-/ready", fn: s.serveReady, open: true},
 		{name: routeNotFound, pattern: "/", fn: func(*http.Request) apiFuncResult { return apiFuncResult{err: errNotFound} }},
@@ -79,7 +80,7 @@ func (s *Server) routes() http.Handler {
 		out := responder{log: s.log, jaeger: rt.jaeger}
 		h := rt.h
 		if rt.fn != nil {
-			h = out.handler(rt.fn)
+			h = out.handler(s.clustered(rt.name, rt.fn))
 		}
 		if rt.query {
 			h = s.queries.wrap(h, out)

@@ -38,6 +38,9 @@ type Sources struct {
 	Renderer Renderer                 // draws /graph.svg, /graph.dot, /graph.png
 	Metrics  http.Handler             // serves /metrics
 	Ready    func() Readiness         // what /-/ready answers; nil: always ready
+	// Peers, when not nil, are the instances the graph endpoints fan
+	// out to (e.g. the Kafka group's members); nil: Config.Cluster.Peers.
+	Peers PeerSource
 }
 
 // Server is the HTTP API. Create it with New; serve it with Start, or mount
@@ -51,6 +54,7 @@ type Server struct {
 	tokens  *auth.Tokens // nil: no authentication
 	metrics *metrics
 	queries *queryLimit
+	cluster *cluster // nil: no peers
 	page    *template.Template
 	handler http.Handler
 
@@ -92,11 +96,16 @@ func New(cfg Config, set Settings, src Sources) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: register metrics: %w", err)
 	}
+	cl, err := newCluster(cfg.Cluster, src.Peers, set.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("api: register metrics: %w", err)
+	}
 	page, err := template.ParseFS(staticFS, "static/index.html")
 	if err != nil {
 		return nil, fmt.Errorf("api: page template: %w", err)
 	}
 	s := &Server{cfg: cfg, log: set.Logger, now: set.Now, src: src, tlsConf: tlsConf, tokens: tokens, metrics: m, queries: queries, page: page}
+	s.cluster = cl
 	s.handler = s.routes()
 	return s, nil
 }
