@@ -31,6 +31,11 @@ type Config struct {
 	// MaxPollRecords bounds the records handled between two chances to
 	// commit or rebalance.
 	MaxPollRecords int `yaml:"max_poll_records"`
+	// SessionTimeout is how long the group waits for a silent member
+	// (a crashed instance) before giving its partitions to the others;
+	// HeartbeatInterval how often a member says it is alive.
+	SessionTimeout    time.Duration `yaml:"session_timeout"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 }
 
 // NewDefaultConfig returns the defaults: topic otlp_spans, group
@@ -38,7 +43,8 @@ type Config struct {
 func NewDefaultConfig() Config {
 	return Config{Topic: "otlp_spans", Group: "servicegraph", Partitioner: string(SaramaCompat),
 		Replay: 60 * time.Second, CommitInterval: time.Second, SamplePerPartition: 20,
-		VerifyTimeout: 10 * time.Second, MaxPollRecords: 1000}
+		VerifyTimeout: 10 * time.Second, MaxPollRecords: 1000,
+		SessionTimeout: 45 * time.Second, HeartbeatInterval: 3 * time.Second}
 }
 
 // Validate reports every problem at once, each message starting with
@@ -74,6 +80,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPollRecords <= 0 {
 		errs = append(errs, fmt.Errorf("max_poll_records: %d must be positive", c.MaxPollRecords))
+	}
+	if c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.SessionTimeout {
+		errs = append(errs, fmt.Errorf("heartbeat_interval: %s must be positive and below session_timeout (%s)", c.HeartbeatInterval, c.SessionTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -191,6 +191,8 @@ func (c *Consumer) Start(ctx context.Context) error {
 		kgo.OnPartitionsLost(c.lost),
 		kgo.RecordPartitioner(c.p.kgo()),
 		kgo.DefaultProduceTopic(c.links),
+		kgo.SessionTimeout(c.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(c.cfg.HeartbeatInterval),
 	}, c.set.ClientOpts...)
 	cl, err := kgo.NewClient(c.groupOpts(opts)...)
 	if err != nil {

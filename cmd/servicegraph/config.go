@@ -13,6 +13,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/kafka"
 	"github.com/servicegraph/servicegraph/metrics"
 	"github.com/servicegraph/servicegraph/pairing"
 	"github.com/servicegraph/servicegraph/receiver"
@@ -29,6 +30,9 @@ type Config struct {
 	Metrics  metrics.Config  `yaml:"metrics"`
 	State    StateConfig     `yaml:"state"`
 	Log      LogConfig       `yaml:"log"`
+	// Kafka is the multi-instance mode (kafka.go): off unless brokers
+	// are given.
+	Kafka KafkaConfig `yaml:"kafka"`
 }
 
 // StateConfig says where and how often the graph is saved.
@@ -56,6 +60,7 @@ func newDefaultConfig() Config {
 		Metrics:  metrics.NewDefaultConfig(),
 		State:    StateConfig{Dir: "./data", SaveInterval: time.Minute, ReadyOnSaveFailure: true},
 		Log:      LogConfig{Level: "info", Format: "text"},
+		Kafka:    KafkaConfig{Config: kafka.NewDefaultConfig()},
 	}
 }
 
@@ -79,7 +84,7 @@ func (c Config) problems(lines map[string]int, flags map[string]string) []proble
 	}{
 		{"receiver", c.Receiver.Validate()}, {"api", c.API.Validate()}, {"pairing", c.Pairing.Validate()},
 		{"graph", c.Graph.Validate()}, {"render", c.Render.Validate()}, {"metrics", c.Metrics.Validate()},
-		{"state", c.State.validate()}, {"log", c.Log.validate()},
+		{"state", c.State.validate()}, {"log", c.Log.validate()}, {"kafka", c.Kafka.validate(c.Pairing.PairWait)},
 	} {
 		ps = append(ps, keyedProblems(v.name, v.err, leaves, lines, flags)...)
 	}
@@ -174,6 +179,15 @@ var options = []option{
 	{"ready-on-save-failure", "state.ready_on_save_failure", "while saves of the graph fail, /-/ready stays 200 with a warning (true) or answers 503 (false)", func(c *Config) []any {
 		return []any{&c.State.ReadyOnSaveFailure}
 	}},
+	{"kafka-brokers", "kafka.brokers", "Kafka seed brokers (host:port, comma-separated); set, the service joins the consumer group and reads the spans topic (multi-instance mode); the OTLP listeners stay on", func(c *Config) []any { return []any{&c.Kafka.Brokers} }},
+	{"kafka-topic", "kafka.topic", "topic the Collector's kafkaexporter writes (partition_traces_by_id: true, encoding: otlp_proto)", func(c *Config) []any { return []any{&c.Kafka.Topic} }},
+	{"kafka-group", "kafka.group", "consumer group every instance joins", func(c *Config) []any { return []any{&c.Kafka.Group} }},
+	{"kafka-links-topic", "kafka.links_topic", "topic links are routed through to the owner of their target (default <kafka-topic>_links; created with the spans topic's partition count if missing)", func(c *Config) []any { return []any{&c.Kafka.LinksTopic} }},
+	{"kafka-partitioner", "kafka.partitioner", "how the spans topic's writer places a key: sarama_compat (the kafkaexporter's default) or murmur2; checked on sampled records at start", func(c *Config) []any { return []any{&c.Kafka.Partitioner} }},
+	{"kafka-replay", "kafka.replay", "how far back a newly assigned partition is read, index-only, before its committed offset (at least --pair-wait)", func(c *Config) []any { return []any{&c.Kafka.Replay} }},
+	{"kafka-commit-interval", "kafka.commit_interval", "longest time between two offset commits: after a crash at most this much is counted twice", func(c *Config) []any { return []any{&c.Kafka.CommitInterval} }},
+	{"kafka-session-timeout", "kafka.session_timeout", "how long the group waits for a silent (crashed) instance before its partitions go to the others", func(c *Config) []any { return []any{&c.Kafka.SessionTimeout} }},
+	{"kafka-advertise", "kafka.advertise", "this instance's API address as the other members reach it (host:port), published as its group client id; default: the hostname and the --http-addr port", func(c *Config) []any { return []any{&c.Kafka.Advertise} }},
 	{"log-level", "log.level", "debug, info, warn or error", func(c *Config) []any { return []any{&c.Log.Level} }},
 	{"log-format", "log.format", "text or json", func(c *Config) []any { return []any{&c.Log.Format} }},
 }

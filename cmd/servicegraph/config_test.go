@@ -96,8 +96,11 @@ func TestFlagsMirrorYAML(t *testing.T) {
 					doc.WriteString(strings.Repeat("  ", i) + p + ":\n")
 				}
 				v := val
-				if (fieldsValue{o.fields(&def)}).typeName() == "string" {
+				switch (fieldsValue{o.fields(&def)}).typeName() {
+				case "string":
 					v = `"` + v + `"`
+				case "list":
+					v = "[" + v + "]"
 				}
 				doc.WriteString(strings.Repeat("  ", len(parts)-1) + parts[len(parts)-1] + ": " + v + "\n")
 			}

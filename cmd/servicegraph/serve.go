@@ -99,8 +99,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	if err := recv.Start(ctx); err != nil {
 		return errors.Join(err, srv.Shutdown(context.Background()), proc.Shutdown(context.Background()))
 	}
+	var kin *kafkaIngest // multi-instance mode (kafka.go)
+	if cfg.Kafka.Enabled() {
+		if kin, err = startKafka(ctx, cfg.Kafka.Config, advertised(cfg.Kafka.Advertise, srv.Addr()), proc, logger, reg); err != nil {
+			return errors.Join(err, recv.Shutdown(context.Background()), proc.Shutdown(context.Background()), srv.Shutdown(context.Background()))
+		}
+	}
 	if err := st.Start(ctx); err != nil {
-		return errors.Join(err, recv.Shutdown(context.Background()), proc.Shutdown(context.Background()), srv.Shutdown(context.Background()))
+		return errors.Join(err, kin.shutdown(context.Background()), recv.Shutdown(context.Background()), proc.Shutdown(context.Background()),
+			srv.Shutdown(context.Background()))
 	}
 	probe.set(phaseRunning)
 	logger.Info("servicegraph started", "otlp_grpc", addrString(recv.GRPCAddr()), "otlp_http", addrString(recv.HTTPAddr()),
@@ -116,7 +123,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	errs := []error{recv.Shutdown(sctx), proc.Shutdown(sctx)}
+	errs := []error{kin.shutdown(sctx), recv.Shutdown(sctx), proc.Shutdown(sctx)}
 	proc.Flush()
 	errs = append(errs, st.Shutdown(sctx), srv.Shutdown(sctx))
 	if err := errors.Join(errs...); err != nil {

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The kafka flags and YAML keys: off without brokers (nothing else is
+// checked then), a comma-separated broker list, every problem named by
+// its flag or line, and the replay covering the pair wait.
+func TestKafkaConfig(t *testing.T) {
+	parse := func(args ...string) (Config, error) {
+		return parseConfig(flag.NewFlagSet("servicegraph serve", flag.ContinueOnError), args, io.Discard, newDefaultConfig)
+	}
+	c, err := parse("--kafka-partitioner", "fnv")
+	if err != nil || c.Kafka.Enabled() {
+		t.Fatalf("without brokers: %v, enabled %v", err, c.Kafka.Enabled())
+	}
+	c, err = parse("--kafka-brokers", "k1:9092, k2:9092,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Kafka.Brokers, []string{"k1:9092", "k2:9092"}) || c.Kafka.Topic != "otlp_spans" || c.Kafka.Group != "servicegraph" ||
+		c.Kafka.Partitioner != "sarama_compat" || c.Kafka.Replay != time.Minute || c.Kafka.CommitInterval != time.Second {
+		t.Errorf("defaults: %+v", c.Kafka)
+	}
+	_, err = parse("--kafka-brokers", "k1:9092", "--kafka-partitioner", "fnv", "--kafka-replay", "5s", "--pair-wait", "10s",
+		"--kafka-links-topic", "otlp_spans", "--kafka-commit-interval", "0s")
+	for _, want := range []string{
+		`--kafka-partitioner (kafka.partitioner): unknown partitioner "fnv" (want sarama_compat or murmur2)`,
+		"--kafka-replay (kafka.replay): must be at least pairing.pair_wait (10s), got 5s",
+		"--kafka-links-topic (kafka.links_topic): must differ from the spans topic",
+		"--kafka-commit-interval (kafka.commit_interval): 0s not in (0, 1m]",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nwant it to contain %q", err, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "sg.yaml")
+	yaml := "kafka:\n  brokers: [k1:9092, k2:9092]\n  topic: spans\n  group: g\n  partitioner: murmur2\n  replay: 90s\n  advertise: sg-0.sg:8080\n  topic2: x\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = parse("--config", path)
+	if err == nil || !strings.Contains(err.Error(), "line 8: kafka.topic2: unknown key") {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(strings.TrimSuffix(yaml, "  topic2: x\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err = parse("--config", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Kafka.Brokers, []string{"k1:9092", "k2:9092"}) || c.Kafka.Topic != "spans" || c.Kafka.Group != "g" ||
+		c.Kafka.Partitioner != "murmur2" || c.Kafka.Replay != 90*time.Second || c.Kafka.Advertise != "sg-0.sg:8080" {
+		t.Errorf("yaml: %+v", c.Kafka)
+	}
+}
