@@ -1,12 +1,18 @@
 package api_test
 
 import (
+	"bytes"
+	"context"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // diffFixture is a store with 10 s history buckets and two minutes of
@@ -145,5 +151,65 @@ func TestDiffAPIErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// diffDOTRenderer answers every format with picture.WriteDOT's text, so that
+// tests read exactly what the renderer was asked to draw.
+type diffDOTRenderer struct{ keys []string }
+
+func (r *diffDOTRenderer) Render(_ context.Context, key string, v *graph.View, _ picture.Format, o picture.Options) ([]byte, error) {
+	r.keys = append(r.keys, key)
+	var b bytes.Buffer
+	err := picture.WriteDOT(&b, v, o)
+	return b.Bytes(), err
+}
+
+// TestDiffRender: /graph.dot with a baseline draws the diff (golden DOT:
+// added edge highlighted, removed faded, changed annotated); without one,
+// the view; the two have different render keys, and so do diffs with
+// different thresholds.
+func TestDiffRender(t *testing.T) {
+	st, c := diffFixture(t)
+	r := &diffDOTRenderer{}
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: r}, nil)
+	h := s.Handler()
+	window := "from=" + unix(t0.Add(-time.Minute)) + "&to=" + unix(t0)
+	rec := get(h, "/graph.dot?"+window+"&baseline_to="+unix(t0.Add(-time.Minute)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	path := filepath.Join("testdata", "diff_render.golden.dot")
+	if *update {
+		if err := os.WriteFile(path, rec.Body.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Body.String(); got != string(want) {
+		t.Errorf("diff DOT differs from %s (-update rewrites it):\n%s", path, got)
+	}
+	for _, s := range []string{
+		`"checkout" -> "fulfilment" [id="e_checkout_fulfilment_messaging_system_`, `class="diff-added", label="messaging_system\nadded: 10"`,
+		`class="diff-removed", label="removed (was 10)"`, `label="10 → 30 (+200%)"`, `label="20\nmean 62.5ms → 250ms (+300%)"`,
+	} {
+		if !strings.Contains(rec.Body.String(), s) {
+			t.Errorf("diff DOT lacks %s", s)
+		}
+	}
+	plain := get(h, "/graph.dot?"+window)
+	if plain.Code != http.StatusOK || strings.Contains(plain.Body.String(), "diff-") {
+		t.Fatalf("without a baseline: %d %s", plain.Code, plain.Body)
+	}
+	get(h, "/graph.dot?"+window+"&baseline_to="+unix(t0.Add(-time.Minute))+"&rate_change=5")
+	if k := r.keys; len(k) != 3 || k[0] == k[1] || k[0] == k[2] || !strings.HasPrefix(k[0], "diff|") {
+		t.Errorf("render keys: %q", k)
+	}
+	// Parameter errors are the diff's.
+	if rec := get(h, "/graph.svg?baseline_from=x"); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"parameter":"baseline_from"`) {
+		t.Errorf("bad baseline: %d %s", rec.Code, rec.Body)
 	}
 }

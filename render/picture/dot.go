@@ -21,7 +21,8 @@ const GraphName = "servicegraph"
 // input. Nodes are sorted by name and edges by client, server and kind; node
 // IDs are the exact (escaped) names and every node and edge has a stable SVG
 // element id. Async edges (messaging_system, span_link) are dashed. v is only
-// read.
+// read. With o.Diff, the diff is drawn instead (v is not read): see
+// writeDiffDOT.
 func WriteDOT(w io.Writer, v *graph.View, o Options) error {
 	if v == nil {
 		return errors.New("nil view")
@@ -31,9 +32,26 @@ func WriteDOT(w io.Writer, v *graph.View, o Options) error {
 	}
 	o = o.Normalized()
 	var b bytes.Buffer
-	writeDOT(&b, v, o)
+	if o.Diff != nil {
+		writeDiffDOT(&b, o.Diff, o)
+	} else {
+		writeDOT(&b, v, o)
+	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// writeHeader opens the graph: its attributes and the node and edge
+// defaults.
+func writeHeader(b *bytes.Buffer, o Options) {
+	fmt.Fprintf(b, "digraph %s {\n", quoteID(GraphName))
+	fmt.Fprintf(b, "\tgraph [id=%q, rankdir=%s, bgcolor=\"white\", fontname=%q, fontsize=11, nodesep=0.35, ranksep=0.6, pad=0.2, outputorder=edgesfirst", GraphName, o.RankDir, fontName)
+	if o.Title != "" {
+		fmt.Fprintf(b, ", label=%s, labelloc=t, labeljust=l", quoteText(o.Title))
+	}
+	b.WriteString("];\n")
+	fmt.Fprintf(b, "\tnode [fontname=%q, fontsize=10, margin=\"0.15,0.06\"];\n", fontName)
+	fmt.Fprintf(b, "\tedge [fontname=%q, fontsize=8, arrowsize=0.7];\n", fontName)
 }
 
 func writeDOT(b *bytes.Buffer, v *graph.View, o Options) {
@@ -66,15 +84,8 @@ func writeDOT(b *bytes.Buffer, v *graph.View, o Options) {
 	}
 	slices.SortFunc(nodes, func(a, b graph.ViewNode) int { return cmp.Compare(a.Name, b.Name) })
 
-	fmt.Fprintf(b, "digraph %s {\n", quoteID(GraphName))
-	fmt.Fprintf(b, "\tgraph [id=%q, rankdir=%s, bgcolor=\"white\", fontname=%q, fontsize=11, nodesep=0.35, ranksep=0.6, pad=0.2, outputorder=edgesfirst", GraphName, o.RankDir, fontName)
-	if o.Title != "" {
-		fmt.Fprintf(b, ", label=%s, labelloc=t, labeljust=l", quoteText(o.Title))
-	}
-	b.WriteString("];\n")
-	fmt.Fprintf(b, "\tnode [fontname=%q, fontsize=10, margin=\"0.15,0.06\"];\n", fontName)
-	fmt.Fprintf(b, "\tedge [fontname=%q, fontsize=8, arrowsize=0.7];\n", fontName)
-	writeLegend(b, taken)
+	writeHeader(b, o)
+	writeLegend(b, taken, legendErrorColours)
 	for i := range nodes {
 		n := &nodes[i]
 		fmt.Fprintf(b, "\t%s [id=%q, label=%s, tooltip=%s, %s];\n",

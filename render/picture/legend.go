@@ -5,11 +5,18 @@ import (
 	"io"
 )
 
+// Colour notes of the legend: the error-rate scale of a view, the
+// statuses of a diff.
+const (
+	legendErrorColours = `edge colour: error rate\lgrey < 1%, orange < 5%, red ≥ 5%\lwidth: request volume\l`
+	legendDiffColours  = `colour: change from the baseline\lgreen: added (bold)\lred, faded: removed\lorange: changed (label: the change)\lgrey: same\lwidth: request volume\l`
+)
+
 // writeLegend writes the legend cluster: the three node shapes, a solid sync
 // edge and a dashed async edge, and what colour and width mean. Its node IDs
 // start with "legend:" and are made unique against taken, the view's names.
 // Its SVG element ids start with "legend".
-func writeLegend(w io.Writer, taken map[string]bool) {
+func writeLegend(w io.Writer, taken map[string]bool, colourNote string) {
 	id := func(s string) string {
 		n := "legend:" + s
 		for taken[n] {
@@ -28,8 +35,7 @@ func writeLegend(w io.Writer, taken map[string]bool) {
 		id("database"), fillDatabase, colourOK)
 	fmt.Fprintf(w, "\t\t%s [id=\"legend_virtual\", label=\"virtual / uninstrumented\", tooltip=\"user, a peer that sends no spans, or overflow\", shape=ellipse, style=\"dashed,filled\", fillcolor=%q, color=%q, fontcolor=%q];\n",
 		id("virtual"), fillVirtual, colourVirtual, colourVirtual)
-	fmt.Fprintf(w, "\t\t%s [id=\"legend_colour\", shape=plaintext, label=\"edge colour: error rate\\lgrey < 1%%, orange < 5%%, red ≥ 5%%\\lwidth: request volume\\l\"];\n",
-		id("colour"))
+	fmt.Fprintf(w, "\t\t%s [id=\"legend_colour\", shape=plaintext, label=\"%s\"];\n", id("colour"), colourNote)
 	for i, n := range []string{sync1, sync2, async1, async2} {
 		fmt.Fprintf(w, "\t\t%s [id=\"legend_point%d\", label=\"\", shape=point, width=0.05];\n", n, i+1)
 	}

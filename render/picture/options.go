@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/servicegraph/servicegraph/graph"
 )
 
 // Label values of Options.
@@ -29,6 +31,11 @@ type Options struct {
 	Label string
 	// Title is an optional graph label, e.g. the window and the filters.
 	Title string
+	// Diff, when set, is drawn instead of the view: added nodes and edges
+	// highlighted, removed ones faded, changed ones annotated with the
+	// change (see WriteDOT). The view passed with it should be Diff.View(),
+	// which size bounds count. Render keys must then name the diff.
+	Diff *graph.Diff
 }
 
 // ParseRankDir returns s as one of RankDirs, upper case; empty is RankDirs[0].

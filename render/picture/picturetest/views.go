@@ -113,3 +113,50 @@ func BigView(n, m int) *graph.View {
 	}
 	return v
 }
+
+// Diff is the diff of two hours, the baseline just before the window:
+// every status, a latency change with percentiles (an edge whose window
+// histogram is known) and one with means, a rate and an error change, an
+// added async edge (still dashed) and a removed database.
+//
+//	frontend→checkout call      1000 → 3000             changed: rate
+//	checkout→payments call      1200 → 1200, 6 → 60 err changed: errors
+//	checkout→shipping messaging 800 → 800, delay p95    changed: latency (delay)
+//	checkout→fraud span_link    none → 50               added (fraud too)
+//	checkout→legacy-db database 400 → none              removed (legacy-db too)
+//	user→frontend virtual_node  1000 → 1100, 35 → 40 ms same (+10%, +14%)
+func Diff() *graph.Diff {
+	bounds := []float64{0.1, 0.2, 0.4, 0.8, 1.6, 3.2}
+	hist := func(counts ...uint64) *graph.Histogram { return &graph.Histogram{Counts: counts} }
+	old := graph.Sample{From: T0.Add(-Window), To: T0, Bounds: bounds,
+		Nodes: []graph.ViewNode{
+			Svc("checkout", 1000, 0), Svc("frontend", 1000, 0), Node("legacy-db", graph.DatabaseNode, 400, 0),
+			Svc("payments", 1200, 6), Svc("shipping", 800, 0), Node(graph.UserNode, graph.VirtualNode, 1000, 0),
+		},
+		Edges: []graph.SampleEdge{
+			{ViewEdge: Edge("checkout", "legacy-db", graph.Database, 400, 0, 0.01)},
+			{ViewEdge: Edge("checkout", "payments", graph.Call, 1200, 6, 0.035)},
+			{ViewEdge: Edge("checkout", "shipping", graph.Messaging, 800, 0, 0.15), Hist: hist(0, 800, 0, 0, 0, 0, 0)},
+			{ViewEdge: Edge("frontend", "checkout", graph.Call, 1000, 0, 0.05)},
+			{ViewEdge: Edge(graph.UserNode, "frontend", graph.Virtual, 1000, 0, 0.035)},
+		},
+	}
+	cur := graph.Sample{From: T0, To: T0.Add(Window), Bounds: bounds,
+		Nodes: []graph.ViewNode{
+			Svc("checkout", 3000, 0), Svc("fraud", 50, 0), Svc("frontend", 1100, 0),
+			Svc("payments", 1200, 60), Svc("shipping", 800, 0), Node(graph.UserNode, graph.VirtualNode, 1100, 0),
+		},
+		Edges: []graph.SampleEdge{
+			{ViewEdge: Edge("checkout", "fraud", graph.SpanLink, 50, 0, 0.3)},
+			{ViewEdge: Edge("checkout", "payments", graph.Call, 1200, 60, 0.035)},
+			{ViewEdge: Edge("checkout", "shipping", graph.Messaging, 800, 0, 0.9), Hist: hist(0, 0, 0, 400, 400, 0, 0)},
+			{ViewEdge: Edge("frontend", "checkout", graph.Call, 3000, 0, 0.05)},
+			{ViewEdge: Edge(graph.UserNode, "frontend", graph.Virtual, 1100, 0, 0.04)},
+		},
+	}
+	d, err := graph.Compare(old, cur, graph.DefaultThresholds)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
