@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/pairing"
@@ -48,13 +49,90 @@ type shownEdge struct {
 // refreshing changes the edges, server errors are shown, the unresolved
 // links table is filled with text only. It saves a screenshot to
 // $SERVICEGRAPH_ARTIFACTS (or a temporary directory).
-func TestBrowserPage(t *testing.T) {
+// browser is a headless Chromium driven by chromedp for one test.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// newBrowser starts Chromium for t (skipping without it outside CI), bounded
+// to 40 s in all; it closes at the end of the test.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
 	path := chromium(t)
-	artifacts := os.Getenv("SERVICEGRAPH_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
 	userData := t.TempDir()
+	// The whole browser session is bounded; a hung page fails the test
+	// instead of the run.
+	parent, cancelParent := context.WithTimeout(context.Background(), 40*time.Second)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(parent,
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(userData),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 1000))
+	ctx, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		if err := chromedp.Cancel(ctx); err != nil {
+			t.Errorf("close the browser: %v", err)
+		}
+		cancelBrowser()
+		cancelAlloc()
+		cancelParent()
+	})
+	// Start the browser on ctx: it lives as long as the context of the
+	// first run.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return &browser{t: t, ctx: ctx}
+}
+
+// do runs steps within a few seconds, so that a failure leaves time to
+// look at the page.
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) error {
+	step, cancel := context.WithTimeout(b.ctx, 8*time.Second)
+	defer cancel()
+	return chromedp.Do(step, steps...)
+}
+
+// eval evaluates a JavaScript expression into out's type.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// screenshot saves the page to name in the test's artifact directory
+// (go test -artifacts -outputdir DIR keeps it; see the README).
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot: %v", err)
+	}
+	shot := filepath.Join(b.t.ArtifactDir(), name)
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot: %s", shot)
+}
+
+// setValue sets an input's live value (chromedp's Clear only resets the
+// attribute).
+func setValue(id, v string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf("void (document.getElementById(%q).value = %q)", id, v))
+}
+
+// TestBrowserPage drives the built-in page in headless Chromium: the SVG
+// is shown, exactly the async edges are dashed, typing a service and
+// refreshing changes the edges, server errors are shown, the unresolved
+// links table is filled with text only. It saves a screenshot to the
+// test's artifact directory.
+func TestBrowserPage(t *testing.T) {
+	br := newBrowser(t)
+	ctx, do := br.ctx, br.do
 	st, c := fixture(t)
 	r := &fakeRenderer{}
 	problems := func() []pairing.Problem {
@@ -68,35 +146,6 @@ func TestBrowserPage(t *testing.T) {
 	defer s.Shutdown(context.Background())
 	base := "http://" + s.Addr().String()
 
-	// The whole browser session is bounded; a hung page fails the test
-	// instead of the run.
-	parent, cancelParent := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancelParent()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(parent,
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(userData),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 1000))
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	// Start the browser on ctx: it lives as long as the context of the
-	// first run.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	// do runs steps within a few seconds, so that a failure leaves time to
-	// look at the page.
-	do := func(steps ...chromedp.Action[chromedp.Void]) error {
-		step, cancel := context.WithTimeout(ctx, 8*time.Second)
-		defer cancel()
-		return chromedp.Do(step, steps...)
-	}
-	// setValue sets an input's live value (chromedp's Clear only resets the
-	// attribute).
-	setValue := func(id, v string) chromedp.Action[chromedp.Void] {
-		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf("void (document.getElementById(%q).value = %q)", id, v))
-	}
 	dump := func() string {
 		s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({graph: document.getElementById('graph').dataset,
 			error: document.getElementById('error').textContent, service: document.getElementById('service').value,
@@ -182,15 +231,7 @@ func TestBrowserPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="ok"][data-query*="depth=2"]:not([data-query*="service="])`))); err != nil {
 		t.Fatalf("back to the whole graph: %v; page: %s", err, dump())
 	}
-	screenshot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	shot := filepath.Join(artifacts, "page.png")
-	if err := os.WriteFile(shot, screenshot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", shot)
+	br.screenshot("page.png")
 
 	// Server errors are shown: a bad service (400 JSON), then a picture too
 	// large to draw (422 text with the hint).
@@ -218,7 +259,187 @@ func TestBrowserPage(t *testing.T) {
 	if rec := get(s.Handler(), "/graph.svg"); rec.Code != http.StatusUnprocessableEntity {
 		t.Errorf("graph.svg: %d", rec.Code)
 	}
-	if err := chromedp.Cancel(ctx); err != nil {
-		t.Errorf("close the browser: %v", err)
+}
+
+// panel reads the side panel: its title and each value by its key.
+type panel struct {
+	Title  string            `json:"title"`
+	Kind   string            `json:"kind"`
+	Values map[string]string `json:"values"`
+}
+
+const readPanel = `(() => {
+	const d = document.getElementById('details');
+	const values = {};
+	for (const dd of d.querySelectorAll('dd[data-k]')) values[dd.dataset.k] = dd.textContent;
+	return {title: d.hidden ? '' : document.getElementById('details-title').textContent, kind: d.dataset.kind || '', values};
+})()`
+
+// TestBrowserExplore drives the explorable page over the real renderer's
+// SVG: clicking a node and an edge shows their exact numbers in the side
+// panel, hovering a node highlights exactly its neighbours, search finds a
+// service and says when none matches, the keyboard reaches an edge and
+// opens and closes its panel, zoom changes the view box, the legend is
+// outside the drawing, a custom window is sent as from/to, and filters that
+// match nothing say so. Screenshots go to the test's artifact directory.
+func TestBrowserExplore(t *testing.T) {
+	br := newBrowser(t)
+	st, c := fixture(t)
+	problems := func() []pairing.Problem {
+		return []pairing.Problem{{Result: "unresolved", Service: "payments", SpanName: "settle", TraceID: "0af7651916cd43dd8448eb211c80319c",
+			SpanID: "b7ad6b7169203331", Time: t0.Add(-time.Minute), LikelyCause: pairing.CauseNeverSeen}}
 	}
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: newRealRenderer(t, prometheus.NewRegistry(), nil), Problems: problems}, nil)
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	base := "http://" + s.Addr().String()
+	dump := func() string {
+		return eval[string](br, `JSON.stringify({graph: document.getElementById('graph').dataset, error: document.getElementById('error').textContent,
+			empty: document.getElementById('empty').textContent, find: document.getElementById('find-status').textContent,
+			details: document.getElementById('details').hidden, active: document.activeElement && document.activeElement.outerHTML.slice(0, 120)})`)
+	}
+	must := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := br.do(steps...); err != nil {
+			t.Fatalf("%s: %v; page: %s", what, err, dump())
+		}
+	}
+	wantPanel := func(title string, want map[string]string) {
+		t.Helper()
+		must("panel "+title, chromedp.WaitVisible(chromedp.CSS(`#details:not([hidden])`)))
+		got := eval[panel](br, readPanel)
+		if got.Title != title {
+			t.Errorf("panel title %q, want %q", got.Title, title)
+		}
+		for k, v := range want {
+			if got.Values[k] != v {
+				t.Errorf("panel %s: %s = %q, want %q", title, k, got.Values[k], v)
+			}
+		}
+	}
+
+	must("open the page", chromedp.Navigate(base+"/?refresh=0"), chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="ok"]`)))
+	// Every node and edge of the view is wired, the renderer's legend is
+	// gone from the drawing and the page's own is shown beside it.
+	if n := eval[int](br, `document.querySelectorAll('#graph [data-node]').length`); n != 8 {
+		t.Errorf("%d nodes wired, want 8", n)
+	}
+	if n := eval[int](br, `document.querySelectorAll('#graph [data-edge]').length`); n != 8 {
+		t.Errorf("%d edges wired, want 8", n)
+	}
+	if n := eval[int](br, `document.querySelectorAll('#graph [id^="legend"]').length`); n != 0 {
+		t.Errorf("%d legend elements left in the drawing", n)
+	}
+	if !eval[bool](br, `(() => { const l = document.getElementById('legend').getBoundingClientRect(), g = document.getElementById('graph').getBoundingClientRect(); return l.height > 0 && l.top >= g.bottom; })()`) {
+		t.Errorf("the legend is not below the drawing")
+	}
+
+	// Click a node: its numbers over the window and its link health.
+	must("click payments", chromedp.Click(chromedp.CSS(`#graph [data-node="payments"]`)))
+	wantPanel("payments", map[string]string{
+		"kind": "service", "requests": "68", "rate": "0.0189/s", "failed": "14", "errors": "20.59 %",
+		"links_resolved": "0", "links_unresolved": "0", "links_invalid": "0", "links_dropped": "0",
+	})
+	must("payments' unresolved links", chromedp.WaitVisible(chromedp.CSS(`#details-problems li`)))
+	if txt := eval[string](br, `document.getElementById('details-problems').textContent`); !strings.Contains(txt, "unresolved: settle") ||
+		!strings.Contains(txt, "0af7651916cd43dd8448eb211c80319c") {
+		t.Errorf("payments' problems: %q", txt)
+	}
+	br.screenshot("explore-node.png")
+
+	// Click an edge's label: its numbers, the percentiles and first/last seen.
+	xy := eval[[]float64](br, `(() => {
+		const g = [...document.querySelectorAll('#graph [data-edge]')].find((g) => g.dataset.edge === 'checkout\u0000payments\u0000call');
+		const r = g.querySelector('text').getBoundingClientRect();
+		return [r.x + r.width / 2, r.y + r.height / 2]; })()`)
+	must("click checkout → payments", chromedp.MouseClickXY(xy[0], xy[1]))
+	wantPanel("checkout → payments", map[string]string{
+		"kind": "call (sync)", "requests": "60", "rate": "0.0167/s", "failed": "6", "errors": "10.00 %",
+		"mean": "250 ms", "p50": "300 ms", "p95": "390 ms", "p99": "398 ms",
+		"first_seen": "2025-06-01T11:20:30Z", "last_seen": "2025-06-01T11:20:30Z",
+	})
+	if sel := eval[string](br, `[...document.querySelectorAll('#graph .sel')].map((g) => g.dataset.edge || g.dataset.node).join()`); sel != "checkout\x00payments\x00call" {
+		t.Errorf("selected %q, want the edge", sel)
+	}
+
+	// Hover a node: it, its edges and its neighbours stay, the rest dims.
+	must("hover checkout", chromedp.Evaluate[chromedp.Void](`void document.querySelector('#graph [data-node="checkout"] text').dispatchEvent(new MouseEvent('mouseover', {bubbles: true}))`))
+	lit := eval[[]string](br, `[...document.querySelectorAll('#graph svg.dim .hl[data-node]')].map((g) => g.dataset.node).sort()`)
+	if fmt.Sprint(lit) != "[batch checkout frontend fulfilment orders-db payments]" {
+		t.Errorf("highlighted around checkout: %v", lit)
+	}
+	if n := eval[int](br, `document.querySelectorAll('#graph svg.dim .hl[data-edge]').length`); n != 5 {
+		t.Errorf("%d edges highlighted around checkout, want 5", n)
+	}
+
+	// Zoom in with the button: the view box shrinks by 1.25.
+	must("zoom in", chromedp.Click(chromedp.ID("zoom-in")), chromedp.WaitVisible(chromedp.CSS(`#graph[data-zoom="1.250"]`)))
+	must("fit", chromedp.Click(chromedp.ID("zoom-reset")), chromedp.WaitVisible(chromedp.CSS(`#graph[data-zoom="1.000"]`)))
+
+	// Search: a part of a name finds the service and opens its panel; a
+	// name not drawn says so.
+	must("find fulf", setValue("find", "fulf"), chromedp.Click(chromedp.ID("find-go")))
+	wantPanel("fulfilment", map[string]string{"requests": "40", "errors": "0.00 %"})
+	if z := eval[string](br, `document.getElementById('graph').dataset.zoom`); z == "1.000" {
+		t.Errorf("search did not zoom to the service")
+	}
+	if a := eval[string](br, `document.activeElement.dataset.node || ''`); a != "fulfilment" {
+		t.Errorf("focus after search on %q", a)
+	}
+	must("find nothing", setValue("find", "zzz"), chromedp.Click(chromedp.ID("find-go")),
+		chromedp.WaitVisible(chromedp.CSS(`#find-status`)))
+	if msg := eval[string](br, `document.getElementById('find-status').textContent`); msg != "No service named like “zzz” in this drawing." {
+		t.Errorf("search for zzz: %q", msg)
+	}
+
+	// Keyboard: from the drawing, Tab reaches the first edge; Enter opens
+	// its panel with the focus on it; Escape closes it and gives the focus
+	// back.
+	must("keyboard", chromedp.Click(chromedp.ID("zoom-reset")), chromedp.Focus(chromedp.ID("graph")), chromedp.KeyEvent("\t"))
+	first := eval[string](br, `document.activeElement.dataset.edge || ''`)
+	if first != "checkout\x00batch\x00span_link" {
+		t.Fatalf("Tab from the drawing focused %q, want the first edge; page: %s", first, dump())
+	}
+	must("Enter", chromedp.KeyEvent("\r"))
+	wantPanel("checkout → batch", map[string]string{"kind": "span_link (async)", "requests": "30", "mean": "12 s", "errors": "10.00 %"})
+	if a := eval[string](br, `document.activeElement.id`); a != "details-title" {
+		t.Errorf("focus after Enter on %q, want the panel's title", a)
+	}
+	must("Escape", chromedp.KeyEvent("\x1b"), chromedp.WaitNotVisible(chromedp.ID("details")))
+	if a := eval[string](br, `document.activeElement.dataset.edge || ''`); a != first {
+		t.Errorf("focus after Escape on %q, want the edge back", a)
+	}
+	br.screenshot("explore.png")
+
+	// A custom window goes to the API as from/to: 45 to 35 minutes ago
+	// holds the two edges observed 40 minutes ago.
+	from, to := t0.Add(-45*time.Minute).UTC(), t0.Add(-35*time.Minute).UTC()
+	must("custom window", chromedp.SetValue(chromedp.ID("window"), "custom"),
+		chromedp.Evaluate[chromedp.Void](`void document.getElementById('window').dispatchEvent(new Event('change'))`),
+		chromedp.WaitVisible(chromedp.ID("from")),
+		setValue("from", from.Format("2006-01-02T15:04:05")), setValue("to", to.Format("2006-01-02T15:04:05")),
+		chromedp.Click(chromedp.ID("refresh")),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#graph[data-state="ok"][data-query*="from=%d&to=%d"]`, from.Unix(), to.Unix()))))
+	edges := eval[[]string](br, `[...document.querySelectorAll('#graph [data-edge]')].map((g) => g.dataset.edge.replaceAll('\u0000', ' ')).sort()`)
+	if fmt.Sprint(edges) != "[checkout orders-db database checkout payments call]" {
+		t.Errorf("edges 45 to 35 minutes ago: %v", edges)
+	}
+	if u := eval[string](br, `location.search`); !strings.Contains(u, fmt.Sprintf("window=custom&from=%d&to=%d", from.Unix(), to.Unix())) {
+		t.Errorf("page URL %q lacks the custom window", u)
+	}
+
+	// Filters that match nothing: nothing was seen in the last 9 minutes.
+	from, to = t0.Add(-9*time.Minute).UTC(), t0.Add(-time.Minute).UTC()
+	must("empty", setValue("from", from.Format("2006-01-02T15:04:05")), setValue("to", to.Format("2006-01-02T15:04:05")),
+		chromedp.Click(chromedp.ID("refresh")),
+		chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="empty"]`)), chromedp.WaitVisible(chromedp.ID("empty")))
+	msg := eval[string](br, `document.getElementById('empty').textContent`)
+	want := fmt.Sprintf("Nothing matches: no edge had requests between %s and %s. Try a longer window.",
+		from.Format(time.RFC3339), to.Format(time.RFC3339))
+	if msg != want {
+		t.Errorf("empty message %q, want %q", msg, want)
+	}
+	br.screenshot("explore-empty.png")
 }

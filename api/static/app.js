@@ -263,7 +263,7 @@
       const a = view.nodes.get(e.datum.client);
       const b = view.nodes.get(e.datum.server);
       if (a) { a.edges.push(e); if (b) a.neighbours.add(b); }
-      if (b) { b.edges.push(e); if (a) b.neighbours.add(a); }
+      if (b && b !== a) { b.edges.push(e); if (a) b.neighbours.add(a); }
     }
   }
 
