@@ -67,6 +67,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		return err
 	}
 	probe := readiness{saveFailing: st.Failing, readyOnSaveFailure: cfg.State.ReadyOnSaveFailure}
+	// A merged graph of the peers' is bounded as this instance's is.
+	cfg.API.Cluster.Limits = graph.MergeLimits{MaxNodes: cfg.Graph.MaxNodes, MaxEdges: cfg.Graph.MaxEdges}
 	srv, err := api.New(cfg.API, api.Settings{Logger: logger, Registerer: reg}, api.Sources{
 		Graph:    store,
 		Problems: proc.Problems,
