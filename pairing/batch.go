@@ -13,6 +13,7 @@ import (
 // produce, applied to the graph at the end with one lock. Batches are pooled.
 type batch struct {
 	user    graph.NodeID
+	anon    uint32              // UnknownService's node id + 1, 0 before a span without a service.name came (Processor.anon)
 	maxName int                 // Config.MaxNameBytes
 	rec     tracedecode.Records // the request's spans and links, as decoded
 	spans   []span              // rec.Spans with their nodes (resolve)

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
+
+	"github.com/servicegraph/servicegraph/internal/tracedecode"
 )
 
 // Config holds every wait and every bound on in-flight state.
@@ -52,6 +55,18 @@ type Config struct {
 	// key of its own: the service sets it from graph.max_name_bytes
 	// (--max-name-bytes), one figure for every kept name.
 	MaxNameBytes int `yaml:"-"`
+	// DatabaseNameAttributes names the database of a CLIENT span with
+	// db.system.name or db.system: the first of these attributes with a
+	// non-empty value (network.peer.address with :network.peer.port when
+	// present). Keys are those of tracedecode.NamingAttributes.
+	DatabaseNameAttributes []string `yaml:"database_name_attributes"`
+	// PeerAttributes names the uninstrumented peer of another CLIENT span
+	// that never meets its server side (a virtual_node edge), in order.
+	PeerAttributes []string `yaml:"peer_attributes"`
+	// CallerAttributes names the caller of a root SERVER or CONSUMER span
+	// (a virtual_node edge from it); none found: a root SERVER span's
+	// caller is user. Names by default, not addresses.
+	CallerAttributes []string `yaml:"caller_attributes"`
 }
 
 // MaxRecentProblems bounds Config.RecentProblems: 10,000 problems hold
@@ -61,15 +76,18 @@ const MaxRecentProblems = 10_000
 // NewDefaultConfig returns the defaults: about 1 GiB of state at the caps.
 func NewDefaultConfig() Config {
 	return Config{
-		PairWait:        10 * time.Second,
-		LinkWait:        5 * time.Minute,
-		MaxIndexSpans:   16 << 20,
-		MaxPendingSpans: 1 << 20,
-		MaxPendingLinks: 1 << 20,
-		Shards:          16,
-		ExpiryInterval:  time.Second,
-		RecentProblems:  200,
-		MaxNameBytes:    256,
+		PairWait:               10 * time.Second,
+		LinkWait:               5 * time.Minute,
+		MaxIndexSpans:          16 << 20,
+		MaxPendingSpans:        1 << 20,
+		MaxPendingLinks:        1 << 20,
+		Shards:                 16,
+		ExpiryInterval:         time.Second,
+		RecentProblems:         200,
+		MaxNameBytes:           256,
+		DatabaseNameAttributes: slices.Clone(tracedecode.DefaultDatabaseAttributes),
+		PeerAttributes:         slices.Clone(tracedecode.DefaultPeerAttributes),
+		CallerAttributes:       slices.Clone(tracedecode.DefaultCallerAttributes),
 	}
 }
 
@@ -105,7 +123,15 @@ func (c Config) Validate() error {
 	if c.MaxNameBytes < 16 {
 		errs = append(errs, fmt.Errorf("max_name_bytes must be at least 16, got %d", c.MaxNameBytes))
 	}
+	if _, err := c.naming(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// naming makes the tracedecode.Naming of the attribute lists.
+func (c Config) naming() (*tracedecode.Naming, error) {
+	return tracedecode.NewNaming(c.DatabaseNameAttributes, c.PeerAttributes, c.CallerAttributes)
 }
 
 // Settings are what the code supplies; nil means the default.

@@ -20,6 +20,19 @@ func TestConfigValidate(t *testing.T) {
 			"recent_problems must be between 0 and 10000, got 10001"},
 		{"negative recent problems", func(c *pairing.Config) { c.RecentProblems = -1 }, "recent_problems must be between 0 and 10000, got -1"},
 		{"names cut too short", func(c *pairing.Config) { c.MaxNameBytes = 15 }, "max_name_bytes must be at least 16, got 15"},
+		{"Tempo's database order", func(c *pairing.Config) {
+			c.DatabaseNameAttributes = []string{"peer.service", "server.address", "network.peer.address", "db.name"}
+		}, ""},
+		{"the connector's database order", func(c *pairing.Config) { c.DatabaseNameAttributes = []string{"db.name"} }, ""},
+		{"no caller attributes", func(c *pairing.Config) { c.CallerAttributes = nil }, ""},
+		{"unknown attribute", func(c *pairing.Config) { c.PeerAttributes = []string{"peer.service", "http.host"} },
+			`peer_attributes: unknown attribute "http.host": must be one of db.system.name, db.system, db.namespace, db.name, ` +
+				"peer.service, service.peer.name, server.address, network.peer.address, network.peer.port, net.peer.name, " +
+				"net.sock.peer.addr, client.address"},
+		{"port alone, twice", func(c *pairing.Config) {
+			c.DatabaseNameAttributes = []string{"network.peer.port", "db.name", "db.name"}
+		}, "database_name_attributes: network.peer.port must not stand alone (it is read with network.peer.address)\n" +
+			`database_name_attributes: "db.name" must appear once, got it twice`},
 		{"every problem at once", func(c *pairing.Config) { c.MaxNameBytes, c.RecentProblems = 0, -1 },
 			"recent_problems must be between 0 and 10000, got -1\nmax_name_bytes must be at least 16, got 0"},
 	}

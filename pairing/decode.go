@@ -45,6 +45,9 @@ func (p *Processor) resolve(b *batch) (rejected int) {
 			name = UnknownService
 		}
 		svc := p.graph.Node(name, graph.ServiceNode)
+		if res.Service == "" && p.anon.Load() != uint32(svc)+1 {
+			p.anon.Store(uint32(svc) + 1)
+		}
 		if uint32(svc) > p.maxNodeID {
 			overflow += res.End - lo
 			lo = res.End
@@ -54,7 +57,7 @@ func (p *Processor) resolve(b *batch) (rejected int) {
 			rs := &r.Spans[i]
 			s := span{key: rs.Key, parent: rs.Parent, svc: svc, kind: rs.Kind, failed: rs.Failed, start: rs.Start, end: rs.End,
 				linkLo: rs.LinkLo, linkHi: rs.LinkHi, name: rs.Name}
-			if rs.PeerKind != tracedecode.NoPeer {
+			if rs.PeerKind != tracedecode.NoPeer { // a database, a peer, or a root span's caller
 				s.peerKind = graph.Virtual
 				if rs.PeerKind == tracedecode.PeerDatabase {
 					s.peerKind = graph.Database

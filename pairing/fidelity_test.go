@@ -148,3 +148,81 @@ func TestLateServerAfterVirtualEdge(t *testing.T) {
 		})
 	}
 }
+
+// TestDatabaseNames: a database is named by db.namespace, db.name, the
+// peer attributes, and only then the db system; the list is configurable.
+func TestDatabaseNames(t *testing.T) {
+	db := func(attrs map[string]string) []sp {
+		return []sp{
+			{svc: "api", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 50},
+			{svc: "api", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindClient, startMs: 10, end: 20, attrs: attrs},
+		}
+	}
+	tempoOrder := func(c *pairing.Config) {
+		c.DatabaseNameAttributes = []string{"peer.service", "server.address", "network.peer.address", "db.name"}
+	}
+	runFidelity(t, []fidelityCase{
+		{name: "namespace first", spans: db(map[string]string{"db.system.name": "postgresql", "db.namespace": "orders",
+			"db.name": "old", "server.address": "pg-1"}),
+			edges: []string{"api>orders:database 1/0", "user>api:virtual_node 1/0"}},
+		{name: "db.name", spans: db(map[string]string{"db.system": "postgresql", "db.name": "orders", "peer.service": "pg"}),
+			edges: []string{"api>orders:database 1/0", "user>api:virtual_node 1/0"}},
+		{name: "peer.service before the address", spans: db(map[string]string{"db.system": "postgresql", "peer.service": "pg",
+			"server.address": "pg-1.internal"}),
+			edges: []string{"api>pg:database 1/0", "user>api:virtual_node 1/0"}},
+		{name: "server.address, not the system", spans: db(map[string]string{"db.system.name": "postgresql", "server.address": "pg-1.internal"}),
+			edges: []string{"api>pg-1.internal:database 1/0", "user>api:virtual_node 1/0"}},
+		{name: "network.peer.address with its port", spans: db(map[string]string{"db.system": "redis",
+			"network.peer.address": "10.0.0.7", "network.peer.port": "6379"}),
+			edges: []string{"api>10.0.0.7:6379:database 1/0", "user>api:virtual_node 1/0"}},
+		{name: "the system last", spans: db(map[string]string{"db.system.name": "postgresql", "db.system": "postgres"}),
+			edges: []string{"api>postgresql:database 1/0", "user>api:virtual_node 1/0"}},
+		{name: "Tempo's order", spans: db(map[string]string{"db.system": "postgresql", "db.name": "orders", "server.address": "pg-1"}),
+			cfg: tempoOrder, edges: []string{"api>pg-1:database 1/0", "user>api:virtual_node 1/0"}},
+		{name: "no attribute of the list: no database node", spans: db(map[string]string{"db.system": "postgresql"}),
+			cfg: tempoOrder, edges: []string{"user>api:virtual_node 1/0"}},
+	})
+}
+
+// TestAnonymousServer: a SERVER span without a service.name whose client
+// names its peer makes client → peer, as an uninstrumented peer would.
+func TestAnonymousServer(t *testing.T) {
+	spans := func(peer map[string]string) []sp {
+		return []sp{
+			{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 50},
+			{svc: "web", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindClient, startMs: 10, end: 40, attrs: peer},
+			{svc: "", trace: 1, id: 3, parent: 2, kind: ptrace.SpanKindServer, startMs: 15, end: 35, err: true},
+		}
+	}
+	runFidelity(t, []fidelityCase{
+		{name: "client names its peer", spans: spans(map[string]string{"peer.service": "stripe"}),
+			edges: []string{"user>web:virtual_node 1/0", "web>stripe:virtual_node 1/1"},
+			hists: []string{"user>web:virtual_node server=1/0.05", "web>stripe:virtual_node server=1/0.02",
+				"web>stripe:virtual_node client=1/0.03"}},
+		{name: "client names no peer: a call to unknown_service", spans: spans(nil),
+			edges: []string{"user>web:virtual_node 1/0", "web>unknown_service:call 1/1"}},
+	})
+}
+
+// TestRootCaller: a root SERVER or CONSUMER span that names its caller
+// gets a virtual_node edge from it; user stays the fallback of SERVER
+// spans; the attribute list is configurable.
+func TestRootCaller(t *testing.T) {
+	root := func(kind ptrace.SpanKind, attrs map[string]string) []sp {
+		return []sp{{svc: "worker", trace: 1, id: 1, kind: kind, end: 50, attrs: attrs}}
+	}
+	runFidelity(t, []fidelityCase{
+		{name: "consumer names its producer", spans: root(ptrace.SpanKindConsumer, map[string]string{"peer.service": "legacy-producer"}),
+			edges: []string{"legacy-producer>worker:virtual_node 1/0"}},
+		{name: "server names its caller", spans: root(ptrace.SpanKindServer, map[string]string{"service.peer.name": "cron"}),
+			edges: []string{"cron>worker:virtual_node 1/0"}},
+		{name: "an address is no caller by default", spans: root(ptrace.SpanKindServer, map[string]string{"client.address": "10.1.2.3"}),
+			edges: []string{"user>worker:virtual_node 1/0"}},
+		{name: "unless asked", spans: root(ptrace.SpanKindServer, map[string]string{"client.address": "10.1.2.3"}),
+			cfg:   func(c *pairing.Config) { c.CallerAttributes = []string{"peer.service", "client.address"} },
+			edges: []string{"10.1.2.3>worker:virtual_node 1/0"}},
+		{name: "a consumer naming none has no caller", spans: root(ptrace.SpanKindConsumer, nil)},
+		{name: "a caller named user is not the synthetic user", spans: root(ptrace.SpanKindServer, map[string]string{"peer.service": "user"}),
+			edges: []string{"user~>worker:virtual_node 1/0"}},
+	})
+}

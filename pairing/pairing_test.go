@@ -129,7 +129,7 @@ func TestEdges(t *testing.T) {
 		{"calls.json", []string{
 			"checkout>orders:database 1/0",
 			"checkout>payments:call 1/0",
-			"checkout>redis:database 1/1",
+			"checkout>redis.internal:database 1/1", // server.address before db.system
 			"checkout>worker:call 1/0",
 			"frontend>checkout:call 2/1",
 			"payments>stripe-api:virtual_node 1/0",

@@ -49,8 +49,11 @@ type Processor struct {
 	// is past maxNodeID (MaxNodes-1; lowered only by tests).
 	nodeOverflow atomic.Uint64
 	maxNodeID    uint32
-	linksSeen    atomic.Uint64
-	invalidLink  atomic.Uint64
+	// anon is UnknownService's node id + 1 once a span without a
+	// service.name came (resolve), 0 before: batch.anonymous.
+	anon        atomic.Uint32
+	linksSeen   atomic.Uint64
+	invalidLink atomic.Uint64
 
 	runMu  sync.Mutex // guards cancel and done
 	cancel context.CancelFunc
@@ -74,7 +77,10 @@ func New(cfg Config, set Settings, g *graph.Store) (*Processor, error) {
 	for range cfg.Shards {
 		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.hash, cfg.Preallocate)))
 	}
-	p.pool.New = func() any { return &batch{user: p.user, maxName: cfg.MaxNameBytes} }
+	naming, _ := cfg.naming() // valid: Validate made it
+	p.pool.New = func() any {
+		return &batch{user: p.user, maxName: cfg.MaxNameBytes, rec: tracedecode.Records{Naming: naming}}
+	}
 	return p, nil
 }
 
@@ -103,6 +109,7 @@ func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 // process pairs the decoded spans of b; rejected spans were refused.
 func (p *Processor) process(b *batch, rejected int) error {
 	now := p.now().UnixNano()
+	b.anon = p.anon.Load()
 	b.group(len(p.shards), func(s *span) int32 { s.th = p.hash.trace(&s.key.Trace); return p.shardOf(s.th) })
 	dups := 0
 	b.todo = b.todo[:0]

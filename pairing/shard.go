@@ -88,7 +88,10 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		pk := spanKey{Trace: s.key.Trace, Span: s.parent}
 		if p := sh.idx.findHashed(&pk, h.key(s.th, &s.parent)); p != nil {
 			sh.c.pairedChildren++
-			b.pair(p, e.meta, s.start, s.end)
+			if !b.anonymous(e.meta) || !p.meta.queued() ||
+				!b.toPeer(p, sh.clients.at(uint32(p.end)), e.meta, s.start, s.end) {
+				b.pair(p, e.meta, s.start, s.end)
+			}
 			if p.meta.queued() && p.meta.paired() { // its server side: the client waits no more
 				pos := uint32(p.end)
 				unqueue(p, sh.clients.at(pos))
@@ -100,14 +103,25 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		}
 	} else {
 		sh.c.roots++
-		if s.kind == kindServer && b.k.mark == 0 { // a replayed root's edge was counted by its earlier owner (replay.go)
-			b.obs = append(b.obs, graph.Observation{Client: b.user, Server: s.svc, Kind: graph.Virtual,
+		// A root SERVER span's caller is the one it names, else user; a
+		// root CONSUMER span's only if it names one. (A replayed root's
+		// edge was counted by its earlier owner, replay.go.)
+		if (s.kind == kindServer || s.kind == kindConsumer && s.hasPeer) && b.k.mark == 0 {
+			caller := b.user
+			if s.hasPeer {
+				caller = s.peer
+			}
+			b.obs = append(b.obs, graph.Observation{Client: caller, Server: s.svc, Kind: graph.Virtual,
 				Failed: s.failed, Seconds: [2]float64{e.seconds(), -1}})
 		}
 	}
 	// s as the parent of spans that came first.
 	sh.children.take(&s.key, func(c *child) {
 		sh.c.pairedChildren++
+		if s.kind == kindClient && s.hasPeer && b.anonymous(c.meta) &&
+			b.toPeer(e, &client{peer: uint32(s.peer), kind: uint8(s.peerKind)}, c.meta, c.start, c.end) {
+			return
+		}
 		b.pair(e, c.meta, c.start, c.end)
 	})
 	// s as a client that may never meet its server.
@@ -187,6 +201,26 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 func redundant(p *entry, child meta) bool {
 	pk, ck := p.meta.kind(), child.kind()
 	return ck == kindConsumer && pk == kindProducer || ck == kindServer && pk == kindClient || p.meta.svc() != child.svc()
+}
+
+// anonymous reports whether a span of meta m has no service.name (its
+// node is UnknownService).
+func (b *batch) anonymous(m meta) bool { return b.anon != 0 && uint32(m.svc())+1 == b.anon }
+
+// toPeer makes the edge of a SERVER or CONSUMER span without a
+// service.name (meta cm) whose parent, the CLIENT span p, names its peer
+// (c: its clients queue item, or one made of the span): client → peer, as
+// if the peer were uninstrumented (Tempo skips spans without a service
+// name), not a call to unknown_service. It reports false, doing nothing,
+// when cm is no such span.
+func (b *batch) toPeer(p *entry, c *client, cm meta, cstart, cend int64) bool {
+	if ck := cm.kind(); ck != kindServer && ck != kindConsumer || p.meta.kind() != kindClient || p.meta&metaExpired != 0 {
+		return false
+	}
+	b.obs = append(b.obs, graph.Observation{Client: p.meta.svc(), Server: graph.NodeID(c.peer), Kind: graph.Kind(c.kind),
+		Failed: p.meta.failed() || cm.failed(), Seconds: [2]float64{seconds(cend - cstart), p.seconds()}})
+	p.meta |= metaPaired
+	return true
 }
 
 // pair makes the edge, if any, between parent p and a child.

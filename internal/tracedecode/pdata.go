@@ -45,8 +45,8 @@ func (r *Records) fromSpan(sp ptrace.Span) {
 		Kind: uint8(sp.Kind()), Failed: sp.Status().Code() == ptrace.StatusCodeError, Name: sp.Name()}
 	linkLo := len(r.Links)
 	if s.Key.Valid() {
-		if s.Kind == KindClient {
-			s.Peer, s.PeerKind = peerOf(sp.Attributes())
+		if wantsPeer(&s) {
+			peerOf(sp.Attributes(), r.naming(), &s)
 		}
 		links := sp.Links()
 		for l := 0; l < links.Len(); l++ {

@@ -1,10 +1,16 @@
 package tracedecode
 
-import "go.opentelemetry.io/collector/pdata/pcommon"
+import (
+	"errors"
+	"fmt"
+	"strings"
 
-// The peer-attribute slots: the span attributes a CLIENT span's peer is
-// read from, one slot each, in the order peerValues.pick weighs them
-// within their group.
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// The peer-attribute slots: the span attributes a Naming may name, one
+// slot each. The decoder keeps the first value of each (peerSlot is a
+// switch, so that a span's other attributes cost one failed match).
 const (
 	slotDBSystemName       = iota // db.system.name
 	slotDBSystem                  // db.system
@@ -13,9 +19,21 @@ const (
 	slotPeerService               // peer.service
 	slotServicePeerName           // service.peer.name
 	slotServerAddress             // server.address
-	slotNetworkPeerAddress        // network.peer.address
+	slotNetworkPeerAddress        // network.peer.address (with :network.peer.port when present)
+	slotNetworkPeerPort           // network.peer.port (read with network.peer.address only)
+	slotNetPeerName               // net.peer.name (semantic conventions before 1.21)
+	slotNetSockPeerAddr           // net.sock.peer.addr (before 1.21)
+	slotClientAddress             // client.address (a server span's caller)
 	peerSlots                     // the number of slots
 )
+
+// slotKeys are the attribute keys of the slots.
+var slotKeys = [peerSlots]string{
+	slotDBSystemName: "db.system.name", slotDBSystem: "db.system", slotDBNamespace: "db.namespace", slotDBName: "db.name",
+	slotPeerService: "peer.service", slotServicePeerName: "service.peer.name", slotServerAddress: "server.address",
+	slotNetworkPeerAddress: "network.peer.address", slotNetworkPeerPort: "network.peer.port",
+	slotNetPeerName: "net.peer.name", slotNetSockPeerAddr: "net.sock.peer.addr", slotClientAddress: "client.address",
+}
 
 // peerSlot returns the slot of an attribute key, -1 if it names no peer.
 func peerSlot(k string) int {
@@ -36,8 +54,111 @@ func peerSlot(k string) int {
 		return slotServerAddress
 	case "network.peer.address":
 		return slotNetworkPeerAddress
+	case "network.peer.port":
+		return slotNetworkPeerPort
+	case "net.peer.name":
+		return slotNetPeerName
+	case "net.sock.peer.addr":
+		return slotNetSockPeerAddr
+	case "client.address":
+		return slotClientAddress
 	}
 	return -1
+}
+
+// NamingAttributes lists the attribute keys a Naming may name, in slot
+// order.
+func NamingAttributes() []string { return slotKeys[:] }
+
+// Naming says which span attributes name, in order of precedence, the
+// database of a CLIENT span that has db.system.name or db.system, the
+// uninstrumented peer of another CLIENT span, and the caller of a root
+// SERVER or CONSUMER span. The first non-empty value wins;
+// network.peer.address is followed by :network.peer.port when the span has
+// one. A Naming is immutable once made: share it.
+type Naming struct {
+	database, peer, caller []uint8 // slots, in order
+}
+
+// Default attribute lists (NewDefaultNaming).
+var (
+	// DefaultDatabaseAttributes: the database's own name, then the peer
+	// it is reached at, only then the database system (which merges
+	// every database of that system into one node).
+	DefaultDatabaseAttributes = []string{"db.namespace", "db.name", "peer.service", "service.peer.name",
+		"server.address", "network.peer.address", "db.system.name", "db.system"}
+	// DefaultPeerAttributes: names first, then addresses.
+	DefaultPeerAttributes = []string{"peer.service", "service.peer.name", "server.address", "network.peer.address"}
+	// DefaultCallerAttributes: names only, so that no node is an IP
+	// address unless asked for (client.address, network.peer.address).
+	DefaultCallerAttributes = []string{"peer.service", "service.peer.name"}
+)
+
+// defaultNaming is NewDefaultNaming's value, for Records without one.
+var defaultNaming = func() Naming {
+	n, err := NewNaming(DefaultDatabaseAttributes, DefaultPeerAttributes, DefaultCallerAttributes)
+	if err != nil {
+		panic(err) // the defaults are valid (TestNaming)
+	}
+	return *n
+}()
+
+// NewDefaultNaming returns the Naming of the default attribute lists.
+func NewDefaultNaming() *Naming {
+	n := defaultNaming
+	return &n
+}
+
+// NewNaming makes a Naming of the three ordered attribute lists. Every
+// key must be one of NamingAttributes, at most once in a list;
+// network.peer.port cannot stand alone. An empty caller list gives every
+// root SERVER span the caller user; empty database or peer lists leave
+// such CLIENT spans without a node. Every problem is reported at once.
+func NewNaming(database, peer, caller []string) (*Naming, error) {
+	var n Naming
+	var errs []error
+	for _, l := range []struct {
+		name string
+		keys []string
+		dst  *[]uint8
+	}{{"database_name_attributes", database, &n.database}, {"peer_attributes", peer, &n.peer},
+		{"caller_attributes", caller, &n.caller}} {
+		seen := map[int]bool{}
+		for _, k := range l.keys {
+			i := peerSlot(k)
+			switch {
+			case i < 0:
+				errs = append(errs, fmt.Errorf("%s: unknown attribute %q: must be one of %s", l.name, k,
+					strings.Join(slotKeys[:], ", ")))
+			case i == slotNetworkPeerPort:
+				errs = append(errs, fmt.Errorf("%s: network.peer.port must not stand alone (it is read with network.peer.address)", l.name))
+			case seen[i]:
+				errs = append(errs, fmt.Errorf("%s: %q must appear once, got it twice", l.name, k))
+			default:
+				seen[i] = true
+				*l.dst = append(*l.dst, uint8(i))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// naming is r's Naming, the default if it has none.
+func (r *Records) naming() *Naming {
+	if r.Naming != nil {
+		return r.Naming
+	}
+	return &defaultNaming
+}
+
+// wantsPeer reports whether a span's peer attributes are read: a CLIENT
+// span (its database or peer) and a root SERVER or CONSUMER span (its
+// caller).
+func wantsPeer(s *Span) bool {
+	return s.Kind == KindClient || s.Parent == [8]byte{} && (s.Kind == KindServer || s.Kind == KindConsumer)
 }
 
 // peerValues holds the first value of each peer attribute of a span.
@@ -46,36 +167,48 @@ type peerValues struct {
 	value [peerSlots]string
 }
 
-// dbPrecedence is the order a database's name is looked for in.
-var dbPrecedence = [...]int{slotDBNamespace, slotDBName, slotDBSystemName, slotDBSystem}
+// first returns the first non-empty value among slots.
+func (v *peerValues) first(slots []uint8) string {
+	for _, i := range slots {
+		if !v.have[i] || v.value[i] == "" {
+			continue
+		}
+		if i == slotNetworkPeerAddress && v.have[slotNetworkPeerPort] && v.value[slotNetworkPeerPort] != "" {
+			return v.value[i] + ":" + v.value[slotNetworkPeerPort]
+		}
+		return v.value[i]
+	}
+	return ""
+}
 
-// pick finds the node a CLIENT span names: with a db system attribute, a
-// database (db.namespace, else db.name, else the db system); else a peer
-// (peer.service, service.peer.name, server.address, network.peer.address).
-// Empty values do not count.
-func (v *peerValues) pick() (string, PeerKind) {
-	if v.have[slotDBSystemName] || v.have[slotDBSystem] {
-		for _, i := range dbPrecedence {
-			if v.have[i] && v.value[i] != "" {
-				return v.value[i], PeerDatabase
-			}
-		}
+// pick sets the node s names (wantsPeer): for a CLIENT span with a db
+// system attribute, a database (n.database); for another CLIENT span, a
+// peer (n.peer); for a root SERVER or CONSUMER span, its caller
+// (n.caller). Empty values do not count.
+func (v *peerValues) pick(n *Naming, s *Span) {
+	var name string
+	kind := PeerService
+	switch {
+	case s.Kind != KindClient:
+		name, kind = v.first(n.caller), PeerCaller
+	case v.have[slotDBSystemName] || v.have[slotDBSystem]:
+		name, kind = v.first(n.database), PeerDatabase
+	default:
+		name = v.first(n.peer)
 	}
-	for i := slotPeerService; i < peerSlots; i++ {
-		if v.have[i] && v.value[i] != "" {
-			return v.value[i], PeerService
-		}
+	if name == "" {
+		kind = NoPeer
 	}
-	return "", NoPeer
+	s.Peer, s.PeerKind = name, kind
 }
 
 // peerOf is pick over a pdata span's attributes.
-func peerOf(attrs pcommon.Map) (string, PeerKind) {
+func peerOf(attrs pcommon.Map, n *Naming, s *Span) {
 	var v peerValues
 	for k, val := range attrs.All() {
 		if i := peerSlot(k); i >= 0 && !v.have[i] {
 			v.value[i], v.have[i] = val.AsString(), true
 		}
 	}
-	return v.pick()
+	v.pick(n, s)
 }

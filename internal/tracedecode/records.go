@@ -27,9 +27,10 @@ type PeerKind uint8
 
 // The peer kinds.
 const (
-	NoPeer       PeerKind = iota // no peer attribute with a non-empty value (or not a CLIENT span)
-	PeerDatabase                 // a database: db.namespace, db.name, else the db system
-	PeerService                  // an uninstrumented peer: peer.service, service.peer.name, server.address, network.peer.address
+	NoPeer       PeerKind = iota // no peer attribute with a non-empty value (or a span whose peer is not read)
+	PeerDatabase                 // a CLIENT span's database (Naming's database list)
+	PeerService                  // a CLIENT span's uninstrumented peer (Naming's peer list)
+	PeerCaller                   // a root SERVER or CONSUMER span's caller (Naming's caller list)
 )
 
 // Span is what a consumer of spans gets of one span: ids copied out of the
@@ -39,8 +40,9 @@ type Span struct {
 	Parent [8]byte // all zero: a root span
 	Kind   uint8   // Span.kind, truncated to 8 bits as pdata's int32 is
 	Failed bool    // Status.code is STATUS_CODE_ERROR
-	// PeerKind and Peer: the database or peer a CLIENT span names, by the
-	// precedence of peerValues.pick; NoPeer and "" for other spans.
+	// PeerKind and Peer: the database or peer a CLIENT span names, or the
+	// caller a root SERVER or CONSUMER span names, by Records.Naming
+	// (peerValues.pick); NoPeer and "" for other spans.
 	PeerKind PeerKind
 	// Start and End are unix ns, clamped to MaxInt64; End ≥ Start (an end
 	// before the start is set to the start and counted in
@@ -78,6 +80,9 @@ type Records struct {
 	// all-zero trace or span id (not in Spans), Sanitised those whose end
 	// was before their start.
 	Received, Rejected, Sanitised int
+	// Naming says which attributes name peers (peer.go); nil: the
+	// defaults. Reset keeps it.
+	Naming *Naming
 }
 
 // Reset empties r, dropping its references to the request.

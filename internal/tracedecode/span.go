@@ -125,9 +125,9 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 	if !record {
 		return nil
 	}
-	if sr.s.Kind == KindClient && sr.s.Key.Valid() {
+	if wantsPeer(&sr.s) && sr.s.Key.Valid() {
 		v := sr.peers.values()
-		sr.s.Peer, sr.s.PeerKind = v.pick()
+		v.pick(d.r.naming(), &sr.s)
 	}
 	sr.s.Failed = sr.code == statusCodeError
 	d.r.accept(&sr.s, sr.start, sr.end, linkLo)
