@@ -213,3 +213,28 @@ func TestDiffRender(t *testing.T) {
 		t.Errorf("bad baseline: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestSnapshotAPI: /api/graph/snapshot answers the window as a version 1
+// snapshot document (golden), which reads back with the window's numbers.
+func TestSnapshotAPI(t *testing.T) {
+	st, c := diffFixture(t)
+	s, _ := newServer(t, c, api.Sources{Graph: st}, nil)
+	rec := get(s.Handler(), "/api/graph/snapshot?from="+unix(t0.Add(-time.Minute))+"&to="+unix(t0)+"&kinds=call,messaging_system,database")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if got, want := rec.Header().Get("Content-Disposition"), `attachment; filename="servicegraph-snapshot-20250601T120030Z.json"`; got != want {
+		t.Errorf("Content-Disposition %q, want %q", got, want)
+	}
+	golden(t, "snapshot", rec.Body.Bytes())
+	doc, err := graph.ReadDocument(bytes.NewReader(rec.Body.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Edges) != 4 || doc.Edges[3].Count != 30 || doc.Edges[3].Rate != 0.5 || doc.Filters.Kinds.Has(graph.Virtual) {
+		t.Errorf("document: %+v", doc)
+	}
+	if rec := get(s.Handler(), "/api/graph/snapshot?service=nope"); rec.Code != http.StatusBadRequest {
+		t.Errorf("unknown service: %d", rec.Code)
+	}
+}

@@ -60,6 +60,7 @@ func (s *Server) routes() http.Handler {
 		{name: routePNG, pattern: "/graph.png", fn: s.renderOrDiff(picture.PNG), query: true},
 		{name: routeDiff, pattern: "/api/graph/diff", fn: s.serveDiff, query: true},
 		{name: routeDiffFields, pattern: "/api/graph/diff/fields", fn: s.serveDiffFields},
+		{name: routeSnapshot, pattern: "/api/graph/snapshot", fn: s.serveSnapshot, query: true},
 		{name: routeDiffData, pattern: "/api/graph/diff/data", fn: s.serveDiffData, query: true},
 		// The same for a Node Graph API datasource whose URL ends in /diff
 		// (the plugin appends /api/graph/fields, /api/graph/data, /api/health).
