@@ -443,3 +443,73 @@ func TestBrowserExplore(t *testing.T) {
 	}
 	br.screenshot("explore-empty.png")
 }
+
+// TestBrowserDiff opens the page in diff mode from its URL (a custom window
+// and a custom baseline) and finds the added edge highlighted as added and
+// the removed one as removed, with both windows' numbers in the side
+// panel; choosing "the window before" sends that baseline.
+func TestBrowserDiff(t *testing.T) {
+	br := newBrowser(t)
+	st, c := fixture(t)
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: newRealRenderer(t, prometheus.NewRegistry(), nil)}, nil)
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	base := "http://" + s.Addr().String()
+	// Now: 35 to 5 minutes ago; the baseline: 60 to 35 minutes ago.
+	from, to := t0.Add(-35*time.Minute).Unix(), t0.Add(-5*time.Minute).Unix()
+	bf, bt := t0.Add(-60*time.Minute).Unix(), from
+	dump := func() string {
+		return eval[string](br, `JSON.stringify({graph: document.getElementById('graph').dataset, error: document.getElementById('error').textContent})`)
+	}
+	must := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := br.do(steps...); err != nil {
+			t.Fatalf("%s: %v; page: %s", what, err, dump())
+		}
+	}
+	must("open the diff", chromedp.Navigate(fmt.Sprintf("%s/?refresh=0&window=custom&from=%d&to=%d&baseline=custom&baseline_from=%d&baseline_to=%d", base, from, to, bf, bt)),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#graph[data-state="ok"][data-diff="on"][data-query*="baseline_from=%d&baseline_to=%d"]`, bf, bt))))
+	status := eval[map[string]string](br, `Object.fromEntries([...document.querySelectorAll('#graph [data-edge]')].map((g) =>
+		[g.dataset.edge.replaceAll('\u0000', ' '), [...g.classList].filter((c) => c.startsWith('diff-')).join()]))`)
+	want := map[string]string{
+		"checkout fulfilment messaging_system": "diff-added", "checkout batch span_link": "diff-added",
+		"payments payments span_link": "diff-added", "payments bank-api virtual_node": "diff-added",
+		"user frontend virtual_node": "diff-removed", "frontend checkout call": "diff-removed",
+		"checkout payments call": "diff-removed", "checkout orders-db database": "diff-removed",
+	}
+	if fmt.Sprint(status) != fmt.Sprint(want) {
+		t.Errorf("edges' diff classes %v, want %v", status, want)
+	}
+	if sum := eval[string](br, `document.getElementById('diff-legend').hidden ? '' : document.getElementById('diff-summary').textContent`); !strings.Contains(sum, "edges 4 added, 4 removed, 0 changed, 0 same") {
+		t.Errorf("diff summary %q", sum)
+	}
+	// The added edge: clicked, its panel says added, with no baseline.
+	xy := eval[[]float64](br, `(() => {
+		const g = [...document.querySelectorAll('#graph [data-edge]')].find((g) => g.dataset.edge === 'checkout\u0000fulfilment\u0000messaging_system');
+		const r = g.querySelector('text').getBoundingClientRect();
+		return [r.x + r.width / 2, r.y + r.height / 2]; })()`)
+	must("click the added edge", chromedp.MouseClickXY(xy[0], xy[1]), chromedp.WaitVisible(chromedp.CSS(`#details:not([hidden])`)))
+	got := eval[panel](br, readPanel)
+	for k, v := range map[string]string{"status": "added", "requests": "– → 40", "rate": "– → 0.0222/s", "kind": "messaging_system (async)"} {
+		if got.Values[k] != v {
+			t.Errorf("added edge's panel: %s = %q, want %q (%+v)", k, got.Values[k], v, got)
+		}
+	}
+	br.screenshot("diff.png")
+	// The window before: 65 to 35 minutes ago.
+	must("the window before", chromedp.SetValue(chromedp.ID("baseline"), "previous"),
+		chromedp.Evaluate[chromedp.Void](`void document.getElementById('baseline').dispatchEvent(new Event('change'))`),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#graph[data-state="ok"][data-query*="baseline_from=%d&baseline_to=%d"]`, t0.Add(-65*time.Minute).Unix(), from))))
+	if u := eval[string](br, `location.search`); !strings.Contains(u, "baseline=previous") || strings.Contains(u, "baseline_from") {
+		t.Errorf("page URL %q", u)
+	}
+	// Off again: the plain view, its legend and no diff classes.
+	must("no diff", chromedp.SetValue(chromedp.ID("baseline"), ""),
+		chromedp.Evaluate[chromedp.Void](`void document.getElementById('baseline').dispatchEvent(new Event('change'))`),
+		chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="ok"][data-diff="off"]`)))
+	if n := eval[int](br, `document.querySelectorAll('#graph [class*="diff-"]').length`); n != 0 {
+		t.Errorf("%d elements keep a diff class", n)
+	}
+}

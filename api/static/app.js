@@ -53,6 +53,20 @@
     return [to - secs, to];
   }
 
+  // baselineSeconds is the diff's baseline window as [from, to), Unix
+  // seconds: the window before, the same window a day or a week earlier,
+  // or the custom pickers; null when the diff is off.
+  function baselineSeconds() {
+    const [from, to] = windowSeconds();
+    switch ($('baseline').value) {
+      case 'previous': return [from - (to - from), from];
+      case 'day': return [from - 86400, to - 86400];
+      case 'week': return [from - 7 * 86400, to - 7 * 86400];
+      case 'custom': return [pickerSeconds('baseline-from'), pickerSeconds('baseline-to')];
+      default: return null;
+    }
+  }
+
   // pageParams are the filters as the page's own URL keeps them.
   function pageParams() {
     const p = new URLSearchParams();
@@ -66,6 +80,15 @@
       const [from, to] = windowSeconds();
       if (from) p.set('from', String(from));
       if (to) p.set('to', String(to));
+    }
+    const mode = $('baseline').value;
+    if (mode) {
+      p.set('baseline', mode);
+      if (mode === 'custom') {
+        const [bf, bt] = baselineSeconds();
+        if (bf) p.set('baseline_from', String(bf));
+        if (bt) p.set('baseline_to', String(bt));
+      }
     }
     p.set('rankdir', $('rankdir').value);
     if (!$('autorefresh').checked) p.set('refresh', '0');
@@ -90,6 +113,11 @@
     q.set('from', String(from));
     q.set('to', String(to));
     for (const [k, v] of filterParams()) q.set(k, v);
+    const base = baselineSeconds();
+    if (base) {
+      q.set('baseline_from', String(base[0]));
+      q.set('baseline_to', String(base[1]));
+    }
     return q;
   }
 
@@ -482,12 +510,17 @@
     const d = n.datum;
     view.selected = { node: name, el: n.el };
     markSelected(n.el);
-    const dl = el('dl');
-    row(dl, 'kind', 'Kind', d.kind);
-    row(dl, 'requests', 'Requests in window', fmtCount(d.requests));
-    row(dl, 'rate', 'Rate', fmtRate(d.rate));
-    row(dl, 'failed', 'Failed', fmtCount(d.failed));
-    row(dl, 'errors', 'Errors', fmtPercent(d.error_percent));
+    let dl;
+    if (d.diff) {
+      dl = diffRows(d, false);
+    } else {
+      dl = el('dl');
+      row(dl, 'kind', 'Kind', d.kind);
+      row(dl, 'requests', 'Requests in window', fmtCount(d.requests));
+      row(dl, 'rate', 'Rate', fmtRate(d.rate));
+      row(dl, 'failed', 'Failed', fmtCount(d.failed));
+      row(dl, 'errors', 'Errors', fmtPercent(d.error_percent));
+    }
     const ins = n.edges.filter((e) => e.datum.server === name);
     const outs = n.edges.filter((e) => e.datum.client === name);
     const body = [dl];
@@ -502,7 +535,7 @@
       }
       body.push(ul);
     }
-    if (d.kind === 'service') {
+    if (d.kind === 'service' && !d.diff) {
       body.push(el('h3', 'Link health'));
       const lh = el('dl', null, 'links');
       for (const r of ['resolved', 'unresolved', 'invalid', 'dropped']) row(lh, 'links_' + r, r, fmtCount((d.links || {})[r] || 0));
@@ -544,6 +577,17 @@
     const d = e.datum;
     view.selected = { edge: key, el: e.el };
     markSelected(e.el);
+    const ends = el('p');
+    for (const name of [d.client, d.server]) {
+      const b = el('button', name, 'link');
+      b.type = 'button';
+      b.addEventListener('click', () => showNode(name, true));
+      ends.append(b, ' ');
+    }
+    if (d.diff) {
+      openPanel(d.client + ' → ' + d.server, 'edge', [diffRows(d, true), ends], focusPanel);
+      return;
+    }
     const what = d.async ? 'delay' : 'duration';
     const dl = el('dl');
     row(dl, 'kind', 'Kind', d.kind + (d.async ? ' (async)' : ' (sync)'));
@@ -559,14 +603,71 @@
     row(dl, 'last_seen', 'Last seen', fmtTime(d.last_seen));
     const note = el('p', 'Percentiles are over the ' + fmtCount(d.histogram_count) + ' ' + what +
       's observed since first seen (the history keeps no histograms per window).', 'muted');
-    const ends = el('p');
-    for (const name of [d.client, d.server]) {
-      const b = el('button', name, 'link');
-      b.type = 'button';
-      b.addEventListener('click', () => showNode(name, true));
-      ends.append(b, ' ');
-    }
     openPanel(d.client + ' → ' + d.server, 'edge', [dl, note, ends], focusPanel);
+  }
+
+  // --- diff mode: /api/graph/diff as the drawing's data ---
+
+  // fromDiff turns a diff into the shape of /api/graph/details, each node
+  // and edge keeping its diff; its numbers are the current window's, the
+  // baseline's for what was removed.
+  function fromDiff(body) {
+    const side = (x) => x.current || x.baseline || {};
+    return {
+      from: body.from, to: body.to, diff: body,
+      nodes: body.nodes.map((n) => ({ name: n.id, kind: n.kind, rate: side(n).rate || 0, error_percent: side(n).error_percent || 0, diff: n })),
+      edges: body.edges.map((e) => ({ client: e.source, server: e.target, kind: e.kind, async: e.async, rate: side(e).rate || 0, error_percent: side(e).error_percent || 0, diff: e })),
+    };
+  }
+
+  function both(x, f) {
+    const b = x.baseline ? f(x.baseline) : '–';
+    const c = x.current ? f(x.current) : '–';
+    return b + ' → ' + c;
+  }
+
+  function signed(v, f) { return v == null ? '–' : (v > 0 ? '+' : v < 0 ? '−' : '±') + f(Math.abs(v)); }
+
+  // diffRows shows both windows' numbers and the change of a node or edge.
+  function diffRows(d, isEdge) {
+    const x = d.diff;
+    const dl = el('dl');
+    row(dl, 'status', 'Status', x.status);
+    dl.lastChild.classList.add('st-' + x.status);
+    row(dl, 'reasons', 'Why', (x.reasons || []).join(', ') || '–');
+    row(dl, 'kind', 'Kind', d.kind + (isEdge ? (d.async ? ' (async)' : ' (sync)') : ''));
+    row(dl, 'requests', 'Requests (baseline → now)', both(x, (s) => fmtCount(s.requests)));
+    row(dl, 'rate', 'Rate', both(x, (s) => fmtRate(s.rate)));
+    row(dl, 'errors', 'Errors', both(x, (s) => fmtPercent(s.error_percent)));
+    if (isEdge) {
+      const what = x.measure === 'delay' ? 'delay' : 'latency';
+      row(dl, 'mean', 'Mean ' + what, both(x, (s) => s.mean_seconds == null ? '–' : fmtSeconds(s.mean_seconds)));
+      row(dl, 'p50', 'p50 ' + what, both(x, (s) => fmtSeconds(s.p50_seconds)));
+      row(dl, 'p95', 'p95 ' + what, both(x, (s) => fmtSeconds(s.p95_seconds)));
+    }
+    if (x.change) {
+      row(dl, 'rate_change', 'Rate change', signed(x.change.rate, fmtRate) +
+        (x.change.rate_ratio == null ? '' : ' (' + signed(100 * x.change.rate_ratio, (v) => v.toFixed(0) + ' %') + ')'));
+      row(dl, 'error_change', 'Error change', signed(x.change.error_points, (v) => v.toFixed(2) + ' points'));
+      if (isEdge && x.change.p95_seconds != null) row(dl, 'p95_change', 'p95 change', signed(x.change.p95_seconds, fmtSeconds));
+    }
+    const seen = x.current || x.baseline;
+    if (isEdge && seen) {
+      row(dl, 'first_seen', 'First seen', fmtTime(seen.first_seen));
+      row(dl, 'last_seen', 'Last seen', fmtTime(seen.last_seen));
+    }
+    return dl;
+  }
+
+  function showDiffSummary(body) {
+    const box = $('diff-legend');
+    box.hidden = !body;
+    $('legend-colour').hidden = !!body; // a diff colours by status
+    if (!body) return;
+    const e = body.summary.edges, n = body.summary.nodes;
+    $('diff-summary').textContent = 'Baseline ' + fmtTime(body.baseline_from) + ' to ' + fmtTime(body.baseline_to) + ': edges ' +
+      e.added + ' added, ' + e.removed + ' removed, ' + e.changed + ' changed, ' + e.same + ' same; nodes ' +
+      n.added + ' added, ' + n.removed + ' removed, ' + n.changed + ' changed.';
   }
 
   // --- search ---
@@ -604,14 +705,16 @@
   }
 
   function setExports(q) {
-    const s = q.toString();
     const r = new URLSearchParams(q);
     r.set('rankdir', $('rankdir').value);
     $('export-svg').href = 'graph.svg?' + r.toString();
     $('export-dot').href = 'graph.dot?' + r.toString();
     r.set('scale', '2');
     $('export-png').href = 'graph.png?' + r.toString();
-    $('export-snapshot').href = 'api/graph/snapshot?' + s;
+    const snap = new URLSearchParams(q);
+    snap.delete('baseline_from');
+    snap.delete('baseline_to');
+    $('export-snapshot').href = 'api/graph/snapshot?' + snap.toString();
   }
 
   function showEmpty(details) {
@@ -621,7 +724,8 @@
       if ($('service').value.trim()) parts.push('service ' + $('service').value.trim());
       if (!checkedKinds().all) parts.push('kinds ' + checkedKinds().on.join(', '));
       msg.textContent = 'Nothing matches: no edge had requests between ' + fmtTime(details.from) + ' and ' +
-        fmtTime(details.to) + (parts.length ? ' with ' + parts.join(' and ') : '') +
+        fmtTime(details.to) + (details.diff ? ' nor between ' + fmtTime(details.diff.baseline_from) + ' and ' + fmtTime(details.diff.baseline_to) : '') +
+        (parts.length ? ' with ' + parts.join(' and ') : '') +
         '. Try a longer window' + (parts.length ? ', fewer filters' : '') + '.';
       msg.hidden = false;
       return true;
@@ -649,12 +753,19 @@
       schedule();
       return;
     }
+    const base = baselineSeconds();
+    if (base && !(base[0] < base[1])) {
+      showError(isNaN(base[0]) || isNaN(base[1]) ? 'Choose both ends of the baseline.' : 'The baseline must start before it ends.');
+      schedule();
+      return;
+    }
     const q = apiParams();
     const filters = filterParams().toString() + '|' + $('rankdir').value;
     setExports(q);
     $('status').textContent = 'loading…';
     $('partial').hidden = true;
-    const detailsP = fetchJSON('api/graph/details?' + q.toString());
+    const diffing = q.has('baseline_from');
+    const detailsP = diffing ? fetchJSON('api/graph/diff?' + q.toString()).then(fromDiff) : fetchJSON('api/graph/details?' + q.toString());
     detailsP.catch(() => {}); // read below
     try {
       const svg = await fetchSVG(q);
@@ -672,6 +783,8 @@
       setBox(keep || view.fit);
       wire(svg, details);
       fillFindList(details);
+      showDiffSummary(details.diff);
+      graph.dataset.diff = details.diff ? 'on' : 'off';
       graph.dataset.state = showEmpty(details) ? 'empty' : 'ok';
       graph.dataset.query = q.toString();
       showError('');
@@ -686,6 +799,7 @@
       view.nodes.clear();
       view.edges.clear();
       $('empty').hidden = true;
+      showDiffSummary(null);
       graph.dataset.state = 'error';
       graph.dataset.query = q.toString();
       showError(e.message);
@@ -718,13 +832,36 @@
     refresh();
   });
 
+  // The baseline picker: off, a shifted window, or custom pickers
+  // (prefilled with the window before). The page's URL keeps it.
+  {
+    const u = new URLSearchParams(location.search);
+    const mode = u.get('baseline') || '';
+    if ([...$('baseline').options].some((o) => o.value === mode)) $('baseline').value = mode;
+    if (mode === 'custom') {
+      const bf = Number(u.get('baseline_from')), bt = Number(u.get('baseline_to'));
+      if (bf) $('baseline-from').value = pickerValue(bf);
+      if (bt) $('baseline-to').value = pickerValue(bt);
+    }
+    $('baseline-custom').hidden = mode !== 'custom';
+  }
+  $('baseline').addEventListener('change', () => {
+    if ($('baseline').value === 'custom' && (!$('baseline-from').value || !$('baseline-to').value)) {
+      const [from, to] = windowSeconds();
+      $('baseline-from').value = pickerValue(from - (to - from));
+      $('baseline-to').value = pickerValue(from);
+    }
+    $('baseline-custom').hidden = $('baseline').value !== 'custom';
+    refresh();
+  });
+
   // The snapshot export appears when the server has it.
   fetch('api/graph/snapshot', { method: 'HEAD', cache: 'no-store' }).then((res) => {
     $('export-snapshot').hidden = res.status === 404 || res.status === 405;
   }).catch(() => {});
 
   $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); refresh(); });
-  for (const id of ['depth', 'rankdir', 'autorefresh', 'from', 'to']) {
+  for (const id of ['depth', 'rankdir', 'autorefresh', 'from', 'to', 'baseline-from', 'baseline-to']) {
     $(id).addEventListener('change', refresh);
   }
   $('service').addEventListener('change', refresh);
