@@ -121,7 +121,7 @@ type edgeAcc struct {
 	failed      uint64
 	first, last time.Time
 	hist        [2]Histogram
-	buckets     map[int64]Bucket // by start
+	buckets     []Bucket // sorted by start, unique
 }
 
 func (m *merger) addNode(n Node) {
@@ -149,7 +149,7 @@ func (m *merger) addEdge(e *EdgeData) {
 	k := edgeName{e.Client, e.Server, e.Kind}
 	a := m.edges[k]
 	if a == nil {
-		a = &edgeAcc{key: k, buckets: map[int64]Bucket{}}
+		a = &edgeAcc{key: k}
 		m.edges[k] = a
 	}
 	a.count += e.Count
@@ -205,18 +205,25 @@ func (a *edgeAcc) addHist(i int, h Histogram, nbounds int) {
 }
 
 // addBucket sums b into the bucket of its start, aligned to width (0:
-// b is aligned already).
+// b is aligned already). Buckets mostly come in time order: the search
+// starts from the newest.
 func (a *edgeAcc) addBucket(b Bucket, width int64) {
 	if width > 0 {
 		b.Start = floorDiv(b.Start, width) * width
 	}
-	have := a.buckets[b.Start]
-	have.Start = b.Start
-	have.Count += b.Count
-	have.Failed += b.Failed
-	have.Sum += b.Sum
-	have.N += b.N
-	a.buckets[b.Start] = have
+	i := len(a.buckets)
+	for i > 0 && a.buckets[i-1].Start > b.Start {
+		i--
+	}
+	if i > 0 && a.buckets[i-1].Start == b.Start {
+		have := &a.buckets[i-1]
+		have.Count += b.Count
+		have.Failed += b.Failed
+		have.Sum += b.Sum
+		have.N += b.N
+		return
+	}
+	a.buckets = slices.Insert(a.buckets, i, b)
 }
 
 // data is the summed edge.
@@ -224,12 +231,7 @@ func (a *edgeAcc) data(width int64) *EdgeData {
 	d := &EdgeData{Client: a.key.client, Server: a.key.server, Kind: a.key.kind, Count: a.count, Failed: a.failed,
 		FirstSeen: a.first, LastSeen: a.last, Hist: a.hist}
 	if len(a.buckets) > 0 {
-		bs := make([]Bucket, 0, len(a.buckets))
-		for _, b := range a.buckets {
-			bs = append(bs, b)
-		}
-		slices.SortFunc(bs, func(x, y Bucket) int { return cmp.Compare(x.Start, y.Start) })
-		d.History, d.Open = historyOf(bs, width)
+		d.History, d.Open = historyOf(a.buckets, width)
 	}
 	return d
 }
