@@ -23,7 +23,12 @@ const (
 	DefaultRequestTimeout    = 30 * time.Second
 	DefaultMaxDepth          = 10
 	DefaultPageRefresh       = 10 * time.Second
-	DefaultMaxConnections    = 1024
+	// DefaultReadMaxStaleness and DefaultReadCacheBytes are the read
+	// cache's defaults: answers up to 1 s old, 128 MiB (at 100k edges a
+	// gzipped scrape is ~10 MB, an /api/graph/data answer ~31 MB).
+	DefaultReadMaxStaleness       = time.Second
+	DefaultReadCacheBytes   int64 = 128 << 20
+	DefaultMaxConnections         = 1024
 )
 
 // DefaultMaxConcurrentQueries is half the CPUs Go may use, at least 1:
@@ -50,6 +55,20 @@ type Config struct {
 	// dependencies, renders) computed at once; more wait for a slot, up
 	// to RequestTimeout, then get 503 with Retry-After.
 	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
+	// ReadMaxStaleness is how old an answer of /metrics, /api/graph/data,
+	// /api/graph/nodes or /api/graph/edges may be when served again from
+	// the read cache: readers polling them share one encoding per period
+	// (the graph routes' answers also while the graph is unchanged).
+	// 0 disables the cache: every read encodes its own answer.
+	ReadMaxStaleness time.Duration `yaml:"read_max_staleness"`
+	// ReadCacheBytes bounds the read cache's memory (bodies, keys,
+	// headers); the least recently served answers go first, and an answer
+	// larger than it is streamed, not kept.
+	ReadCacheBytes int64 `yaml:"read_cache_bytes"`
+	// ReadBudget is the serving time the reads of those routes may take
+	// per second, summed over the reads in progress (250ms: a quarter of
+	// a core); reads past it pause between 64 KiB pieces. 0: no budget.
+	ReadBudget time.Duration `yaml:"read_budget"`
 	// PageRefresh is the built-in page's auto-refresh period.
 	PageRefresh time.Duration `yaml:"page_refresh"`
 	// TLS serves HTTPS; client_ca_file turns on mutual TLS.
@@ -111,6 +130,8 @@ func NewDefaultConfig() Config {
 		MaxConcurrentQueries: DefaultMaxConcurrentQueries(),
 		PageRefresh:          DefaultPageRefresh,
 		Cluster:              NewDefaultClusterConfig(),
+		ReadMaxStaleness:     DefaultReadMaxStaleness,
+		ReadCacheBytes:       DefaultReadCacheBytes,
 	}
 }
 
@@ -137,6 +158,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxDepth < 0 || c.MaxDepth > 1000 {
 		errs = append(errs, fmt.Errorf("max_depth must be between 0 and 1000, got %d", c.MaxDepth))
+	}
+	if c.ReadMaxStaleness < 0 {
+		errs = append(errs, fmt.Errorf("read_max_staleness must not be negative, got %s", c.ReadMaxStaleness))
+	}
+	if c.ReadBudget != 0 && c.ReadBudget < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("read_budget must be 0 (none) or at least 10ms, got %s", c.ReadBudget))
+	}
+	if c.ReadCacheBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("read_cache_bytes must be at least 1048576 (1 MiB), got %d", c.ReadCacheBytes))
 	}
 	if err := c.Cluster.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: %w", err))

@@ -55,6 +55,7 @@ type Server struct {
 	metrics *metrics
 	queries *queryLimit
 	cluster *cluster // nil: no peers
+	reads   *readCache // nil: neither Config.ReadMaxStaleness nor Config.ReadBudget
 	page    *template.Template
 	handler http.Handler
 
@@ -96,6 +97,18 @@ func New(cfg Config, set Settings, src Sources) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: register metrics: %w", err)
 	}
+	var reads *readCache
+	if cfg.ReadMaxStaleness > 0 || cfg.ReadBudget > 0 {
+		var budget *readBudget
+		if cfg.ReadBudget > 0 {
+			if budget, err = newReadBudget(cfg.ReadBudget, set.Now, set.Registerer); err != nil {
+				return nil, fmt.Errorf("api: register metrics: %w", err)
+			}
+		}
+		if reads, err = newReadCache(cfg.ReadMaxStaleness, cfg.ReadCacheBytes, budget, set.Now, set.Registerer); err != nil {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
+	}
 	cl, err := newCluster(cfg.Cluster, src.Peers, set.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("api: register metrics: %w", err)
@@ -104,7 +117,7 @@ func New(cfg Config, set Settings, src Sources) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: page template: %w", err)
 	}
-	s := &Server{cfg: cfg, log: set.Logger, now: set.Now, src: src, tlsConf: tlsConf, tokens: tokens, metrics: m, queries: queries, page: page}
+	s := &Server{cfg: cfg, log: set.Logger, now: set.Now, src: src, tlsConf: tlsConf, tokens: tokens, metrics: m, queries: queries, reads: reads, page: page}
 	s.cluster = cl
 	s.handler = s.routes()
 	return s, nil

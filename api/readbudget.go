@@ -1,0 +1,173 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// readBudget holds the heavy reads (/metrics, /api/graph/data, /nodes,
+// /edges) to Config.ReadBudget of serving time per second, summed over
+// the reads in progress, so that on a small machine they leave the cores
+// to ingestion: at 100k edges one gzipped scrape is ~0.8 s of CPU, and
+// readers that poll without a pause would otherwise take every core and
+// put each hop of an export behind them.
+//
+// A read's serving time is the wall time between its pieces of at most
+// pieceSize bytes: encoding them, and writing them to the connection
+// (which waits while the client reads, so a reader on the same machine is
+// held to the budget too). It counts time a read waited for a core as if
+// it ran: the busier the machine, the more reads yield. Reads that used
+// more than the budget allowed pause between pieces, in their own
+// goroutine and holding nothing ingestion or another read needs (the
+// snapshot they read is immutable; no lock is held across a write), each
+// pause at most maxReadPause. Credit saved while reads are idle is at most
+// burst, so an occasional read (one scrape, a dashboard refresh) is not
+// slowed.
+type readBudget struct {
+	perSecond time.Duration // serving time allowed per second
+	burst     time.Duration
+	now       func() time.Time
+	sleep     func(ctx context.Context, d time.Duration)
+
+	paused     prometheus.Counter // seconds
+	pauses     prometheus.Counter
+	mu         sync.Mutex // guards credit and last
+	credit     time.Duration
+	last       time.Time
+	lastLoaded bool
+}
+
+const (
+	// pieceSize is how much of a read is served between two checks of
+	// the budget: ~0.1 ms of encoding.
+	pieceSize = 64 << 10
+	// maxReadPause bounds one pause; a read that owes more pauses again
+	// after its next piece.
+	maxReadPause = 100 * time.Millisecond
+	// minReadPause: a smaller debt is carried to the next piece rather
+	// than slept (timers are coarser than that).
+	minReadPause = time.Millisecond
+)
+
+func newReadBudget(perSecond time.Duration, now func() time.Time, reg prometheus.Registerer) (*readBudget, error) {
+	b := &readBudget{
+		perSecond: perSecond,
+		burst:     perSecond / 4,
+		now:       now,
+		sleep:     sleepCtx,
+		paused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "servicegraph_read_budget_paused_seconds_total",
+			Help: "Time the reads of /metrics, /api/graph/data, /nodes and /edges paused to stay within read_budget.",
+		}),
+		pauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "servicegraph_read_budget_pauses_total",
+			Help: "Pauses of reads of /metrics, /api/graph/data, /nodes and /edges to stay within read_budget.",
+		}),
+	}
+	b.credit = b.burst
+	return b, errors.Join(reg.Register(b.paused), reg.Register(b.pauses))
+}
+
+// sleepCtx sleeps d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// charge takes used serving time from the budget and returns how long the
+// read that used it must pause (0 while there is credit). The credit goes
+// negative by what reads used beyond the budget; each read pays the debt
+// standing when it charged, so reads charging at once queue rather than
+// each pay the same debt. Safe for concurrent use.
+func (b *readBudget) charge(used time.Duration) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	if b.lastLoaded {
+		if gained := time.Duration(float64(now.Sub(b.last)) * float64(b.perSecond) / float64(time.Second)); gained > 0 {
+			b.credit = min(b.credit+gained, b.burst)
+		}
+	}
+	b.last, b.lastLoaded = now, true
+	b.credit -= used
+	if b.credit >= -minReadPause {
+		return 0
+	}
+	return min(time.Duration(float64(-b.credit)*float64(time.Second)/float64(b.perSecond)), maxReadPause)
+}
+
+// pacer measures one read's serving time, piece after piece.
+type pacer struct {
+	b    *readBudget // nil: no budget
+	ctx  context.Context
+	last time.Time
+}
+
+// pacer starts measuring a read now.
+func (b *readBudget) pacer(ctx context.Context) *pacer {
+	if b == nil {
+		return &pacer{}
+	}
+	return &pacer{b: b, ctx: ctx, last: b.now()}
+}
+
+// piece charges the time since the previous piece (or the start) and
+// pauses if the budget says so.
+func (p *pacer) piece() {
+	if p.b == nil {
+		return
+	}
+	now := p.b.now()
+	if d := p.b.charge(now.Sub(p.last)); d > 0 {
+		p.b.pauses.Inc()
+		p.b.paused.Add(d.Seconds())
+		p.b.sleep(p.ctx, d)
+		now = p.b.now()
+	}
+	p.last = now
+}
+
+// write writes body to w in pieces, pacing them.
+func (p *pacer) write(w http.ResponseWriter, body []byte) {
+	for len(body) > 0 {
+		n := min(len(body), pieceSize)
+		if _, err := w.Write(body[:n]); err != nil {
+			return
+		}
+		body = body[n:]
+		p.piece()
+	}
+}
+
+// pacedWriter paces the answer a handler streams itself.
+type pacedWriter struct {
+	http.ResponseWriter
+	p *pacer
+}
+
+func (w *pacedWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		k := min(len(b), pieceSize)
+		m, err := w.ResponseWriter.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+		w.p.piece()
+	}
+	return n, nil
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
