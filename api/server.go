@@ -54,7 +54,7 @@ type Server struct {
 	tokens  *auth.Tokens // nil: no authentication
 	metrics *metrics
 	queries *queryLimit
-	cluster *cluster // nil: no peers
+	cluster *cluster   // nil: no peers
 	reads   *readCache // nil: neither Config.ReadMaxStaleness nor Config.ReadBudget
 	page    *template.Template
 	handler http.Handler
