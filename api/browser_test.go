@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -334,6 +335,39 @@ func TestBrowserExplore(t *testing.T) {
 	}
 	if !eval[bool](br, `(() => { const l = document.getElementById('legend').getBoundingClientRect(), g = document.getElementById('graph').getBoundingClientRect(); return l.height > 0 && l.top >= g.bottom; })()`) {
 		t.Errorf("the legend is not below the drawing")
+	}
+
+	// A self-loop's label stays clear of the loop (the renderer puts it
+	// above the loop, not on it).
+	if overlap := eval[string](br, `(() => {
+		const bad = [];
+		for (const g of document.querySelectorAll('#graph [data-edge]')) {
+			const [client, server] = g.dataset.edge.split('\u0000');
+			if (client !== server) continue;
+			const p = g.querySelector('path').getBoundingClientRect();
+			for (const t of g.querySelectorAll('text')) {
+				const r = t.getBoundingClientRect();
+				if (r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top) bad.push(client + ': ' + t.textContent);
+			}
+		}
+		return bad.join('; '); })()`); overlap != "" {
+		t.Errorf("self-loop labels overlap their loop: %s", overlap)
+	}
+
+	// PNG export: the picture with its legend at twice /graph.png's size
+	// (one pixel per point of the SVG's view box), drawn by the browser.
+	var vb struct {
+		W, H float64
+	}
+	svg := get(s.Handler(), "/graph.svg").Body.String()
+	if i := strings.Index(svg, `viewBox="`); i < 0 {
+		t.Fatalf("no viewBox in the SVG")
+	} else if _, err := fmt.Sscanf(svg[i+len(`viewBox="`):], "0.00 0.00 %f %f", &vb.W, &vb.H); err != nil {
+		t.Fatalf("read the viewBox: %v", err)
+	}
+	must("export PNG", chromedp.Click(chromedp.ID("export-png")), chromedp.WaitVisible(chromedp.CSS(`#export-png[data-size]`)))
+	if size, want := eval[string](br, `document.getElementById('export-png').dataset.size`), fmt.Sprintf("%dx%d", int(math.Round(2*vb.W)), int(math.Round(2*vb.H))); size != want {
+		t.Errorf("PNG export %s, want %s (the view box %gx%g at 2x)", size, want, vb.W, vb.H)
 	}
 
 	// Click a node: its numbers over the window and its link health.

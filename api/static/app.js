@@ -17,7 +17,7 @@
   // The drawing as wired: its data, its elements by node name and edge
   // key, the fitted and the current viewBox, the selection.
   const view = {
-    svg: null, details: null, nodes: new Map(), edges: new Map(),
+    svg: null, source: '', details: null, nodes: new Map(), edges: new Map(),
     fit: null, box: null, selected: null, filters: '',
   };
 
@@ -159,13 +159,54 @@
     r.set('rankdir', $('rankdir').value);
     const res = await fetch('graph.svg?' + r.toString(), { cache: 'no-store' });
     if (!res.ok) throw new Error(await errorMessage(res));
-    const doc = new DOMParser().parseFromString(await res.text(), 'image/svg+xml');
+    const text = await res.text();
+    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
     const svg = doc.documentElement;
     if (doc.getElementsByTagName('parsererror').length > 0 || svg.localName !== 'svg') {
       throw new Error('the server sent an SVG this browser cannot read');
     }
     sanitize(svg);
-    return document.importNode(svg, true);
+    // The sanitized source, legend included, is kept for the PNG export.
+    return { node: document.importNode(svg, true), source: new XMLSerializer().serializeToString(svg) };
+  }
+
+  // exportPNG draws the last picture (the server's SVG, legend included)
+  // at twice the size of /graph.png (one pixel per point), in this
+  // browser, and downloads it. Canvases are bounded: a huge drawing gets
+  // the largest scale that fits 16384 pixels a side and 120 megapixels.
+  async function exportPNG() {
+    const src = view.svg && view.source;
+    const status = $('export-status');
+    if (!src) { status.textContent = 'Nothing to export.'; return; }
+    const doc = new DOMParser().parseFromString(src, 'image/svg+xml');
+    const vb = doc.documentElement.viewBox.baseVal;
+    const w0 = vb && vb.width ? vb.width : 800, h0 = vb && vb.height ? vb.height : 600;
+    const scale = Math.min(2, 16384 / w0, 16384 / h0, Math.sqrt(120e6 / (w0 * h0)));
+    const w = Math.round(w0 * scale), h = Math.round(h0 * scale);
+    doc.documentElement.setAttribute('width', String(w));
+    doc.documentElement.setAttribute('height', String(h));
+    const data = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(new XMLSerializer().serializeToString(doc));
+    const img = new Image();
+    img.src = data;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, w, h);
+    ctx.drawImage(img, 0, 0, w, h);
+    const blob = await new Promise((ok) => canvas.toBlob(ok, 'image/png'));
+    if (!blob) { status.textContent = 'This browser could not make the PNG.'; return; }
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'servicegraph.png';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    $('export-png').dataset.size = w + 'x' + h;
+    status.textContent = 'PNG ' + w + '×' + h + (scale < 2 ? ' (scaled ' + scale.toFixed(2) + '× to fit a canvas)' : '');
   }
 
   async function fetchJSON(path) {
@@ -424,6 +465,7 @@
     const target = ev.target.closest && ev.target.closest('[data-node], [data-edge]');
     if (target) select(target, false);
   });
+  $('export-png').addEventListener('click', () => exportPNG().catch((e) => { $('export-status').textContent = 'PNG export failed: ' + e.message; }));
   $('zoom-in').addEventListener('click', () => zoom(1.25));
   $('zoom-out').addEventListener('click', () => zoom(0.8));
   $('zoom-reset').addEventListener('click', () => view.fit && setBox(view.fit));
@@ -709,8 +751,6 @@
     r.set('rankdir', $('rankdir').value);
     $('export-svg').href = 'graph.svg?' + r.toString();
     $('export-dot').href = 'graph.dot?' + r.toString();
-    r.set('scale', '2');
-    $('export-png').href = 'graph.png?' + r.toString();
     const snap = new URLSearchParams(q);
     snap.delete('baseline_from');
     snap.delete('baseline_to');
@@ -768,12 +808,13 @@
     const detailsP = diffing ? fetchJSON('api/graph/diff?' + q.toString()).then(fromDiff) : fetchJSON('api/graph/details?' + q.toString());
     detailsP.catch(() => {}); // read below
     try {
-      const svg = await fetchSVG(q);
+      const { node: svg, source } = await fetchSVG(q);
       const details = await detailsP;
       if (mine !== seq) return; // a newer refresh took over
       const keep = view.svg && view.filters === filters ? view.box : null;
       graph.replaceChildren(svg);
       view.svg = svg;
+      view.source = source;
       view.details = details;
       view.filters = filters;
       svg.removeAttribute('width');
