@@ -288,6 +288,9 @@ func (f *fanout) each(ask func(ctx context.Context, i int, peer string) error) {
 			result = peerError
 		}
 		f.c.requests.WithLabelValues(result).Inc()
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err // the peer is named already
+		}
 		if err != nil && result != peerSelf {
 			f.missing = append(f.missing, MissingPeer{Peer: f.peers[i], Error: cut(err.Error(), maxEcho)})
 		}

@@ -351,3 +351,24 @@ func TestClusterPartial(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterConfigValidate(t *testing.T) {
+	c := api.NewDefaultClusterConfig()
+	c.Peers = []string{"http://a:8080", "ftp://b:21", "http://", "http://c:8080/?x=1", "https://d:8443/prefix/"}
+	c.PeerTimeout = 0
+	c.MaxPeerBytes = 10
+	err := c.Validate()
+	want := []string{
+		`peers: "ftp://b:21": want http://host:port or https://host:port`,
+		`peers: "http://": no host`,
+		`peers: "http://c:8080/?x=1": no user, query or fragment allowed`,
+		"peer_timeout must be positive, got 0s",
+		"max_peer_bytes must be at least 1024, got 10",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("Validate: %v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+	if err := api.NewDefaultClusterConfig().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+}

@@ -35,6 +35,7 @@
 //	GET /api/dependencies        200, 400  Jaeger: endTs (Unix ms, default now), lookback (ms, default 24h), service
 //	GET /graph.svg|.dot|.png     200, 400, 422 (too large), 501 (no renderer), 503 (timeout, Retry-After)
 //	GET /api/links/unresolved    200, 400  {"problems": [...]} newest first; service=, limit= (default 100, max 1000)
+//	GET /api/cluster/graph       200, 400  a peer's fan-out: this instance's graph of [from_ns, to_ns) (graph.WriteSnapshot)
 //	GET /                        200       built-in page (embedded; no external assets)
 //	GET /-/healthy               200       "ok"
 //	GET /-/ready                 200, 503  Sources.Ready: {"status": "ready"|"not ready", "reason", "warning"}
@@ -78,6 +79,29 @@
 // picture.ErrTimeout (or the Config.RequestTimeout deadline) answers 503
 // with Retry-After and the same hint. The API imports the render
 // vocabulary (package picture), never the Graphviz engine.
+//
+// # One graph for a cluster
+//
+// With peers (Config.Cluster.Peers or Sources.Peers, a PeerSource called
+// once per request) the graph endpoints, /api/dependencies, the pictures
+// and /api/links/unresolved answer for every instance: each peer is asked
+// for its graph of the request's window (GET /api/cluster/graph, one
+// bucket per edge) within Config.Cluster.PeerTimeout, and the answers are
+// merged with graph.Merge (bounded by Config.Cluster.Limits) and queried
+// as this instance's own graph would be; problems are concatenated
+// without duplicates. A fanned-out request carries local=true and
+// /api/cluster/graph never fans out, so a request goes one hop at most.
+// An instance that finds itself in the list (by the id it answers in
+// X-Servicegraph-Instance) skips itself from then on. A peer that errs,
+// answers no graph or misses the deadline is left out: the answer is 200
+// with X-Servicegraph-Partial: true and X-Servicegraph-Missing-Peers (a
+// complete fanned-out answer has X-Servicegraph-Partial: false), and JSON
+// objects (/api/dependencies, /api/links/unresolved) carry "partial" and
+// "missing_peers": [{"peer", "error"}]. The row arrays and the Node Graph
+// API answer carry the headers only. Peer requests forward the caller's
+// Authorization header. Counted in servicegraph_api_peer_requests_total
+// {result} (ok, error, timeout, incompatible, self) and
+// servicegraph_api_partial_answers_total.
 //
 // # Metrics
 //
