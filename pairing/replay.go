@@ -1,7 +1,9 @@
 package pairing
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/internal/tracedecode"
@@ -80,6 +82,10 @@ func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, replay bool, ro
 		b.k.route = route != nil
 	}
 	err := p.process(b, rejected)
+	// In the record's order: the owner drops a link record at or below the
+	// last (offset, index) it saw from this record's partition, so the
+	// indexes must rise (resolveLinks visits them by target shard).
+	slices.SortFunc(b.k.routed, func(x, y linkRef) int { return cmp.Compare(x.link, y.link) })
 	var rl RoutedLink
 	for _, r := range b.k.routed {
 		s := &b.spans[r.span]

@@ -70,6 +70,17 @@ func TestRoutedLinkCountedByTargetOwner(t *testing.T) {
 	if got, w := linksOf(gb.Snapshot()), []string{"billing resolved 1"}; !slices.Equal(got, w) {
 		t.Errorf("b's links %v, want %v", got, w)
 	}
+	// Several routed links of one record go in the record's order (the
+	// owner's exactly-once watermark needs rising indexes), whatever
+	// shards their targets hash to.
+	var many [][2]byte
+	for i := range 40 {
+		many = append(many, [2]byte{byte(100 + i), 1})
+	}
+	routed = consumeRecord(t, a, traces(sp{svc: "billing", trace: 8, id: 2, links: many}), false)
+	if len(routed) != 40 || !slices.IsSortedFunc(routed, func(x, y pairing.RoutedLink) int { return int(x.Index - y.Index) }) {
+		t.Errorf("routed %d links, in order %v", len(routed), slices.IsSortedFunc(routed, func(x, y pairing.RoutedLink) int { return int(x.Index - y.Index) }))
+	}
 	// Without a router (the OTLP path) nothing is routed: it waits.
 	consume(t, a, traces(sp{svc: "billing", trace: 7, id: 3, links: [][2]byte{{9, 1}}}))
 	if st := a.Stats(); st.PendingLinks != 1 {
