@@ -1,0 +1,131 @@
+package api
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// fakeTime is a settable clock whose sleeps advance it and are recorded.
+type fakeTime struct {
+	mu     sync.Mutex
+	t      time.Time
+	sleeps []time.Duration
+}
+
+func (f *fakeTime) now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *fakeTime) add(d time.Duration) {
+	f.mu.Lock()
+	f.t = f.t.Add(d)
+	f.mu.Unlock()
+}
+
+func (f *fakeTime) sleep(_ context.Context, d time.Duration) {
+	f.mu.Lock()
+	f.sleeps = append(f.sleeps, d)
+	f.t = f.t.Add(d)
+	f.mu.Unlock()
+}
+
+// TestReadBudgetCharge: a budget of 250ms a second keeps at most 62.5ms
+// of credit; reads past it pause for their debt at the budget's rate
+// (each read the debt standing when it charged), at most 100ms a pause;
+// a debt under 1ms is carried, not slept.
+func TestReadBudgetCharge(t *testing.T) {
+	ft := &fakeTime{t: time.Unix(1e9, 0)}
+	b, err := newReadBudget(250*time.Millisecond, ft.now, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	steps := []struct {
+		name    string
+		advance time.Duration
+		used    time.Duration
+		pause   time.Duration
+	}{
+		{"within the initial credit", 0, 50 * time.Millisecond, 0},                      // credit 62.5 → 12.5
+		{"past it: debt 7.5ms at 1/4", 0, 20 * time.Millisecond, 30 * time.Millisecond}, // credit −7.5
+		{"paid back", 30 * time.Millisecond, 0, 0},                                      // +7.5 → 0
+		{"small debt carried", 0, ms(0.5), 0},                                           // −0.5
+		{"credit capped at the burst", time.Second, 0, 0},                               // 62.5
+		{"a long read: pause capped", 0, time.Second, maxReadPause},                     // −937.5
+		{"a second read queues behind it", 0, 10 * time.Millisecond, maxReadPause},      // −947.5
+		{"after 4s the debt is paid", ms(3790), 0, 0},                                   // +947.5 → 0
+		{"10ms over: 40ms pause", 0, 10 * time.Millisecond, 40 * time.Millisecond},
+	}
+	for _, s := range steps {
+		ft.add(s.advance)
+		if got := b.charge(s.used); got != s.pause {
+			t.Fatalf("%s: pause %s, want %s (credit %s)", s.name, got, s.pause, b.credit)
+		}
+	}
+}
+
+// TestReadBudgetPacesReads: a read's pieces are charged the wall time
+// since the previous piece (its pause excluded), and it pauses when over
+// the budget, counted; a cached answer is written in 64 KiB pieces, each
+// charged.
+func TestReadBudgetPacesReads(t *testing.T) {
+	ft := &fakeTime{t: time.Unix(1e9, 0)}
+	reg := prometheus.NewRegistry()
+	b, err := newReadBudget(100*time.Millisecond, ft.now, reg) // burst 25ms
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.sleep = ft.sleep
+	c, err := newReadCache(time.Second, 1<<20, b, ft.now, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each 64 KiB piece of the answer takes 10ms to encode.
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		for range 4 {
+			ft.add(10 * time.Millisecond)
+			_, _ = w.Write([]byte(strings.Repeat("x", pieceSize)))
+		}
+	})
+	h := c.wrap(routeMetrics, next, nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	// Credit 25ms, earning 0.1ms a ms: piece 1 leaves 15ms, piece 2
+	// (+1ms) 6ms, piece 3 (+1ms) a debt of 3ms: a 30ms pause; piece 4
+	// (+4ms over the 40ms since) a debt of 9ms: 90ms. Then the cached
+	// answer (256 KiB) is written in four pieces taking no time: free, the
+	// debt is paid by then.
+	want := []time.Duration{30 * time.Millisecond, 90 * time.Millisecond}
+	if !equalDurations(ft.sleeps, want) {
+		t.Fatalf("pauses %v, want %v", ft.sleeps, want)
+	}
+	if rec.Body.Len() != 4*pieceSize {
+		t.Fatalf("answer %d bytes, want %d", rec.Body.Len(), 4*pieceSize)
+	}
+	if n, s := testutil.ToFloat64(b.pauses), testutil.ToFloat64(b.paused); n != 2 || math.Abs(s-0.12) > 1e-9 {
+		t.Fatalf("pauses %v, paused %vs; want 2, 0.12", n, s)
+	}
+}
+
+func equalDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
