@@ -78,6 +78,10 @@ type Store struct {
 	overflowID  NodeID
 	hasOverflow bool
 	edgesFolded uint64    // saved edges summed into another at restore
+	// floors are first-seen times of edges not seen yet, learnt from
+	// other instances (FloorFirstSeen); at most MaxEdges.
+	floors        map[edgeName]int64
+	floorsDropped uint64
 	base        *Snapshot // the graph restored after an unclean stop, or nil
 
 	// History accounts. Changed with an edge's lock held (the snapshot
@@ -274,6 +278,7 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 				continue
 			}
 			e = newEdge(k, now, len(s.cfg.LatencyBuckets))
+			s.applyFloor(e)
 			s.edges[k] = e
 			s.all = append(s.all, e)
 		}
@@ -317,6 +322,9 @@ type Stats struct {
 	// EdgesFolded counts saved edges that ReadState summed into another
 	// edge because their nodes folded into OverflowNode.
 	EdgesFolded uint64
+	// FloorsDropped counts first-seen floors of unseen edges refused at
+	// MaxEdges (FloorFirstSeen).
+	FloorsDropped uint64
 }
 
 // Stats returns the store's counters.
@@ -325,7 +333,7 @@ func (s *Store) Stats() Stats {
 	defer s.mu.Unlock()
 	return Stats{Nodes: len(s.names), Edges: len(s.edges), NodesOverflowed: s.overflow, EdgesDropped: s.dropped,
 		HistoryBuckets: int(s.histBuckets.Load()), HistoryBytes: s.histBytes.Load(), HistoryEvicted: s.histEvicted.Load(),
-		EdgesFolded: s.edgesFolded}
+		EdgesFolded: s.edgesFolded, FloorsDropped: s.floorsDropped}
 }
 
 // evictHistory brings the history's memory to 15/16 of MaxHistoryBytes,
