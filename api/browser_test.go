@@ -547,3 +547,50 @@ func TestBrowserDiff(t *testing.T) {
 		t.Errorf("%d elements keep a diff class", n)
 	}
 }
+
+// TestBrowser300 opens the page on 300 services (316 nodes, 730 edges, the
+// size the README's render figures use) with the real renderer: every
+// node and edge is wired, hovering, clicking and searching work, and the
+// page logs what they cost in this browser.
+func TestBrowser300(t *testing.T) {
+	br := newBrowser(t)
+	st, c, _ := layeredStore(t, 300)
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: newRealRenderer(t, prometheus.NewRegistry(), nil)}, nil)
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	// The layout takes a few seconds: wait up to the browser's bound.
+	step, cancel := context.WithTimeout(br.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(step, chromedp.Navigate("http://"+s.Addr().String()+"/?refresh=0"),
+		chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="ok"]`))); err != nil {
+		t.Fatalf("open the page: %v", err)
+	}
+	type measured struct {
+		Nodes, Edges, Lit  int
+		Title              string
+		Wire               string
+		Hover, Click, Find float64
+	}
+	got := eval[measured](br, `(() => {
+		const nodes = document.querySelectorAll('#graph [data-node]').length, edges = document.querySelectorAll('#graph [data-edge]').length;
+		const g = document.querySelector('#graph [data-node="l1-svc-000"] text');
+		const t1 = performance.now();
+		g.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+		const t2 = performance.now();
+		const lit = document.querySelectorAll('#graph .hl[data-node]').length;
+		g.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+		const t3 = performance.now();
+		document.getElementById('find').value = 'l3-svc-050';
+		document.getElementById('find-go').click();
+		const t4 = performance.now();
+		return {nodes, edges, lit, title: document.getElementById('details-title').textContent,
+			wire: document.getElementById('graph').dataset.wireMs, hover: t2 - t1, click: t3 - t2, find: t4 - t3};
+	})()`)
+	if got.Nodes != 316 || got.Edges != 730 || got.Title != "l3-svc-050" || got.Lit < 2 {
+		t.Errorf("at 300 services: %+v", got)
+	}
+	t.Logf("300 services: show and wire %s ms, hover %.1f ms, click %.1f ms, search %.1f ms", got.Wire, got.Hover, got.Click, got.Find)
+	br.screenshot("page-300.png")
+}

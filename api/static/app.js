@@ -407,8 +407,11 @@
     if (!m || !gm) return;
     const b = g.getBBox();
     const p = new DOMPoint(b.x + b.width / 2, b.y + b.height / 2).matrixTransform(m.inverse().multiply(gm));
-    const w = Math.min(view.box.w, Math.max(view.fit.w / 40, b.width * 8));
-    const h = view.box.h * w / view.box.w;
+    // Eight times the element's width, at the drawing area's aspect ratio.
+    const r = view.svg.getBoundingClientRect();
+    const aspect = r.width > 0 && r.height > 0 ? r.height / r.width : view.box.h / view.box.w;
+    const w = Math.max(b.width * 8, b.height * 8 / aspect);
+    const h = w * aspect;
     setBox({ x: p.x - w / 2, y: p.y - h / 2, w, h });
   }
 
@@ -811,6 +814,7 @@
       const { node: svg, source } = await fetchSVG(q);
       const details = await detailsP;
       if (mine !== seq) return; // a newer refresh took over
+      const t = performance.now();
       const keep = view.svg && view.filters === filters ? view.box : null;
       graph.replaceChildren(svg);
       view.svg = svg;
@@ -826,6 +830,7 @@
       fillFindList(details);
       showDiffSummary(details.diff);
       graph.dataset.diff = details.diff ? 'on' : 'off';
+      graph.dataset.wireMs = (performance.now() - t).toFixed(0); // show and wire: the page's own cost
       graph.dataset.state = showEmpty(details) ? 'empty' : 'ok';
       graph.dataset.query = q.toString();
       showError('');
