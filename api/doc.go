@@ -113,6 +113,11 @@
 //	servicegraph_http_connections_refused_total               counter
 //	servicegraph_http_queries_waited_total                    counter
 //	servicegraph_http_queries_refused_total                   counter
+//	servicegraph_read_cache_requests_total{handler, result}   counter
+//	servicegraph_read_cache_too_large_total{handler}          counter
+//	servicegraph_read_cache_evictions_total                   counter
+//	servicegraph_read_cache_bytes, _entries                   gauge
+//	servicegraph_read_budget_paused_seconds_total, _pauses_total counter
 //
 // # Bounds
 //
@@ -123,7 +128,19 @@
 // the limit waits up to Config.RequestTimeout for a slot, then is answered
 // 503 with Retry-After. The rows of graph_data, graph_nodes and
 // graph_edges are streamed to the connection as they are encoded, never
-// held whole in memory.
+// held whole in memory, when the read cache is off.
+//
+// The read cache (readcache.go) keeps the encoded answers of metrics,
+// graph_data, graph_nodes and graph_edges, gzipped for clients that accept
+// it, per route, query, Accept header and coding, and serves them again
+// while at most Config.ReadMaxStaleness old (the graph routes' also while
+// the graph's version and the window's buckets are unchanged); concurrent
+// requests wait for the one encoding in flight. Its bodies total at most
+// Config.ReadCacheBytes (least recently served dropped first); a larger
+// answer is streamed, not kept. With Config.ReadBudget those reads take
+// at most that serving time per second together (readbudget.go): past it
+// they pause between 64 KiB pieces, at most 100 ms a pause, holding no
+// lock and nothing ingestion needs.
 //
 // handler is a route name (page, static, graph_fields, graph_data, health,
 // graph_nodes, graph_edges, dependencies, graph_svg, graph_dot, graph_png,
