@@ -25,6 +25,7 @@ type edge struct {
 	count, failed uint64
 	first, last   int64        // unix ns, store clock
 	hist          [2]histogram // sync: server, client seconds; async: delay, unused
+	async         [2]histogram // async only: server, client span seconds (nil counts for sync edges)
 	history       history      // oldest first; only the last bucket is mutated
 }
 
@@ -52,6 +53,11 @@ func newEdge(k edgeKey, now int64, nbounds int) *edge {
 	for i := range e.hist {
 		e.hist[i].counts = make([]uint64, nbounds+1)
 	}
+	if k.kind.Async() {
+		for i := range e.async {
+			e.async[i].counts = make([]uint64, nbounds+1)
+		}
+	}
 	return e
 }
 
@@ -76,6 +82,13 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 		h.sum += v
 		h.n++
 	}
+	if o.AsyncTimed && e.async[0].counts != nil {
+		for i, v := range o.AsyncSeconds {
+			if v >= 0 {
+				e.async[i].add(bucketIndex(cfg.LatencyBuckets, v), v)
+			}
+		}
+	}
 	w := int64(cfg.BucketWidth)
 	idx := floorDiv(now, w)
 	if e.history.n > 0 && idx > e.history.lastIdx() {
@@ -83,6 +96,12 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 		e.history.trim(idx-int64(cfg.Retention/cfg.BucketWidth), false)
 	}
 	e.history.bucket(idx).add(o.Failed, main)
+}
+
+func (h *histogram) add(i int, v float64) {
+	h.counts[i]++
+	h.sum += v
+	h.n++
 }
 
 func bucketIndex(bounds []float64, v float64) int {
@@ -101,16 +120,25 @@ func (e *edge) export(client, server string, width int64, arena *[]uint64) Edge 
 		FirstSeen: time.Unix(0, e.first), LastSeen: time.Unix(0, e.last),
 	}}
 	for i := range e.hist {
-		h := &e.hist[i]
-		a := *arena
-		if cap(a)-len(a) < len(h.counts) {
-			a = make([]uint64, 0, max(len(h.counts), 1024))
+		out.Hist[i] = e.hist[i].export(arena)
+	}
+	if e.async[0].counts != nil {
+		for i := range e.async {
+			out.AsyncHist[i] = e.async[i].export(arena)
 		}
-		n := len(a)
-		a = append(a, h.counts...)
-		out.Hist[i] = Histogram{Counts: a[n:len(a):len(a)], Sum: h.sum, Count: h.n}
-		*arena = a
 	}
 	out.History, out.Open = e.history.view(width)
 	return out
+}
+
+// export copies h, its counts taken from arena.
+func (h *histogram) export(arena *[]uint64) Histogram {
+	a := *arena
+	if cap(a)-len(a) < len(h.counts) {
+		a = make([]uint64, 0, max(len(h.counts), 1024))
+	}
+	n := len(a)
+	a = append(a, h.counts...)
+	*arena = a
+	return Histogram{Counts: a[n:len(a):len(a)], Sum: h.sum, Count: h.n}
 }

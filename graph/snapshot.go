@@ -65,6 +65,10 @@ type EdgeData struct {
 	// Hist holds, for sync edges, the server (0) and client (1) durations;
 	// for async edges the delay (0). Index 1 of async edges is empty.
 	Hist [2]Histogram
+	// AsyncHist holds, for async edges, the server side's (0) and the
+	// client side's (1) span durations (Observation.AsyncSeconds); empty
+	// for sync edges. The state file does not keep them yet.
+	AsyncHist [2]Histogram
 	// History holds the closed buckets, oldest first, within retention;
 	// Open is the newest bucket, still being filled when the snapshot was
 	// taken (zero Start: no history).

@@ -41,6 +41,13 @@ type Observation struct {
 	// the delay (consumer/linking span start − producer/linked span end).
 	// A negative value means "not known" and is not recorded.
 	Seconds [2]float64
+	// AsyncSeconds holds, for async edges when AsyncTimed, the durations of
+	// the server side's span (consumer, linking span: index 0) and the
+	// client side's (producer, linked-to span: index 1), as Tempo records
+	// them: Grafana divides request_server_seconds_sum by request_total on
+	// every edge. Negative: not known.
+	AsyncSeconds [2]float64
+	AsyncTimed   bool
 }
 
 // LinkTally counts link outcomes of one linking service.

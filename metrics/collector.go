@@ -40,8 +40,8 @@ func newFamily(name, typ, help string, labels ...string) *family {
 var (
 	requestTotalF   = newFamily("traces_service_graph_request_total", "counter", "Edge occurrences: requests between two nodes, messages, resolved span links.", edgeLabels...)
 	requestFailedF  = newFamily("traces_service_graph_request_failed_total", "counter", "Edge occurrences where either side's span had status ERROR.", edgeLabels...)
-	serverSecondsF  = newFamily("traces_service_graph_request_server_seconds", "histogram", "Server-side span duration of synchronous edges.", edgeLabels...)
-	clientSecondsF  = newFamily("traces_service_graph_request_client_seconds", "histogram", "Client-side span duration of synchronous edges.", edgeLabels...)
+	serverSecondsF  = newFamily("traces_service_graph_request_server_seconds", "histogram", "Server-side span duration (consumer, linking span; of a database or uninstrumented peer: the client's).", edgeLabels...)
+	clientSecondsF  = newFamily("traces_service_graph_request_client_seconds", "histogram", "Client-side span duration (producer, linked-to span).", edgeLabels...)
 	messagingDelayF = newFamily("traces_service_graph_request_messaging_system_seconds", "histogram", "Delay of messaging_system edges: consumer span start minus producer span end.", edgeLabels...)
 	linkDelayF      = newFamily("traces_service_graph_span_link_delay_seconds", "histogram", "Delay of span_link edges: linking span start minus linked-to span end.", edgeLabels...)
 	firstSeenF      = newFamily("servicegraph_edge_first_seen_timestamp_seconds", "gauge", "When the edge was first seen, Unix seconds; survives restarts.", edgeLabels...)
@@ -130,11 +130,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for i := range snap.Edges {
 		e := &snap.Edges[i]
 		// Counter values count from the base, if any.
-		count, failed, hist := e.Count, e.Failed, e.Hist
+		count, failed, hist, dur := e.Count, e.Failed, e.Hist, [2]graph.Histogram{*durations(e, 0), *durations(e, 1)}
 		if be := base.edge(i); be != nil {
 			count, failed = since(count, be.Count), since(failed, be.Failed)
 			for j := range hist {
 				hist[j] = *histSince(&graph.Histogram{}, &e.Hist[j], &be.Hist[j])
+				dur[j] = *histSince(&graph.Histogram{}, durations(e, j), durations(be, j))
 			}
 		}
 		lv := []string{e.Client, e.Server, e.Kind.ConnectionType()}
@@ -147,13 +148,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- histogram(messagingDelay, snap.Bounds, &hist[0], lv)
 		case graph.SpanLink:
 			ch <- histogram(linkDelay, snap.Bounds, &hist[0], lv)
-		default:
-			if e.Hist[0].Count > 0 {
-				ch <- histogram(serverSeconds, snap.Bounds, &hist[0], lv)
-			}
-			if e.Hist[1].Count > 0 {
-				ch <- histogram(clientSeconds, snap.Bounds, &hist[1], lv)
-			}
+		}
+		// Server and client span durations on every kind (Tempo's), so that
+		// Grafana's server_seconds_sum / request_total has a value.
+		if durations(e, 0).Count > 0 {
+			ch <- histogram(serverSeconds, snap.Bounds, &dur[0], lv)
+		}
+		if durations(e, 1).Count > 0 {
+			ch <- histogram(clientSeconds, snap.Bounds, &dur[1], lv)
 		}
 	}
 	for ni, n := range snap.Nodes {

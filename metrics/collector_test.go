@@ -64,8 +64,19 @@ traces_service_graph_request_failed_total{client="web",connection_type="",server
 # TYPE traces_service_graph_request_total counter
 traces_service_graph_request_total{client="api",connection_type="span_link",server="batch"} 1
 traces_service_graph_request_total{client="web",connection_type="",server="api"} 1
-# HELP traces_service_graph_request_server_seconds Server-side span duration of synchronous edges.
+# HELP traces_service_graph_request_server_seconds Server-side span duration (consumer, linking span; of a database or uninstrumented peer: the client's).
 # TYPE traces_service_graph_request_server_seconds histogram
+traces_service_graph_request_server_seconds_bucket{client="api",connection_type="span_link",server="batch",le="0.1"} 1
+traces_service_graph_request_server_seconds_bucket{client="api",connection_type="span_link",server="batch",le="0.2"} 1
+traces_service_graph_request_server_seconds_bucket{client="api",connection_type="span_link",server="batch",le="0.4"} 1
+traces_service_graph_request_server_seconds_bucket{client="api",connection_type="span_link",server="batch",le="0.8"} 1
+traces_service_graph_request_server_seconds_bucket{client="api",connection_type="span_link",server="batch",le="1.6"} 1
+traces_service_graph_request_server_seconds_bucket{client="api",connection_type="span_link",server="batch",le="3.2"} 1
+traces_service_graph_request_server_seconds_bucket{client="api",connection_type="span_link",server="batch",le="6.4"} 1
+traces_service_graph_request_server_seconds_bucket{client="api",connection_type="span_link",server="batch",le="12.8"} 1
+traces_service_graph_request_server_seconds_bucket{client="api",connection_type="span_link",server="batch",le="+Inf"} 1
+traces_service_graph_request_server_seconds_sum{client="api",connection_type="span_link",server="batch"} 0.001
+traces_service_graph_request_server_seconds_count{client="api",connection_type="span_link",server="batch"} 1
 traces_service_graph_request_server_seconds_bucket{client="web",connection_type="",server="api",le="0.1"} 0
 traces_service_graph_request_server_seconds_bucket{client="web",connection_type="",server="api",le="0.2"} 1
 traces_service_graph_request_server_seconds_bucket{client="web",connection_type="",server="api",le="0.4"} 1

@@ -44,16 +44,28 @@ var streamed = func() []edgeFamily {
 			return 0, &e.Hist[0], e.Kind == graph.SpanLink
 		}},
 		{serverSecondsF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
-			return 0, &e.Hist[0], !e.Kind.Async() && e.Hist[0].Count > 0
+			h := durations(e, 0)
+			return 0, h, h.Count > 0
 		}},
 		{clientSecondsF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
-			return 0, &e.Hist[1], !e.Kind.Async() && e.Hist[1].Count > 0
+			h := durations(e, 1)
+			return 0, h, h.Count > 0
 		}},
 		{spanLinksF, nil},
 	}
 	slices.SortFunc(fs, func(a, b edgeFamily) int { return cmp.Compare(a.name, b.name) })
 	return fs
 }()
+
+// durations is an edge's histogram of server (i = 0) or client (1) span
+// durations, on every kind: of sync edges in Hist, of async edges (whose
+// Hist holds the delay) in AsyncHist.
+func durations(e *graph.Edge, i int) *graph.Histogram {
+	if e.Kind.Async() {
+		return &e.AsyncHist[i]
+	}
+	return &e.Hist[i]
+}
 
 // linkResults are the link results in label-value order.
 var linkResults = func() []graph.LinkResult {

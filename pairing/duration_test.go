@@ -84,7 +84,7 @@ func TestDurationsSaturate(t *testing.T) {
 		}, "user>b:virtual_node", sums{sat, -1}},
 		{"client without a server", []rawSpan{
 			{svc: "a", trace: 1, id: 1, kind: ptrace.SpanKindClient, start: epoch, end: now, peer: "legacy"},
-		}, "a>legacy:virtual_node", sums{-1, sat}},
+		}, "a>legacy:virtual_node", sums{sat, sat}}, // no server span: the server side is the client's duration
 		{"messaging delay from 1970", []rawSpan{
 			{svc: "p", trace: 1, id: 1, kind: ptrace.SpanKindProducer, start: epoch, end: epoch},
 			{svc: "c", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindConsumer, start: now, end: now},

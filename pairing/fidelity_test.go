@@ -39,7 +39,8 @@ var feeds = map[string]func(p *pairing.Processor, td ptrace.Traces) error{
 }
 
 // histsOf lists each edge's histograms that have observations:
-// "client>server:kind h=count/sum" with h one of server, client, delay.
+// "client>server:kind h=count/sum" with h one of server, client, delay
+// (an async edge's delay first, then its span durations).
 func histsOf(s *graph.Snapshot) []string {
 	var out []string
 	for _, e := range s.Edges {
@@ -52,6 +53,11 @@ func histsOf(s *graph.Snapshot) []string {
 				name = "delay"
 			}
 			out = append(out, fmt.Sprintf("%s>%s:%s %s=%d/%g", e.Client, e.Server, e.Kind, name, h.Count, h.Sum))
+		}
+		for i, h := range e.AsyncHist {
+			if h.Count > 0 {
+				out = append(out, fmt.Sprintf("%s>%s:%s %s=%d/%g", e.Client, e.Server, e.Kind, [...]string{"server", "client"}[i], h.Count, h.Sum))
+			}
 		}
 	}
 	return out
@@ -225,4 +231,45 @@ func TestRootCaller(t *testing.T) {
 		{name: "a caller named user is not the synthetic user", spans: root(ptrace.SpanKindServer, map[string]string{"peer.service": "user"}),
 			edges: []string{"user~>worker:virtual_node 1/0"}},
 	})
+}
+
+// TestDurationsOnEveryKind: every edge kind has server and client duration
+// histograms as Tempo records them (database and peer edges: server = the
+// client's duration; messaging: consumer and producer; span links: the
+// linking and the linked-to span), the async delays unchanged. root → user
+// edges have the server's only.
+func TestDurationsOnEveryKind(t *testing.T) {
+	runFidelity(t, []fidelityCase{{name: "every kind", spans: []sp{
+		{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 100},
+		{svc: "web", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindClient, startMs: 10, end: 50},
+		{svc: "api", trace: 1, id: 3, parent: 2, kind: ptrace.SpanKindServer, startMs: 15, end: 45},
+		{svc: "api", trace: 1, id: 4, parent: 3, kind: ptrace.SpanKindClient, startMs: 20, end: 24,
+			attrs: map[string]string{"db.system": "postgresql", "db.name": "orders"}},
+		{svc: "api", trace: 1, id: 5, parent: 3, kind: ptrace.SpanKindClient, startMs: 25, end: 33,
+			attrs: map[string]string{"peer.service": "stripe"}},
+		{svc: "api", trace: 1, id: 6, parent: 3, kind: ptrace.SpanKindProducer, startMs: 34, end: 36},
+		{svc: "mail", trace: 1, id: 7, parent: 6, kind: ptrace.SpanKindConsumer, startMs: 40, end: 56},
+		{svc: "batch", trace: 2, id: 8, kind: ptrace.SpanKindInternal, startMs: 200, end: 264, links: [][2]byte{{1, 3}}},
+	}, edges: []string{
+		"api>batch:span_link 1/0",
+		"api>mail:messaging_system 1/0",
+		"api>orders:database 1/0",
+		"api>stripe:virtual_node 1/0",
+		"user>web:virtual_node 1/0",
+		"web>api:call 1/0",
+	}, links: []string{"batch resolved 1"}, hists: []string{
+		"api>batch:span_link delay=1/0.155",
+		"api>batch:span_link server=1/0.064",
+		"api>batch:span_link client=1/0.03",
+		"api>mail:messaging_system delay=1/0.004",
+		"api>mail:messaging_system server=1/0.016",
+		"api>mail:messaging_system client=1/0.002",
+		"api>orders:database server=1/0.004",
+		"api>orders:database client=1/0.004",
+		"api>stripe:virtual_node server=1/0.008",
+		"api>stripe:virtual_node client=1/0.008",
+		"user>web:virtual_node server=1/0.1",
+		"web>api:call server=1/0.03",
+		"web>api:call client=1/0.04",
+	}}})
 }

@@ -239,6 +239,7 @@ type waitingLink struct {
 	target  spanKey // the linked-to span
 	from    spanKey // the linking span
 	start   int64   // the linking span's start
+	end     int64   // the linking span's end; 0: not known (a routed link, replay.go)
 	arrival int64
 	meta    meta // packMeta of the linking span
 	next    uint32

@@ -140,7 +140,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 			b.tally(l.meta.svc(), graph.LinkResolved)
 			return
 		}
-		b.linked(e, sh.endOf(e), l.meta, l.start)
+		b.linkedSpan(e, sh.endOf(e), l.meta, l.start, l.end)
 	})
 	return true
 }
@@ -157,10 +157,10 @@ func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch
 			b.tally(from.svc, graph.LinkResolved)
 			return
 		}
-		b.linked(t, sh.endOf(t), meta, from.start)
+		b.linkedSpan(t, sh.endOf(t), meta, from.start, from.end)
 		return
 	}
-	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, arrival: now, meta: meta, toParent: toParent,
+	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, end: from.end, arrival: now, meta: meta, toParent: toParent,
 		name: b.nameOf(spanIdx)},
 		func(w *waitingLink) {
 			sh.c.droppedLinks++
@@ -179,8 +179,10 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 			sh.c.droppedClients++
 		case !e.meta.paired():
 			e.meta |= metaExpired // a server side arriving now must not count the request again
+			// No server span: its duration is the client's, as Tempo records it.
+			d := microsSeconds(c.dur)
 			b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(c.svc), Server: graph.NodeID(c.peer),
-				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{-1, microsSeconds(c.dur)}})
+				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{d, d}})
 		}
 	})
 	sh.links.expire(linkCutoff, func(w *waitingLink) {
@@ -235,6 +237,7 @@ func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
 	case ck == kindConsumer && pk == kindProducer:
 		o.Kind = graph.Messaging
 		o.Seconds = [2]float64{seconds(cstart - p.end), -1}
+		o.AsyncSeconds, o.AsyncTimed = [2]float64{seconds(cend - cstart), p.seconds()}, true
 	case ck == kindServer && pk == kindClient, psvc != csvc:
 		if p.meta&metaExpired != 0 { // the request counted as its client's database or virtual_node edge
 			return
@@ -250,9 +253,15 @@ func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
 	b.obs = append(b.obs, o)
 }
 
-// linked makes the edge of a resolved link: target t, which ended at
-// tEnd, → the linking span.
+// linked is linkedSpan for a linking span whose end is not known.
 func (b *batch) linked(t *entry, tEnd int64, fromMeta meta, fromStart int64) {
+	b.linkedSpan(t, tEnd, fromMeta, fromStart, 0)
+}
+
+// linkedSpan makes the edge of a resolved link: target t, which ended at
+// tEnd, → the linking span, which ran from fromStart to fromEnd (0: not
+// known).
+func (b *batch) linkedSpan(t *entry, tEnd int64, fromMeta meta, fromStart, fromEnd int64) {
 	if (t.meta & fromMeta).replayed() { // both replayed: their earlier owner counted it (replay.go)
 		return
 	}
@@ -262,6 +271,10 @@ func (b *batch) linked(t *entry, tEnd int64, fromMeta meta, fromStart int64) {
 		k = graph.Messaging
 	}
 	b.obs = append(b.obs, graph.Observation{Client: t.meta.svc(), Server: svc, Kind: k,
-		Failed: t.meta.failed() || fromMeta.failed(), Seconds: [2]float64{seconds(fromStart - tEnd), -1}})
+		Failed: t.meta.failed() || fromMeta.failed(), Seconds: [2]float64{seconds(fromStart - tEnd), -1},
+		AsyncSeconds: [2]float64{-1, t.seconds()}, AsyncTimed: true})
+	if fromEnd >= fromStart {
+		b.obs[len(b.obs)-1].AsyncSeconds[0] = seconds(fromEnd - fromStart)
+	}
 	b.tally(svc, graph.LinkResolved)
 }

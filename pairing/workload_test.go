@@ -88,6 +88,8 @@ func TestWireWorkloadEquivalence(t *testing.T) {
 			for _, s := range [][2]*float64{
 				{&sp.Edges[i].Hist[0].Sum, &sw.Edges[i].Hist[0].Sum},
 				{&sp.Edges[i].Hist[1].Sum, &sw.Edges[i].Hist[1].Sum},
+				{&sp.Edges[i].AsyncHist[0].Sum, &sw.Edges[i].AsyncHist[0].Sum},
+				{&sp.Edges[i].AsyncHist[1].Sum, &sw.Edges[i].AsyncHist[1].Sum},
 				{&sp.Edges[i].Open.Sum, &sw.Edges[i].Open.Sum},
 			} {
 				if math.Abs(*s[0]-*s[1]) > 1e-9*math.Max(1, math.Abs(*s[0])) {
