@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -593,4 +594,31 @@ func TestBrowser300(t *testing.T) {
 	}
 	t.Logf("300 services: show and wire %s ms, hover %.1f ms, click %.1f ms, search %.1f ms", got.Wire, got.Hover, got.Click, got.Find)
 	br.screenshot("page-300.png")
+}
+
+// TestBrowserPartial: with a cluster peer that does not answer, the page
+// says its numbers are partial and names the peer.
+func TestBrowserPartial(t *testing.T) {
+	br := newBrowser(t)
+	st, c := fixture(t)
+	// A peer that refuses connections: a port just closed.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: &fakeRenderer{}}, func(cfg *api.Config) { cfg.Cluster.Peers = []string{dead} })
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	if err := br.do(chromedp.Navigate("http://"+s.Addr().String()+"/?refresh=0"),
+		chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="ok"]`)), chromedp.WaitVisible(chromedp.ID("partial"))); err != nil {
+		t.Fatalf("partial note: %v", err)
+	}
+	want := "Partial result: these cluster members did not answer: " + dead + ". Counts may be low and edges missing."
+	if got := eval[string](br, `document.getElementById('partial').textContent`); got != want {
+		t.Errorf("partial note %q, want %q", got, want)
+	}
 }

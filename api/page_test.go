@@ -46,6 +46,21 @@ func TestPage(t *testing.T) {
 	if js := get(s.Handler(), "/static/app.js").Body.String(); strings.Contains(js, "innerHTML") || strings.Contains(js, "eval(") {
 		t.Errorf("app.js uses innerHTML or eval")
 	}
+	// A custom window: the pickers show the URL's from and to, in UTC; a
+	// preset keeps them hidden, at the last hour.
+	from, to := t0.Add(-90*time.Minute), t0.Add(-30*time.Minute)
+	custom := get(s.Handler(), fmt.Sprintf("/?window=custom&from=%d&to=%d", from.Unix(), to.Unix())).Body.String()
+	for _, want := range []string{`<span id="custom">`, `value="custom" data-secs="0" selected>custom…</option>`,
+		`id="from" type="datetime-local" step="1" value="` + from.UTC().Format("2006-01-02T15:04:05") + `"`,
+		`id="to" type="datetime-local" step="1" value="` + to.UTC().Format("2006-01-02T15:04:05") + `"`,
+		`id="baseline"`, `id="baseline-from"`, `id="details"`, `id="find"`, `id="export-png"`, `id="legend"`, `id="empty"`} {
+		if !strings.Contains(custom, want) {
+			t.Errorf("custom page lacks %q", want)
+		}
+	}
+	if !strings.Contains(body, `<span id="custom" hidden>`) || !strings.Contains(body, `value="`+t0.Add(-time.Hour).UTC().Format("2006-01-02T15:04:05")+`"`) {
+		t.Errorf("a preset window shows the pickers, or not at the last hour")
+	}
 }
 
 // TestEscaping puts markup into a service name, a span name and the query

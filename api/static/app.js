@@ -154,11 +154,24 @@
     }
   }
 
+  // notePartial shows that a cluster answer lacks some instances' part
+  // (X-Servicegraph-Partial, or "partial" in a JSON object).
+  function notePartial(res, body) {
+    if (res.headers.get('X-Servicegraph-Partial') !== 'true' && !(body && body.partial === true)) return;
+    const missing = res.headers.get('X-Servicegraph-Missing-Peers') ||
+      (body && Array.isArray(body.missing_peers) ? body.missing_peers.map((m) => m.peer).join(', ') : '');
+    const note = $('partial');
+    note.textContent = 'Partial result: ' + (missing ? 'these cluster members did not answer: ' + missing : 'some cluster members did not answer') +
+      '. Counts may be low and edges missing.';
+    note.hidden = false;
+  }
+
   async function fetchSVG(q) {
     const r = new URLSearchParams(q);
     r.set('rankdir', $('rankdir').value);
     const res = await fetch('graph.svg?' + r.toString(), { cache: 'no-store' });
     if (!res.ok) throw new Error(await errorMessage(res));
+    notePartial(res, null);
     const text = await res.text();
     const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
     const svg = doc.documentElement;
@@ -213,7 +226,7 @@
     const res = await fetch(path, { cache: 'no-store' });
     if (!res.ok) throw new Error(await errorMessage(res));
     const body = await res.json();
-    if (body && body.partial === true) $('partial').hidden = false;
+    notePartial(res, body);
     return body;
   }
 
