@@ -98,7 +98,7 @@ func TestReadBudgetPacesReads(t *testing.T) {
 			_, _ = w.Write([]byte(strings.Repeat("x", pieceSize)))
 		}
 	})
-	h := c.wrap(routeMetrics, next, nil)
+	h := c.wrap(routeMetrics, next, nil, true)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	// Credit 25ms, earning 0.1ms a ms: piece 1 leaves 15ms, piece 2

@@ -23,7 +23,7 @@ import (
 // CPU that ingestion, on the same cores, waits for.
 //
 // An answer is kept per route, query string, Accept header and coding
-// (gzip or identity), and served again while it is at most
+// (gzip or identity; /metrics gzip only), and served again while it is at most
 // Config.ReadMaxStaleness old (the age counts from before its encoding
 // began, so a read never shows the graph older than that), or, for the
 // graph routes, while the graph's snapshot version and the window's
@@ -65,9 +65,12 @@ func (s *Server) cacheReads(name string, h http.Handler) http.Handler {
 	}
 	switch name {
 	case routeMetrics:
-		return s.reads.wrap(name, h, nil) // its self-telemetry changes on every read
+		// Its self-telemetry changes on every read: no version. Only the
+		// gzipped scrape is kept (Prometheus always asks for it): the text
+		// is ~28x larger (280 MB at 100k edges) and is streamed.
+		return s.reads.wrap(name, h, nil, false)
 	case routeData, routeNodes, routeEdges:
-		return s.reads.wrap(name, h, s.rowsVersion)
+		return s.reads.wrap(name, h, s.rowsVersion, true)
 	}
 	return h
 }
@@ -110,7 +113,7 @@ const (
 	readRevalidated = "revalidated" // kept answer, older, but the graph and window are the same
 	readShared      = "shared"      // waited for an encoding in flight
 	readMiss        = "miss"        // encoded (one encoding)
-	readBypass      = "bypass"      // not cacheable (HEAD, too large): served as without the cache
+	readBypass      = "bypass"      // HEAD, Cache-Control: no-cache, too large, cache off: served as without the cache
 )
 
 // cached is one kept answer, or a marker of an answer too large to keep.
@@ -138,7 +141,7 @@ func newReadCache(maxAge time.Duration, maxBytes int64, budget *readBudget, now 
 		entries: map[string]*cached{}, calls: map[string]*readCall{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "servicegraph_read_cache_requests_total",
-			Help: "Reads of the cached routes (/metrics, /api/graph/data, /api/graph/nodes, /api/graph/edges), by route name and result: hit (a kept answer at most read_max_staleness old), revalidated (older, the graph unchanged), shared (waited for an encoding in flight), miss (encoded), bypass (HEAD, or an answer larger than read_cache_bytes).",
+			Help: "Reads of the cached routes (/metrics, /api/graph/data, /api/graph/nodes, /api/graph/edges), by route name and result: hit (a kept answer at most read_max_staleness old), revalidated (older, the graph unchanged), shared (waited for an encoding in flight), miss (encoded), bypass (HEAD, Cache-Control: no-cache, an answer larger than read_cache_bytes, or the cache off).",
 		}, []string{"handler", "result"}),
 		tooLarge: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "servicegraph_read_cache_too_large_total",
@@ -171,17 +174,18 @@ func newReadCache(maxAge time.Duration, maxBytes int64, budget *readBudget, now 
 // wrap serves next's answers through the cache under the route name;
 // version, when not nil, returns the graph version a request's answer
 // depends on (nil when it cannot tell), for answers older than the
-// staleness bound.
-func (c *readCache) wrap(name string, next http.Handler, version func(*http.Request) any) http.Handler {
+// staleness bound. identity false streams the answers of clients that do
+// not accept gzip, never kept.
+func (c *readCache) wrap(name string, next http.Handler, version func(*http.Request) any, identity bool) http.Handler {
 	hit, revalidated, shared := c.requests.WithLabelValues(name, readHit), c.requests.WithLabelValues(name, readRevalidated), c.requests.WithLabelValues(name, readShared)
 	miss, bypass, tooLarge := c.requests.WithLabelValues(name, readMiss), c.requests.WithLabelValues(name, readBypass), c.tooLarge.WithLabelValues(name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || c.maxAge == 0 {
+		gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
+		if r.Method != http.MethodGet || c.maxAge == 0 || noCache(r.Header) || (!gz && !identity) {
 			bypass.Inc()
 			c.stream(w, r, next)
 			return
 		}
-		gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
 		key := name + "\x00" + r.URL.RawQuery + "\x00" + r.Header.Get("Accept") + "\x00" + strconv.FormatBool(gz)
 		now := c.now()
 		c.mu.Lock()
@@ -441,6 +445,20 @@ func (s *sink) Write(p []byte) (int, error) {
 		return rec.w.Write(p)
 	}
 	return rec.buf.Write(p)
+}
+
+// noCache reports whether a request asks for an answer not served from a
+// cache (Cache-Control: no-cache or max-age=0, RFC 9111 5.2.1; Pragma:
+// no-cache): it gets a fresh encoding of its own, as without the cache.
+func noCache(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			if d = strings.ToLower(strings.TrimSpace(d)); d == "no-cache" || d == "max-age=0" {
+				return true
+			}
+		}
+	}
+	return strings.EqualFold(strings.TrimSpace(h.Get("Pragma")), "no-cache")
 }
 
 // acceptsGzip reports whether an Accept-Encoding header value accepts gzip

@@ -3,8 +3,10 @@ package api_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -56,8 +58,9 @@ func reads(t *testing.T, reg *prometheus.Registry, handler, result string) float
 }
 
 // countingMetrics is a /metrics handler that counts its encodings, each
-// answering the body of its number (so that two encodings never look
-// alike); gate, when not nil, holds each encoding until it is closed.
+// answering "encoding N\n" and then bytes of a generator seeded with N
+// (so that two encodings never look alike, and gzip cannot shrink them);
+// gate, when not nil, holds each encoding until it is closed.
 type countingMetrics struct {
 	n    atomic.Int64
 	gate chan struct{}
@@ -70,8 +73,12 @@ func (m *countingMetrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		<-m.gate
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	line := fmt.Sprintf("encoding %d\n", n)
-	_, _ = io.WriteString(w, strings.Repeat(line, max(1, m.size/len(line))))
+	b := fmt.Appendf(nil, "encoding %d\n", n)
+	rng := rand.New(rand.NewPCG(uint64(n), 0))
+	for len(b) < m.size {
+		b = binary.LittleEndian.AppendUint64(b, rng.Uint64())
+	}
+	_, _ = w.Write(b[:max(m.size, bytes.IndexByte(b, '\n')+1)])
 }
 
 func gunzip(t *testing.T, b []byte) []byte {
@@ -155,13 +162,16 @@ func TestReadCacheSharesEncodings(t *testing.T) {
 		if got := string(gunzip(t, rec.Body.Bytes())); !strings.HasPrefix(got, "encoding 2\n") {
 			t.Fatalf("scrape past 1s = %.20q…, want encoding 2's", got)
 		}
-		// Identity is another answer: its own encoding, the same bytes.
-		plain := get(h, "/metrics")
-		if got := m.n.Load(); got != 3 || plain.Header().Get("Content-Encoding") != "" {
-			t.Fatalf("identity scrape: encodings %d, Content-Encoding %q; want 3, none", got, plain.Header().Get("Content-Encoding"))
+		// An identity scrape (28x the gzipped one at scale) is streamed,
+		// never kept: each its own encoding.
+		for i := range int64(2) {
+			plain := get(h, "/metrics")
+			if got := m.n.Load(); got != 3+i || plain.Header().Get("Content-Encoding") != "" || !strings.HasPrefix(plain.Body.String(), fmt.Sprintf("encoding %d\n", 3+i)) {
+				t.Fatalf("identity scrape %d: encodings %d, Content-Encoding %q, body %.20q…", i, got, plain.Header().Get("Content-Encoding"), plain.Body.String())
+			}
 		}
-		if !strings.HasPrefix(plain.Body.String(), "encoding 3\n") {
-			t.Fatalf("identity scrape = %.20q…", plain.Body.String())
+		if bypass := reads(t, reg, "metrics", "bypass"); bypass != 2 {
+			t.Fatalf("bypass = %v, want 2", bypass)
 		}
 	})
 }
@@ -231,7 +241,7 @@ func TestReadCacheBound(t *testing.T) {
 	s, reg := newServer(t, c, api.Sources{Graph: st, Metrics: m}, func(cfg *api.Config) { cfg.ReadCacheBytes = 1 << 20 })
 	h := s.Handler()
 	for _, q := range []string{"a", "b", "a", "c"} { // a, b kept; a served again; c evicts b
-		get(h, "/metrics?name[]="+q)
+		getGzip(h, "/metrics?name[]="+q)
 	}
 	if got := m.n.Load(); got != 3 {
 		t.Fatalf("encodings = %d, want 3", got)
@@ -240,20 +250,21 @@ func TestReadCacheBound(t *testing.T) {
 	if ev := labelled(t, reg, "servicegraph_read_cache_evictions_total", nil); ev != 1 || bytesHeld > 1<<20 || bytesHeld < 800<<10 {
 		t.Fatalf("evictions %v, bytes %v; want 1 and two answers (≤ 1 MiB)", ev, bytesHeld)
 	}
-	get(h, "/metrics?name[]=a") // kept
-	get(h, "/metrics?name[]=b") // evicted: encoded again
+	getGzip(h, "/metrics?name[]=a") // kept
+	getGzip(h, "/metrics?name[]=b") // evicted: encoded again
 	if got := m.n.Load(); got != 4 {
 		t.Fatalf("encodings = %d, want 4 (b again)", got)
 	}
 
 	m.size = 3 << 20
-	big := get(h, "/metrics?name[]=big")
-	if big.Code != http.StatusOK || big.Body.Len() < 3<<20-20 || !strings.HasPrefix(big.Body.String(), "encoding 5\n") {
-		t.Fatalf("too large: %d, %d bytes", big.Code, big.Body.Len())
+	big := getGzip(h, "/metrics?name[]=big")
+	if body := gunzip(t, big.Body.Bytes()); big.Code != http.StatusOK || len(body) != 3<<20 || !bytes.HasPrefix(body, []byte("encoding 5\n")) {
+		t.Fatalf("too large: %d, %d bytes", big.Code, len(body))
 	}
-	again := get(h, "/metrics?name[]=big")
-	if !strings.HasPrefix(again.Body.String(), "encoding 6\n") {
-		t.Fatalf("too large, again: %.20q…, want a new encoding", again.Body.String())
+	// Streamed as the handler writes it (this one never gzips).
+	again := getGzip(h, "/metrics?name[]=big")
+	if body := again.Body.Bytes(); again.Header().Get("Content-Encoding") != "" || !bytes.HasPrefix(body, []byte("encoding 6\n")) {
+		t.Fatalf("too large, again: %.20q…, want a new encoding", body)
 	}
 	if tl, bypass := labelled(t, reg, "servicegraph_read_cache_too_large_total", map[string]string{"handler": "metrics"}), reads(t, reg, "metrics", "bypass"); tl != 1 || bypass != 1 {
 		t.Fatalf("too_large %v, bypass %v; want 1, 1", tl, bypass)
@@ -265,7 +276,7 @@ func TestReadCacheBound(t *testing.T) {
 
 // TestReadCacheOverSocket: Go's HTTP client (which asks for gzip and
 // inflates it) gets the same rows from the cache as without it, over a
-// real connection, and HEAD bypasses the cache.
+// real connection; HEAD and Cache-Control: no-cache bypass the cache.
 func TestReadCacheOverSocket(t *testing.T) {
 	st, c := fixture(t)
 	s, reg := newServer(t, c, api.Sources{Graph: st}, nil)
@@ -289,7 +300,21 @@ func TestReadCacheOverSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if miss, hit, bypass := reads(t, reg, "graph_data", "miss"), reads(t, reg, "graph_data", "hit"), reads(t, reg, "graph_data", "bypass"); miss != 1 || hit != 2 || bypass != 1 {
-		t.Fatalf("miss %v, hit %v, bypass %v; want 1, 2, 1", miss, hit, bypass)
+	// Cache-Control: no-cache gets a fresh answer, not the kept one.
+	c.Set(t0.Add(time.Millisecond))
+	st.Observe([]graph.Observation{{Client: st.Node("checkout", graph.ServiceNode), Server: st.Node("late", graph.ServiceNode), Kind: graph.Call, Seconds: [2]float64{0.1, -1}}}, nil)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/graph/data?service=checkout&depth=1", nil)
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err = srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"id":"late"`) {
+		t.Fatalf("no-cache: the kept answer, without the new edge:\n%s", body)
+	}
+	if miss, hit, bypass := reads(t, reg, "graph_data", "miss"), reads(t, reg, "graph_data", "hit"), reads(t, reg, "graph_data", "bypass"); miss != 1 || hit != 2 || bypass != 2 {
+		t.Fatalf("miss %v, hit %v, bypass %v; want 1, 2, 2", miss, hit, bypass)
 	}
 }

@@ -205,7 +205,14 @@ func (s *service) stop(t *testing.T, sig syscall.Signal) int {
 
 func (s *service) get(t *testing.T, path string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Get("http://" + s.api + path)
+	// A fresh answer, not the API's read cache's (up to
+	// --read-max-staleness old): tests read what they just sent.
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.api+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
