@@ -61,10 +61,10 @@ func runWorkloadWith(b *testing.B, spans int, set pairing.Settings, feed func(p 
 		}
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
-		start, cpu0 := time.Now(), processCPU()
+		start, cpu0 := time.Now(), pairing.ProcessCPU()
 		feed(p)
 		elapsed += time.Since(start)
-		cpu += processCPU() - cpu0
+		cpu += pairing.ProcessCPU() - cpu0
 		b.StopTimer()
 		runtime.ReadMemStats(&after)
 		allocs += after.Mallocs - before.Mallocs
@@ -208,11 +208,11 @@ func BenchmarkSteadyConsume(b *testing.B) {
 		b.ReportAllocs()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		cpu0 := processCPU()
+		cpu0 := pairing.ProcessCPU()
 		for b.Loop() {
 			feed(p)
 		}
-		cpu := processCPU() - cpu0
+		cpu := pairing.ProcessCPU() - cpu0
 		runtime.ReadMemStats(&after)
 		st := p.Stats()
 		if st.SpansDuplicate > 0 || st.IndexEvictions-evictions < uint64(b.N*spans*9/10) {

@@ -9,24 +9,29 @@ import (
 // per-shard capacity does, so that saturation and its re-hash fallback run
 // in small tests.
 func narrow(x *index, dispBits uint) {
-	x.dispBits, x.dispMax, x.tagShift = dispBits, 1<<dispBits-1, x.posBits+dispBits
+	x.dispBits, x.dispMax, x.tagShift = dispBits, 1<<dispBits-1, x.dispShift+dispBits
 }
 
 // checkTable verifies the table's invariants: every ring entry has exactly
-// one slot, reachable from its home without crossing an empty slot, and
-// each slot's disp is its distance from home, saturated.
+// one live slot, reachable from its home without crossing an empty slot,
+// and each live slot's disp is its distance from home, saturated; stale
+// slots (of evicted entries) are fewer than the sweep leaves behind.
 func checkTable(t *testing.T, x *index) {
 	t.Helper()
-	seen := 0
+	seen, stale := 0, 0
 	for j, v := range x.slots {
 		if v == 0 {
 			continue
 		}
-		seen++
 		p := x.pos(v)
-		if (p-x.ring.head+x.ring.cap)%x.ring.cap >= x.ring.n {
+		if p >= x.ring.cap || (p-x.ring.head+x.ring.cap)%x.ring.cap >= x.ring.n {
 			t.Fatalf("slot %d holds position %d outside the ring", j, p)
 		}
+		if x.stale(v) {
+			stale++
+			continue
+		}
+		seen++
 		h := x.hash(&x.ring.at(p).key)
 		home := x.home(h)
 		d := x.dist(home, j)
@@ -43,7 +48,12 @@ func checkTable(t *testing.T, x *index) {
 		}
 	}
 	if seen != x.len() {
-		t.Fatalf("%d slots for %d entries", seen, x.len())
+		t.Fatalf("%d live slots for %d entries", seen, x.len())
+	}
+	// The sweep passes over the table at least twice per lap: at most
+	// half a lap's evictions are stale, plus the ones a shift moved back.
+	if limit := x.len()/2 + 2; stale > limit {
+		t.Fatalf("%d stale slots, want at most %d", stale, limit)
 	}
 }
 
@@ -117,11 +127,11 @@ func TestIndexBitBudget(t *testing.T) {
 		capacity                   int
 		posBits, dispBits, tagBits uint
 	}{
-		{1 << 20, 21, 5, 6}, // 16 Mi spans / 16 shards: the default
-		{1<<20 - 1, 20, 5, 7},
-		{1 << 24, 25, 4, 3},
-		{1 << 28, 29, 2, 1},
-		{1<<31 - 1, 31, 1, 0}, // the largest per-shard capacity: no tag
+		{1 << 20, 21, 5, 5}, // 16 Mi spans / 16 shards: the default
+		{1<<20 - 1, 20, 5, 6},
+		{1 << 24, 25, 3, 3},
+		{1 << 28, 29, 1, 1},
+		{1<<31 - 1, 31, 0, 0}, // the largest per-shard capacity: no disp, no tag
 	} {
 		x := newIndex(tc.capacity, newHasher(), false)
 		if x.posBits != tc.posBits || x.dispBits != tc.dispBits || 32-x.tagShift != tc.tagBits {
