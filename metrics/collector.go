@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/servicegraph/servicegraph/graph"
@@ -92,17 +94,42 @@ var (
 type Collector struct {
 	graph   GraphSource
 	pairing PairingSource
+	vnode   bool      // Config.VirtualNodeLabel
+	d       edgeDescs // the edge families' descriptors
+}
+
+// edgeDescs are the descriptors of the edge families.
+type edgeDescs struct {
+	requestTotal, requestFailed, serverSeconds, clientSeconds, messagingDelay, linkDelay, firstSeen, lastSeen *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
 // NewCollector returns a collector over g and p.
-func NewCollector(g GraphSource, p PairingSource) *Collector { return &Collector{graph: g, pairing: p} }
+func NewCollector(g GraphSource, p PairingSource) *Collector {
+	return &Collector{graph: g, pairing: p, d: edgeDescs{requestTotal, requestFailed, serverSeconds, clientSeconds,
+		messagingDelay, linkDelay, firstSeen, lastSeen}}
+}
+
+// NewCollectorWith is NewCollector with cfg's edge labels: the
+// virtual_node label when cfg.VirtualNodeLabel (as Handler streams them).
+func NewCollectorWith(g GraphSource, p PairingSource, cfg Config) *Collector {
+	c := NewCollector(g, p)
+	if cfg.VirtualNodeLabel {
+		c.vnode = true
+		l := append(slices.Clone(edgeLabels), "virtual_node")
+		f := func(f *family) *prometheus.Desc { return desc(f.name, f.help, l...) }
+		c.d = edgeDescs{f(requestTotalF), f(requestFailedF), f(serverSecondsF), f(clientSecondsF), f(messagingDelayF),
+			f(linkDelayF), f(firstSeenF), f(lastSeenF)}
+	}
+	return c
+}
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{requestTotal, requestFailed, serverSeconds, clientSeconds, messagingDelay,
-		linkDelay, firstSeen, lastSeen, spanLinks} {
+	e := &c.d
+	for _, d := range []*prometheus.Desc{e.requestTotal, e.requestFailed, e.serverSeconds, e.clientSeconds, e.messagingDelay,
+		e.linkDelay, e.firstSeen, e.lastSeen, spanLinks} {
 		ch <- d
 	}
 	describeSelf(ch)
@@ -127,6 +154,11 @@ func (s selfCollector) Collect(ch chan<- prometheus.Metric) { s.c.collectSelf(ch
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.graph.Snapshot()
 	base := newBases(snap)
+	var vn []string
+	if c.vnode {
+		vn = virtualNodeLabels(snap)
+	}
+	d := &c.d
 	for i := range snap.Edges {
 		e := &snap.Edges[i]
 		// Counter values count from the base, if any.
@@ -139,23 +171,26 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		lv := []string{e.Client, e.Server, e.Kind.ConnectionType()}
-		ch <- prometheus.MustNewConstMetric(requestTotal, prometheus.CounterValue, float64(count), lv...)
-		ch <- prometheus.MustNewConstMetric(requestFailed, prometheus.CounterValue, float64(failed), lv...)
-		ch <- prometheus.MustNewConstMetric(firstSeen, prometheus.GaugeValue, unixSeconds(e.FirstSeen.UnixNano()), lv...)
-		ch <- prometheus.MustNewConstMetric(lastSeen, prometheus.GaugeValue, unixSeconds(e.LastSeen.UnixNano()), lv...)
+		if c.vnode {
+			lv = append(lv, vn[i])
+		}
+		ch <- prometheus.MustNewConstMetric(d.requestTotal, prometheus.CounterValue, float64(count), lv...)
+		ch <- prometheus.MustNewConstMetric(d.requestFailed, prometheus.CounterValue, float64(failed), lv...)
+		ch <- prometheus.MustNewConstMetric(d.firstSeen, prometheus.GaugeValue, unixSeconds(e.FirstSeen.UnixNano()), lv...)
+		ch <- prometheus.MustNewConstMetric(d.lastSeen, prometheus.GaugeValue, unixSeconds(e.LastSeen.UnixNano()), lv...)
 		switch e.Kind {
 		case graph.Messaging:
-			ch <- histogram(messagingDelay, snap.Bounds, &hist[0], lv)
+			ch <- histogram(d.messagingDelay, snap.Bounds, &hist[0], lv)
 		case graph.SpanLink:
-			ch <- histogram(linkDelay, snap.Bounds, &hist[0], lv)
+			ch <- histogram(d.linkDelay, snap.Bounds, &hist[0], lv)
 		}
 		// Server and client span durations on every kind (Tempo's), so that
 		// Grafana's server_seconds_sum / request_total has a value.
 		if durations(e, 0).Count > 0 {
-			ch <- histogram(serverSeconds, snap.Bounds, &dur[0], lv)
+			ch <- histogram(d.serverSeconds, snap.Bounds, &dur[0], lv)
 		}
 		if durations(e, 1).Count > 0 {
-			ch <- histogram(clientSeconds, snap.Bounds, &dur[1], lv)
+			ch <- histogram(d.clientSeconds, snap.Bounds, &dur[1], lv)
 		}
 	}
 	for ni, n := range snap.Nodes {

@@ -106,13 +106,21 @@ type series struct {
 	end    []uint32
 }
 
-// newSeries builds the series of snap's topology.
-func newSeries(snap *graph.Snapshot) *series {
+// newSeries builds the series of snap's topology; vnode adds the
+// virtual_node label (virtualNodeLabels).
+func newSeries(snap *graph.Snapshot, vnode bool) *series {
 	s := &series{order: labelOrder(snap), end: make([]uint32, len(snap.Edges))}
+	var vn []string
+	if vnode {
+		vn = virtualNodeLabels(snap)
+	}
 	n := 0
 	for i := range snap.Edges {
 		e := &snap.Edges[i]
 		n += len(`{client="",connection_type="",server="`) + len(e.Client) + len(e.Server) + len(e.Kind.ConnectionType())
+		if vnode {
+			n += len(`",virtual_node="`) + len(vn[i])
+		}
 	}
 	s.labels = make([]byte, 0, n)
 	for i := range snap.Edges {
@@ -123,9 +131,38 @@ func newSeries(snap *graph.Snapshot) *series {
 		s.labels = append(s.labels, e.Kind.ConnectionType()...)
 		s.labels = append(s.labels, `",server="`...)
 		s.labels = appendEscaped(s.labels, e.Server)
+		if vnode {
+			s.labels = append(s.labels, `",virtual_node="`...)
+			s.labels = append(s.labels, vn[i]...)
+		}
 		s.end[i] = uint32(len(s.labels))
 	}
 	return s
+}
+
+// virtualNodeLabels returns, per edge of snap, its virtual_node label value
+// (Tempo's): "client" for a virtual_node edge from a virtual node (user, a
+// root span's named caller), "server" for one to a virtual node (an
+// uninstrumented peer), "" for every other edge.
+func virtualNodeLabels(snap *graph.Snapshot) []string {
+	virtual := make(map[string]bool)
+	for i := range snap.Nodes {
+		if snap.Nodes[i].Kind == graph.VirtualNode {
+			virtual[snap.Nodes[i].Name] = true
+		}
+	}
+	out := make([]string, len(snap.Edges))
+	for i := range snap.Edges {
+		e := &snap.Edges[i]
+		switch {
+		case e.Kind != graph.Virtual:
+		case virtual[e.Server]:
+			out[i] = "server"
+		case virtual[e.Client]:
+			out[i] = "client"
+		}
+	}
+	return out
 }
 
 // labelsOf returns edge i's label bytes.

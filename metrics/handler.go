@@ -25,6 +25,11 @@ type Config struct {
 	// MaxConcurrentScrapes caps scrapes served at once; more are refused
 	// with 503 and Retry-After, counted.
 	MaxConcurrentScrapes int `yaml:"max_concurrent_scrapes"`
+	// VirtualNodeLabel adds the label virtual_node to every edge series:
+	// "client" on an edge from a virtual node (user, a root span's named
+	// caller), "server" on one to an uninstrumented peer, "" (no label, to
+	// Prometheus) on the others: Tempo's enable_virtual_node_label.
+	VirtualNodeLabel bool `yaml:"virtual_node_label"`
 }
 
 // NewDefaultConfig returns the defaults.
@@ -103,7 +108,7 @@ func NewHandler(cfg Config, set Settings, g GraphSource, p PairingSource) (*Hand
 	h.errs.WithLabelValues("gathering")
 	h.errs.WithLabelValues("encoding")
 	err := errors.Join(
-		set.Registerer.Register(selfCollector{NewCollector(g, p)}),
+		set.Registerer.Register(selfCollector{NewCollector(g, p)}), // self-telemetry only: no edge labels
 		set.Registerer.Register(h.errs),
 		set.Registerer.Register(refused),
 	)
@@ -202,7 +207,7 @@ func (h *Handler) prepare(snap *graph.Snapshot) (*series, [][]byte, *bases) {
 		return sr, les, b
 	}
 	if prev == nil || prev.Topology != snap.Topology || snap.Topology == 0 {
-		sr = newSeries(snap)
+		sr = newSeries(snap, h.cfg.VirtualNodeLabel)
 	}
 	if prev == nil || !slices.Equal(prev.Bounds, snap.Bounds) {
 		les = newLes(snap.Bounds)
