@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,5 +79,77 @@ func TestSteadyAPIRenderCache(t *testing.T) {
 			t.Fatalf("after a new edge: %g layouts and %g cache hits, want 1 and 0", ok2-ok1, cached2-cached1)
 		}
 		return
+	}
+}
+
+// TestSteadyAPIReadCache: over the real binary and Go's HTTP client
+// (which asks for gzip, as Prometheus does), eight concurrent scrapes and
+// four after them, within --read-max-staleness, make one encoding of
+// /metrics that all twelve get byte for byte; a span sent meanwhile shows
+// in the next answer of a client that asks for a fresh one (no-cache), and
+// the rows of /api/graph/data are shared the same way.
+func TestSteadyAPIReadCache(t *testing.T) {
+	s := start(t, t.TempDir(), "--read-max-staleness", "1h", "--pair-wait", "1s")
+	agPost(t, s, agTraces([]agSpan{
+		{svc: "frontend", trace: 1, id: 1, kind: ptrace.SpanKindClient},
+		{svc: "checkout", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindServer},
+	}))
+	eventually(t, 10*time.Second, "frontend -> checkout counted", func() bool {
+		v, _ := value(s.metrics(t), "traces_service_graph_request_total", edgeLabels("frontend", "checkout", "")...)
+		return v == 1
+	})
+	read := func(path string) []byte {
+		t.Helper()
+		resp, err := http.Get("http://" + s.api + path) // asks for gzip, inflates
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK || !resp.Uncompressed {
+			t.Errorf("GET %s: %d, inflated %v, %v", path, resp.StatusCode, resp.Uncompressed, err)
+		}
+		return b
+	}
+	for _, path := range []string{"/metrics", "/api/graph/data"} {
+		bodies := make([][]byte, 12)
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() { bodies[i] = read(path) })
+		}
+		wg.Wait()
+		for i := 8; i < 12; i++ {
+			bodies[i] = read(path)
+		}
+		for i, b := range bodies {
+			if !bytes.Equal(b, bodies[0]) || len(b) == 0 {
+				t.Fatalf("GET %s %d: %d bytes, not those of the first (%d)", path, i, len(b), len(bodies[0]))
+			}
+		}
+		handler := map[string]string{"/metrics": "metrics", "/api/graph/data": "graph_data"}[path]
+		fams := s.metrics(t) // no-cache: bypasses, fresh
+		miss, _ := value(fams, "servicegraph_read_cache_requests_total", "handler="+handler, "result=miss")
+		hit, _ := value(fams, "servicegraph_read_cache_requests_total", "handler="+handler, "result=hit")
+		shared, _ := value(fams, "servicegraph_read_cache_requests_total", "handler="+handler, "result=shared")
+		if miss != 1 || hit+shared != 11 {
+			t.Fatalf("GET %s x12: %g encodings, %g hits + %g shared; want 1 and 11", path, miss, hit, shared)
+		}
+	}
+	// A new edge: the kept answer (an hour's staleness allowed) does not
+	// have it; a no-cache read does.
+	agPost(t, s, agTraces([]agSpan{
+		{svc: "frontend", trace: 2, id: 1, kind: ptrace.SpanKindClient},
+		{svc: "payments", trace: 2, id: 2, parent: 1, kind: ptrace.SpanKindServer},
+	}))
+	eventually(t, 10*time.Second, "frontend -> payments counted", func() bool {
+		v, _ := value(s.metrics(t), "traces_service_graph_request_total", edgeLabels("frontend", "payments", "")...)
+		return v == 1
+	})
+	if b := read("/api/graph/data"); bytes.Contains(b, []byte(`"id":"payments"`)) {
+		t.Fatal("the kept answer has the new edge: it was encoded again")
+	}
+	if _, b := s.get(t, "/api/graph/data"); !bytes.Contains(b, []byte(`"id":"payments"`)) {
+		t.Fatalf("no-cache read without the new edge:\n%s", b)
 	}
 }
