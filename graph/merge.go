@@ -12,7 +12,7 @@ import (
 // Merging is how several instances, each holding part of the traffic
 // (issue 14's scale-out), answer as one graph: the API of any instance
 // merges its snapshot with its peers'. The merge is a sum: an edge's
-// count, failures, histograms and history buckets (aligned by start) add
+// count, failures, histograms (Hist and AsyncHist) and history buckets (aligned by start) add
 // up, its first-seen is the earliest and its last-seen the latest; a
 // node's kind is the highest and its link tallies add up. The merged
 // snapshot is bounded like a store: past MergeLimits.MaxNodes the least
@@ -121,7 +121,8 @@ type edgeAcc struct {
 	failed      uint64
 	first, last time.Time
 	hist        [2]Histogram
-	buckets     []Bucket // sorted by start, unique
+	async       [2]Histogram // EdgeData.AsyncHist
+	buckets     []Bucket     // sorted by start, unique
 }
 
 func (m *merger) addNode(n Node) {
@@ -157,7 +158,8 @@ func (m *merger) addEdge(e *EdgeData) {
 	a.first = earliest(a.first, e.FirstSeen)
 	a.last = later(a.last, e.LastSeen)
 	for i := range e.Hist {
-		a.addHist(i, e.Hist[i], m.nbounds)
+		addHist(&a.hist[i], e.Hist[i], m.nbounds)
+		addHist(&a.async[i], e.AsyncHist[i], m.nbounds)
 	}
 	for i := range e.History.Len() {
 		a.addBucket(e.History.At(i), m.width)
@@ -174,7 +176,8 @@ func (a *edgeAcc) sum(b *edgeAcc, nbounds int) {
 	a.first = earliest(a.first, b.first)
 	a.last = later(a.last, b.last)
 	for i := range b.hist {
-		a.addHist(i, b.hist[i], nbounds)
+		addHist(&a.hist[i], b.hist[i], nbounds)
+		addHist(&a.async[i], b.async[i], nbounds)
 	}
 	for _, bk := range b.buckets {
 		a.addBucket(bk, 0)
@@ -189,11 +192,11 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-func (a *edgeAcc) addHist(i int, h Histogram, nbounds int) {
+// addHist adds h to dst.
+func addHist(dst *Histogram, h Histogram, nbounds int) {
 	if len(h.Counts) != nbounds {
 		return // empty (never recorded) or of other bounds
 	}
-	dst := &a.hist[i]
 	if dst.Counts == nil {
 		dst.Counts = make([]uint64, nbounds)
 	}
@@ -229,7 +232,7 @@ func (a *edgeAcc) addBucket(b Bucket, width int64) {
 // data is the summed edge.
 func (a *edgeAcc) data(width int64) *EdgeData {
 	d := &EdgeData{Client: a.key.client, Server: a.key.server, Kind: a.key.kind, Count: a.count, Failed: a.failed,
-		FirstSeen: a.first, LastSeen: a.last, Hist: a.hist}
+		FirstSeen: a.first, LastSeen: a.last, Hist: a.hist, AsyncHist: a.async}
 	if len(a.buckets) > 0 {
 		d.History, d.Open = historyOf(a.buckets, width)
 	}

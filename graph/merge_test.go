@@ -18,6 +18,7 @@ type flatEdge struct {
 	Count, Failed  uint64
 	First, Last    int64
 	Hist           [2]graph.Histogram
+	AsyncHist      [2]graph.Histogram
 	Buckets        []graph.Bucket
 }
 
@@ -31,7 +32,7 @@ func flatten(s *graph.Snapshot) flatGraph {
 	g.Nodes = append(g.Nodes, s.Nodes...)
 	for _, e := range s.Edges {
 		f := flatEdge{Client: e.Client, Server: e.Server, Kind: e.Kind, Count: e.Count, Failed: e.Failed,
-			First: e.FirstSeen.UnixNano(), Last: e.LastSeen.UnixNano(), Hist: e.Hist}
+			First: e.FirstSeen.UnixNano(), Last: e.LastSeen.UnixNano(), Hist: e.Hist, AsyncHist: e.AsyncHist}
 		f.Buckets = append(e.History.Buckets(), e.Open)
 		g.Edges = append(g.Edges, f)
 	}
@@ -51,7 +52,7 @@ func observe(s *graph.Store, client, server string, kind graph.Kind, n int, fail
 	obs := make([]graph.Observation, n)
 	for i := range obs {
 		obs[i] = graph.Observation{Client: s.Node(client, graph.ServiceNode), Server: s.Node(server, graph.ServiceNode),
-			Kind: kind, Failed: failed, Seconds: [2]float64{sec, -1}}
+			Kind: kind, Failed: failed, Seconds: [2]float64{sec, -1}, AsyncSeconds: [2]float64{sec / 2, sec / 4}, AsyncTimed: kind.Async()}
 	}
 	s.Observe(obs, nil)
 }

@@ -41,7 +41,9 @@ func (s *Snapshot) Windowed(from, to time.Time) *Snapshot {
 
 // WriteSnapshot writes s in the state file's format: nodes in s's order,
 // every edge with its totals, histograms, first/last-seen times and
-// buckets (the open one last). ReadSnapshot reads it back.
+// buckets (the open one last). ReadSnapshot reads it back. AsyncHist is
+// not carried: the state format (version 1) has no place for it, and no
+// query reads it.
 func WriteSnapshot(w io.Writer, s *Snapshot) error {
 	st := &stateV1{Saved: s.Taken.UnixNano(), BucketWidth: int64(s.BucketWidth), Bounds: s.Bounds,
 		Nodes: make([]stateNode, len(s.Nodes)), Edges: make([]stateEdge, len(s.Edges))}
