@@ -13,6 +13,10 @@
 // Concurrency: Collector and Handler are safe for concurrent use; Handler
 // serves at most Config.MaxConcurrentScrapes scrapes at once and refuses
 // the others with 503, counted.
+// Served by the api package, the Handler sits behind its read cache:
+// gzipped scrapes within api.Config.ReadMaxStaleness of each other share
+// one encoding, and reads are held to api.Config.ReadBudget; the Handler
+// itself encodes every scrape it is asked for.
 //
 // Bounds: label values are bounded by the graph's node cap
 // (graph.Config.MaxNodes) and the fixed sets of connection types, link
