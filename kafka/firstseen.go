@@ -42,14 +42,14 @@ import (
 type FirstSeenConfig struct {
 	// Topic is the compacted topic; created (1 partition,
 	// cleanup.policy=compact) if missing.
-	Topic string `yaml:"edges_topic"`
+	Topic string `yaml:"topic"`
 	// Interval is how often the local edges are compared with the topic
 	// and the earlier times published.
-	Interval time.Duration `yaml:"first_seen_interval"`
+	Interval time.Duration `yaml:"interval"`
 	// CatchUp bounds how long Start reads the topic to its end before it
 	// returns (the first-seen times of the cluster's edges are then known
 	// before this instance counts anything).
-	CatchUp time.Duration `yaml:"first_seen_catch_up"`
+	CatchUp time.Duration `yaml:"catch_up"`
 	// MaxEdges bounds the edges remembered from the topic; past it new
 	// keys are skipped and counted. The service sets graph.max_edges.
 	MaxEdges int `yaml:"-"`
@@ -66,13 +66,13 @@ func NewDefaultFirstSeenConfig() FirstSeenConfig {
 func (c FirstSeenConfig) Validate() error {
 	var errs []error
 	if c.Topic == "" {
-		errs = append(errs, errors.New("edges_topic: empty"))
+		errs = append(errs, errors.New("topic: empty"))
 	}
 	if c.Interval < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("first_seen_interval: %s is below 100ms", c.Interval))
+		errs = append(errs, fmt.Errorf("interval: %s is below 100ms", c.Interval))
 	}
 	if c.CatchUp <= 0 {
-		errs = append(errs, fmt.Errorf("first_seen_catch_up: %s must be positive", c.CatchUp))
+		errs = append(errs, fmt.Errorf("catch_up: %s must be positive", c.CatchUp))
 	}
 	if c.MaxEdges < 1 {
 		errs = append(errs, fmt.Errorf("max edges: %d must be positive", c.MaxEdges))
@@ -93,8 +93,9 @@ type FirstSeenSettings struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: a private registry
 	// ClientOpts are the cluster's franz-go options (Consumer.ClientOpts:
-	// seed brokers, TLS, SASL).
+	// seed brokers, TLS, SASL); empty: kgo.SeedBrokers(Brokers...).
 	ClientOpts []kgo.Opt
+	Brokers    []string
 }
 
 // FirstSeenStats are FirstSeen's counters.
@@ -170,6 +171,12 @@ func NewFirstSeen(cfg FirstSeenConfig, set FirstSeenSettings, g FirstSeenGraph) 
 	}
 	if set.Registerer == nil {
 		set.Registerer = prometheus.NewRegistry()
+	}
+	if len(set.ClientOpts) == 0 {
+		if len(set.Brokers) == 0 {
+			return nil, errors.New("first-seen: no brokers")
+		}
+		set.ClientOpts = []kgo.Opt{kgo.SeedBrokers(set.Brokers...)}
 	}
 	f := &FirstSeen{cfg: cfg, set: set, g: g, log: logging.OrDiscard(set.Logger),
 		earliest: map[edgeKey]int64{}, latest: map[edgeKey]int64{}}
@@ -361,8 +368,11 @@ func (f *FirstSeen) publish(ctx context.Context, cl *kgo.Client) error {
 }
 
 // Shutdown publishes once more, stops and closes the client. Safe
-// without Start and twice.
+// without Start, twice, and on a nil *FirstSeen (not configured).
 func (f *FirstSeen) Shutdown(ctx context.Context) error {
+	if f == nil {
+		return nil
+	}
 	f.mu.Lock()
 	cl, cancel, done := f.cl, f.cancel, f.done
 	f.done = true

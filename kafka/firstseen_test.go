@@ -46,7 +46,7 @@ func startFirstSeen(t *testing.T, addrs []string, g FirstSeenGraph, reg promethe
 	cfg := NewDefaultFirstSeenConfig()
 	cfg.Interval = 100 * time.Millisecond
 	cfg.CatchUp = 10 * time.Second
-	f, err := NewFirstSeen(cfg, FirstSeenSettings{ClientOpts: []kgo.Opt{kgo.SeedBrokers(addrs...)}, Registerer: reg}, g)
+	f, err := NewFirstSeen(cfg, FirstSeenSettings{Brokers: addrs, Registerer: reg}, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestFirstSeenRecord(t *testing.T) {
 		}
 	}
 	if err := (FirstSeenConfig{}).Validate(); err == nil ||
-		err.Error() != "edges_topic: empty\nfirst_seen_interval: 0s is below 100ms\nfirst_seen_catch_up: 0s must be positive\nmax edges: 0 must be positive" {
+		err.Error() != "topic: empty\ninterval: 0s is below 100ms\ncatch_up: 0s must be positive\nmax edges: 0 must be positive" {
 		t.Errorf("Validate: %v", err)
 	}
 }
