@@ -20,7 +20,8 @@
 // with the API idle and for -duration while -hammer goroutines per path GET
 // each of -paths (default /metrics and /api/graph/data) in a loop, and
 // prints the p50, p99 and max export latency of both phases and their p99
-// ratio. The readers run in a child process (loadtest hammer), as
+// ratio; with -pid, the server's CPU time in each phase and the extra a
+// read cost it. The readers run in a child process (loadtest hammer), as
 // Prometheus and Grafana would: in the probe's own process they would also
 // delay the probe's goroutines (-separate=false does that).
 //

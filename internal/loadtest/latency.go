@@ -78,6 +78,7 @@ func latency(args []string) error {
 	hammer := fs.Int("hammer", 2, "goroutines GETting each of -paths in a loop in the hammered phase")
 	paths := fs.String("paths", "/metrics,/api/graph/data", "comma list of API paths the hammered phase GETs")
 	separate := fs.Bool("separate", true, "hammer from a child process (as Prometheus and Grafana would), so that the probe's own process is not busy reading")
+	pid := fs.Int("pid", 0, "the server's process id, for its CPU time in each phase (0: not measured)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,10 +114,12 @@ func latency(args []string) error {
 	}
 	// Idle, then hammered; the probe traffic of each phase is new (its own
 	// passes).
+	cpu0, _ := cpuTime(*pid)
 	idle, err := paced(conn, reqs, *rate, *duration, 1000)
 	if err != nil {
 		return fmt.Errorf("idle phase: %w", err)
 	}
+	cpu1, _ := cpuTime(*pid)
 	probe := func() ([]time.Duration, error) { return paced(conn, reqs, *rate, *duration, 2000) }
 	var hammered []time.Duration
 	var reads, readErrs int64
@@ -127,6 +130,13 @@ func latency(args []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("hammered phase: %w", err)
+	}
+	if cpu2, ok := cpuTime(*pid); ok {
+		// The server's CPU in each phase; the hammered phase's extra over
+		// the idle one is what the reads cost it.
+		extra := (cpu2 - cpu1) - (cpu1 - cpu0)
+		fmt.Printf("result latency_cpu idle_s=%.2f hammered_s=%.2f reads_extra_s=%.2f per_read_ms=%.1f\n",
+			(cpu1 - cpu0).Seconds(), (cpu2 - cpu1).Seconds(), extra.Seconds(), extra.Seconds()*1e3/float64(max(reads, 1)))
 	}
 	for _, ph := range []struct {
 		name string
