@@ -102,7 +102,7 @@ kill "$sg"; wait "$sg" 2>/dev/null || true
 
 echo "ingest latency at $LATENCY_EDGES edges: API idle vs hammered" >&2
 serve_ours --max-edges $((LATENCY_EDGES + 20000))
-"$OUT/bin/loadtest" latency -in "$W" -endpoint "127.0.0.1:$P" -api "http://127.0.0.1:$H" \
+"$OUT/bin/loadtest" latency -in "$W" -endpoint "127.0.0.1:$P" -api "http://127.0.0.1:$H" -pid "$sg" \
   -edges "$LATENCY_EDGES" -duration "${LATENCY_SECONDS}s" > "$OUT/latency.txt"
 kill "$sg"; wait "$sg" 2>/dev/null || true
 
