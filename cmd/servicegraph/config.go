@@ -33,6 +33,9 @@ type Config struct {
 	// Kafka is the multi-instance mode (kafka.go): off unless brokers
 	// are given.
 	Kafka KafkaConfig `yaml:"kafka"`
+	// FirstSeen shares edges' first-seen times between the instances of
+	// the Kafka mode (kafka.FirstSeen); used with --kafka-brokers only.
+	FirstSeen kafka.FirstSeenConfig `yaml:"first_seen"`
 }
 
 // StateConfig says where and how often the graph is saved.
@@ -61,6 +64,8 @@ func newDefaultConfig() Config {
 		State:    StateConfig{Dir: "./data", SaveInterval: time.Minute, ReadyOnSaveFailure: true},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Kafka:    KafkaConfig{Config: kafka.NewDefaultConfig()},
+
+		FirstSeen: kafka.NewDefaultFirstSeenConfig(),
 	}
 }
 
@@ -85,6 +90,7 @@ func (c Config) problems(lines map[string]int, flags map[string]string) []proble
 		{"receiver", c.Receiver.Validate()}, {"api", c.API.Validate()}, {"pairing", c.Pairing.Validate()},
 		{"graph", c.Graph.Validate()}, {"render", c.Render.Validate()}, {"metrics", c.Metrics.Validate()},
 		{"state", c.State.validate()}, {"log", c.Log.validate()}, {"kafka", c.Kafka.validate(c.Pairing.PairWait)},
+		{"first_seen", c.FirstSeen.Validate()},
 	} {
 		ps = append(ps, keyedProblems(v.name, v.err, leaves, lines, flags)...)
 	}
@@ -197,6 +203,8 @@ var options = []option{
 	{"kafka-replay", "kafka.replay", "how far back a newly assigned partition is read, index-only, before its committed offset (at least --pair-wait)", func(c *Config) []any { return []any{&c.Kafka.Replay} }},
 	{"kafka-commit-interval", "kafka.commit_interval", "longest time between two offset commits: after a crash at most this much is counted twice", func(c *Config) []any { return []any{&c.Kafka.CommitInterval} }},
 	{"kafka-session-timeout", "kafka.session_timeout", "how long the group waits for a silent (crashed) instance before its partitions go to the others", func(c *Config) []any { return []any{&c.Kafka.SessionTimeout} }},
+	{"kafka-edges-topic", "first_seen.topic", "compacted topic the instances share their edges' earliest first-seen times through (created if missing), so that an instance taking over an old edge does not report it new", func(c *Config) []any { return []any{&c.FirstSeen.Topic} }},
+	{"kafka-first-seen-interval", "first_seen.interval", "how often this instance publishes first-seen times earlier than the shared topic's", func(c *Config) []any { return []any{&c.FirstSeen.Interval} }},
 	{"kafka-advertise", "kafka.advertise", "this instance's API address as the other members reach it (host:port), published as its group client id; default: the hostname and the --http-addr port", func(c *Config) []any { return []any{&c.Kafka.Advertise} }},
 	{"log-level", "log.level", "debug, info, warn or error", func(c *Config) []any { return []any{&c.Log.Level} }},
 	{"log-format", "log.format", "text or json", func(c *Config) []any { return []any{&c.Log.Format} }},

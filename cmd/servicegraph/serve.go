@@ -15,6 +15,7 @@ import (
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/internal/netlimit"
 	"github.com/servicegraph/servicegraph/internal/state"
+	"github.com/servicegraph/servicegraph/kafka"
 	"github.com/servicegraph/servicegraph/metrics"
 	"github.com/servicegraph/servicegraph/pairing"
 	"github.com/servicegraph/servicegraph/receiver"
@@ -95,8 +96,21 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		}
 		return errors.Join(err, serr)
 	}
+	// Shared first-seen times (Kafka mode) are read before anything is
+	// counted, so that an old edge never starts with a new first-seen.
+	var fs *kafka.FirstSeen
+	if cfg.Kafka.Enabled() {
+		cfg.FirstSeen.MaxEdges = cfg.Graph.MaxEdges
+		fs, err = kafka.NewFirstSeen(cfg.FirstSeen, kafka.FirstSeenSettings{Logger: logger, Registerer: reg, Brokers: cfg.Kafka.Brokers}, store)
+		if err == nil {
+			err = fs.Start(ctx)
+		}
+		if err != nil {
+			return errors.Join(fmt.Errorf("kafka first-seen: %w", err), srv.Shutdown(context.Background()))
+		}
+	}
 	if err := proc.Start(ctx); err != nil {
-		return errors.Join(err, srv.Shutdown(context.Background()))
+		return errors.Join(err, fs.Shutdown(context.Background()), srv.Shutdown(context.Background()))
 	}
 	if err := recv.Start(ctx); err != nil {
 		return errors.Join(err, srv.Shutdown(context.Background()), proc.Shutdown(context.Background()))
@@ -127,7 +141,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	defer cancel()
 	errs := []error{kin.shutdown(sctx), recv.Shutdown(sctx), proc.Shutdown(sctx)}
 	proc.Flush()
-	errs = append(errs, st.Shutdown(sctx), srv.Shutdown(sctx))
+	errs = append(errs, fs.Shutdown(sctx), st.Shutdown(sctx), srv.Shutdown(sctx))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
