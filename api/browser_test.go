@@ -339,8 +339,12 @@ func TestBrowserExplore(t *testing.T) {
 	}
 
 	// A self-loop's label stays clear of the loop (the renderer puts it
-	// above the loop, not on it).
-	if overlap := eval[string](br, `(() => {
+	// beside the loop, not on it), in every direction.
+	for _, rankdir := range []string{"TB", "RL", "BT", "LR"} {
+		must("rankdir "+rankdir, chromedp.SetValue(chromedp.ID("rankdir"), rankdir),
+			chromedp.Evaluate[chromedp.Void](`void document.getElementById('rankdir').dispatchEvent(new Event('change'))`),
+			chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="ok"][data-rankdir="`+rankdir+`"]`)))
+		if overlap := eval[string](br, `(() => {
 		const bad = [];
 		for (const g of document.querySelectorAll('#graph [data-edge]')) {
 			const [client, server] = g.dataset.edge.split('\u0000');
@@ -352,7 +356,8 @@ func TestBrowserExplore(t *testing.T) {
 			}
 		}
 		return bad.join('; '); })()`); overlap != "" {
-		t.Errorf("self-loop labels overlap their loop: %s", overlap)
+			t.Errorf("rankdir %s: self-loop labels overlap their loop: %s", rankdir, overlap)
+		}
 	}
 
 	// PNG export: the picture with its legend at twice /graph.png's size

@@ -349,6 +349,39 @@
     }
   }
 
+  // clearLoopLabels moves each self-loop's label off its loop: Graphviz
+  // places the label beside the loop by its own estimate of the text's
+  // width, and a browser's font can be wider (in top-to-bottom layouts
+  // the centred widest line reached into the loop). The label moves away
+  // from the loop's centre by the overlap plus a gap, as one block.
+  function clearLoopLabels() {
+    for (const [, e] of view.edges) {
+      if (e.datum.client !== e.datum.server) continue;
+      const g = e.el;
+      const path = g.querySelector('path');
+      const texts = [...g.querySelectorAll('text')];
+      if (!path || texts.length === 0) continue;
+      const p = path.getBBox();
+      let dx = 0, dy = 0;
+      const gap = 2;
+      for (const t of texts) {
+        const r = t.getBBox();
+        if (!(r.x < p.x + p.width && r.x + r.width > p.x && r.y < p.y + p.height && r.y + r.height > p.y)) continue;
+        const cx = r.x + r.width / 2 - (p.x + p.width / 2), cy = r.y + r.height / 2 - (p.y + p.height / 2);
+        if (Math.abs(cx) * p.height >= Math.abs(cy) * p.width) { // beside the loop: move sideways
+          dx = cx >= 0 ? Math.max(dx, p.x + p.width - r.x + gap) : Math.min(dx, p.x - (r.x + r.width) - gap);
+        } else { // above or below it
+          dy = cy >= 0 ? Math.max(dy, p.y + p.height - r.y + gap) : Math.min(dy, p.y - (r.y + r.height) - gap);
+        }
+      }
+      if (dx === 0 && dy === 0) continue;
+      for (const t of texts) {
+        t.setAttribute('x', String(Number(t.getAttribute('x')) + dx));
+        t.setAttribute('y', String(Number(t.getAttribute('y')) + dy));
+      }
+    }
+  }
+
   // --- legend outside the drawing, pan and zoom ---
 
   // fitBox removes the renderer's legend (the page shows its own beside
@@ -837,15 +870,17 @@
       svg.removeAttribute('width');
       svg.removeAttribute('height');
       svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
+      wire(svg, details);
+      clearLoopLabels();
       view.fit = fitBox(svg);
       setBox(keep || view.fit);
-      wire(svg, details);
       fillFindList(details);
       showDiffSummary(details.diff);
       graph.dataset.diff = details.diff ? 'on' : 'off';
       graph.dataset.wireMs = (performance.now() - t).toFixed(0); // show and wire: the page's own cost
       graph.dataset.state = showEmpty(details) ? 'empty' : 'ok';
       graph.dataset.query = q.toString();
+      graph.dataset.rankdir = $('rankdir').value;
       showError('');
       const sel = view.selected;
       if (sel && sel.node && view.nodes.has(sel.node)) showNode(sel.node, false);
