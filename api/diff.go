@@ -208,15 +208,18 @@ type diffEdge struct {
 }
 
 type diffEdgeSide struct {
-	Requests     uint64    `json:"requests"`
-	Failed       uint64    `json:"failed"`
-	Rate         float64   `json:"rate"`
-	ErrorPercent float64   `json:"error_percent"`
-	MeanSeconds  *float64  `json:"mean_seconds"` // null when unknown
-	P50Seconds   *float64  `json:"p50_seconds"`  // null when the window's histogram is unknown
-	P95Seconds   *float64  `json:"p95_seconds"`
-	FirstSeen    time.Time `json:"first_seen"`
-	LastSeen     time.Time `json:"last_seen"`
+	Requests     uint64   `json:"requests"`
+	Failed       uint64   `json:"failed"`
+	Rate         float64  `json:"rate"`
+	ErrorPercent float64  `json:"error_percent"`
+	MeanSeconds  *float64 `json:"mean_seconds"` // null when unknown
+	P50Seconds   *float64 `json:"p50_seconds"`  // null when the window's histogram is unknown
+	P95Seconds   *float64 `json:"p95_seconds"`
+	// FirstSeen and LastSeen are the edge's first and latest occurrence
+	// known to the window's source (live: since the edge was first seen,
+	// not limited to the window); null when unknown (trace files).
+	FirstSeen *time.Time `json:"first_seen"`
+	LastSeen  *time.Time `json:"last_seen"`
 }
 
 // diffChange is current minus baseline; ratios are (current −
@@ -291,6 +294,15 @@ func counts(c [4]int) statusCounts {
 	return statusCounts{Added: c[graph.Added], Removed: c[graph.Removed], Changed: c[graph.Changed], Same: c[graph.Same]}
 }
 
+// timeOrNil is t in UTC, nil when zero.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -310,7 +322,7 @@ func edgeSideJSON(s *graph.EdgeSide) *diffEdgeSide {
 		return nil
 	}
 	out := &diffEdgeSide{Requests: s.Count, Failed: s.Failed, Rate: finiteOr0(s.Rate), ErrorPercent: finiteOr0(s.ErrorPercent),
-		FirstSeen: s.FirstSeen.UTC(), LastSeen: s.LastSeen.UTC()}
+		FirstSeen: timeOrNil(s.FirstSeen), LastSeen: timeOrNil(s.LastSeen)}
 	if s.MeanSeconds > 0 {
 		out.MeanSeconds = num(s.MeanSeconds)
 	}

@@ -29,6 +29,8 @@ Commands:
   serve    receive OTLP traces and serve the live graph (the default command)
   demo     run the service fed with generated shop traffic, to try it out
   render   draw OTLP/JSON trace files offline as DOT, SVG or PNG
+  diff     compare two trace files or saved snapshots: what was added, removed or changed
+  snapshot save a window of a running instance's graph as a versioned JSON snapshot
   help     show this help, or a command's (servicegraph help COMMAND)
 
 Run 'servicegraph COMMAND --help' for a command's flags.

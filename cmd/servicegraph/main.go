@@ -47,6 +47,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveCmd(ctx, cmd, args, stdout, stderr)
 	case "render":
 		return renderCmd(ctx, args, stdout, stderr)
+	case "diff":
+		return diffCmd(ctx, args, stdout, stderr)
+	case "snapshot":
+		return snapshotCmd(ctx, args, stdout, stderr)
 	case "help":
 		if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 			writeUsage(stdout)

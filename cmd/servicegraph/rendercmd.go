@@ -225,7 +225,7 @@ func draw(ctx context.Context, v *graph.View, f picture.Format, opts picture.Opt
 // one per line as the collector's file exporter writes) into proc and
 // returns how many spans it held. Requests pairing refuses are reported
 // on stderr and skipped.
-func feedFile(ctx context.Context, proc *pairing.Processor, name string, stderr io.Writer) (int, error) {
+func feedFile(ctx context.Context, proc tracesConsumer, name string, stderr io.Writer) (int, error) {
 	var r io.Reader
 	if name == "-" {
 		r = os.Stdin
@@ -237,6 +237,17 @@ func feedFile(ctx context.Context, proc *pairing.Processor, name string, stderr 
 		defer f.Close()
 		r = f
 	}
+	return feedReader(ctx, proc, name, r, stderr)
+}
+
+// tracesConsumer takes decoded requests: a *pairing.Processor, or a
+// wrapper that looks at them first.
+type tracesConsumer interface {
+	ConsumeTraces(ctx context.Context, td ptrace.Traces) error
+}
+
+// feedReader is feedFile of an open input named name.
+func feedReader(ctx context.Context, proc tracesConsumer, name string, r io.Reader, stderr io.Writer) (int, error) {
 	dec := json.NewDecoder(io.LimitReader(r, maxInputBytes))
 	u := &ptrace.JSONUnmarshaler{}
 	spans := 0

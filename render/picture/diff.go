@@ -16,7 +16,7 @@ import (
 const (
 	fillAdded     = "#e3f4e3"
 	fillRemoved   = "#f7f7f7"
-	fadedRemoved  = ColourRemoved + "73" // 45% opaque
+	fadedRemoved  = "#f0a8a8" // ColourRemoved faded: opaque, so that every renderer fades it alike
 	fadedText     = "#a0a0a0"
 	addedPenWidth = 2.5
 )
