@@ -376,6 +376,18 @@ func TestBrowserExplore(t *testing.T) {
 		t.Errorf("PNG export %s, want %s (the view box %gx%g at 2x)", size, want, vb.W, vb.H)
 	}
 
+	// The export links carry the page's query; the snapshot link shows
+	// because the server has /api/graph/snapshot.
+	must("snapshot export", chromedp.WaitVisible(chromedp.ID("export-snapshot")))
+	links := eval[map[string]string](br, `Object.fromEntries(['export-svg', 'export-dot', 'export-snapshot'].map((id) => [id, document.getElementById(id).getAttribute('href')]))`)
+	q := eval[string](br, `document.getElementById('graph').dataset.query`)
+	if links["export-svg"] != "graph.svg?"+q+"&rankdir=LR" || links["export-dot"] != "graph.dot?"+q+"&rankdir=LR" || links["export-snapshot"] != "api/graph/snapshot?"+q {
+		t.Errorf("export links %v for the query %q", links, q)
+	}
+	if rec := get(s.Handler(), "/"+links["export-snapshot"]); rec.Code != http.StatusOK {
+		t.Errorf("GET %s: %d %s", links["export-snapshot"], rec.Code, rec.Body)
+	}
+
 	// Click a node: its numbers over the window and its link health.
 	must("click payments", chromedp.Click(chromedp.CSS(`#graph [data-node="payments"]`)))
 	wantPanel("payments", map[string]string{
