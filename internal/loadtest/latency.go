@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -148,6 +149,11 @@ func latency(args []string) error {
 			ms(percentile(ph.lat, 0.5)), ms(percentile(ph.lat, 0.99)), ms(ph.lat[len(ph.lat)-1]))
 	}
 	fmt.Printf("loadtest: hammered phase: %d API reads (%d failed)\n", reads, readErrs)
+	if line, err := readCacheCounts(hc, base); err == nil {
+		fmt.Println(line)
+	} else {
+		fmt.Fprintf(os.Stderr, "loadtest: read cache counters: %v\n", err)
+	}
 	fmt.Printf("result latency edges=%d reads=%d read_errors=%d p99_ratio=%.2f\n", *edges, reads, readErrs,
 		float64(percentile(hammered, 0.99))/float64(percentile(idle, 0.99)))
 	return nil
@@ -224,4 +230,48 @@ func hammer(args []string) error {
 	})
 	fmt.Printf("hammer reads=%d errors=%d\n", reads, errs)
 	return err
+}
+
+// readCacheCounts returns the server's read cache counters (every result
+// of servicegraph_read_cache_requests_total, by handler) as a result line;
+// a fresh read (no-cache), so that it is counted as a bypass, not a hit.
+func readCacheCounts(hc *http.Client, base string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, base+"/metrics?name[]=servicegraph_read_cache_requests_total", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	line := "result latency_reads"
+	for l := range strings.Lines(string(b)) {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "#") || l == "" {
+			continue
+		}
+		// servicegraph_read_cache_requests_total{handler="metrics",result="hit"} 12
+		lbl, val, _ := strings.Cut(l[strings.IndexByte(l, '{')+1:], "} ")
+		h, r := labelValue(lbl, "handler"), labelValue(lbl, "result")
+		if (h == "metrics" || h == "graph_data") && val != "0" {
+			line += fmt.Sprintf(" %s_%s=%s", h, r, val)
+		}
+	}
+	return line, nil
+}
+
+// labelValue is name's value in a label list a="x",b="y".
+func labelValue(labels, name string) string {
+	_, v, ok := strings.Cut(labels, name+`="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ = strings.Cut(v, `"`)
+	return v
 }
