@@ -28,6 +28,10 @@ type Position struct {
 	// its two records is live.
 	Replay    bool
 	Timestamp time.Time
+	// Since is when this member was assigned the partition (the
+	// handover): pairing tells from it and Timestamp whether a replayed
+	// span's wait was over at its earlier owner.
+	Since time.Time
 }
 
 // Handler is the seam the pairing core implements. Spans and Link are
@@ -91,6 +95,7 @@ type part struct {
 	sent      int64 // last offset committed by this member
 	lag       int64 // high watermark − pos, at the last fetch
 	pos       int64 // offset of the next record to hand (replay starts below committed)
+	since     time.Time // when it was assigned to this member
 	// marks: links partitions only, the last source position seen per
 	// source partition (the exactly-once watermark).
 	marks map[int32]srcPos
@@ -258,7 +263,8 @@ func (c *Consumer) check(ctx context.Context) error {
 // fetched: it starts each at min(commit, first offset at now − Replay)
 // and remembers the commit, so records before it are flagged replayed.
 func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	since := c.set.Now().Add(-c.cfg.Replay).UnixMilli()
+	now := c.set.Now()
+	since := now.Add(-c.cfg.Replay).UnixMilli()
 	adm := kadm.NewClient(c.cl.Load())
 	topics := make([]string, 0, len(offsets))
 	for t := range offsets {
@@ -291,7 +297,7 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 			} else {
 				out[t][p] = kgo.NewOffset().At(start)
 			}
-			st := &part{committed: max(committed, -1), next: max(committed, -1), sent: max(committed, -1), pos: start}
+			st := &part{committed: max(committed, -1), next: max(committed, -1), sent: max(committed, -1), pos: start, since: now}
 			if t == c.links {
 				st.marks = map[int32]srcPos{}
 			} else {
@@ -367,7 +373,7 @@ func (c *Consumer) deliver(ctx context.Context, f kgo.FetchTopicPartition) {
 	var l Link
 	for _, r := range f.Records {
 		pos := Position{Partition: r.Partition, Offset: r.Offset, Committed: st.committed,
-			Replay: r.Offset < st.committed, Timestamp: r.Timestamp}
+			Replay: r.Offset < st.committed, Timestamp: r.Timestamp, Since: st.since}
 		if pos.Replay {
 			c.replayed.Add(1)
 		}

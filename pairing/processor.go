@@ -109,6 +109,9 @@ func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 // process pairs the decoded spans of b; rejected spans were refused.
 func (p *Processor) process(b *batch, rejected int) error {
 	now := p.now().UnixNano()
+	if b.k.at != 0 { // a replayed Kafka record: its waits began when it was written (replay.go)
+		now = b.k.at
+	}
 	b.anon = p.anon.Load()
 	b.group(len(p.shards), func(s *span) int32 { s.th = p.hash.trace(&s.key.Trace); return p.shardOf(s.th) })
 	dups := 0

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/internal/tracedecode"
@@ -17,10 +18,15 @@ import (
 // A replayed record is one an earlier owner of its partition handled: its
 // spans are indexed with metaReplayed so that a pair counts only if at
 // least one of its two records is live (b.pair, b.linked), a replayed root
-// SERVER span makes no virtual edge, a replayed CLIENT span never waits
-// for a server side (so it never expires into a database or virtual
-// edge), and a replayed span's links are neither resolved nor routed: the
-// earlier owner did both. Within a trace every replayed record comes
+// SERVER span makes no virtual edge, and a replayed span's links are
+// neither resolved nor routed: the earlier owner did both. Its waits begin
+// when the record was written, as they did at the earlier owner. A
+// replayed CLIENT span whose pair wait was over at the handover was
+// counted there (paired, or expired into a database or virtual edge): it
+// does not wait here. One whose wait was not over was counted by nobody
+// (the earlier owner crashed, or gave the partition up and forgot it,
+// ForgetClients): it waits here and, unless its server side comes,
+// expires here into its edge. Within a trace every replayed record comes
 // before every live one (one partition, offset order), so a replayed span
 // only ever pairs with another replayed span or with a live one after it.
 
@@ -35,11 +41,22 @@ func (m meta) replayed() bool { return m&metaReplayed != 0 }
 // OTLP receivers and the offline CLI.
 type kafkaState struct {
 	mark   meta      // metaReplayed while handling a replayed record
+	at     int64     // a replayed record's time, unix ns: its items' arrival
 	route  bool      // links whose target is not indexed are routed, not queued
 	routed []linkRef // those links, routed after the shard locks are released
 }
 
-func (k *kafkaState) reset() { k.mark, k.route, k.routed = 0, false, k.routed[:0] }
+func (k *kafkaState) reset() { k.mark, k.at, k.route, k.routed = 0, 0, false, k.routed[:0] }
+
+// Record says where a record of the spans topic comes from.
+type Record struct {
+	// Replay: an earlier owner of the record's partition handled it.
+	Replay bool
+	// Time is when the record was written (its Kafka timestamp), and
+	// Handover when this member took its partition: a replayed CLIENT
+	// span waits here only if Time + PairWait is after Handover.
+	Time, Handover time.Time
+}
 
 // RoutedLink is a span link on its way to the owner of its target's trace:
 // what that owner needs to resolve it and to count the edge and the link
@@ -57,25 +74,27 @@ type RoutedLink struct {
 }
 
 // ConsumeRecord is ConsumeTracesProto for one record of the spans topic.
-// replay says an earlier owner of the record's partition handled it (see
-// above). For a live record, each link whose target is not in the local
+// rec.Replay says an earlier owner of the record's partition handled it
+// (see above). For a live record, each link whose target is not in the local
 // index is handed to route (after every shard lock is released), and only
 // the owner of the target's trace counts it (ResolveLink); links whose
 // target is indexed here are counted here. route may be called several
 // times; the *RoutedLink is valid only during the call. Safe for
 // concurrent use.
-func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, replay bool, route func(*RoutedLink)) error {
+func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, rec Record, route func(*RoutedLink)) error {
 	b := p.pool.Get().(*batch)
 	defer func() { b.reset(); p.pool.Put(b) }()
 	if err := tracedecode.Decode(buf, &b.rec); err != nil {
 		return err
 	}
 	rejected := p.resolve(b)
-	if replay {
+	if rec.Replay {
 		b.k.mark = metaReplayed
+		b.k.at = max(rec.Time.UnixNano(), 1)
+		over := !rec.Time.Add(p.cfg.PairWait).After(rec.Handover)
 		for i := range b.spans {
 			s := &b.spans[i]
-			s.hasPeer = false
+			s.hasPeer = s.hasPeer && !over
 			s.linkHi = s.linkLo
 		}
 	} else {
@@ -162,6 +181,32 @@ func (p *Processor) ForgetLinks(keep func(trace *[16]byte) bool) int {
 		for k := range sh.links.heads {
 			if keep == nil || !keep(&k.Trace) {
 				sh.links.take(&k, func(*waitingLink) { n++ })
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// ForgetClients drops, without counting them, the CLIENT spans waiting
+// for a server side whose trace keep does not keep (nil: all of them), and
+// returns how many it dropped. A member calls it with ForgetLinks for the
+// partitions it gives up: their new owner replays those spans and, their
+// wait not being over at the handover, alone counts them.
+// Safe for concurrent use.
+func (p *Processor) ForgetClients(keep func(trace *[16]byte) bool) int {
+	n := 0
+	for _, sh := range p.shards {
+		sh.mu.Lock()
+		q := sh.clients
+		for i, pos := uint32(0), q.r.head; i < q.r.n; i++ {
+			if c := q.at(pos); !c.done && (keep == nil || !keep(&c.key.Trace)) {
+				sh.leaving(c)
+				q.kill(pos)
+				n++
+			}
+			if pos++; pos == q.r.cap {
+				pos = 0
 			}
 		}
 		sh.mu.Unlock()

@@ -25,8 +25,13 @@ func record(t *testing.T, td ptrace.Traces) []byte {
 // consumeRecord hands one record, collecting the links it routes.
 func consumeRecord(t *testing.T, p *pairing.Processor, td ptrace.Traces, replay bool) []pairing.RoutedLink {
 	t.Helper()
+	return consumeAt(t, p, td, pairing.Record{Replay: replay})
+}
+
+func consumeAt(t *testing.T, p *pairing.Processor, td ptrace.Traces, rec pairing.Record) []pairing.RoutedLink {
+	t.Helper()
 	var out []pairing.RoutedLink
-	if err := p.ConsumeRecord(context.Background(), record(t, td), replay, func(l *pairing.RoutedLink) {
+	if err := p.ConsumeRecord(context.Background(), record(t, td), rec, func(l *pairing.RoutedLink) {
 		out = append(out, *l)
 	}); err != nil {
 		t.Fatal(err)
@@ -113,21 +118,29 @@ func TestRoutedLinkWaits(t *testing.T) {
 
 // Replayed records are indexed only: a pair counts only if at least one
 // of its two records is live; a replayed root SERVER span makes no user
-// edge, a replayed CLIENT span no database edge at expiry, a replayed
-// span's links are neither counted nor routed, and a replayed link record
-// counts only with a live target (and nothing when it expires).
+// edge, a replayed CLIENT span no database edge at expiry if its wait was
+// over at the handover (its earlier owner counted it) and one if not, a
+// replayed span's links are neither counted nor routed, and a replayed
+// link record counts only with a live target (and nothing when it
+// expires).
 func TestReplayCountsOnlyLivePairs(t *testing.T) {
 	cfg := pairing.NewDefaultConfig()
 	p, g, c := newPipeline(t, cfg)
 	db := map[string]string{"db.system": "postgresql"}
-	routed := consumeRecord(t, p, traces(
+	// Written a pair wait before the handover: counted by the earlier owner.
+	over := pairing.Record{Replay: true, Time: c.t.Add(-cfg.PairWait - time.Second), Handover: c.t}
+	consumeAt(t, p, traces(sp{svc: "api", trace: 4, id: 4, kind: ptrace.SpanKindClient, attrs: db, end: 9}), over)
+	// Written just before: it still waited there, and waits here.
+	notOver := pairing.Record{Replay: true, Time: c.t.Add(-time.Second), Handover: c.t}
+	consumeAt(t, p, traces(sp{svc: "cart", trace: 5, id: 4, kind: ptrace.SpanKindClient, attrs: db, end: 9}), notOver)
+	routed := consumeAt(t, p, traces(
 		sp{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 100},                       // root
 		sp{svc: "web", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindClient, startMs: 1, end: 50}, // paired with 3
 		sp{svc: "api", trace: 1, id: 3, parent: 2, kind: ptrace.SpanKindServer, startMs: 2, end: 40,
 			links: [][2]byte{{8, 8}}},
 		sp{svc: "api", trace: 1, id: 4, parent: 3, kind: ptrace.SpanKindClient, startMs: 3, end: 9, attrs: db},
 		sp{svc: "web", trace: 1, id: 5, parent: 1, kind: ptrace.SpanKindClient, startMs: 60, end: 90}, // its server is live
-	), true)
+	), over)
 	if len(routed) != 0 {
 		t.Fatalf("a replayed record routed %v", routed)
 	}
@@ -150,7 +163,7 @@ func TestReplayCountsOnlyLivePairs(t *testing.T) {
 	p.Expire(c.t.Add(cfg.LinkWait + cfg.PairWait + time.Minute))
 	got := edgesOf(g.Snapshot())
 	slices.Sort(got)
-	if w := []string{"api>cache:call 1/0", "ledger>billing:span_link 1/0", "web>cart:call 1/0"}; !slices.Equal(got, w) {
+	if w := []string{"api>cache:call 1/0", "cart>postgresql:database 1/0", "ledger>billing:span_link 1/0", "web>cart:call 1/0"}; !slices.Equal(got, w) {
 		t.Errorf("edges %v, want %v", got, w)
 	}
 	if got, w := linksOf(g.Snapshot()), []string{"billing resolved 1"}; !slices.Equal(got, w) {
@@ -180,6 +193,27 @@ func TestForgetLinks(t *testing.T) {
 		t.Errorf("links %v, want %v", got, w)
 	}
 	if n := p.ForgetLinks(nil); n != 0 {
+		t.Errorf("forgot %d after expiry", n)
+	}
+}
+
+// ForgetClients drops the waiting CLIENT spans of the traces it is told
+// to: they make no edge when the wait is over.
+func TestForgetClients(t *testing.T) {
+	cfg := pairing.NewDefaultConfig()
+	p, g, c := newPipeline(t, cfg)
+	db := map[string]string{"db.system": "postgresql"}
+	for _, tr := range []byte{1, 2, 3} {
+		consume(t, p, traces(sp{svc: "api", trace: tr, id: 4, kind: ptrace.SpanKindClient, attrs: db, end: 9}))
+	}
+	if n := p.ForgetClients(func(tr *[16]byte) bool { return *tr == [16]byte(tid(2)) }); n != 2 {
+		t.Fatalf("forgot %d, want 2", n)
+	}
+	p.Expire(c.t.Add(cfg.PairWait + time.Second))
+	if got, w := edgesOf(g.Snapshot()), []string{"api>postgresql:database 1/0"}; !slices.Equal(got, w) {
+		t.Errorf("edges %v, want %v", got, w)
+	}
+	if n := p.ForgetClients(nil); n != 0 {
 		t.Errorf("forgot %d after expiry", n)
 	}
 }

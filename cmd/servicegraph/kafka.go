@@ -27,10 +27,11 @@ type kafkaIngest struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	replayNanos  atomic.Int64  // time spent handling replayed records
-	routeErrors  atomic.Uint64 // links Route refused (counted apart from produce errors)
-	linksForgot  atomic.Uint64 // waiting links dropped when their partition went elsewhere
-	spansRefused atomic.Uint64 // records pairing refused (malformed)
+	replayNanos   atomic.Int64  // time spent handling replayed records
+	routeErrors   atomic.Uint64 // links Route refused (counted apart from produce errors)
+	linksForgot   atomic.Uint64 // waiting links left to their partition's new owner
+	clientsForgot atomic.Uint64 // waiting CLIENT spans left to their partition's new owner
+	spansRefused  atomic.Uint64 // records pairing refused (malformed)
 }
 
 var _ kafka.Handler = (*kafkaIngest)(nil)
@@ -62,7 +63,8 @@ func (k *kafkaIngest) Spans(ctx context.Context, value []byte, pos kafka.Positio
 		defer k.timeReplay(k.now())
 	}
 	var l kafka.Link
-	err := k.proc.ConsumeRecord(ctx, value, pos.Replay, func(rl *pairing.RoutedLink) {
+	rec := pairing.Record{Replay: pos.Replay, Time: pos.Timestamp, Handover: pos.Since}
+	err := k.proc.ConsumeRecord(ctx, value, rec, func(rl *pairing.RoutedLink) {
 		l = kafka.Link{TargetTrace: rl.Target.Trace, TargetSpan: rl.Target.Span, FromTrace: rl.From.Trace, FromSpan: rl.From.Span,
 			Service: rl.Service, SpanName: rl.SpanName, Kind: rl.Kind, Failed: rl.Failed, Start: rl.Start,
 			SourcePartition: pos.Partition, SourceOffset: pos.Offset, SourceIndex: rl.Index}
@@ -99,23 +101,28 @@ func (k *kafkaIngest) Assigned(ps []int32) {
 	k.logger.Info("kafka partitions assigned", "partitions", ps)
 }
 
-// Revoked forgets the links waiting for targets of partitions that went
-// elsewhere: their new owner replays the link records and counts them.
+// Revoked forgets the links and CLIENT spans waiting in traces of the
+// partitions that went elsewhere: their new owner replays them and counts
+// them.
 func (k *kafkaIngest) Revoked(ps []int32) {
-	n := k.proc.ForgetLinks(func(trace *[16]byte) bool { return !slices.Contains(ps, k.c.PartitionOf(trace)) })
-	k.linksForgot.Add(uint64(n))
-	k.logger.Info("kafka partitions revoked", "partitions", ps, "waiting_links_forgotten", n)
+	keep := func(trace *[16]byte) bool { return !slices.Contains(ps, k.c.PartitionOf(trace)) }
+	links, clients := k.proc.ForgetLinks(keep), k.proc.ForgetClients(keep)
+	k.linksForgot.Add(uint64(links))
+	k.clientsForgot.Add(uint64(clients))
+	k.logger.Info("kafka partitions revoked", "partitions", ps, "waiting_links_forgotten", links, "waiting_clients_forgotten", clients)
 }
 
 // shutdown leaves the group (committing what was handled; the other
-// members replay and take over) and forgets every waiting link, which the
-// new owners count: a Flush after it must not count them unresolved.
+// members replay and take over) and forgets every waiting link and CLIENT
+// span, which the new owners count: the Flush after it must not count
+// them too.
 func (k *kafkaIngest) shutdown(ctx context.Context) error {
 	if k == nil {
 		return nil
 	}
 	err := k.c.Shutdown(ctx)
 	k.linksForgot.Add(uint64(k.proc.ForgetLinks(nil)))
+	k.clientsForgot.Add(uint64(k.proc.ForgetClients(nil)))
 	return err
 }
 
@@ -138,7 +145,7 @@ var (
 		"Offset commits by result (ok, error).", []string{"result"}, nil)
 	descErrors = prometheus.NewDesc("servicegraph_kafka_errors_total",
 		"Transport problems by kind: fetch (among them lost records), rejected_record (not OTLP protobuf), "+
-			"route (a link not routed), forgotten_link (a waiting link left to a partition's new owner).",
+			"route (a link not routed), forgotten_link, forgotten_client (a waiting link or CLIENT span left to its partition's new owner).",
 		[]string{"kind"}, nil)
 )
 
@@ -175,6 +182,7 @@ func (k *kafkaIngest) Collect(ch chan<- prometheus.Metric) {
 	counter(descErrors, s.RejectedRecords, "rejected_record")
 	counter(descErrors, k.routeErrors.Load(), "route")
 	counter(descErrors, k.linksForgot.Load(), "forgotten_link")
+	counter(descErrors, k.clientsForgot.Load(), "forgotten_client")
 }
 
 // KafkaConfig is the kafka: section: the transport's settings and this

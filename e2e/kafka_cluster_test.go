@@ -1,0 +1,420 @@
+package e2e
+
+import (
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/servicegraph/servicegraph/internal/workload"
+)
+
+// kafkaParts is the spans topic's partition count in these tests.
+const kafkaParts = 6
+
+// kafkaWorkload is a bench-shaped workload as the Collector's
+// kafkaexporter writes it with partition_traces_by_id and otlp_proto:
+// one record per trace of each request, keyed by the hex trace id.
+type kafkaWorkload struct {
+	recs  []*kgo.Record
+	truth *workload.Truth
+	links int // span links in the workload, all to spans in it
+}
+
+// genKafkaWorkload generates a workload with ../shared/bench/gen (exact
+// truth included) and splits its requests by trace.
+func genKafkaWorkload(t *testing.T, traces int) *kafkaWorkload {
+	t.Helper()
+	benchDir, err := filepath.Abs("../../shared/bench")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(benchDir, "gen"))
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("../shared/bench not found beside the checkout: %v", err)
+		}
+		t.Skip("../shared/bench not found beside the checkout")
+	}
+	tmp := t.TempDir()
+	gen := filepath.Join(tmp, "gen")
+	build := exec.Command("go", "build", "-o", gen, "./gen")
+	build.Dir = benchDir
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build gen: %v\n%s", err, out)
+	}
+	wl := filepath.Join(tmp, "workload.otlp")
+	out, err := exec.Command(gen, "-seed", "5", "-services", "12", "-traces", strconv.Itoa(traces), "-batch", "256", "-out", wl).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`(\d+) links`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("gen printed no link count:\n%s", out)
+	}
+	w := &kafkaWorkload{}
+	w.links, _ = strconv.Atoi(string(m[1]))
+	if w.truth, err = workload.LoadTruth(wl + ".truth.json"); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := workload.ReadAll(wl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range reqs {
+		req := ptraceotlp.NewExportRequest()
+		if err := req.UnmarshalProto(b); err != nil {
+			t.Fatal(err)
+		}
+		w.recs = append(w.recs, splitByTrace(t, req.Traces())...)
+	}
+	return w
+}
+
+// splitByTrace does what the kafkaexporter does with
+// partition_traces_by_id: one request per trace id (resources and scopes
+// kept), marshalled as otlp_proto, keyed by the trace id in hex.
+func splitByTrace(t *testing.T, td ptrace.Traces) []*kgo.Record {
+	t.Helper()
+	type at struct {
+		id     pcommon.TraceID
+		ri, si int // si -1: the resource
+	}
+	var order []pcommon.TraceID
+	byTrace := map[pcommon.TraceID]ptrace.Traces{}
+	resources := map[at]ptrace.ResourceSpans{}
+	scopes := map[at]ptrace.ScopeSpans{}
+	for ri, rs := range td.ResourceSpans().All() {
+		for si, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				id := sp.TraceID()
+				one, ok := byTrace[id]
+				if !ok {
+					one = ptrace.NewTraces()
+					byTrace[id] = one
+					order = append(order, id)
+				}
+				nss, ok := scopes[at{id, ri, si}]
+				if !ok {
+					nrs, ok := resources[at{id, ri, -1}]
+					if !ok {
+						nrs = one.ResourceSpans().AppendEmpty()
+						rs.Resource().CopyTo(nrs.Resource())
+						nrs.SetSchemaUrl(rs.SchemaUrl())
+						resources[at{id, ri, -1}] = nrs
+					}
+					nss = nrs.ScopeSpans().AppendEmpty()
+					ss.Scope().CopyTo(nss.Scope())
+					scopes[at{id, ri, si}] = nss
+				}
+				sp.CopyTo(nss.Spans().AppendEmpty())
+			}
+		}
+	}
+	var out []*kgo.Record
+	for _, id := range order {
+		b, err := ptraceotlp.NewExportRequestFromTraces(byTrace[id]).MarshalProto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &kgo.Record{Key: []byte(hex.EncodeToString(id[:])), Value: b})
+	}
+	return out
+}
+
+// newKafka starts a 3-broker in-process Kafka cluster with the spans topic.
+func newKafka(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(kafkaParts, "otlp_spans"),
+		kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// exporterClient writes as the Collector's kafkaexporter does: Sarama's
+// hash partitioner (FNV-1a); with javaDefault, as the Java client does
+// (murmur2).
+func exporterClient(t *testing.T, addrs []string, javaDefault bool) *kgo.Client {
+	t.Helper()
+	hasher := kgo.SaramaCompatHasher(func(b []byte) uint32 { h := fnv.New32a(); h.Write(b); return h.Sum32() })
+	if javaDefault {
+		hasher = nil // franz-go's default: murmur2
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("otlp_spans"),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(hasher)), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func produceAll(t *testing.T, cl *kgo.Client, recs []*kgo.Record) {
+	t.Helper()
+	for i, r := range recs {
+		r.Topic, r.Partition, r.Offset = "", 0, 0
+		cl.Produce(ctx(t), r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("produce record %d: %v", i, err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kafkaConfig writes the YAML of the knobs without a flag (a short
+// heartbeat, so that rebalances are quick).
+func kafkaConfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sg.yaml")
+	if err := os.WriteFile(path, []byte("kafka:\n  heartbeat_interval: 200ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startMember runs one `servicegraph serve` in the group.
+func startMember(t *testing.T, addrs []string, extra ...string) *service {
+	t.Helper()
+	args := append([]string{"--config", kafkaConfig(t), "--kafka-brokers", strings.Join(addrs, ","), "--kafka-session-timeout", "2s",
+		"--kafka-commit-interval", "200ms", "--pair-wait", "30s", "--kafka-replay", "60s"}, extra...)
+	return start(t, t.TempDir(), args...)
+}
+
+// sumOf adds the samples of a family matching the label values given.
+func sumOf(fams map[string]*dto.MetricFamily, name string, match ...string) float64 {
+	var v float64
+	for _, m := range fams[name].GetMetric() {
+		l := labels(m.GetLabel())
+		ok := true
+		for i := 0; i+1 < len(match); i += 2 {
+			ok = ok && l[match[i]] == match[i+1]
+		}
+		if ok {
+			v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return v
+}
+
+// clusterView is the sum of the members' /metrics (plus earlier scrapes
+// of members gone): the edges in truth form and the link counters.
+type clusterView struct {
+	edges                                map[string]workload.Edge
+	resolved, unresolved, pendingLinks   float64
+	produced, consumed, duplicate, owned float64
+	lag                                  float64
+}
+
+func (v *clusterView) add(fams map[string]*dto.MetricFamily, running bool) {
+	if v.edges == nil {
+		v.edges = map[string]workload.Edge{}
+	}
+	for _, e := range workload.FromMetrics(fams) {
+		k := e.Kind + " " + e.Source + ">" + e.Target
+		s := v.edges[k]
+		s.Kind, s.Source, s.Target = e.Kind, e.Source, e.Target
+		s.Count += e.Count
+		s.Failed += e.Failed
+		v.edges[k] = s
+	}
+	v.resolved += sumOf(fams, "servicegraph_span_links_total", "result", "resolved")
+	v.unresolved += sumOf(fams, "servicegraph_span_links_total", "result", "unresolved") +
+		sumOf(fams, "servicegraph_span_links_total", "result", "dropped")
+	if running { // a member gone left its waiting links to the others
+		v.pendingLinks += sumOf(fams, "servicegraph_pending_items", "queue", "links")
+	}
+	v.produced += sumOf(fams, "servicegraph_kafka_link_records_total", "outcome", "produced")
+	v.consumed += sumOf(fams, "servicegraph_kafka_link_records_total", "outcome", "consumed")
+	v.duplicate += sumOf(fams, "servicegraph_kafka_link_records_total", "outcome", "duplicate")
+	v.owned += sumOf(fams, "servicegraph_kafka_partitions_owned")
+	v.lag += sumOf(fams, "servicegraph_kafka_consumer_lag_records")
+}
+
+func (v *clusterView) list() []workload.Edge {
+	var out []workload.Edge
+	for _, e := range v.edges {
+		out = append(out, e)
+	}
+	return out
+}
+
+func viewOf(t *testing.T, gone []map[string]*dto.MetricFamily, members ...*service) *clusterView {
+	v := &clusterView{}
+	for _, f := range gone {
+		v.add(f, false)
+	}
+	for _, m := range members {
+		v.add(m.metrics(t), true)
+	}
+	return v
+}
+
+// waitOwned waits until each member owns its share of the partitions.
+func waitOwned(t *testing.T, members ...*service) {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("%d members to own %d partitions each", len(members), kafkaParts/len(members)), func() bool {
+		for _, m := range members {
+			if v, _ := value(m.metrics(t), "servicegraph_kafka_partitions_owned"); int(v) != kafkaParts/len(members) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// checkExact waits until the members' summed edges equal the truth and
+// every link is resolved exactly once, each link record consumed once.
+func checkExact(t *testing.T, w *kafkaWorkload, gone []map[string]*dto.MetricFamily, members ...*service) *clusterView {
+	t.Helper()
+	var v *clusterView
+	var diff []string
+	if !poll(60*time.Second, func() bool {
+		v = viewOf(t, gone, members...)
+		diff = workload.Diff(w.truth.Edges, v.list())
+		return len(diff) == 0 && v.resolved == float64(w.links) && v.pendingLinks == 0
+	}) {
+		t.Fatalf("after 60s: resolved %g of %d links, %g unresolved, %g pending; link records produced %g, consumed %g; edges vs truth:\n%s",
+			v.resolved, w.links, v.unresolved, v.pendingLinks, v.produced, v.consumed, strings.Join(diff, "\n"))
+	}
+	if v.unresolved != 0 || v.duplicate != 0 {
+		t.Errorf("unresolved or dropped links %g, duplicate link records %g: want 0", v.unresolved, v.duplicate)
+	}
+	return v
+}
+
+// Three `servicegraph serve` processes in one group over a 3-broker
+// cluster, fed the bench-shaped workload as the Collector's kafkaexporter
+// writes it: the summed edges equal the truth exactly (calls, messaging,
+// links, databases, virtual nodes), and every span link is resolved
+// exactly once over the three, though most targets are in another
+// member's trace.
+func TestKafkaClusterTruth(t *testing.T) {
+	w := genKafkaWorkload(t, 400)
+	kc := newKafka(t)
+	addrs := kc.ListenAddrs()
+	var members []*service
+	for range 3 {
+		members = append(members, startMember(t, addrs))
+	}
+	waitOwned(t, members...)
+	produceAll(t, exporterClient(t, addrs, false), w.recs)
+	v := checkExact(t, w, nil, members...)
+	if v.consumed != v.produced {
+		t.Errorf("link records: %g produced, %g consumed", v.produced, v.consumed)
+	}
+	if v.produced == 0 || v.produced >= float64(w.links) {
+		t.Errorf("%g link records produced for %d links: want some routed, some resolved at home", v.produced, w.links)
+	}
+	t.Logf("%d records, %d spans, %d edges, %d links (%g routed through the links topic): exact over 3 members",
+		len(w.recs), w.truth.Spans, len(w.truth.Edges), w.links, v.produced)
+}
+
+// kill -9 of a member between two halves of the stream, once the group
+// has committed the first: its partitions go to the two others, which
+// replay them (index only) and go on. Nothing is lost or counted twice:
+// the summed edges (the killed member's last scrape included) equal the
+// truth, every link is resolved exactly once, and link records of the
+// second half that target the first are resolved by the new owners.
+func TestKafkaKill9Handover(t *testing.T) {
+	w := genKafkaWorkload(t, 400)
+	kc := newKafka(t)
+	addrs := kc.ListenAddrs()
+	var members []*service
+	for range 3 {
+		members = append(members, startMember(t, addrs))
+	}
+	waitOwned(t, members...)
+	cl := exporterClient(t, addrs, false)
+	half := len(w.recs) / 2
+	produceAll(t, cl, w.recs[:half])
+	// Quiet: every record handled and committed, the victim's CLIENT
+	// spans without a server side expired (--pair-wait) or still waiting
+	// (those the new owner replays and expires).
+	adm := kadm.NewClient(cl)
+	eventually(t, 60*time.Second, "the group to commit the end of both topics", func() bool {
+		ends, err := adm.ListEndOffsets(ctx(t), "otlp_spans", "otlp_spans_links")
+		if err != nil {
+			return false
+		}
+		got, err := adm.FetchOffsets(ctx(t), "servicegraph")
+		if err != nil {
+			return false
+		}
+		done := true
+		ends.Each(func(o kadm.ListedOffset) {
+			c, ok := got.Lookup(o.Topic, o.Partition)
+			done = done && ok && c.At == o.Offset
+		})
+		return done
+	})
+	victim := members[0]
+	gone := []map[string]*dto.MetricFamily{victim.metrics(t)}
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	victim.wait(t, 10*time.Second)
+	waitOwned(t, members[1:]...)
+	produceAll(t, cl, w.recs[half:])
+	v := checkExact(t, w, gone, members[1:]...)
+	replayed := 0.0
+	for _, m := range members[1:] {
+		r, _ := value(m.metrics(t), "servicegraph_kafka_replayed_records_total")
+		replayed += r
+	}
+	if replayed == 0 {
+		t.Error("the new owners replayed nothing")
+	}
+	t.Logf("killed 1 of 3 after %d of %d records; %g records replayed by the new owners; %d links resolved exactly once (%g routed)",
+		half, len(w.recs), replayed, w.links, v.produced)
+}
+
+// A spans topic written with another partitioner than the one configured
+// is refused at start with the flag to use.
+func TestKafkaWrongPartitioner(t *testing.T) {
+	kc := newKafka(t)
+	addrs := kc.ListenAddrs()
+	var recs []*kgo.Record
+	for i := range 60 {
+		id := [16]byte{byte(i), 1, 2, 3, 15: byte(i)}
+		td := ptrace.NewTraces()
+		sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		sp.SetTraceID(id)
+		sp.SetSpanID([8]byte{1})
+		b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Key: []byte(hex.EncodeToString(id[:])), Value: b})
+	}
+	produceAll(t, exporterClient(t, addrs, true), recs)
+	s := launch(t, "", "serve", "--data-dir", t.TempDir(), "--kafka-brokers", strings.Join(addrs, ","))
+	if code := s.wait(t, 60*time.Second); code == 0 {
+		t.Fatalf("started with the wrong partitioner:\n%s", s.logs())
+	}
+	if log := s.logs(); !strings.Contains(log, "not where --kafka-partitioner sarama_compat puts them") ||
+		!strings.Contains(log, "use --kafka-partitioner murmur2") {
+		t.Fatalf("log does not say which partitioner to use:\n%s", log)
+	}
+}
