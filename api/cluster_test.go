@@ -372,3 +372,20 @@ func TestClusterConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 }
+
+// The merged graph is capped like one instance's: with max_edges 3 the
+// three busiest edges of the window stay (TestMergeLimits covers nodes).
+func TestClusterMergeCapped(t *testing.T) {
+	tc := startCluster(t, func(c *api.Config) { c.Cluster.Limits.MaxEdges = 3 })
+	var edges []map[string]any
+	if err := json.Unmarshal(fetch(t, tc.urls[0]+"/api/graph/edges").body, &edges); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range edges {
+		ids = append(ids, e["id"].(string))
+	}
+	if want := []string{"checkout>orders-db:database", "frontend>checkout:call", "user>frontend:virtual_node"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("edges %v, want %v", ids, want)
+	}
+}

@@ -17,7 +17,8 @@ import (
 // node's kind is the highest and its link tallies add up. The merged
 // snapshot is bounded like a store: past MergeLimits.MaxNodes the least
 // busy names fold into OverflowNode (their edges summed into its edges),
-// past MaxEdges the least busy edges are left out. The result does not
+// past MaxEdges the least busy edges are left out. Busy is the count in the
+// history held (of a window's snapshot: in the window), then the total. The result does not
 // depend on the order of the inputs (but for the last bits of float sums,
 // which add in input order).
 
@@ -239,17 +240,37 @@ func (a *edgeAcc) data(width int64) *EdgeData {
 	return d
 }
 
-// traffic is how busy each node is: the count of the edges at either end.
-func (m *merger) traffic() map[string]uint64 {
-	t := make(map[string]uint64, len(m.nodes))
+// busy is how busy the edge is: its count in the history held (for a
+// window's snapshot, Snapshot.Windowed, its count in the window), then its
+// total count.
+func (a *edgeAcc) busy() [2]uint64 {
+	var n uint64
+	for _, b := range a.buckets {
+		n += b.Count
+	}
+	return [2]uint64{n, a.count}
+}
+
+// traffic is how busy each node is: the sum of busy over the edges at
+// either end.
+func (m *merger) traffic() map[string][2]uint64 {
+	t := make(map[string][2]uint64, len(m.nodes))
+	add := func(name string, b [2]uint64) {
+		v := t[name]
+		t[name] = [2]uint64{v[0] + b[0], v[1] + b[1]}
+	}
 	for k, a := range m.edges {
-		t[k.client] += a.count
+		b := a.busy()
+		add(k.client, b)
 		if k.server != k.client {
-			t[k.server] += a.count
+			add(k.server, b)
 		}
 	}
 	return t
 }
+
+// cmpBusy orders the busier first.
+func cmpBusy(x, y [2]uint64) int { return cmp.Or(cmp.Compare(y[0], x[0]), cmp.Compare(y[1], x[1])) }
 
 // capNodes folds the least busy names (by traffic, then name) into
 // OverflowNode until at most max nodes remain, OverflowNode included.
@@ -268,7 +289,7 @@ func (m *merger) capNodes(maxNodes int, st *MergeStats) {
 	slices.SortFunc(names, func(a, b string) int {
 		// The user node first (a store never folds it once made), then
 		// the busiest.
-		return cmp.Or(cmpBool(b == UserNode, a == UserNode), cmp.Compare(t[b], t[a]), cmp.Compare(a, b))
+		return cmp.Or(cmpBool(b == UserNode, a == UserNode), cmpBusy(t[a], t[b]), cmp.Compare(a, b))
 	})
 	folded := map[string]bool{}
 	over := m.nodes[OverflowNode]
@@ -328,7 +349,7 @@ func cmpBool(a, b bool) int {
 }
 
 // capEdges returns the edges sorted by client, server and kind, at most
-// maxEdges of them: the busiest (by count, then key).
+// maxEdges of them: the busiest (busy, then key).
 func (m *merger) capEdges(maxEdges int, st *MergeStats) []*edgeAcc {
 	accs := make([]*edgeAcc, 0, len(m.edges))
 	for _, a := range m.edges {
@@ -336,7 +357,7 @@ func (m *merger) capEdges(maxEdges int, st *MergeStats) []*edgeAcc {
 	}
 	byKey := func(x, y *edgeAcc) int { return cmpEdgeName(x.key, y.key) }
 	if len(accs) > maxEdges {
-		slices.SortFunc(accs, func(x, y *edgeAcc) int { return cmp.Or(cmp.Compare(y.count, x.count), byKey(x, y)) })
+		slices.SortFunc(accs, func(x, y *edgeAcc) int { return cmp.Or(cmpBusy(x.busy(), y.busy()), byKey(x, y)) })
 		for _, a := range accs[maxEdges:] {
 			st.EdgesDropped++
 			st.CountDropped += a.count

@@ -260,6 +260,24 @@ func TestMergeLimits(t *testing.T) {
 	})
 }
 
+// The busiest edges are those of the history held (of a window's
+// snapshot: the window), not of all time.
+func TestMergeLimitsBusyInWindow(t *testing.T) {
+	b := func(count uint64) graph.Bucket { return graph.Bucket{Start: t0.UnixNano(), Count: count} }
+	old := edgeData("a", "old", graph.Call, 1000, b(1))
+	busy := edgeData("a", "busy", graph.Call, 5, b(5))
+	m, st, err := graph.Merge(graph.MergeLimits{MaxNodes: 10, MaxEdges: 1}, snapOf([]string{"a", "old", "busy"}, old, busy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Edges) != 1 || m.Edges[0].Server != "busy" {
+		t.Fatalf("edges %+v, want a→busy only", m.Edges)
+	}
+	if want := (graph.MergeStats{EdgesDropped: 1, CountDropped: 1000}); st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+}
+
 func TestMergeErrors(t *testing.T) {
 	a := snapOf([]string{"a"})
 	b := snapOf([]string{"a"})
