@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -637,5 +638,34 @@ func TestBrowserPartial(t *testing.T) {
 	want := "Partial result: these cluster members did not answer: " + dead + ". Counts may be low and edges missing."
 	if got := eval[string](br, `document.getElementById('partial').textContent`); got != want {
 		t.Errorf("partial note %q, want %q", got, want)
+	}
+}
+
+// TestBrowserDetailsDown: when /api/graph/details fails, the drawing is
+// still shown, with the reason, and clicking does nothing.
+func TestBrowserDetailsDown(t *testing.T) {
+	br := newBrowser(t)
+	st, c := fixture(t)
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: &fakeRenderer{}}, nil)
+	h := s.Handler()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/graph/details" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error":"no query slot"}`)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	if err := br.do(chromedp.Navigate(ts.URL+"/?refresh=0"), chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="ok"] svg g.edge`)),
+		chromedp.WaitVisible(chromedp.ID("error"))); err != nil {
+		t.Fatalf("open the page: %v", err)
+	}
+	if msg := eval[string](br, `document.getElementById('error').textContent`); msg != "The drawing is shown, but its numbers could not be loaded: no query slot" {
+		t.Errorf("error %q", msg)
+	}
+	if n := eval[int](br, `document.querySelectorAll('#graph [data-node], #graph [data-edge]').length`); n != 0 {
+		t.Errorf("%d elements wired without numbers", n)
 	}
 }

@@ -858,7 +858,9 @@
     detailsP.catch(() => {}); // read below
     try {
       const { node: svg, source } = await fetchSVG(q);
-      const details = await detailsP;
+      // Without its numbers the drawing is still shown, not explorable.
+      let details = null, detailsError = '';
+      try { details = await detailsP; } catch (e) { detailsError = e.message; }
       if (mine !== seq) return; // a newer refresh took over
       const t = performance.now();
       const keep = view.svg && view.filters === filters ? view.box : null;
@@ -870,18 +872,23 @@
       svg.removeAttribute('width');
       svg.removeAttribute('height');
       svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
-      wire(svg, details);
+      if (details) {
+        wire(svg, details);
+      } else {
+        view.nodes.clear();
+        view.edges.clear();
+      }
       clearLoopLabels();
       view.fit = fitBox(svg);
       setBox(keep || view.fit);
-      fillFindList(details);
-      showDiffSummary(details.diff);
-      graph.dataset.diff = details.diff ? 'on' : 'off';
+      fillFindList(details || { nodes: [] });
+      showDiffSummary(details && details.diff);
+      graph.dataset.diff = details && details.diff ? 'on' : 'off';
       graph.dataset.wireMs = (performance.now() - t).toFixed(0); // show and wire: the page's own cost
       graph.dataset.state = showEmpty(details) ? 'empty' : 'ok';
       graph.dataset.query = q.toString();
       graph.dataset.rankdir = $('rankdir').value;
-      showError('');
+      showError(detailsError ? 'The drawing is shown, but its numbers could not be loaded: ' + detailsError : '');
       const sel = view.selected;
       if (sel && sel.node && view.nodes.has(sel.node)) showNode(sel.node, false);
       else if (sel && sel.edge && view.edges.has(sel.edge)) showEdge(sel.edge, false);
