@@ -35,6 +35,11 @@
 //	GET /api/dependencies        200, 400  Jaeger: endTs (Unix ms, default now), lookback (ms, default 24h), service
 //	GET /graph.svg|.dot|.png     200, 400, 422 (too large), 501 (no renderer), 503 (timeout, Retry-After)
 //	GET /api/links/unresolved    200, 400  {"problems": [...]} newest first; service=, limit= (default 100, max 1000)
+//	GET /api/graph/diff          200, 400  the window against a baseline (baseline_from, baseline_to; rate_change,
+//	                                       error_change, latency_change): DiffBody; see diff.go
+//	GET /api/graph/diff/fields   200, 400  Node Graph API form of the diff (also /diff/api/graph/fields)
+//	GET /api/graph/diff/data     200, 400  (also /diff/api/graph/data, and /diff/api/health)
+//	GET /api/graph/snapshot      200, 400  the window as a graph.Document (versioned JSON), for servicegraph diff
 //	GET /api/cluster/graph       200, 400  a peer's fan-out: this instance's graph of [from_ns, to_ns) (graph.WriteSnapshot)
 //	GET /                        200       built-in page (embedded; no external assets)
 //	GET /-/healthy               200       "ok"
@@ -142,7 +147,11 @@
 // they pause between 64 KiB pieces, at most 100 ms a pause, holding no
 // lock and nothing ingestion needs.
 //
-// handler is a route name (page, static, graph_fields, graph_data, health,
+// /graph.svg|.dot|.png with baseline_from or baseline_to draw the diff
+// instead (picture.Options.Diff), keyed by the diff's topology and statuses.
+//
+// handler is a route name (graph_diff, graph_diff_fields, graph_diff_data,
+// graph_snapshot, page, static, graph_fields, graph_data, health,
 // graph_nodes, graph_edges, dependencies, graph_svg, graph_dot, graph_png,
 // links_unresolved, healthy, ready, metrics, not_found), never a path.
 //
