@@ -63,3 +63,37 @@ func TestKafkaConfig(t *testing.T) {
 		t.Errorf("yaml: %+v", c.Kafka)
 	}
 }
+
+// The Kubernetes example's arguments are a valid configuration in Kafka
+// mode.
+func TestKubernetesExample(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/kubernetes/servicegraph.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	in := false
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "args:":
+			in = true
+		case in && strings.HasPrefix(line, "- "):
+			arg, _, _ := strings.Cut(strings.TrimPrefix(line, "- "), " #")
+			args = append(args, strings.ReplaceAll(strings.TrimSpace(arg), "$(POD_NAME)", "servicegraph-0"))
+		case in:
+			in = false
+		}
+	}
+	if len(args) < 2 || args[0] != "serve" {
+		t.Fatalf("args %q", args)
+	}
+	c, err := parseConfig(flag.NewFlagSet("servicegraph serve", flag.ContinueOnError), args[1:], io.Discard, newDefaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Kafka.Enabled() || len(c.Kafka.Brokers) != 3 || c.Kafka.Advertise != "servicegraph-0.servicegraph:8080" ||
+		c.API.Addr != "0.0.0.0:8080" {
+		t.Errorf("config %+v", c.Kafka)
+	}
+}
