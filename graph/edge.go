@@ -62,6 +62,10 @@ func newEdge(k edgeKey, now int64, nbounds int) *edge {
 }
 
 func (e *edge) observe(o *Observation, now int64, cfg Config) {
+	if o.Weight > 1 {
+		e.observeWeighted(o, now, cfg)
+		return
+	}
 	e.count++
 	if o.Failed {
 		e.failed++
@@ -96,6 +100,60 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 		e.history.trim(idx-int64(cfg.Retention/cfg.BucketWidth), false)
 	}
 	e.history.bucket(idx).add(o.Failed, main)
+}
+
+// observeWeighted is observe of an occurrence that stands for o.Weight:
+// counts, histogram buckets, sums and history all grow by that much.
+func (e *edge) observeWeighted(o *Observation, now int64, cfg Config) {
+	w := uint64(o.Weight)
+	e.count += w
+	if o.Failed {
+		e.failed += w
+	}
+	if now > e.last {
+		e.last = now
+	}
+	main := -1.0
+	for i, v := range o.Seconds {
+		if v < 0 || math.IsNaN(v) {
+			continue
+		}
+		if main < 0 {
+			main = v
+		}
+		e.hist[i].addN(bucketIndex(cfg.LatencyBuckets, v), v, w)
+	}
+	if o.AsyncTimed && e.async[0].counts != nil {
+		for i, v := range o.AsyncSeconds {
+			if v >= 0 {
+				e.async[i].addN(bucketIndex(cfg.LatencyBuckets, v), v, w)
+			}
+		}
+	}
+	idx := floorDiv(now, int64(cfg.BucketWidth))
+	if e.history.n > 0 && idx > e.history.lastIdx() {
+		e.history.trim(idx-int64(cfg.Retention/cfg.BucketWidth), false)
+	}
+	e.history.bucket(idx).addN(o.Failed, main, w)
+}
+
+// addN records w occurrences in a history bucket (hbucket.add's counts
+// saturate likewise).
+func (b *hbucket) addN(failed bool, main float64, w uint64) {
+	b.count = uint32(min(uint64(b.count)+w, math.MaxUint32))
+	if failed {
+		b.failed = uint32(min(uint64(b.failed)+w, math.MaxUint32))
+	}
+	if main >= 0 {
+		b.sum += main * float64(w)
+		b.n = uint32(min(uint64(b.n)+w, math.MaxUint32))
+	}
+}
+
+func (h *histogram) addN(i int, v float64, w uint64) {
+	h.counts[i] += w
+	h.sum += v * float64(w)
+	h.n += w
 }
 
 func (h *histogram) add(i int, v float64) {

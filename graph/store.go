@@ -48,6 +48,10 @@ type Observation struct {
 	// every edge. Negative: not known.
 	AsyncSeconds [2]float64
 	AsyncTimed   bool
+	// Weight is how many occurrences this one stands for (a sampled span's
+	// adjusted count): its count, failed count and histogram observations
+	// are multiplied by it. 0 means 1.
+	Weight uint32
 }
 
 // LinkTally counts link outcomes of one linking service.

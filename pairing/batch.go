@@ -14,6 +14,7 @@ import (
 type batch struct {
 	user    graph.NodeID
 	anon    uint32              // UnknownService's node id + 1, 0 before a span without a service.name came (Processor.anon)
+	w       uint32              // the weight of the edges being made (batch.observe); 0 means 1
 	maxName int                 // Config.MaxNameBytes
 	rec     tracedecode.Records // the request's spans and links, as decoded
 	spans   []span              // rec.Spans with their nodes (resolve)
@@ -54,7 +55,7 @@ func (b *batch) reset() {
 	clear(b.spans)
 	b.rec.Reset()
 	b.spans, b.names, b.order, b.refs = b.spans[:0], b.names[:0], b.order[:0], b.refs[:0]
-	b.obs, b.tallies, b.problems = b.obs[:0], b.tallies[:0], b.problems[:0]
+	b.obs, b.tallies, b.problems, b.w = b.obs[:0], b.tallies[:0], b.problems[:0], 0
 	b.k.reset()
 }
 

@@ -29,13 +29,13 @@ type Config struct {
 	Preallocate bool `yaml:"preallocate"`
 	// MaxPendingSpans caps, each, the spans waiting for a parent (64 bytes
 	// each plus a map entry) and the CLIENT spans that name a database or
-	// peer waiting for a server side (56 bytes plus a map entry). Only
+	// peer waiting for a server side (64 bytes plus a map entry). Only
 	// items still waiting count: one that pairs leaves at once. The oldest
 	// is dropped (counted) at the cap. A queue's ring holds up to 1.25 ×
 	// the cap (paired items' places are reclaimed by compaction). Size it
 	// for the rate of such spans × PairWait.
 	MaxPendingSpans int `yaml:"max_pending_spans"`
-	// MaxPendingLinks caps links waiting for their target (about 100
+	// MaxPendingLinks caps links waiting for their target (about 104
 	// bytes each plus a map entry, up to 1.25 × the cap as above); the
 	// oldest is dropped (counted).
 	MaxPendingLinks int `yaml:"max_pending_links"`
@@ -67,6 +67,13 @@ type Config struct {
 	// (a virtual_node edge from it); none found: a root SERVER span's
 	// caller is user. Names by default, not addresses.
 	CallerAttributes []string `yaml:"caller_attributes"`
+	// SpanMultiplierKey names the span attribute holding how many spans a
+	// sampled span stands for (Tempo's span_multiplier_key): its edges'
+	// counts and histograms are weighted by it, rounded to a whole number
+	// (at most tracedecode.MaxWeight). Without it, or where a span lacks
+	// it, the OpenTelemetry threshold in the span's tracestate (ot=th:)
+	// gives the weight. "" reads no attribute.
+	SpanMultiplierKey string `yaml:"span_multiplier_key"`
 }
 
 // MaxRecentProblems bounds Config.RecentProblems: 10,000 problems hold
@@ -131,7 +138,14 @@ func (c Config) Validate() error {
 
 // naming makes the tracedecode.Naming of the attribute lists.
 func (c Config) naming() (*tracedecode.Naming, error) {
-	return tracedecode.NewNaming(c.DatabaseNameAttributes, c.PeerAttributes, c.CallerAttributes)
+	n, err := tracedecode.NewNaming(c.DatabaseNameAttributes, c.PeerAttributes, c.CallerAttributes)
+	if slices.Contains(tracedecode.NamingAttributes(), c.SpanMultiplierKey) {
+		err = errors.Join(err, fmt.Errorf("span_multiplier_key must not be a naming attribute, got %q", c.SpanMultiplierKey))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return n.WithSpanMultiplier(c.SpanMultiplierKey), nil
 }
 
 // Settings are what the code supplies; nil means the default.

@@ -33,6 +33,9 @@ func TestConfigValidate(t *testing.T) {
 			c.DatabaseNameAttributes = []string{"network.peer.port", "db.name", "db.name"}
 		}, "database_name_attributes: network.peer.port must not stand alone (it is read with network.peer.address)\n" +
 			`database_name_attributes: "db.name" must appear once, got it twice`},
+		{"a span multiplier key", func(c *pairing.Config) { c.SpanMultiplierKey = "sampling.weight" }, ""},
+		{"a naming attribute as multiplier", func(c *pairing.Config) { c.SpanMultiplierKey = "peer.service" },
+			`span_multiplier_key must not be a naming attribute, got "peer.service"`},
 		{"every problem at once", func(c *pairing.Config) { c.MaxNameBytes, c.RecentProblems = 0, -1 },
 			"recent_problems must be between 0 and 10000, got -1\nmax_name_bytes must be at least 16, got 0"},
 	}

@@ -55,7 +55,7 @@ func (p *Processor) resolve(b *batch) (rejected int) {
 		}
 		for i := lo; i < res.End; i++ {
 			rs := &r.Spans[i]
-			s := span{key: rs.Key, parent: rs.Parent, svc: svc, kind: rs.Kind, failed: rs.Failed, start: rs.Start, end: rs.End,
+			s := span{key: rs.Key, parent: rs.Parent, svc: svc, kind: rs.Kind, failed: rs.Failed, weight: rs.Weight, start: rs.Start, end: rs.End,
 				linkLo: rs.LinkLo, linkHi: rs.LinkHi, name: rs.Name}
 			if rs.PeerKind != tracedecode.NoPeer { // a database, a peer, or a root span's caller
 				s.peerKind = graph.Virtual

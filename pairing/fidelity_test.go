@@ -273,3 +273,43 @@ func TestDurationsOnEveryKind(t *testing.T) {
 		"web>api:call client=1/0.04",
 	}}})
 }
+
+// TestSamplingWeights: a sampled span stands for several: from the
+// tracestate's ot=th: threshold (th:c keeps 1 in 4) or from the span
+// multiplier attribute; counts, failed counts and histograms are weighted.
+func TestSamplingWeights(t *testing.T) {
+	quarter := "ot=th:c"
+	runFidelity(t, []fidelityCase{
+		{name: "threshold", spans: []sp{
+			{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 100, traceState: quarter},
+			{svc: "web", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindClient, startMs: 10, end: 50, traceState: quarter},
+			{svc: "api", trace: 1, id: 3, parent: 2, kind: ptrace.SpanKindServer, startMs: 15, end: 45, err: true, traceState: quarter},
+			{svc: "api", trace: 1, id: 4, parent: 3, kind: ptrace.SpanKindClient, startMs: 20, end: 30, traceState: quarter,
+				attrs: map[string]string{"peer.service": "stripe"}},
+			{svc: "batch", trace: 2, id: 5, kind: ptrace.SpanKindInternal, startMs: 200, end: 210, links: [][2]byte{{1, 3}},
+				traceState: "vendor=x,ot=rv:ab;th:8"},
+		}, edges: []string{
+			"api>batch:span_link 2/2",
+			"api>stripe:virtual_node 4/0",
+			"user>web:virtual_node 4/0",
+			"web>api:call 4/4",
+		}, links: []string{"batch resolved 1"}, hists: []string{
+			"api>batch:span_link delay=2/0.31",
+			"api>batch:span_link server=2/0.02",
+			"api>batch:span_link client=2/0.06",
+			"api>stripe:virtual_node server=4/0.04",
+			"api>stripe:virtual_node client=4/0.04",
+			"user>web:virtual_node server=4/0.4",
+			"web>api:call server=4/0.12",
+			"web>api:call client=4/0.16",
+		}},
+		{name: "multiplier attribute, before the threshold", cfg: func(c *pairing.Config) { c.SpanMultiplierKey = "sampling.weight" },
+			spans: []sp{
+				{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 100, traceState: quarter,
+					attrs: map[string]string{"sampling.weight": "10"}},
+			}, edges: []string{"user>web:virtual_node 10/0"}},
+		{name: "multiplier key not configured", spans: []sp{
+			{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 100, attrs: map[string]string{"sampling.weight": "10"}},
+		}, edges: []string{"user>web:virtual_node 1/0"}},
+	})
+}

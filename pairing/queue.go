@@ -226,6 +226,7 @@ type client struct {
 	kind    uint8  // graph.Database or graph.Virtual
 	failed  bool
 	done    bool
+	weight  uint32 // the span's sampling weight (tracedecode.Span.Weight)
 }
 
 func (c *client) qkey() *spanKey  { return &c.key }
@@ -246,6 +247,7 @@ type waitingLink struct {
 	done    bool
 	// toParent: the target is the linking span's own parent (see redundant).
 	toParent bool
+	weight   uint32 // the linking span's sampling weight; 0 for a routed link (replay.go)
 	name     string // the linking span's name, for diagnostics
 }
 

@@ -77,6 +77,7 @@ func (sh *shard) leaving(c *client) *entry {
 // add indexes s and makes every edge it completes. It reports false for a
 // duplicate (a span already in the index), which changes nothing.
 func (sh *shard) add(s *span, now int64, b *batch) bool {
+	b.w = s.weight // the edges s completes count its weight
 	h := &sh.idx.h
 	e, added := sh.idx.insertHashed(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed) | b.k.mark},
 		h.key(s.th, &s.key.Span))
@@ -111,7 +112,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 			if s.hasPeer {
 				caller = s.peer
 			}
-			b.obs = append(b.obs, graph.Observation{Client: caller, Server: s.svc, Kind: graph.Virtual,
+			b.observe(graph.Observation{Client: caller, Server: s.svc, Kind: graph.Virtual,
 				Failed: s.failed, Seconds: [2]float64{e.seconds(), -1}})
 		}
 	}
@@ -127,7 +128,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	// s as a client that may never meet its server.
 	if s.kind == kindClient && s.hasPeer && !e.meta.paired() {
 		pos := sh.clients.push(client{key: s.key, arrival: now, end: e.end, peer: uint32(s.peer), dur: e.dur, svc: uint32(s.svc),
-			kind: uint8(s.peerKind), failed: s.failed}, func(c *client) {
+			kind: uint8(s.peerKind), failed: s.failed, weight: s.weight}, func(c *client) {
 			sh.leaving(c)
 			sh.c.droppedClients++
 		})
@@ -136,6 +137,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	}
 	// s as the target of links that came first.
 	sh.links.take(&s.key, func(l *waitingLink) {
+		b.w = l.weight // a link's edge counts the linking span's weight
 		if l.toParent && redundant(e, l.meta) {
 			b.tally(l.meta.svc(), graph.LinkResolved)
 			return
@@ -152,6 +154,7 @@ func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch
 	from := &b.spans[spanIdx]
 	meta := packMeta(from.svc, from.kind, from.failed)
 	toParent := to.Span == from.parent && to.Trace == from.key.Trace
+	b.w = from.weight
 	if t := sh.idx.findHashed(to, sh.idx.h.key(th, &to.Span)); t != nil {
 		if toParent && redundant(t, meta) {
 			b.tally(from.svc, graph.LinkResolved)
@@ -160,7 +163,7 @@ func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch
 		b.linkedSpan(t, sh.endOf(t), meta, from.start, from.end)
 		return
 	}
-	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, end: from.end, arrival: now, meta: meta, toParent: toParent,
+	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, end: from.end, arrival: now, meta: meta, toParent: toParent, weight: from.weight,
 		name: b.nameOf(spanIdx)},
 		func(w *waitingLink) {
 			sh.c.droppedLinks++
@@ -181,7 +184,8 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 			e.meta |= metaExpired // a server side arriving now must not count the request again
 			// No server span: its duration is the client's, as Tempo records it.
 			d := microsSeconds(c.dur)
-			b.obs = append(b.obs, graph.Observation{Client: graph.NodeID(c.svc), Server: graph.NodeID(c.peer),
+			b.w = c.weight
+			b.observe(graph.Observation{Client: graph.NodeID(c.svc), Server: graph.NodeID(c.peer),
 				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{d, d}})
 		}
 	})
@@ -205,6 +209,13 @@ func redundant(p *entry, child meta) bool {
 	return ck == kindConsumer && pk == kindProducer || ck == kindServer && pk == kindClient || p.meta.svc() != child.svc()
 }
 
+// observe adds one edge occurrence, of the weight b.w: that of the span
+// whose arrival (or wait's end) completes it.
+func (b *batch) observe(o graph.Observation) {
+	o.Weight = b.w
+	b.obs = append(b.obs, o)
+}
+
 // anonymous reports whether a span of meta m has no service.name (its
 // node is UnknownService).
 func (b *batch) anonymous(m meta) bool { return b.anon != 0 && uint32(m.svc())+1 == b.anon }
@@ -219,7 +230,7 @@ func (b *batch) toPeer(p *entry, c *client, cm meta, cstart, cend int64) bool {
 	if ck := cm.kind(); ck != kindServer && ck != kindConsumer || p.meta.kind() != kindClient || p.meta&metaExpired != 0 {
 		return false
 	}
-	b.obs = append(b.obs, graph.Observation{Client: p.meta.svc(), Server: graph.NodeID(c.peer), Kind: graph.Kind(c.kind),
+	b.observe(graph.Observation{Client: p.meta.svc(), Server: graph.NodeID(c.peer), Kind: graph.Kind(c.kind),
 		Failed: p.meta.failed() || cm.failed(), Seconds: [2]float64{seconds(cend - cstart), p.seconds()}})
 	p.meta |= metaPaired
 	return true
@@ -250,7 +261,7 @@ func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
 	if (p.meta & cmeta).replayed() { // both replayed: their earlier owner counted it (replay.go)
 		return
 	}
-	b.obs = append(b.obs, o)
+	b.observe(o)
 }
 
 // linked is linkedSpan for a linking span whose end is not known.
@@ -270,7 +281,7 @@ func (b *batch) linkedSpan(t *entry, tEnd int64, fromMeta meta, fromStart, fromE
 	if fromMeta.kind() == kindConsumer && t.meta.kind() == kindProducer {
 		k = graph.Messaging
 	}
-	b.obs = append(b.obs, graph.Observation{Client: t.meta.svc(), Server: svc, Kind: k,
+	b.observe(graph.Observation{Client: t.meta.svc(), Server: svc, Kind: k,
 		Failed: t.meta.failed() || fromMeta.failed(), Seconds: [2]float64{seconds(fromStart - tEnd), -1},
 		AsyncSeconds: [2]float64{-1, t.seconds()}, AsyncTimed: true})
 	if fromEnd >= fromStart {

@@ -26,7 +26,8 @@ type span struct {
 	svc        graph.NodeID
 	kind       uint8
 	failed     bool
-	start, end int64 // unix ns; end ≥ start
+	weight     uint32 // sampling weight (tracedecode.Span.Weight): 0 means 1
+	start, end int64  // unix ns; end ≥ start
 	// peer is the node a CLIENT span names (database or uninstrumented
 	// peer) for when no server side turns up; peerKind says which edge it
 	// makes (graph.Database or graph.Virtual), hasPeer whether there is one.

@@ -23,6 +23,7 @@ type sp struct {
 	attrs        map[string]string
 	links        [][2]byte // (trace, span) targets
 	startMs, end int64
+	traceState   string // W3C tracestate, e.g. ot=th:c
 }
 
 func traces(spans ...sp) ptrace.Traces {
@@ -38,6 +39,7 @@ func traces(spans ...sp) ptrace.Traces {
 		}
 		o.SetKind(s.kind)
 		o.SetName("op")
+		o.TraceState().FromRaw(s.traceState)
 		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		o.SetStartTimestamp(pcommon.NewTimestampFromTime(base.Add(time.Duration(s.startMs) * time.Millisecond)))
 		o.SetEndTimestamp(pcommon.NewTimestampFromTime(base.Add(time.Duration(s.end) * time.Millisecond)))

@@ -178,6 +178,7 @@ var options = []option{
 	{"shards", "pairing.shards", "pairing shards (parallelism)", func(c *Config) []any { return []any{&c.Pairing.Shards} }},
 	{"database-name-attributes", "pairing.database_name_attributes", "span attributes naming a database node, first non-empty wins (comma-separated)", func(c *Config) []any { return []any{&c.Pairing.DatabaseNameAttributes} }},
 	{"peer-attributes", "pairing.peer_attributes", "span attributes naming the uninstrumented peer of a CLIENT span that never meets its server, first non-empty wins", func(c *Config) []any { return []any{&c.Pairing.PeerAttributes} }},
+	{"span-multiplier-key", "pairing.span_multiplier_key", "span attribute holding how many spans a sampled span stands for (Tempo's span_multiplier_key); counts and histograms are weighted by it, else by the tracestate's ot=th: threshold", func(c *Config) []any { return []any{&c.Pairing.SpanMultiplierKey} }},
 	{"caller-attributes", "pairing.caller_attributes", "span attributes naming the caller of a root SERVER or CONSUMER span (else user); empty: none", func(c *Config) []any { return []any{&c.Pairing.CallerAttributes} }},
 	{"max-nodes", "graph.max_nodes", "distinct node names; more fold into __overflow__", func(c *Config) []any { return []any{&c.Graph.MaxNodes} }},
 	{"max-edges", "graph.max_edges", "distinct edges; occurrences of new edges past it are dropped", func(c *Config) []any { return []any{&c.Graph.MaxEdges} }},

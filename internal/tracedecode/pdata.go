@@ -48,6 +48,7 @@ func (r *Records) fromSpan(sp ptrace.Span) {
 		if wantsPeer(&s) {
 			peerOf(sp.Attributes(), r.naming(), &s)
 		}
+		s.Weight = weightOf(sp.Attributes(), r.naming(), sp.TraceState().AsRaw())
 		links := sp.Links()
 		for l := 0; l < links.Len(); l++ {
 			ln := links.At(l)

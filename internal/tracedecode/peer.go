@@ -24,6 +24,7 @@ const (
 	slotNetPeerName               // net.peer.name (semantic conventions before 1.21)
 	slotNetSockPeerAddr           // net.sock.peer.addr (before 1.21)
 	slotClientAddress             // client.address (a server span's caller)
+	slotMultiplier                // Naming's span multiplier attribute, any key (weight.go)
 	peerSlots                     // the number of slots
 )
 
@@ -33,6 +34,7 @@ var slotKeys = [peerSlots]string{
 	slotPeerService: "peer.service", slotServicePeerName: "service.peer.name", slotServerAddress: "server.address",
 	slotNetworkPeerAddress: "network.peer.address", slotNetworkPeerPort: "network.peer.port",
 	slotNetPeerName: "net.peer.name", slotNetSockPeerAddr: "net.sock.peer.addr", slotClientAddress: "client.address",
+	slotMultiplier: "", // configured: Naming.multiplier
 }
 
 // peerSlot returns the slot of an attribute key, -1 if it names no peer.
@@ -68,7 +70,18 @@ func peerSlot(k string) int {
 
 // NamingAttributes lists the attribute keys a Naming may name, in slot
 // order.
-func NamingAttributes() []string { return slotKeys[:] }
+func NamingAttributes() []string { return slotKeys[:slotMultiplier] }
+
+// slot is peerSlot, and slotMultiplier for n's span multiplier key.
+func (n *Naming) slot(k string) int {
+	if i := peerSlot(k); i >= 0 {
+		return i
+	}
+	if len(k) == len(n.multiplier) && k == n.multiplier && k != "" {
+		return slotMultiplier
+	}
+	return -1
+}
 
 // Naming says which span attributes name, in order of precedence, the
 // database of a CLIENT span that has db.system.name or db.system, the
@@ -78,6 +91,9 @@ func NamingAttributes() []string { return slotKeys[:] }
 // one. A Naming is immutable once made: share it.
 type Naming struct {
 	database, peer, caller []uint8 // slots, in order
+	// multiplier is the span attribute holding a span's sampling weight
+	// ("": none; WithSpanMultiplier).
+	multiplier string
 }
 
 // Default attribute lists (NewDefaultNaming).
@@ -129,7 +145,7 @@ func NewNaming(database, peer, caller []string) (*Naming, error) {
 			switch {
 			case i < 0:
 				errs = append(errs, fmt.Errorf("%s: unknown attribute %q: must be one of %s", l.name, k,
-					strings.Join(slotKeys[:], ", ")))
+					strings.Join(NamingAttributes(), ", ")))
 			case i == slotNetworkPeerPort:
 				errs = append(errs, fmt.Errorf("%s: network.peer.port must not stand alone (it is read with network.peer.address)", l.name))
 			case seen[i]:
@@ -206,7 +222,7 @@ func (v *peerValues) pick(n *Naming, s *Span) {
 func peerOf(attrs pcommon.Map, n *Naming, s *Span) {
 	var v peerValues
 	for k, val := range attrs.All() {
-		if i := peerSlot(k); i >= 0 && !v.have[i] {
+		if i := n.slot(k); i >= 0 && !v.have[i] {
 			v.value[i], v.have[i] = val.AsString(), true
 		}
 	}

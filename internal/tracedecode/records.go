@@ -44,6 +44,10 @@ type Span struct {
 	// caller a root SERVER or CONSUMER span names, by Records.Naming
 	// (peerValues.pick); NoPeer and "" for other spans.
 	PeerKind PeerKind
+	// Weight is the span's sampling weight (weight.go): how many spans it
+	// stands for, from Naming's span multiplier attribute or the
+	// tracestate's ot=th: threshold; 0 means 1.
+	Weight uint32
 	// Start and End are unix ns, clamped to MaxInt64; End ≥ Start (an end
 	// before the start is set to the start and counted in
 	// Records.Sanitised).

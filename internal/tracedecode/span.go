@@ -59,7 +59,7 @@ var spanFields = []rule{
 
 // readSpanFields has bit n set for each Span field n that span reads
 // (the others are only checked): their wire type is checked first.
-const readSpanFields = 1<<fSpanTraceID | 1<<fSpanSpanID | 1<<fSpanParentSpanID | 1<<fSpanName | 1<<fSpanKind |
+const readSpanFields = 1<<fSpanTraceID | 1<<fSpanSpanID | 1<<fSpanTraceState | 1<<fSpanParentSpanID | 1<<fSpanName | 1<<fSpanKind |
 	1<<fSpanStart | 1<<fSpanEnd | 1<<fSpanAttributes | 1<<fSpanLinks | 1<<fSpanStatus
 
 // peerAttrs are the first of a span's peer attributes (one per
@@ -95,6 +95,7 @@ type spanReader struct {
 	start, end           uint64
 	code                 int32
 	peers                peerAttrs
+	traceState           string // the trace_state field, aliasing the request (weight)
 	nattr, nevent, nlink int // occurrences so far, for error paths
 	record               bool
 	r                    *Records
@@ -129,6 +130,9 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 		v := sr.peers.values()
 		v.pick(d.r.naming(), &sr.s)
 	}
+	if sr.peers.have[slotMultiplier] || sr.traceState != "" {
+		sr.s.Weight = sr.peers.weight(sr.traceState)
+	}
 	sr.s.Failed = sr.code == statusCodeError
 	d.r.accept(&sr.s, sr.start, sr.end, linkLo)
 	return nil
@@ -147,6 +151,8 @@ func (sr *spanReader) field(buf []byte, num int32, typ protowire.Type, lo, hi in
 		err = readID(sr.s.Parent[:], buf[lo:hi], "parent_span_id")
 	case fSpanName:
 		sr.s.Name = alias(buf[lo:hi])
+	case fSpanTraceState:
+		sr.traceState = alias(buf[lo:hi])
 	case fSpanKind:
 		hi, err = sr.kind(buf, lo)
 	case fSpanStart:
@@ -196,7 +202,7 @@ func (sr *spanReader) attribute(kv []byte) *wireError {
 	if err != nil {
 		return err.in("attributes", sr.nattr)
 	}
-	if k := peerSlot(key); k >= 0 && !sr.peers.have[k] {
+	if k := sr.r.naming().slot(key); k >= 0 && !sr.peers.have[k] {
 		sr.peers.have[k], sr.peers.kv[k], sr.peers.str[k], sr.peers.isStr[k] = true, kv, str, isStr
 	}
 	sr.nattr++
