@@ -389,3 +389,41 @@ func TestClusterMergeCapped(t *testing.T) {
 		t.Fatalf("edges %v, want %v", ids, want)
 	}
 }
+
+// DynamicPeers looks up at most every refresh, keeps the last list when a
+// lookup fails, and has no peers before SetLookup.
+func TestDynamicPeers(t *testing.T) {
+	d := api.NewDynamicPeers(time.Hour, time.Second)
+	if got := d.Peers(); got != nil {
+		t.Fatalf("before SetLookup: %v", got)
+	}
+	calls := 0
+	answer, fail := []string{"http://a:8080"}, false
+	d.SetLookup(func(ctx context.Context) ([]string, error) {
+		calls++
+		if fail {
+			return nil, context.DeadlineExceeded
+		}
+		return answer, nil
+	})
+	for range 3 {
+		if got := d.Peers(); !reflect.DeepEqual(got, []string{"http://a:8080"}) {
+			t.Fatalf("peers %v", got)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("%d lookups within the refresh, want 1", calls)
+	}
+	// A new lookup (SetLookup makes the list stale) that fails keeps the
+	// previous list.
+	fail = true
+	d.SetLookup(func(ctx context.Context) ([]string, error) { calls++; return nil, context.DeadlineExceeded })
+	if got := d.Peers(); !reflect.DeepEqual(got, []string{"http://a:8080"}) || d.Failures() != 1 {
+		t.Fatalf("after a failed lookup: %v, %d failures", got, d.Failures())
+	}
+	answer = []string{"http://b:8080"}
+	d.SetLookup(func(ctx context.Context) ([]string, error) { return answer, nil })
+	if got := d.Peers(); !reflect.DeepEqual(got, answer) {
+		t.Fatalf("after SetLookup: %v", got)
+	}
+}
