@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -429,6 +430,16 @@ func TestBrowserExplore(t *testing.T) {
 
 	// Zoom in with the button: the view box shrinks by 1.25.
 	must("zoom in", chromedp.Click(chromedp.ID("zoom-in")), chromedp.WaitVisible(chromedp.CSS(`#graph[data-zoom="1.250"]`)))
+	// A refresh of the same picture keeps the zoom and the open panel.
+	draws := eval[string](br, `document.getElementById('graph').dataset.draws`)
+	next, _ := strconv.Atoi(draws)
+	must("refresh", chromedp.Click(chromedp.ID("refresh")), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#graph[data-draws="%d"]`, next+1))))
+	if z := eval[string](br, `document.getElementById('graph').dataset.zoom`); z != "1.250" {
+		t.Errorf("zoom after a refresh %s, want 1.250 kept", z)
+	}
+	if title := eval[panel](br, readPanel).Title; title != "checkout → payments" {
+		t.Errorf("panel after a refresh %q, want the edge's kept", title)
+	}
 	must("fit", chromedp.Click(chromedp.ID("zoom-reset")), chromedp.WaitVisible(chromedp.CSS(`#graph[data-zoom="1.000"]`)))
 
 	// Search: a part of a name finds the service and opens its panel; a

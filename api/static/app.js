@@ -849,7 +849,9 @@
       return;
     }
     const q = apiParams();
-    const filters = filterParams().toString() + '|' + $('rankdir').value;
+    // The view box is kept across refreshes of the same picture (filters,
+    // direction and diff mode); anything else fits anew.
+    const filters = filterParams().toString() + '|' + $('rankdir').value + '|' + $('baseline').value;
     setExports(q);
     $('status').textContent = 'loading…';
     $('partial').hidden = true;
@@ -888,6 +890,7 @@
       graph.dataset.state = showEmpty(details) ? 'empty' : 'ok';
       graph.dataset.query = q.toString();
       graph.dataset.rankdir = $('rankdir').value;
+      graph.dataset.draws = String((Number(graph.dataset.draws) || 0) + 1);
       showError(detailsError ? 'The drawing is shown, but its numbers could not be loaded: ' + detailsError : '');
       const sel = view.selected;
       if (sel && sel.node && view.nodes.has(sel.node)) showNode(sel.node, false);
