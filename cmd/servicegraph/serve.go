@@ -70,12 +70,21 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	probe := readiness{saveFailing: st.Failing, readyOnSaveFailure: cfg.State.ReadyOnSaveFailure}
 	// A merged graph of the peers' is bounded as this instance's is.
 	cfg.API.Cluster.Limits = graph.MergeLimits{MaxNodes: cfg.Graph.MaxNodes, MaxEdges: cfg.Graph.MaxEdges}
+	// In Kafka mode without --peers the API fans out to the group's
+	// members (their advertised addresses), known once the consumer runs.
+	var peers api.PeerSource
+	var groupPeers *api.DynamicPeers
+	if cfg.Kafka.Enabled() && len(cfg.API.Cluster.Peers) == 0 {
+		groupPeers = api.NewDynamicPeers(10*time.Second, cfg.API.Cluster.PeerTimeout)
+		peers = groupPeers
+	}
 	srv, err := api.New(cfg.API, api.Settings{Logger: logger, Registerer: reg}, api.Sources{
 		Graph:    store,
 		Problems: proc.Problems,
 		Renderer: rend,
 		Metrics:  metricsHandler,
 		Ready:    probe.get,
+		Peers:    peers,
 	})
 	if err != nil {
 		return err
@@ -120,6 +129,20 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		if kin, err = startKafka(ctx, cfg.Kafka.Config, advertised(cfg.Kafka.Advertise, srv.Addr()), proc, logger, reg); err != nil {
 			return errors.Join(err, recv.Shutdown(context.Background()), proc.Shutdown(context.Background()), srv.Shutdown(context.Background()))
 		}
+	}
+	if groupPeers != nil && kin != nil {
+		scheme := "http"
+		if cfg.API.TLS.CertFile != "" {
+			scheme = "https"
+		}
+		groupPeers.SetLookup(func(ctx context.Context) ([]string, error) {
+			ms, err := kin.c.Members(ctx) // ClientID: each member's --kafka-advertise
+			urls := make([]string, 0, len(ms))
+			for _, m := range ms {
+				urls = append(urls, scheme+"://"+m.ClientID)
+			}
+			return urls, err
+		})
 	}
 	if err := st.Start(ctx); err != nil {
 		return errors.Join(err, kin.shutdown(context.Background()), recv.Shutdown(context.Background()), proc.Shutdown(context.Background()),
