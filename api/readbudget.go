@@ -25,11 +25,15 @@ import (
 // more than the budget allowed pause between pieces, in their own
 // goroutine and holding nothing ingestion or another read needs (the
 // snapshot they read is immutable; no lock is held across a write), each
-// pause at most maxReadPause. Credit saved while reads are idle is at most
+// pause at most maxReadPause, and all its pauses at most perRead (a third
+// of Config.RequestTimeout), so that a read always ends within the
+// server's write deadline: past that it runs unpaced, its use still
+// charged to the others. Credit saved while reads are idle is at most
 // burst, so an occasional read (one scrape, a dashboard refresh) is not
 // slowed.
 type readBudget struct {
 	perSecond time.Duration // serving time allowed per second
+	perRead   time.Duration // most pausing one read does
 	burst     time.Duration
 	now       func() time.Time
 	sleep     func(ctx context.Context, d time.Duration)
@@ -54,9 +58,10 @@ const (
 	minReadPause = time.Millisecond
 )
 
-func newReadBudget(perSecond time.Duration, now func() time.Time, reg prometheus.Registerer) (*readBudget, error) {
+func newReadBudget(perSecond, perRead time.Duration, now func() time.Time, reg prometheus.Registerer) (*readBudget, error) {
 	b := &readBudget{
 		perSecond: perSecond,
+		perRead:   perRead,
 		burst:     perSecond / 4,
 		now:       now,
 		sleep:     sleepCtx,
@@ -107,9 +112,10 @@ func (b *readBudget) charge(used time.Duration) time.Duration {
 
 // pacer measures one read's serving time, piece after piece.
 type pacer struct {
-	b    *readBudget // nil: no budget
-	ctx  context.Context
-	last time.Time
+	b      *readBudget // nil: no budget
+	ctx    context.Context
+	last   time.Time
+	paused time.Duration // so far, at most b.perRead
 }
 
 // pacer starts measuring a read now.
@@ -127,7 +133,8 @@ func (p *pacer) piece() {
 		return
 	}
 	now := p.b.now()
-	if d := p.b.charge(now.Sub(p.last)); d > 0 {
+	if d := min(p.b.charge(now.Sub(p.last)), p.b.perRead-p.paused); d > 0 {
+		p.paused += d
 		p.b.pauses.Inc()
 		p.b.paused.Add(d.Seconds())
 		p.b.sleep(p.ctx, d)

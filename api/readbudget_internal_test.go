@@ -46,7 +46,7 @@ func (f *fakeTime) sleep(_ context.Context, d time.Duration) {
 // a debt under 1ms is carried, not slept.
 func TestReadBudgetCharge(t *testing.T) {
 	ft := &fakeTime{t: time.Unix(1e9, 0)}
-	b, err := newReadBudget(250*time.Millisecond, ft.now, prometheus.NewRegistry())
+	b, err := newReadBudget(250*time.Millisecond, 10*time.Second, ft.now, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestReadBudgetCharge(t *testing.T) {
 func TestReadBudgetPacesReads(t *testing.T) {
 	ft := &fakeTime{t: time.Unix(1e9, 0)}
 	reg := prometheus.NewRegistry()
-	b, err := newReadBudget(100*time.Millisecond, ft.now, reg) // burst 25ms
+	b, err := newReadBudget(100*time.Millisecond, 10*time.Second, ft.now, reg) // burst 25ms
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,4 +128,29 @@ func equalDurations(a, b []time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// TestReadBudgetBoundsOneRead: however deep the budget's debt, one read
+// pauses at most perRead in all, then runs unpaced (its use still
+// charged), so that it ends within the server's write deadline.
+func TestReadBudgetBoundsOneRead(t *testing.T) {
+	ft := &fakeTime{t: time.Unix(1e9, 0)}
+	b, err := newReadBudget(100*time.Millisecond, 250*time.Millisecond, ft.now, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.sleep = ft.sleep
+	p := b.pacer(context.Background())
+	for range 10 { // each piece 1s of work: far past the budget
+		ft.add(time.Second)
+		p.piece()
+	}
+	want := []time.Duration{maxReadPause, maxReadPause, 50 * time.Millisecond}
+	if !equalDurations(ft.sleeps, want) {
+		t.Fatalf("pauses %v, want %v (250ms in all)", ft.sleeps, want)
+	}
+	// The debt stays: the next read pays it.
+	if d := b.charge(0); d != maxReadPause {
+		t.Fatalf("next read's pause %s, want %s", d, maxReadPause)
+	}
 }
