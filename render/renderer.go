@@ -108,6 +108,9 @@ func (r *Renderer) render(ctx context.Context, key string, v *graph.View, f pict
 		return nil, resultError, fmt.Errorf("render options: %w", err)
 	}
 	o = o.Normalized()
+	if f != picture.PNG {
+		o.Scale = 1 // resolution means nothing to DOT and SVG
+	}
 	if n, e := len(v.Nodes), len(v.Edges); n > r.cfg.MaxNodes || e > r.cfg.MaxEdges {
 		return nil, resultTooLarge, fmt.Errorf("%w: %d nodes and %d edges, the limits are %d nodes and %d edges",
 			picture.ErrTooLarge, n, e, r.cfg.MaxNodes, r.cfg.MaxEdges)
@@ -181,7 +184,7 @@ func (r *Renderer) produce(ck string, dot []byte, f picture.Format, nodes, edges
 // cacheKey adds the format and the normalised options to the caller's key,
 // unambiguously: the title is length-prefixed and the key comes last.
 func cacheKey(key string, f picture.Format, o picture.Options) string {
-	return fmt.Sprintf("%s\x00%s\x00%s\x00%d:%s\x00%s", f, o.RankDir, o.Label, len(o.Title), o.Title, key)
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%g\x00%d:%s\x00%s", f, o.RankDir, o.Label, o.Scale, len(o.Title), o.Title, key)
 }
 
 // Close stops the workers (running child processes are killed), waits for

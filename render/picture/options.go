@@ -20,6 +20,13 @@ var RankDirs = [...]string{"LR", "TB", "RL", "BT"}
 // MaxTitleBytes bounds Options.Title.
 const MaxTitleBytes = 1024
 
+// MaxScale bounds Options.Scale; baseDPI is Graphviz's PNG resolution at
+// scale 1.
+const (
+	MaxScale = 4
+	baseDPI  = 96
+)
+
 // Options shape one picture. The zero value is valid: left to right, counts,
 // no title.
 type Options struct {
@@ -31,6 +38,10 @@ type Options struct {
 	Label string
 	// Title is an optional graph label, e.g. the window and the filters.
 	Title string
+	// Scale multiplies a PNG's resolution (Graphviz dpi 96×Scale), so that
+	// text stays readable in documents: 0 means 1, else 1 to MaxScale.
+	// Other formats ignore it (Render sets it to 1 for them).
+	Scale float64
 	// Diff, when set, is drawn instead of the view: added nodes and edges
 	// highlighted, removed ones faded, changed ones annotated with the
 	// change (see WriteDOT). The view passed with it should be Diff.View(),
@@ -63,6 +74,9 @@ func (o Options) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("label must be count or rate, got %q", o.Label))
 	}
+	if o.Scale != 0 && !(o.Scale >= 1 && o.Scale <= MaxScale) {
+		errs = append(errs, fmt.Errorf("scale must be from 1 to %d, got %g", MaxScale, o.Scale))
+	}
 	if len(o.Title) > MaxTitleBytes {
 		errs = append(errs, fmt.Errorf("title is %d bytes, above the limit of %d", len(o.Title), MaxTitleBytes))
 	}
@@ -76,6 +90,9 @@ func (o Options) Normalized() Options {
 	o.Label = strings.ToLower(o.Label)
 	if o.Label == "" {
 		o.Label = LabelCount
+	}
+	if o.Scale == 0 {
+		o.Scale = 1
 	}
 	return o
 }
