@@ -90,11 +90,11 @@ type tp struct {
 
 // part is this member's state of one assigned partition.
 type part struct {
-	committed int64 // the group's commit at assignment; -1 none
-	next      int64 // offset to commit: max(committed, handled + 1); -1 nothing yet
-	sent      int64 // last offset committed by this member
-	lag       int64 // high watermark − pos, at the last fetch
-	pos       int64 // offset of the next record to hand (replay starts below committed)
+	committed int64     // the group's commit at assignment; -1 none
+	next      int64     // offset to commit: max(committed, handled + 1); -1 nothing yet
+	sent      int64     // last offset committed by this member
+	lag       int64     // high watermark − pos, at the last fetch
+	pos       int64     // offset of the next record to hand (replay starts below committed)
 	since     time.Time // when it was assigned to this member
 	// marks: links partitions only, the last source position seen per
 	// source partition (the exactly-once watermark).
