@@ -101,10 +101,18 @@ func newCluster(cfg ClusterConfig, src PeerSource, reg prometheus.Registerer) (*
 	if src == nil {
 		return nil, nil
 	}
+	tlsConf, err := cfg.clientTLS()
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if tlsConf != nil {
+		tr.TLSClientConfig = tlsConf
+	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	c := &cluster{cfg: cfg, peers: src, id: hex.EncodeToString(id[:]), self: map[string]bool{},
-		client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		client: &http.Client{Transport: tr,
 			// A peer is asked for its own graph; it never redirects.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "servicegraph_api_peer_requests_total",
@@ -117,7 +125,7 @@ func newCluster(cfg ClusterConfig, src PeerSource, reg prometheus.Registerer) (*
 	}
 	for _, m := range []prometheus.Collector{c.requests, c.partial} {
 		if err := reg.Register(m); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	return c, nil

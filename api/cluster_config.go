@@ -1,9 +1,12 @@
 package api
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -31,6 +34,13 @@ type ClusterConfig struct {
 	// MaxPeerBytes bounds one peer's answer (its graph of the window); a
 	// larger one is left out (partial), never read whole.
 	MaxPeerBytes int64 `yaml:"max_peer_bytes"`
+	// PeerCAFile (PEM) verifies the peers' certificates (https peers);
+	// empty: the system's roots. PeerCertFile and PeerKeyFile are the
+	// client certificate presented to peers that require one (mutual
+	// TLS); its extended key usage must allow client authentication.
+	PeerCAFile   string `yaml:"peer_ca_file"`
+	PeerCertFile string `yaml:"peer_cert_file"`
+	PeerKeyFile  string `yaml:"peer_key_file"`
 	// Limits bound the merged graph: the service sets them from
 	// graph.max_nodes and graph.max_edges.
 	Limits graph.MergeLimits `yaml:"-"`
@@ -58,10 +68,40 @@ func (c ClusterConfig) Validate() error {
 	if c.MaxPeerBytes < 1<<10 {
 		errs = append(errs, fmt.Errorf("max_peer_bytes must be at least 1024, got %d", c.MaxPeerBytes))
 	}
+	if (c.PeerCertFile == "") != (c.PeerKeyFile == "") {
+		errs = append(errs, errors.New("peer_cert_file and peer_key_file go together"))
+	}
 	if c.Limits.MaxNodes < 2 || c.Limits.MaxEdges < 1 {
 		errs = append(errs, fmt.Errorf("merge limits: max_nodes %d (at least 2), max_edges %d (at least 1)", c.Limits.MaxNodes, c.Limits.MaxEdges))
 	}
 	return errors.Join(errs...)
+}
+
+// clientTLS is the TLS configuration of the peer requests: nil for the
+// defaults (system roots, no client certificate).
+func (c ClusterConfig) clientTLS() (*tls.Config, error) {
+	if c.PeerCAFile == "" && c.PeerCertFile == "" {
+		return nil, nil
+	}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.PeerCAFile != "" {
+		pem, err := os.ReadFile(c.PeerCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("peer_ca_file: %w", err)
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("peer_ca_file %s: no PEM certificate in it", c.PeerCAFile)
+		}
+	}
+	if c.PeerCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.PeerCertFile, c.PeerKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("peer_cert_file, peer_key_file: %w", err)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
 }
 
 // checkPeerURL accepts http(s)://host[:port][/prefix], no query or

@@ -14,6 +14,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/tlsconfig/tlstest"
 	"github.com/servicegraph/servicegraph/pairing"
 	"github.com/servicegraph/servicegraph/render/picture"
 )
@@ -425,5 +426,69 @@ func TestDynamicPeers(t *testing.T) {
 	d.SetLookup(func(ctx context.Context) ([]string, error) { return answer, nil })
 	if got := d.Peers(); !reflect.DeepEqual(got, answer) {
 		t.Fatalf("after SetLookup: %v", got)
+	}
+}
+
+// Peers behind mutual TLS: the fan-out presents the peer client
+// certificate and trusts the peer CA; without the certificate the peer
+// refuses the handshake and the answer is partial.
+func TestClusterMutualTLS(t *testing.T) {
+	files := tlstest.Write(t, t.TempDir())
+	parts, _, _, _, c := splitFixture(t)
+	run := func(withCert bool) answer {
+		peers := &peerList{}
+		var urls []string
+		for i := range 2 {
+			s, _ := newServer(t, c, api.Sources{Graph: parts[i], Peers: peers}, func(cfg *api.Config) {
+				cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ClientCAFile = files.ServerCert, files.ServerKey, files.CA
+				cfg.Cluster.PeerCAFile = files.CA
+				cfg.Cluster.PeerTimeout = 5 * time.Second
+				if withCert {
+					cfg.Cluster.PeerCertFile, cfg.Cluster.PeerKeyFile = files.ClientCert, files.ClientKey
+				}
+			})
+			if err := s.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+			urls = append(urls, "https://"+s.Addr().String())
+		}
+		peers.set(urls...)
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: files.ClientConfig(t, true)}}
+		resp, err := client.Get(urls[0] + "/api/dependencies")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return answer{resp.StatusCode, resp.Header, b}
+	}
+	got := run(true)
+	var body struct {
+		Data         []map[string]any  `json:"data"`
+		Partial      bool              `json:"partial"`
+		MissingPeers []api.MissingPeer `json:"missing_peers"`
+	}
+	if err := json.Unmarshal(got.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if got.status != http.StatusOK || body.Partial || got.header.Get(api.HeaderPartial) != "false" {
+		t.Fatalf("with the peer certificate: %d %s", got.status, got.body)
+	}
+	got = run(false)
+	body.MissingPeers = nil
+	if err := json.Unmarshal(got.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	// Both peers refuse, this instance too: it cannot tell itself apart
+	// without an answer. (TLS 1.3 reports the refusal on the first read
+	// or write: "tls: certificate required" or a broken pipe.)
+	if got.status != http.StatusOK || !body.Partial || len(body.MissingPeers) != 2 {
+		t.Fatalf("without the peer certificate: %d %s, want partial, both peers missing", got.status, got.body)
+	}
+	cfg := api.NewDefaultClusterConfig()
+	cfg.PeerCertFile = files.ClientCert
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "peer_cert_file and peer_key_file go together") {
+		t.Fatalf("cert without key: %v", err)
 	}
 }

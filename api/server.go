@@ -111,7 +111,7 @@ func New(cfg Config, set Settings, src Sources) (*Server, error) {
 	}
 	cl, err := newCluster(cfg.Cluster, src.Peers, set.Registerer)
 	if err != nil {
-		return nil, fmt.Errorf("api: register metrics: %w", err)
+		return nil, fmt.Errorf("api: cluster: %w", err)
 	}
 	page, err := template.ParseFS(staticFS, "static/index.html")
 	if err != nil {
