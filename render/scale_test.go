@@ -5,7 +5,9 @@ import (
 	"image"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/render"
 	"github.com/servicegraph/servicegraph/render/picture"
 	"github.com/servicegraph/servicegraph/render/picture/picturetest"
@@ -16,10 +18,13 @@ import (
 func TestPNGScale(t *testing.T) {
 	cfg := render.NewDefaultConfig()
 	cfg.InProcess = true
+	cfg.Timeout = time.Minute // PNG encoding in WASM is slow under -race
 	r := newRenderer(t, cfg)
-	v := picturetest.KindsView()
+	// Small, as PNG encoding time grows with the pixels.
+	v := picturetest.View([]graph.ViewNode{picturetest.Svc("a", 1, 0), picturetest.Svc("b", 1, 0)},
+		[]graph.ViewEdge{picturetest.Edge("a", "b", graph.Call, 1, 0, 0.1)})
 	size := func(scale float64) image.Config {
-		out, err := r.Render(t.Context(), "kinds", v, picture.PNG, picture.Options{Scale: scale})
+		out, err := r.Render(t.Context(), "ab", v, picture.PNG, picture.Options{Scale: scale})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,16 +39,16 @@ func TestPNGScale(t *testing.T) {
 		t.Errorf("scale 2: %dx%d, scale 1: %dx%d", two.Width, two.Height, one.Width, one.Height)
 	}
 	for _, f := range []picture.Format{picture.DOT, picture.SVG} {
-		a, err := r.Render(t.Context(), "kinds", v, f, picture.Options{})
+		a, err := r.Render(t.Context(), "ab", v, f, picture.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := r.Render(t.Context(), "kinds", v, f, picture.Options{Scale: 3})
+		b, err := r.Render(t.Context(), "ab", v, f, picture.Options{Scale: 3})
 		if err != nil || !bytes.Equal(a, b) {
 			t.Errorf("%s at scale 3 differs from scale 1 (%v)", f, err)
 		}
 	}
-	if _, err := r.Render(t.Context(), "kinds", v, picture.PNG, picture.Options{Scale: 5}); err == nil || !strings.Contains(err.Error(), "scale must be from 1 to 4, got 5") {
+	if _, err := r.Render(t.Context(), "ab", v, picture.PNG, picture.Options{Scale: 5}); err == nil || !strings.Contains(err.Error(), "scale must be from 1 to 4, got 5") {
 		t.Errorf("scale 5: %v", err)
 	}
 }
