@@ -56,7 +56,16 @@
 //     figure). Nodes: a service's node id must fit 24 bits (MaxNodes; the
 //     service checks --max-nodes at start); a span of a service past it is
 //     refused and counted (SpansNodeOverflow). Shards: 1..1024 (--shards).
-//     A batch grows with its request, which the transport bounds.
+//     A batch grows with its request, which the transport bounds. A span's
+//     sampling weight (SpanMultiplierKey, tracestate ot=th:) is at most
+//     tracedecode.MaxWeight.
+//   - Counting (issue 15, README "Differences from Tempo and the
+//     connector"): one request counts once: a link to the span's own
+//     parent adds no edge when the pair makes one (redundant), and a
+//     server side arriving after its CLIENT became a database or
+//     virtual_node edge adds none (metaExpired). Nodes are named by the
+//     Config's attribute lists (tracedecode.Naming). Each edge occurrence
+//     carries the weight of the span that completes it (batch.observe).
 //   - Bad input: a request with an attribute value nested past
 //     otlpwire.MaxValueDepth is refused whole (consumer.ErrTooDeep); a
 //     malformed protobuf request whole (consumer.NewMalformed); spans with
