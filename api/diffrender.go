@@ -45,7 +45,7 @@ func (s *Server) renderDiff(r *http.Request, f picture.Format) apiFuncResult {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	width := s.src.Graph.Snapshot().BucketWidth
-	out, err := s.src.Renderer.Render(ctx, diffRenderKey(d, dq, width, f, rankdir), v, f, picture.Options{RankDir: rankdir, Diff: d})
+	out, err := s.src.Renderer.Render(ctx, diffRenderKey(d, v, dq, width, f, rankdir), v, f, picture.Options{RankDir: rankdir, Diff: d})
 	switch {
 	case err == nil:
 		return apiFuncResult{body: out, contentType: f.ContentType()}
@@ -62,12 +62,12 @@ func (s *Server) renderDiff(r *http.Request, f picture.Format) apiFuncResult {
 }
 
 // diffRenderKey identifies what a diff's picture shows, as renderKey does
-// for a view: the union's topology, every node's and edge's status and
+// for a view: the topology of the union v (d.View()), every node's and edge's status and
 // reasons (hashed), both windows in history buckets and their lengths,
 // the filters, the thresholds, the format and the direction. Within a
 // bucket the numbers of a cached picture may lag, as renderKey's do; a
 // status that flips redraws.
-func diffRenderKey(d *graph.Diff, dq diffQuery, width time.Duration, f picture.Format, rankdir string) string {
+func diffRenderKey(d *graph.Diff, v *graph.View, dq diffQuery, width time.Duration, f picture.Format, rankdir string) string {
 	h := sha256.New()
 	for i := range d.Nodes {
 		fmt.Fprintf(h, "%d:%s;", d.Nodes[i].Status, strings.Join(d.Nodes[i].Reasons, ","))
@@ -78,7 +78,7 @@ func diffRenderKey(d *graph.Diff, dq diffQuery, width time.Duration, f picture.F
 	bq := dq.q
 	bq.From, bq.To = dq.baselineFrom, dq.baselineTo
 	return fmt.Sprintf("diff|%s|status=%x|baseline=%s|thresholds=%g,%g,%g",
-		renderKey(d.View(), dq.q, width, f, rankdir), h.Sum(nil)[:16],
+		renderKey(v, dq.q, width, f, rankdir), h.Sum(nil)[:16],
 		renderKey(&graph.View{}, bq, width, f, rankdir),
 		dq.thresholds.Rate, dq.thresholds.ErrorPoints, dq.thresholds.Latency)
 }
