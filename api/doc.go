@@ -104,7 +104,9 @@
 // objects (/api/dependencies, /api/links/unresolved) carry "partial" and
 // "missing_peers": [{"peer", "error"}]. The row arrays and the Node Graph
 // API answer carry the headers only. Peer requests forward the caller's
-// Authorization header. Counted in servicegraph_api_peer_requests_total
+// Authorization header, verify https peers with Config.Cluster.PeerCAFile
+// and present Config.Cluster.PeerCertFile to peers that require mutual
+// TLS. Sources.Peers may be a DynamicPeers (the Kafka group's members). Counted in servicegraph_api_peer_requests_total
 // {result} (ok, error, timeout, incompatible, self) and
 // servicegraph_api_partial_answers_total.
 //
