@@ -38,4 +38,10 @@
 // are never written again. Times come from the injected clock (the time of
 // ingestion), not from span timestamps, so a sender's wrong clock cannot
 // move history.
+//
+// Diffs: Compare takes two Samples (a view with each edge's window
+// histogram when known, NewSample) and marks every node and edge added,
+// removed, changed (past Thresholds) or same. A Document is a Sample saved
+// as versioned JSON (DocumentFormat, DocumentVersion; ReadDocument checks
+// it, within MaxDocumentBytes). Both only read their inputs.
 package graph

@@ -37,6 +37,15 @@
 // a readable part plus a hash of the exact names and kind); legend elements'
 // ids start with "legend". The graph is named GraphName, the SVG <title>.
 //
+// # Diffs
+//
+// With Options.Diff, WriteDOT draws a graph.Diff instead of the view: the
+// same shapes, added nodes and edges green and bold, removed ones faded
+// red, changed ones orange with the change in the label, same ones grey;
+// async edges stay dashed; the legend explains the colours (ColourAdded,
+// ColourRemoved, ColourChanged, ColourSame, shared with the API's Node
+// Graph rows). SVG elements keep their ids and get a class diff-<status>.
+//
 // # Concurrency and ownership
 //
 // Everything here is safe for concurrent use and keeps no state. WriteDOT
