@@ -3,6 +3,8 @@ package pairing
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/servicegraph/servicegraph/internal/tracedecode"
 )
 
 // narrow spends only dispBits on disp (tags keep the rest), as a large
@@ -211,4 +213,24 @@ func FuzzIndex(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBatchResetBoundsPooledArrays checks that a batch going back to the
+// pool keeps its per-span arrays only up to tracedecode.KeptSpans spans:
+// an idle pooled batch must not hold a large request's arrays, which no
+// reservation of the receivers' memory budget covers.
+func TestBatchResetBoundsPooledArrays(t *testing.T) {
+	for _, n := range []int{tracedecode.KeptSpans, tracedecode.KeptSpans + 1} {
+		b := &batch{spans: make([]span, n), names: make([]string, n), order: make([]int32, n), shardOf: make([]int32, n)}
+		b.rec.Spans = make([]tracedecode.Span, n)
+		b.reset()
+		kept := n <= tracedecode.KeptSpans
+		if got := cap(b.spans) == n && cap(b.names) == n && cap(b.order) == n && cap(b.shardOf) == n && cap(b.rec.Spans) == n; got != kept {
+			t.Errorf("%d spans: arrays kept %v, want %v (caps %d %d %d %d %d)", n, got, kept,
+				cap(b.spans), cap(b.names), cap(b.order), cap(b.shardOf), cap(b.rec.Spans))
+		}
+		if len(b.spans) != 0 || len(b.names) != 0 || len(b.order) != 0 || len(b.rec.Spans) != 0 {
+			t.Errorf("%d spans: not empty after reset", n)
+		}
+	}
 }

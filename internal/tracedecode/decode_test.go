@@ -519,3 +519,18 @@ func TestDecodeReservesSpans(t *testing.T) {
 			len(r.Spans), r.Rejected, cap(r.Spans), bound)
 	}
 }
+
+// TestResetKeepsSmallArrays checks that Reset keeps the arrays of a request
+// of up to KeptSpans spans for the next one, and drops larger ones: a
+// pooled Records must not hold a large request's arrays while idle.
+func TestResetKeepsSmallArrays(t *testing.T) {
+	for _, n := range []int{KeptSpans, KeptSpans + 1} {
+		r := Records{Spans: make([]Span, n), Links: make([]Key, n)}
+		r.Reset()
+		kept := n <= KeptSpans
+		if got := cap(r.Spans) == n && cap(r.Links) == n; got != kept || len(r.Spans) != 0 || len(r.Links) != 0 {
+			t.Errorf("%d spans and links: after Reset len %d/%d, cap %d/%d; want empty, kept %v",
+				n, len(r.Spans), len(r.Links), cap(r.Spans), cap(r.Links), kept)
+		}
+	}
+}

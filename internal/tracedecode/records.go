@@ -89,9 +89,26 @@ type Records struct {
 	Naming *Naming
 }
 
-// Reset empties r, dropping its references to the request.
+// KeptSpans bounds the arrays Reset keeps for the next request: Spans and
+// Links whose capacity is past it are dropped. A pooled Records that once
+// held a large request would otherwise keep its arrays (~100 B a span)
+// while idle, memory that no reservation of the receivers' budget covers
+// and that the garbage collector's slack doubles (TestAttackReceiverMemory
+// saw 85 MiB against a 64 MiB budget); a larger request allocates its
+// arrays anew, once (Decode sizes Spans). Consumers that pool per-span
+// slices of their own bound them by the same figure.
+const KeptSpans = 8192
+
+// Reset empties r, dropping its references to the request, and arrays
+// past KeptSpans.
 func (r *Records) Reset() {
 	clear(r.Resources)
+	if cap(r.Spans) > KeptSpans {
+		r.Spans = nil
+	}
+	if cap(r.Links) > KeptSpans {
+		r.Links = nil
+	}
 	clear(r.Spans)
 	r.Resources, r.Spans, r.Links = r.Resources[:0], r.Spans[:0], r.Links[:0]
 	r.Received, r.Rejected, r.Sanitised = 0, 0, 0
