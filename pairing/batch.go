@@ -51,6 +51,9 @@ type problemRec struct {
 }
 
 func (b *batch) reset() {
+	if cap(b.spans) > tracedecode.KeptSpans { // a pooled batch keeps no large request's arrays
+		b.spans, b.names, b.order, b.shardOf, b.obs = nil, nil, nil, nil, nil
+	}
 	clear(b.names) // drop references to span names and requests
 	clear(b.spans)
 	b.rec.Reset()
