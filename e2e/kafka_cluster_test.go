@@ -194,11 +194,13 @@ func kafkaConfig(t *testing.T) string {
 	return path
 }
 
-// startMember runs one `servicegraph serve` in the group.
-func startMember(t *testing.T, addrs []string, extra ...string) *service {
+// startMember runs one `servicegraph serve` in the group. CLIENT spans
+// without a server side become database and virtual edges after
+// pairWait: the tests wait that long for the last ones.
+func startMember(t *testing.T, addrs []string, pairWait string) *service {
 	t.Helper()
-	args := append([]string{"--config", kafkaConfig(t), "--kafka-brokers", strings.Join(addrs, ","), "--kafka-session-timeout", "2s",
-		"--kafka-commit-interval", "200ms", "--pair-wait", "30s", "--kafka-replay", "60s"}, extra...)
+	args := []string{"--config", kafkaConfig(t), "--kafka-brokers", strings.Join(addrs, ","), "--kafka-session-timeout", "2s",
+		"--kafka-commit-interval", "200ms", "--pair-wait", pairWait, "--kafka-replay", "60s"}
 	return start(t, t.TempDir(), args...)
 }
 
@@ -311,12 +313,12 @@ func checkExact(t *testing.T, w *kafkaWorkload, gone []map[string]*dto.MetricFam
 // exactly once over the three, though most targets are in another
 // member's trace.
 func TestKafkaClusterTruth(t *testing.T) {
-	w := genKafkaWorkload(t, 400)
+	w := genKafkaWorkload(t, 150)
 	kc := newKafka(t)
 	addrs := kc.ListenAddrs()
 	var members []*service
 	for range 3 {
-		members = append(members, startMember(t, addrs))
+		members = append(members, startMember(t, addrs, "2s"))
 	}
 	waitOwned(t, members...)
 	produceAll(t, exporterClient(t, addrs, false), w.recs)
@@ -351,12 +353,12 @@ func TestKafkaKill9Handover(t *testing.T) { testKafkaHandover(t, syscall.SIGKILL
 func TestKafkaSIGTERMHandover(t *testing.T) { testKafkaHandover(t, syscall.SIGTERM) }
 
 func testKafkaHandover(t *testing.T, sig syscall.Signal) {
-	w := genKafkaWorkload(t, 400)
+	w := genKafkaWorkload(t, 150)
 	kc := newKafka(t)
 	addrs := kc.ListenAddrs()
 	var members []*service
 	for range 3 {
-		members = append(members, startMember(t, addrs))
+		members = append(members, startMember(t, addrs, "12s"))
 	}
 	waitOwned(t, members...)
 	cl := exporterClient(t, addrs, false)
@@ -391,6 +393,8 @@ func testKafkaHandover(t *testing.T, sig syscall.Signal) {
 		t.Fatalf("exit code %d after SIGTERM:\n%s", code, victim.logs())
 	}
 	waitOwned(t, members[1:]...)
+	// The second half pairs with spans of the first that wait (--pair-wait
+	// 12s covers the stop and the rebalance, a few seconds).
 	produceAll(t, cl, w.recs[half:])
 	v := checkExact(t, w, gone, members[1:]...)
 	replayed := 0.0
@@ -401,7 +405,7 @@ func testKafkaHandover(t *testing.T, sig syscall.Signal) {
 	if replayed == 0 {
 		t.Error("the new owners replayed nothing")
 	}
-	t.Logf("%v to 1 of 3 after %d of %d records; %g records replayed by the new owners; %d links resolved exactly once (%g routed)",
+	t.Logf("%v sent to 1 of 3 after %d of %d records; %g records replayed by the new owners; %d links resolved exactly once (%g routed)",
 		sig, half, len(w.recs), replayed, w.links, v.produced)
 }
 
