@@ -41,8 +41,9 @@
 //   - Bounds, each enforced per shard (the total divided by Shards, rounded
 //     up), each counted in Stats when hit, each with its flag (YAML key
 //     under pairing:):
-//     the span index, MaxIndexSpans (--max-index-spans; ~46 B a span, the
-//     oldest evicted: IndexEvictions; its table kept at most 70 % full);
+//     the span index, MaxIndexSpans (--max-index-spans; ~47 B a span, the
+//     oldest evicted: IndexEvictions; its live slots at most 60 % of its
+//     table, stale ones swept lazily);
 //     spans waiting for a parent and CLIENT spans waiting for a server
 //     side, MaxPendingSpans each (--max-pending-spans; oldest dropped:
 //     DroppedChildren, DroppedClients); links waiting for a target,
