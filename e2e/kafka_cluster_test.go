@@ -273,16 +273,22 @@ func viewOf(t *testing.T, gone []map[string]*dto.MetricFamily, members ...*servi
 	return v
 }
 
-// waitOwned waits until each member owns its share of the partitions.
+// waitOwned waits until the members own every partition, each its share
+// (the range balancer gives the first ones one more when it does not
+// divide).
 func waitOwned(t *testing.T, members ...*service) {
 	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("%d members to own %d partitions each", len(members), kafkaParts/len(members)), func() bool {
+	share := kafkaParts / len(members)
+	eventually(t, 30*time.Second, fmt.Sprintf("%d members to own %d partitions, %d or %d each", len(members), kafkaParts, share, share+1), func() bool {
+		sum := 0
 		for _, m := range members {
-			if v, _ := value(m.metrics(t), "servicegraph_kafka_partitions_owned"); int(v) != kafkaParts/len(members) {
+			v, _ := value(m.metrics(t), "servicegraph_kafka_partitions_owned")
+			if n := int(v); n != share && n != share+1 {
 				return false
 			}
+			sum += int(v)
 		}
-		return true
+		return sum == kafkaParts
 	})
 }
 
@@ -352,6 +358,11 @@ func TestKafkaKill9Handover(t *testing.T) { testKafkaHandover(t, syscall.SIGKILL
 // the member commits, forgets what waits, leaves the group at once.
 func TestKafkaSIGTERMHandover(t *testing.T) { testKafkaHandover(t, syscall.SIGTERM) }
 
+// TestKafkaJoinHandover is TestKafkaKill9Handover with a 4th member
+// joining instead: the three give it partitions (forgetting what waits in
+// them), it replays them.
+func TestKafkaJoinHandover(t *testing.T) { testKafkaHandover(t, 0) }
+
 func testKafkaHandover(t *testing.T, sig syscall.Signal) {
 	w := genKafkaWorkload(t, 150)
 	kc := newKafka(t)
@@ -384,29 +395,40 @@ func testKafkaHandover(t *testing.T, sig syscall.Signal) {
 		})
 		return done
 	})
-	victim := members[0]
-	gone := []map[string]*dto.MetricFamily{victim.metrics(t)}
-	if err := victim.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
+	var gone []map[string]*dto.MetricFamily
+	newOwners := members[1:]
+	if sig == 0 {
+		members = append(members, startMember(t, addrs, "12s"))
+		newOwners = members
+	} else {
+		victim := members[0]
+		gone = append(gone, victim.metrics(t))
+		if err := victim.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		if code := victim.wait(t, 30*time.Second); sig == syscall.SIGTERM && code != 0 {
+			t.Fatalf("exit code %d after SIGTERM:\n%s", code, victim.logs())
+		}
 	}
-	if code := victim.wait(t, 30*time.Second); sig == syscall.SIGTERM && code != 0 {
-		t.Fatalf("exit code %d after SIGTERM:\n%s", code, victim.logs())
-	}
-	waitOwned(t, members[1:]...)
+	waitOwned(t, newOwners...)
 	// The second half pairs with spans of the first that wait (--pair-wait
 	// 12s covers the stop and the rebalance, a few seconds).
 	produceAll(t, cl, w.recs[half:])
-	v := checkExact(t, w, gone, members[1:]...)
+	v := checkExact(t, w, gone, newOwners...)
 	replayed := 0.0
-	for _, m := range members[1:] {
+	for _, m := range newOwners {
 		r, _ := value(m.metrics(t), "servicegraph_kafka_replayed_records_total")
 		replayed += r
 	}
 	if replayed == 0 {
 		t.Error("the new owners replayed nothing")
 	}
-	t.Logf("%v sent to 1 of 3 after %d of %d records; %g records replayed by the new owners; %d links resolved exactly once (%g routed)",
-		sig, half, len(w.recs), replayed, w.links, v.produced)
+	what := "a 4th member joined"
+	if sig != 0 {
+		what = sig.String() + " sent to 1 of 3"
+	}
+	t.Logf("%s after %d of %d records; %g records replayed by the new owners; %d links resolved exactly once (%g routed)",
+		what, half, len(w.recs), replayed, w.links, v.produced)
 }
 
 // A spans topic written with another partitioner than the one configured
