@@ -425,7 +425,7 @@ func testKafkaHandover(t *testing.T, sig syscall.Signal) {
 	}
 	what := "a 4th member joined"
 	if sig != 0 {
-		what = sig.String() + " sent to 1 of 3"
+		what = map[syscall.Signal]string{syscall.SIGKILL: "kill -9", syscall.SIGTERM: "SIGTERM"}[sig] + " of 1 of 3"
 	}
 	t.Logf("%s after %d of %d records; %g records replayed by the new owners; %d links resolved exactly once (%g routed)",
 		what, half, len(w.recs), replayed, w.links, v.produced)
