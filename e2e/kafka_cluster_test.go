@@ -82,15 +82,15 @@ func genKafkaWorkload(t *testing.T, traces int) *kafkaWorkload {
 		if err := req.UnmarshalProto(b); err != nil {
 			t.Fatal(err)
 		}
-		w.recs = append(w.recs, splitByTrace(t, req.Traces())...)
+		w.recs = append(w.recs, kafkaSplitByTrace(t, req.Traces())...)
 	}
 	return w
 }
 
-// splitByTrace does what the kafkaexporter does with
+// kafkaSplitByTrace does what the kafkaexporter does with
 // partition_traces_by_id: one request per trace id (resources and scopes
 // kept), marshalled as otlp_proto, keyed by the trace id in hex.
-func splitByTrace(t *testing.T, td ptrace.Traces) []*kgo.Record {
+func kafkaSplitByTrace(t *testing.T, td ptrace.Traces) []*kgo.Record {
 	t.Helper()
 	type at struct {
 		id     pcommon.TraceID
@@ -150,10 +150,10 @@ func newKafka(t *testing.T) *kfake.Cluster {
 	return c
 }
 
-// exporterClient writes as the Collector's kafkaexporter does: Sarama's
+// kafkaExporterClient writes as the Collector's kafkaexporter does: Sarama's
 // hash partitioner (FNV-1a); with javaDefault, as the Java client does
 // (murmur2).
-func exporterClient(t *testing.T, addrs []string, javaDefault bool) *kgo.Client {
+func kafkaExporterClient(t *testing.T, addrs []string, javaDefault bool) *kgo.Client {
 	t.Helper()
 	hasher := kgo.SaramaCompatHasher(func(b []byte) uint32 { h := fnv.New32a(); h.Write(b); return h.Sum32() })
 	if javaDefault {
@@ -168,7 +168,7 @@ func exporterClient(t *testing.T, addrs []string, javaDefault bool) *kgo.Client 
 	return cl
 }
 
-func produceAll(t *testing.T, cl *kgo.Client, recs []*kgo.Record) {
+func kafkaProduce(t *testing.T, cl *kgo.Client, recs []*kgo.Record) {
 	t.Helper()
 	for i, r := range recs {
 		r.Topic, r.Partition, r.Offset = "", 0, 0
@@ -194,18 +194,18 @@ func kafkaConfig(t *testing.T) string {
 	return path
 }
 
-// startMember runs one `servicegraph serve` in the group. CLIENT spans
+// startKafkaMember runs one `servicegraph serve` in the group. CLIENT spans
 // without a server side become database and virtual edges after
 // pairWait: the tests wait that long for the last ones.
-func startMember(t *testing.T, addrs []string, pairWait string) *service {
+func startKafkaMember(t *testing.T, addrs []string, pairWait string) *service {
 	t.Helper()
 	args := []string{"--config", kafkaConfig(t), "--kafka-brokers", strings.Join(addrs, ","), "--kafka-session-timeout", "2s",
 		"--kafka-commit-interval", "200ms", "--pair-wait", pairWait, "--kafka-replay", "60s"}
 	return start(t, t.TempDir(), args...)
 }
 
-// sumOf adds the samples of a family matching the label values given.
-func sumOf(fams map[string]*dto.MetricFamily, name string, match ...string) float64 {
+// kafkaSum adds the samples of a family matching the label values given.
+func kafkaSum(fams map[string]*dto.MetricFamily, name string, match ...string) float64 {
 	var v float64
 	for _, m := range fams[name].GetMetric() {
 		l := labels(m.GetLabel())
@@ -220,16 +220,16 @@ func sumOf(fams map[string]*dto.MetricFamily, name string, match ...string) floa
 	return v
 }
 
-// clusterView is the sum of the members' /metrics (plus earlier scrapes
+// kafkaView is the sum of the members' /metrics (plus earlier scrapes
 // of members gone): the edges in truth form and the link counters.
-type clusterView struct {
+type kafkaView struct {
 	edges                                map[string]workload.Edge
 	resolved, unresolved, pendingLinks   float64
 	produced, consumed, duplicate, owned float64
 	lag                                  float64
 }
 
-func (v *clusterView) add(fams map[string]*dto.MetricFamily, running bool) {
+func (v *kafkaView) add(fams map[string]*dto.MetricFamily, running bool) {
 	if v.edges == nil {
 		v.edges = map[string]workload.Edge{}
 	}
@@ -241,20 +241,20 @@ func (v *clusterView) add(fams map[string]*dto.MetricFamily, running bool) {
 		s.Failed += e.Failed
 		v.edges[k] = s
 	}
-	v.resolved += sumOf(fams, "servicegraph_span_links_total", "result", "resolved")
-	v.unresolved += sumOf(fams, "servicegraph_span_links_total", "result", "unresolved") +
-		sumOf(fams, "servicegraph_span_links_total", "result", "dropped")
+	v.resolved += kafkaSum(fams, "servicegraph_span_links_total", "result", "resolved")
+	v.unresolved += kafkaSum(fams, "servicegraph_span_links_total", "result", "unresolved") +
+		kafkaSum(fams, "servicegraph_span_links_total", "result", "dropped")
 	if running { // a member gone left its waiting links to the others
-		v.pendingLinks += sumOf(fams, "servicegraph_pending_items", "queue", "links")
+		v.pendingLinks += kafkaSum(fams, "servicegraph_pending_items", "queue", "links")
 	}
-	v.produced += sumOf(fams, "servicegraph_kafka_link_records_total", "outcome", "produced")
-	v.consumed += sumOf(fams, "servicegraph_kafka_link_records_total", "outcome", "consumed")
-	v.duplicate += sumOf(fams, "servicegraph_kafka_link_records_total", "outcome", "duplicate")
-	v.owned += sumOf(fams, "servicegraph_kafka_partitions_owned")
-	v.lag += sumOf(fams, "servicegraph_kafka_consumer_lag_records")
+	v.produced += kafkaSum(fams, "servicegraph_kafka_link_records_total", "outcome", "produced")
+	v.consumed += kafkaSum(fams, "servicegraph_kafka_link_records_total", "outcome", "consumed")
+	v.duplicate += kafkaSum(fams, "servicegraph_kafka_link_records_total", "outcome", "duplicate")
+	v.owned += kafkaSum(fams, "servicegraph_kafka_partitions_owned")
+	v.lag += kafkaSum(fams, "servicegraph_kafka_consumer_lag_records")
 }
 
-func (v *clusterView) list() []workload.Edge {
+func (v *kafkaView) list() []workload.Edge {
 	var out []workload.Edge
 	for _, e := range v.edges {
 		out = append(out, e)
@@ -262,8 +262,8 @@ func (v *clusterView) list() []workload.Edge {
 	return out
 }
 
-func viewOf(t *testing.T, gone []map[string]*dto.MetricFamily, members ...*service) *clusterView {
-	v := &clusterView{}
+func kafkaViewOf(t *testing.T, gone []map[string]*dto.MetricFamily, members ...*service) *kafkaView {
+	v := &kafkaView{}
 	for _, f := range gone {
 		v.add(f, false)
 	}
@@ -273,10 +273,10 @@ func viewOf(t *testing.T, gone []map[string]*dto.MetricFamily, members ...*servi
 	return v
 }
 
-// waitOwned waits until the members own every partition, each its share
+// waitKafkaOwned waits until the members own every partition, each its share
 // (the range balancer gives the first ones one more when it does not
 // divide).
-func waitOwned(t *testing.T, members ...*service) {
+func waitKafkaOwned(t *testing.T, members ...*service) {
 	t.Helper()
 	share := kafkaParts / len(members)
 	eventually(t, 30*time.Second, fmt.Sprintf("%d members to own %d partitions, %d or %d each", len(members), kafkaParts, share, share+1), func() bool {
@@ -292,14 +292,14 @@ func waitOwned(t *testing.T, members ...*service) {
 	})
 }
 
-// checkExact waits until the members' summed edges equal the truth and
+// checkKafkaExact waits until the members' summed edges equal the truth and
 // every link is resolved exactly once, each link record consumed once.
-func checkExact(t *testing.T, w *kafkaWorkload, gone []map[string]*dto.MetricFamily, members ...*service) *clusterView {
+func checkKafkaExact(t *testing.T, w *kafkaWorkload, gone []map[string]*dto.MetricFamily, members ...*service) *kafkaView {
 	t.Helper()
-	var v *clusterView
+	var v *kafkaView
 	var diff []string
 	if !poll(60*time.Second, func() bool {
-		v = viewOf(t, gone, members...)
+		v = kafkaViewOf(t, gone, members...)
 		diff = workload.Diff(w.truth.Edges, v.list())
 		return len(diff) == 0 && v.resolved == float64(w.links) && v.pendingLinks == 0
 	}) {
@@ -324,11 +324,11 @@ func TestKafkaClusterTruth(t *testing.T) {
 	addrs := kc.ListenAddrs()
 	var members []*service
 	for range 3 {
-		members = append(members, startMember(t, addrs, "2s"))
+		members = append(members, startKafkaMember(t, addrs, "2s"))
 	}
-	waitOwned(t, members...)
-	produceAll(t, exporterClient(t, addrs, false), w.recs)
-	v := checkExact(t, w, nil, members...)
+	waitKafkaOwned(t, members...)
+	kafkaProduce(t, kafkaExporterClient(t, addrs, false), w.recs)
+	v := checkKafkaExact(t, w, nil, members...)
 	if v.consumed != v.produced {
 		t.Errorf("link records: %g produced, %g consumed", v.produced, v.consumed)
 	}
@@ -369,12 +369,12 @@ func testKafkaHandover(t *testing.T, sig syscall.Signal) {
 	addrs := kc.ListenAddrs()
 	var members []*service
 	for range 3 {
-		members = append(members, startMember(t, addrs, "12s"))
+		members = append(members, startKafkaMember(t, addrs, "12s"))
 	}
-	waitOwned(t, members...)
-	cl := exporterClient(t, addrs, false)
+	waitKafkaOwned(t, members...)
+	cl := kafkaExporterClient(t, addrs, false)
 	half := len(w.recs) / 2
-	produceAll(t, cl, w.recs[:half])
+	kafkaProduce(t, cl, w.recs[:half])
 	// Quiet: every record handled and committed, the victim's CLIENT
 	// spans without a server side expired (--pair-wait) or still waiting
 	// (those the new owner replays and expires).
@@ -398,7 +398,7 @@ func testKafkaHandover(t *testing.T, sig syscall.Signal) {
 	var gone []map[string]*dto.MetricFamily
 	newOwners := members[1:]
 	if sig == 0 {
-		members = append(members, startMember(t, addrs, "12s"))
+		members = append(members, startKafkaMember(t, addrs, "12s"))
 		newOwners = members
 	} else {
 		victim := members[0]
@@ -410,11 +410,11 @@ func testKafkaHandover(t *testing.T, sig syscall.Signal) {
 			t.Fatalf("exit code %d after SIGTERM:\n%s", code, victim.logs())
 		}
 	}
-	waitOwned(t, newOwners...)
+	waitKafkaOwned(t, newOwners...)
 	// The second half pairs with spans of the first that wait (--pair-wait
 	// 12s covers the stop and the rebalance, a few seconds).
-	produceAll(t, cl, w.recs[half:])
-	v := checkExact(t, w, gone, newOwners...)
+	kafkaProduce(t, cl, w.recs[half:])
+	v := checkKafkaExact(t, w, gone, newOwners...)
 	replayed := 0.0
 	for _, m := range newOwners {
 		r, _ := value(m.metrics(t), "servicegraph_kafka_replayed_records_total")
@@ -449,7 +449,7 @@ func TestKafkaWrongPartitioner(t *testing.T) {
 		}
 		recs = append(recs, &kgo.Record{Key: []byte(hex.EncodeToString(id[:])), Value: b})
 	}
-	produceAll(t, exporterClient(t, addrs, true), recs)
+	kafkaProduce(t, kafkaExporterClient(t, addrs, true), recs)
 	s := launch(t, "", "serve", "--data-dir", t.TempDir(), "--kafka-brokers", strings.Join(addrs, ","))
 	if code := s.wait(t, 60*time.Second); code == 0 {
 		t.Fatalf("started with the wrong partitioner:\n%s", s.logs())
