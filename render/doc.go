@@ -31,6 +31,10 @@
 //     past its deadline cannot be stopped: the caller gets
 //     picture.ErrTimeout at the deadline, the layout finishes in the
 //     background holding the lock, and Close waits for it.
+//   - picture.Options.Scale zooms a PNG as a whole (text, lines, shapes;
+//     the same layout) through Graphviz's viewport, set after the one
+//     layout from its bounding box; the worker gets the scale as its
+//     argument after the format. DOT and SVG ignore it.
 //
 // A child process is not killed if the server dies with SIGKILL; it exits
 // when its layout ends.

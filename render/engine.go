@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/goccy/go-graphviz"
+	"github.com/goccy/go-graphviz/gvc"
 
 	"github.com/servicegraph/servicegraph/render/picture"
 )
 
 // engine lays out picture.DOT text and draws it in a format other than picture.DOT.
 type engine interface {
-	// layout returns the picture, or ctx's error once ctx is done.
-	layout(ctx context.Context, dot []byte, f picture.Format) ([]byte, error)
+	// layout returns the picture, zoomed by scale (PNG only: 1 for the
+	// others; see drawLocked), or ctx's error once ctx is done.
+	layout(ctx context.Context, dot []byte, f picture.Format, scale float64) ([]byte, error)
 	// close stops the engine's work and frees what it holds.
 	close() error
 }
@@ -36,10 +41,11 @@ func lockGraphviz(ctx context.Context) error {
 
 func unlockGraphviz() { <-gvLock }
 
-// drawLocked parses dot and renders it with gv. The caller holds gvLock. A
-// panic inside the library is returned as an error: bad input must not take
-// the process down.
-func drawLocked(gv *graphviz.Graphviz, dot []byte, f picture.Format) (out []byte, err error) {
+// drawLocked parses dot, lays it out and renders it with gv, a PNG zoomed
+// by scale (see zoomViewport). The caller holds gvLock. A panic inside the
+// library is returned as an error: bad input must not take the process
+// down.
+func drawLocked(gv *gvc.Context, dot []byte, f picture.Format, scale float64) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = nil, fmt.Errorf("graphviz panicked: %v", p)
@@ -50,13 +56,72 @@ func drawLocked(gv *graphviz.Graphviz, dot []byte, f picture.Format) (out []byte
 		return nil, fmt.Errorf("parse dot: %w", err)
 	}
 	defer g.Close()
-	var buf bytes.Buffer
 	// go-graphviz ignores this context (DEPENDENCIES.md): deadlines are
 	// enforced by the callers of drawLocked.
-	if err := gv.Render(context.Background(), g, graphviz.Format(f), &buf); err != nil {
+	ctx := context.Background()
+	if err := gv.Layout(ctx, g, string(graphviz.DOT)); err != nil {
 		return nil, fmt.Errorf("layout: %w", err)
 	}
+	defer func() {
+		if ferr := gv.FreeLayout(ctx, g); ferr != nil && err == nil {
+			out, err = nil, fmt.Errorf("free layout: %w", ferr)
+		}
+	}()
+	if f == picture.PNG && scale != 1 {
+		vp, err := zoomViewport(g.GetStr("bb"), g.GetStr("pad"), scale)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.SafeSet("viewport", vp, ""); err != nil {
+			return nil, fmt.Errorf("set viewport: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := gv.RenderData(ctx, g, string(f), &buf); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
 	return buf.Bytes(), nil
+}
+
+// defaultPadPoints is Graphviz's pad when the graph sets none.
+const defaultPadPoints = 4
+
+// zoomViewport returns the Graphviz viewport "W,H,Z" that draws the whole
+// laid-out graph zoomed by z: W and H are its scale-1 size in points (bb,
+// the layout's bounding box that gvLayout stores on the graph, plus pad,
+// in inches, on each side) times z, centred on the graph.
+//
+// Neither dpi nor size does this with go-graphviz v0.2.10's PNG renderer:
+// at dpi 96×z the canvas and the positions grow but its fonts, sized by
+// the zoom only, stay at scale 1 (the layout spreads out around small
+// text); size is read at layout time, so it would need a layout to learn
+// the scale-1 size first. The viewport is read when drawing: one layout.
+func zoomViewport(bb, pad string, z float64) (string, error) {
+	nums := func(s string) []float64 {
+		var out []float64
+		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+			v, err := strconv.ParseFloat(f, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	b := nums(bb)
+	if len(b) != 4 {
+		return "", fmt.Errorf("zoom: the layout's bounding box is %q, not 4 numbers", bb)
+	}
+	px, py := float64(defaultPadPoints), float64(defaultPadPoints)
+	switch p := nums(pad); len(p) {
+	case 1:
+		px, py = p[0]*72, p[0]*72
+	case 2:
+		px, py = p[0]*72, p[1]*72
+	}
+	w, h := (b[2]-b[0]+2*px)*z, (b[3]-b[1]+2*py)*z
+	ff := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	return ff(w) + "," + ff(h) + "," + ff(z), nil
 }
 
 // inProcess lays out in this process, one layout at a time. A layout that
@@ -66,7 +131,7 @@ type inProcess struct {
 	wg sync.WaitGroup // background layouts
 
 	// gv is created on first use and freed by close; guarded by gvLock.
-	gv     *graphviz.Graphviz
+	gv     *gvc.Context
 	closed bool // guarded by gvLock
 }
 
@@ -77,7 +142,7 @@ type drawResult struct {
 	err error
 }
 
-func (e *inProcess) layout(ctx context.Context, dot []byte, f picture.Format) ([]byte, error) {
+func (e *inProcess) layout(ctx context.Context, dot []byte, f picture.Format, scale float64) ([]byte, error) {
 	if err := lockGraphviz(ctx); err != nil {
 		return nil, err
 	}
@@ -96,7 +161,7 @@ func (e *inProcess) layout(ctx context.Context, dot []byte, f picture.Format) ([
 			}
 			e.gv = gv
 		}
-		out, err := drawLocked(e.gv, dot, f)
+		out, err := drawLocked(e.gv, dot, f, scale)
 		done <- drawResult{out, err}
 	})
 	select {

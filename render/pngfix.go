@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/goccy/go-graphviz"
 	"github.com/goccy/go-graphviz/gvc"
 )
 
@@ -17,7 +16,12 @@ import (
 // vanished when straight) and rounded boxes had no outline. pngFix fills
 // only what Graphviz marks as filled, then strokes the outline unless the
 // pen is "none". SVG is drawn by Graphviz itself and is unaffected.
-func newGraphviz(ctx context.Context) (*graphviz.Graphviz, error) {
+//
+// It also widens every line by the job's zoom, which the library's
+// renderer leaves at scale 1 while it zooms positions and text, so that a
+// zoomed PNG (Options.Scale, see zoomViewport) is the scale-1 picture
+// enlarged.
+func newGraphviz(ctx context.Context) (*gvc.Context, error) {
 	inner, err := gvc.PNGRenderPlugin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("png render plugin: %w", err)
@@ -31,14 +35,28 @@ func newGraphviz(ctx context.Context) (*graphviz.Graphviz, error) {
 	if err != nil {
 		return nil, fmt.Errorf("png device plugin: %w", err)
 	}
-	return graphviz.NewWithPlugins(ctx, render, device)
+	return gvc.NewWithPlugins(ctx, render, device)
 }
 
 // pngFix wraps the library's PNG render engine; see newGraphviz.
 type pngFix struct{ gvc.RenderEngine }
 
+// zoomPen widens the pen by the job's zoom until the returned func is
+// called.
+func zoomPen(job *gvc.Job) func() {
+	z := job.Zoom()
+	if z == 1 || z <= 0 {
+		return func() {}
+	}
+	o := job.Object()
+	w := o.PenWidth()
+	o.SetPenWidth(w * z)
+	return func() { o.SetPenWidth(w) }
+}
+
 // shape fills (when filled) and then strokes the outline.
 func (p pngFix) shape(job *gvc.Job, filled bool, draw func(filled bool) error) error {
+	defer zoomPen(job)()
 	if filled {
 		if err := draw(true); err != nil {
 			return err
@@ -63,4 +81,9 @@ func (p pngFix) Polygon(ctx context.Context, job *gvc.Job, pts []*gvc.PointFloat
 
 func (p pngFix) Ellipse(ctx context.Context, job *gvc.Job, pts []*gvc.PointFloat, filled bool) error {
 	return p.shape(job, filled, func(f bool) error { return p.RenderEngine.Ellipse(ctx, job, pts, f) })
+}
+
+func (p pngFix) Polyline(ctx context.Context, job *gvc.Job, pts []*gvc.PointFloat) error {
+	defer zoomPen(job)()
+	return p.RenderEngine.Polyline(ctx, job, pts)
 }

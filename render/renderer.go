@@ -123,7 +123,7 @@ func (r *Renderer) render(ctx context.Context, key string, v *graph.View, f pict
 	if err := picture.WriteDOT(&dot, v, o); err != nil {
 		return nil, resultError, fmt.Errorf("render: %w", err)
 	}
-	ch := r.flight.DoChan(ck, func() (any, error) { return r.produce(ck, dot.Bytes(), f, len(v.Nodes), len(v.Edges)) })
+	ch := r.flight.DoChan(ck, func() (any, error) { return r.produce(ck, dot.Bytes(), f, o.Scale, len(v.Nodes), len(v.Edges)) })
 	if r.joined != nil {
 		r.joined()
 	}
@@ -147,7 +147,7 @@ func (r *Renderer) render(ctx context.Context, key string, v *graph.View, f pict
 
 // produce runs one render for a flight: within Config.Timeout, on the base
 // context, so that it outlives an impatient leader for the others.
-func (r *Renderer) produce(ck string, dot []byte, f picture.Format, nodes, edges int) ([]byte, error) {
+func (r *Renderer) produce(ck string, dot []byte, f picture.Format, scale float64, nodes, edges int) ([]byte, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -161,7 +161,7 @@ func (r *Renderer) produce(ck string, dot []byte, f picture.Format, nodes, edges
 	out, err := dot, error(nil)
 	if f != picture.DOT {
 		ctx, cancel := context.WithTimeout(r.base, r.cfg.Timeout)
-		out, err = r.engine.layout(ctx, dot, f)
+		out, err = r.engine.layout(ctx, dot, f, scale)
 		cancel()
 		switch {
 		case err == nil:

@@ -389,7 +389,7 @@ func TestRunWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := render.RunWorker(bytes.NewReader(dot.Bytes()), &out, "svg"); err != nil {
+	if err := render.RunWorker(bytes.NewReader(dot.Bytes()), &out, "svg", "1"); err != nil {
 		t.Fatal(err)
 	}
 	parseSVG(t, out.Bytes())
@@ -399,7 +399,7 @@ func TestRunWorker(t *testing.T) {
 		{"bad dot", "digraph { a -> ", "svg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := render.RunWorker(strings.NewReader(tc.in), &bytes.Buffer{}, tc.format); err == nil {
+			if err := render.RunWorker(strings.NewReader(tc.in), &bytes.Buffer{}, tc.format, "1"); err == nil {
 				t.Error("no error")
 			}
 		})

@@ -3,6 +3,7 @@ package render_test
 import (
 	"bytes"
 	"image"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +14,60 @@ import (
 	"github.com/servicegraph/servicegraph/render/picture/picturetest"
 )
 
-// TestPNGScale: Options.Scale multiplies a PNG's pixels (Graphviz dpi),
-// changes nothing in DOT and SVG, and is bounded.
+// pngInk measures a PNG: its size, its count of dark pixels (text, lines,
+// outlines and arrowheads: luminance below half; the pale fills and the
+// white background are not counted) and the bounding box of the first
+// band of rows with dark pixels from the top, which is the title's glyph
+// run (the title sits above the graph, labelloc=t).
+type pngInk struct {
+	w, h, dark int
+	title      image.Rectangle
+}
+
+func measurePNG(t *testing.T, b []byte) pngInk {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bd := img.Bounds()
+	m := pngInk{w: bd.Dx(), h: bd.Dy()}
+	dark := func(x, y int) bool {
+		r, g, b, _ := img.At(x, y).RGBA()
+		return (299*r+587*g+114*b)/1000 < 0x8000
+	}
+	inTitle, titleDone := false, false
+	for y := bd.Min.Y; y < bd.Max.Y; y++ {
+		rowDark := false
+		for x := bd.Min.X; x < bd.Max.X; x++ {
+			if !dark(x, y) {
+				continue
+			}
+			m.dark++
+			rowDark = true
+			if !titleDone {
+				if !inTitle {
+					inTitle = true
+					m.title = image.Rect(x, y, x+1, y+1)
+				}
+				m.title = m.title.Union(image.Rect(x, y, x+1, y+1))
+			}
+		}
+		if inTitle && !rowDark {
+			titleDone = true
+		}
+	}
+	return m
+}
+
+// near reports whether got is want within ±tol.
+func near(got, want, tol int) bool { return got >= want-tol && got <= want+tol }
+
+// TestPNGScale: Options.Scale zooms a whole PNG, text and lines included
+// (the dpi it was first built on grew the canvas and spread the layout
+// but left text and lines at scale 1: the title's height stayed the same
+// and the dark pixels grew ~1.5x); the child-process worker gets the
+// scale; DOT and SVG do not change; the scale is bounded.
 func TestPNGScale(t *testing.T) {
 	cfg := render.NewDefaultConfig()
 	cfg.InProcess = true
@@ -23,21 +76,41 @@ func TestPNGScale(t *testing.T) {
 	// Small, as PNG encoding time grows with the pixels.
 	v := picturetest.View([]graph.ViewNode{picturetest.Svc("a", 1, 0), picturetest.Svc("b", 1, 0)},
 		[]graph.ViewEdge{picturetest.Edge("a", "b", graph.Call, 1, 0, 0.1)})
-	size := func(scale float64) image.Config {
-		out, err := r.Render(t.Context(), "ab", v, picture.PNG, picture.Options{Scale: scale})
+	o := picture.Options{Title: "Hg title"}
+	draw := func(r *render.Renderer, scale float64) pngInk {
+		t.Helper()
+		o := o
+		o.Scale = scale
+		out, err := r.Render(t.Context(), "ab", v, picture.PNG, o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _, err := image.DecodeConfig(bytes.NewReader(out))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return measurePNG(t, out)
 	}
-	one, two := size(0), size(2)
-	if dw, dh := two.Width-2*one.Width, two.Height-2*one.Height; dw < -2 || dw > 2 || dh < -2 || dh > 2 {
-		t.Errorf("scale 2: %dx%d, scale 1: %dx%d", two.Width, two.Height, one.Width, one.Height)
+	one, two := draw(r, 0), draw(r, 2)
+	t.Logf("scale 1: %+v; scale 2: %+v", one, two)
+	if !near(two.w, 2*one.w, 2) || !near(two.h, 2*one.h, 2) {
+		t.Errorf("scale 2: %dx%d, scale 1: %dx%d", two.w, two.h, one.w, one.h)
 	}
+	// x4.68 measured: at scale 1 the anti-aliased 1-pixel lines are partly
+	// too light to count. The dpi version gave x1.24 and an unchanged title.
+	if ratio := float64(two.dark) / float64(one.dark); ratio < 3.5 || ratio > 5.5 {
+		t.Errorf("dark pixels: %d at scale 1, %d at scale 2: x%.2f, want x4 (area grows with the scale squared)", one.dark, two.dark, ratio)
+	}
+	if !near(two.title.Dy(), 2*one.title.Dy(), 2) || !near(two.title.Dx(), 2*one.title.Dx(), 3) {
+		t.Errorf("title glyph run: %v at scale 1, %v at scale 2, want twice as high and wide", one.title, two.title)
+	}
+	if three := draw(r, 3); !near(three.w, 3*one.w, 3) || !near(three.title.Dy(), 3*one.title.Dy(), 3) {
+		t.Errorf("scale 3: %dx%d, title %v; scale 1: %dx%d, title %v", three.w, three.h, three.title, one.w, one.h, one.title)
+	}
+
+	// The child-process worker draws the same picture.
+	cp := newRenderer(t, render.Config{MaxNodes: 10, MaxEdges: 10, Timeout: time.Minute, Workers: 1})
+	if child := draw(cp, 2); child != two {
+		// Same DOT, same library, same zoom: the same pixels.
+		t.Errorf("child process at scale 2: %+v, in process: %+v", child, two)
+	}
+
 	for _, f := range []picture.Format{picture.DOT, picture.SVG} {
 		a, err := r.Render(t.Context(), "ab", v, f, picture.Options{})
 		if err != nil {
@@ -48,7 +121,9 @@ func TestPNGScale(t *testing.T) {
 			t.Errorf("%s at scale 3 differs from scale 1 (%v)", f, err)
 		}
 	}
-	if _, err := r.Render(t.Context(), "ab", v, picture.PNG, picture.Options{Scale: 5}); err == nil || !strings.Contains(err.Error(), "scale must be from 1 to 4, got 5") {
-		t.Errorf("scale 5: %v", err)
+	for bad, want := range map[float64]string{5: "got 5", 0.5: "got 0.5", -1: "got -1"} {
+		if _, err := r.Render(t.Context(), "ab", v, picture.PNG, picture.Options{Scale: bad}); err == nil || !strings.Contains(err.Error(), "scale must be from 1 to 4, "+want) {
+			t.Errorf("scale %g: %v", bad, err)
+		}
 	}
 }

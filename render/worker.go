@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,14 +21,18 @@ import (
 const WorkerArg = "__render-worker"
 
 // WorkerMain makes the process a render worker when it was started as one
-// (os.Args[1] is WorkerArg, os.Args[2] the format): it runs RunWorker on
-// stdin and stdout and exits, 1 with the error on stderr when it fails.
-// Otherwise it returns at once.
+// (os.Args[1] is WorkerArg, os.Args[2] the format, os.Args[3], if given,
+// the PNG scale): it runs RunWorker on stdin and stdout and exits, 1 with
+// the error on stderr when it fails. Otherwise it returns at once.
 func WorkerMain() {
 	if len(os.Args) < 3 || os.Args[1] != WorkerArg {
 		return
 	}
-	if err := RunWorker(os.Stdin, os.Stdout, os.Args[2]); err != nil {
+	scale := "1"
+	if len(os.Args) > 3 {
+		scale = os.Args[3]
+	}
+	if err := RunWorker(os.Stdin, os.Stdout, os.Args[2], scale); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -42,15 +47,23 @@ const (
 )
 
 // RunWorker reads picture.DOT text from stdin, lays it out and writes the picture in
-// format ("svg" or "png") to stdout. It is the body of the child process
-// that Render starts; it returns when done, and the process should exit.
-func RunWorker(stdin io.Reader, stdout io.Writer, format string) error {
+// format ("svg" or "png") to stdout, a PNG zoomed by scale (a number from 1
+// to picture.MaxScale). It is the body of the child process that Render
+// starts; it returns when done, and the process should exit.
+func RunWorker(stdin io.Reader, stdout io.Writer, format, scale string) error {
 	f, err := picture.ParseFormat(format)
 	if err != nil {
 		return err
 	}
 	if f == picture.DOT {
 		return errors.New("render worker: dot needs no layout")
+	}
+	z, err := strconv.ParseFloat(scale, 64)
+	if err == nil {
+		err = picture.Options{Scale: z}.Validate()
+	}
+	if err != nil || z == 0 {
+		return fmt.Errorf("render worker: scale must be a number from 1 to %d, got %q", picture.MaxScale, scale)
 	}
 	dot, err := io.ReadAll(io.LimitReader(stdin, maxDOTBytes+1))
 	if err != nil {
@@ -68,7 +81,7 @@ func RunWorker(stdin io.Reader, stdout io.Writer, format string) error {
 		return fmt.Errorf("render worker: start graphviz: %w", err)
 	}
 	defer func() { _ = gv.Close() }() // its error is not about freeing: see inProcess.close
-	out, err := drawLocked(gv, dot, f)
+	out, err := drawLocked(gv, dot, f, z)
 	if err != nil {
 		return fmt.Errorf("render worker: %w", err)
 	}
@@ -93,14 +106,14 @@ func newChildProcess(workers int) (*childProcess, error) {
 	return &childProcess{exe: exe, sem: make(chan struct{}, workers)}, nil
 }
 
-func (e *childProcess) layout(ctx context.Context, dot []byte, f picture.Format) ([]byte, error) {
+func (e *childProcess) layout(ctx context.Context, dot []byte, f picture.Format, scale float64) ([]byte, error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-e.sem }()
-	cmd := exec.CommandContext(ctx, e.exe, WorkerArg, string(f))
+	cmd := exec.CommandContext(ctx, e.exe, WorkerArg, string(f), strconv.FormatFloat(scale, 'g', -1, 64))
 	cmd.Stdin = bytes.NewReader(dot)
 	stdout := &cappedBuffer{max: maxPictureBytes}
 	stderr := &cappedBuffer{max: maxStderrBytes}

@@ -49,9 +49,6 @@ func writeHeader(b *bytes.Buffer, o Options) {
 	if o.Title != "" {
 		fmt.Fprintf(b, ", label=%s, labelloc=t, labeljust=l", quoteText(o.Title))
 	}
-	if o.Scale > 1 {
-		fmt.Fprintf(b, ", dpi=%s", strconv.FormatFloat(baseDPI*o.Scale, 'f', -1, 64))
-	}
 	b.WriteString("];\n")
 	fmt.Fprintf(b, "\tnode [fontname=%q, fontsize=10, margin=\"0.15,0.06\"];\n", fontName)
 	fmt.Fprintf(b, "\tedge [fontname=%q, fontsize=8, arrowsize=0.7];\n", fontName)

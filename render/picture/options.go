@@ -20,12 +20,8 @@ var RankDirs = [...]string{"LR", "TB", "RL", "BT"}
 // MaxTitleBytes bounds Options.Title.
 const MaxTitleBytes = 1024
 
-// MaxScale bounds Options.Scale; baseDPI is Graphviz's PNG resolution at
-// scale 1.
-const (
-	MaxScale = 4
-	baseDPI  = 96
-)
+// MaxScale bounds Options.Scale.
+const MaxScale = 4
 
 // Options shape one picture. The zero value is valid: left to right, counts,
 // no title.
@@ -38,9 +34,11 @@ type Options struct {
 	Label string
 	// Title is an optional graph label, e.g. the window and the filters.
 	Title string
-	// Scale multiplies a PNG's resolution (Graphviz dpi 96×Scale), so that
-	// text stays readable in documents: 0 means 1, else 1 to MaxScale.
-	// Other formats ignore it (Render sets it to 1 for them).
+	// Scale multiplies a PNG's size, the whole drawing zoomed (text, lines
+	// and shapes; the layout is the same), so that text stays readable in
+	// documents: 0 means 1, else 1 to MaxScale. The DOT text does not
+	// carry it: the renderer zooms at drawing time, and DOT and SVG ignore
+	// it (Render sets it to 1 for them).
 	Scale float64
 	// Diff, when set, is drawn instead of the view: added nodes and edges
 	// highlighted, removed ones faded, changed ones annotated with the
