@@ -29,9 +29,10 @@ const (
 	DefaultReadMaxStaleness       = time.Second
 	DefaultReadCacheBytes   int64 = 128 << 20
 	// DefaultReadBudget holds the heavy reads to a quarter of a core: on
-	// the 2-core bench VM it brought the export p99 while /metrics and
-	// /api/graph/data were hammered from 5–13x idle to 1.3–2.7x (README,
-	// "Steady state"); a 100k-edge gzipped scrape then takes ~3 s.
+	// the loaded 2-core bench VM, with the read cache, it brought the
+	// export p99 while /metrics and /api/graph/data were hammered from a
+	// median 6.5x idle to 2.5x (README, "Steady state"); a 100k-edge
+	// gzipped scrape then takes ~3 s.
 	DefaultReadBudget     = 250 * time.Millisecond
 	DefaultMaxConnections = 1024
 )
