@@ -501,7 +501,7 @@ func TestDecodeReservesSpans(t *testing.T) {
 	if len(r.Spans) != 5000 || cap(r.Spans) > 5000*11/10 {
 		t.Errorf("%d spans in a slice of capacity %d, want 5000 in at most 5500", len(r.Spans), cap(r.Spans))
 	}
-	if allocs != 5 { // the spans once; the resources at 1, 2, 4 and 8
+	if allocs != 5 && !raceEnabled { // the spans once; the resources at 1, 2, 4 and 8
 		t.Errorf("Decode allocated %v times, want 5", allocs)
 	}
 
