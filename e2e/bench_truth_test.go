@@ -53,7 +53,7 @@ func TestBenchTruth(t *testing.T) {
 
 	// The pair wait outlasts the slowest replay on a loaded CI machine: a
 	// child whose parent comes later than that would (rightly) expire.
-	s := start(t, t.TempDir(), "--pair-wait", "5s")
+	s := start(t, t.TempDir(), append(workload.ServeFlags(), "--pair-wait", "5s")...)
 	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

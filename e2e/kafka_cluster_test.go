@@ -201,6 +201,7 @@ func startKafkaMember(t *testing.T, addrs []string, pairWait string) *service {
 	t.Helper()
 	args := []string{"--config", kafkaConfig(t), "--kafka-brokers", strings.Join(addrs, ","), "--kafka-session-timeout", "2s",
 		"--kafka-commit-interval", "200ms", "--pair-wait", pairWait, "--kafka-replay", "60s"}
+	args = append(args, workload.ServeFlags()...) // the truth's database names
 	return start(t, t.TempDir(), args...)
 }
 

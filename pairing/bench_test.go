@@ -146,7 +146,9 @@ func TestWorkloadTruth(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
-	p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
+	cfg := benchConfig()
+	cfg.DatabaseNameAttributes = workload.DatabaseNameAttributes // the truth's naming
+	p, err := pairing.New(cfg, pairing.Settings{}, g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,9 +75,12 @@ sink=$!
 wait "$sink"
 # Default flags, at the highest rate grpcsend reaches: then the edges on
 # /metrics must equal the truth (loadtest truth waits out --pair-wait).
+# Databases are named by the truth's rule (db.name, else db.system; ours
+# puts server.address before db.system by default: internal/workload).
 P=$(port) H=$(port)
 "$OUT/bin/servicegraph" serve --otlp-grpc-addr "127.0.0.1:$P" --otlp-http-addr '' --http-addr "127.0.0.1:$H" \
-  --data-dir '' --log-level warn 2> "$OUT/servicegraph.log" &
+  --data-dir '' --log-level warn --database-name-attributes db.namespace,db.name,db.system.name,db.system \
+  2> "$OUT/servicegraph.log" &
 sg=$!
 trap 'kill $sg 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$P") 2>/dev/null && break; sleep 0.1; done

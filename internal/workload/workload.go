@@ -55,6 +55,22 @@ func (e Edge) String() string {
 	return fmt.Sprintf("%s %s>%s %d/%d", e.Kind, e.Source, e.Target, e.Count, e.Failed)
 }
 
+// DatabaseNameAttributes is the truth's rule for naming a database node
+// (../shared/bench/internal/truth): db.namespace, else db.name, else the
+// database system. servicegraph's default puts the address it is reached at
+// (server.address and the other peer attributes) before the system, as
+// Tempo does (issue 15), so a db.system-only span with server.address
+// redis.internal is the node redis there and redis.internal here: runs
+// compared with a truth file name databases by this list
+// (pairing.Config.DatabaseNameAttributes, or ServeFlags for the binary).
+var DatabaseNameAttributes = []string{"db.namespace", "db.name", "db.system.name", "db.system"}
+
+// ServeFlags are the flags of `servicegraph serve` that make its edges
+// comparable with a truth file: DatabaseNameAttributes.
+func ServeFlags() []string {
+	return []string{"--database-name-attributes", strings.Join(DatabaseNameAttributes, ",")}
+}
+
 // Truth is the truth file written beside a workload.
 type Truth struct {
 	Spans    int    `json:"spans"`
