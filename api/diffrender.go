@@ -30,7 +30,7 @@ func (s *Server) renderOrDiff(f picture.Format) apiFunc {
 // renderer: added nodes and edges highlighted, removed ones faded, changed
 // ones annotated. Bounds, deadline and errors are those of renderHandler.
 func (s *Server) renderDiff(r *http.Request, f picture.Format) apiFuncResult {
-	rankdir, err := parseRankDir(r.URL.Query())
+	o, err := parsePicture(r.URL.Query())
 	if err != nil {
 		return apiFuncResult{err: err}
 	}
@@ -45,7 +45,7 @@ func (s *Server) renderDiff(r *http.Request, f picture.Format) apiFuncResult {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	width := s.src.Graph.Snapshot().BucketWidth
-	out, err := s.src.Renderer.Render(ctx, diffRenderKey(d, v, dq, width, f, rankdir), v, f, picture.Options{RankDir: rankdir, Diff: d})
+	out, err := s.src.Renderer.Render(ctx, diffRenderKey(d, v, dq, width, f, o.RankDir), v, f, picture.Options{RankDir: o.RankDir, Scale: o.Scale, Diff: d})
 	switch {
 	case err == nil:
 		return apiFuncResult{body: out, contentType: f.ContentType()}

@@ -6,7 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
@@ -16,20 +19,58 @@ import (
 // Renderer draws a view: *render.Renderer is one. key identifies the
 // picture's input (the view's topology, the window in history buckets, the
 // normalised query, format and rankdir; see renderKey) for the renderer's
-// cache. Render must honour ctx and be safe for concurrent use; errors that
+// cache, to which the renderer adds the options (scale included). Render must honour ctx and be safe for concurrent use; errors that
 // wrap picture.ErrTooLarge are answered 422, picture.ErrTimeout 503.
 type Renderer interface {
 	Render(ctx context.Context, key string, v *graph.View, f picture.Format, o picture.Options) ([]byte, error)
 }
 
+// ParamScale zooms a PNG: the whole picture, text and lines included.
+// DOT and SVG ignore it (it is still checked).
+const ParamScale = "scale"
+
+// DefaultScale is /graph.png's zoom when the request has no scale: twice
+// Graphviz's 96 dpi, so that labels stay readable in documents. Scales go
+// from 1 to picture.MaxScale.
+const DefaultScale = 2
+
 // retryAfter is the Retry-After, in seconds, of a timed-out drawing and of
 // a query that found no slot.
 const retryAfter = 10
 
-// renderHandler serves /graph.<format>: the common filters plus rankdir.
+// parsePicture returns the picture options of a request: rankdir and
+// scale.
+func parsePicture(v url.Values) (picture.Options, error) {
+	rankdir, err := parseRankDir(v)
+	if err != nil {
+		return picture.Options{}, err
+	}
+	scale, err := parseScale(v)
+	if err != nil {
+		return picture.Options{}, err
+	}
+	return picture.Options{RankDir: rankdir, Scale: scale}, nil
+}
+
+// parseScale returns DefaultScale when absent, else a number from 1 to
+// picture.MaxScale (fractions allowed).
+func parseScale(v url.Values) (float64, error) {
+	s := v.Get(ParamScale)
+	if s == "" {
+		return DefaultScale, nil
+	}
+	z, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(z) || z < 1 || z > picture.MaxScale {
+		return 0, paramErr(ParamScale, "scale must be a number from 1 to %d, got %q", picture.MaxScale, cut(s, maxEcho))
+	}
+	return z, nil
+}
+
+// renderHandler serves /graph.<format>: the common filters plus rankdir
+// and scale.
 func (s *Server) renderHandler(f picture.Format) apiFunc {
 	return func(r *http.Request) apiFuncResult {
-		rankdir, err := parseRankDir(r.URL.Query())
+		o, err := parsePicture(r.URL.Query())
 		if err != nil {
 			return apiFuncResult{err: err}
 		}
@@ -42,7 +83,7 @@ func (s *Server) renderHandler(f picture.Format) apiFunc {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
-		out, err := s.src.Renderer.Render(ctx, renderKey(v, q, snap.BucketWidth, f, rankdir), v, f, picture.Options{RankDir: rankdir})
+		out, err := s.src.Renderer.Render(ctx, renderKey(v, q, snap.BucketWidth, f, o.RankDir), v, f, o)
 		switch {
 		case err == nil:
 			return apiFuncResult{body: out, contentType: f.ContentType()}
