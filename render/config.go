@@ -32,6 +32,11 @@ type Config struct {
 	// Workers is how many child processes may lay out at once (ignored when
 	// InProcess). More callers wait, within their deadline.
 	Workers int `yaml:"workers"`
+	// MaxPNGPixels bounds a zoomed PNG (picture.Options.Scale): a picture
+	// that would pass it is zoomed less, so that it fits, but never below
+	// scale 1. Drawing time and the worker's memory (4 bytes a pixel, and
+	// more) grow with the pixels.
+	MaxPNGPixels int64 `yaml:"max_png_pixels"`
 }
 
 // Defaults. DefaultMaxNodes lets the page draw 300 services with their
@@ -45,10 +50,15 @@ const (
 	DefaultCacheEntries = 64
 	DefaultCacheBytes   = 64 << 20
 	DefaultWorkers      = 2
+	// DefaultMaxPNGPixels lets 100 services (5.6 megapixels at scale 1)
+	// be drawn at scale 2; 300 services (18 megapixels at scale 1) get
+	// scale 1.15.
+	DefaultMaxPNGPixels = 24_000_000
 )
 
 // NewDefaultConfig returns the defaults: 500 nodes, 1,500 edges, 10 s, 64
-// cached pictures within 64 MiB, two child-process workers.
+// cached pictures within 64 MiB, two child-process workers, PNGs of 24
+// megapixels at most when zoomed.
 func NewDefaultConfig() Config {
 	return Config{
 		MaxNodes:     DefaultMaxNodes,
@@ -57,6 +67,7 @@ func NewDefaultConfig() Config {
 		CacheEntries: DefaultCacheEntries,
 		CacheBytes:   DefaultCacheBytes,
 		Workers:      DefaultWorkers,
+		MaxPNGPixels: DefaultMaxPNGPixels,
 	}
 }
 
@@ -77,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if c.CacheBytes < 0 {
 		errs = append(errs, fmt.Errorf("cache_bytes must not be negative, got %d", c.CacheBytes))
+	}
+	if c.MaxPNGPixels < 1 {
+		errs = append(errs, fmt.Errorf("max_png_pixels must be positive, got %d", c.MaxPNGPixels))
 	}
 	if !c.InProcess && (c.Workers < 1 || c.Workers > 64) {
 		errs = append(errs, fmt.Errorf("workers must be between 1 and 64, got %d", c.Workers))

@@ -17,9 +17,9 @@ import (
 
 // engine lays out picture.DOT text and draws it in a format other than picture.DOT.
 type engine interface {
-	// layout returns the picture, zoomed by scale (PNG only: 1 for the
-	// others; see drawLocked), or ctx's error once ctx is done.
-	layout(ctx context.Context, dot []byte, f picture.Format, scale float64) ([]byte, error)
+	// layout returns the picture, a PNG zoomed by z (see drawLocked), or
+	// ctx's error once ctx is done.
+	layout(ctx context.Context, dot []byte, f picture.Format, z zoom) ([]byte, error)
 	// close stops the engine's work and frees what it holds.
 	close() error
 }
@@ -41,11 +41,19 @@ func lockGraphviz(ctx context.Context) error {
 
 func unlockGraphviz() { <-gvLock }
 
+// zoom is how much a PNG is zoomed: scale (1 to picture.MaxScale), less
+// if the picture would then have more than maxPixels pixels, never below
+// 1. Other formats ignore it.
+type zoom struct {
+	scale     float64
+	maxPixels int64
+}
+
 // drawLocked parses dot, lays it out and renders it with gv, a PNG zoomed
-// by scale (see zoomViewport). The caller holds gvLock. A panic inside the
+// by z (see zoomViewport). The caller holds gvLock. A panic inside the
 // library is returned as an error: bad input must not take the process
 // down.
-func drawLocked(gv *gvc.Context, dot []byte, f picture.Format, scale float64) (out []byte, err error) {
+func drawLocked(gv *gvc.Context, dot []byte, f picture.Format, z zoom) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = nil, fmt.Errorf("graphviz panicked: %v", p)
@@ -67,13 +75,16 @@ func drawLocked(gv *gvc.Context, dot []byte, f picture.Format, scale float64) (o
 			out, err = nil, fmt.Errorf("free layout: %w", ferr)
 		}
 	}()
-	if f == picture.PNG && scale != 1 {
-		vp, err := zoomViewport(g.GetStr("bb"), g.GetStr("pad"), scale)
+	if f == picture.PNG && z.scale != 1 {
+		vp, err := zoomViewport(g.GetStr("bb"), g.GetStr("pad"), z)
 		if err != nil {
 			return nil, err
 		}
-		if err := g.SafeSet("viewport", vp, ""); err != nil {
-			return nil, fmt.Errorf("set viewport: %w", err)
+		// vp is "" when the picture is too large to zoom: scale 1.
+		if vp != "" {
+			if err := g.SafeSet("viewport", vp, ""); err != nil {
+				return nil, fmt.Errorf("set viewport: %w", err)
+			}
 		}
 	}
 	var buf bytes.Buffer
@@ -87,16 +98,18 @@ func drawLocked(gv *gvc.Context, dot []byte, f picture.Format, scale float64) (o
 const defaultPadPoints = 4
 
 // zoomViewport returns the Graphviz viewport "W,H,Z" that draws the whole
-// laid-out graph zoomed by z: W and H are its scale-1 size in points (bb,
+// laid-out graph zoomed by Z: W and H are its scale-1 size in points (bb,
 // the layout's bounding box that gvLayout stores on the graph, plus pad,
-// in inches, on each side) times z, centred on the graph.
+// in inches, on each side) times Z, centred on the graph. Z is z.scale, or
+// less so that the PNG (96 pixels an inch at scale 1) has at most
+// z.maxPixels pixels; "" when that leaves no zoom above 1.
 //
 // Neither dpi nor size does this with go-graphviz v0.2.10's PNG renderer:
 // at dpi 96×z the canvas and the positions grow but its fonts, sized by
 // the zoom only, stay at scale 1 (the layout spreads out around small
 // text); size is read at layout time, so it would need a layout to learn
 // the scale-1 size first. The viewport is read when drawing: one layout.
-func zoomViewport(bb, pad string, z float64) (string, error) {
+func zoomViewport(bb, pad string, z zoom) (string, error) {
 	nums := func(s string) []float64 {
 		var out []float64
 		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -119,9 +132,14 @@ func zoomViewport(bb, pad string, z float64) (string, error) {
 	case 2:
 		px, py = p[0]*72, p[1]*72
 	}
-	w, h := (b[2]-b[0]+2*px)*z, (b[3]-b[1]+2*py)*z
+	w, h := b[2]-b[0]+2*px, b[3]-b[1]+2*py
+	const pixelsPerPoint = 96.0 / 72
+	zz := min(z.scale, math.Sqrt(float64(z.maxPixels)/(w*pixelsPerPoint*h*pixelsPerPoint)))
+	if !(zz > 1) {
+		return "", nil
+	}
 	ff := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	return ff(w) + "," + ff(h) + "," + ff(z), nil
+	return ff(w*zz) + "," + ff(h*zz) + "," + ff(zz), nil
 }
 
 // inProcess lays out in this process, one layout at a time. A layout that
@@ -142,7 +160,7 @@ type drawResult struct {
 	err error
 }
 
-func (e *inProcess) layout(ctx context.Context, dot []byte, f picture.Format, scale float64) ([]byte, error) {
+func (e *inProcess) layout(ctx context.Context, dot []byte, f picture.Format, z zoom) ([]byte, error) {
 	if err := lockGraphviz(ctx); err != nil {
 		return nil, err
 	}
@@ -161,7 +179,7 @@ func (e *inProcess) layout(ctx context.Context, dot []byte, f picture.Format, sc
 			}
 			e.gv = gv
 		}
-		out, err := drawLocked(e.gv, dot, f, scale)
+		out, err := drawLocked(e.gv, dot, f, z)
 		done <- drawResult{out, err}
 	})
 	select {

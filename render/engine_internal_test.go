@@ -20,19 +20,19 @@ func TestInProcessLock(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	_, err := e.layout(ctx, dot, picture.SVG, 1)
+	_, err := e.layout(ctx, dot, picture.SVG, zoom{scale: 1, maxPixels: 1})
 	unlockGraphviz()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want DeadlineExceeded", err)
 	}
-	out, err := e.layout(t.Context(), dot, picture.SVG, 1)
+	out, err := e.layout(t.Context(), dot, picture.SVG, zoom{scale: 1, maxPixels: 1})
 	if err != nil || !bytes.Contains(out, []byte("<svg")) {
 		t.Fatalf("layout = %.40q, %v", out, err)
 	}
 	if err := e.close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.layout(t.Context(), dot, picture.SVG, 1); !errors.Is(err, ErrClosed) {
+	if _, err := e.layout(t.Context(), dot, picture.SVG, zoom{scale: 1, maxPixels: 1}); !errors.Is(err, ErrClosed) {
 		t.Errorf("after close: %v, want ErrClosed", err)
 	}
 }
@@ -47,7 +47,7 @@ func TestInProcessOverrun(t *testing.T) {
 	e := &inProcess{}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
 	defer cancel()
-	if _, err := e.layout(ctx, dot.Bytes(), picture.SVG, 1); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := e.layout(ctx, dot.Bytes(), picture.SVG, zoom{scale: 1, maxPixels: 1}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want DeadlineExceeded", err)
 	}
 	if err := e.close(); err != nil { // waits for the background layout

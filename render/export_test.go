@@ -9,7 +9,7 @@ import (
 // fakeEngine is a layout engine for tests.
 type fakeEngine func(ctx context.Context, dot []byte, f picture.Format) ([]byte, error)
 
-func (e fakeEngine) layout(ctx context.Context, dot []byte, f picture.Format, _ float64) ([]byte, error) {
+func (e fakeEngine) layout(ctx context.Context, dot []byte, f picture.Format, _ zoom) ([]byte, error) {
 	return e(ctx, dot, f)
 }
 func (fakeEngine) close() error { return nil }

@@ -161,7 +161,7 @@ func (r *Renderer) produce(ck string, dot []byte, f picture.Format, scale float6
 	out, err := dot, error(nil)
 	if f != picture.DOT {
 		ctx, cancel := context.WithTimeout(r.base, r.cfg.Timeout)
-		out, err = r.engine.layout(ctx, dot, f, scale)
+		out, err = r.engine.layout(ctx, dot, f, zoom{scale: scale, maxPixels: r.cfg.MaxPNGPixels})
 		cancel()
 		switch {
 		case err == nil:

@@ -85,8 +85,8 @@ func TestConfigValidate(t *testing.T) {
 		{"in process ignores workers", func(c *render.Config) { c.InProcess, c.Workers = true, 0 }, nil},
 		{"cache off", func(c *render.Config) { c.CacheEntries = 0 }, nil},
 		{"everything wrong", func(c *render.Config) {
-			*c = render.Config{MaxNodes: 0, MaxEdges: -1, Timeout: 0, CacheEntries: -1, CacheBytes: -1, Workers: 0}
-		}, []string{"max_nodes", "max_edges", "timeout", "cache_entries", "cache_bytes", "workers"}},
+			*c = render.Config{MaxNodes: 0, MaxEdges: -1, Timeout: 0, CacheEntries: -1, CacheBytes: -1, Workers: 0, MaxPNGPixels: 0}
+		}, []string{"max_nodes", "max_edges", "timeout", "cache_entries", "cache_bytes", "workers", "max_png_pixels"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -389,7 +389,7 @@ func TestRunWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := render.RunWorker(bytes.NewReader(dot.Bytes()), &out, "svg", "1"); err != nil {
+	if err := render.RunWorker(bytes.NewReader(dot.Bytes()), &out, "svg", "1", "1"); err != nil {
 		t.Fatal(err)
 	}
 	parseSVG(t, out.Bytes())
@@ -399,7 +399,7 @@ func TestRunWorker(t *testing.T) {
 		{"bad dot", "digraph { a -> ", "svg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := render.RunWorker(strings.NewReader(tc.in), &bytes.Buffer{}, tc.format, "1"); err == nil {
+			if err := render.RunWorker(strings.NewReader(tc.in), &bytes.Buffer{}, tc.format, "1", "1"); err == nil {
 				t.Error("no error")
 			}
 		})

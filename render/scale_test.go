@@ -67,7 +67,8 @@ func near(got, want, tol int) bool { return got >= want-tol && got <= want+tol }
 // (the dpi it was first built on grew the canvas and spread the layout
 // but left text and lines at scale 1: the title's height stayed the same
 // and the dark pixels grew ~1.5x); the child-process worker gets the
-// scale; DOT and SVG do not change; the scale is bounded.
+// scale; Config.MaxPNGPixels bounds the zoom; DOT and SVG do not change;
+// the scale is bounded.
 func TestPNGScale(t *testing.T) {
 	cfg := render.NewDefaultConfig()
 	cfg.InProcess = true
@@ -105,10 +106,23 @@ func TestPNGScale(t *testing.T) {
 	}
 
 	// The child-process worker draws the same picture.
-	cp := newRenderer(t, render.Config{MaxNodes: 10, MaxEdges: 10, Timeout: time.Minute, Workers: 1})
+	cp := newRenderer(t, render.Config{MaxNodes: 10, MaxEdges: 10, Timeout: time.Minute, Workers: 1, MaxPNGPixels: render.DefaultMaxPNGPixels})
 	if child := draw(cp, 2); child != two {
 		// Same DOT, same library, same zoom: the same pixels.
 		t.Errorf("child process at scale 2: %+v, in process: %+v", child, two)
+	}
+
+	// Config.MaxPNGPixels zooms less, never below 1.
+	for _, tc := range []struct {
+		maxPixels int64
+		zoom      float64
+	}{{int64(one.w) * int64(one.h) * 9 / 4, 1.5}, {1000, 1}} {
+		cfg := cfg
+		cfg.MaxPNGPixels = tc.maxPixels
+		got := draw(newRenderer(t, cfg), 2)
+		if w, h := int(tc.zoom*float64(one.w)), int(tc.zoom*float64(one.h)); !near(got.w, w, 3) || !near(got.h, h, 3) {
+			t.Errorf("scale 2 within %d pixels: %dx%d, want %dx%d", tc.maxPixels, got.w, got.h, w, h)
+		}
 	}
 
 	for _, f := range []picture.Format{picture.DOT, picture.SVG} {

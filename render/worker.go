@@ -21,18 +21,19 @@ import (
 const WorkerArg = "__render-worker"
 
 // WorkerMain makes the process a render worker when it was started as one
-// (os.Args[1] is WorkerArg, os.Args[2] the format, os.Args[3], if given,
-// the PNG scale): it runs RunWorker on stdin and stdout and exits, 1 with
-// the error on stderr when it fails. Otherwise it returns at once.
+// (os.Args[1] is WorkerArg, os.Args[2] the format, then, if given, the PNG
+// scale and its pixel bound): it runs RunWorker on stdin and stdout and
+// exits, 1 with the error on stderr when it fails. Otherwise it returns
+// at once.
 func WorkerMain() {
 	if len(os.Args) < 3 || os.Args[1] != WorkerArg {
 		return
 	}
-	scale := "1"
-	if len(os.Args) > 3 {
-		scale = os.Args[3]
+	scale, maxPixels := "1", strconv.Itoa(DefaultMaxPNGPixels)
+	if len(os.Args) > 4 {
+		scale, maxPixels = os.Args[3], os.Args[4]
 	}
-	if err := RunWorker(os.Stdin, os.Stdout, os.Args[2], scale); err != nil {
+	if err := RunWorker(os.Stdin, os.Stdout, os.Args[2], scale, maxPixels); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -48,9 +49,10 @@ const (
 
 // RunWorker reads picture.DOT text from stdin, lays it out and writes the picture in
 // format ("svg" or "png") to stdout, a PNG zoomed by scale (a number from 1
-// to picture.MaxScale). It is the body of the child process that Render
-// starts; it returns when done, and the process should exit.
-func RunWorker(stdin io.Reader, stdout io.Writer, format, scale string) error {
+// to picture.MaxScale), less if it would have more than maxPixels pixels
+// (see Config.MaxPNGPixels). It is the body of the child process that
+// Render starts; it returns when done, and the process should exit.
+func RunWorker(stdin io.Reader, stdout io.Writer, format, scale, maxPixels string) error {
 	f, err := picture.ParseFormat(format)
 	if err != nil {
 		return err
@@ -64,6 +66,10 @@ func RunWorker(stdin io.Reader, stdout io.Writer, format, scale string) error {
 	}
 	if err != nil || z == 0 {
 		return fmt.Errorf("render worker: scale must be a number from 1 to %d, got %q", picture.MaxScale, scale)
+	}
+	px, err := strconv.ParseInt(maxPixels, 10, 64)
+	if err != nil || px < 1 {
+		return fmt.Errorf("render worker: the pixel bound must be a positive integer, got %q", maxPixels)
 	}
 	dot, err := io.ReadAll(io.LimitReader(stdin, maxDOTBytes+1))
 	if err != nil {
@@ -81,7 +87,7 @@ func RunWorker(stdin io.Reader, stdout io.Writer, format, scale string) error {
 		return fmt.Errorf("render worker: start graphviz: %w", err)
 	}
 	defer func() { _ = gv.Close() }() // its error is not about freeing: see inProcess.close
-	out, err := drawLocked(gv, dot, f, z)
+	out, err := drawLocked(gv, dot, f, zoom{scale: z, maxPixels: px})
 	if err != nil {
 		return fmt.Errorf("render worker: %w", err)
 	}
@@ -106,14 +112,15 @@ func newChildProcess(workers int) (*childProcess, error) {
 	return &childProcess{exe: exe, sem: make(chan struct{}, workers)}, nil
 }
 
-func (e *childProcess) layout(ctx context.Context, dot []byte, f picture.Format, scale float64) ([]byte, error) {
+func (e *childProcess) layout(ctx context.Context, dot []byte, f picture.Format, z zoom) ([]byte, error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-e.sem }()
-	cmd := exec.CommandContext(ctx, e.exe, WorkerArg, string(f), strconv.FormatFloat(scale, 'g', -1, 64))
+	cmd := exec.CommandContext(ctx, e.exe, WorkerArg, string(f),
+		strconv.FormatFloat(z.scale, 'g', -1, 64), strconv.FormatInt(z.maxPixels, 10))
 	cmd.Stdin = bytes.NewReader(dot)
 	stdout := &cappedBuffer{max: maxPictureBytes}
 	stderr := &cappedBuffer{max: maxStderrBytes}
