@@ -194,6 +194,7 @@ var options = []option{
 	{"render-timeout", "render.timeout", "deadline of one drawing", func(c *Config) []any { return []any{&c.Render.Timeout} }},
 	{"render-max-nodes", "render.max_nodes", "largest graph drawn, in nodes", func(c *Config) []any { return []any{&c.Render.MaxNodes} }},
 	{"render-max-edges", "render.max_edges", "largest graph drawn, in edges", func(c *Config) []any { return []any{&c.Render.MaxEdges} }},
+	{"render-max-png-pixels", "render.max_png_pixels", "largest zoomed PNG (/graph.png?scale=), in pixels; a larger one is zoomed less, never below scale 1", func(c *Config) []any { return []any{&c.Render.MaxPNGPixels} }},
 	{"data-dir", "state.dir", "directory for the saved graph; empty disables saving", func(c *Config) []any { return []any{&c.State.Dir} }},
 	{"save-interval", "state.save_interval", "how often the graph is saved", func(c *Config) []any { return []any{&c.State.SaveInterval} }},
 	{"ready-on-save-failure", "state.ready_on_save_failure", "while saves of the graph fail, /-/ready stays 200 with a warning (true) or answers 503 (false)", func(c *Config) []any {
