@@ -96,14 +96,20 @@ type spanReader struct {
 	code                 int32
 	peers                peerAttrs
 	traceState           string // the trace_state field, aliasing the request (weight)
-	nattr, nevent, nlink int // occurrences so far, for error paths
+	nattr, nevent, nlink int    // occurrences so far, for error paths
 	record               bool
 	r                    *Records
 }
 
 // span reads one Span into the records (when record) as FromTraces would.
 func (d *decoder) span(buf []byte, record bool) *wireError {
-	sr := spanReader{record: record, r: d.r}
+	// Reset what a span reads, not the whole reader: its peer attributes'
+	// values (about 0.4 KB) are read only where have is set.
+	sr := &d.sr
+	sr.s, sr.start, sr.end, sr.code = Span{}, 0, 0, 0
+	sr.peers.have = [peerSlots]bool{}
+	sr.traceState, sr.nattr, sr.nevent, sr.nlink = "", 0, 0, 0
+	sr.record, sr.r = record, d.r
 	linkLo := len(d.r.Links)
 	for i := 0; i < len(buf); {
 		// Most fields are length-delimited with one-byte tags and lengths:
