@@ -50,14 +50,17 @@ const (
 	DefaultCacheEntries = 64
 	DefaultCacheBytes   = 64 << 20
 	DefaultWorkers      = 2
-	// DefaultMaxPNGPixels lets 100 services (5.6 megapixels at scale 1)
-	// be drawn at scale 2; 300 services (18 megapixels at scale 1) get
-	// scale 1.15.
-	DefaultMaxPNGPixels = 24_000_000
+	// DefaultMaxPNGPixels is chosen by measurement (README, Rendering):
+	// about 70 services are drawn at scale 2, 100 services (5.6
+	// megapixels at scale 1) at 1.69, and 300 services (18.1 megapixels)
+	// stay at scale 1, whose drawing already takes ~8.5 s of CPU on a busy
+	// 2-core VM, near DefaultTimeout; at scale 2 they took ~17 s and 700
+	// MB in the worker.
+	DefaultMaxPNGPixels = 16_000_000
 )
 
 // NewDefaultConfig returns the defaults: 500 nodes, 1,500 edges, 10 s, 64
-// cached pictures within 64 MiB, two child-process workers, PNGs of 24
+// cached pictures within 64 MiB, two child-process workers, PNGs of 16
 // megapixels at most when zoomed.
 func NewDefaultConfig() Config {
 	return Config{
