@@ -33,7 +33,8 @@
 //	GET /api/graph/nodes         200, 400  flat node rows (Infinity node-graph-nodes), with arc__*_color
 //	GET /api/graph/edges         200, 400  flat edge rows (Infinity node-graph-edges)
 //	GET /api/dependencies        200, 400  Jaeger: endTs (Unix ms, default now), lookback (ms, default 24h), service
-//	GET /graph.svg|.dot|.png     200, 400, 422 (too large), 501 (no renderer), 503 (timeout, Retry-After)
+//	GET /graph.svg|.dot|.png     200, 400, 422 (too large), 501 (no renderer), 503 (timeout, Retry-After);
+//	                             rankdir=, and scale= (PNG zoom 1 to 4, default 2; checked, ignored by SVG and DOT)
 //	GET /api/links/unresolved    200, 400  {"problems": [...]} newest first; service=, limit= (default 100, max 1000)
 //	GET /api/graph/diff          200, 400  the window against a baseline (baseline_from, baseline_to; rate_change,
 //	                                       error_change, latency_change): DiffBody; see diff.go
