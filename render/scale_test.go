@@ -66,7 +66,7 @@ func near(got, want, tol int) bool { return got >= want-tol && got <= want+tol }
 // TestPNGScale: Options.Scale zooms a whole PNG, text and lines included
 // (the dpi it was first built on grew the canvas and spread the layout
 // but left text and lines at scale 1: the title's height stayed the same
-// and the dark pixels grew ~1.5x); the child-process worker gets the
+// and the dark pixels grew 1.24x); the child-process worker gets the
 // scale and its bound; Config.MaxPNGPixels bounds the zoom; DOT and SVG do not change;
 // the scale is bounded.
 func TestPNGScale(t *testing.T) {
