@@ -184,7 +184,7 @@
   }
 
   // exportPNG draws the last picture (the server's SVG, legend included)
-  // at twice the size of /graph.png (one pixel per point), in this
+  // at two pixels per point of the SVG's view box, in this
   // browser, and downloads it. Canvases are bounded: a huge drawing gets
   // the largest scale that fits 16384 pixels a side and 120 megapixels.
   async function exportPNG() {
