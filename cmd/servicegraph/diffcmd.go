@@ -29,6 +29,7 @@ const formatJSON = "json"
 type diffFlags struct {
 	out, format, rankdir, label string
 	thresholds                  graph.Thresholds
+	scale                       float64
 	timeout                     time.Duration
 	files                       []string
 }
@@ -103,6 +104,7 @@ func parseDiffFlags(args []string, stdout io.Writer) (diffFlags, error) {
 	fs.Float64Var(&fl.thresholds.ErrorPoints, "error-change", graph.DefaultThresholds.ErrorPoints, "change of the error percentage, in points, from which it is changed")
 	fs.Float64Var(&fl.thresholds.Latency, "latency-change", graph.DefaultThresholds.Latency, "relative change of p95 (else mean) latency or async delay from which it is changed")
 	fs.DurationVar(&fl.timeout, "timeout", time.Minute, "layout deadline")
+	fs.Float64Var(&fl.scale, "scale", 2, fmt.Sprintf("PNG zoom, 1 to %d (text included; DOT, SVG and JSON ignore it)", picture.MaxScale))
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: servicegraph diff [flags] OLD NEW\n\n%s%s: what changed from OLD (the baseline) to NEW.\n"+
@@ -125,7 +127,7 @@ func (fl diffFlags) check() (string, picture.Options, error) {
 	var errs []error
 	format, err := fl.pickFormat()
 	errs = append(errs, err)
-	opts := picture.Options{RankDir: fl.rankdir, Label: fl.label}
+	opts := picture.Options{RankDir: fl.rankdir, Label: fl.label, Scale: fl.scale}
 	if err := opts.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("-%w", err))
 	}

@@ -36,6 +36,7 @@ type renderFlags struct {
 	depth                                int
 	depthSet                             bool
 	cycles                               bool
+	scale                                float64
 	timeout                              time.Duration
 	files                                []string
 }
@@ -109,6 +110,7 @@ func parseRenderFlags(args []string, stdout io.Writer) (renderFlags, error) {
 	fs.BoolVar(&fl.cycles, "cycles", false, "draw only the edges on a cycle (self-loops and strongly connected services)")
 	fs.StringVar(&fl.kinds, "kinds", "", "edge kinds to draw (comma list of call,messaging_system,span_link,database,virtual_node); default all")
 	fs.DurationVar(&fl.timeout, "timeout", time.Minute, "layout deadline")
+	fs.Float64Var(&fl.scale, "scale", 2, fmt.Sprintf("PNG zoom, 1 to %d (text included; DOT and SVG ignore it)", picture.MaxScale))
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: servicegraph render [flags] FILE...\n\nDraw OTLP/JSON trace files offline as DOT, SVG or PNG (one ExportTraceServiceRequest\nper file or per line; - reads stdin), with the service's pairing and link resolution.\n\nFlags:\n")
@@ -128,7 +130,7 @@ func (fl renderFlags) check() (picture.Format, picture.Options, graph.Query, err
 	var errs []error
 	f, err := fl.pickFormat()
 	errs = append(errs, err)
-	opts := picture.Options{RankDir: fl.rankdir}
+	opts := picture.Options{RankDir: fl.rankdir, Scale: fl.scale}
 	if err := opts.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("-%w", err))
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,6 +76,8 @@ func TestRenderCommand(t *testing.T) {
 			"servicegraph: -direction upstream needs -service: it walks from that service" + usage},
 		{"unknown service", []string{"-format", "dot", "-service", "nosuch", calls}, exitFailure,
 			`servicegraph: -service "nosuch": no such service in the input` + "\n"},
+		{"scale out of range", []string{"-format", "png", "-scale", "5", calls}, exitUsage,
+			"servicegraph: -scale must be from 1 to 4, got 5" + usage},
 		{"timeout", []string{"-format", "svg", "-timeout", "1ns", calls}, exitFailure,
 			"servicegraph: drawing took too long: not done after 1ns (9 nodes, 8 edges); " + hint + "\n"},
 	}
@@ -99,6 +103,23 @@ func TestRenderCommand(t *testing.T) {
 		want := []string{`"checkout" -> "payments"`, `"frontend" -> "checkout"`, `"user" -> "frontend"`}
 		if !slices.Equal(edges, want) {
 			t.Fatalf("edges %q, want %q", edges, want)
+		}
+	})
+	t.Run("png at -scale 1 and the default 2", func(t *testing.T) {
+		size := func(args ...string) image.Config {
+			stdout, stderr, code := runMain(t, append([]string{"render", "-format", "png", "-service", "checkout", "-depth", "1"}, append(args, calls)...)...)
+			if code != exitOK || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			c, err := png.DecodeConfig(strings.NewReader(stdout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		one, two := size("-scale", "1"), size()
+		if dw, dh := two.Width-2*one.Width, two.Height-2*one.Height; dw < -2 || dw > 2 || dh < -2 || dh > 2 {
+			t.Errorf("default %dx%d, -scale 1 %dx%d: want twice", two.Width, two.Height, one.Width, one.Height)
 		}
 	})
 	t.Run("dot to stdout", func(t *testing.T) {
