@@ -6,10 +6,12 @@ package grafana_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +28,9 @@ const (
 	nodeGraphAPI = "hamedkarbasi93-nodegraphapi-datasource"
 	infinity     = "yesoreyeram-infinity-datasource"
 	apiURL       = "http://127.0.0.1:8080"
+	diffUID      = "servicegraph-nodegraph-diff"
+	// diffQuery is the "What changed" panel's query string.
+	diffQuery = "from=${__from}&to=${__to}&service=${service:percentencode}&depth=${depth}&baseline_from=${baseline_from:percentencode}"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -53,14 +58,22 @@ type target struct {
 	RootSelector    string `json:"root_selector"`
 }
 
+type panel struct {
+	Type        string
+	Title       string
+	Description string
+	Datasource  struct{ Type, UID string }
+	Targets     []target
+	Options     struct {
+		Nodes struct {
+			Arcs []struct{ Field, Color string }
+		}
+	}
+}
+
 type dashboard struct {
-	UID    string `json:"uid"`
-	Panels []struct {
-		Type       string
-		Title      string
-		Datasource struct{ Type, UID string }
-		Targets    []target
-	} `json:"panels"`
+	UID        string  `json:"uid"`
+	Panels     []panel `json:"panels"`
 	Templating struct {
 		List []struct{ Name, Type string } `json:"list"`
 	} `json:"templating"`
@@ -118,22 +131,27 @@ func load(t *testing.T) (map[string]datasource, dashboard) {
 
 func TestProvisioning(t *testing.T) {
 	ds, d := load(t)
-	types := map[string]datasource{}
-	for _, x := range ds {
-		types[x.Type] = x
+	if len(ds) != 3 {
+		t.Errorf("%d datasources, want 3: %+v", len(ds), ds)
 	}
-	if n := types[nodeGraphAPI]; n.JSONData["url"] != apiURL || n.Access != "proxy" {
-		t.Errorf("Node Graph API datasource %+v: want access proxy and jsonData.url %s", n, apiURL)
+	for uid, want := range map[string]struct{ name, url string }{
+		"servicegraph-nodegraph": {"servicegraph", apiURL},
+		diffUID:                  {"servicegraph (diff)", apiURL + "/diff"},
+	} {
+		if n := ds[uid]; n.Name != want.name || n.Type != nodeGraphAPI || n.JSONData["url"] != want.url || n.Access != "proxy" {
+			t.Errorf("Node Graph API datasource %s: %+v: want name %q, access proxy and jsonData.url %s", uid, n, want.name, want.url)
+		}
 	}
-	if inf := types[infinity]; inf.URL != apiURL || !strings.Contains(strings.Join(anyStrings(inf.JSONData["allowedHosts"]), " "), apiURL) {
+	if inf := ds["servicegraph-infinity"]; inf.Type != infinity || inf.URL != apiURL ||
+		!strings.Contains(strings.Join(anyStrings(inf.JSONData["allowedHosts"]), " "), apiURL) {
 		t.Errorf("Infinity datasource %+v: want url and allowedHosts %s", inf, apiURL)
 	}
-	vars := map[string]bool{}
+	vars := map[string]string{}
 	for _, v := range d.Templating.List {
-		vars[v.Name] = true
+		vars[v.Name] = v.Type
 	}
-	if !vars["service"] || !vars["depth"] {
-		t.Errorf("dashboard variables %v: want service and depth", vars)
+	if vars["service"] == "" || vars["depth"] == "" || vars["baseline_from"] != "textbox" {
+		t.Errorf("dashboard variables %v: want service, depth and the textbox baseline_from", vars)
 	}
 	graphs := 0
 	for _, p := range d.Panels {
@@ -152,15 +170,50 @@ func TestProvisioning(t *testing.T) {
 			}
 		}
 	}
-	if graphs != 2 {
-		t.Errorf("%d node graph panels, want 2", graphs)
+	if graphs != 3 {
+		t.Errorf("%d node graph panels, want 3", graphs)
 	}
+	// The diff panel: its datasource, its query, the status arcs in the
+	// API's colours, and a description that explains them.
+	p := diffPanel(t, d)
+	if p.Type != "nodeGraph" || p.Datasource.UID != diffUID || len(p.Targets) != 1 || p.Targets[0].QueryText != diffQuery ||
+		p.Targets[0].Datasource.UID != diffUID {
+		t.Errorf("What changed panel %+v: want a nodeGraph of %s with query %s", p, diffUID, diffQuery)
+	}
+	wantArcs := map[string]string{"arc__added": api.ColourAdded, "arc__removed": api.ColourRemoved,
+		"arc__changed": api.ColourChanged, "arc__same": api.ColourSame}
+	if len(p.Options.Nodes.Arcs) != len(wantArcs) {
+		t.Errorf("What changed arcs %+v, want %v", p.Options.Nodes.Arcs, wantArcs)
+	}
+	for _, a := range p.Options.Nodes.Arcs {
+		if wantArcs[a.Field] != a.Color {
+			t.Errorf("What changed arc %s colour %s, want %s", a.Field, a.Color, wantArcs[a.Field])
+		}
+	}
+	for _, w := range []string{"green " + api.ColourAdded + " added", "red " + api.ColourRemoved + " removed",
+		"orange " + api.ColourChanged + " changed", "grey " + api.ColourSame + " same", "dashed"} {
+		if !strings.Contains(p.Description, w) {
+			t.Errorf("What changed description lacks %q", w)
+		}
+	}
+}
+
+// diffPanel returns the "What changed" panel.
+func diffPanel(t *testing.T, d dashboard) panel {
+	t.Helper()
+	for _, p := range d.Panels {
+		if p.Title == "What changed" {
+			return p
+		}
+	}
+	t.Fatal(`no "What changed" panel`)
+	return panel{}
 }
 
 // TestDashboardQueries runs every query of the dashboard against the API,
 // as the datasources send them, with ${__from}/${__to} in milliseconds.
 func TestDashboardQueries(t *testing.T) {
-	_, d := load(t)
+	ds, d := load(t)
 	now := time.Date(2025, 6, 1, 12, 0, 30, 0, time.UTC)
 	st := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now.Add(-time.Minute) }})
 	shop, mail := st.Node("shop & co", graph.ServiceNode), st.Node("mailer", graph.ServiceNode)
@@ -173,13 +226,14 @@ func TestDashboardQueries(t *testing.T) {
 		fill := strings.NewReplacer(
 			"${__from}", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10),
 			"${__to}", strconv.FormatInt(now.UnixMilli(), 10),
-			"${service:percentencode}", url.QueryEscape(service), "${depth}", "2")
+			"${service:percentencode}", url.QueryEscape(service), "${depth}", "2", "${baseline_from:percentencode}", "")
 		for _, p := range d.Panels {
 			for _, tg := range p.Targets {
 				var targets []string
 				switch tg.Datasource.Type {
-				case nodeGraphAPI: // the plugin sends the query string to both paths
-					targets = []string{tg.FieldAPIURLPath + "?" + fill.Replace(tg.QueryText), tg.DataAPIURLPath + "?" + fill.Replace(tg.QueryText)}
+				case nodeGraphAPI: // the plugin sends the query string to both paths, under its URL
+					base := dsPath(t, ds[tg.Datasource.UID])
+					targets = []string{base + tg.FieldAPIURLPath + "?" + fill.Replace(tg.QueryText), base + tg.DataAPIURLPath + "?" + fill.Replace(tg.QueryText)}
 				case infinity:
 					targets = []string{fill.Replace(tg.URL)}
 				}
@@ -241,4 +295,142 @@ func anyStrings(v any) []string {
 		}
 	}
 	return out
+}
+
+// dsPath is the path of a Node Graph API datasource's URL, which the
+// plugin puts before /api/health and the panel's paths.
+func dsPath(t *testing.T, d datasource) string {
+	t.Helper()
+	raw, _ := d.JSONData["url"].(string)
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		t.Fatalf("datasource %s: url %q: %v", d.UID, raw, err)
+	}
+	return strings.TrimSuffix(u.Path, "/")
+}
+
+// TestDashboardDiffPanel answers "what changed since last week's review?"
+// as the "What changed" panel asks it: the provisioned diff datasource's
+// Save & Test, then its query string with Grafana's variables filled in,
+// against constructed windows; the rows' statuses and colours are exact.
+//
+//	                    last week's window   the window before   the current hour
+//	shop & co→mailer    10 (messaging)       40                  10
+//	shop & co→legacy    10                   -                   -
+//	shop & co→search    -                    -                   5
+//
+// shop & co's 15 requests are 62.5 % fewer than the window before's 40
+// (changed) and 25 % fewer than last week's 20 (same).
+func TestDashboardDiffPanel(t *testing.T) {
+	ds, d := load(t)
+	p := diffPanel(t, d)
+	now := time.Date(2025, 6, 1, 12, 0, 30, 0, time.UTC)
+	clock := now
+	cfg := graph.NewDefaultConfig()
+	cfg.Retention = 8 * 24 * time.Hour
+	st := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return clock }})
+	shop, mail := st.Node("shop & co", graph.ServiceNode), st.Node("mailer", graph.ServiceNode)
+	legacy, search := st.Node("legacy", graph.ServiceNode), st.Node("search", graph.ServiceNode)
+	observe := func(ago time.Duration, server graph.NodeID, k graph.Kind, n int) {
+		clock = now.Add(-ago)
+		st.Observe(slices.Repeat([]graph.Observation{{Client: shop, Server: server, Kind: k}}, n), nil)
+	}
+	week := 7 * 24 * time.Hour
+	observe(week+30*time.Minute, mail, graph.Messaging, 10)
+	observe(week+30*time.Minute, legacy, graph.Call, 10)
+	observe(90*time.Minute, mail, graph.Messaging, 40)
+	observe(30*time.Minute, mail, graph.Messaging, 10)
+	observe(30*time.Minute, search, graph.Call, 5)
+	clock = now
+	s, err := api.New(api.NewDefaultConfig(), api.Settings{Now: func() time.Time { return now }}, api.Sources{Graph: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := dsPath(t, ds[p.Datasource.UID])
+	get := func(target string) []byte {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", target, rec.Code, rec.Body)
+		}
+		return rec.Body.Bytes()
+	}
+	get(base + "/api/health") // Save & Test
+
+	type row struct{ Status, Colour, Dash string }
+	for _, tc := range []struct {
+		name, baseline string
+		nodes, edges   map[string]row
+	}{
+		{"window before", "", map[string]row{
+			"shop & co": {"changed", api.ColourChanged, ""}, "mailer": {"changed", api.ColourChanged, ""},
+			"search": {"added", api.ColourAdded, ""},
+		}, map[string]row{
+			"shop & co>mailer": {"changed", api.ColourChanged, "6 4"}, "shop & co>search": {"added", api.ColourAdded, ""},
+		}},
+		{"last week's review", "2025-05-25T11:00:30Z", map[string]row{
+			"shop & co": {"same", api.ColourSame, ""}, "mailer": {"same", api.ColourSame, ""},
+			"legacy": {"removed", api.ColourRemoved, ""}, "search": {"added", api.ColourAdded, ""},
+		}, map[string]row{
+			"shop & co>mailer": {"same", api.ColourSame, "6 4"}, "shop & co>legacy": {"removed", api.ColourRemoved, ""},
+			"shop & co>search": {"added", api.ColourAdded, ""},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := strings.NewReplacer(
+				"${__from}", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10),
+				"${__to}", strconv.FormatInt(now.UnixMilli(), 10),
+				"${service:percentencode}", url.QueryEscape("shop & co"), "${depth}", "1",
+				"${baseline_from:percentencode}", url.QueryEscape(tc.baseline)).Replace(p.Targets[0].QueryText)
+			if strings.Contains(q, "$") {
+				t.Fatalf("query %s: a variable is left", q)
+			}
+			var fields struct {
+				Nodes []struct {
+					Name  string `json:"field_name"`
+					Color string `json:"color"`
+				} `json:"nodes_fields"`
+			}
+			if err := json.Unmarshal(get(base+p.Targets[0].FieldAPIURLPath+"?"+q), &fields); err != nil {
+				t.Fatal(err)
+			}
+			arcs := map[string]string{}
+			for _, f := range fields.Nodes {
+				if strings.HasPrefix(f.Name, "arc__") {
+					arcs[f.Name] = f.Color
+				}
+			}
+			for _, a := range p.Options.Nodes.Arcs {
+				if arcs[a.Field] != a.Color {
+					t.Errorf("field %s: colour %q, the panel's %q", a.Field, arcs[a.Field], a.Color)
+				}
+			}
+			var data struct {
+				Nodes []struct {
+					ID, Subtitle, Color string
+				} `json:"nodes"`
+				Edges []struct {
+					Source, Target, Color, StrokeDasharray string
+					Status                                 string `json:"detail__status"`
+				} `json:"edges"`
+			}
+			if err := json.Unmarshal(get(base+p.Targets[0].DataAPIURLPath+"?"+q), &data); err != nil {
+				t.Fatal(err)
+			}
+			nodes, edges := map[string]row{}, map[string]row{}
+			for _, n := range data.Nodes {
+				nodes[n.ID] = row{n.Subtitle, n.Color, ""}
+			}
+			for _, e := range data.Edges {
+				edges[e.Source+">"+e.Target] = row{e.Status, e.Color, e.StrokeDasharray}
+			}
+			if !maps.Equal(nodes, tc.nodes) {
+				t.Errorf("nodes %v, want %v", nodes, tc.nodes)
+			}
+			if !maps.Equal(edges, tc.edges) {
+				t.Errorf("edges %v, want %v", edges, tc.edges)
+			}
+		})
+	}
 }
