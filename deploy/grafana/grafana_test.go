@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -432,5 +433,60 @@ func TestDashboardDiffPanel(t *testing.T) {
 				t.Errorf("edges %v, want %v", edges, tc.edges)
 			}
 		})
+	}
+}
+
+// TestREADMEDiffSnippets: the README's paste-able datasource and panel
+// for diffs are the provisioned ones (the datasource's host aside).
+func TestREADMEDiffSnippets(t *testing.T) {
+	ds, d := load(t)
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	block := func(lang, start string) string {
+		t.Helper()
+		i := strings.Index(readme, "```"+lang+"\n"+start)
+		if i < 0 {
+			t.Fatalf("README: no %s block starting %q", lang, start)
+		}
+		body := readme[i+len("```"+lang+"\n"):]
+		return body[:strings.Index(body, "```")]
+	}
+	var y struct {
+		Datasources []datasource `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal([]byte(block("yaml", "apiVersion: 1\ndatasources:\n  - name: servicegraph (diff)")), &y); err != nil {
+		t.Fatal(err)
+	}
+	want := ds[diffUID]
+	want.JSONData = map[string]any{"url": "http://servicegraph:8080/diff"}
+	want.Editable = false
+	if len(y.Datasources) != 1 || !reflect.DeepEqual(y.Datasources[0], want) {
+		t.Errorf("README datasource %+v, want %+v", y.Datasources, want)
+	}
+
+	var snippet, provisioned map[string]any
+	if err := json.Unmarshal([]byte(block("json", `{"type": "nodeGraph", "title": "What changed"`)), &snippet); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("dashboards/servicegraph.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all struct{ Panels []map[string]any }
+	if err := json.Unmarshal(raw, &all); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all.Panels {
+		if p["title"] == diffPanel(t, d).Title {
+			provisioned = p
+		}
+	}
+	for _, k := range []string{"type", "title", "datasource", "targets", "options"} {
+		if !reflect.DeepEqual(snippet[k], provisioned[k]) {
+			t.Errorf("README panel %s = %v, the dashboard's %v", k, snippet[k], provisioned[k])
+		}
 	}
 }
