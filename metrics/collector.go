@@ -69,6 +69,7 @@ var (
 	spansReceived   = desc("servicegraph_spans_received_total", "Spans received by pairing, refused ones included.")
 	spansRejected   = desc("servicegraph_spans_rejected_total", "Spans refused, by reason.", "reason")
 	spansDuplicate  = desc("servicegraph_spans_duplicate_total", "Spans already in the span index (retried exports), ignored.")
+	linksToParent   = desc("servicegraph_span_links_to_parent_total", "Resolved span links to the linking span's own parent that made no span_link edge: the parent-child pair made its edge (counted resolved once).")
 	spansRoot       = desc("servicegraph_spans_root_total", "Spans without a parent span id.")
 	spansPaired     = desc("servicegraph_spans_paired_total", "Spans matched with their parent span. Every received span is rejected, duplicate, root, paired, expired (children), dropped (children) or pending (children).")
 	spansSanitised  = desc("servicegraph_spans_sanitised_total", "Spans accepted after a correction, by reason.", "reason")
@@ -136,7 +137,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func describeSelf(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{spansReceived, spansRejected, spansDuplicate, spansSanitised, spansRoot, spansPaired,
+	for _, d := range []*prometheus.Desc{spansReceived, spansRejected, spansDuplicate, linksToParent, spansSanitised, spansRoot, spansPaired,
 		pendingItems, pendingCapacity, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
 		nodesOverflowed, edgesDropped, edgesFolded, historyBuckets, historyBytes, historyEvicted} {
 		ch <- d
@@ -224,6 +225,7 @@ func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
 	counter(spansRejected, p.SpansRejected, "invalid_id")
 	counter(spansRejected, p.SpansNodeOverflow, "node_id_overflow")
 	counter(spansDuplicate, p.SpansDuplicate)
+	counter(linksToParent, p.LinksToParent)
 	counter(spansSanitised, p.SpansSanitised, "end_before_start")
 	counter(spansRoot, p.SpansRoot)
 	counter(spansPaired, p.SpansPaired)

@@ -24,6 +24,9 @@ type fidelityCase struct {
 	edges []string              // edgesOf
 	links []string              // linksOf
 	hists []string              // histsOf, when set
+	// toParent is Stats.LinksToParent: links to the span's own parent
+	// that made no edge.
+	toParent uint64
 }
 
 // feeds are the two ways a request reaches pairing: pdata and protobuf.
@@ -93,7 +96,11 @@ func runFidelity(t *testing.T, tests []fidelityCase) {
 							t.Errorf("histograms:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(tc.hists, "\n     "))
 						}
 					}
-					checkAccounting(t, p.Stats())
+					st := p.Stats()
+					if st.LinksToParent != tc.toParent {
+						t.Errorf("links to the own parent without an edge: %d, want %d", st.LinksToParent, tc.toParent)
+					}
+					checkAccounting(t, st)
 				})
 			}
 		}
@@ -109,13 +116,13 @@ func TestLinkToOwnParent(t *testing.T) {
 			{svc: "orders", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindProducer, startMs: 10, end: 12},
 			{svc: "billing", trace: 1, id: 3, parent: 2, kind: ptrace.SpanKindConsumer, startMs: 20, end: 30, links: [][2]byte{{1, 2}}},
 		}, edges: []string{"orders>billing:messaging_system 1/0", "user>orders:virtual_node 1/0"},
-			links: []string{"billing resolved 1"}},
+			links: []string{"billing resolved 1"}, toParent: 1},
 		{name: "server linking its parent client", spans: []sp{
 			{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 50},
 			{svc: "web", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindClient, startMs: 10, end: 40},
 			{svc: "api", trace: 1, id: 3, parent: 2, kind: ptrace.SpanKindServer, startMs: 15, end: 35, links: [][2]byte{{1, 2}}},
 		}, edges: []string{"user>web:virtual_node 1/0", "web>api:call 1/0"},
-			links: []string{"api resolved 1"}},
+			links: []string{"api resolved 1"}, toParent: 1},
 		{name: "a link to a parent the pair makes no edge with counts", spans: []sp{
 			{svc: "saga", trace: 1, id: 1, kind: ptrace.SpanKindInternal, end: 50},
 			{svc: "saga", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindInternal, startMs: 60, end: 70, links: [][2]byte{{1, 1}}},

@@ -29,6 +29,7 @@ type shardCounters struct {
 	droppedChildren uint64 // spans dropped waiting for a parent at the cap
 	droppedClients  uint64 // client spans dropped at the cap, or forgotten by the index
 	droppedLinks    uint64 // links dropped waiting for a target at the cap
+	linksToParent   uint64 // resolved links to the span's own parent that made no edge (redundant)
 }
 
 func newShard(cfg Config, idx *index) *shard {
@@ -139,6 +140,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	sh.links.take(&s.key, func(l *waitingLink) {
 		b.w = l.weight // a link's edge counts the linking span's weight
 		if l.toParent && redundant(e, l.meta) {
+			sh.c.linksToParent++
 			b.tally(l.meta.svc(), graph.LinkResolved)
 			return
 		}
@@ -157,6 +159,7 @@ func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch
 	b.w = from.weight
 	if t := sh.idx.findHashed(to, sh.idx.h.key(th, &to.Span)); t != nil {
 		if toParent && redundant(t, meta) {
+			sh.c.linksToParent++
 			b.tally(from.svc, graph.LinkResolved)
 			return
 		}

@@ -31,6 +31,9 @@ type Stats struct {
 	DroppedChildren  uint64 // dropped at max_pending_spans
 	DroppedClients   uint64 // dropped at max_pending_spans, or evicted from the index first
 	DroppedLinks     uint64 // dropped at max_pending_links
+	// LinksToParent counts resolved links to the linking span's own parent
+	// that made no span_link edge: the parent-child pair made its edge.
+	LinksToParent uint64
 }
 
 // Stats returns the current counters; it takes each shard's lock briefly.
@@ -56,6 +59,7 @@ func (p *Processor) Stats() Stats {
 		st.DroppedChildren += sh.c.droppedChildren
 		st.DroppedClients += sh.c.droppedClients
 		st.DroppedLinks += sh.c.droppedLinks
+		st.LinksToParent += sh.c.linksToParent
 		sh.mu.Unlock()
 	}
 	return st
