@@ -28,12 +28,14 @@ const (
 	// gzipped scrape is ~10 MB, an /api/graph/data answer ~31 MB).
 	DefaultReadMaxStaleness       = time.Second
 	DefaultReadCacheBytes   int64 = 128 << 20
-	// DefaultReadBudget holds the heavy reads to a quarter of a core: on
-	// the loaded 2-core bench VM, with the read cache, it brought the
-	// export p99 while /metrics and /api/graph/data were hammered from a
-	// median 6.5x idle to 2.5x (README, "Steady state"); a 100k-edge
-	// gzipped scrape then takes ~3 s.
-	DefaultReadBudget     = 250 * time.Millisecond
+	// DefaultReadBudget is off. 250ms (a quarter of a core) brought the
+	// export p99 while /metrics and /api/graph/data were hammered on the
+	// loaded 2-core bench VM from a median 6.5x idle to 2.5x (README,
+	// "Steady state"), but two concurrent plain-text scrapes at 100k edges
+	// were then cut mid-body in a loaded CI run (e2e
+	// TestAttackGraphScrapeAtEdgeCap), even with pauses moving the write
+	// deadline: opt in until that is understood.
+	DefaultReadBudget     = 0
 	DefaultMaxConnections = 1024
 )
 
