@@ -31,10 +31,11 @@ const (
 	// DefaultReadBudget is off. 250ms (a quarter of a core) brought the
 	// export p99 while /metrics and /api/graph/data were hammered on the
 	// loaded 2-core bench VM from a median 6.5x idle to 2.5x (README,
-	// "Steady state"), but two concurrent plain-text scrapes at 100k edges
-	// were then cut mid-body in a loaded CI run (e2e
-	// TestAttackGraphScrapeAtEdgeCap), even with pauses moving the write
-	// deadline: opt in until that is understood.
+	// "Steady state"). Two concurrent plain-text scrapes at 100k edges
+	// were cut mid-body in loaded runs (e2e TestAttackGraphScrapeAtEdgeCap)
+	// with and without it: the server's write timeout bounded the whole
+	// answer, now progressDeadline bounds each write. The default stays off
+	// until a full run with the budget on confirms that.
 	DefaultReadBudget     = 0
 	DefaultMaxConnections = 1024
 )

@@ -27,22 +27,17 @@ import (
 // snapshot they read is immutable; no lock is held across a write), each
 // pause at most maxReadPause, and all its pauses at most perRead (a third
 // of Config.RequestTimeout): past that it runs unpaced, its use still
-// charged to the others. Each pause moves the connection's write deadline
-// (writeTimeout from the read's start) later by as long, so that pacing
-// never cuts an answer short: a paced read has as long to write as an
-// unpaced one (a 100k-edge scrape was cut mid-body without it). Credit saved while reads are idle is at most
+// charged to the others. The write deadline follows the answer's progress
+// (progressDeadline), so a pause of at most maxReadPause between writes
+// cannot cut it. Credit saved while reads are idle is at most
 // burst, so an occasional read (one scrape, a dashboard refresh) is not
 // slowed.
 type readBudget struct {
 	perSecond time.Duration // serving time allowed per second
 	perRead   time.Duration // most pausing one read does
-	// writeTimeout is the server's write deadline after a request's
-	// headers (http.Server.WriteTimeout): a paced read's is moved by its
-	// pauses. 0: deadlines are left alone.
-	writeTimeout time.Duration
-	burst        time.Duration
-	now          func() time.Time
-	sleep        func(ctx context.Context, d time.Duration)
+	burst     time.Duration
+	now       func() time.Time
+	sleep     func(ctx context.Context, d time.Duration)
 
 	paused     prometheus.Counter // seconds
 	pauses     prometheus.Counter
@@ -64,14 +59,13 @@ const (
 	minReadPause = time.Millisecond
 )
 
-func newReadBudget(perSecond, perRead, writeTimeout time.Duration, now func() time.Time, reg prometheus.Registerer) (*readBudget, error) {
+func newReadBudget(perSecond, perRead time.Duration, now func() time.Time, reg prometheus.Registerer) (*readBudget, error) {
 	b := &readBudget{
-		perSecond:    perSecond,
-		perRead:      perRead,
-		writeTimeout: writeTimeout,
-		burst:        perSecond / 4,
-		now:          now,
-		sleep:        sleepCtx,
+		perSecond: perSecond,
+		perRead:   perRead,
+		burst:     perSecond / 4,
+		now:       now,
+		sleep:     sleepCtx,
 		paused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "servicegraph_read_budget_paused_seconds_total",
 			Help: "Time the reads of /metrics, /api/graph/data, /nodes and /edges paused to stay within read_budget.",
@@ -123,24 +117,14 @@ type pacer struct {
 	ctx    context.Context
 	last   time.Time
 	paused time.Duration // so far, at most b.perRead
-	// rc, deadline: the response whose write deadline the pauses move,
-	// and that deadline (nil rc: none).
-	rc       *http.ResponseController
-	deadline time.Time
 }
 
-// pacer starts measuring a read now; w (nil: none) is the response whose
-// write deadline its pauses move.
-func (b *readBudget) pacer(ctx context.Context, w http.ResponseWriter) *pacer {
+// pacer starts measuring a read now.
+func (b *readBudget) pacer(ctx context.Context) *pacer {
 	if b == nil {
 		return &pacer{}
 	}
-	p := &pacer{b: b, ctx: ctx, last: b.now()}
-	if w != nil && b.writeTimeout > 0 {
-		// The connection's deadline is on the wall clock, not b.now.
-		p.rc, p.deadline = http.NewResponseController(w), time.Now().Add(b.writeTimeout)
-	}
-	return p
+	return &pacer{b: b, ctx: ctx, last: b.now()}
 }
 
 // piece charges the time since the previous piece (or the start) and
@@ -156,10 +140,6 @@ func (p *pacer) piece() {
 		p.b.paused.Add(d.Seconds())
 		p.b.sleep(p.ctx, d)
 		now = p.b.now()
-		if p.rc != nil {
-			p.deadline = p.deadline.Add(d)
-			_ = p.rc.SetWriteDeadline(p.deadline) // not supported (a test's recorder): nothing to move
-		}
 	}
 	p.last = now
 }

@@ -97,7 +97,10 @@ func (s *Server) routes() http.Handler {
 		if s.cfg.TLS.HealthWithoutClientCert && !rt.open {
 			h = requireClientCert(h, out)
 		}
-		mux.Handle(rt.pattern, s.metrics.instrument(rt.name, h))
+		// The server's WriteTimeout bounds a write without progress, not
+		// a whole answer; at most 10 of them in all.
+		wt := s.cfg.ReadHeaderTimeout + s.cfg.RequestTimeout
+		mux.Handle(rt.pattern, s.metrics.instrument(rt.name, progressDeadline(h, wt, 10*wt)))
 	}
 	return secure(mux)
 }

@@ -101,7 +101,7 @@ func New(cfg Config, set Settings, src Sources) (*Server, error) {
 	if cfg.ReadMaxStaleness > 0 || cfg.ReadBudget > 0 {
 		var budget *readBudget
 		if cfg.ReadBudget > 0 {
-			if budget, err = newReadBudget(cfg.ReadBudget, cfg.RequestTimeout/3, cfg.ReadHeaderTimeout+cfg.RequestTimeout, set.Now, set.Registerer); err != nil {
+			if budget, err = newReadBudget(cfg.ReadBudget, cfg.RequestTimeout/3, set.Now, set.Registerer); err != nil {
 				return nil, fmt.Errorf("api: register metrics: %w", err)
 			}
 		}
