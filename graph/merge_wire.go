@@ -3,8 +3,8 @@ package graph
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"io"
+	"slices"
 	"time"
 )
 

@@ -88,12 +88,12 @@ type Store struct {
 	dropped     uint64    // observations of edges past MaxEdges
 	overflowID  NodeID
 	hasOverflow bool
-	edgesFolded uint64    // saved edges summed into another at restore
+	edgesFolded uint64 // saved edges summed into another at restore
 	// floors are first-seen times of edges not seen yet, learnt from
 	// other instances (FloorFirstSeen); at most MaxEdges.
 	floors        map[edgeName]int64
 	floorsDropped uint64
-	base        *Snapshot // the graph restored after an unclean stop, or nil
+	base          *Snapshot // the graph restored after an unclean stop, or nil
 
 	// History accounts. Changed with an edge's lock held (the snapshot
 	// builder trims with only that lock), so atomic.

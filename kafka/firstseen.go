@@ -127,7 +127,6 @@ type FirstSeen struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	done   bool
-
 }
 
 // firstSeenOps are the op label's values, with their counters.

@@ -20,7 +20,7 @@ type fsClock struct {
 	t  time.Time
 }
 
-func (c *fsClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fsClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fsClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 var fsT0 = time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
