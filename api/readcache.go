@@ -14,6 +14,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/servicegraph/servicegraph/internal/acceptenc"
 )
 
 // readCache keeps the encoded answers of the heavy read routes (/metrics,
@@ -180,7 +182,7 @@ func (c *readCache) wrap(name string, next http.Handler, version func(*http.Requ
 	hit, revalidated, shared := c.requests.WithLabelValues(name, readHit), c.requests.WithLabelValues(name, readRevalidated), c.requests.WithLabelValues(name, readShared)
 	miss, bypass, tooLarge := c.requests.WithLabelValues(name, readMiss), c.requests.WithLabelValues(name, readBypass), c.tooLarge.WithLabelValues(name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
+		gz := acceptenc.Gzip(r.Header.Get("Accept-Encoding"))
 		if r.Method != http.MethodGet || c.maxAge == 0 || noCache(r.Header) || (!gz && !identity) {
 			bypass.Inc()
 			c.stream(w, r, next)
@@ -459,26 +461,4 @@ func noCache(h http.Header) bool {
 		}
 	}
 	return strings.EqualFold(strings.TrimSpace(h.Get("Pragma")), "no-cache")
-}
-
-// acceptsGzip reports whether an Accept-Encoding header value accepts gzip
-// (or any coding) with a non-zero quality.
-func acceptsGzip(v string) bool {
-	for part := range strings.SplitSeq(v, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		coding = strings.ToLower(strings.TrimSpace(coding))
-		if coding != "gzip" && coding != "*" {
-			continue
-		}
-		q := 1.0
-		for p := range strings.SplitSeq(params, ";") {
-			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-		}
-		return q > 0
-	}
-	return false
 }

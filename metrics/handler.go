@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/acceptenc"
 	"github.com/servicegraph/servicegraph/internal/logging"
 )
 
@@ -143,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Accept-Encoding")
 	w.Header().Set("Content-Type", string(format))
 	var out io.Writer = w
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if acceptenc.Gzip(r.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
 		gz, _ := h.gzips.Get().(*gzip.Writer)
 		if gz == nil {
@@ -221,26 +221,4 @@ func (h *Handler) prepare(snap *graph.Snapshot) (*series, [][]byte, *bases) {
 	h.snap, h.series, h.les, h.base = snap, sr, les, b
 	h.mu.Unlock()
 	return sr, les, b
-}
-
-// acceptsGzip reports whether an Accept-Encoding header value accepts gzip
-// (or any coding) with a non-zero quality.
-func acceptsGzip(v string) bool {
-	for part := range strings.SplitSeq(v, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		coding = strings.ToLower(strings.TrimSpace(coding))
-		if coding != "gzip" && coding != "*" {
-			continue
-		}
-		q := 1.0
-		for p := range strings.SplitSeq(params, ";") {
-			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-		}
-		return q > 0
-	}
-	return false
 }
