@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -42,23 +40,8 @@ func (s *Server) renderDiff(r *http.Request, f picture.Format) apiFuncResult {
 		return apiFuncResult{err: errNoRenderer}
 	}
 	v := d.View()
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
 	width := s.src.Graph.Snapshot().BucketWidth
-	out, err := s.src.Renderer.Render(ctx, diffRenderKey(d, v, dq, width, f, o.RankDir), v, f, picture.Options{RankDir: o.RankDir, Scale: o.Scale, Diff: d})
-	switch {
-	case err == nil:
-		return apiFuncResult{body: out, contentType: f.ContentType()}
-	case errors.Is(err, picture.ErrTooLarge), errors.Is(err, picture.ErrTimeout):
-		return apiFuncResult{err: fmt.Errorf("%w; %s", err, picture.HintURL)}
-	case errors.Is(err, context.DeadlineExceeded):
-		return apiFuncResult{err: fmt.Errorf("%w: the request timeout of %s passed; %s", picture.ErrTimeout, s.cfg.RequestTimeout, picture.HintURL)}
-	case r.Context().Err() != nil:
-		return apiFuncResult{err: errCancelled}
-	default:
-		return apiFuncResult{err: &internalError{msg: "drawing failed; see the server log",
-			cause: fmt.Errorf("draw diff %s of %d nodes and %d edges: %w", f, len(v.Nodes), len(v.Edges), err)}}
-	}
+	return s.draw(r, "diff ", diffRenderKey(d, v, dq, width, f, o.RankDir), v, f, picture.Options{RankDir: o.RankDir, Scale: o.Scale, Diff: d})
 }
 
 // diffRenderKey identifies what a diff's picture shows, as renderKey does

@@ -81,22 +81,29 @@ func (s *Server) renderHandler(f picture.Format) apiFunc {
 		if s.src.Renderer == nil {
 			return apiFuncResult{err: errNoRenderer}
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-		defer cancel()
-		out, err := s.src.Renderer.Render(ctx, renderKey(v, q, snap.BucketWidth, f, o.RankDir), v, f, o)
-		switch {
-		case err == nil:
-			return apiFuncResult{body: out, contentType: f.ContentType()}
-		case errors.Is(err, picture.ErrTooLarge), errors.Is(err, picture.ErrTimeout):
-			return apiFuncResult{err: fmt.Errorf("%w; %s", err, picture.HintURL)}
-		case errors.Is(err, context.DeadlineExceeded):
-			return apiFuncResult{err: fmt.Errorf("%w: the request timeout of %s passed; %s", picture.ErrTimeout, s.cfg.RequestTimeout, picture.HintURL)}
-		case r.Context().Err() != nil:
-			return apiFuncResult{err: errCancelled}
-		default:
-			return apiFuncResult{err: &internalError{msg: "drawing failed; see the server log",
-				cause: fmt.Errorf("draw %s of %d nodes and %d edges: %w", f, len(v.Nodes), len(v.Edges), err)}}
-		}
+		return s.draw(r, "", renderKey(v, q, snap.BucketWidth, f, o.RankDir), v, f, o)
+	}
+}
+
+// draw renders v (what is a word for the log: "" or "diff ") within the
+// request timeout and maps the renderer's errors to the API's answers, for
+// the view and diff pictures alike.
+func (s *Server) draw(r *http.Request, what, key string, v *graph.View, f picture.Format, o picture.Options) apiFuncResult {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	out, err := s.src.Renderer.Render(ctx, key, v, f, o)
+	switch {
+	case err == nil:
+		return apiFuncResult{body: out, contentType: f.ContentType()}
+	case errors.Is(err, picture.ErrTooLarge), errors.Is(err, picture.ErrTimeout):
+		return apiFuncResult{err: fmt.Errorf("%w; %s", err, picture.HintURL)}
+	case errors.Is(err, context.DeadlineExceeded):
+		return apiFuncResult{err: fmt.Errorf("%w: the request timeout of %s passed; %s", picture.ErrTimeout, s.cfg.RequestTimeout, picture.HintURL)}
+	case r.Context().Err() != nil:
+		return apiFuncResult{err: errCancelled}
+	default:
+		return apiFuncResult{err: &internalError{msg: "drawing failed; see the server log",
+			cause: fmt.Errorf("draw %s%s of %d nodes and %d edges: %w", what, f, len(v.Nodes), len(v.Edges), err)}}
 	}
 }
 

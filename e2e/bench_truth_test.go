@@ -20,28 +20,7 @@ import (
 // that every edge on /metrics (call, messaging, link, database, virtual;
 // counts and failed) equals the truth, our user → X edges aside.
 func TestBenchTruth(t *testing.T) {
-	benchDir, err := filepath.Abs("../../shared/bench")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(benchDir, "gen"))
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("../shared/bench not found beside the checkout: %v", err)
-		}
-		t.Skip("../shared/bench not found beside the checkout")
-	}
-	tmp := t.TempDir()
-	gen := filepath.Join(tmp, "gen")
-	build := exec.Command("go", "build", "-o", gen, "./gen")
-	build.Dir = benchDir
-	build.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build gen: %v\n%s", err, out)
-	}
-	wl := filepath.Join(tmp, "workload.otlp")
-	if out, err := exec.Command(gen, "-seed", "3", "-services", "20", "-traces", "3000", "-batch", "256", "-out", wl).CombinedOutput(); err != nil {
-		t.Fatalf("gen: %v\n%s", err, out)
-	}
+	wl, _ := genBenchWorkload(t, "-seed", "3", "-services", "20", "-traces", "3000", "-batch", "256")
 	recs, err := workload.ReadAll(wl)
 	if err != nil {
 		t.Fatal(err)
@@ -89,4 +68,36 @@ func TestBenchTruth(t *testing.T) {
 // metricEdges reads the edges off /metrics in truth form, without user → X.
 func metricEdges(t *testing.T, s *service) []workload.Edge {
 	return workload.FromMetrics(s.metrics(t))
+}
+
+// genBenchWorkload builds ../shared/bench/gen and writes a workload with
+// the given generator flags (and its .truth.json beside it) in a temporary
+// folder: its path and what gen printed. Without ../shared/bench it skips,
+// or fails in CI.
+func genBenchWorkload(t *testing.T, args ...string) (string, []byte) {
+	t.Helper()
+	benchDir, err := filepath.Abs("../../shared/bench")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(benchDir, "gen"))
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("../shared/bench not found beside the checkout: %v", err)
+		}
+		t.Skip("../shared/bench not found beside the checkout")
+	}
+	tmp := t.TempDir()
+	gen := filepath.Join(tmp, "gen")
+	build := exec.Command("go", "build", "-o", gen, "./gen")
+	build.Dir = benchDir
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build gen: %v\n%s", err, out)
+	}
+	wl := filepath.Join(tmp, "workload.otlp")
+	out, err := exec.Command(gen, append(args, "-out", wl)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	return wl, out
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -41,29 +40,8 @@ type kafkaWorkload struct {
 // truth included) and splits its requests by trace.
 func genKafkaWorkload(t *testing.T, traces int) *kafkaWorkload {
 	t.Helper()
-	benchDir, err := filepath.Abs("../../shared/bench")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(benchDir, "gen"))
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("../shared/bench not found beside the checkout: %v", err)
-		}
-		t.Skip("../shared/bench not found beside the checkout")
-	}
-	tmp := t.TempDir()
-	gen := filepath.Join(tmp, "gen")
-	build := exec.Command("go", "build", "-o", gen, "./gen")
-	build.Dir = benchDir
-	build.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build gen: %v\n%s", err, out)
-	}
-	wl := filepath.Join(tmp, "workload.otlp")
-	out, err := exec.Command(gen, "-seed", "5", "-services", "12", "-traces", strconv.Itoa(traces), "-batch", "256", "-out", wl).CombinedOutput()
-	if err != nil {
-		t.Fatalf("gen: %v\n%s", err, out)
-	}
+	wl, out := genBenchWorkload(t, "-seed", "5", "-services", "12", "-traces", strconv.Itoa(traces), "-batch", "256")
+	var err error
 	m := regexp.MustCompile(`(\d+) links`).FindSubmatch(out)
 	if m == nil {
 		t.Fatalf("gen printed no link count:\n%s", out)
