@@ -27,12 +27,14 @@ type edge struct {
 	hist          [2]histogram // sync: server, client seconds; async: delay, unused
 	async         [2]histogram // async only: server, client span seconds (nil counts for sync edges)
 	history       history      // oldest first; only the last bucket is mutated
+	ex            Exemplar     // the latest traced occurrence (Value: its weight)
 }
 
 type histogram struct {
 	counts []uint64 // per bound, plus +Inf
 	sum    float64
 	n      uint64
+	ex     Exemplar // the latest traced observation
 }
 
 // Bucket is one time bucket of an edge's history.
@@ -73,6 +75,10 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 	if now > e.last {
 		e.last = now
 	}
+	traced := o.Trace != [16]byte{}
+	if traced {
+		e.ex = exemplarOf(o, 1, now)
+	}
 	main := -1.0
 	for i, v := range o.Seconds {
 		if v < 0 || math.IsNaN(v) {
@@ -85,11 +91,17 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 		h.counts[bucketIndex(cfg.LatencyBuckets, v)]++
 		h.sum += v
 		h.n++
+		if traced {
+			h.ex = exemplarOf(o, v, now)
+		}
 	}
 	if o.AsyncTimed && e.async[0].counts != nil {
 		for i, v := range o.AsyncSeconds {
 			if v >= 0 {
 				e.async[i].add(bucketIndex(cfg.LatencyBuckets, v), v)
+				if traced {
+					e.async[i].ex = exemplarOf(o, v, now)
+				}
 			}
 		}
 	}
@@ -113,6 +125,7 @@ func (e *edge) observeWeighted(o *Observation, now int64, cfg Config) {
 	if now > e.last {
 		e.last = now
 	}
+	e.ex = latest(exemplarOf(o, float64(w), now), e.ex)
 	main := -1.0
 	for i, v := range o.Seconds {
 		if v < 0 || math.IsNaN(v) {
@@ -122,11 +135,13 @@ func (e *edge) observeWeighted(o *Observation, now int64, cfg Config) {
 			main = v
 		}
 		e.hist[i].addN(bucketIndex(cfg.LatencyBuckets, v), v, w)
+		e.hist[i].ex = latest(exemplarOf(o, v, now), e.hist[i].ex)
 	}
 	if o.AsyncTimed && e.async[0].counts != nil {
 		for i, v := range o.AsyncSeconds {
 			if v >= 0 {
 				e.async[i].addN(bucketIndex(cfg.LatencyBuckets, v), v, w)
+				e.async[i].ex = latest(exemplarOf(o, v, now), e.async[i].ex)
 			}
 		}
 	}
@@ -176,6 +191,7 @@ func (e *edge) export(client, server string, width int64, arena *[]uint64) Edge 
 		Client: client, Server: server, Kind: e.key.kind,
 		Count: e.count, Failed: e.failed,
 		FirstSeen: time.Unix(0, e.first), LastSeen: time.Unix(0, e.last),
+		Exemplar: e.ex,
 	}}
 	for i := range e.hist {
 		out.Hist[i] = e.hist[i].export(arena)
@@ -198,5 +214,5 @@ func (h *histogram) export(arena *[]uint64) Histogram {
 	n := len(a)
 	a = append(a, h.counts...)
 	*arena = a
-	return Histogram{Counts: a[n:len(a):len(a)], Sum: h.sum, Count: h.n}
+	return Histogram{Counts: a[n:len(a):len(a)], Sum: h.sum, Count: h.n, Exemplar: h.ex}
 }

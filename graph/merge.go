@@ -124,6 +124,7 @@ type edgeAcc struct {
 	hist        [2]Histogram
 	async       [2]Histogram // EdgeData.AsyncHist
 	buckets     []Bucket     // sorted by start, unique
+	ex          Exemplar     // the latest sample (latest wins)
 }
 
 func (m *merger) addNode(n Node) {
@@ -158,6 +159,7 @@ func (m *merger) addEdge(e *EdgeData) {
 	a.failed += e.Failed
 	a.first = earliest(a.first, e.FirstSeen)
 	a.last = later(a.last, e.LastSeen)
+	a.ex = latest(a.ex, e.Exemplar)
 	for i := range e.Hist {
 		addHist(&a.hist[i], e.Hist[i], m.nbounds)
 		addHist(&a.async[i], e.AsyncHist[i], m.nbounds)
@@ -176,6 +178,7 @@ func (a *edgeAcc) sum(b *edgeAcc, nbounds int) {
 	a.failed += b.failed
 	a.first = earliest(a.first, b.first)
 	a.last = later(a.last, b.last)
+	a.ex = latest(a.ex, b.ex)
 	for i := range b.hist {
 		addHist(&a.hist[i], b.hist[i], nbounds)
 		addHist(&a.async[i], b.async[i], nbounds)
@@ -206,6 +209,7 @@ func addHist(dst *Histogram, h Histogram, nbounds int) {
 	}
 	dst.Sum += h.Sum
 	dst.Count += h.Count
+	dst.Exemplar = latest(dst.Exemplar, h.Exemplar)
 }
 
 // addBucket sums b into the bucket of its start, aligned to width (0:
@@ -233,7 +237,7 @@ func (a *edgeAcc) addBucket(b Bucket, width int64) {
 // data is the summed edge.
 func (a *edgeAcc) data(width int64) *EdgeData {
 	d := &EdgeData{Client: a.key.client, Server: a.key.server, Kind: a.key.kind, Count: a.count, Failed: a.failed,
-		FirstSeen: a.first, LastSeen: a.last, Hist: a.hist, AsyncHist: a.async}
+		FirstSeen: a.first, LastSeen: a.last, Hist: a.hist, AsyncHist: a.async, Exemplar: a.ex}
 	if len(a.buckets) > 0 {
 		d.History, d.Open = historyOf(a.buckets, width)
 	}

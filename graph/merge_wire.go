@@ -41,9 +41,10 @@ func (s *Snapshot) Windowed(from, to time.Time) *Snapshot {
 
 // WriteSnapshot writes s in the state file's format: nodes in s's order,
 // every edge with its totals, histograms, first/last-seen times and
-// buckets (the open one last). ReadSnapshot reads it back. AsyncHist is
-// not carried: the state format (version 1) has no place for it, and no
-// query reads it.
+// buckets (the open one last), and its latest sample (EdgeData.Exemplar;
+// the histograms' exemplars are not carried: /metrics is per instance).
+// ReadSnapshot reads it back. AsyncHist is not carried: the state format
+// (version 1) has no place for it, and no query reads it.
 func WriteSnapshot(w io.Writer, s *Snapshot) error {
 	st := &stateV1{Saved: s.Taken.UnixNano(), BucketWidth: int64(s.BucketWidth), Bounds: s.Bounds,
 		Nodes: make([]stateNode, len(s.Nodes)), Edges: make([]stateEdge, len(s.Edges))}
@@ -69,6 +70,9 @@ func WriteSnapshot(w io.Writer, s *Snapshot) error {
 		}
 		for j, h := range e.Hist {
 			se.Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
+		}
+		if e.Exemplar.Valid() {
+			se.Ex = &stateExemplar{Trace: e.Exemplar.Trace, Span: e.Exemplar.Span, Value: e.Exemplar.Value, Time: e.Exemplar.Time}
 		}
 		st.Edges[i] = se
 	}
@@ -119,6 +123,9 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 			Count: se.Count, Failed: se.Failed, FirstSeen: fromUnixNano(se.First), LastSeen: fromUnixNano(se.Last)}
 		for j, h := range se.Hist {
 			d.Hist[j] = Histogram{Counts: h.Counts, Sum: h.Sum, Count: h.N}
+		}
+		if se.Ex != nil {
+			d.Exemplar = Exemplar{Trace: se.Ex.Trace, Span: se.Ex.Span, Value: se.Ex.Value, Time: se.Ex.Time}
 		}
 		var bs []Bucket
 		for _, b := range se.History {

@@ -88,6 +88,10 @@ type stateEdge struct {
 	Hist           [2]stateHist
 	History        []stateBucket
 	Base           *stateCounters // in a file with HasBase: nil for an edge new since the base
+	// Ex is the edge's latest sample (EdgeData.Exemplar) in a peer's
+	// answer (WriteSnapshot); the state file leaves it out (nil). Older
+	// readers ignore it (gob skips unknown fields).
+	Ex *stateExemplar
 }
 
 // stateBucket is a saved Bucket.

@@ -74,6 +74,9 @@ type EdgeData struct {
 	// taken (zero Start: no history).
 	History History
 	Open    Bucket
+	// Exemplar is the latest traced occurrence (Value: its weight): the
+	// request counter's exemplar and the edge's sample trace.
+	Exemplar Exemplar
 }
 
 // Histogram is a cumulative-since-start histogram. Counts has one entry per
@@ -82,6 +85,8 @@ type Histogram struct {
 	Counts []uint64
 	Sum    float64
 	Count  uint64
+	// Exemplar is the latest traced observation (Value: its seconds).
+	Exemplar Exemplar
 }
 
 // ErrorRate is Failed/Count, 0 for an unused edge.

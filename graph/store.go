@@ -52,6 +52,11 @@ type Observation struct {
 	// adjusted count): its count, failed count and histogram observations
 	// are multiplied by it. 0 means 1.
 	Weight uint32
+	// Trace and Span name a span of the occurrence (pairing's: the
+	// client side's, or a root span's own): the edge keeps the latest as
+	// its exemplars (Exemplar). Zero: none.
+	Trace [16]byte
+	Span  [8]byte
 }
 
 // LinkTally counts link outcomes of one linking service.

@@ -114,7 +114,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 				caller = s.peer
 			}
 			b.observe(graph.Observation{Client: caller, Server: s.svc, Kind: graph.Virtual,
-				Failed: s.failed, Seconds: [2]float64{e.seconds(), -1}})
+				Failed: s.failed, Seconds: [2]float64{e.seconds(), -1}, Trace: s.key.Trace, Span: s.key.Span})
 		}
 	}
 	// s as the parent of spans that came first.
@@ -189,7 +189,7 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 			d := microsSeconds(c.dur)
 			b.w = c.weight
 			b.observe(graph.Observation{Client: graph.NodeID(c.svc), Server: graph.NodeID(c.peer),
-				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{d, d}})
+				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{d, d}, Trace: c.key.Trace, Span: c.key.Span})
 		}
 	})
 	sh.links.expire(linkCutoff, func(w *waitingLink) {
@@ -213,7 +213,9 @@ func redundant(p *entry, child meta) bool {
 }
 
 // observe adds one edge occurrence, of the weight b.w: that of the span
-// whose arrival (or wait's end) completes it.
+// whose arrival (or wait's end) completes it. Its Trace and Span (the
+// edge's exemplar) are the client side's span (parent, producer,
+// linked-to span, expired CLIENT), or a root span's own.
 func (b *batch) observe(o graph.Observation) {
 	o.Weight = b.w
 	b.obs = append(b.obs, o)
@@ -234,7 +236,8 @@ func (b *batch) toPeer(p *entry, c *client, cm meta, cstart, cend int64) bool {
 		return false
 	}
 	b.observe(graph.Observation{Client: p.meta.svc(), Server: graph.NodeID(c.peer), Kind: graph.Kind(c.kind),
-		Failed: p.meta.failed() || cm.failed(), Seconds: [2]float64{seconds(cend - cstart), p.seconds()}})
+		Failed: p.meta.failed() || cm.failed(), Seconds: [2]float64{seconds(cend - cstart), p.seconds()},
+		Trace: p.key.Trace, Span: p.key.Span})
 	p.meta |= metaPaired
 	return true
 }
@@ -243,7 +246,8 @@ func (b *batch) toPeer(p *entry, c *client, cm meta, cstart, cend int64) bool {
 func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
 	ck := cmeta.kind()
 	psvc, csvc := p.meta.svc(), cmeta.svc()
-	o := graph.Observation{Client: psvc, Server: csvc, Failed: p.meta.failed() || cmeta.failed()}
+	o := graph.Observation{Client: psvc, Server: csvc, Failed: p.meta.failed() || cmeta.failed(),
+		Trace: p.key.Trace, Span: p.key.Span}
 	switch pk := p.meta.kind(); {
 	case ck == kindConsumer && pk == kindProducer:
 		o.Kind = graph.Messaging
@@ -286,7 +290,7 @@ func (b *batch) linkedSpan(t *entry, tEnd int64, fromMeta meta, fromStart, fromE
 	}
 	b.observe(graph.Observation{Client: t.meta.svc(), Server: svc, Kind: k,
 		Failed: t.meta.failed() || fromMeta.failed(), Seconds: [2]float64{seconds(fromStart - tEnd), -1},
-		AsyncSeconds: [2]float64{-1, t.seconds()}, AsyncTimed: true})
+		AsyncSeconds: [2]float64{-1, t.seconds()}, AsyncTimed: true, Trace: t.key.Trace, Span: t.key.Span})
 	if fromEnd >= fromStart {
 		b.obs[len(b.obs)-1].AsyncSeconds[0] = seconds(fromEnd - fromStart)
 	}
