@@ -69,9 +69,10 @@ var (
 	spansReceived   = desc("servicegraph_spans_received_total", "Spans received by pairing, refused ones included.")
 	spansRejected   = desc("servicegraph_spans_rejected_total", "Spans refused, by reason.", "reason")
 	spansDuplicate  = desc("servicegraph_spans_duplicate_total", "Spans already in the span index (retried exports), ignored.")
+	spansFiltered   = desc("servicegraph_spans_filtered_total", "Spans dropped by the filter policies (pairing.filter_policies) before pairing, as if never sent.")
 	linksToParent   = desc("servicegraph_span_links_to_parent_total", "Resolved span links to the linking span's own parent that made no span_link edge: the parent-child pair made its edge (counted resolved once).")
 	spansRoot       = desc("servicegraph_spans_root_total", "Spans without a parent span id.")
-	spansPaired     = desc("servicegraph_spans_paired_total", "Spans matched with their parent span. Every received span is rejected, duplicate, root, paired, expired (children), dropped (children) or pending (children).")
+	spansPaired     = desc("servicegraph_spans_paired_total", "Spans matched with their parent span. Every received span is rejected, filtered, duplicate, root, paired, expired (children), dropped (children) or pending (children).")
 	spansSanitised  = desc("servicegraph_spans_sanitised_total", "Spans accepted after a correction, by reason.", "reason")
 	pendingItems    = desc("servicegraph_pending_items", "Items waiting: spans for their parent (children), CLIENT spans for a server side (clients), links for their target (links).", "queue")
 	pendingCapacity = desc("servicegraph_pending_capacity", "Items a pending queue holds at most (--max-pending-spans, --max-pending-links): at it the oldest waiting item is dropped (servicegraph_dropped_total).", "queue")
@@ -137,7 +138,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func describeSelf(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{spansReceived, spansRejected, spansDuplicate, linksToParent, spansSanitised, spansRoot, spansPaired,
+	for _, d := range []*prometheus.Desc{spansReceived, spansRejected, spansDuplicate, spansFiltered, linksToParent, spansSanitised, spansRoot, spansPaired,
 		pendingItems, pendingCapacity, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
 		nodesOverflowed, edgesDropped, edgesFolded, historyBuckets, historyBytes, historyEvicted} {
 		ch <- d
@@ -225,6 +226,7 @@ func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
 	counter(spansRejected, p.SpansRejected, "invalid_id")
 	counter(spansRejected, p.SpansNodeOverflow, "node_id_overflow")
 	counter(spansDuplicate, p.SpansDuplicate)
+	counter(spansFiltered, p.SpansFiltered)
 	counter(linksToParent, p.LinksToParent)
 	counter(spansSanitised, p.SpansSanitised, "end_before_start")
 	counter(spansRoot, p.SpansRoot)

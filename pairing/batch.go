@@ -31,7 +31,8 @@ type batch struct {
 	obs                  []graph.Observation
 	tallies              []graph.LinkTally
 	problems             []problemRec
-	k                    kafkaState // replay.go; zero but for a Kafka record
+	k                    kafkaState  // replay.go; zero but for a Kafka record
+	flt                  filterState // filterwalk.go; used only with filter policies
 }
 
 // linkRef is one link to resolve: the linking span and the link.
@@ -60,6 +61,7 @@ func (b *batch) reset() {
 	b.spans, b.names, b.order, b.refs = b.spans[:0], b.names[:0], b.order[:0], b.refs[:0]
 	b.obs, b.tallies, b.problems, b.w = b.obs[:0], b.tallies[:0], b.problems[:0], 0
 	b.k.reset()
+	b.flt.reset()
 }
 
 // tally counts one link outcome of svc, merging with the previous tally.

@@ -74,6 +74,9 @@ type Config struct {
 	// it, the OpenTelemetry threshold in the span's tracestate (ot=th:)
 	// gives the weight. "" reads no attribute.
 	SpanMultiplierKey string `yaml:"span_multiplier_key"`
+	// FilterPolicies keep or drop spans before pairing (Tempo's
+	// filter_policies; filter.go). None: every span is paired, at no cost.
+	FilterPolicies []FilterPolicy `yaml:"filter_policies"`
 }
 
 // MaxRecentProblems bounds Config.RecentProblems: 10,000 problems hold
@@ -131,6 +134,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max_name_bytes must be at least 16, got %d", c.MaxNameBytes))
 	}
 	if _, err := c.naming(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := newSpanFilter(c.FilterPolicies); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -25,6 +25,9 @@ func (p *Processor) ConsumeTracesProto(_ context.Context, buf []byte) error {
 	if err := tracedecode.Decode(buf, &b.rec); err != nil {
 		return err
 	}
+	if p.filter != nil {
+		p.filterWire(buf, b)
+	}
 	return p.process(b, p.resolve(b))
 }
 

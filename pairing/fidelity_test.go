@@ -27,6 +27,11 @@ type fidelityCase struct {
 	// toParent is Stats.LinksToParent: links to the span's own parent
 	// that made no edge.
 	toParent uint64
+	// mutate changes the request before it is split (attributes the
+	// sp form has no field for); nil: none.
+	mutate func(ptrace.Traces)
+	// filtered is Stats.SpansFiltered for one delivery of each span.
+	filtered uint64
 }
 
 // feeds are the two ways a request reaches pairing: pdata and protobuf.
@@ -69,8 +74,12 @@ func histsOf(s *graph.Snapshot) []string {
 func runFidelity(t *testing.T, tests []fidelityCase) {
 	t.Helper()
 	for _, tc := range tests {
+		td := traces(tc.spans...)
+		if tc.mutate != nil {
+			tc.mutate(td)
+		}
 		for fname, feed := range feeds {
-			for vname, reqs := range variants(traces(tc.spans...)) {
+			for vname, reqs := range variants(td) {
 				t.Run(tc.name+"/"+fname+"/"+vname, func(t *testing.T) {
 					cfg := pairing.NewDefaultConfig()
 					cfg.MaxIndexSpans, cfg.MaxPendingSpans, cfg.MaxPendingLinks, cfg.Shards = 1<<12, 1<<12, 1<<12, 4
@@ -99,6 +108,13 @@ func runFidelity(t *testing.T, tests []fidelityCase) {
 					st := p.Stats()
 					if st.LinksToParent != tc.toParent {
 						t.Errorf("links to the own parent without an edge: %d, want %d", st.LinksToParent, tc.toParent)
+					}
+					wantFiltered := tc.filtered
+					if vname == "delivered-twice" {
+						wantFiltered *= 2
+					}
+					if st.SpansFiltered != wantFiltered {
+						t.Errorf("filtered spans: %d, want %d", st.SpansFiltered, wantFiltered)
 					}
 					checkAccounting(t, st)
 				})

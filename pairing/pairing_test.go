@@ -190,10 +190,10 @@ func TestEdges(t *testing.T) {
 // checkAccounting asserts that every received span is accounted for once.
 func checkAccounting(t *testing.T, st pairing.Stats) {
 	t.Helper()
-	sum := st.SpansRejected + st.SpansNodeOverflow + st.SpansDuplicate + st.SpansRoot + st.SpansPaired + st.ExpiredChildren +
+	sum := st.SpansRejected + st.SpansFiltered + st.SpansNodeOverflow + st.SpansDuplicate + st.SpansRoot + st.SpansPaired + st.ExpiredChildren +
 		st.DroppedChildren + uint64(st.PendingChildren)
 	if sum != st.SpansReceived {
-		t.Errorf("accounting: received %d != rejected+overflow+duplicate+root+paired+expired+dropped+pending = %d (%+v)",
+		t.Errorf("accounting: received %d != rejected+filtered+overflow+duplicate+root+paired+expired+dropped+pending = %d (%+v)",
 			st.SpansReceived, sum, st)
 	}
 }

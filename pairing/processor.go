@@ -54,6 +54,8 @@ type Processor struct {
 	anon        atomic.Uint32
 	linksSeen   atomic.Uint64
 	invalidLink atomic.Uint64
+	filter      *spanFilter   // nil: no filter policies (filter.go)
+	filtered    atomic.Uint64 // spans the filter policies dropped
 
 	runMu  sync.Mutex // guards cancel and done
 	cancel context.CancelFunc
@@ -78,6 +80,7 @@ func New(cfg Config, set Settings, g *graph.Store) (*Processor, error) {
 		p.shards = append(p.shards, newShard(cfg, newIndex(perShard(cfg.MaxIndexSpans, cfg.Shards), p.hash, cfg.Preallocate)))
 	}
 	naming, _ := cfg.naming() // valid: Validate made it
+	p.filter, _ = newSpanFilter(cfg.FilterPolicies)
 	p.pool.New = func() any {
 		return &batch{user: p.user, maxName: cfg.MaxNameBytes, rec: tracedecode.Records{Naming: naming}}
 	}
@@ -102,6 +105,9 @@ func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 	defer func() { b.reset(); p.pool.Put(b) }()
 	if err := tracedecode.FromTraces(td, &b.rec); err != nil {
 		return err
+	}
+	if p.filter != nil {
+		p.filterTraces(td, b)
 	}
 	return p.process(b, p.resolve(b))
 }

@@ -87,6 +87,9 @@ func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, rec Record, rou
 	if err := tracedecode.Decode(buf, &b.rec); err != nil {
 		return err
 	}
+	if p.filter != nil {
+		p.filterWire(buf, b)
+	}
 	rejected := p.resolve(b)
 	if rec.Replay {
 		b.k.mark = metaReplayed

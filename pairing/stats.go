@@ -9,11 +9,14 @@ type Stats struct {
 	// SpansNodeOverflow counts spans refused because their service's node
 	// id is past MaxNodes (only when graph max_nodes exceeds it).
 	SpansNodeOverflow uint64
-	LinksInvalid      uint64
-	SpansRoot         uint64 // spans without a parent
-	SpansPaired       uint64 // spans matched with their parent
-	// Every received span is exactly one of: rejected, node overflow,
-	// duplicate, root, paired, expired child, dropped child, or a pending
+	// SpansFiltered counts spans the filter policies dropped
+	// (Config.FilterPolicies): handled as if never sent.
+	SpansFiltered uint64
+	LinksInvalid  uint64
+	SpansRoot     uint64 // spans without a parent
+	SpansPaired   uint64 // spans matched with their parent
+	// Every received span is exactly one of: rejected, filtered, node
+	// overflow, duplicate, root, paired, expired child, dropped child, or a pending
 	// child.
 	PendingChildren int // spans waiting for their parent
 	PendingClients  int // CLIENT spans waiting for a server side
@@ -41,6 +44,7 @@ func (p *Processor) Stats() Stats {
 	st := Stats{
 		SpansReceived: p.received.Load(), SpansRejected: p.rejected.Load(), SpansDuplicate: p.duplicates.Load(),
 		SpansSanitised: p.sanitised.Load(), SpansNodeOverflow: p.nodeOverflow.Load(), LinksInvalid: p.invalidLink.Load(),
+		SpansFiltered: p.filtered.Load(),
 	}
 	for _, sh := range p.shards {
 		sh.mu.Lock()
