@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -86,7 +87,11 @@ func walkYAML(n *yaml.Node, v reflect.Value, path string, lines map[string]int, 
 	if v.Kind() != reflect.Struct {
 		nv := reflect.New(v.Type())
 		if err := n.Decode(nv.Interface()); err != nil {
-			*probs = append(*probs, problem{line: n.Line, key: path, msg: fmt.Sprintf("want %s, got %s", typeWord(v.Type()), nodeWord(n))})
+			msg := fmt.Sprintf("want %s, got %s", typeWord(v.Type()), nodeWord(n))
+			if te := (*yaml.TypeError)(nil); !errors.As(err, &te) {
+				msg = err.Error() // a value's own UnmarshalYAML (pairing.FilterPolicy)
+			}
+			*probs = append(*probs, problem{line: n.Line, key: path, msg: msg})
 			return
 		}
 		v.Set(nv.Elem())
