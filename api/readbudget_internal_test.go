@@ -154,3 +154,52 @@ func TestReadBudgetBoundsOneRead(t *testing.T) {
 		t.Fatalf("next read's pause %s, want %s", d, maxReadPause)
 	}
 }
+
+// TestReadBudgetScrapeTimeout: a Prometheus scrape pauses at most a third
+// of the timeout it announces (X-Prometheus-Scrape-Timeout-Seconds) when
+// that is less than the budget's bound per read, so that it ends within
+// its timeout however many reads compete; other reads, and a header that
+// is not a positive number, keep the bound per read.
+func TestReadBudgetScrapeTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		header string // "": none
+		want   time.Duration
+	}{
+		{"", 2 * time.Second},
+		{"0.75", 250 * time.Millisecond},
+		{"3", time.Second},
+		{"30", 2 * time.Second}, // a third is more than the bound per read
+		{"abc", 2 * time.Second},
+		{"-3", 2 * time.Second},
+		{"0", 2 * time.Second},
+		{"NaN", 2 * time.Second},
+	} {
+		t.Run(tc.header, func(t *testing.T) {
+			ft := &fakeTime{t: time.Unix(1e9, 0)}
+			b, err := newReadBudget(100*time.Millisecond, 2*time.Second, ft.now, prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.sleep = ft.sleep
+			r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			if tc.header != "" {
+				r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
+			}
+			p := b.pacerFor(r)
+			for range 100 { // each piece 1s of work: far past the budget
+				ft.add(time.Second)
+				p.piece()
+			}
+			var sum time.Duration
+			for _, d := range ft.sleeps {
+				if d > maxReadPause {
+					t.Fatalf("pause %s above %s", d, maxReadPause)
+				}
+				sum += d
+			}
+			if sum != tc.want {
+				t.Fatalf("paused %s in all (%d pauses), want %s", sum, len(ft.sleeps), tc.want)
+			}
+		})
+	}
+}

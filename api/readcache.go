@@ -330,7 +330,7 @@ func (c *readCache) encode(w http.ResponseWriter, r *http.Request, key string, b
 	ctx := context.WithoutCancel(r.Context())
 	r = r.Clone(ctx)
 	r.Header.Del("Accept-Encoding")
-	rec := &recorder{header: http.Header{}, limit: c.maxBytes, w: w, over: over, pace: c.budget.pacer(ctx)}
+	rec := &recorder{header: http.Header{}, limit: c.maxBytes, w: w, over: over, pace: c.budget.pacerFor(r)}
 	if hint > 0 {
 		rec.buf.Grow(int(min(hint+hint/8, c.maxBytes)))
 	}
@@ -375,7 +375,7 @@ func (c *readCache) writeCached(w http.ResponseWriter, r *http.Request, e *cache
 	}
 	h.Set("Content-Length", strconv.Itoa(len(e.body)))
 	w.WriteHeader(e.status)
-	c.budget.pacer(r.Context()).write(w, e.body)
+	c.budget.pacerFor(r).write(w, e.body)
 }
 
 // stream serves r without the cache, paced.
@@ -384,7 +384,7 @@ func (c *readCache) stream(w http.ResponseWriter, r *http.Request, next http.Han
 		next.ServeHTTP(w, r)
 		return
 	}
-	next.ServeHTTP(&pacedWriter{ResponseWriter: w, p: c.budget.pacer(r.Context())}, r)
+	next.ServeHTTP(&pacedWriter{ResponseWriter: w, p: c.budget.pacerFor(r)}, r)
 }
 
 // recorder is the ResponseWriter an encoding writes to: the body goes
