@@ -29,6 +29,14 @@ type Config struct {
 	// LatencyBuckets are the upper bounds, in seconds, of the latency and
 	// async-delay histograms (Grafana Tempo's defaults).
 	LatencyBuckets []float64 `yaml:"latency_buckets"`
+	// Dimensions are span or resource attributes whose values become the
+	// labels client_<attr> and server_<attr> of the edge series (dims.go;
+	// at most MaxDimensions). None: no sub-series, no cost.
+	Dimensions []string `yaml:"dimensions"`
+	// MaxDimensionValues caps the distinct values of each dimension, and
+	// the sub-series of each edge; past it values and sub-series fold into
+	// OverflowNode (counted).
+	MaxDimensionValues int `yaml:"max_dimension_values"`
 }
 
 // NewDefaultConfig returns the defaults.
@@ -41,6 +49,8 @@ func NewDefaultConfig() Config {
 		Retention:       24 * time.Hour,
 		MaxHistoryBytes: 512 << 20,
 		LatencyBuckets:  []float64{0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8},
+
+		MaxDimensionValues: 100,
 	}
 }
 
@@ -76,6 +86,7 @@ func (c Config) Validate() error {
 			break
 		}
 	}
+	errs = append(errs, validateDimensions(c.Dimensions, c.MaxDimensionValues)...)
 	return errors.Join(errs...)
 }
 

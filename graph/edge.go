@@ -28,6 +28,7 @@ type edge struct {
 	async         [2]histogram // async only: server, client span seconds (nil counts for sync edges)
 	history       history      // oldest first; only the last bucket is mutated
 	ex            Exemplar     // the latest traced occurrence (Value: its weight)
+	dims          *edgeDims    // sub-series by dimension values (dims.go); nil without dimensions
 }
 
 type histogram struct {
@@ -202,6 +203,7 @@ func (e *edge) export(client, server string, width int64, arena *[]uint64) Edge 
 		}
 	}
 	out.History, out.Open = e.history.view(width)
+	out.Dims = e.dims.export(arena)
 	return out
 }
 

@@ -77,6 +77,11 @@ type EdgeData struct {
 	// Exemplar is the latest traced occurrence (Value: its weight): the
 	// request counter's exemplar and the edge's sample trace.
 	Exemplar Exemplar
+	// Dims are the edge's sub-series by dimension values (Config.Dimensions),
+	// sorted by client then server values; they sum to the totals above
+	// but for what a restored graph counted before the start. Nil without
+	// dimensions.
+	Dims []DimSeries
 }
 
 // Histogram is a cumulative-since-start histogram. Counts has one entry per

@@ -57,6 +57,10 @@ type Observation struct {
 	// its exemplars (Exemplar). Zero: none.
 	Trace [16]byte
 	Span  [8]byte
+	// ClientDims and ServerDims are the tuples (Store.DimTuple) of
+	// dimension values of the client side's and the server side's span;
+	// DimTupleNone without dimensions.
+	ClientDims, ServerDims uint32
 }
 
 // LinkTally counts link outcomes of one linking service.
@@ -107,6 +111,10 @@ type Store struct {
 	histEvicted atomic.Uint64 // buckets dropped at MaxHistoryBytes
 
 	build builder // builds snapshots; has its own lock
+
+	dims            *dimTable     // nil without Config.Dimensions (dims.go)
+	dimSeries       atomic.Int64  // sub-series of every edge
+	dimSeriesFolded atomic.Uint64 // occurrences folded into an edge's overflow sub-series
 }
 
 type edgeKey struct {
@@ -147,6 +155,7 @@ func newStore(cfg Config, set Settings) *Store {
 		edges:    make(map[edgeKey]*edge),
 		floor:    math.MinInt64,
 		dirtyGen: 1,
+		dims:     newDimTable(cfg),
 	}
 }
 
@@ -301,6 +310,9 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 		e.mu.Lock()
 		hb, hn := e.history.bytes(), e.history.n
 		e.observe(o, now, s.cfg)
+		if s.dims != nil {
+			s.countDims(e, o)
+		}
 		s.histBytes.Add(e.history.bytes() - hb)
 		s.histBuckets.Add(int64(e.history.n - hn))
 		e.mu.Unlock()
@@ -341,6 +353,8 @@ type Stats struct {
 	// FloorsDropped counts first-seen floors of unseen edges refused at
 	// MaxEdges (FloorFirstSeen).
 	FloorsDropped uint64
+	// Dims are the dimension counters (DimStats; zero without dimensions).
+	Dims DimStats
 }
 
 // Stats returns the store's counters.
@@ -349,7 +363,7 @@ func (s *Store) Stats() Stats {
 	defer s.mu.Unlock()
 	return Stats{Nodes: len(s.names), Edges: len(s.edges), NodesOverflowed: s.overflow, EdgesDropped: s.dropped,
 		HistoryBuckets: int(s.histBuckets.Load()), HistoryBytes: s.histBytes.Load(), HistoryEvicted: s.histEvicted.Load(),
-		EdgesFolded: s.edgesFolded, FloorsDropped: s.floorsDropped}
+		EdgesFolded: s.edgesFolded, FloorsDropped: s.floorsDropped, Dims: s.DimStats()}
 }
 
 // evictHistory brings the history's memory to 15/16 of MaxHistoryBytes,

@@ -33,6 +33,8 @@ type batch struct {
 	problems             []problemRec
 	k                    kafkaState  // replay.go; zero but for a Kafka record
 	flt                  filterState // filterwalk.go; used only with filter policies
+	dims                 dimState    // dims.go; used only with dimensions
+	cd, sd               uint32      // the tuples of the edge being made (batch.sides)
 }
 
 // linkRef is one link to resolve: the linking span and the link.
@@ -62,6 +64,7 @@ func (b *batch) reset() {
 	b.obs, b.tallies, b.problems, b.w = b.obs[:0], b.tallies[:0], b.problems[:0], 0
 	b.k.reset()
 	b.flt.reset()
+	b.dims.reset()
 }
 
 // tally counts one link outcome of svc, merging with the previous tally.

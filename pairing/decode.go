@@ -28,7 +28,11 @@ func (p *Processor) ConsumeTracesProto(_ context.Context, buf []byte) error {
 	if p.filter != nil {
 		p.filterWire(buf, b)
 	}
-	return p.process(b, p.resolve(b))
+	rejected := p.resolve(b)
+	if p.dims != nil {
+		p.dimsWire(buf, b)
+	}
+	return p.process(b, rejected)
 }
 
 // resolve looks up the graph nodes of the decoded records b.rec, whichever

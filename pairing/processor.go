@@ -55,6 +55,7 @@ type Processor struct {
 	linksSeen   atomic.Uint64
 	invalidLink atomic.Uint64
 	filter      *spanFilter   // nil: no filter policies (filter.go)
+	dims        *dimWalker    // nil: no dimensions (dims.go)
 	filtered    atomic.Uint64 // spans the filter policies dropped
 
 	runMu  sync.Mutex // guards cancel and done
@@ -81,6 +82,7 @@ func New(cfg Config, set Settings, g *graph.Store) (*Processor, error) {
 	}
 	naming, _ := cfg.naming() // valid: Validate made it
 	p.filter, _ = newSpanFilter(cfg.FilterPolicies)
+	p.enableDims(cfg)
 	p.pool.New = func() any {
 		return &batch{user: p.user, maxName: cfg.MaxNameBytes, rec: tracedecode.Records{Naming: naming}}
 	}
@@ -109,7 +111,11 @@ func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 	if p.filter != nil {
 		p.filterTraces(td, b)
 	}
-	return p.process(b, p.resolve(b))
+	rejected := p.resolve(b)
+	if p.dims != nil {
+		p.dimsTraces(td, b)
+	}
+	return p.process(b, rejected)
 }
 
 // process pairs the decoded spans of b; rejected spans were refused.

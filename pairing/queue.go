@@ -205,6 +205,7 @@ type child struct {
 	meta       meta // packMeta of the child
 	next       uint32
 	done       bool
+	dims       uint32 // the child's tuple of dimension values (dims.go)
 }
 
 func (c *child) qkey() *spanKey  { return &c.key }
@@ -247,6 +248,7 @@ type waitingLink struct {
 	done    bool
 	// toParent: the target is the linking span's own parent (see redundant).
 	toParent bool
+	dims     uint16 // the linking span's tuple of dimension values (dims.go; below graph.MaxDimensionTuples)
 	weight   uint32 // the linking span's sampling weight; 0 for a routed link (replay.go)
 	name     string // the linking span's name, for diagnostics
 }

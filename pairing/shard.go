@@ -20,6 +20,7 @@ type shard struct {
 	clients  *queue[client, *client]
 	links    *queue[waitingLink, *waitingLink]
 	c        shardCounters
+	dims     *dimIndex // tuples of indexed spans; nil without dimensions (dims.go)
 }
 
 type shardCounters struct {
@@ -85,11 +86,13 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	if !added {
 		return false
 	}
+	sh.keepDims(s)
 	// s as a child.
 	if s.parent != [8]byte{} {
 		pk := spanKey{Trace: s.key.Trace, Span: s.parent}
 		if p := sh.idx.findHashed(&pk, h.key(s.th, &s.parent)); p != nil {
 			sh.c.pairedChildren++
+			b.sides(sh.dims.of(&pk), s.dims)
 			if !b.anonymous(e.meta) || !p.meta.queued() ||
 				!b.toPeer(p, sh.clients.at(uint32(p.end)), e.meta, s.start, s.end) {
 				b.pair(p, e.meta, s.start, s.end)
@@ -100,7 +103,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 				sh.clients.kill(pos)
 			}
 		} else {
-			sh.children.push(child{key: pk, start: s.start, end: s.end, arrival: now, meta: e.meta},
+			sh.children.push(child{key: pk, start: s.start, end: s.end, arrival: now, meta: e.meta, dims: s.dims},
 				func(*child) { sh.c.droppedChildren++ })
 		}
 	} else {
@@ -109,6 +112,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		// root CONSUMER span's only if it names one. (A replayed root's
 		// edge was counted by its earlier owner, replay.go.)
 		if (s.kind == kindServer || s.kind == kindConsumer && s.hasPeer) && b.k.mark == 0 {
+			b.sides(graph.DimTupleNone, s.dims)
 			caller := b.user
 			if s.hasPeer {
 				caller = s.peer
@@ -120,6 +124,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	// s as the parent of spans that came first.
 	sh.children.take(&s.key, func(c *child) {
 		sh.c.pairedChildren++
+		b.sides(s.dims, c.dims)
 		if s.kind == kindClient && s.hasPeer && b.anonymous(c.meta) &&
 			b.toPeer(e, &client{peer: uint32(s.peer), kind: uint8(s.peerKind)}, c.meta, c.start, c.end) {
 			return
@@ -144,6 +149,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 			b.tally(l.meta.svc(), graph.LinkResolved)
 			return
 		}
+		b.sides(s.dims, uint32(l.dims))
 		b.linkedSpan(e, sh.endOf(e), l.meta, l.start, l.end)
 	})
 	return true
@@ -163,10 +169,11 @@ func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch
 			b.tally(from.svc, graph.LinkResolved)
 			return
 		}
+		b.sides(sh.dims.of(to), from.dims)
 		b.linkedSpan(t, sh.endOf(t), meta, from.start, from.end)
 		return
 	}
-	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, end: from.end, arrival: now, meta: meta, toParent: toParent, weight: from.weight,
+	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, end: from.end, arrival: now, meta: meta, toParent: toParent, weight: from.weight, dims: uint16(from.dims),
 		name: b.nameOf(spanIdx)},
 		func(w *waitingLink) {
 			sh.c.droppedLinks++
@@ -188,6 +195,7 @@ func (sh *shard) expire(pairCutoff, linkCutoff int64, b *batch) {
 			// No server span: its duration is the client's, as Tempo records it.
 			d := microsSeconds(c.dur)
 			b.w = c.weight
+			b.sides(sh.dims.of(&c.key), graph.DimTupleNone)
 			b.observe(graph.Observation{Client: graph.NodeID(c.svc), Server: graph.NodeID(c.peer),
 				Kind: graph.Kind(c.kind), Failed: c.failed, Seconds: [2]float64{d, d}, Trace: c.key.Trace, Span: c.key.Span})
 		}
@@ -218,6 +226,7 @@ func redundant(p *entry, child meta) bool {
 // linked-to span, expired CLIENT), or a root span's own.
 func (b *batch) observe(o graph.Observation) {
 	o.Weight = b.w
+	o.ClientDims, o.ServerDims, b.cd, b.sd = b.cd, b.sd, 0, 0 // batch.sides, for this edge only
 	b.obs = append(b.obs, o)
 }
 
@@ -273,6 +282,7 @@ func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
 
 // linked is linkedSpan for a linking span whose end is not known.
 func (b *batch) linked(t *entry, tEnd int64, fromMeta meta, fromStart int64) {
+	b.sides(graph.DimTupleNone, graph.DimTupleNone) // a routed link: its linking span's values are not known here
 	b.linkedSpan(t, tEnd, fromMeta, fromStart, 0)
 }
 

@@ -27,6 +27,7 @@ type span struct {
 	kind       uint8
 	failed     bool
 	weight     uint32 // sampling weight (tracedecode.Span.Weight): 0 means 1
+	dims       uint32 // tuple of dimension values (graph.Store.DimTuple; dims.go)
 	start, end int64  // unix ns; end ≥ start
 	// peer is the node a CLIENT span names (database or uninstrumented
 	// peer) for when no server side turns up; peerKind says which edge it
