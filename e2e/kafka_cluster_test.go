@@ -32,6 +32,7 @@ const kafkaParts = 6
 // one record per trace of each request, keyed by the hex trace id.
 type kafkaWorkload struct {
 	recs  []*kgo.Record
+	reqs  [][]byte // the OTLP requests the records were split from
 	truth *workload.Truth
 	links int // span links in the workload, all to spans in it
 }
@@ -51,11 +52,10 @@ func genKafkaWorkload(t *testing.T, traces int) *kafkaWorkload {
 	if w.truth, err = workload.LoadTruth(wl + ".truth.json"); err != nil {
 		t.Fatal(err)
 	}
-	reqs, err := workload.ReadAll(wl)
-	if err != nil {
+	if w.reqs, err = workload.ReadAll(wl); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range reqs {
+	for _, b := range w.reqs {
 		req := ptraceotlp.NewExportRequest()
 		if err := req.UnmarshalProto(b); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,359 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// collectorBin builds the e2e Collector (e2e/collector: the released
+// otlpreceiver and contrib kafkaexporter in a module of their own) with
+// e2e/collector/build.sh, or finds it up to date there, and returns its
+// path. .ci/run starts that build in the background before apt-get: the
+// script's lock makes this wait for it.
+func collectorBin(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("collector")
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if out, err := exec.Command("bash", filepath.Join(dir, "build.sh")).CombinedOutput(); err != nil {
+		t.Fatalf("build the Collector (e2e/collector/build.sh): %v\n%s", err, out)
+	}
+	t.Logf("Collector built or found up to date in %s", time.Since(began).Round(100*time.Millisecond))
+	return filepath.Join(dir, "bin", "collector")
+}
+
+// collector is a running OpenTelemetry Collector: OTLP/gRPC in, the
+// kafkaexporter out, as the README's Scale-out section configures it.
+type collector struct {
+	cmd  *exec.Cmd
+	grpc string
+	mu   sync.Mutex
+	log  strings.Builder
+}
+
+func (c *collector) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log.Write(p)
+}
+
+func (c *collector) logs() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log.String()
+}
+
+// startCollector runs the Collector with the README's exporter settings
+// (partition_traces_by_id, otlp_proto, the default partitioner) writing
+// to brokers, and waits until its OTLP/gRPC port accepts connections.
+func startCollector(t *testing.T, bin string, brokers []string) *collector {
+	t.Helper()
+	c := &collector{grpc: freeAddr(t)}
+	cfg := filepath.Join(t.TempDir(), "collector.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: %s
+exporters:
+  kafka:
+    brokers: [%s]
+    traces:
+      topic: otlp_spans
+      encoding: otlp_proto
+    partition_traces_by_id: true
+    producer:
+      required_acks: -1
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [kafka]
+`, c.grpc, strings.Join(brokers, ", ")))
+	c.cmd = exec.Command(bin, "--config", cfg)
+	c.cmd.Stdout, c.cmd.Stderr = c, c
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.cmd.Wait() }()
+	t.Cleanup(func() {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			c.cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("collector log:\n%s", c.logs())
+		}
+	})
+	eventually(t, 30*time.Second, "the Collector's OTLP/gRPC port", func() bool {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("the Collector exited at start: %v\n%s", err, c.logs())
+		default:
+		}
+		conn, err := net.DialTimeout("tcp", c.grpc, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	return c
+}
+
+// export sends encoded OTLP requests to the Collector over one gRPC
+// connection, in order.
+func (c *collector) export(t *testing.T, reqs [][]byte) {
+	t.Helper()
+	conn, err := grpc.NewClient(c.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i, req := range reqs {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var resp []byte
+		err := conn.Invoke(ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", &req, &resp,
+			grpc.ForceCodec(apRawCodec{}))
+		cancel()
+		if err != nil {
+			t.Fatalf("export request %d of %d to the Collector: %v", i+1, len(reqs), err)
+		}
+	}
+}
+
+// kafkaProm is a real Prometheus scraping the members every second with
+// the shipped rules, the new-edge window cut to window.
+type kafkaProm struct {
+	addr    string
+	targets string // file_sd list: the members scraped
+}
+
+func startKafkaProm(t *testing.T, window time.Duration, members ...*service) *kafkaProm {
+	t.Helper()
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("prometheus not installed (apt-get install prometheus); .ci/run installs it")
+		}
+		t.Skip("prometheus not installed: apt-get install prometheus")
+	}
+	dir := t.TempDir()
+	rules, err := os.ReadFile("../deploy/prometheus/servicegraph-rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(rules), "< 15 * 60"); n != 2 {
+		t.Fatalf("expected the 15-minute window twice in the rules, found %d", n)
+	}
+	writeFile(t, filepath.Join(dir, "rules.yml"),
+		strings.ReplaceAll(string(rules), "< 15 * 60", fmt.Sprintf("< %d", int(window.Seconds()))))
+	p := &kafkaProm{addr: freeAddr(t), targets: filepath.Join(dir, "targets.json")}
+	p.scrape(t, members...)
+	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [rules.yml]
+scrape_configs:
+  - job_name: servicegraph
+    file_sd_configs:
+      - files: [%q]
+        refresh_interval: 1s
+`, p.targets))
+	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+p.addr)
+	var promLog strings.Builder
+	prom.Stdout, prom.Stderr = &promLog, &promLog
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		prom.Process.Signal(syscall.SIGTERM)
+		prom.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", promLog.String())
+		}
+	})
+	eventually(t, 30*time.Second, "Prometheus to scrape every member", func() bool {
+		for _, m := range members {
+			if !scrapedUp(t, p.addr, m.api) {
+				return false
+			}
+		}
+		return true
+	})
+	return p
+}
+
+// scrape sets the members Prometheus scrapes.
+func (p *kafkaProm) scrape(t *testing.T, members ...*service) {
+	t.Helper()
+	var ts []string
+	for _, m := range members {
+		ts = append(ts, strconv.Quote(m.api))
+	}
+	tmp := p.targets + ".tmp"
+	writeFile(t, tmp, fmt.Sprintf(`[{"targets": [%s]}]`, strings.Join(ts, ", ")))
+	if err := os.Rename(tmp, p.targets); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vector runs an instant query and returns its samples keyed by the
+// values of the labels given, joined by " ".
+func (p *kafkaProm) vector(t *testing.T, query string, by ...string) (map[string]float64, bool) {
+	var r struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if !promGet(t, p.addr, "/api/v1/query?query="+url.QueryEscape(query), &r) {
+		return nil, false
+	}
+	out := map[string]float64{}
+	for _, s := range r.Data.Result {
+		var k []string
+		for _, l := range by {
+			k = append(k, s.Metric[l])
+		}
+		f, err := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
+		if err != nil {
+			return nil, false
+		}
+		out[strings.Join(k, " ")] = f
+	}
+	return out, true
+}
+
+// edgeKeys is "client server connection_type" of every edge in the
+// families (user → X included), with its count summed over them.
+func edgeKeys(fams ...map[string]*dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f["traces_service_graph_request_total"].GetMetric() {
+			l := labels(m.GetLabel())
+			out[l["client"]+" "+l["server"]+" "+l["connection_type"]] += m.GetCounter().GetValue()
+		}
+	}
+	return out
+}
+
+// checkPromAgrees waits until Prometheus' sums over the members equal
+// what the members export (every edge's count, the link results), and
+// checks the alerts: no ServiceGraphUnresolvedLinks ever pending or
+// firing; ServiceGraphNewEdge once per edge (not once per member) for
+// the edges in wantNew, and never for another.
+func (p *kafkaProm) checkAgrees(t *testing.T, gone []map[string]*dto.MetricFamily, wantNew map[string]bool, links int, members ...*service) {
+	t.Helper()
+	fams := slices.Clone(gone)
+	for _, m := range members {
+		fams = append(fams, m.metrics(t))
+	}
+	want := edgeKeys(fams...)
+	var got map[string]float64
+	var resolved map[string]float64
+	if !poll(60*time.Second, func() bool {
+		var ok bool
+		got, ok = p.vector(t, "sum by (client, server, connection_type) (last_over_time(traces_service_graph_request_total[1h]))",
+			"client", "server", "connection_type")
+		resolved, _ = p.vector(t, `sum by (result) (last_over_time(servicegraph_span_links_total[1h]))`, "result")
+		return ok && maps.Equal(got, want) && resolved["resolved"] == float64(links)
+	}) {
+		t.Fatalf("Prometheus' sums differ from the members':\nPrometheus %v\nmembers %v\nlinks by result %v, want %d resolved",
+			got, want, resolved, links)
+	}
+	if resolved["unresolved"] != 0 || resolved["dropped"] != 0 {
+		t.Errorf("Prometheus: links by result %v: want 0 unresolved, 0 dropped", resolved)
+	}
+	ever, ok := p.vector(t, `max_over_time(ALERTS{alertname="ServiceGraphUnresolvedLinks"}[1h])`, "service", "alertstate")
+	if !ok || len(ever) != 0 {
+		t.Errorf("ServiceGraphUnresolvedLinks was active (pending or firing): %v (query ok %v)", ever, ok)
+	}
+	newEdges, ok := p.vector(t, `count by (client, server, connection_type) (ALERTS{alertname="ServiceGraphNewEdge", alertstate="firing"})`,
+		"client", "server", "connection_type")
+	if !ok {
+		t.Fatal("query ALERTS failed")
+	}
+	for k := range newEdges {
+		if !wantNew[k] {
+			t.Errorf("ServiceGraphNewEdge fired for %q, an edge that is not new", k)
+		}
+		if newEdges[k] != 1 {
+			t.Errorf("ServiceGraphNewEdge fired %g times for %q, want once", newEdges[k], k)
+		}
+	}
+}
+
+// The real OpenTelemetry Collector in front of the cluster, configured as
+// the README's Scale-out section says: the bench-shaped workload goes
+// over OTLP/gRPC to the Collector, its kafkaexporter (the released
+// component, partition_traces_by_id, otlp_proto, its default
+// partitioner) writes a 3-broker kfake cluster, 3 `servicegraph serve`
+// processes consume it, and a real Prometheus scrapes the 3 with the
+// shipped rules. The summed edges equal the truth exactly, every link is
+// resolved exactly once, none unresolved; Prometheus' sums agree;
+// ServiceGraphUnresolvedLinks is never active and ServiceGraphNewEdge
+// fires once per edge, not once per member.
+func TestKafkaCollector(t *testing.T) {
+	bin := collectorBin(t)
+	w := genKafkaWorkload(t, 150)
+	kc := newKafka(t)
+	addrs := kc.ListenAddrs()
+	var members []*service
+	for range 3 {
+		members = append(members, startKafkaMember(t, addrs, "2s"))
+	}
+	waitKafkaOwned(t, members...)
+	prom := startKafkaProm(t, 15*time.Minute, members...)
+	col := startCollector(t, bin, addrs)
+	col.export(t, w.reqs)
+	v := checkKafkaExact(t, w, nil, members...)
+	if v.consumed != v.produced || v.produced == 0 {
+		t.Errorf("link records: %g produced, %g consumed", v.produced, v.consumed)
+	}
+	var fams []map[string]*dto.MetricFamily
+	for _, m := range members {
+		fams = append(fams, m.metrics(t))
+	}
+	all := map[string]bool{}
+	for k := range edgeKeys(fams...) {
+		all[k] = true
+	}
+	prom.checkAgrees(t, nil, all, w.links, members...)
+	eventually(t, 30*time.Second, "ServiceGraphNewEdge firing for every edge", func() bool {
+		n, _ := prom.vector(t, `count(ALERTS{alertname="ServiceGraphNewEdge", alertstate="firing"})`)
+		return n[""] == float64(len(all))
+	})
+	records := kafkaSum(fams[0], "servicegraph_kafka_records_total") // one member's share
+	t.Logf("%d OTLP requests through the Collector; %d spans, %d edges, %d links (%g routed): exact over 3 members and in Prometheus; member 0 handled %g records",
+		len(w.reqs), w.truth.Spans, len(all), w.links, v.produced, records)
+}
