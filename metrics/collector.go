@@ -154,6 +154,13 @@ func (s selfCollector) Collect(ch chan<- prometheus.Metric) { s.c.collectSelf(ch
 
 // Collect sends the current values.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.collectGraph(ch)
+	c.collectSelf(ch)
+}
+
+// collectGraph sends the graph-derived families, with their exemplars
+// (exemplar.go).
+func (c *Collector) collectGraph(ch chan<- prometheus.Metric) {
 	snap := c.graph.Snapshot()
 	base := newBases(snap)
 	var vn []string
@@ -176,23 +183,23 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if c.vnode {
 			lv = append(lv, vn[i])
 		}
-		ch <- prometheus.MustNewConstMetric(d.requestTotal, prometheus.CounterValue, float64(count), lv...)
+		ch <- withExemplar(prometheus.MustNewConstMetric(d.requestTotal, prometheus.CounterValue, float64(count), lv...), &e.Exemplar)
 		ch <- prometheus.MustNewConstMetric(d.requestFailed, prometheus.CounterValue, float64(failed), lv...)
 		ch <- prometheus.MustNewConstMetric(d.firstSeen, prometheus.GaugeValue, unixSeconds(e.FirstSeen.UnixNano()), lv...)
 		ch <- prometheus.MustNewConstMetric(d.lastSeen, prometheus.GaugeValue, unixSeconds(e.LastSeen.UnixNano()), lv...)
 		switch e.Kind {
 		case graph.Messaging:
-			ch <- histogram(d.messagingDelay, snap.Bounds, &hist[0], lv)
+			ch <- withExemplar(histogram(d.messagingDelay, snap.Bounds, &hist[0], lv), &e.Hist[0].Exemplar)
 		case graph.SpanLink:
-			ch <- histogram(d.linkDelay, snap.Bounds, &hist[0], lv)
+			ch <- withExemplar(histogram(d.linkDelay, snap.Bounds, &hist[0], lv), &e.Hist[0].Exemplar)
 		}
 		// Server and client span durations on every kind (Tempo's), so that
 		// Grafana's server_seconds_sum / request_total has a value.
 		if durations(e, 0).Count > 0 {
-			ch <- histogram(d.serverSeconds, snap.Bounds, &dur[0], lv)
+			ch <- withExemplar(histogram(d.serverSeconds, snap.Bounds, &dur[0], lv), &durations(e, 0).Exemplar)
 		}
 		if durations(e, 1).Count > 0 {
-			ch <- histogram(d.clientSeconds, snap.Bounds, &dur[1], lv)
+			ch <- withExemplar(histogram(d.clientSeconds, snap.Bounds, &dur[1], lv), &durations(e, 1).Exemplar)
 		}
 	}
 	for ni, n := range snap.Nodes {
@@ -210,7 +217,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(spanLinks, prometheus.CounterValue, float64(since(v, bl[r])), n.Name, graph.LinkResult(r).String())
 		}
 	}
-	c.collectSelf(ch)
 }
 
 func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {

@@ -10,6 +10,14 @@
 // the Collector. It registers nothing on the global registry: callers pass a
 // Registerer.
 //
+// Exemplars: a scrape whose Accept asks for OpenMetrics (or protobuf) is
+// served by promhttp over a registry holding the Collector's graph
+// families, which carry each edge's latest traced occurrence
+// (graph.Exemplar) as the exemplar of its request counter (value: the
+// occurrence's weight) and of the bucket each histogram's latest
+// observation fell in, labelled trace_id and span_id. The text format
+// (0.0.4), the default, has no exemplars and stays streamed.
+//
 // Concurrency: Collector and Handler are safe for concurrent use; Handler
 // serves at most Config.MaxConcurrentScrapes scrapes at once and refuses
 // the others with 503, counted.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/servicegraph/servicegraph/graph"
@@ -60,7 +61,9 @@ const RetryAfter = 5
 // families merged, in name order, with the graph-derived ones, which are
 // written straight from one snapshot, so that a scrape's memory does not
 // grow with the graph. At most Config.MaxConcurrentScrapes scrapes run at
-// once. Safe for concurrent use.
+// once. A scrape that asks for OpenMetrics or protobuf (Accept) is
+// served by promhttp over a registry holding the Collector's graph
+// families, with exemplars. Safe for concurrent use.
 type Handler struct {
 	cfg      Config
 	log      *slog.Logger
@@ -70,6 +73,10 @@ type Handler struct {
 	refused  prometheus.Counter
 	errs     *prometheus.CounterVec // cause: gathering, encoding (promhttp's)
 	gzips    sync.Pool              // *gzip.Writer
+	// rich serves the scrapes that ask for OpenMetrics or protobuf
+	// (exemplars, native histograms): promhttp over a registry holding
+	// the graph families (graphCollector) and the gathered ones.
+	rich http.Handler
 
 	mu     sync.Mutex // guards the series, le labels and bases of the last snapshot
 	snap   *graph.Snapshot
@@ -115,7 +122,18 @@ func NewHandler(cfg Config, set Settings, g GraphSource, p PairingSource) (*Hand
 	if err != nil {
 		return nil, fmt.Errorf("metrics: register: %w", err)
 	}
+	graphReg := prometheus.NewRegistry()
+	if err := graphReg.Register(graphCollector{NewCollectorWith(g, p, cfg)}); err != nil {
+		return nil, fmt.Errorf("metrics: register: %w", err)
+	}
+	h.rich = promhttp.HandlerFor(prometheus.Gatherers{set.Gatherer, graphReg}, promhttp.HandlerOpts{EnableOpenMetrics: true})
 	return h, nil
+}
+
+// wantsRich reports whether a scrape asks for a format other than the
+// streamed text: OpenMetrics (exemplars) or protobuf (native histograms).
+func wantsRich(hdr http.Header) bool {
+	return expfmt.NegotiateAccept(hdr, expfmt.DefaultOpenMetricsAcceptedFormats()...).FormatType() != expfmt.TypeTextPlain
 }
 
 // ServeHTTP serves one scrape.
@@ -128,6 +146,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
 		http.Error(w, fmt.Sprintf("too many concurrent scrapes (max_concurrent_scrapes is %d), retry later", h.cfg.MaxConcurrentScrapes),
 			http.StatusServiceUnavailable)
+		return
+	}
+	if wantsRich(r.Header) {
+		h.rich.ServeHTTP(w, r)
 		return
 	}
 	mfs, err := h.gatherer.Gather()
