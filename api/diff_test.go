@@ -194,7 +194,7 @@ func TestDiffRender(t *testing.T) {
 	}
 	for _, s := range []string{
 		`"checkout" -> "fulfilment" [id="e_checkout_fulfilment_messaging_system_`, `class="diff-added", label="messaging_system\nadded: 10"`,
-		`class="diff-removed", label="removed (was 10)"`, `label="10 → 30 (+200%)"`, `label="20\nmean 62.5ms → 250ms (+300%)"`,
+		`class="diff-removed", label="removed (was 10)"`, `label="10 → 30 (+200%)"`, `label="20\np95 95ms → 390ms (+311%)"`,
 	} {
 		if !strings.Contains(rec.Body.String(), s) {
 			t.Errorf("diff DOT lacks %s", s)

@@ -79,6 +79,8 @@ func (c Config) Validate() error {
 	}
 	if len(c.LatencyBuckets) == 0 {
 		errs = append(errs, errors.New("latency_buckets must not be empty"))
+	} else if len(c.LatencyBuckets) > MaxLatencyBounds {
+		errs = append(errs, fmt.Errorf("latency_buckets holds at most %d bounds, got %d", MaxLatencyBounds, len(c.LatencyBuckets)))
 	}
 	for i, b := range c.LatencyBuckets {
 		if b <= 0 || (i > 0 && b <= c.LatencyBuckets[i-1]) {

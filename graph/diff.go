@@ -30,9 +30,12 @@ type SampleEdge struct {
 	Hist *Histogram
 }
 
-// NewSample returns the sample of view v, the result of s.Query. History
-// buckets keep counts, errors and summed durations but no histograms, so
-// an edge's histogram is known for the window only when the window holds
+// NewSample returns the sample of view v, the result of s.Query. An
+// edge's histogram over the window is the sum of its history buckets'
+// histograms (EdgeData.WindowHist: the buckets the window's counts come
+// from), so percentiles are those of exactly the occurrences counted. A
+// bucket without one (restored from a state file of format 1, or merged
+// from other bounds) leaves the window's unknown, unless the window holds
 // every occurrence the edge has had since it was first seen (its count in
 // the window equals its total): then the edge's cumulative histograms are
 // the window's. Otherwise SampleEdge.Hist is nil and percentiles are
@@ -41,7 +44,14 @@ func NewSample(s *Snapshot, v *View) Sample {
 	out := Sample{From: v.From, To: v.To, Bounds: s.Bounds, Nodes: v.Nodes, Edges: make([]SampleEdge, len(v.Edges))}
 	for i := range v.Edges {
 		out.Edges[i].ViewEdge = v.Edges[i]
-		if _, data, ok := v.Source(i); ok && data.Count == v.Edges[i].Count {
+		_, data, ok := v.Source(i)
+		if !ok {
+			continue
+		}
+		if counts, known := data.WindowHist(v.From, v.To, s.BucketWidth); known && counts != nil {
+			w := data.Window(v.From, v.To, s.BucketWidth)
+			out.Edges[i].Hist = &Histogram{Counts: counts, Sum: w.Sum, Count: w.N}
+		} else if data.Count == v.Edges[i].Count {
 			out.Edges[i].Hist = mainHist(data)
 		}
 	}

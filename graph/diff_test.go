@@ -112,12 +112,16 @@ func TestCompare(t *testing.T) {
 
 	// Exact numbers of each side.
 	ab := d.Edges[0]
-	if *ab.Old != (graph.EdgeSide{Count: 10, Rate: 10.0 / 60, MeanSeconds: 0.0625, FirstSeen: ab.Old.FirstSeen, LastSeen: ab.Old.LastSeen}) {
+	// Each window holds 10 of the edge's 20 occurrences: the percentiles
+	// are the window's own, from its history buckets' histograms (ten of
+	// 62.5 ms in (0, 0.1]: p50 0.05, p95 0.095; ten of 250 ms in
+	// (0.2, 0.4]: p50 0.3, p95 0.39), as histogram_quantile interpolates.
+	if *ab.Old != (graph.EdgeSide{Count: 10, Rate: 10.0 / 60, MeanSeconds: 0.0625, P50: 0.05, P95: 0.095, Percentiles: true,
+		FirstSeen: ab.Old.FirstSeen, LastSeen: ab.Old.LastSeen}) {
 		t.Errorf("a>b old: %+v", *ab.Old)
 	}
-	if ab.New.Count != 10 || ab.New.MeanSeconds != 0.25 || ab.New.Percentiles {
-		// 10 of the edge's 20 occurrences are in the window: its
-		// cumulative histogram is not the window's.
+	if ab.New.Count != 10 || ab.New.MeanSeconds != 0.25 || !ab.New.Percentiles ||
+		math.Abs(ab.New.P50-0.3) > 1e-12 || math.Abs(ab.New.P95-0.39) > 1e-12 {
 		t.Errorf("a>b new: %+v", *ab.New)
 	}
 	if got := ab.Old.FirstSeen; !got.Equal(t0.Add(5 * time.Second)) {

@@ -49,6 +49,11 @@ type Bucket struct {
 	Sum float64
 	// N is how many occurrences contributed to Sum.
 	N uint64
+	// Hist is the histogram of those N occurrences' seconds: counts per
+	// bound of Snapshot.Bounds plus +Inf (not cumulative). Nil when N is
+	// 0, or when the bucket's histogram is unknown (see HistKnown).
+	// EdgeData.Window leaves it nil: EdgeData.WindowHist sums it.
+	Hist []uint64
 }
 
 func newEdge(k edgeKey, now int64, nbounds int) *edge {
@@ -80,16 +85,17 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 	if traced {
 		e.ex = exemplarOf(o, 1, now)
 	}
-	main := -1.0
+	main, mainIdx := -1.0, 0
 	for i, v := range o.Seconds {
 		if v < 0 || math.IsNaN(v) {
 			continue
 		}
+		bi := bucketIndex(cfg.LatencyBuckets, v)
 		if main < 0 {
-			main = v
+			main, mainIdx = v, bi
 		}
 		h := &e.hist[i]
-		h.counts[bucketIndex(cfg.LatencyBuckets, v)]++
+		h.counts[bi]++
 		h.sum += v
 		h.n++
 		if traced {
@@ -112,7 +118,7 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 		// A new bucket: what falls out of retention with it goes.
 		e.history.trim(idx-int64(cfg.Retention/cfg.BucketWidth), false)
 	}
-	e.history.bucket(idx).add(o.Failed, main)
+	e.history.add(idx, o.Failed, main, mainIdx, 1)
 }
 
 // observeWeighted is observe of an occurrence that stands for o.Weight:
@@ -127,15 +133,16 @@ func (e *edge) observeWeighted(o *Observation, now int64, cfg Config) {
 		e.last = now
 	}
 	e.ex = latest(exemplarOf(o, float64(w), now), e.ex)
-	main := -1.0
+	main, mainIdx := -1.0, 0
 	for i, v := range o.Seconds {
 		if v < 0 || math.IsNaN(v) {
 			continue
 		}
+		bi := bucketIndex(cfg.LatencyBuckets, v)
 		if main < 0 {
-			main = v
+			main, mainIdx = v, bi
 		}
-		e.hist[i].addN(bucketIndex(cfg.LatencyBuckets, v), v, w)
+		e.hist[i].addN(bi, v, w)
 		e.hist[i].ex = latest(exemplarOf(o, v, now), e.hist[i].ex)
 	}
 	if o.AsyncTimed && e.async[0].counts != nil {
@@ -150,20 +157,7 @@ func (e *edge) observeWeighted(o *Observation, now int64, cfg Config) {
 	if e.history.n > 0 && idx > e.history.lastIdx() {
 		e.history.trim(idx-int64(cfg.Retention/cfg.BucketWidth), false)
 	}
-	e.history.bucket(idx).addN(o.Failed, main, w)
-}
-
-// addN records w occurrences in a history bucket (hbucket.add's counts
-// saturate likewise).
-func (b *hbucket) addN(failed bool, main float64, w uint64) {
-	b.count = uint32(min(uint64(b.count)+w, math.MaxUint32))
-	if failed {
-		b.failed = uint32(min(uint64(b.failed)+w, math.MaxUint32))
-	}
-	if main >= 0 {
-		b.sum += main * float64(w)
-		b.n = uint32(min(uint64(b.n)+w, math.MaxUint32))
-	}
+	e.history.add(idx, o.Failed, main, mainIdx, w)
 }
 
 func (h *histogram) addN(i int, v float64, w uint64) {
@@ -202,7 +196,7 @@ func (e *edge) export(client, server string, width int64, arena *[]uint64) Edge 
 			out.AsyncHist[i] = e.async[i].export(arena)
 		}
 	}
-	out.History, out.Open = e.history.view(width)
+	out.History, out.Open = e.history.view(width, len(e.hist[0].counts), arena)
 	out.Dims = e.dims.export(arena)
 	return out
 }

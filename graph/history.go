@@ -4,19 +4,41 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sync/atomic"
+	"time"
 )
 
 // History storage. An edge's buckets live in fixed chunks of chunkLen
-// buckets (208 B, a malloc size class, so nothing is lost to rounding),
-// reached through an array of chunk pointers. A bucket holds its number as
-// an offset from the edge's base and 32-bit counters (24 B instead of
-// 40 B). Only non-empty buckets are stored, so a rarely used edge costs one
-// chunk. Chunks are never written below the slot a snapshot saw, so
-// snapshots share them; the pointer array is never written in place below
-// its length: dropping chunks re-slices it, and a copy releases the dropped
+// buckets, reached through an array of chunk pointers. A bucket holds its
+// number as an offset from the edge's base and 32-bit counters. Only
+// non-empty buckets are stored, so a rarely used edge costs one chunk.
+// Chunks are never written below the slot a snapshot saw, so snapshots
+// share them; the pointer array is never written in place below its
+// length: dropping chunks re-slices it, and a copy releases the dropped
 // prefix once it is a sixteenth of the array.
+//
+// Each bucket also holds the histogram of its main measure (the edge's
+// latency or async delay over the configured bounds) as sparse entries in
+// its chunk's entry array: one uint32 per non-empty histogram bucket,
+// the bucket's index in the top 8 bits and its count in the low 24 (a
+// count past 2^24−1 continues in another entry of the same index). Only
+// the open bucket's entries, the array's tail, are ever written; the
+// array grows by copy (the chunk's pointer to it is swapped atomically,
+// readers see the old or the new one, both complete for what they read)
+// and is copied to its exact size when the chunk fills. A bucket's
+// histogram is known when its entries add up to its n: buckets restored
+// from a state file of format 1, or merged from other bounds, have none.
 
 const chunkLen = 8
+
+// Histogram entries: index << entShift | count.
+const (
+	entShift = 24
+	entMax   = 1<<entShift - 1
+	// MaxLatencyBounds is the most latency bounds history histograms
+	// can index (entry indexes are 8 bits: the bounds and +Inf).
+	MaxLatencyBounds = 255
+)
 
 // hbucket is one stored bucket. Counters saturate at math.MaxUint32.
 type hbucket struct {
@@ -24,19 +46,41 @@ type hbucket struct {
 	count, failed uint32
 	n             uint32
 	sum           float64
+	eoff, elen    uint16 // the bucket's histogram: entries[eoff:eoff+elen] of its chunk
 }
 
-// chunk is 200 B, allocated in the 208 B size class.
+// chunk is 265 B, allocated in the 288 B size class.
 type chunk struct {
 	b    [chunkLen]hbucket
-	used uint8 // slots written; only the writer reads it (views count with n)
+	ents atomic.Pointer[[]uint32] // histogram entries of the chunk's buckets; nil: none
+	used uint8                    // slots written; only the writer reads it (views count with n)
 }
 
-// chunkBytes and ptrBytes are what a chunk and a chunk pointer cost.
+// chunkBytes and ptrBytes are what a chunk and a chunk pointer cost;
+// entHeaderBytes is what the slice header of a chunk's entries costs.
 const (
-	chunkBytes = 208
-	ptrBytes   = 8
+	chunkBytes     = 288
+	ptrBytes       = 8
+	entHeaderBytes = 24
 )
+
+// entBytes is what an entry array of capacity n costs (its header
+// included).
+func entBytes(n int) int64 {
+	if n == 0 {
+		return 0
+	}
+	return entHeaderBytes + 4*int64(n)
+}
+
+// entries returns c's entry array (the writer's, or what a reader may
+// read up to the buckets it saw).
+func (c *chunk) entries() []uint32 {
+	if p := c.ents.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // history is an edge's buckets, oldest first; the last one is open.
 type history struct {
@@ -48,11 +92,13 @@ type history struct {
 	// alloc is the capacity, in pointers, of the array as allocated, for
 	// the memory account: re-slicing lowers cap but frees nothing.
 	alloc int
+	// ebytes is what the entry arrays of every chunk in the array cost.
+	ebytes int64
 }
 
 // bytes is what the history holds in memory.
 func (h *history) bytes() int64 {
-	return int64(len(h.chunks))*chunkBytes + int64(h.alloc)*ptrBytes
+	return int64(len(h.chunks))*chunkBytes + int64(h.alloc)*ptrBytes + h.ebytes
 }
 
 func (h *history) last() *hbucket {
@@ -78,6 +124,16 @@ func (h *history) bucket(idx int64) *hbucket {
 	if h.n == 0 {
 		h.base = idx
 	}
+	var eoff uint16
+	if len(h.chunks) > 0 {
+		c := h.chunks[len(h.chunks)-1]
+		if c.used == chunkLen {
+			h.fit(c)
+		} else if c.used > 0 {
+			p := &c.b[c.used-1]
+			eoff = p.eoff + p.elen
+		}
+	}
 	if len(h.chunks) == 0 || h.chunks[len(h.chunks)-1].used == chunkLen {
 		if len(h.chunks) == cap(h.chunks) {
 			h.realloc(2*(len(h.chunks)-h.dead) + 1)
@@ -87,9 +143,91 @@ func (h *history) bucket(idx int64) *hbucket {
 	c := h.chunks[len(h.chunks)-1]
 	b := &c.b[c.used]
 	b.off = uint32(idx - h.base)
+	b.eoff = eoff
 	c.used++
 	h.n++
 	return b
+}
+
+// fit copies the entries of c, a full chunk, to an array of their size.
+func (h *history) fit(c *chunk) {
+	es := c.entries()
+	p := &c.b[chunkLen-1]
+	n := int(p.eoff) + int(p.elen)
+	if n == len(es) {
+		return
+	}
+	var next []uint32
+	if n > 0 {
+		next = append([]uint32(nil), es[:n]...)
+		next = next[:cap(next)]
+	}
+	h.ebytes += entBytes(len(next)) - entBytes(len(es))
+	if next == nil {
+		c.ents.Store(nil)
+		return
+	}
+	c.ents.Store(&next)
+}
+
+// add records w occurrences in the bucket numbered idx: failed or not,
+// with main seconds of the main measure in histogram bucket hi (main < 0:
+// none).
+func (h *history) add(idx int64, failed bool, main float64, hi int, w uint64) {
+	b := h.bucket(idx)
+	b.count = sat32(uint64(b.count) + w)
+	if failed {
+		b.failed = sat32(uint64(b.failed) + w)
+	}
+	if main >= 0 {
+		b.sum += main * float64(w)
+		n := sat32(uint64(b.n) + w)
+		if d := n - b.n; d > 0 {
+			h.record(b, hi, d)
+		}
+		b.n = n
+	}
+}
+
+// record adds w to histogram bucket i of the open bucket b.
+func (h *history) record(b *hbucket, i int, w uint32) {
+	c := h.chunks[len(h.chunks)-1]
+	es := c.entries()
+	end := int(b.eoff) + int(b.elen)
+	for k := int(b.eoff); k < end && w > 0; k++ {
+		if int(es[k]>>entShift) == i {
+			d := min(entMax-es[k]&entMax, w)
+			es[k] += d
+			w -= d
+		}
+	}
+	for w > 0 {
+		if end == len(es) {
+			next := slices.Grow([]uint32(nil), max(2*len(es), 4))
+			next = next[:cap(next)]
+			copy(next, es)
+			h.ebytes += entBytes(len(next)) - entBytes(len(es))
+			c.ents.Store(&next)
+			es = next
+		}
+		d := min(w, entMax)
+		es[end] = uint32(i)<<entShift | d
+		end++
+		b.elen++
+		w -= d
+	}
+}
+
+// addHist adds dense histogram counts to the open bucket b (n is not
+// changed: the caller adds the counts' total).
+func (h *history) addHist(b *hbucket, counts []uint64) {
+	for i, v := range counts {
+		for v > 0 {
+			d := uint32(min(v, math.MaxUint32))
+			h.record(b, i, d)
+			v -= uint64(d)
+		}
+	}
 }
 
 // trim drops the buckets numbered below minIdx and returns how many. With
@@ -129,6 +267,9 @@ func (h *history) trim(minIdx int64, compact bool) int {
 // capacity pointers (rounded up to the allocator's size class, as append
 // does), leaving the old array to the snapshots that share it.
 func (h *history) realloc(capacity int) {
+	for _, c := range h.chunks[:h.dead] {
+		h.ebytes -= entBytes(len(c.entries()))
+	}
 	live := h.chunks[h.dead:]
 	next := append(slices.Grow([]*chunk(nil), max(capacity, len(live))), live...)
 	h.chunks, h.dead, h.alloc = next, 0, cap(next)
@@ -136,36 +277,23 @@ func (h *history) realloc(capacity int) {
 
 func (h *history) clear() { *h = history{} }
 
-// add records one occurrence in the bucket numbered idx.
-func (b *hbucket) add(failed bool, main float64) {
-	if b.count < math.MaxUint32 {
-		b.count++
-	}
-	if failed && b.failed < math.MaxUint32 {
-		b.failed++
-	}
-	if main >= 0 {
-		b.sum += main
-		if b.n < math.MaxUint32 {
-			b.n++
-		}
-	}
-}
-
-// view returns the closed buckets as a History and the open one.
-func (h *history) view(width int64) (History, Bucket) {
+// view returns the closed buckets as a History and the open one, its
+// histogram (nb counts) taken from arena (nil: allocated).
+func (h *history) view(width int64, nb int, arena *[]uint64) (History, Bucket) {
 	if h.n == 0 {
 		return History{}, Bucket{}
 	}
-	open := h.last()
-	v := History{base: h.base, width: width, chunks: h.chunks[h.dead:len(h.chunks):len(h.chunks)], head: h.head, n: h.n - 1}
-	return v, v.bucket(open)
+	c := h.chunks[len(h.chunks)-1]
+	v := History{base: h.base, width: width, nb: nb, chunks: h.chunks[h.dead:len(h.chunks):len(h.chunks)], head: h.head, n: h.n - 1}
+	open := v.bucket(&c.b[c.used-1], c, arena)
+	return v, open
 }
 
 // History is the closed buckets of an edge, oldest first: an immutable view
 // shared by snapshots. The zero History is empty.
 type History struct {
 	base, width int64
+	nb          int // histogram counts per bucket: the bounds and +Inf
 	chunks      []*chunk
 	head        uint8
 	n           int
@@ -177,11 +305,52 @@ func (h History) Len() int { return h.n }
 // At returns the i-th oldest bucket, 0 ≤ i < Len().
 func (h History) At(i int) Bucket {
 	j := int(h.head) + i
-	return h.bucket(&h.chunks[j/chunkLen].b[j%chunkLen])
+	c := h.chunks[j/chunkLen]
+	return h.bucket(&c.b[j%chunkLen], c, nil)
 }
 
-func (h History) bucket(b *hbucket) Bucket {
-	return Bucket{Start: (h.base + int64(b.off)) * h.width, Count: uint64(b.count), Failed: uint64(b.failed), Sum: b.sum, N: uint64(b.n)}
+func (h History) bucket(b *hbucket, c *chunk, arena *[]uint64) Bucket {
+	out := Bucket{Start: (h.base + int64(b.off)) * h.width, Count: uint64(b.count), Failed: uint64(b.failed), Sum: b.sum, N: uint64(b.n)}
+	if b.n > 0 && b.elen > 0 && h.nb > 0 {
+		var dst []uint64
+		if arena == nil {
+			dst = make([]uint64, h.nb)
+		} else {
+			dst = arenaSlice(arena, h.nb)
+		}
+		if addEntries(dst, c.entries()[b.eoff:b.eoff+b.elen]) == uint64(b.n) {
+			out.Hist = dst
+		}
+	}
+	return out
+}
+
+// addEntries adds entries es to dense counts dst and returns their total;
+// an index past dst makes it return 0 (unknown).
+func addEntries(dst []uint64, es []uint32) uint64 {
+	var total uint64
+	for _, e := range es {
+		i := int(e >> entShift)
+		if i >= len(dst) {
+			return 0
+		}
+		dst[i] += uint64(e & entMax)
+		total += uint64(e & entMax)
+	}
+	return total
+}
+
+// arenaSlice returns n zeroed counts taken from arena.
+func arenaSlice(arena *[]uint64, n int) []uint64 {
+	a := *arena
+	if cap(a)-len(a) < n {
+		a = make([]uint64, 0, max(n, 1024))
+	}
+	k := len(a)
+	a = a[:k+n]
+	clear(a[k:])
+	*arena = a
+	return a[k : k+n : k+n]
 }
 
 // Buckets returns a copy of the buckets.
@@ -193,6 +362,90 @@ func (h History) Buckets() []Bucket {
 	return out
 }
 
+// IsZero reports whether b is the zero Bucket (an edge without history).
+func (b *Bucket) IsZero() bool {
+	return b.Start == 0 && b.Count == 0 && b.Failed == 0 && b.Sum == 0 && b.N == 0 && b.Hist == nil
+}
+
+// HistKnown reports whether b's histogram is known: it has one, or no
+// occurrence has the main measure.
+func (b *Bucket) HistKnown() bool { return b.N == 0 || b.Hist != nil }
+
+// add sums o into b: counters, and histograms while both are known and
+// of the same length (else b's becomes unknown). b.Hist is written in
+// place: the caller owns it.
+func (b *Bucket) add(o *Bucket) {
+	known := b.HistKnown() && o.HistKnown() && (b.Hist == nil || o.Hist == nil || len(b.Hist) == len(o.Hist))
+	b.Count += o.Count
+	b.Failed += o.Failed
+	b.Sum += o.Sum
+	b.N += o.N
+	switch {
+	case !known:
+		b.Hist = nil
+	case o.Hist == nil:
+	case b.Hist == nil:
+		b.Hist = slices.Clone(o.Hist)
+	default:
+		for i, v := range o.Hist {
+			b.Hist[i] += v
+		}
+	}
+}
+
+// WindowHist returns the histogram of the edge's main measure (Bucket.Sum's:
+// the latency of sync edges, the delay of async ones) over the history
+// buckets that overlap [from, to), the buckets Window sums: counts per
+// bound of Snapshot.Bounds plus +Inf. ok is false when one of them has
+// no histogram (restored from a state file of format 1, or merged from
+// other bounds); counts is nil when no occurrence in the window has the
+// measure.
+func (e *EdgeData) WindowHist(from, to time.Time, width time.Duration) (counts []uint64, ok bool) {
+	f, t, w := from.UnixNano(), to.UnixNano(), int64(width)
+	nb := max(e.History.nb, len(e.Open.Hist))
+	add := func(n uint64, hist []uint64, es []uint32) bool {
+		if n == 0 {
+			return true
+		}
+		if counts == nil {
+			if nb == 0 {
+				return false
+			}
+			counts = make([]uint64, nb)
+		}
+		if hist != nil {
+			if len(hist) != nb {
+				return false
+			}
+			for i, v := range hist {
+				counts[i] += v
+			}
+			return true
+		}
+		return addEntries(counts, es) == n
+	}
+	if o := &e.Open; o.Start+w > f && o.Start < t {
+		if !o.HistKnown() || !add(o.N, o.Hist, nil) {
+			return nil, false
+		}
+	}
+	h := &e.History
+	for j := int(h.head) + h.n - 1; j >= int(h.head); j-- {
+		c := h.chunks[j/chunkLen]
+		hb := &c.b[j%chunkLen]
+		start := (h.base + int64(hb.off)) * h.width
+		if start+w <= f {
+			break
+		}
+		if start < t && hb.n > 0 {
+			if hb.elen == 0 || !add(uint64(hb.n), nil, c.entries()[hb.eoff:hb.eoff+hb.elen]) {
+				return nil, false
+			}
+		}
+	}
+	return counts, true
+}
+
 // floorDiv is a/b rounded towards −∞, b > 0.
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -202,24 +455,24 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// countNewest adds, for each live chunk, one to the count of the number
-// of its newest bucket: the chunk is freed when every bucket below a
+// countNewest adds, for each live chunk, its bytes to what the number of
+// its newest bucket frees: the chunk is freed when every bucket below a
 // higher number is dropped.
 func (h *history) countNewest(newest map[int64]int64) {
 	for _, c := range h.chunks[h.dead:] {
-		newest[h.base+int64(c.b[c.used-1].off)]++
+		newest[h.base+int64(c.b[c.used-1].off)] += chunkBytes + entBytes(len(c.entries()))
 	}
 }
 
 // evictFloor returns the smallest bucket number f such that dropping every
-// bucket below f frees at least need bytes of chunks, given how many chunks
-// have each newest bucket number; or the largest such number plus one if
-// even all of them are not enough.
+// bucket below f frees at least need bytes of chunks, given how many bytes
+// of chunks have each newest bucket number; or the largest such number
+// plus one if even all of them are not enough.
 func evictFloor(newest map[int64]int64, need int64) int64 {
 	keys := slices.Sorted(maps.Keys(newest))
 	var freed int64
 	for _, k := range keys {
-		freed += newest[k] * chunkBytes
+		freed += newest[k]
 		if freed >= need {
 			return k + 1
 		}
@@ -228,4 +481,84 @@ func evictFloor(newest map[int64]int64, need int64) int64 {
 		return math.MinInt64
 	}
 	return keys[len(keys)-1] + 1
+}
+
+// chunksOf stores buckets bs (sorted by start, aligned to width, numbered
+// from base) in chunks, their histograms (of nb counts) as entries.
+// Counters saturate at math.MaxUint32 as a store's do.
+func chunksOf(bs []Bucket, base, width int64, nb int) []*chunk {
+	chunks := make([]*chunk, 0, (len(bs)+chunkLen-1)/chunkLen)
+	var es []uint32
+	for i := range bs {
+		b := &bs[i]
+		if i%chunkLen == 0 {
+			if len(chunks) > 0 && len(es) > 0 {
+				es := es
+				chunks[len(chunks)-1].ents.Store(&es)
+			}
+			chunks = append(chunks, new(chunk))
+			es = nil
+		}
+		c := chunks[len(chunks)-1]
+		hb := &c.b[c.used]
+		*hb = hbucket{off: uint32(floorDiv(b.Start, width) - base), count: sat32(b.Count), failed: sat32(b.Failed),
+			n: sat32(b.N), sum: b.Sum, eoff: uint16(len(es))}
+		if b.N > 0 && b.N <= math.MaxUint32 && histTotal(b.Hist, nb) == b.N {
+			for j, v := range b.Hist {
+				for v > 0 {
+					d := min(v, entMax)
+					es = append(es, uint32(j)<<entShift|uint32(d))
+					v -= d
+				}
+			}
+			hb.elen = uint16(len(es)) - hb.eoff
+		}
+		c.used++
+	}
+	if len(chunks) > 0 && len(es) > 0 {
+		chunks[len(chunks)-1].ents.Store(&es)
+	}
+	return chunks
+}
+
+// counts is b as a Bucket without its histogram.
+func (h *History) counts(b *hbucket) Bucket {
+	return Bucket{Start: (h.base + int64(b.off)) * h.width, Count: uint64(b.count), Failed: uint64(b.failed), Sum: b.sum, N: uint64(b.n)}
+}
+
+// ofBounds is b with its histogram left out (unknown) unless it has nb
+// counts.
+func ofBounds(b Bucket, nb int) Bucket {
+	if b.Hist != nil && len(b.Hist) != nb {
+		b.Hist = nil
+	}
+	return b
+}
+
+// histTotal is the sum of counts, or math.MaxUint64 when counts is not nb
+// long (nil: 0 counts of a bucket without the main measure).
+func histTotal(counts []uint64, nb int) uint64 {
+	if counts == nil {
+		return 0
+	}
+	if len(counts) != nb {
+		return math.MaxUint64
+	}
+	var t uint64
+	for _, c := range counts {
+		if t+c < t {
+			return math.MaxUint64
+		}
+		t += c
+	}
+	return t
+}
+
+// wholeHist is counts as a bucket's histogram: nil (unknown) unless it
+// has nb counts adding up to n.
+func wholeHist(counts []uint64, nb int, n uint64) []uint64 {
+	if n == 0 || histTotal(counts, nb) != n {
+		return nil
+	}
+	return counts
 }

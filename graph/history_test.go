@@ -3,6 +3,7 @@ package graph_test
 import (
 	"cmp"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -68,7 +69,7 @@ func TestHistoryCap(t *testing.T) {
 		if e.Server == "a" {
 			want.Failed = want.Count
 		}
-		if w != want {
+		if !reflect.DeepEqual(w, want) {
 			t.Fatalf("edge %s window = %+v, want %+v", e.Server, w, want)
 		}
 		if w := e.Window(start, oldest, cfg.BucketWidth); w.Count != 0 {
@@ -118,6 +119,11 @@ func TestHistoryModel(t *testing.T) {
 		if secs >= 0 {
 			m.Sum += secs
 			m.N++
+			if m.Hist == nil {
+				m.Hist = make([]uint64, len(cfg.LatencyBuckets)+1)
+			}
+			i, _ := slices.BinarySearch(cfg.LatencyBuckets, secs)
+			m.Hist[i]++
 		}
 		model[start] = m
 		if rng.IntN(10) != 0 {
@@ -136,7 +142,7 @@ func TestHistoryModel(t *testing.T) {
 		slices.SortFunc(want, func(x, y graph.Bucket) int { return cmp.Compare(x.Start, y.Start) })
 		e := snap.Edges[0]
 		got := append(e.History.Buckets(), e.Open)
-		if !slices.Equal(got, want) {
+		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("step %d:\n%+v\nwant\n%+v", step, got, want)
 		}
 		if st := s.Stats(); st.HistoryBuckets != len(want) {

@@ -165,10 +165,10 @@ func (m *merger) addEdge(e *EdgeData) {
 		addHist(&a.async[i], e.AsyncHist[i], m.nbounds)
 	}
 	for i := range e.History.Len() {
-		a.addBucket(e.History.At(i), m.width)
+		a.addBucket(ofBounds(e.History.At(i), m.nbounds), m.width)
 	}
-	if e.Open != (Bucket{}) {
-		a.addBucket(e.Open, m.width)
+	if !e.Open.IsZero() {
+		a.addBucket(ofBounds(e.Open, m.nbounds), m.width)
 	}
 }
 
@@ -224,13 +224,10 @@ func (a *edgeAcc) addBucket(b Bucket, width int64) {
 		i--
 	}
 	if i > 0 && a.buckets[i-1].Start == b.Start {
-		have := &a.buckets[i-1]
-		have.Count += b.Count
-		have.Failed += b.Failed
-		have.Sum += b.Sum
-		have.N += b.N
+		a.buckets[i-1].add(&b)
 		return
 	}
+	b.Hist = slices.Clone(b.Hist) // summed into in place
 	a.buckets = slices.Insert(a.buckets, i, b)
 }
 
@@ -390,15 +387,9 @@ func historyOf(bs []Bucket, width int64) (History, Bucket) {
 		return History{}, open
 	}
 	base := floorDiv(bs[0].Start, width)
-	chunks := make([]*chunk, 0, (len(bs)+chunkLen-1)/chunkLen)
-	for i, b := range bs {
-		if i%chunkLen == 0 {
-			chunks = append(chunks, new(chunk))
-		}
-		c := chunks[len(chunks)-1]
-		c.b[c.used] = hbucket{off: uint32(floorDiv(b.Start, width) - base), count: sat32(b.Count), failed: sat32(b.Failed),
-			n: sat32(b.N), sum: b.Sum}
-		c.used++
+	nb := len(open.Hist)
+	for i := range bs {
+		nb = max(nb, len(bs[i].Hist))
 	}
-	return History{base: base, width: width, chunks: chunks, n: len(bs)}, open
+	return History{base: base, width: width, nb: nb, chunks: chunksOf(bs, base, width, nb), n: len(bs)}, open
 }

@@ -119,9 +119,9 @@ func TestMergeEqualsOneStore(t *testing.T) {
 		t.Fatalf("a→b %+v", ab)
 	}
 	wantBuckets := []graph.Bucket{
-		{Start: t0.UnixNano(), Count: 5, Failed: 2, Sum: 1.75, N: 5},
-		{Start: t0.Add(time.Minute).UnixNano(), Count: 1, Sum: 3, N: 1},
-		{Start: t0.Add(5 * time.Minute).UnixNano(), Count: 1, Sum: 12, N: 1},
+		{Start: t0.UnixNano(), Count: 5, Failed: 2, Sum: 1.75, N: 5, Hist: []uint64{0, 0, 3, 2, 0, 0, 0, 0, 0}},
+		{Start: t0.Add(time.Minute).UnixNano(), Count: 1, Sum: 3, N: 1, Hist: []uint64{0, 0, 0, 0, 0, 1, 0, 0, 0}},
+		{Start: t0.Add(5 * time.Minute).UnixNano(), Count: 1, Sum: 12, N: 1, Hist: []uint64{0, 0, 0, 0, 0, 0, 0, 1, 0}},
 	}
 	if !reflect.DeepEqual(ab.Buckets, wantBuckets) {
 		t.Fatalf("a→b buckets %+v, want %+v", ab.Buckets, wantBuckets)

@@ -30,8 +30,11 @@ func (s *Snapshot) Windowed(from, to time.Time) *Snapshot {
 		e := s.Edges[i].EdgeData
 		d := *e
 		d.History, d.Open = History{}, Bucket{}
-		if sum := e.Window(from, to, s.BucketWidth); sum != (Bucket{}) {
+		if sum := e.Window(from, to, s.BucketWidth); !sum.IsZero() {
 			sum.Start = start
+			if sum.N > 0 {
+				sum.Hist, _ = e.WindowHist(from, to, s.BucketWidth) // nil: unknown
+			}
 			d.Open = sum
 		}
 		out.Edges = append(out.Edges, Edge{&d})
@@ -65,7 +68,7 @@ func WriteSnapshot(w io.Writer, s *Snapshot) error {
 		e := s.Edges[i].EdgeData
 		se := stateEdge{Client: id(e.Client), Server: id(e.Server), Kind: uint8(e.Kind), Count: e.Count, Failed: e.Failed,
 			First: unixNano(e.FirstSeen), Last: unixNano(e.LastSeen)}
-		if e.Open != (Bucket{}) || e.History.Len() > 0 {
+		if !e.Open.IsZero() || e.History.Len() > 0 {
 			se.History = toStateBuckets(append(e.History.Buckets(), e.Open))
 		}
 		for j, h := range e.Hist {
@@ -129,7 +132,8 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 		}
 		var bs []Bucket
 		for _, b := range se.History {
-			bs = append(bs, Bucket{Start: floorDiv(b.Start, st.BucketWidth) * st.BucketWidth, Count: b.Count, Failed: b.Failed, Sum: b.Sum, N: b.N})
+			bs = append(bs, Bucket{Start: floorDiv(b.Start, st.BucketWidth) * st.BucketWidth, Count: b.Count, Failed: b.Failed, Sum: b.Sum, N: b.N,
+				Hist: wholeHist(b.Hist, len(st.Bounds)+1, b.N)})
 		}
 		if len(bs) > 0 {
 			slices.SortStableFunc(bs, func(x, y Bucket) int { return cmp.Compare(x.Start, y.Start) })

@@ -25,8 +25,10 @@ import (
 // version's file stays in testdata/ for the tests to load
 // (TestStateV1Fixture).
 const (
-	stateMagic   = "SGSTATE\x00"
-	stateVersion = 1
+	stateMagic = "SGSTATE\x00"
+	// stateVersion 2 added the history buckets' histograms
+	// (stateBucket.Hist); a file of format 1 loads without them.
+	stateVersion = 2
 	headerSize   = len(stateMagic) + 4 + 8 + 4
 )
 
@@ -100,13 +102,16 @@ type stateBucket struct {
 	Count, Failed uint64
 	Sum           float64
 	N             uint64
+	// Hist is the bucket's histogram (Bucket.Hist), format 2 on; nil in
+	// format 1 and when unknown.
+	Hist []uint64
 }
 
 func toStateBuckets(bs []Bucket) []stateBucket {
 	out := make([]stateBucket, len(bs))
 	for i, b := range bs {
 		//lint:ignore S1016 spelled out, so that Bucket may change without changing the file format
-		out[i] = stateBucket{Start: b.Start, Count: b.Count, Failed: b.Failed, Sum: b.Sum, N: b.N}
+		out[i] = stateBucket{Start: b.Start, Count: b.Count, Failed: b.Failed, Sum: b.Sum, N: b.N, Hist: b.Hist}
 	}
 	return out
 }
@@ -389,7 +394,7 @@ func (s *Store) restore(st *stateV1) error {
 			}
 		}
 		if sameWidth {
-			s.mergeHistory(e, se.History)
+			s.mergeHistory(e, se.History, sameHist)
 			s.trimHistory(e, floorDiv(minStart, int64(s.cfg.BucketWidth)), false)
 		}
 		e.mu.Unlock()
@@ -426,14 +431,16 @@ func (e *edge) buckets(width int64) []Bucket {
 	if e.history.n == 0 {
 		return nil
 	}
-	v, open := e.history.view(width)
+	v, open := e.history.view(width, len(e.hist[0].counts), nil)
 	return append(v.Buckets(), open)
 }
 
 // mergeHistory adds the buckets in bs, in time order, to e's history,
 // summing buckets that start at the same time; buckets out of order (a
-// damaged file) are skipped. It needs e.mu.
-func (s *Store) mergeHistory(e *edge, bs []stateBucket) {
+// damaged file) are skipped. Their histograms are added when sameHist
+// (saved with the store's bounds) and whole (adding up to N); a bucket
+// with one missing has its histogram unknown. It needs e.mu.
+func (s *Store) mergeHistory(e *edge, bs []stateBucket, sameHist bool) {
 	w := int64(s.cfg.BucketWidth)
 	old := toStateBuckets(e.buckets(w))
 	s.histBuckets.Add(-int64(e.history.n))
@@ -448,6 +455,9 @@ func (s *Store) mergeHistory(e *edge, bs []stateBucket) {
 		hb := e.history.bucket(idx)
 		hb.count = sat32(uint64(hb.count) + b.Count)
 		hb.failed = sat32(uint64(hb.failed) + b.Failed)
+		if sameHist && uint64(hb.n)+b.N <= math.MaxUint32 && histTotal(b.Hist, len(e.hist[0].counts)) == b.N {
+			e.history.addHist(hb, b.Hist)
+		}
 		hb.n = sat32(uint64(hb.n) + b.N)
 		hb.sum += b.Sum
 	}

@@ -102,7 +102,8 @@ func (e *EdgeData) ErrorRate() float64 {
 	return float64(e.Failed) / float64(e.Count)
 }
 
-// Window sums the history buckets that overlap [from, to).
+// Window sums the counters of the history buckets that overlap [from,
+// to); their histograms are WindowHist's (Hist is nil).
 func (e *EdgeData) Window(from, to time.Time, width time.Duration) Bucket {
 	f, t, w := from.UnixNano(), to.UnixNano(), int64(width)
 	var sum Bucket
@@ -127,7 +128,7 @@ func (e *EdgeData) Window(from, to time.Time, width time.Duration) Bucket {
 			break
 		}
 		if start < t {
-			add(h.bucket(hb))
+			add(h.counts(hb))
 		}
 	}
 	return sum
