@@ -51,7 +51,9 @@ func exemplarGraph(t *testing.T) (*graph.Store, *pairing.Processor) {
 func TestExemplarExposition(t *testing.T) {
 	g, p := exemplarGraph(t)
 	reg := prometheus.NewRegistry()
-	h, err := metrics.NewHandler(metrics.NewDefaultConfig(), metrics.Settings{Registerer: reg, Gatherer: reg}, g, p)
+	cfg := metrics.NewDefaultConfig()
+	cfg.Exemplars = true
+	h, err := metrics.NewHandler(cfg, metrics.Settings{Registerer: reg, Gatherer: reg}, g, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,5 +93,17 @@ func TestExemplarExposition(t *testing.T) {
 	}
 	if strings.Contains(string(body), "trace_id") {
 		t.Fatal("exemplar in the text format")
+	}
+	// Without Config.Exemplars, an OpenMetrics scrape gets the streamed
+	// text, as before.
+	off, err := metrics.NewHandler(metrics.NewDefaultConfig(), metrics.Settings{Registerer: prometheus.NewRegistry(), Gatherer: reg}, g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvOff := httptest.NewServer(off)
+	defer srvOff.Close()
+	resp, body = get(t, srvOff.URL, "Accept", "application/openmetrics-text;version=1.0.0")
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") || strings.Contains(string(body), "trace_id") {
+		t.Fatalf("exemplars off: Content-Type %q", ct)
 	}
 }

@@ -31,6 +31,10 @@ type Config struct {
 	// caller), "server" on one to an uninstrumented peer, "" (no label, to
 	// Prometheus) on the others: Tempo's enable_virtual_node_label.
 	VirtualNodeLabel bool `yaml:"virtual_node_label"`
+	// Exemplars serves the scrapes that ask for OpenMetrics (Prometheus
+	// does) through promhttp over the Collector, with each edge's latest
+	// trace as exemplars. Off, every scrape gets the streamed text.
+	Exemplars bool `yaml:"exemplars"`
 }
 
 // NewDefaultConfig returns the defaults.
@@ -61,9 +65,9 @@ const RetryAfter = 5
 // families merged, in name order, with the graph-derived ones, which are
 // written straight from one snapshot, so that a scrape's memory does not
 // grow with the graph. At most Config.MaxConcurrentScrapes scrapes run at
-// once. A scrape that asks for OpenMetrics or protobuf (Accept) is
-// served by promhttp over a registry holding the Collector's graph
-// families, with exemplars. Safe for concurrent use.
+// once. With Config.Exemplars, a scrape that asks for OpenMetrics or
+// protobuf (Accept) is served by promhttp over a registry holding the
+// Collector's graph families, with exemplars. Safe for concurrent use.
 type Handler struct {
 	cfg      Config
 	log      *slog.Logger
@@ -122,11 +126,13 @@ func NewHandler(cfg Config, set Settings, g GraphSource, p PairingSource) (*Hand
 	if err != nil {
 		return nil, fmt.Errorf("metrics: register: %w", err)
 	}
-	graphReg := prometheus.NewRegistry()
-	if err := graphReg.Register(graphCollector{NewCollectorWith(g, p, cfg)}); err != nil {
-		return nil, fmt.Errorf("metrics: register: %w", err)
+	if cfg.Exemplars {
+		graphReg := prometheus.NewRegistry()
+		if err := graphReg.Register(graphCollector{NewCollectorWith(g, p, cfg)}); err != nil {
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+		h.rich = promhttp.HandlerFor(prometheus.Gatherers{set.Gatherer, graphReg}, promhttp.HandlerOpts{EnableOpenMetrics: true})
 	}
-	h.rich = promhttp.HandlerFor(prometheus.Gatherers{set.Gatherer, graphReg}, promhttp.HandlerOpts{EnableOpenMetrics: true})
 	return h, nil
 }
 
@@ -148,7 +154,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.StatusServiceUnavailable)
 		return
 	}
-	if wantsRich(r.Header) {
+	if h.rich != nil && wantsRich(r.Header) {
 		h.rich.ServeHTTP(w, r)
 		return
 	}
