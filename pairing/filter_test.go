@@ -1,12 +1,15 @@
 package pairing_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"gopkg.in/yaml.v3"
 
+	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/pairing"
 )
 
@@ -228,4 +231,48 @@ func yamlString(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// BenchmarkFilterCost measures the workload through ConsumeTracesProto
+// with no policy and with policies of each reach: the intrinsics only
+// (name), a span attribute, a resource attribute. Every policy keeps every
+// span of the workload, so the graphs are the same and only the walk's
+// cost differs.
+func BenchmarkFilterCost(b *testing.B) {
+	recs, _, spans := workloadRecords(b)
+	for _, bc := range []struct {
+		name     string
+		policies []pairing.FilterPolicy
+	}{
+		{"none", nil},
+		{"name", []pairing.FilterPolicy{policy(nil, match("regex", "name", "^/healthz$"))}},
+		{"span-attribute", []pairing.FilterPolicy{policy(nil, match("strict", "span.synthetic", true))}},
+		{"resource-attribute", []pairing.FilterPolicy{policy(nil, match("strict", "resource.deployment.environment", "staging"))}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var cpu time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				cfg := benchConfig()
+				cfg.FilterPolicies = bc.policies
+				p, err := pairing.New(cfg, pairing.Settings{}, graph.MustNew(graph.NewDefaultConfig(), graph.Settings{}))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				cpu0 := pairing.ProcessCPU()
+				for _, r := range recs {
+					if err := p.ConsumeTracesProto(context.Background(), r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu += pairing.ProcessCPU() - cpu0
+				if st := p.Stats(); st.SpansFiltered != 0 {
+					b.Fatalf("%d spans filtered", st.SpansFiltered)
+				}
+			}
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(spans*b.N), "cpu-ns/span")
+		})
+	}
 }

@@ -76,7 +76,7 @@ func anyValue(b []byte) attrValue {
 		}
 		switch {
 		case num == 1 && typ == otlpwire.BytesType:
-			v = attrValue{typ: valString, s: string(b[lo:hi])}
+			v = attrValue{typ: valString, s: unsafeString(b[lo:hi])} // aliases the request: compared only
 		case num == 2 && typ == otlpwire.VarintType:
 			x, n := otlpwire.Varint(b, lo)
 			v, hi = attrValue{typ: valBool}, n
@@ -110,7 +110,7 @@ func keyValue(b []byte) (key string, value []byte) {
 		case hi < 0:
 			return key, value
 		case num == 1 && typ == otlpwire.BytesType:
-			key = string(b[lo:hi]) // compared only; short-lived
+			key = unsafeString(b[lo:hi]) // aliases the request: compared only, dropped with it
 		case num == 2 && typ == otlpwire.BytesType:
 			value = b[lo:hi]
 		case typ != otlpwire.BytesType:
