@@ -97,6 +97,7 @@ type Collector struct {
 	graph   GraphSource
 	pairing PairingSource
 	vnode   bool      // Config.VirtualNodeLabel
+	dims    []string  // Config.Dimensions: the edge families' series are the sub-series (exposition.go)
 	d       edgeDescs // the edge families' descriptors
 }
 
@@ -124,6 +125,13 @@ func NewCollectorWith(g GraphSource, p PairingSource, cfg Config) *Collector {
 		c.d = edgeDescs{f(requestTotalF), f(requestFailedF), f(serverSecondsF), f(clientSecondsF), f(messagingDelayF),
 			f(linkDelayF), f(firstSeenF), f(lastSeenF)}
 	}
+	if len(cfg.Dimensions) > 0 {
+		l := slices.Clone(edgeLabels)
+		if c.vnode {
+			l = append(l, "virtual_node")
+		}
+		c.dims, c.d = cfg.Dimensions, withDims(c.d, l, cfg.Dimensions)
+	}
 	return c
 }
 
@@ -143,6 +151,7 @@ func describeSelf(ch chan<- *prometheus.Desc) {
 		nodesOverflowed, edgesDropped, edgesFolded, historyBuckets, historyBytes, historyEvicted} {
 		ch <- d
 	}
+	describeDims(ch)
 }
 
 // selfCollector is the Collector without the graph-derived families, for
@@ -182,6 +191,12 @@ func (c *Collector) collectGraph(ch chan<- prometheus.Metric) {
 		lv := []string{e.Client, e.Server, e.Kind.ConnectionType()}
 		if c.vnode {
 			lv = append(lv, vn[i])
+		}
+		if c.dims != nil {
+			ch <- prometheus.MustNewConstMetric(d.firstSeen, prometheus.GaugeValue, unixSeconds(e.FirstSeen.UnixNano()), lv...)
+			ch <- prometheus.MustNewConstMetric(d.lastSeen, prometheus.GaugeValue, unixSeconds(e.LastSeen.UnixNano()), lv...)
+			c.collectEdgeDims(ch, snap.Bounds, e, lv)
+			continue
 		}
 		ch <- withExemplar(prometheus.MustNewConstMetric(d.requestTotal, prometheus.CounterValue, float64(count), lv...), &e.Exemplar)
 		ch <- prometheus.MustNewConstMetric(d.requestFailed, prometheus.CounterValue, float64(failed), lv...)
@@ -258,6 +273,7 @@ func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
 	gauge(historyBuckets, g.HistoryBuckets)
 	gauge(historyBytes, int(g.HistoryBytes))
 	counter(historyEvicted, g.HistoryEvicted, "max_history_bytes")
+	collectDims(ch, g.Dims)
 }
 
 func unixSeconds(ns int64) float64 { return float64(ns) / 1e9 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/servicegraph/servicegraph/graph"
 )
 
@@ -23,6 +25,10 @@ import (
 type edgeFamily struct {
 	*family
 	sel func(e *graph.Edge) (v float64, h *graph.Histogram, ok bool)
+	// dsel, when not nil, selects what one sub-series of dimension values
+	// of an edge of kind k contributes: with dimensions the family's
+	// series are the edges' sub-series (dims.go).
+	dsel func(d *graph.DimSeries, k graph.Kind) (v float64, h *graph.Histogram, ok bool)
 }
 
 func scalar(v func(e *graph.Edge) float64) func(e *graph.Edge) (float64, *graph.Histogram, bool) {
@@ -33,25 +39,37 @@ func scalar(v func(e *graph.Edge) float64) func(e *graph.Edge) (float64, *graph.
 // nil sel is the span-links family, which is per node.
 var streamed = func() []edgeFamily {
 	fs := []edgeFamily{
-		{requestTotalF, scalar(func(e *graph.Edge) float64 { return float64(e.Count) })},
-		{requestFailedF, scalar(func(e *graph.Edge) float64 { return float64(e.Failed) })},
-		{firstSeenF, scalar(func(e *graph.Edge) float64 { return unixSeconds(e.FirstSeen.UnixNano()) })},
-		{lastSeenF, scalar(func(e *graph.Edge) float64 { return unixSeconds(e.LastSeen.UnixNano()) })},
+		{requestTotalF, scalar(func(e *graph.Edge) float64 { return float64(e.Count) }),
+			func(d *graph.DimSeries, _ graph.Kind) (float64, *graph.Histogram, bool) { return float64(d.Count), nil, true }},
+		{requestFailedF, scalar(func(e *graph.Edge) float64 { return float64(e.Failed) }),
+			func(d *graph.DimSeries, _ graph.Kind) (float64, *graph.Histogram, bool) { return float64(d.Failed), nil, true }},
+		{firstSeenF, scalar(func(e *graph.Edge) float64 { return unixSeconds(e.FirstSeen.UnixNano()) }), nil},
+		{lastSeenF, scalar(func(e *graph.Edge) float64 { return unixSeconds(e.LastSeen.UnixNano()) }), nil},
 		{messagingDelayF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
 			return 0, &e.Hist[0], e.Kind == graph.Messaging
+		}, func(d *graph.DimSeries, k graph.Kind) (float64, *graph.Histogram, bool) {
+			return 0, &d.Hist[0], k == graph.Messaging
 		}},
 		{linkDelayF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
 			return 0, &e.Hist[0], e.Kind == graph.SpanLink
+		}, func(d *graph.DimSeries, k graph.Kind) (float64, *graph.Histogram, bool) {
+			return 0, &d.Hist[0], k == graph.SpanLink
 		}},
 		{serverSecondsF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
 			h := durations(e, 0)
+			return 0, h, h.Count > 0
+		}, func(d *graph.DimSeries, k graph.Kind) (float64, *graph.Histogram, bool) {
+			h := dimDurations(d, k, 0)
 			return 0, h, h.Count > 0
 		}},
 		{clientSecondsF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
 			h := durations(e, 1)
 			return 0, h, h.Count > 0
+		}, func(d *graph.DimSeries, k graph.Kind) (float64, *graph.Histogram, bool) {
+			h := dimDurations(d, k, 1)
+			return 0, h, h.Count > 0
 		}},
-		{spanLinksF, nil},
+		{spanLinksF, nil, nil},
 	}
 	slices.SortFunc(fs, func(a, b edgeFamily) int { return cmp.Compare(a.name, b.name) })
 	return fs
@@ -65,6 +83,14 @@ func durations(e *graph.Edge, i int) *graph.Histogram {
 		return &e.AsyncHist[i]
 	}
 	return &e.Hist[i]
+}
+
+// dimDurations is durations of a sub-series of an edge of kind k.
+func dimDurations(d *graph.DimSeries, k graph.Kind, i int) *graph.Histogram {
+	if k.Async() {
+		return &d.AsyncHist[i]
+	}
+	return &d.Hist[i]
 }
 
 // linkResults are the link results in label-value order.
@@ -104,15 +130,23 @@ type series struct {
 	// closing quote left out) at labels[end[i-1]:end[i]].
 	labels []byte
 	end    []uint32
+	// vn is, per edge, its virtual_node label value (nil without the
+	// label); dims the dimension label suffixes (nil without dimensions).
+	vn     []string
+	dims   []string
+	dimIdx []int // per label of dims, its index in a sub-series' values
 }
 
-// newSeries builds the series of snap's topology; vnode adds the
+// newSeries builds the series of snap's topology; dims are the dimension
+// attributes (Config.Dimensions); vnode adds the
 // virtual_node label (virtualNodeLabels).
-func newSeries(snap *graph.Snapshot, vnode bool) *series {
+func newSeries(snap *graph.Snapshot, vnode bool, dims []string) *series {
 	s := &series{order: labelOrder(snap), end: make([]uint32, len(snap.Edges))}
+	s.dims, s.dimIdx = dimLabelOrder(dims)
 	var vn []string
 	if vnode {
 		vn = virtualNodeLabels(snap)
+		s.vn = vn
 	}
 	n := 0
 	for i := range snap.Edges {
@@ -193,6 +227,7 @@ type exposer struct {
 	base   *bases   // nil: counters are the totals
 	hist   graph.Histogram
 	line   []byte
+	lbuf   []byte // a sub-series' labels (dimFamily)
 	// written counts the bytes since the last yield.
 	written int
 }
@@ -201,6 +236,9 @@ type exposer struct {
 func (x *exposer) family(f edgeFamily) error {
 	if f.sel == nil {
 		return x.spanLinks(f.family)
+	}
+	if f.dsel != nil && x.series.dims != nil {
+		return x.dimFamily(f)
 	}
 	es := x.snap.Edges
 	if !slices.ContainsFunc(es, func(e graph.Edge) bool { _, _, ok := f.sel(&e); return ok }) {
@@ -221,23 +259,7 @@ func (x *exposer) family(f edgeFamily) error {
 				h = histSince(&x.hist, h, bh)
 			}
 		}
-		labels := x.series.labelsOf(i)
-		if h == nil {
-			x.sample(f.name, "", labels, nil, v)
-		} else {
-			var cum uint64
-			inf := false
-			for b, bound := range x.snap.Bounds {
-				cum += h.Counts[b]
-				x.sample(f.name, "_bucket", labels, x.les[b], float64(cum))
-				inf = inf || math.IsInf(bound, +1)
-			}
-			if !inf {
-				x.sample(f.name, "_bucket", labels, x.les[len(x.les)-1], float64(h.Count))
-			}
-			x.sample(f.name, "_sum", labels, nil, h.Sum)
-			x.sample(f.name, "_count", labels, nil, float64(h.Count))
-		}
+		x.value(f.name, x.series.labelsOf(i), v, h)
 		if len(x.line) >= 4<<10 {
 			if err := x.flushLine(); err != nil {
 				return err
@@ -245,6 +267,105 @@ func (x *exposer) family(f edgeFamily) error {
 		}
 	}
 	return x.flushLine()
+}
+
+// value appends the lines of one series: a sample, or a histogram.
+func (x *exposer) value(name string, labels []byte, v float64, h *graph.Histogram) {
+	if h == nil {
+		x.sample(name, "", labels, nil, v)
+		return
+	}
+	var cum uint64
+	inf := false
+	for b, bound := range x.snap.Bounds {
+		cum += h.Counts[b]
+		x.sample(name, "_bucket", labels, x.les[b], float64(cum))
+		inf = inf || math.IsInf(bound, +1)
+	}
+	if !inf {
+		x.sample(name, "_bucket", labels, x.les[len(x.les)-1], float64(h.Count))
+	}
+	x.sample(name, "_sum", labels, nil, h.Sum)
+	x.sample(name, "_count", labels, nil, float64(h.Count))
+}
+
+// dimFamily writes f with dimensions: one series per sub-series of every
+// edge, labelled client, client_<dim>…, connection_type, server,
+// server_<dim>…, [virtual_node] (label names in order, as a registry
+// sorts them). Sub-series count from zero at start: they are not in the
+// state file, so no base applies.
+func (x *exposer) dimFamily(f edgeFamily) error {
+	es := x.snap.Edges
+	any := slices.ContainsFunc(es, func(e graph.Edge) bool {
+		return slices.ContainsFunc(e.Dims, func(d graph.DimSeries) bool { _, _, ok := f.dsel(&d, e.Kind); return ok })
+	})
+	if !any {
+		return nil
+	}
+	x.header(f.family)
+	for _, i := range x.series.order {
+		e := &es[i]
+		for j := range e.Dims {
+			d := &e.Dims[j]
+			v, h, ok := f.dsel(d, e.Kind)
+			if !ok {
+				continue
+			}
+			x.lbuf = x.series.dimLabels(x.lbuf[:0], e, int(i), d)
+			x.value(f.name, x.lbuf, v, h)
+			if len(x.line) >= 4<<10 {
+				if err := x.flushLine(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return x.flushLine()
+}
+
+// dimLabels appends the label bytes of sub-series d of edge i (e), in the
+// form of labelsOf.
+func (s *series) dimLabels(b []byte, e *graph.Edge, i int, d *graph.DimSeries) []byte {
+	b = append(b, `{client="`...)
+	b = appendEscaped(b, e.Client)
+	for k, l := range s.dims {
+		b = append(b, `",client_`...)
+		b = append(b, l...)
+		b = append(b, `="`...)
+		b = appendEscaped(b, d.Client[s.dimIdx[k]])
+	}
+	b = append(b, `",connection_type="`...)
+	b = append(b, e.Kind.ConnectionType()...)
+	b = append(b, `",server="`...)
+	b = appendEscaped(b, e.Server)
+	for k, l := range s.dims {
+		b = append(b, `",server_`...)
+		b = append(b, l...)
+		b = append(b, `="`...)
+		b = appendEscaped(b, d.Server[s.dimIdx[k]])
+	}
+	if s.vn != nil {
+		b = append(b, `",virtual_node="`...)
+		b = append(b, s.vn[i]...)
+	}
+	return b
+}
+
+// dimLabelOrder returns the dimension label suffixes of the attributes
+// dims in label-name order, and for each its index in dims.
+func dimLabelOrder(dims []string) (labels []string, idx []int) {
+	if len(dims) == 0 {
+		return nil, nil
+	}
+	idx = make([]int, len(dims))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(graph.DimensionLabel(dims[a]), graph.DimensionLabel(dims[b])) })
+	for _, i := range idx {
+		labels = append(labels, graph.DimensionLabel(dims[i]))
+	}
+	return labels, idx
 }
 
 // spanLinks writes servicegraph_span_links_total: every result of every
@@ -375,4 +496,71 @@ func appendHelp(b []byte, s string) []byte {
 		}
 	}
 	return b
+}
+
+// Self-telemetry of dimensions (graph.DimStats).
+var (
+	dimValuesFolded = desc("servicegraph_dimension_values_overflow_total", "Lookups of a new value of a dimension (--dimensions) past --max-dimension-values distinct values, counted as __overflow__ (a request's consecutive spans with the same values are looked up once).", "dimension")
+	dimSeriesFolded = desc("servicegraph_dimension_series_overflow_total", "Edge occurrences counted in their edge's all-__overflow__ sub-series because the edge held --max-dimension-values sub-series, or the value combinations reached 65,536.")
+	dimSeriesHeld   = desc("servicegraph_dimension_series", "Sub-series by dimension values held by every edge together.")
+)
+
+// describeDims sends the dimension descriptors.
+func describeDims(ch chan<- *prometheus.Desc) {
+	ch <- dimValuesFolded
+	ch <- dimSeriesFolded
+	ch <- dimSeriesHeld
+}
+
+// collectDims sends the dimension counters; nothing without dimensions.
+func collectDims(ch chan<- prometheus.Metric, st graph.DimStats) {
+	if len(st.Dimensions) == 0 {
+		return
+	}
+	for i, d := range st.Dimensions {
+		ch <- prometheus.MustNewConstMetric(dimValuesFolded, prometheus.CounterValue, float64(st.ValuesFolded[i]), d)
+	}
+	ch <- prometheus.MustNewConstMetric(dimSeriesFolded, prometheus.CounterValue, float64(st.SeriesFolded+st.TuplesFolded))
+	ch <- prometheus.MustNewConstMetric(dimSeriesHeld, prometheus.GaugeValue, float64(st.Series))
+}
+
+// withDims makes the edge families' descriptors of a Collector with
+// dimensions: the families with sub-series take the labels
+// client_<dim> and server_<dim> after the edge's (labels is the edge's
+// label list); first and last seen stay per edge.
+func withDims(d edgeDescs, labels []string, dims []string) edgeDescs {
+	l := slices.Clone(labels)
+	for _, dim := range dims {
+		l = append(l, "client_"+graph.DimensionLabel(dim))
+	}
+	for _, dim := range dims {
+		l = append(l, "server_"+graph.DimensionLabel(dim))
+	}
+	f := func(f *family) *prometheus.Desc { return desc(f.name, f.help, l...) }
+	d.requestTotal, d.requestFailed, d.serverSeconds = f(requestTotalF), f(requestFailedF), f(serverSecondsF)
+	d.clientSeconds, d.messagingDelay, d.linkDelay = f(clientSecondsF), f(messagingDelayF), f(linkDelayF)
+	return d
+}
+
+// collectEdgeDims sends the sub-series of edge e, whose label values are
+// lv: Collect's counterpart of dimFamily.
+func (c *Collector) collectEdgeDims(ch chan<- prometheus.Metric, bounds []float64, e *graph.Edge, lv []string) {
+	d := &c.d
+	for j := range e.Dims {
+		s := &e.Dims[j]
+		l := append(append(slices.Clone(lv), s.Client...), s.Server...)
+		ch <- prometheus.MustNewConstMetric(d.requestTotal, prometheus.CounterValue, float64(s.Count), l...)
+		ch <- prometheus.MustNewConstMetric(d.requestFailed, prometheus.CounterValue, float64(s.Failed), l...)
+		switch e.Kind {
+		case graph.Messaging:
+			ch <- histogram(d.messagingDelay, bounds, &s.Hist[0], l)
+		case graph.SpanLink:
+			ch <- histogram(d.linkDelay, bounds, &s.Hist[0], l)
+		}
+		for i, fd := range []*prometheus.Desc{d.serverSeconds, d.clientSeconds} {
+			if h := dimDurations(s, e.Kind, i); h.Count > 0 {
+				ch <- histogram(fd, bounds, h, l)
+			}
+		}
+	}
 }

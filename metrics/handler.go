@@ -31,6 +31,11 @@ type Config struct {
 	// caller), "server" on one to an uninstrumented peer, "" (no label, to
 	// Prometheus) on the others: Tempo's enable_virtual_node_label.
 	VirtualNodeLabel bool `yaml:"virtual_node_label"`
+	// Dimensions are the graph's dimension attributes
+	// (graph.Config.Dimensions): the edge families' series are then the
+	// edges' sub-series, labelled client_<attr> and server_<attr>. Not a
+	// key of its own: the service sets it from graph.dimensions.
+	Dimensions []string `yaml:"-"`
 	// Exemplars serves the scrapes that ask for OpenMetrics (Prometheus
 	// does) through promhttp over the Collector, with each edge's latest
 	// trace as exemplars. Off, every scrape gets the streamed text.
@@ -235,7 +240,7 @@ func (h *Handler) prepare(snap *graph.Snapshot) (*series, [][]byte, *bases) {
 		return sr, les, b
 	}
 	if prev == nil || prev.Topology != snap.Topology || snap.Topology == 0 {
-		sr = newSeries(snap, h.cfg.VirtualNodeLabel)
+		sr = newSeries(snap, h.cfg.VirtualNodeLabel, h.cfg.Dimensions)
 	}
 	if prev == nil || !slices.Equal(prev.Bounds, snap.Bounds) {
 		les = newLes(snap.Bounds)

@@ -186,6 +186,8 @@ var options = []option{
 	{"max-nodes", "graph.max_nodes", "distinct node names; more fold into __overflow__", func(c *Config) []any { return []any{&c.Graph.MaxNodes} }},
 	{"max-edges", "graph.max_edges", "distinct edges; occurrences of new edges past it are dropped", func(c *Config) []any { return []any{&c.Graph.MaxEdges} }},
 	{"max-name-bytes", "graph.max_name_bytes", "longest node name kept; longer ones are cut", func(c *Config) []any { return []any{&c.Graph.MaxNameBytes} }},
+	{"dimensions", "graph.dimensions", "span or resource attributes (resource first, as Tempo) whose values label the edge series client_<attr> and server_<attr> (dots to underscores; e.g. service.namespace)", func(c *Config) []any { return []any{&c.Graph.Dimensions} }},
+	{"max-dimension-values", "graph.max_dimension_values", "distinct values kept per dimension, and sub-series per edge; more fold into __overflow__ (counted)", func(c *Config) []any { return []any{&c.Graph.MaxDimensionValues} }},
 	{"history-bucket", "graph.bucket_width", "history resolution", func(c *Config) []any { return []any{&c.Graph.BucketWidth} }},
 	{"history-retention", "graph.retention", "how long history is kept", func(c *Config) []any { return []any{&c.Graph.Retention} }},
 	{"max-history-bytes", "graph.max_history_bytes", "memory cap of all edges' history; past it the oldest buckets go first", func(c *Config) []any { return []any{&c.Graph.MaxHistoryBytes} }},
