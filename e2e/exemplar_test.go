@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TestPrometheusExemplars sends one request traced with the OpenTelemetry
+// SDK (web → api, over both OTLP transports) to a service run with
+// --exemplars, has a real Prometheus (exemplar storage on) scrape it, and
+// finds the request's trace and span ids among the exemplars Prometheus
+// stored for the request counter and the server duration histogram.
+func TestPrometheusExemplars(t *testing.T) {
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("prometheus not installed (apt-get install prometheus); .ci/run installs it")
+		}
+		t.Skip("prometheus not installed: apt-get install prometheus")
+	}
+	dir := t.TempDir()
+	s := start(t, filepath.Join(dir, "data"), "--exemplars")
+	a := newApp(t, s, []string{"web"}, []string{"api"})
+	_, call := a.span("web", "GET /orders", trace.SpanKindClient, trace.SpanContext{})
+	_, srv := a.span("api", "GET /orders", trace.SpanKindServer, call.SpanContext())
+	srv.End()
+	call.End()
+	a.flush()
+	wantTrace, wantSpan := call.SpanContext().TraceID().String(), call.SpanContext().SpanID().String()
+	eventually(t, 20*time.Second, "the web → api edge", func() bool {
+		_, ok := value(s.metrics(t), "traces_service_graph_request_total", edgeLabels("web", "api", "")...)
+		return ok
+	})
+
+	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: servicegraph
+    static_configs:
+      - targets: [%q]
+`, s.api))
+	promAddr := freeAddr(t)
+	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--enable-feature=exemplar-storage",
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
+	var promLog strings.Builder
+	prom.Stdout, prom.Stderr = &promLog, &promLog
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		prom.Process.Signal(syscall.SIGTERM)
+		prom.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", promLog.String())
+		}
+	})
+
+	for _, q := range []string{
+		`traces_service_graph_request_total{client="web",server="api"}`,
+		`traces_service_graph_request_server_seconds_bucket{client="web",server="api"}`,
+	} {
+		var got []map[string]string
+		eventually(t, 60*time.Second, "Prometheus to store the exemplar of "+q, func() bool {
+			got = exemplars(t, promAddr, q)
+			return len(got) > 0
+		})
+		for _, l := range got {
+			if l["trace_id"] != wantTrace || l["span_id"] != wantSpan {
+				t.Fatalf("%s: exemplar labels %v, want trace_id=%s span_id=%s", q, l, wantTrace, wantSpan)
+			}
+		}
+	}
+}
+
+// exemplars returns the labels of every exemplar Prometheus holds for q
+// over the last hour.
+func exemplars(t *testing.T, addr, q string) []map[string]string {
+	now := time.Now()
+	var r struct {
+		Data []struct {
+			Exemplars []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"exemplars"`
+		} `json:"data"`
+	}
+	path := fmt.Sprintf("/api/v1/query_exemplars?query=%s&start=%d&end=%d", url.QueryEscape(q), now.Add(-time.Hour).Unix(), now.Add(time.Minute).Unix())
+	if !promGet(t, addr, path, &r) {
+		return nil
+	}
+	var out []map[string]string
+	for _, d := range r.Data {
+		for _, e := range d.Exemplars {
+			out = append(out, e.Labels)
+		}
+	}
+	return out
+}
