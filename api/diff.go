@@ -9,16 +9,23 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/servicegraph/servicegraph/graph"
 )
 
 // Diff parameters: the baseline window and the thresholds of "changed".
 const (
-	ParamBaselineFrom  = "baseline_from"  // default: baseline_to minus the window's length
-	ParamBaselineTo    = "baseline_to"    // default: from (or baseline_from plus the window's length)
-	ParamRateChange    = "rate_change"    // relative change of requests/s, default 0.5
-	ParamErrorChange   = "error_change"   // change of error %, in percentage points, default 1
-	ParamLatencyChange = "latency_change" // relative change of p95 (or mean) latency or delay, default 0.5
+	ParamBaselineFrom = "baseline_from" // default: baseline_to minus the window's length
+	ParamBaselineTo   = "baseline_to"   // default: from (or baseline_from plus the window's length)
+	// ParamBaselineOffset moves the window back by a duration for the
+	// baseline: [from − offset, to − offset]. Go or Prometheus syntax
+	// (7d, 1w, 24h, 90m, 1h30m); exclusive with baseline_from and
+	// baseline_to. Empty: not given.
+	ParamBaselineOffset = "baseline_offset"
+	ParamRateChange     = "rate_change"    // relative change of requests/s, default 0.5
+	ParamErrorChange    = "error_change"   // change of error %, in percentage points, default 1
+	ParamLatencyChange  = "latency_change" // relative change of p95 (or mean) latency or delay, default 0.5
 )
 
 // Route names of the diff and snapshot endpoints.
@@ -37,12 +44,15 @@ type diffQuery struct {
 }
 
 // isDiff reports whether the request asks for a diff (a baseline given).
-func isDiff(v url.Values) bool { return v.Has(ParamBaselineFrom) || v.Has(ParamBaselineTo) }
+func isDiff(v url.Values) bool {
+	return v.Has(ParamBaselineFrom) || v.Has(ParamBaselineTo) || v.Has(ParamBaselineOffset)
+}
 
 // parseDiff parses the filters (ParseQuery), the baseline window and the
 // thresholds. The baseline defaults to the window of the same length
 // immediately before from; with only one of baseline_from and baseline_to
-// the other keeps that length.
+// the other keeps that length; baseline_offset moves the window back.
+// Empty parameters count as not given.
 func parseDiff(v url.Values, now time.Time, maxDepth int) (diffQuery, error) {
 	var d diffQuery
 	var err error
@@ -50,8 +60,16 @@ func parseDiff(v url.Values, now time.Time, maxDepth int) (diffQuery, error) {
 		return d, err
 	}
 	span := d.q.To.Sub(d.q.From)
-	bf, bt := v.Get(ParamBaselineFrom), v.Get(ParamBaselineTo)
+	bf, bt, off := v.Get(ParamBaselineFrom), v.Get(ParamBaselineTo), v.Get(ParamBaselineOffset)
 	switch {
+	case off != "" && (bf != "" || bt != ""):
+		return d, paramErr(ParamBaselineOffset, "give the baseline either as baseline_offset or as baseline_from/baseline_to, not both")
+	case off != "":
+		o, err := parseOffset(off)
+		if err != nil {
+			return d, paramErr(ParamBaselineOffset, "baseline_offset must be a positive duration such as 7d, 24h or 90m, got %s", echo(off))
+		}
+		d.baselineFrom, d.baselineTo = d.q.From.Add(-o), d.q.To.Add(-o)
 	case bf == "" && bt == "":
 		d.baselineTo = d.q.From
 		d.baselineFrom = d.q.From.Add(-span)
@@ -353,4 +371,21 @@ func finiteOr0(f float64) float64 {
 		return 0
 	}
 	return f
+}
+
+// parseOffset parses a positive duration in Prometheus' syntax (7d, 1w,
+// 1h30m) or Go's (1.5h, 90m).
+func parseOffset(s string) (time.Duration, error) {
+	d, err := model.ParseDuration(s)
+	if err != nil {
+		gd, gerr := time.ParseDuration(s)
+		if gerr != nil {
+			return 0, err
+		}
+		d = model.Duration(gd)
+	}
+	if d <= 0 {
+		return 0, errors.New("not positive")
+	}
+	return time.Duration(d), nil
 }

@@ -101,6 +101,19 @@ func TestDiffAPI(t *testing.T) {
 	if !body.BaselineFrom.Equal(t0.Add(-150*time.Second)) || !body.BaselineTo.Equal(t0.Add(-90*time.Second)) {
 		t.Errorf("baseline %s..%s", body.BaselineFrom, body.BaselineTo)
 	}
+	// baseline_offset moves the window back: 1m (and 60s, Go's spelling)
+	// is the default baseline, answered byte for byte; 90s is
+	// [t0−150s, t0−90s].
+	for _, off := range []string{"1m", "60s"} {
+		if got, want := get(h, "/api/graph/diff?"+window+"&baseline_offset="+off).Body.String(), get(h, "/api/graph/diff?"+window).Body.String(); got != want {
+			t.Errorf("baseline_offset=%s differs from the default baseline:\n%s", off, got)
+		}
+	}
+	body.BaselineFrom, body.BaselineTo = time.Time{}, time.Time{}
+	decode(t, get(h, "/api/graph/diff?"+window+"&baseline_offset=1m30s&baseline_from="), &body)
+	if !body.BaselineFrom.Equal(t0.Add(-150*time.Second)) || !body.BaselineTo.Equal(t0.Add(-90*time.Second)) {
+		t.Errorf("baseline_offset=1m30s: baseline %s..%s", body.BaselineFrom, body.BaselineTo)
+	}
 	// Looser thresholds: the rate (+200%) and the errors (+2 points) stay
 	// within them, the latency (+300%) does not.
 	decode(t, get(h, "/api/graph/diff?"+window+"&rate_change=2.5&error_change=2.5&latency_change=3"), &body)
@@ -132,6 +145,16 @@ func TestDiffAPIErrors(t *testing.T) {
 			"baseline_from (1970-01-01T00:01:40Z) must be before baseline_to (1970-01-01T00:01:40Z)"},
 		{"baseline_to at the epoch", "baseline_to=0", "baseline_to",
 			"baseline_from (1970-01-01T00:00:00Z) must be before baseline_to (1970-01-01T00:00:00Z)"},
+		{"baseline_offset with baseline_from", "baseline_offset=7d&baseline_from=100", "baseline_offset",
+			"give the baseline either as baseline_offset or as baseline_from/baseline_to, not both"},
+		{"baseline_offset with baseline_to", "baseline_offset=7d&baseline_to=100", "baseline_offset",
+			"give the baseline either as baseline_offset or as baseline_from/baseline_to, not both"},
+		{"bad baseline_offset", "baseline_offset=lastweek", "baseline_offset",
+			`baseline_offset must be a positive duration such as 7d, 24h or 90m, got "lastweek"`},
+		{"negative baseline_offset", "baseline_offset=-1h", "baseline_offset",
+			`baseline_offset must be a positive duration such as 7d, 24h or 90m, got "-1h"`},
+		{"zero baseline_offset", "baseline_offset=0s", "baseline_offset",
+			`baseline_offset must be a positive duration such as 7d, 24h or 90m, got "0s"`},
 		{"rate_change zero", "rate_change=0", "rate_change", `rate_change must be a number above 0 and at most 1e+06, got "0"`},
 		{"error_change above 100", "error_change=101", "error_change", `error_change must be a number above 0 and at most 100, got "101"`},
 		{"latency_change NaN", "latency_change=NaN", "latency_change", `latency_change must be a number above 0 and at most 1e+06, got "NaN"`},
@@ -209,6 +232,13 @@ func TestDiffRender(t *testing.T) {
 		t.Errorf("render keys: %q", k)
 	}
 	// Parameter errors are the diff's.
+	// baseline_offset alone asks for the diff picture: the same DOT.
+	if got := get(h, "/graph.dot?"+window+"&baseline_offset=1m").Body.String(); got != rec.Body.String() {
+		t.Errorf("/graph.dot with baseline_offset=1m differs from baseline_to:\n%s", got)
+	}
+	if rec := get(h, "/graph.svg?baseline_offset=1x"); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"parameter":"baseline_offset"`) {
+		t.Errorf("bad baseline_offset: %d %s", rec.Code, rec.Body)
+	}
 	if rec := get(h, "/graph.svg?baseline_from=x"); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"parameter":"baseline_from"`) {
 		t.Errorf("bad baseline: %d %s", rec.Code, rec.Body)
 	}

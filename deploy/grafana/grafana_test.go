@@ -31,7 +31,7 @@ const (
 	apiURL       = "http://127.0.0.1:8080"
 	diffUID      = "servicegraph-nodegraph-diff"
 	// diffQuery is the "What changed" panel's query string.
-	diffQuery = "from=${__from}&to=${__to}&service=${service:percentencode}&depth=${depth}&baseline_from=${baseline_from:percentencode}"
+	diffQuery = "from=${__from}&to=${__to}&service=${service:percentencode}&depth=${depth}&baseline_offset=${baseline_offset}&baseline_from=${baseline_from:percentencode}"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -151,8 +151,8 @@ func TestProvisioning(t *testing.T) {
 	for _, v := range d.Templating.List {
 		vars[v.Name] = v.Type
 	}
-	if vars["service"] == "" || vars["depth"] == "" || vars["baseline_from"] != "textbox" {
-		t.Errorf("dashboard variables %v: want service, depth and the textbox baseline_from", vars)
+	if vars["service"] == "" || vars["depth"] == "" || vars["baseline_from"] != "textbox" || vars["baseline_offset"] != "custom" {
+		t.Errorf("dashboard variables %v: want service, depth, the custom baseline_offset and the textbox baseline_from", vars)
 	}
 	graphs := 0
 	for _, p := range d.Panels {
@@ -227,7 +227,7 @@ func TestDashboardQueries(t *testing.T) {
 		fill := strings.NewReplacer(
 			"${__from}", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10),
 			"${__to}", strconv.FormatInt(now.UnixMilli(), 10),
-			"${service:percentencode}", url.QueryEscape(service), "${depth}", "2", "${baseline_from:percentencode}", "")
+			"${service:percentencode}", url.QueryEscape(service), "${depth}", "2", "${baseline_offset}", "", "${baseline_from:percentencode}", "")
 		for _, p := range d.Panels {
 			for _, tg := range p.Targets {
 				var targets []string
@@ -360,29 +360,40 @@ func TestDashboardDiffPanel(t *testing.T) {
 	get(base + "/api/health") // Save & Test
 
 	type row struct{ Status, Colour, Dash string }
+	lastWeek := map[string]row{
+		"shop & co": {"same", api.ColourSame, ""}, "mailer": {"same", api.ColourSame, ""},
+		"legacy": {"removed", api.ColourRemoved, ""}, "search": {"added", api.ColourAdded, ""},
+	}
+	lastWeekEdges := map[string]row{
+		"shop & co>mailer": {"same", api.ColourSame, "6 4"}, "shop & co>legacy": {"removed", api.ColourRemoved, ""},
+		"shop & co>search": {"added", api.ColourAdded, ""},
+	}
 	for _, tc := range []struct {
-		name, baseline string
-		nodes, edges   map[string]row
+		name, offset, baseline string
+		nodes, edges           map[string]row
 	}{
-		{"window before", "", map[string]row{
+		{"window before", "", "", map[string]row{
 			"shop & co": {"changed", api.ColourChanged, ""}, "mailer": {"changed", api.ColourChanged, ""},
 			"search": {"added", api.ColourAdded, ""},
 		}, map[string]row{
 			"shop & co>mailer": {"changed", api.ColourChanged, "6 4"}, "shop & co>search": {"added", api.ColourAdded, ""},
 		}},
-		{"last week's review", "2025-05-25T11:00:30Z", map[string]row{
-			"shop & co": {"same", api.ColourSame, ""}, "mailer": {"same", api.ColourSame, ""},
-			"legacy": {"removed", api.ColourRemoved, ""}, "search": {"added", api.ColourAdded, ""},
+		{"custom start: last week's review", "", "2025-05-25T11:00:30Z", lastWeek, lastWeekEdges},
+		{"1 week before", "7d", "", lastWeek, lastWeekEdges},
+		// Nothing a day before: every edge is new; the queried service is
+		// in both windows (the view's centre), its rate up from 0.
+		{"1 day before", "1d", "", map[string]row{
+			"shop & co": {"changed", api.ColourChanged, ""}, "mailer": {"added", api.ColourAdded, ""},
+			"search": {"added", api.ColourAdded, ""},
 		}, map[string]row{
-			"shop & co>mailer": {"same", api.ColourSame, "6 4"}, "shop & co>legacy": {"removed", api.ColourRemoved, ""},
-			"shop & co>search": {"added", api.ColourAdded, ""},
+			"shop & co>mailer": {"added", api.ColourAdded, "6 4"}, "shop & co>search": {"added", api.ColourAdded, ""},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := strings.NewReplacer(
 				"${__from}", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10),
 				"${__to}", strconv.FormatInt(now.UnixMilli(), 10),
-				"${service:percentencode}", url.QueryEscape("shop & co"), "${depth}", "1",
+				"${service:percentencode}", url.QueryEscape("shop & co"), "${depth}", "1", "${baseline_offset}", tc.offset,
 				"${baseline_from:percentencode}", url.QueryEscape(tc.baseline)).Replace(p.Targets[0].QueryText)
 			if strings.Contains(q, "$") {
 				t.Fatalf("query %s: a variable is left", q)
@@ -433,6 +444,14 @@ func TestDashboardDiffPanel(t *testing.T) {
 				t.Errorf("edges %v, want %v", edges, tc.edges)
 			}
 		})
+	}
+	// A preset with a Baseline start left filled in: the panel shows why.
+	q := strings.NewReplacer("${__from}", "0", "${__to}", "3600000", "${service:percentencode}", "", "${depth}", "1",
+		"${baseline_offset}", "7d", "${baseline_from:percentencode}", "1000").Replace(p.Targets[0].QueryText)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, base+p.Targets[0].DataAPIURLPath+"?"+q, nil))
+	if want := `"error":"give the baseline either as baseline_offset or as baseline_from/baseline_to, not both"`; rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("preset and custom start: %d %s, want 400 %s", rec.Code, rec.Body, want)
 	}
 }
 
