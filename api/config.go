@@ -14,6 +14,7 @@ import (
 
 	"github.com/servicegraph/servicegraph/internal/auth"
 	"github.com/servicegraph/servicegraph/internal/tlsconfig"
+	"github.com/servicegraph/servicegraph/internal/traceurl"
 )
 
 // Defaults of NewDefaultConfig.
@@ -80,6 +81,10 @@ type Config struct {
 	ReadBudget time.Duration `yaml:"read_budget"`
 	// PageRefresh is the built-in page's auto-refresh period.
 	PageRefresh time.Duration `yaml:"page_refresh"`
+	// TraceURLTemplate links sample traces to a trace viewer: a URL
+	// holding {trace_id} (and optionally {span_id}), e.g. Jaeger's
+	// http://localhost:16686/trace/{trace_id}. Empty: ids only, no URLs.
+	TraceURLTemplate string `yaml:"trace_url_template"`
 	// TLS serves HTTPS; client_ca_file turns on mutual TLS.
 	TLS TLSConfig `yaml:"tls"`
 	// Auth requires a bearer token on every endpoint but /-/healthy and
@@ -183,6 +188,9 @@ func (c Config) Validate() error {
 	}
 	if c.PageRefresh < time.Second {
 		errs = append(errs, fmt.Errorf("page_refresh must be at least 1s, got %s", c.PageRefresh))
+	}
+	if _, err := traceurl.Parse(c.TraceURLTemplate); err != nil {
+		errs = append(errs, fmt.Errorf("trace_url_template: %w", err))
 	}
 	errs = append(errs, c.TLS.Validate())
 	return errors.Join(errs...)

@@ -19,6 +19,11 @@ type Problem struct {
 	LinkSpanID  string    `json:"link_span_id"`
 	Time        time.Time `json:"time"`         // when the outcome was decided
 	LikelyCause string    `json:"likely_cause"` // one line for a person
+	// TraceURL and LinkTraceURL link the linking span's trace and the
+	// link's target trace to a trace viewer: set by the API when a trace
+	// URL template is configured (api.Config.TraceURLTemplate).
+	TraceURL     string `json:"trace_url,omitempty"`
+	LinkTraceURL string `json:"link_trace_url,omitempty"`
 }
 
 // Likely causes, one line each.
