@@ -10,8 +10,6 @@ type item interface {
 	qdone() *bool // taken before it expired
 }
 
-type chain struct{ head, tail uint32 } // positions + 1
-
 // queue is a bounded FIFO of items waiting for something, with optional
 // per-key chains so that all items waiting for one key are found at once.
 // Items leave by take (what they waited for arrived), by expiry (oldest
@@ -27,10 +25,13 @@ type queue[T any, P interface {
 	*T
 	item
 }] struct {
-	r     ring[T]
-	heads map[spanKey]chain // nil: not chained
-	max   int               // live items at most
-	live  int               // items neither taken nor expired
+	r    ring[T]
+	hash func(*spanKey) uint64 // nil: not chained
+	// heads holds each key's chain (chained queues): an open-addressing
+	// table hashed by the callers' key hashes, no Go map on the hot path.
+	heads chains
+	max   int // live items at most
+	live  int // items neither taken nor expired
 	// moved, if set, learns where compaction moved a live item, for
 	// whoever holds its position (unchained queues only).
 	moved func(p P, from, to uint32)
@@ -44,18 +45,25 @@ const queueSlack = 4
 func newQueue[T any, P interface {
 	*T
 	item
-}](capacity int, chained bool) *queue[T, P] {
-	q := &queue[T, P]{r: newRing[T](capacity + max(capacity/queueSlack, 1)), max: capacity}
-	if chained {
-		q.heads = make(map[spanKey]chain)
-	}
-	return q
+}](capacity int, hash func(*spanKey) uint64) *queue[T, P] {
+	return &queue[T, P]{r: newRing[T](capacity + max(capacity/queueSlack, 1)), max: capacity, hash: hash}
 }
 
 // push appends v and returns its position, which stays valid until it
 // leaves or compaction moves it (q.moved). If max items wait, the oldest
 // is removed first and handed to evicted.
 func (q *queue[T, P]) push(v T, evicted func(P)) uint32 {
+	return q.put(v, 0, true, evicted)
+}
+
+// pushHashed is push given the hash of v's key (chained queues).
+func (q *queue[T, P]) pushHashed(v T, h uint64, evicted func(P)) uint32 {
+	return q.put(v, h, false, evicted)
+}
+
+// put is push; with rehash, a chained queue hashes v's key itself (from
+// its place in the ring: v stays off the heap).
+func (q *queue[T, P]) put(v T, h uint64, rehash bool, evicted func(P)) uint32 {
 	if q.live >= q.max {
 		q.dropOldest(evicted)
 	}
@@ -65,7 +73,10 @@ func (q *queue[T, P]) push(v T, evicted func(P)) uint32 {
 	pos, slot := q.r.push()
 	*slot = v
 	q.live++
-	q.chain(pos, P(slot))
+	if rehash && q.hash != nil {
+		h = q.hash(P(slot).qkey())
+	}
+	q.chain(pos, P(slot), uint32(h))
 	return pos
 }
 
@@ -81,19 +92,42 @@ func (q *queue[T, P]) kill(pos uint32) {
 	}
 }
 
-// chain appends the live item p at pos to its key's chain.
-func (q *queue[T, P]) chain(pos uint32, p P) {
-	if q.heads == nil {
+// keyAt returns the key of the item at pos.
+func (q *queue[T, P]) keyAt(pos uint32) *spanKey { return P(q.r.at(pos)).qkey() }
+
+// find returns the slot in q.heads of the chain of k, whose hash's low
+// bits are h, or -1. A slot with the same hash bits is checked against
+// the key of its chain's head item.
+func (q *queue[T, P]) find(h uint32, k *spanKey) int {
+	c := &q.heads
+	if c.n == 0 {
+		return -1
+	}
+	mask := uint32(len(c.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &c.slots[i]
+		if s.head == 0 {
+			return -1
+		}
+		if s.h == h && *q.keyAt(s.head - 1) == *k {
+			return int(i)
+		}
+	}
+}
+
+// chain appends the live item p at pos, whose key hashes to h, to its
+// key's chain.
+func (q *queue[T, P]) chain(pos uint32, p P, h uint32) {
+	if q.hash == nil {
 		return
 	}
 	*p.qnext() = 0
-	k := *p.qkey()
-	if c, ok := q.heads[k]; ok {
+	if i := q.find(h, p.qkey()); i >= 0 {
+		c := &q.heads.slots[i]
 		*P(q.r.at(c.tail - 1)).qnext() = pos + 1
 		c.tail = pos + 1
-		q.heads[k] = c
 	} else {
-		q.heads[k] = chain{pos + 1, pos + 1}
+		q.heads.add(h, pos)
 	}
 }
 
@@ -115,9 +149,7 @@ func (q *queue[T, P]) dropOldest(fn func(P)) {
 func (q *queue[T, P]) compact() {
 	var zero T
 	n, w := q.r.n, q.r.head
-	if q.heads != nil {
-		clear(q.heads)
-	}
+	q.heads.reset()
 	q.r.n = 0
 	for i, pos := uint32(0), q.r.head; i < n; i++ {
 		if v := q.r.at(pos); !*P(v).qdone() {
@@ -129,7 +161,10 @@ func (q *queue[T, P]) compact() {
 				}
 			}
 			q.r.n++
-			q.chain(w, P(q.r.at(w)))
+			if q.hash != nil {
+				p := P(q.r.at(w))
+				q.chain(w, p, uint32(q.hash(p.qkey())))
+			}
 			if w++; w == q.r.cap {
 				w = 0
 			}
@@ -148,11 +183,20 @@ func (q *queue[T, P]) take(k *spanKey, fn func(P)) bool {
 	if q.live == 0 {
 		return false
 	}
-	c, ok := q.heads[*k]
-	if !ok {
+	return q.takeHashed(k, q.hash(k), fn)
+}
+
+// takeHashed is take given the hash of k.
+func (q *queue[T, P]) takeHashed(k *spanKey, h uint64, fn func(P)) bool {
+	if q.live == 0 {
 		return false
 	}
-	delete(q.heads, *k)
+	i := q.find(uint32(h), k)
+	if i < 0 {
+		return false
+	}
+	c := q.heads.slots[i]
+	q.heads.remove(i)
 	for next := c.head; next != 0; {
 		p := P(q.r.at(next - 1))
 		*p.qdone() = true
@@ -179,19 +223,28 @@ func (q *queue[T, P]) popOldest(fn func(P)) {
 	p := P(v)
 	if !*p.qdone() {
 		q.live--
-		if q.heads != nil { // the oldest live item heads its chain
-			k := *p.qkey()
+		if q.hash != nil { // the oldest live item heads its chain
+			i := q.find(uint32(q.hash(p.qkey())), p.qkey())
 			if next := *p.qnext(); next != 0 {
-				c := q.heads[k]
-				c.head = next
-				q.heads[k] = c
+				q.heads.slots[i].head = next
 			} else {
-				delete(q.heads, k)
+				q.heads.remove(i)
 			}
 		}
 		fn(p)
 	}
 	q.r.pop()
+}
+
+// keys returns the keys that items wait under (chained queues).
+func (q *queue[T, P]) keys() []spanKey {
+	ks := make([]spanKey, 0, q.heads.n)
+	for _, s := range q.heads.slots {
+		if s.head != 0 {
+			ks = append(ks, *q.keyAt(s.head - 1))
+		}
+	}
+	return ks
 }
 
 // len is the number of items still waiting.

@@ -17,15 +17,26 @@ func TestQueueModel(t *testing.T) {
 		max     int
 		chained bool
 		keys    int
+		collide bool // keys share hashes (long probe runs, shifts on removal)
 	}{
-		{"chained max 1", 1, true, 3},
-		{"chained max 8", 8, true, 5},
-		{"chained max 64", 64, true, 40},
-		{"unchained max 16", 16, false, 1},
+		{"chained max 1", 1, true, 3, false},
+		{"chained max 8", 8, true, 5, false},
+		{"chained max 64", 64, true, 40, false},
+		{"chained max 64, hashes collide", 64, true, 40, true},
+		{"chained max 300", 300, true, 250, false},
+		{"unchained max 16", 16, false, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.max), 7))
-			q := newQueue[child](tc.max, tc.chained)
+			var hash func(*spanKey) uint64
+			if tc.chained {
+				h := newHasher()
+				hash = func(k *spanKey) uint64 { return h.key(h.trace(&k.Trace), &k.Span) }
+				if tc.collide {
+					hash = func(k *spanKey) uint64 { return uint64(k.Span[0] % 3) }
+				}
+			}
+			q := newQueue[child](tc.max, hash)
 			var model []child // waiting, oldest first
 			now, id := int64(0), meta(0)
 			for op := range 20_000 {

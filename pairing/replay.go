@@ -181,7 +181,7 @@ func (p *Processor) ForgetLinks(keep func(trace *[16]byte) bool) int {
 	n := 0
 	for _, sh := range p.shards {
 		sh.mu.Lock()
-		for k := range sh.links.heads {
+		for _, k := range sh.links.keys() {
 			if keep == nil || !keep(&k.Trace) {
 				sh.links.take(&k, func(*waitingLink) { n++ })
 			}

@@ -37,9 +37,9 @@ func newShard(cfg Config, idx *index) *shard {
 	n := cfg.Shards
 	sh := &shard{
 		idx:      idx,
-		children: newQueue[child](perShard(cfg.MaxPendingSpans, n), true),
-		clients:  newQueue[client](perShard(cfg.MaxPendingSpans, n), false),
-		links:    newQueue[waitingLink](perShard(cfg.MaxPendingLinks, n), true),
+		children: newQueue[child](perShard(cfg.MaxPendingSpans, n), idx.hash),
+		clients:  newQueue[client](perShard(cfg.MaxPendingSpans, n), nil),
+		links:    newQueue[waitingLink](perShard(cfg.MaxPendingLinks, n), idx.hash),
 	}
 	sh.clients.moved = func(c *client, from, to uint32) {
 		if e := sh.idx.find(&c.key); e != nil && e.meta.queued() && uint32(e.end) == from {
@@ -81,8 +81,8 @@ func (sh *shard) leaving(c *client) *entry {
 func (sh *shard) add(s *span, now int64, b *batch) bool {
 	b.w = s.weight // the edges s completes count its weight
 	h := &sh.idx.h
-	e, added := sh.idx.insertHashed(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed) | b.k.mark},
-		h.key(s.th, &s.key.Span))
+	kh := h.key(s.th, &s.key.Span) // s's key, hashed once for the index and the queues
+	e, added := sh.idx.insertHashed(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed) | b.k.mark}, kh)
 	if !added {
 		return false
 	}
@@ -90,7 +90,8 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	// s as a child.
 	if s.parent != [8]byte{} {
 		pk := spanKey{Trace: s.key.Trace, Span: s.parent}
-		if p := sh.idx.findHashed(&pk, h.key(s.th, &s.parent)); p != nil {
+		ph := h.key(s.th, &s.parent)
+		if p := sh.idx.findHashed(&pk, ph); p != nil {
 			sh.c.pairedChildren++
 			b.sides(sh.dims.of(&pk), s.dims)
 			if !b.anonymous(e.meta) || !p.meta.queued() ||
@@ -103,7 +104,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 				sh.clients.kill(pos)
 			}
 		} else {
-			sh.children.push(child{key: pk, start: s.start, end: s.end, arrival: now, meta: e.meta, dims: s.dims},
+			sh.children.pushHashed(child{key: pk, start: s.start, end: s.end, arrival: now, meta: e.meta, dims: s.dims}, ph,
 				func(*child) { sh.c.droppedChildren++ })
 		}
 	} else {
@@ -122,7 +123,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		}
 	}
 	// s as the parent of spans that came first.
-	sh.children.take(&s.key, func(c *child) {
+	sh.children.takeHashed(&s.key, kh, func(c *child) {
 		sh.c.pairedChildren++
 		b.sides(s.dims, c.dims)
 		if s.kind == kindClient && s.hasPeer && b.anonymous(c.meta) &&
@@ -142,7 +143,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		e.meta |= metaQueued
 	}
 	// s as the target of links that came first.
-	sh.links.take(&s.key, func(l *waitingLink) {
+	sh.links.takeHashed(&s.key, kh, func(l *waitingLink) {
 		b.w = l.weight // a link's edge counts the linking span's weight
 		if l.toParent && redundant(e, l.meta) {
 			sh.c.linksToParent++
@@ -163,7 +164,8 @@ func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch
 	meta := packMeta(from.svc, from.kind, from.failed)
 	toParent := to.Span == from.parent && to.Trace == from.key.Trace
 	b.w = from.weight
-	if t := sh.idx.findHashed(to, sh.idx.h.key(th, &to.Span)); t != nil {
+	lh := sh.idx.h.key(th, &to.Span)
+	if t := sh.idx.findHashed(to, lh); t != nil {
 		if toParent && redundant(t, meta) {
 			sh.c.linksToParent++
 			b.tally(from.svc, graph.LinkResolved)
@@ -173,8 +175,8 @@ func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch
 		b.linkedSpan(t, sh.endOf(t), meta, from.start, from.end)
 		return
 	}
-	sh.links.push(waitingLink{target: *to, from: from.key, start: from.start, end: from.end, arrival: now, meta: meta, toParent: toParent, weight: from.weight, dims: uint16(from.dims),
-		name: b.nameOf(spanIdx)},
+	sh.links.pushHashed(waitingLink{target: *to, from: from.key, start: from.start, end: from.end, arrival: now, meta: meta, toParent: toParent, weight: from.weight, dims: uint16(from.dims),
+		name: b.nameOf(spanIdx)}, lh,
 		func(w *waitingLink) {
 			sh.c.droppedLinks++
 			b.tally(w.meta.svc(), graph.LinkDropped)
