@@ -89,16 +89,33 @@ func ParseKinds(list string) (KindSet, error) {
 type NodeKind uint8
 
 // Node kinds. A name seen as a span's service is a Service whatever else it
-// was named by.
+// was named by (Rank). The values are stored (state file, peer wire form):
+// new kinds are appended.
 const (
 	VirtualNode  NodeKind = iota // user, or a peer named by a client span but never instrumented
 	DatabaseNode                 // a database named by a client span's db.* attributes
 	ServiceNode                  // a service that sends spans
+	TopicNode                    // a messaging destination (--broker-nodes): producer → topic → consumer
+	numNodeKinds
 )
 
-var nodeKindNames = [...]string{"virtual", "database", "service"}
+var nodeKindNames = [...]string{"virtual", "database", "service", "topic"}
 
-// String returns "service", "database" or "virtual".
+// nodeKindRanks orders the kinds a name may be given: a name is the
+// highest it was given (a database that turns out to send spans becomes a
+// service; so does a topic named like a service, which then merges with
+// it).
+var nodeKindRanks = [...]uint8{VirtualNode: 0, DatabaseNode: 1, TopicNode: 2, ServiceNode: 3}
+
+// Rank orders node kinds: Virtual < Database < Topic < Service.
+func (k NodeKind) Rank() uint8 {
+	if k < numNodeKinds {
+		return nodeKindRanks[k]
+	}
+	return 0
+}
+
+// String returns "service", "database", "virtual" or "topic".
 func (k NodeKind) String() string {
 	if int(k) < len(nodeKindNames) {
 		return nodeKindNames[k]

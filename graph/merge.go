@@ -129,7 +129,9 @@ type edgeAcc struct {
 
 func (m *merger) addNode(n Node) {
 	if have := m.nodes[n.Name]; have != nil {
-		have.Kind = max(have.Kind, n.Kind)
+		if n.Kind.Rank() > have.Kind.Rank() {
+			have.Kind = n.Kind
+		}
 		for r := range have.Links {
 			have.Links[r] += n.Links[r]
 		}

@@ -168,7 +168,7 @@ func newStore(cfg Config, set Settings) *Store {
 func (s *Store) Node(name string, kind NodeKind) NodeID {
 	if v, ok := s.ids.Load(name); ok {
 		r := v.(*nodeRef)
-		if NodeKind(r.kind.Load()) >= kind {
+		if NodeKind(r.kind.Load()).Rank() >= kind.Rank() {
 			return r.id
 		}
 		s.mu.Lock()
@@ -249,7 +249,7 @@ func (s *Store) cut(name string) string {
 // needs s.mu.
 func (s *Store) intern(name string, kind NodeKind) NodeID {
 	if id, ok := s.byName[name]; ok {
-		if s.kinds[id] < kind && !(s.hasOverflow && id == s.overflowID) {
+		if s.kinds[id].Rank() < kind.Rank() && !(s.hasOverflow && id == s.overflowID) {
 			s.kinds[id] = kind
 			s.nodesDirty = true
 			s.version++

@@ -33,6 +33,8 @@ type batch struct {
 	problems             []problemRec
 	k                    kafkaState  // replay.go; zero but for a Kafka record
 	flt                  filterState // filterwalk.go; used only with filter policies
+	brk                  brokerState // broker.go; used only with broker nodes
+	topic                uint32      // the destination node + 1 of the span completing the edges being made (broker.go)
 	dims                 dimState    // dims.go; used only with dimensions
 	cd, sd               uint32      // the tuples of the edge being made (batch.sides)
 }
@@ -64,6 +66,8 @@ func (b *batch) reset() {
 	b.obs, b.tallies, b.problems, b.w = b.obs[:0], b.tallies[:0], b.problems[:0], 0
 	b.k.reset()
 	b.flt.reset()
+	b.brk.reset()
+	b.topic = 0
 	b.dims.reset()
 }
 

@@ -77,6 +77,10 @@ type Config struct {
 	// FilterPolicies keep or drop spans before pairing (Tempo's
 	// filter_policies; filter.go). None: every span is paired, at no cost.
 	FilterPolicies []FilterPolicy `yaml:"filter_policies"`
+	// BrokerNodes draws a messaging pair producer → topic → consumer, the
+	// topic a node named by messaging.destination.name, instead of one
+	// producer → consumer edge (broker.go).
+	BrokerNodes bool `yaml:"broker_nodes"`
 }
 
 // MaxRecentProblems bounds Config.RecentProblems: 10,000 problems hold

@@ -25,6 +25,9 @@ func (p *Processor) ConsumeTracesProto(_ context.Context, buf []byte) error {
 	if err := tracedecode.Decode(buf, &b.rec); err != nil {
 		return err
 	}
+	if p.cfg.BrokerNodes {
+		p.brokerWire(buf, b)
+	}
 	if p.filter != nil {
 		p.filterWire(buf, b)
 	}
@@ -63,7 +66,7 @@ func (p *Processor) resolve(b *batch) (rejected int) {
 		for i := lo; i < res.End; i++ {
 			rs := &r.Spans[i]
 			s := span{key: rs.Key, parent: rs.Parent, svc: svc, kind: rs.Kind, failed: rs.Failed, weight: rs.Weight, start: rs.Start, end: rs.End,
-				linkLo: rs.LinkLo, linkHi: rs.LinkHi, name: rs.Name}
+				linkLo: rs.LinkLo, linkHi: rs.LinkHi, name: rs.Name, topic: b.brk.topic(i)}
 			if rs.PeerKind != tracedecode.NoPeer { // a database, a peer, or a root span's caller
 				s.peerKind = graph.Virtual
 				if rs.PeerKind == tracedecode.PeerDatabase {

@@ -274,6 +274,11 @@ func (p *pdataSpan) attr(resource bool, key string) attrValue {
 	if !ok {
 		return attrValue{}
 	}
+	return pdataValue(v)
+}
+
+// pdataValue is anyValue for pdata.
+func pdataValue(v pcommon.Value) attrValue {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		return attrValue{typ: valString, s: v.Str()}
@@ -287,8 +292,6 @@ func (p *pdataSpan) attr(resource bool, key string) attrValue {
 			b.i = 1
 		}
 		return b
-	case pcommon.ValueTypeEmpty:
-		return attrValue{typ: valOther}
 	}
 	return attrValue{typ: valOther}
 }
@@ -315,11 +318,11 @@ func (f *spanFilter) walkTraces(td ptrace.Traces, st *filterState) {
 	}
 }
 
-// apply drops the spans the walk decided against from b's records, as if
-// they had never been in the request, and returns how many. If the walk's
-// spans are not the records' (which the decoders' contract rules out), it
-// keeps every span.
-func (st *filterState) apply(r *tracedecode.Records) int {
+// apply drops the spans the walk decided against from b's records (and
+// their broker topics, when found), as if they had never been in the
+// request, and returns how many. If the walk's spans are not the records'
+// (which the decoders' contract rules out), it keeps every span.
+func (st *filterState) apply(r *tracedecode.Records, brk *brokerState) int {
 	if len(st.keep) != len(r.Spans) {
 		return 0
 	}
@@ -334,12 +337,18 @@ func (st *filterState) apply(r *tracedecode.Records) int {
 		for i := lo; i < res.End; i++ {
 			if st.keep[i] {
 				r.Spans[w] = r.Spans[i]
+				if len(brk.topics) == len(st.keep) {
+					brk.topics[w] = brk.topics[i]
+				}
 				w++
 			}
 		}
 		lo, res.End = res.End, w
 	}
 	dropped := len(r.Spans) - w
+	if len(brk.topics) == len(st.keep) {
+		brk.topics = brk.topics[:w]
+	}
 	clear(r.Spans[w:])
 	r.Spans = r.Spans[:w]
 	return dropped
@@ -358,13 +367,13 @@ func unsafeString(b []byte) string {
 // filter policies refuse (counted).
 func (p *Processor) filterWire(buf []byte, b *batch) {
 	p.filter.walkWire(buf, &b.flt)
-	p.countFiltered(b.flt.apply(&b.rec))
+	p.countFiltered(b.flt.apply(&b.rec, &b.brk))
 }
 
 // filterTraces is filterWire for pdata.
 func (p *Processor) filterTraces(td ptrace.Traces, b *batch) {
 	p.filter.walkTraces(td, &b.flt)
-	p.countFiltered(b.flt.apply(&b.rec))
+	p.countFiltered(b.flt.apply(&b.rec, &b.brk))
 }
 
 func (p *Processor) countFiltered(n int) {

@@ -108,6 +108,9 @@ func (p *Processor) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 	if err := tracedecode.FromTraces(td, &b.rec); err != nil {
 		return err
 	}
+	if p.cfg.BrokerNodes {
+		p.brokerTraces(td, b)
+	}
 	if p.filter != nil {
 		p.filterTraces(td, b)
 	}

@@ -87,6 +87,9 @@ func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, rec Record, rou
 	if err := tracedecode.Decode(buf, &b.rec); err != nil {
 		return err
 	}
+	if p.cfg.BrokerNodes {
+		p.brokerWire(buf, b)
+	}
 	if p.filter != nil {
 		p.filterWire(buf, b)
 	}

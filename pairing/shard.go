@@ -80,6 +80,7 @@ func (sh *shard) leaving(c *client) *entry {
 // duplicate (a span already in the index), which changes nothing.
 func (sh *shard) add(s *span, now int64, b *batch) bool {
 	b.w = s.weight // the edges s completes count its weight
+	b.topic = s.topic
 	h := &sh.idx.h
 	kh := h.key(s.th, &s.key.Span) // s's key, hashed once for the index and the queues
 	e, added := sh.idx.insertHashed(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed) | b.k.mark}, kh)
@@ -164,6 +165,7 @@ func (sh *shard) link(to *spanKey, th uint64, spanIdx int32, now int64, b *batch
 	meta := packMeta(from.svc, from.kind, from.failed)
 	toParent := to.Span == from.parent && to.Trace == from.key.Trace
 	b.w = from.weight
+	b.topic = from.topic
 	lh := sh.idx.h.key(th, &to.Span)
 	if t := sh.idx.findHashed(to, lh); t != nil {
 		if toParent && redundant(t, meta) {
@@ -280,11 +282,15 @@ func (b *batch) pair(p *entry, cmeta meta, cstart, cend int64) {
 		return
 	}
 	b.observe(o)
+	if o.Kind == graph.Messaging {
+		b.toBroker(p.meta.failed(), cmeta.failed())
+	}
 }
 
 // linked is linkedSpan for a linking span whose end is not known.
 func (b *batch) linked(t *entry, tEnd int64, fromMeta meta, fromStart int64) {
 	b.sides(graph.DimTupleNone, graph.DimTupleNone) // a routed link: its linking span's values are not known here
+	b.topic = 0
 	b.linkedSpan(t, tEnd, fromMeta, fromStart, 0)
 }
 
@@ -305,6 +311,9 @@ func (b *batch) linkedSpan(t *entry, tEnd int64, fromMeta meta, fromStart, fromE
 		AsyncSeconds: [2]float64{-1, t.seconds()}, AsyncTimed: true, Trace: t.key.Trace, Span: t.key.Span})
 	if fromEnd >= fromStart {
 		b.obs[len(b.obs)-1].AsyncSeconds[0] = seconds(fromEnd - fromStart)
+	}
+	if k == graph.Messaging {
+		b.toBroker(t.meta.failed(), fromMeta.failed())
 	}
 	b.tally(svc, graph.LinkResolved)
 }

@@ -35,6 +35,9 @@ type span struct {
 	peer     graph.NodeID
 	peerKind graph.Kind
 	hasPeer  bool
+	// topic is the node id + 1 of the span's messaging destination, 0 for
+	// none or without broker nodes (broker.go).
+	topic uint32
 	// links[linkLo:linkHi] of the batch are this span's links.
 	linkLo, linkHi uint32
 	// name is the span's name, for diagnostics only. It may alias the

@@ -1,0 +1,207 @@
+package pairing
+
+import (
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/otlpwire"
+	"github.com/servicegraph/servicegraph/internal/tracedecode"
+)
+
+// Broker nodes (Config.BrokerNodes, --broker-nodes): a messaging pair,
+// producer → consumer, is drawn through its destination instead,
+// producer → topic → consumer, the topic a node of its own kind
+// (graph.TopicNode) named by messaging.destination.name. The destination
+// is that of the span whose arrival completes the pair (as its weight is:
+// the producer and the consumer of a message name the same one), read by
+// one more walk of the request, only when the option is on. A pair whose
+// completing span names no destination keeps the direct edge.
+//
+// Both halves are messaging_system edges, one occurrence each per pair:
+//   - producer → topic: failed if the producer span failed; no delay;
+//     server and client durations both the producer span's (the broker
+//     has no span, as a database edge's server has none);
+//   - topic → consumer: failed if the consumer span failed; the delay
+//     (consumer start − producer end) and the consumer span's duration as
+//     its server duration; no client duration.
+
+// destinationKey names the span attribute a topic node is named by.
+const destinationKey = "messaging.destination.name"
+
+// brokerState is a batch's scratch for broker nodes.
+type brokerState struct {
+	// topics holds, per recorded span in order, its destination's node
+	// id + 1, 0 for none; keys the spans' ids, to check the order.
+	topics []uint32
+	keys   []tracedecode.Key
+	last   string // the last destination looked up, and its node id + 1
+	lastID uint32
+}
+
+func (s *brokerState) reset() {
+	if cap(s.topics) > tracedecode.KeptSpans {
+		s.topics, s.keys = nil, nil
+	}
+	s.topics, s.keys, s.last, s.lastID = s.topics[:0], s.keys[:0], "", 0
+}
+
+// topic returns record i's destination node id + 1, 0 for none.
+func (s *brokerState) topic(i int) uint32 {
+	if i < len(s.topics) {
+		return s.topics[i]
+	}
+	return 0
+}
+
+// node returns the topic node of a destination name + 1, 0 for none.
+func (s *brokerState) node(p *Processor, name string) uint32 {
+	if name == "" {
+		return 0
+	}
+	if name != s.last || s.lastID == 0 {
+		s.lastID = uint32(p.graph.Node(name, graph.TopicNode)) + 1
+		s.last = string([]byte(name)) // the name may alias the request
+	}
+	return s.lastID
+}
+
+// brokerWire finds the destinations of a decoded protobuf request's
+// PRODUCER and CONSUMER spans.
+func (p *Processor) brokerWire(buf []byte, b *batch) {
+	st := &b.brk
+	fields(buf, func(num int32, typ uint8, lo, hi int) bool {
+		if num == otlpwire.RequestResourceSpans && typ == uint8(otlpwire.BytesType) {
+			eachSpan(buf[lo:hi], func(span []byte) { p.brokerSpan(span, st) })
+		}
+		return true
+	})
+	st.check(&b.rec)
+}
+
+// eachSpan calls fn with each span of a ResourceSpans, in the order the
+// decoders record them (instrumentation_library_spans only when there
+// are no scope_spans, as pdata migrates them).
+func eachSpan(rs []byte, fn func(span []byte)) {
+	want := int32(otlpwire.ResourceSpansDeprecated)
+	fields(rs, func(num int32, typ uint8, _, _ int) bool {
+		if num == otlpwire.ResourceSpansScopeSpans && typ == uint8(otlpwire.BytesType) {
+			want = otlpwire.ResourceSpansScopeSpans
+			return false
+		}
+		return true
+	})
+	fields(rs, func(num int32, typ uint8, lo, hi int) bool {
+		if num == want && typ == uint8(otlpwire.BytesType) {
+			ss := rs[lo:hi]
+			fields(ss, func(num int32, typ uint8, lo, hi int) bool {
+				if num == otlpwire.ScopeSpansSpans && typ == uint8(otlpwire.BytesType) {
+					fn(ss[lo:hi])
+				}
+				return true
+			})
+		}
+		return true
+	})
+}
+
+func (p *Processor) brokerSpan(b []byte, st *brokerState) {
+	var key tracedecode.Key
+	var kind uint8
+	var dest []byte // the first messaging.destination.name's value (an AnyValue)
+	haveDest := false
+	fields(b, func(num int32, typ uint8, lo, hi int) bool {
+		switch {
+		case num == wSpanTraceID && typ == uint8(otlpwire.BytesType):
+			key.Trace = [16]byte{}
+			if hi-lo == 16 {
+				copy(key.Trace[:], b[lo:hi])
+			}
+		case num == wSpanSpanID && typ == uint8(otlpwire.BytesType):
+			key.Span = [8]byte{}
+			if hi-lo == 8 {
+				copy(key.Span[:], b[lo:hi])
+			}
+		case num == wSpanKind && typ == uint8(otlpwire.VarintType):
+			v, _ := otlpwire.Varint(b, lo)
+			kind = uint8(int32(v))
+		case num == wSpanAttrs && typ == uint8(otlpwire.BytesType) && !haveDest:
+			if k, v := keyValue(b[lo:hi]); k == destinationKey {
+				dest, haveDest = v, true
+			}
+		}
+		return true
+	})
+	if !key.Valid() {
+		return // not recorded
+	}
+	var t uint32
+	if haveDest && (kind == kindProducer || kind == kindConsumer) {
+		t = st.node(p, destinationName(anyValue(dest)))
+	}
+	st.keys = append(st.keys, key)
+	st.topics = append(st.topics, t)
+}
+
+// destinationName is a destination attribute's value as a node name:
+// strings as they are, other scalars as text.
+func destinationName(v attrValue) string {
+	if v.typ == valString {
+		return v.s
+	}
+	return v.text()
+}
+
+// brokerTraces is brokerWire for pdata.
+func (p *Processor) brokerTraces(td ptrace.Traces, b *batch) {
+	st := &b.brk
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, s := range ss.Spans().All() {
+				key := tracedecode.Key{Trace: [16]byte(s.TraceID()), Span: [8]byte(s.SpanID())}
+				if !key.Valid() {
+					continue
+				}
+				var t uint32
+				if k := uint8(int32(s.Kind())); k == kindProducer || k == kindConsumer {
+					if v, ok := s.Attributes().Get(destinationKey); ok {
+						t = st.node(p, destinationName(pdataValue(v)))
+					}
+				}
+				st.keys = append(st.keys, key)
+				st.topics = append(st.topics, t)
+			}
+		}
+	}
+	st.check(&b.rec)
+}
+
+// check drops the topics if the walk's spans are not the records' (which
+// the decoders' contract rules out): every pair keeps its direct edge.
+func (st *brokerState) check(r *tracedecode.Records) {
+	ok := len(st.keys) == len(r.Spans)
+	for i := 0; ok && i < len(r.Spans); i++ {
+		ok = st.keys[i] == r.Spans[i].Key
+	}
+	if !ok {
+		st.topics = st.topics[:0]
+	}
+}
+
+// toBroker turns the messaging_system observation just made (the last of
+// b.obs), of a producer that failed or not and a consumer likewise, into
+// producer → topic and topic → consumer when the span completing the pair
+// names a destination (b.topic).
+func (b *batch) toBroker(producerFailed, consumerFailed bool) {
+	if b.topic == 0 {
+		return
+	}
+	topic := graph.NodeID(b.topic - 1)
+	o := &b.obs[len(b.obs)-1]
+	in := *o // topic → consumer
+	pd := o.AsyncSeconds[1]
+	o.Server, o.Failed, o.ServerDims = topic, producerFailed, graph.DimTupleNone // the topic has no span: no server_ dimensions
+	o.Seconds, o.AsyncSeconds = [2]float64{-1, -1}, [2]float64{pd, pd}
+	in.Client, in.Failed, in.ClientDims = topic, consumerFailed, graph.DimTupleNone
+	in.AsyncSeconds[1] = -1
+	b.obs = append(b.obs, in)
+}
