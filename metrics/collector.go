@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -96,9 +97,11 @@ var (
 type Collector struct {
 	graph   GraphSource
 	pairing PairingSource
-	vnode   bool      // Config.VirtualNodeLabel
-	dims    []string  // Config.Dimensions: the edge families' series are the sub-series (exposition.go)
-	d       edgeDescs // the edge families' descriptors
+	vnode   bool             // Config.VirtualNodeLabel
+	dims    []string         // Config.Dimensions: the edge families' series are the sub-series (exposition.go)
+	idle    time.Duration    // Config.SeriesIdleTimeout (exposition.go)
+	now     func() time.Time // the clock idle edges are judged by
+	d       edgeDescs        // the edge families' descriptors
 }
 
 // edgeDescs are the descriptors of the edge families.
@@ -132,6 +135,7 @@ func NewCollectorWith(g GraphSource, p PairingSource, cfg Config) *Collector {
 		}
 		c.dims, c.d = cfg.Dimensions, withDims(c.d, l, cfg.Dimensions)
 	}
+	c.idle, c.now = cfg.SeriesIdleTimeout, time.Now
 	return c
 }
 
@@ -172,6 +176,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 func (c *Collector) collectGraph(ch chan<- prometheus.Metric) {
 	snap := c.graph.Snapshot()
 	base := newBases(snap)
+	before := idleBefore(c.idle, c.now)
 	var vn []string
 	if c.vnode {
 		vn = virtualNodeLabels(snap)
@@ -179,6 +184,9 @@ func (c *Collector) collectGraph(ch chan<- prometheus.Metric) {
 	d := &c.d
 	for i := range snap.Edges {
 		e := &snap.Edges[i]
+		if e.LastSeen.UnixNano() < before { // idle (--series-idle-timeout)
+			continue
+		}
 		// Counter values count from the base, if any.
 		count, failed, hist, dur := e.Count, e.Failed, e.Hist, [2]graph.Histogram{*durations(e, 0), *durations(e, 1)}
 		if be := base.edge(i); be != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -40,9 +41,13 @@ func scalar(v func(e *graph.Edge) float64) func(e *graph.Edge) (float64, *graph.
 var streamed = func() []edgeFamily {
 	fs := []edgeFamily{
 		{requestTotalF, scalar(func(e *graph.Edge) float64 { return float64(e.Count) }),
-			func(d *graph.DimSeries, _ graph.Kind) (float64, *graph.Histogram, bool) { return float64(d.Count), nil, true }},
+			func(d *graph.DimSeries, _ graph.Kind) (float64, *graph.Histogram, bool) {
+				return float64(d.Count), nil, true
+			}},
 		{requestFailedF, scalar(func(e *graph.Edge) float64 { return float64(e.Failed) }),
-			func(d *graph.DimSeries, _ graph.Kind) (float64, *graph.Histogram, bool) { return float64(d.Failed), nil, true }},
+			func(d *graph.DimSeries, _ graph.Kind) (float64, *graph.Histogram, bool) {
+				return float64(d.Failed), nil, true
+			}},
 		{firstSeenF, scalar(func(e *graph.Edge) float64 { return unixSeconds(e.FirstSeen.UnixNano()) }), nil},
 		{lastSeenF, scalar(func(e *graph.Edge) float64 { return unixSeconds(e.LastSeen.UnixNano()) }), nil},
 		{messagingDelayF, func(e *graph.Edge) (float64, *graph.Histogram, bool) {
@@ -228,6 +233,9 @@ type exposer struct {
 	hist   graph.Histogram
 	line   []byte
 	lbuf   []byte // a sub-series' labels (dimFamily)
+	// idleBefore: edges last seen before it (unix ns) are idle and not
+	// written (Config.SeriesIdleTimeout; math.MinInt64: none).
+	idleBefore int64
 	// written counts the bytes since the last yield.
 	written int
 }
@@ -241,14 +249,14 @@ func (x *exposer) family(f edgeFamily) error {
 		return x.dimFamily(f)
 	}
 	es := x.snap.Edges
-	if !slices.ContainsFunc(es, func(e graph.Edge) bool { _, _, ok := f.sel(&e); return ok }) {
+	if !slices.ContainsFunc(es, func(e graph.Edge) bool { _, _, ok := f.sel(&e); return ok && !x.idle(&e) }) {
 		return nil
 	}
 	x.header(f.family)
 	for _, i := range x.series.order {
 		e := &es[i]
 		v, h, ok := f.sel(e)
-		if !ok {
+		if !ok || x.idle(e) {
 			continue
 		}
 		if be := x.base.edge(int(i)); be != nil && counts(f.family) {
@@ -297,7 +305,7 @@ func (x *exposer) value(name string, labels []byte, v float64, h *graph.Histogra
 func (x *exposer) dimFamily(f edgeFamily) error {
 	es := x.snap.Edges
 	any := slices.ContainsFunc(es, func(e graph.Edge) bool {
-		return slices.ContainsFunc(e.Dims, func(d graph.DimSeries) bool { _, _, ok := f.dsel(&d, e.Kind); return ok })
+		return !x.idle(&e) && slices.ContainsFunc(e.Dims, func(d graph.DimSeries) bool { _, _, ok := f.dsel(&d, e.Kind); return ok })
 	})
 	if !any {
 		return nil
@@ -305,6 +313,9 @@ func (x *exposer) dimFamily(f edgeFamily) error {
 	x.header(f.family)
 	for _, i := range x.series.order {
 		e := &es[i]
+		if x.idle(e) {
+			continue
+		}
 		for j := range e.Dims {
 			d := &e.Dims[j]
 			v, h, ok := f.dsel(d, e.Kind)
@@ -563,4 +574,22 @@ func (c *Collector) collectEdgeDims(ch chan<- prometheus.Metric, bounds []float6
 			}
 		}
 	}
+}
+
+// idle reports whether edge e is idle: not written.
+func (x *exposer) idle(e *graph.Edge) bool { return e.LastSeen.UnixNano() < x.idleBefore }
+
+// idleBefore returns the time (unix ns) before which an edge last seen is
+// idle, timeout before now; math.MinInt64 (none) for a zero timeout.
+func idleBefore(timeout time.Duration, now func() time.Time) int64 {
+	if timeout <= 0 {
+		return math.MinInt64
+	}
+	return now().Add(-timeout).UnixNano()
+}
+
+// withClock sets the clock c judges idle edges by.
+func (c *Collector) withClock(now func() time.Time) *Collector {
+	c.now = now
+	return c
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,10 @@ type Config struct {
 	// edges' sub-series, labelled client_<attr> and server_<attr>. Not a
 	// key of its own: the service sets it from graph.dimensions.
 	Dimensions []string `yaml:"-"`
+	// SeriesIdleTimeout stops exporting the series of an edge not seen
+	// for that long (0: never); they come back with its next occurrence,
+	// the counters continuing. The API and history are unaffected.
+	SeriesIdleTimeout time.Duration `yaml:"series_idle_timeout"`
 	// Exemplars serves the scrapes that ask for OpenMetrics (Prometheus
 	// does) through promhttp over the Collector, with each edge's latest
 	// trace as exemplars. Off, every scrape gets the streamed text.
@@ -50,6 +55,9 @@ func (c Config) Validate() error {
 	if c.MaxConcurrentScrapes < 1 {
 		return fmt.Errorf("max_concurrent_scrapes must be at least 1, got %d", c.MaxConcurrentScrapes)
 	}
+	if c.SeriesIdleTimeout < 0 {
+		return fmt.Errorf("series_idle_timeout must not be negative, got %s", c.SeriesIdleTimeout)
+	}
 	return nil
 }
 
@@ -61,6 +69,9 @@ type Settings struct {
 	// graph-derived ones (usually the same registry). Both required.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// Now is the clock edges are judged idle by (Config.SeriesIdleTimeout);
+	// time.Now if nil.
+	Now func() time.Time
 }
 
 // RetryAfter is the Retry-After, in seconds, of a refused scrape.
@@ -82,6 +93,7 @@ type Handler struct {
 	refused  prometheus.Counter
 	errs     *prometheus.CounterVec // cause: gathering, encoding (promhttp's)
 	gzips    sync.Pool              // *gzip.Writer
+	now      func() time.Time       // Settings.Now
 	// rich serves the scrapes that ask for OpenMetrics or protobuf
 	// (exemplars, native histograms): promhttp over a registry holding
 	// the graph families (graphCollector) and the gathered ones.
@@ -121,6 +133,10 @@ func NewHandler(cfg Config, set Settings, g GraphSource, p PairingSource) (*Hand
 			Help: "Total number of internal errors encountered by the promhttp metric handler.",
 		}, []string{"cause"}),
 	}
+	h.now = set.Now
+	if h.now == nil {
+		h.now = time.Now
+	}
 	h.errs.WithLabelValues("gathering")
 	h.errs.WithLabelValues("encoding")
 	err := errors.Join(
@@ -133,7 +149,7 @@ func NewHandler(cfg Config, set Settings, g GraphSource, p PairingSource) (*Hand
 	}
 	if cfg.Exemplars {
 		graphReg := prometheus.NewRegistry()
-		if err := graphReg.Register(graphCollector{NewCollectorWith(g, p, cfg)}); err != nil {
+		if err := graphReg.Register(graphCollector{NewCollectorWith(g, p, cfg).withClock(h.now)}); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
 		h.rich = promhttp.HandlerFor(prometheus.Gatherers{set.Gatherer, graphReg}, promhttp.HandlerOpts{EnableOpenMetrics: true})
@@ -195,7 +211,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
-	x := &exposer{w: bw}
+	x := &exposer{w: bw, idleBefore: idleBefore(h.cfg.SeriesIdleTimeout, h.now)}
 	if filter == nil || slices.ContainsFunc(streamed, func(f edgeFamily) bool { return filter[f.name] }) {
 		x.snap = h.graph.Snapshot()
 		x.series, x.les, x.base = h.prepare(x.snap)
