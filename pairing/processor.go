@@ -318,7 +318,8 @@ func (p *Processor) Start(ctx context.Context) error {
 	}()
 	p.logger.Info("pairing started", "pair_wait", p.cfg.PairWait, "link_wait", p.cfg.LinkWait,
 		"max_index_spans", p.cfg.MaxIndexSpans, "preallocate", p.cfg.Preallocate, "max_pending_spans", p.cfg.MaxPendingSpans,
-		"max_pending_links", p.cfg.MaxPendingLinks, "shards", p.cfg.Shards)
+		"max_pending_links", p.cfg.MaxPendingLinks, "shards", p.cfg.Shards, "filter_policies", len(p.cfg.FilterPolicies),
+		"broker_nodes", p.cfg.BrokerNodes)
 	return nil
 }
 

@@ -184,6 +184,7 @@ var options = []option{
 	{"peer-attributes", "pairing.peer_attributes", "span attributes naming the uninstrumented peer of a CLIENT span that never meets its server, first non-empty wins", func(c *Config) []any { return []any{&c.Pairing.PeerAttributes} }},
 	{"span-multiplier-key", "pairing.span_multiplier_key", "span attribute holding how many spans a sampled span stands for (Tempo's span_multiplier_key); counts and histograms are weighted by it, else by the tracestate's ot=th: threshold", func(c *Config) []any { return []any{&c.Pairing.SpanMultiplierKey} }},
 	{"caller-attributes", "pairing.caller_attributes", "span attributes naming the caller of a root SERVER or CONSUMER span (else user); empty: none", func(c *Config) []any { return []any{&c.Pairing.CallerAttributes} }},
+	{"broker-nodes", "pairing.broker_nodes", "draw a messaging pair producer -> topic -> consumer, the topic a node named by messaging.destination.name (else the direct producer -> consumer edge)", func(c *Config) []any { return []any{&c.Pairing.BrokerNodes} }},
 	{"max-nodes", "graph.max_nodes", "distinct node names; more fold into __overflow__", func(c *Config) []any { return []any{&c.Graph.MaxNodes} }},
 	{"max-edges", "graph.max_edges", "distinct edges; occurrences of new edges past it are dropped", func(c *Config) []any { return []any{&c.Graph.MaxEdges} }},
 	{"max-name-bytes", "graph.max_name_bytes", "longest node name kept; longer ones are cut", func(c *Config) []any { return []any{&c.Graph.MaxNameBytes} }},

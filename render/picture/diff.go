@@ -124,6 +124,8 @@ func nodeDiffAttrs(n *graph.NodeDiff) string {
 	switch n.Kind {
 	case graph.DatabaseNode:
 		shape, style, fill = "cylinder", "filled", fillDatabase
+	case graph.TopicNode:
+		shape, style, fill = "cds", "filled", fillTopic
 	case graph.ServiceNode:
 	default:
 		shape, style, fill, font = "ellipse", "dashed,filled", fillVirtual, colourVirtual

@@ -18,6 +18,7 @@ const (
 	fillService   = "#eaf1fb"
 	fillDatabase  = "#f5f0dc"
 	fillVirtual   = "#eeeeee"
+	fillTopic     = "#e6f4ea"
 	colourVirtual = "#8c8c8c"
 	minPenWidth   = 1.0
 	maxPenWidth   = 5.0
@@ -76,14 +77,17 @@ func nodeTooltip(n *graph.ViewNode) string {
 }
 
 // nodeAttrs returns the attributes that give each node kind its look:
-// services rounded boxes, databases cylinders, virtual nodes grey dashed
-// ellipses. The outline follows the node's error rate.
+// services rounded boxes, databases cylinders, topics (--broker-nodes)
+// green pennants, virtual nodes grey dashed ellipses. The outline follows
+// the node's error rate.
 func nodeAttrs(n *graph.ViewNode) string {
 	switch n.Kind {
 	case graph.ServiceNode:
 		return `shape=box, style="rounded,filled", fillcolor="` + fillService + `", color="` + errColour(n.ErrorRate()) + `"`
 	case graph.DatabaseNode:
 		return `shape=cylinder, style=filled, fillcolor="` + fillDatabase + `", color="` + errColour(n.ErrorRate()) + `"`
+	case graph.TopicNode:
+		return `shape=cds, style=filled, fillcolor="` + fillTopic + `", color="` + errColour(n.ErrorRate()) + `"`
 	default:
 		return `shape=ellipse, style="dashed,filled", fillcolor="` + fillVirtual + `", color="` + colourVirtual + `", fontcolor="` + colourVirtual + `"`
 	}
