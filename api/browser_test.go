@@ -680,3 +680,56 @@ func TestBrowserDetailsDown(t *testing.T) {
 		t.Errorf("%d elements wired without numbers", n)
 	}
 }
+
+// TestBrowserTraceLinks: with a trace URL template, clicking an edge
+// shows "Open a sample trace" linking to its latest trace, as does the
+// node at its end, and the unresolved links table links its traces.
+func TestBrowserTraceLinks(t *testing.T) {
+	br := newBrowser(t)
+	st, c := tracedFixture(t)
+	problems := func() []pairing.Problem {
+		return []pairing.Problem{{Result: "unresolved", Service: "payments", SpanName: "settle", TraceID: "1af7651916cd43dd8448eb211c80319c",
+			SpanID: "b7ad6b7169203331", LinkTraceID: "2af7651916cd43dd8448eb211c80319c", LinkSpanID: "c7ad6b7169203331",
+			Time: t0.Add(-time.Minute), LikelyCause: pairing.CauseNeverSeen}}
+	}
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: newRealRenderer(t, prometheus.NewRegistry(), nil), Problems: problems},
+		func(cfg *api.Config) { cfg.TraceURLTemplate = "http://jaeger.example:16686/trace/{trace_id}" })
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	must := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := br.do(steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	link := func() string {
+		return eval[string](br, `(() => { const a = document.querySelector('#details .sample-trace a'); return a ? a.textContent + ' ' + a.getAttribute('href') + ' ' + a.target : ''; })()`)
+	}
+	const want = "Open a sample trace http://jaeger.example:16686/trace/0af7651916cd43dd8448eb211c80319c _blank"
+	must("open the page", chromedp.Navigate("http://"+s.Addr().String()+"/?refresh=0"), chromedp.WaitVisible(chromedp.CSS(`#graph[data-state="ok"]`)))
+	xy := eval[[]float64](br, `(() => {
+		const g = [...document.querySelectorAll('#graph [data-edge]')].find((g) => g.dataset.edge === 'checkout\u0000payments\u0000call');
+		const r = g.querySelector('text').getBoundingClientRect();
+		return [r.x + r.width / 2, r.y + r.height / 2]; })()`)
+	must("click checkout → payments", chromedp.MouseClickXY(xy[0], xy[1]), chromedp.WaitVisible(chromedp.CSS(`#details .sample-trace a`)))
+	if got := link(); got != want {
+		t.Errorf("edge panel link %q, want %q", got, want)
+	}
+	br.screenshot("trace-link-edge.png")
+	must("click payments", chromedp.Click(chromedp.CSS(`#graph [data-node="payments"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#details-problems li`)))
+	if got := link(); got != want {
+		t.Errorf("node panel link %q, want %q", got, want)
+	}
+	if got := eval[string](br, `[...document.querySelectorAll('#details-problems a')].map((a) => a.getAttribute('href')).join(' ')`); got !=
+		"http://jaeger.example:16686/trace/1af7651916cd43dd8448eb211c80319c http://jaeger.example:16686/trace/2af7651916cd43dd8448eb211c80319c" {
+		t.Errorf("problem links %q", got)
+	}
+	// A node without a traced occurrence in the window has no link.
+	must("click frontend", chromedp.Click(chromedp.CSS(`#graph [data-node="frontend"]`)), chromedp.WaitVisible(chromedp.CSS(`#details:not([hidden])`)))
+	if got := eval[string](br, `document.getElementById('details-title').textContent + ' ' + document.querySelectorAll('#details .sample-trace').length`); got != "frontend 0" {
+		t.Errorf("frontend's panel: %q", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/traceurl"
 )
 
 // detailsBody is the answer of /api/graph/details: every node and edge of
@@ -29,6 +30,17 @@ type detailsNode struct {
 	// since the graph began (link health); zero for databases and virtual
 	// nodes.
 	Links map[string]uint64 `json:"links"`
+	sample
+}
+
+// sample is a sample trace of a node or edge: the latest traced
+// occurrence in the window (of an edge; of a node, of its edges), its ids
+// hex, and its link when a trace URL template is configured. Empty (left
+// out) when the window has none.
+type sample struct {
+	TraceID  string `json:"trace_id,omitempty"`
+	SpanID   string `json:"span_id,omitempty"`
+	TraceURL string `json:"trace_url,omitempty"`
 }
 
 type detailsEdge struct {
@@ -52,6 +64,7 @@ type detailsEdge struct {
 	HistogramCount uint64    `json:"histogram_count"`
 	FirstSeen      time.Time `json:"first_seen"`
 	LastSeen       time.Time `json:"last_seen"`
+	sample
 }
 
 // serveDetails answers the view of the common filters with each node's and
@@ -63,17 +76,9 @@ func (s *Server) serveDetails(r *http.Request) apiFuncResult {
 	}
 	out := detailsBody{From: q.From.UTC(), To: q.To.UTC(), Seconds: q.To.Sub(q.From).Seconds(),
 		Nodes: make([]detailsNode, 0, len(v.Nodes)), Edges: make([]detailsEdge, 0, len(v.Edges))}
-	for i := range v.Nodes {
-		n := &v.Nodes[i]
-		d := detailsNode{Name: n.Name, Kind: n.Kind.String(), Requests: n.Count, Failed: n.Failed, Rate: n.Rate,
-			ErrorPercent: 100 * n.ErrorRate(), Links: map[string]uint64{}}
-		if sn, ok := snap.Node(n.Name); ok {
-			for r := range graph.NumLinkResults {
-				d.Links[r.String()] = sn.Links[r]
-			}
-		}
-		out.Nodes = append(out.Nodes, d)
-	}
+	tpl := s.traceURL()
+	from, to := q.From.UnixNano(), q.To.UnixNano()
+	latest := make(map[string]graph.Exemplar) // a node's latest sample in the window
 	for i := range v.Edges {
 		e := &v.Edges[i]
 		d := detailsEdge{Client: e.Client, Server: e.Server, Kind: e.Kind.String(), Async: e.Kind.Async(),
@@ -85,10 +90,38 @@ func (s *Server) serveDetails(r *http.Request) apiFuncResult {
 			d.P50Seconds = quantile(h, snap.Bounds, 0.5)
 			d.P95Seconds = quantile(h, snap.Bounds, 0.95)
 			d.P99Seconds = quantile(h, snap.Bounds, 0.99)
+			if ex := data.Exemplar; ex.Valid() && ex.Time >= from && ex.Time < to {
+				d.sample = sampleOf(&ex, tpl)
+				for _, n := range [2]string{e.Client, e.Server} {
+					if have, ok := latest[n]; !ok || ex.Time > have.Time {
+						latest[n] = ex
+					}
+				}
+			}
 		}
 		out.Edges = append(out.Edges, d)
 	}
+	for i := range v.Nodes {
+		n := &v.Nodes[i]
+		d := detailsNode{Name: n.Name, Kind: n.Kind.String(), Requests: n.Count, Failed: n.Failed, Rate: n.Rate,
+			ErrorPercent: 100 * n.ErrorRate(), Links: map[string]uint64{}}
+		if sn, ok := snap.Node(n.Name); ok {
+			for r := range graph.NumLinkResults {
+				d.Links[r.String()] = sn.Links[r]
+			}
+		}
+		if ex, ok := latest[n.Name]; ok {
+			d.sample = sampleOf(&ex, tpl)
+		}
+		out.Nodes = append(out.Nodes, d)
+	}
 	return apiFuncResult{data: out}
+}
+
+// sampleOf is ex as a sample, linked by tpl.
+func sampleOf(ex *graph.Exemplar, tpl traceurl.Template) sample {
+	t, sp := ex.TraceID(), ex.SpanID()
+	return sample{TraceID: t, SpanID: sp, TraceURL: tpl.URL(t, sp)}
 }
 
 // quantile estimates the q-quantile of h as Prometheus' histogram_quantile

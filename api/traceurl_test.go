@@ -1,12 +1,14 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/servicegraph/servicegraph/api"
+	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/pairing"
 )
 
@@ -54,5 +56,83 @@ func TestTraceURLTemplateValidate(t *testing.T) {
 	err := cfg.Validate()
 	if err == nil || err.Error() != `trace_url_template: trace URL template "http://jaeger:16686/trace/" has no {trace_id} placeholder` {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// tracedFixture is fixture with one traced occurrence of checkout →
+// payments five minutes ago (span 0102…08 of trace 0af7…319c).
+func tracedFixture(t testing.TB) (*graph.Store, *clock) {
+	st, c := fixture(t)
+	c.Set(t0.Add(-5 * time.Minute))
+	st.Observe([]graph.Observation{{Client: st.Node("checkout", graph.ServiceNode), Server: st.Node("payments", graph.ServiceNode),
+		Kind: graph.Call, Seconds: [2]float64{0.25, -1},
+		Trace: [16]byte{0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c},
+		Span:  [8]byte{1, 2, 3, 4, 5, 6, 7, 8}}}, nil)
+	c.Set(t0)
+	return st, c
+}
+
+// /api/graph/details gives an edge, and both its nodes, the window's
+// latest sample trace: ids always, the URL with a template; none for
+// edges without a traced occurrence in the window.
+func TestDetailsSampleTrace(t *testing.T) {
+	st, c := tracedFixture(t)
+	with, _ := newServer(t, c, api.Sources{Graph: st}, func(cfg *api.Config) { cfg.TraceURLTemplate = "http://jaeger:16686/trace/{trace_id}" })
+	without, _ := newServer(t, c, api.Sources{Graph: st}, nil)
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		target string
+		url    string
+	}{
+		{"template", with.Handler(), "/api/graph/details", "http://jaeger:16686/trace/0af7651916cd43dd8448eb211c80319c"},
+		{"no template", without.Handler(), "/api/graph/details", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := get(tc.h, tc.target)
+			var body struct {
+				Nodes []struct {
+					Name     string `json:"name"`
+					TraceID  string `json:"trace_id"`
+					SpanID   string `json:"span_id"`
+					TraceURL string `json:"trace_url"`
+				} `json:"nodes"`
+				Edges []struct {
+					Client   string `json:"client"`
+					Server   string `json:"server"`
+					TraceID  string `json:"trace_id"`
+					SpanID   string `json:"span_id"`
+					TraceURL string `json:"trace_url"`
+				} `json:"edges"`
+			}
+			decode(t, rec, &body)
+			var got []string
+			for _, n := range body.Nodes {
+				if n.TraceID != "" {
+					got = append(got, "node "+n.Name+" "+n.TraceID+" "+n.SpanID+" "+n.TraceURL)
+				}
+			}
+			for _, e := range body.Edges {
+				if e.TraceID != "" {
+					got = append(got, "edge "+e.Client+">"+e.Server+" "+e.TraceID+" "+e.SpanID+" "+e.TraceURL)
+				}
+			}
+			want := []string{
+				"node checkout 0af7651916cd43dd8448eb211c80319c 0102030405060708 " + tc.url,
+				"node payments 0af7651916cd43dd8448eb211c80319c 0102030405060708 " + tc.url,
+				"edge checkout>payments 0af7651916cd43dd8448eb211c80319c 0102030405060708 " + tc.url,
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("samples:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if tc.url == "" && strings.Contains(rec.Body.String(), "trace_url") {
+				t.Fatal("a trace_url without a template")
+			}
+		})
+	}
+	// A window that ends before the sample has none.
+	rec := get(with.Handler(), fmt.Sprintf("/api/graph/details?from=%d&to=%d", t0.Add(-2*time.Hour).Unix(), t0.Add(-30*time.Minute).Unix()))
+	if strings.Contains(rec.Body.String(), "trace_id") {
+		t.Fatalf("a sample outside the window: %s", rec.Body)
 	}
 }

@@ -241,6 +241,30 @@
     row.appendChild(el('td', text == null ? '' : text, cls));
   }
 
+  // traceLink is a link to url (a trace viewer's, from --trace-url-template)
+  // opening in a new tab, or null without one.
+  function traceLink(url, text) {
+    if (!url) return null;
+    const a = el('a', text, 'trace-link');
+    a.href = url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    return a;
+  }
+
+  // sampleTrace is the side panel's line about d's sample trace: a link
+  // "Open a sample trace" when a trace URL template is configured, else
+  // the trace id; null when the window has none.
+  function sampleTrace(d) {
+    if (!d.trace_id) return null;
+    const p = el('p', null, 'sample-trace');
+    const a = traceLink(d.trace_url, 'Open a sample trace');
+    if (a) p.append(a, ' ');
+    else p.append('Sample trace ');
+    p.append(el('span', d.trace_id, 'id'));
+    return p;
+  }
+
   async function loadLinks() {
     const q = new URLSearchParams({ limit: '100' });
     const service = $('service').value.trim();
@@ -253,9 +277,13 @@
       cell(tr, p.result);
       cell(tr, p.service);
       cell(tr, p.span_name);
-      cell(tr, p.trace_id, 'id');
+      const tid = el('td', null, 'id');
+      tid.append(traceLink(p.trace_url, p.trace_id) || p.trace_id || '');
+      tr.append(tid);
       cell(tr, p.span_id, 'id');
-      cell(tr, p.link_trace_id, 'id');
+      const lid = el('td', null, 'id');
+      lid.append(traceLink(p.link_trace_url, p.link_trace_id) || p.link_trace_id || '');
+      tr.append(lid);
       cell(tr, p.link_span_id, 'id');
       cell(tr, p.likely_cause);
       return tr;
@@ -612,9 +640,10 @@
       row(dl, 'failed', 'Failed', fmtCount(d.failed));
       row(dl, 'errors', 'Errors', fmtPercent(d.error_percent));
     }
+    const trace = d.diff ? null : sampleTrace(d);
     const ins = n.edges.filter((e) => e.datum.server === name);
     const outs = n.edges.filter((e) => e.datum.client === name);
-    const body = [dl];
+    const body = trace ? [dl, trace] : [dl];
     for (const [label, list, other] of [['Incoming', ins, 'client'], ['Outgoing', outs, 'server']]) {
       if (list.length === 0) continue;
       body.push(el('h3', label + ' (' + list.length + ')'));
@@ -651,8 +680,10 @@
       const ul = el('ul');
       for (const p of problems) {
         const li = el('li');
-        li.append(el('span', p.result + ': ' + (p.span_name || '')), el('br'),
-          el('span', 'trace ' + p.trace_id + (p.link_trace_id ? ' → ' + p.link_trace_id : ''), 'id'), el('br'),
+        const ids = el('span', 'trace ', 'id');
+        ids.append(traceLink(p.trace_url, p.trace_id) || p.trace_id);
+        if (p.link_trace_id) ids.append(' → ', traceLink(p.link_trace_url, p.link_trace_id) || p.link_trace_id);
+        li.append(el('span', p.result + ': ' + (p.span_name || '')), el('br'), ids, el('br'),
           el('span', (p.likely_cause || '') + (p.time ? ' · ' + fmtTime(p.time) : ''), 'muted'));
         ul.append(li);
       }
@@ -694,7 +725,8 @@
     row(dl, 'last_seen', 'Last seen', fmtTime(d.last_seen));
     const note = el('p', 'Percentiles are over the ' + fmtCount(d.histogram_count) + ' ' + what +
       's observed since first seen (the history keeps no histograms per window).', 'muted');
-    openPanel(d.client + ' → ' + d.server, 'edge', [dl, note, ends], focusPanel);
+    const trace = sampleTrace(d);
+    openPanel(d.client + ' → ' + d.server, 'edge', trace ? [dl, trace, note, ends] : [dl, note, ends], focusPanel);
   }
 
   // --- diff mode: /api/graph/diff as the drawing's data ---
