@@ -87,7 +87,7 @@ func writeDiffDOT(b *bytes.Buffer, d *graph.Diff, o Options) {
 		}
 		fmt.Fprintf(b, "\t%s -> %s [id=%q, class=\"diff-%s\", label=\"%s\", tooltip=%s, style=%s, arrowhead=%s, color=%q, fontcolor=%q, penwidth=%s];\n",
 			quoteID(e.Client), quoteID(e.Server), elementID("e", e.Client, e.Server, e.Kind.String()), e.Status,
-			strings.Join(lines, `\n`), quoteText(edgeDiffTooltip(e)), style, arrow, colour, font,
+			labelText(lines, e.Client == e.Server, o.RankDir), quoteText(edgeDiffTooltip(e)), style, arrow, colour, font,
 			strconv.FormatFloat(pw, 'f', 2, 64))
 	}
 	b.WriteString("}\n")

@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/servicegraph/servicegraph/graph"
 )
@@ -104,7 +103,7 @@ func writeDOT(b *bytes.Buffer, v *graph.View, o Options) {
 		}
 		fmt.Fprintf(b, "\t%s -> %s [id=%q, label=\"%s\", tooltip=%s, style=%s, arrowhead=%s, color=%q, fontcolor=%q, penwidth=%s];\n",
 			quoteID(e.Client), quoteID(e.Server), elementID("e", e.Client, e.Server, e.Kind.String()),
-			strings.Join(lines, `\n`), quoteText(edgeTooltip(e)), style, arrow, colour, colour,
+			labelText(lines, e.Client == e.Server, o.RankDir), quoteText(edgeTooltip(e)), style, arrow, colour, colour,
 			strconv.FormatFloat(penWidth(e.Count, maxCount), 'f', 2, 64))
 	}
 	b.WriteString("}\n")

@@ -161,3 +161,28 @@ func short(x float64) string {
 	}
 	return strconv.FormatFloat(x, 'f', 0, 64)
 }
+
+// labelText joins an edge's escaped label lines for DOT. Graphviz places
+// a self-loop's label right against the loop, sized by its own estimate
+// of the text's width, and a viewer's font may be wider: the label then
+// touches or crosses the loop. So a self-loop's label keeps a gap: beside
+// the loop (top-to-bottom layouts, TB and BT, where the loop is on the
+// node's right) its lines are left-justified (\l) behind two no-break
+// spaces, so that a wider font grows away from the loop; above it
+// (left-to-right layouts, LR and RL, where the loop is on the node's
+// top) a blank line follows the text.
+func labelText(lines []string, selfLoop bool, rankDir string) string {
+	if !selfLoop {
+		return strings.Join(lines, `\n`)
+	}
+	if rankDir == "TB" || rankDir == "BT" {
+		var b strings.Builder
+		for _, l := range lines {
+			b.WriteString("\u00a0\u00a0")
+			b.WriteString(l)
+			b.WriteString(`\l`)
+		}
+		return b.String()
+	}
+	return strings.Join(lines, `\n`) + `\n `
+}
