@@ -37,6 +37,10 @@ type Config struct {
 	// the sub-series of each edge; past it values and sub-series fold into
 	// OverflowNode (counted).
 	MaxDimensionValues int `yaml:"max_dimension_values"`
+	// MaxDimensionSeries caps the sub-series of all edges together (about
+	// 1.3 KB each); past it an occurrence of a new combination counts in
+	// its edge's all-OverflowNode sub-series (counted).
+	MaxDimensionSeries int `yaml:"max_dimension_series"`
 }
 
 // NewDefaultConfig returns the defaults.
@@ -51,6 +55,7 @@ func NewDefaultConfig() Config {
 		LatencyBuckets:  []float64{0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8},
 
 		MaxDimensionValues: 100,
+		MaxDimensionSeries: 100_000,
 	}
 }
 
@@ -88,7 +93,7 @@ func (c Config) Validate() error {
 			break
 		}
 	}
-	errs = append(errs, validateDimensions(c.Dimensions, c.MaxDimensionValues)...)
+	errs = append(errs, validateDimensions(c.Dimensions, c.MaxDimensionValues, c.MaxDimensionSeries)...)
 	return errors.Join(errs...)
 }
 

@@ -44,7 +44,7 @@ var invalidLabelChar = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 func DimensionLabel(attr string) string { return invalidLabelChar.ReplaceAllString(attr, "_") }
 
 // validateDimensions checks a dimension list.
-func validateDimensions(dims []string, maxValues int) []error {
+func validateDimensions(dims []string, maxValues, maxSeries int) []error {
 	var errs []error
 	if len(dims) > MaxDimensions {
 		errs = append(errs, fmt.Errorf("dimensions: at most %d, got %d", MaxDimensions, len(dims)))
@@ -63,6 +63,9 @@ func validateDimensions(dims []string, maxValues int) []error {
 	}
 	if len(dims) > 0 && maxValues < 1 {
 		errs = append(errs, fmt.Errorf("max_dimension_values must be at least 1, got %d", maxValues))
+	}
+	if len(dims) > 0 && maxSeries < 1 {
+		errs = append(errs, fmt.Errorf("max_dimension_series must be at least 1, got %d", maxSeries))
 	}
 	return errs
 }
@@ -202,7 +205,8 @@ type DimStats struct {
 	TuplesFolded uint64
 	// SeriesFolded counts occurrences counted in their edge's
 	// all-OverflowNode sub-series because the edge held
-	// MaxDimensionValues sub-series already.
+	// MaxDimensionValues sub-series already, or all edges together
+	// MaxDimensionSeries.
 	SeriesFolded uint64
 	// Series is the number of sub-series held by every edge together.
 	Series int
@@ -222,7 +226,9 @@ func (s *Store) DimStats() DimStats {
 }
 
 // edgeDims holds an edge's sub-series, by client tuple << 32 | server
-// tuple: at most MaxDimensionValues, plus the all-overflow one.
+// tuple: at most MaxDimensionValues, plus the all-overflow one; all edges
+// together at most MaxDimensionSeries, plus one all-overflow sub-series
+// per edge.
 type edgeDims struct {
 	series map[uint64]*dimSeries
 }
@@ -243,7 +249,7 @@ func (s *Store) observeDims(e *edge, o *Observation) (added, folded bool) {
 	key := uint64(o.ClientDims)<<32 | uint64(o.ServerDims)
 	d := e.dims.series[key]
 	if d == nil {
-		if len(e.dims.series) >= s.cfg.MaxDimensionValues {
+		if len(e.dims.series) >= s.cfg.MaxDimensionValues || s.dimSeries.Load() >= int64(s.cfg.MaxDimensionSeries) {
 			key, folded = uint64(DimTupleOverflow)<<32|uint64(DimTupleOverflow), true
 			d = e.dims.series[key]
 		}

@@ -36,10 +36,10 @@ func TestDimTuple(t *testing.T) {
 	}{
 		{[]string{"shop", ""}, []string{"shop", ""}},
 		{[]string{"shop", "prod"}, []string{"shop", "prod"}},
-		{[]string{"éééééééééé", "prod"}, []string{"éééééééé", "prod"}},            // 20 bytes cut to 16
-		{[]string{"core", "prod"}, []string{graph.OverflowNode, "prod"}},        // a third namespace
+		{[]string{"éééééééééé", "prod"}, []string{"éééééééé", "prod"}},        // 20 bytes cut to 16
+		{[]string{"core", "prod"}, []string{graph.OverflowNode, "prod"}},      // a third namespace
 		{[]string{"shop", "__overflow__"}, []string{"shop", "__overflow__~"}}, // a real value spelled like the overflow
-		{[]string{"shop", "canary"}, []string{"shop", graph.OverflowNode}},      // a third env
+		{[]string{"shop", "canary"}, []string{"shop", graph.OverflowNode}},    // a third env
 		{[]string{"core", "canary"}, []string{graph.OverflowNode, graph.OverflowNode}},
 	} {
 		if got := values(c.in...); !slices.Equal(got, c.want) {
@@ -114,16 +114,45 @@ func TestNoDimensions(t *testing.T) {
 func TestDimensionsConfig(t *testing.T) {
 	cfg := graph.NewDefaultConfig()
 	cfg.Dimensions = []string{"service.namespace", "service_namespace", "", "a", "b", "c", "d", "e", "f", "g"}
-	cfg.MaxDimensionValues = 0
+	cfg.MaxDimensionValues, cfg.MaxDimensionSeries = 0, 0
 	err := cfg.Validate()
 	for _, want := range []string{
 		"dimensions: at most 8, got 10",
 		`dimensions: "service.namespace" and "service_namespace" both make the labels client_service_namespace and server_service_namespace`,
 		"dimensions: an attribute name must not be empty",
 		"max_dimension_values must be at least 1, got 0",
+		"max_dimension_series must be at least 1, got 0",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want %q in it", err, want)
 		}
+	}
+}
+
+// TestDimSeriesGlobalCap checks MaxDimensionSeries: past it, a new
+// combination of any edge counts in that edge's all-OverflowNode
+// sub-series (counted), whatever the edge's own count.
+func TestDimSeriesGlobalCap(t *testing.T) {
+	cfg := graph.NewDefaultConfig()
+	cfg.Dimensions, cfg.MaxDimensionSeries = []string{"ns"}, 3
+	g := graph.MustNew(cfg, graph.Settings{})
+	a, b, c := g.Node("a", graph.ServiceNode), g.Node("b", graph.ServiceNode), g.Node("c", graph.ServiceNode)
+	x, y := g.DimTuple([]string{"x"}), g.DimTuple([]string{"y"})
+	g.Observe([]graph.Observation{
+		{Client: a, Server: b, ClientDims: x}, {Client: a, Server: b, ClientDims: y},
+		{Client: a, Server: c, ClientDims: x}, {Client: a, Server: c, ClientDims: y}, {Client: a, Server: c, ClientDims: y},
+	}, nil)
+	var got []string
+	for _, e := range g.Snapshot().Edges {
+		for _, d := range e.Dims {
+			got = append(got, e.Server+":"+d.Client[0]+strings.Repeat("|", int(d.Count)))
+		}
+	}
+	want := []string{"b:x|", "b:y|", "c:__overflow__||", "c:x|"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sub-series %q, want %q", got, want)
+	}
+	if st := g.Stats().Dims; st.SeriesFolded != 2 || st.Series != 4 {
+		t.Errorf("SeriesFolded %d, Series %d; want 2, 4 (3 + an overflow one)", st.SeriesFolded, st.Series)
 	}
 }

@@ -512,7 +512,7 @@ func appendHelp(b []byte, s string) []byte {
 // Self-telemetry of dimensions (graph.DimStats).
 var (
 	dimValuesFolded = desc("servicegraph_dimension_values_overflow_total", "Lookups of a new value of a dimension (--dimensions) past --max-dimension-values distinct values, counted as __overflow__ (a request's consecutive spans with the same values are looked up once).", "dimension")
-	dimSeriesFolded = desc("servicegraph_dimension_series_overflow_total", "Edge occurrences counted in their edge's all-__overflow__ sub-series because the edge held --max-dimension-values sub-series, or the value combinations reached 65,536.")
+	dimSeriesFolded = desc("servicegraph_dimension_series_overflow_total", "Edge occurrences counted in their edge's all-__overflow__ sub-series because the edge held --max-dimension-values sub-series, all edges --max-dimension-series, or the value combinations reached 65,536.")
 	dimSeriesHeld   = desc("servicegraph_dimension_series", "Sub-series by dimension values held by every edge together.")
 )
 

@@ -190,6 +190,7 @@ var options = []option{
 	{"max-name-bytes", "graph.max_name_bytes", "longest node name kept; longer ones are cut", func(c *Config) []any { return []any{&c.Graph.MaxNameBytes} }},
 	{"dimensions", "graph.dimensions", "span or resource attributes (resource first, as Tempo) whose values label the edge series client_<attr> and server_<attr> (dots to underscores; e.g. service.namespace)", func(c *Config) []any { return []any{&c.Graph.Dimensions} }},
 	{"max-dimension-values", "graph.max_dimension_values", "distinct values kept per dimension, and sub-series per edge; more fold into __overflow__ (counted)", func(c *Config) []any { return []any{&c.Graph.MaxDimensionValues} }},
+	{"max-dimension-series", "graph.max_dimension_series", "sub-series by dimension values of all edges together (~1.3 KB each); past it new combinations fold into their edge's __overflow__ one (counted)", func(c *Config) []any { return []any{&c.Graph.MaxDimensionSeries} }},
 	{"series-idle-timeout", "metrics.series_idle_timeout", "stop exporting the series of an edge not seen for this long (0: never); they come back, counters continuing, with its next occurrence; the API and history keep it", func(c *Config) []any { return []any{&c.Metrics.SeriesIdleTimeout} }},
 	{"history-bucket", "graph.bucket_width", "history resolution", func(c *Config) []any { return []any{&c.Graph.BucketWidth} }},
 	{"history-retention", "graph.retention", "how long history is kept", func(c *Config) []any { return []any{&c.Graph.Retention} }},
