@@ -1,6 +1,8 @@
 package pairing
 
 import (
+	"encoding/binary"
+	"runtime"
 	"testing"
 	"unsafe"
 
@@ -25,5 +27,28 @@ func TestDimsCostNoMemory(t *testing.T) {
 	}
 	if graph.MaxDimensionTuples-1 > 1<<16-1 {
 		t.Errorf("tuple ids up to %d do not fit waitingLink.dims (uint16)", graph.MaxDimensionTuples-1)
+	}
+}
+
+// BenchmarkDimIndexMemory measures the heap a shard's dimIndex holds per
+// indexed span with dimension values (its ring place and map entry), at
+// 1,000,000 spans.
+func BenchmarkDimIndexMemory(b *testing.B) {
+	for range b.N {
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		const n = 1_000_000
+		d := newDimIndex(n)
+		for i := range n {
+			var k spanKey
+			binary.LittleEndian.PutUint64(k.Trace[:], uint64(i)*0x9E3779B97F4A7C15)
+			binary.LittleEndian.PutUint64(k.Span[:], uint64(i))
+			d.put(k, uint32(i%7+2))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		runtime.KeepAlive(d)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/n, "B/span")
 	}
 }
