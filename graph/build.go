@@ -100,7 +100,8 @@ func (s *Store) Snapshot() *Snapshot {
 		}
 	}
 	b.gen++
-	arena := make([]uint64, 0, len(dirty)*2*(len(s.cfg.LatencyBuckets)+1))
+	// Two histograms and the open history bucket's per edge.
+	arena := make([]uint64, 0, len(dirty)*3*(len(s.cfg.LatencyBuckets)+1))
 	var fresh []*edge
 	for _, e := range dirty {
 		if e.built == b.gen {

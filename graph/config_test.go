@@ -21,7 +21,7 @@ func TestNewValidates(t *testing.T) {
 			"max_edges must be positive, got 0\n" +
 			"max_name_bytes must be at least 16, got 0\n" +
 			"bucket_width must be at least 1s, got 0s\n" +
-			"max_history_bytes must be at least 592 B per edge of max_edges (592), got 0\n" +
+			"max_history_bytes must be at least 496 B per edge of max_edges (496), got 0\n" +
 			"latency_buckets must not be empty"},
 	}
 	for _, tc := range tests {

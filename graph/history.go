@@ -40,16 +40,28 @@ const (
 	MaxLatencyBounds = 255
 )
 
-// hbucket is one stored bucket. Counters saturate at math.MaxUint32.
+// hbucket is one stored bucket. Counters saturate at math.MaxUint32. The
+// sum's float64 bits are two uint32 halves, so that the struct is 28 B,
+// not 32 with a float64's alignment.
 type hbucket struct {
-	off           uint32 // bucket number − history.base
-	count, failed uint32
-	n             uint32
-	sum           float64
-	eoff, elen    uint16 // the bucket's histogram: entries[eoff:eoff+elen] of its chunk
+	off          uint32 // bucket number − history.base
+	count        uint32
+	failed       uint32
+	n            uint32
+	sumLo, sumHi uint32 // math.Float64bits of the summed seconds
+	eoff, elen   uint16 // the bucket's histogram: entries[eoff:eoff+elen] of its chunk
 }
 
-// chunk is 265 B, allocated in the 288 B size class.
+func (b *hbucket) sum() float64 {
+	return math.Float64frombits(uint64(b.sumHi)<<32 | uint64(b.sumLo))
+}
+
+func (b *hbucket) addSum(v float64) {
+	s := math.Float64bits(b.sum() + v)
+	b.sumLo, b.sumHi = uint32(s), uint32(s>>32)
+}
+
+// chunk is 233 B, allocated in the 240 B size class.
 type chunk struct {
 	b    [chunkLen]hbucket
 	ents atomic.Pointer[[]uint32] // histogram entries of the chunk's buckets; nil: none
@@ -59,7 +71,7 @@ type chunk struct {
 // chunkBytes and ptrBytes are what a chunk and a chunk pointer cost;
 // entHeaderBytes is what the slice header of a chunk's entries costs.
 const (
-	chunkBytes     = 288
+	chunkBytes     = 240
 	ptrBytes       = 8
 	entHeaderBytes = 24
 )
@@ -180,7 +192,7 @@ func (h *history) add(idx int64, failed bool, main float64, hi int, w uint64) {
 		b.failed = sat32(uint64(b.failed) + w)
 	}
 	if main >= 0 {
-		b.sum += main * float64(w)
+		b.addSum(main * float64(w))
 		n := sat32(uint64(b.n) + w)
 		if d := n - b.n; d > 0 {
 			h.record(b, hi, d)
@@ -203,7 +215,7 @@ func (h *history) record(b *hbucket, i int, w uint32) {
 	}
 	for w > 0 {
 		if end == len(es) {
-			next := slices.Grow([]uint32(nil), max(2*len(es), 4))
+			next := slices.Grow([]uint32(nil), max(2*len(es), chunkLen))
 			next = next[:cap(next)]
 			copy(next, es)
 			h.ebytes += entBytes(len(next)) - entBytes(len(es))
@@ -310,7 +322,7 @@ func (h History) At(i int) Bucket {
 }
 
 func (h History) bucket(b *hbucket, c *chunk, arena *[]uint64) Bucket {
-	out := Bucket{Start: (h.base + int64(b.off)) * h.width, Count: uint64(b.count), Failed: uint64(b.failed), Sum: b.sum, N: uint64(b.n)}
+	out := h.counts(b)
 	if b.n > 0 && b.elen > 0 && h.nb > 0 {
 		var dst []uint64
 		if arena == nil {
@@ -502,7 +514,8 @@ func chunksOf(bs []Bucket, base, width int64, nb int) []*chunk {
 		c := chunks[len(chunks)-1]
 		hb := &c.b[c.used]
 		*hb = hbucket{off: uint32(floorDiv(b.Start, width) - base), count: sat32(b.Count), failed: sat32(b.Failed),
-			n: sat32(b.N), sum: b.Sum, eoff: uint16(len(es))}
+			n: sat32(b.N), eoff: uint16(len(es))}
+		hb.addSum(b.Sum)
 		if b.N > 0 && b.N <= math.MaxUint32 && histTotal(b.Hist, nb) == b.N {
 			for j, v := range b.Hist {
 				for v > 0 {
@@ -523,7 +536,7 @@ func chunksOf(bs []Bucket, base, width int64, nb int) []*chunk {
 
 // counts is b as a Bucket without its histogram.
 func (h *History) counts(b *hbucket) Bucket {
-	return Bucket{Start: (h.base + int64(b.off)) * h.width, Count: uint64(b.count), Failed: uint64(b.failed), Sum: b.sum, N: uint64(b.n)}
+	return Bucket{Start: (h.base + int64(b.off)) * h.width, Count: uint64(b.count), Failed: uint64(b.failed), Sum: b.sum(), N: uint64(b.n)}
 }
 
 // ofBounds is b with its histogram left out (unknown) unless it has nb

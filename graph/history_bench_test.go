@@ -37,6 +37,7 @@ func BenchmarkHistoryMemory(b *testing.B) {
 				runtime.ReadMemStats(&before)
 				cfg := graph.NewDefaultConfig()
 				cfg.MaxHistoryBytes = bc.cap
+				cfg.MaxEdges = bc.edges // the cap's floor is per edge of max_edges
 				s := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
 				obs := make([]graph.Observation, bc.edges)
 				for i := range obs {

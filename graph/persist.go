@@ -459,7 +459,7 @@ func (s *Store) mergeHistory(e *edge, bs []stateBucket, sameHist bool) {
 			e.history.addHist(hb, b.Hist)
 		}
 		hb.n = sat32(uint64(hb.n) + b.N)
-		hb.sum += b.Sum
+		hb.addSum(b.Sum)
 	}
 	for _, b := range bs {
 		for ; i < len(old) && old[i].Start <= b.Start; i++ {
