@@ -87,7 +87,8 @@ func dimSeriesOf(s *graph.Snapshot) []string {
 }
 
 // TestDimensions checks the sub-series of a constructed trace set, sent
-// whole, span by span in order and in reverse, over both decoders: client
+// whole, span by span in order and in reverse, over both decoders and as
+// Kafka records: client
 // and server values, the resource's value before the span's, waits
 // (children, links, expiring CLIENT spans) carrying their values, and
 // sums equal to the edges' counts.
@@ -104,8 +105,8 @@ func TestDimensions(t *testing.T) {
 	slices.Reverse(rev)
 	reqs["reversed"] = rev
 	for name, rs := range reqs {
-		for _, wire := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/wire=%v", name, wire), func(t *testing.T) {
+		for _, via := range []string{"pdata", "wire", "record"} {
+			t.Run(name+"/"+via, func(t *testing.T) {
 				c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 				gcfg := graph.NewDefaultConfig()
 				gcfg.Dimensions = []string{"service.namespace", "deployment.environment"}
@@ -115,14 +116,17 @@ func TestDimensions(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, r := range rs {
-					if wire {
-						buf, err := ptraceotlp.NewExportRequestFromTraces(r).MarshalProto()
-						if err != nil {
-							t.Fatal(err)
-						}
-						err = p.ConsumeTracesProto(context.Background(), buf)
-					} else {
+					buf, err := ptraceotlp.NewExportRequestFromTraces(r).MarshalProto()
+					if err != nil {
+						t.Fatal(err)
+					}
+					switch via {
+					case "pdata":
 						err = p.ConsumeTraces(context.Background(), r)
+					case "wire":
+						err = p.ConsumeTracesProto(context.Background(), buf)
+					case "record": // a Kafka record (Scale-out)
+						err = p.ConsumeRecord(context.Background(), buf, pairing.Record{}, nil)
 					}
 					if err != nil {
 						t.Fatal(err)

@@ -94,6 +94,9 @@ func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, rec Record, rou
 		p.filterWire(buf, b)
 	}
 	rejected := p.resolve(b)
+	if p.dims != nil {
+		p.dimsWire(buf, b)
+	}
 	if rec.Replay {
 		b.k.mark = metaReplayed
 		b.k.at = max(rec.Time.UnixNano(), 1)
