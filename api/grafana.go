@@ -37,7 +37,7 @@ func (s *Server) serveFields(r *http.Request) apiFuncResult {
 	if _, err := ParseQuery(r.URL.Query(), s.now(), s.cfg.MaxDepth); err != nil {
 		return apiFuncResult{err: err}
 	}
-	return apiFuncResult{data: nodeGraphFields}
+	return apiFuncResult{data: nodeGraphFieldsFor(s.traceURL())}
 }
 
 // serveData answers the Node Graph API datasource's rows.
@@ -47,11 +47,12 @@ func (s *Server) serveData(r *http.Request) apiFuncResult {
 	case err != nil:
 		return apiFuncResult{err: err}
 	case !finiteView(v):
-		return apiFuncResult{data: dataBody{Nodes: nodeRows(v), Edges: edgeRows(v)}} // 500, as encoding/json refuses
+		return apiFuncResult{data: dataBody{Nodes: nodeRows(v, s.traceURL()), Edges: edgeRows(v, s.traceURL())}} // 500, as encoding/json refuses
 	}
+	tpl := s.traceURL()
 	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte {
-		b = appendNodes(append(b, `{"nodes":`...), v, false, flush)
-		return append(appendEdges(append(b, `,"edges":`...), v, flush), '}')
+		b = appendNodes(append(b, `{"nodes":`...), v, false, tpl, flush)
+		return append(appendEdges(append(b, `,"edges":`...), v, tpl, flush), '}')
 	}}
 }
 
@@ -68,14 +69,15 @@ func (s *Server) serveNodes(r *http.Request) apiFuncResult {
 	case err != nil:
 		return apiFuncResult{err: err}
 	case !finiteView(v):
-		rows := nodeRows(v)
+		rows := nodeRows(v, s.traceURL())
 		out := make([]infinityNodeRow, len(rows))
 		for i, n := range rows {
 			out[i] = infinityNodeRow{nodeRow: n, ArcSuccessColor: arcSuccess, ArcFailedColor: arcFailed}
 		}
 		return apiFuncResult{data: out} // 500, as encoding/json refuses
 	}
-	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte { return appendNodes(b, v, true, flush) }}
+	tpl := s.traceURL()
+	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte { return appendNodes(b, v, true, tpl, flush) }}
 }
 
 // serveEdges answers the edge rows as a flat array (Infinity,
@@ -86,7 +88,8 @@ func (s *Server) serveEdges(r *http.Request) apiFuncResult {
 	case err != nil:
 		return apiFuncResult{err: err}
 	case !finiteView(v):
-		return apiFuncResult{data: edgeRows(v)} // 500, as encoding/json refuses
+		return apiFuncResult{data: edgeRows(v, s.traceURL())} // 500, as encoding/json refuses
 	}
-	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte { return appendEdges(b, v, flush) }}
+	tpl := s.traceURL()
+	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte { return appendEdges(b, v, tpl, flush) }}
 }

@@ -2,9 +2,11 @@ package api
 
 import (
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/traceurl"
 )
 
 // Colours of the Grafana rows. Edges and nodes follow the error rate with
@@ -53,6 +55,7 @@ var nodeGraphFields = fieldsBody{
 		{Name: "color", Type: "string"},
 		{Name: "detail__requests", Type: "number", DisplayName: "Requests in window"},
 		{Name: "detail__failed", Type: "number", DisplayName: "Failed in window"},
+		{Name: "detail__trace_id", Type: "string", DisplayName: "Sample trace"},
 	},
 	Edges: []field{
 		{Name: "id", Type: "string"},
@@ -67,7 +70,61 @@ var nodeGraphFields = fieldsBody{
 		{Name: "detail__requests", Type: "number", DisplayName: "Requests in window"},
 		{Name: "detail__failed", Type: "number", DisplayName: "Failed in window"},
 		{Name: "detail__mean_seconds", Type: "number", DisplayName: "Mean duration or delay (s)"},
+		{Name: "detail__trace_id", Type: "string", DisplayName: "Sample trace"},
 	},
+}
+
+// traceURLField is the field of the sample trace's URL, listed (after
+// detail__trace_id) when a trace URL template is configured.
+var traceURLField = field{Name: "detail__trace_url", Type: "string", DisplayName: "Sample trace URL"}
+
+// nodeGraphFieldsFor is nodeGraphFields, with the URL fields when tpl
+// makes URLs.
+func nodeGraphFieldsFor(tpl traceurl.Template) fieldsBody {
+	if !tpl.Set() {
+		return nodeGraphFields
+	}
+	return fieldsBody{Nodes: append(slices.Clone(nodeGraphFields.Nodes), traceURLField),
+		Edges: append(slices.Clone(nodeGraphFields.Edges), traceURLField)}
+}
+
+// rowSample is the sample trace of an edge row: data's latest traced
+// occurrence if it falls in the view's window, its id hex and its URL
+// (tpl's; "" without one).
+func rowSample(v *graph.View, data *graph.EdgeData, tpl traceurl.Template) (id, url string) {
+	if data == nil {
+		return "", ""
+	}
+	ex := &data.Exemplar
+	if !ex.Valid() || ex.Time < v.From.UnixNano() || ex.Time >= v.To.UnixNano() {
+		return "", ""
+	}
+	id = ex.TraceID()
+	return id, tpl.URL(id, ex.SpanID())
+}
+
+// nodeSamples is, per node name, the latest sample trace in the window of
+// the view's edges to or from it.
+func nodeSamples(v *graph.View, tpl traceurl.Template) map[string][2]string {
+	out := make(map[string][2]string)
+	at := make(map[string]int64)
+	for i := range v.Edges {
+		_, data, ok := v.Source(i)
+		if !ok {
+			continue
+		}
+		id, url := rowSample(v, data, tpl)
+		if id == "" {
+			continue
+		}
+		e := &v.Edges[i]
+		for _, n := range [2]string{e.Client, e.Server} {
+			if t, seen := at[n]; !seen || data.Exemplar.Time > t {
+				at[n], out[n] = data.Exemplar.Time, [2]string{id, url}
+			}
+		}
+	}
+	return out
 }
 
 // nodeRow is one node, keyed by field name.
@@ -82,6 +139,10 @@ type nodeRow struct {
 	Color         string  `json:"color"`
 	Requests      uint64  `json:"detail__requests"`
 	Failed        uint64  `json:"detail__failed"`
+	// TraceID is the window's latest sample trace of the node's edges, ""
+	// if none; TraceURL its link (with a trace URL template).
+	TraceID  string `json:"detail__trace_id"`
+	TraceURL string `json:"detail__trace_url,omitempty"`
 }
 
 // infinityNodeRow adds the arc colours as Infinity's node-graph-nodes
@@ -107,6 +168,10 @@ type edgeRow struct {
 	Requests        uint64  `json:"detail__requests"`
 	Failed          uint64  `json:"detail__failed"`
 	MeanSeconds     float64 `json:"detail__mean_seconds"`
+	// TraceID is the window's latest sample trace of the edge, "" if
+	// none; TraceURL its link (with a trace URL template).
+	TraceID  string `json:"detail__trace_id"`
+	TraceURL string `json:"detail__trace_url,omitempty"`
 }
 
 type dataBody struct {
@@ -114,11 +179,16 @@ type dataBody struct {
 	Edges []edgeRow `json:"edges"`
 }
 
-// nodeRows returns the view's nodes, sorted by id (the view's order).
-func nodeRows(v *graph.View) []nodeRow {
+// nodeRows returns the view's nodes, sorted by id (the view's order),
+// with their sample traces (tpl's URLs).
+func nodeRows(v *graph.View, tpl traceurl.Template) []nodeRow {
 	rows := make([]nodeRow, 0, len(v.Nodes))
+	samples := nodeSamples(v, tpl)
 	for i := range v.Nodes {
-		rows = append(rows, nodeRowOf(&v.Nodes[i]))
+		r := nodeRowOf(&v.Nodes[i])
+		s := samples[r.ID]
+		r.TraceID, r.TraceURL = s[0], s[1]
+		rows = append(rows, r)
 	}
 	return rows
 }
@@ -138,12 +208,15 @@ func nodeRowOf(n *graph.ViewNode) nodeRow {
 }
 
 // edgeRows returns the view's edges, sorted by client, server, kind (the
-// view's order).
-func edgeRows(v *graph.View) []edgeRow {
+// view's order), with their sample traces (tpl's URLs).
+func edgeRows(v *graph.View, tpl traceurl.Template) []edgeRow {
 	maxCount := maxEdgeCount(v)
 	rows := make([]edgeRow, 0, len(v.Edges))
 	for i := range v.Edges {
-		rows = append(rows, edgeRowOf(&v.Edges[i], maxCount, true))
+		r := edgeRowOf(&v.Edges[i], maxCount, true)
+		_, data, _ := v.Source(i)
+		r.TraceID, r.TraceURL = rowSample(v, data, tpl)
+		rows = append(rows, r)
 	}
 	return rows
 }

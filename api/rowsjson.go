@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/traceurl"
 )
 
 // The node and edge rows are written straight to the connection, one row
@@ -68,13 +69,17 @@ func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // appendNodes appends the view's node rows as a JSON array; infinity adds
 // the arc colour columns of infinityNodeRow.
-func appendNodes(b []byte, v *graph.View, infinity bool, flush func([]byte) []byte) []byte {
+func appendNodes(b []byte, v *graph.View, infinity bool, tpl traceurl.Template, flush func([]byte) []byte) []byte {
+	samples := nodeSamples(v, tpl)
 	b = append(b, '[')
 	for i := range v.Nodes {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendNodeRow(b, nodeRowOf(&v.Nodes[i]), infinity)
+		r := nodeRowOf(&v.Nodes[i])
+		s := samples[r.ID]
+		r.TraceID, r.TraceURL = s[0], s[1]
+		b = appendNodeRow(b, r, infinity)
 		b = flush(b)
 	}
 	return append(b, ']')
@@ -83,7 +88,7 @@ func appendNodes(b []byte, v *graph.View, infinity bool, flush func([]byte) []by
 // appendEdges appends the view's edge rows as a JSON array. An edge's row
 // comes from the topology's rowCache, its thickness put in, when the edge
 // and the window are those it was encoded for.
-func appendEdges(b []byte, v *graph.View, flush func([]byte) []byte) []byte {
+func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]byte) []byte) []byte {
 	maxCount := maxEdgeCount(v)
 	rc, _ := v.Shared(rowCacheKey{}, func() any { return new(rowCache) }).(*rowCache)
 	if rc != nil && !rc.mu.TryLock() {
@@ -104,7 +109,9 @@ func appendEdges(b []byte, v *graph.View, flush func([]byte) []byte) []byte {
 		pos, data, ok := v.Source(i)
 		if rc == nil || !ok {
 			id = appendEdgeID(id[:0], e)
-			b = appendEdgeRow(b, edgeRowOf(e, maxCount, false), id)
+			row := edgeRowOf(e, maxCount, false)
+			row.TraceID, row.TraceURL = rowSample(v, data, tpl)
+			b = appendEdgeRow(b, row, id)
 			b = flush(b)
 			continue
 		}
@@ -112,15 +119,16 @@ func appendEdges(b []byte, v *graph.View, flush func([]byte) []byte) []byte {
 			rc.rows = append(rc.rows, make([]cachedRow, pos+1-len(rc.rows))...)
 		}
 		r := &rc.rows[pos]
-		if r.data != data || r.lo != lo || r.hi != hi || r.secs != secs {
+		if r.data != data || r.lo != lo || r.hi != hi || r.secs != secs || r.tpl != tpl {
 			// Encoded with thickness 0, whose digit is cut out: the
 			// thickness follows the busiest edge, which changes often.
 			id = appendEdgeID(id[:0], e)
 			row := edgeRowOf(e, maxCount, false)
+			row.TraceID, row.TraceURL = rowSample(v, data, tpl)
 			row.Thickness = 0
 			enc := appendEdgeRow(r.row[:0], row, id)
 			cut := bytes.LastIndex(enc, []byte(thicknessKey)) + len(thicknessKey)
-			*r = cachedRow{data: data, lo: lo, hi: hi, secs: secs, row: enc, cut: cut}
+			*r = cachedRow{data: data, lo: lo, hi: hi, secs: secs, tpl: tpl, row: enc, cut: cut}
 		}
 		b = append(b, r.row[:r.cut]...)
 		b = strconv.AppendInt(b, int64(thickness(e.Count, maxCount)), 10)
@@ -147,10 +155,11 @@ type rowCacheKey struct{}
 // cachedRow is one encoded edge row and what it was encoded from.
 type cachedRow struct {
 	data   *graph.EdgeData
-	lo, hi int64   // window, bucket numbers
-	secs   float64 // window length (rates)
-	row    []byte  // with thickness 0
-	cut    int     // where the thickness digit is in row
+	lo, hi int64             // window, bucket numbers
+	secs   float64           // window length (rates)
+	tpl    traceurl.Template // of the trace URL (servers over one graph may differ)
+	row    []byte            // with thickness 0
+	cut    int               // where the thickness digit is in row
 }
 
 // thicknessKey precedes an edge row's thickness.
@@ -169,6 +178,10 @@ func appendNodeRow(b []byte, r nodeRow, infinity bool) []byte {
 	b = appendKey(b, `,"color":`, r.Color)
 	b = strconv.AppendUint(append(b, `,"detail__requests":`...), r.Requests, 10)
 	b = strconv.AppendUint(append(b, `,"detail__failed":`...), r.Failed, 10)
+	b = appendKey(b, `,"detail__trace_id":`, r.TraceID)
+	if r.TraceURL != "" {
+		b = appendKey(b, `,"detail__trace_url":`, r.TraceURL)
+	}
 	if infinity {
 		b = appendKey(b, `,"arc__success_color":`, arcSuccess)
 		b = appendKey(b, `,"arc__failed_color":`, arcFailed)
@@ -195,6 +208,10 @@ func appendEdgeRow(b []byte, r edgeRow, id []byte) []byte {
 	b = strconv.AppendUint(append(b, `,"detail__requests":`...), r.Requests, 10)
 	b = strconv.AppendUint(append(b, `,"detail__failed":`...), r.Failed, 10)
 	b = appendFloat(append(b, `,"detail__mean_seconds":`...), r.MeanSeconds)
+	b = appendKey(b, `,"detail__trace_id":`, r.TraceID)
+	if r.TraceURL != "" {
+		b = appendKey(b, `,"detail__trace_url":`, r.TraceURL)
+	}
 	return append(b, '}')
 }
 

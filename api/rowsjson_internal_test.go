@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/traceurl"
 )
 
 // rowsNames and rowsFloats are the awkward values: HTML and JSON
@@ -79,11 +80,11 @@ func TestRowsStreamed(t *testing.T) {
 	}
 	got := httptest.NewRecorder()
 	writeRows(got, func(b []byte, flush func([]byte) []byte) []byte {
-		b = appendNodes(append(b, `{"nodes":`...), v, false, flush)
-		return append(appendEdges(append(b, `,"edges":`...), v, flush), '}')
+		b = appendNodes(append(b, `{"nodes":`...), v, false, traceurl.Template{}, flush)
+		return append(appendEdges(append(b, `,"edges":`...), v, traceurl.Template{}, flush), '}')
 	})
 	want := httptest.NewRecorder()
-	writeJSON(want, nil, 200, dataBody{Nodes: nodeRows(v), Edges: edgeRows(v)})
+	writeJSON(want, nil, 200, dataBody{Nodes: nodeRows(v, traceurl.Template{}), Edges: edgeRows(v, traceurl.Template{})})
 	if got.Body.Len() < 4*rowsBufferSize || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
 		t.Fatalf("streamed answer (%d bytes) differs from encoding/json's (%d bytes)", got.Body.Len(), want.Body.Len())
 	}
@@ -119,8 +120,8 @@ func TestRowsCached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = appendEdges(nil, v, func(b []byte) []byte { return b })
-		want, err = json.Marshal(edgeRows(v))
+		got = appendEdges(nil, v, traceurl.Template{}, func(b []byte) []byte { return b })
+		want, err = json.Marshal(edgeRows(v, traceurl.Template{}))
 		if err != nil {
 			t.Fatal(err)
 		}

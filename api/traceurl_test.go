@@ -136,3 +136,34 @@ func TestDetailsSampleTrace(t *testing.T) {
 		t.Fatalf("a sample outside the window: %s", rec.Body)
 	}
 }
+
+// The Node Graph API's rows carry each edge's and node's sample trace
+// (detail__trace_id, "" if none in the window) and, with a template, its
+// URL (detail__trace_url, listed in the fields then).
+func TestNodeGraphSampleTrace(t *testing.T) {
+	st, c := tracedFixture(t)
+	with, _ := newServer(t, c, api.Sources{Graph: st}, func(cfg *api.Config) { cfg.TraceURLTemplate = "http://jaeger:16686/trace/{trace_id}" })
+	without, _ := newServer(t, c, api.Sources{Graph: st}, nil)
+	const id = `"detail__trace_id":"0af7651916cd43dd8448eb211c80319c"`
+	const url = `,"detail__trace_url":"http://jaeger:16686/trace/0af7651916cd43dd8448eb211c80319c"`
+	for _, tc := range []struct {
+		name, target, want string
+		h                  http.Handler
+	}{
+		{"edge", "/api/graph/edges", `"detail__requests":61,"detail__failed":6,"detail__mean_seconds":0.25,` + id + url + `}`, with.Handler()},
+		{"edge without template", "/api/graph/edges", `"detail__requests":61,"detail__failed":6,"detail__mean_seconds":0.25,` + id + `}`, without.Handler()},
+		{"untraced edge", "/api/graph/edges", `"detail__requests":80,"detail__failed":0,"detail__mean_seconds":0.0625,"detail__trace_id":""}`, with.Handler()},
+		{"node", "/api/graph/data", `"title":"payments","subtitle":"service","mainstat":0.019166666666666665,"secondarystat":20.28985507246377,"arc__success":0.7971014492753623,"arc__failed":0.2028985507246377,"color":"#f2495c","detail__requests":69,"detail__failed":14,` + id + url + `}`, with.Handler()},
+		{"fields", "/api/graph/fields", `{"field_name":"detail__trace_id","type":"string","displayName":"Sample trace"},{"field_name":"detail__trace_url","type":"string","displayName":"Sample trace URL"}]`, with.Handler()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := get(tc.h, tc.target).Body.String()
+			if !strings.Contains(body, tc.want) {
+				t.Fatalf("%s lacks\n%s\n%s", tc.target, tc.want, body)
+			}
+		})
+	}
+	if body := get(without.Handler(), "/api/graph/fields").Body.String(); strings.Contains(body, "detail__trace_url") {
+		t.Fatalf("fields without a template: %s", body)
+	}
+}
