@@ -192,6 +192,7 @@ var options = []option{
 	{"max-dimension-values", "graph.max_dimension_values", "distinct values kept per dimension, and sub-series per edge; more fold into __overflow__ (counted)", func(c *Config) []any { return []any{&c.Graph.MaxDimensionValues} }},
 	{"max-dimension-series", "graph.max_dimension_series", "sub-series by dimension values of all edges together (~1.3 KB each); past it new combinations fold into their edge's __overflow__ one (counted)", func(c *Config) []any { return []any{&c.Graph.MaxDimensionSeries} }},
 	{"series-idle-timeout", "metrics.series_idle_timeout", "stop exporting the series of an edge not seen for this long (0: never); they come back, counters continuing, with its next occurrence; the API and history keep it", func(c *Config) []any { return []any{&c.Metrics.SeriesIdleTimeout} }},
+	{"latency-buckets", "graph.latency_buckets", "upper bounds, in seconds, of every duration and delay histogram's classic buckets (comma-separated, increasing, positive, at most 255)", func(c *Config) []any { return []any{&c.Graph.LatencyBuckets} }},
 	{"history-bucket", "graph.bucket_width", "history resolution", func(c *Config) []any { return []any{&c.Graph.BucketWidth} }},
 	{"history-retention", "graph.retention", "how long history is kept", func(c *Config) []any { return []any{&c.Graph.Retention} }},
 	{"max-history-bytes", "graph.max_history_bytes", "memory cap of all edges' history; past it the oldest buckets go first", func(c *Config) []any { return []any{&c.Graph.MaxHistoryBytes} }},
@@ -242,6 +243,12 @@ func (v fieldsValue) String() string {
 		return strconv.FormatBool(*p)
 	case *[]string:
 		return strings.Join(*p, ",")
+	case *[]float64:
+		items := make([]string, len(*p))
+		for i, f := range *p {
+			items[i] = strconv.FormatFloat(f, 'g', -1, 64)
+		}
+		return strings.Join(items, ",")
 	}
 	return ""
 }
@@ -261,7 +268,7 @@ func (v fieldsValue) typeName() string {
 		return "duration"
 	case *bool:
 		return "bool"
-	case *[]string:
+	case *[]string, *[]float64:
 		return "list"
 	}
 	return "string"
@@ -306,6 +313,18 @@ func (v fieldsValue) Set(s string) error {
 				}
 			}
 			*p = items
+		case *[]float64:
+			// Comma-separated numbers; the component checks their order.
+			var nums []float64
+			for item := range strings.SplitSeq(s, ",") {
+				item = strings.TrimSpace(item)
+				f, err := strconv.ParseFloat(item, 64)
+				if err != nil {
+					return fmt.Errorf("%q is not a number (want a comma-separated list such as 0.1,0.25,0.5,1)", item)
+				}
+				nums = append(nums, f)
+			}
+			*p = nums
 		default:
 			return fmt.Errorf("unsupported field type %T", ptr)
 		}
