@@ -243,36 +243,7 @@ type dimSeries struct {
 // observeDims counts o in e's sub-series of its tuples. It needs e.mu;
 // it reports whether a sub-series was added and whether o was folded.
 func (s *Store) observeDims(e *edge, o *Observation) (added, folded bool) {
-	if e.dims == nil {
-		e.dims = &edgeDims{series: map[uint64]*dimSeries{}}
-	}
-	key := uint64(o.ClientDims)<<32 | uint64(o.ServerDims)
-	d := e.dims.series[key]
-	if d == nil {
-		if len(e.dims.series) >= s.cfg.MaxDimensionValues || s.dimSeries.Load() >= int64(s.cfg.MaxDimensionSeries) {
-			key, folded = uint64(DimTupleOverflow)<<32|uint64(DimTupleOverflow), true
-			d = e.dims.series[key]
-		}
-		if d == nil {
-			d = &dimSeries{}
-			if folded {
-				d.client, d.server = s.dims.tuple(DimTupleOverflow), s.dims.tuple(DimTupleOverflow)
-			} else {
-				d.client, d.server = s.dims.tuple(o.ClientDims), s.dims.tuple(o.ServerDims)
-			}
-			nb := len(s.cfg.LatencyBuckets) + 1
-			for i := range d.hist {
-				d.hist[i].counts = make([]uint64, nb)
-			}
-			if e.key.kind.Async() {
-				for i := range d.async {
-					d.async[i].counts = make([]uint64, nb)
-				}
-			}
-			e.dims.series[key] = d
-			added = true
-		}
-	}
+	d, added, folded := s.dimSeriesOf(e, o.ClientDims, o.ServerDims)
 	w := uint64(max(o.Weight, 1))
 	d.count += w
 	if o.Failed {
@@ -291,6 +262,84 @@ func (s *Store) observeDims(e *edge, o *Observation) (added, folded bool) {
 		}
 	}
 	return added, folded
+}
+
+// dimSeriesOf returns e's sub-series of the tuples client and server,
+// made if new, or its all-overflow one past the caps (folded). It needs
+// e.mu.
+func (s *Store) dimSeriesOf(e *edge, client, server uint32) (d *dimSeries, added, folded bool) {
+	if e.dims == nil {
+		e.dims = &edgeDims{series: map[uint64]*dimSeries{}}
+	}
+	key := uint64(client)<<32 | uint64(server)
+	if d = e.dims.series[key]; d != nil {
+		return d, false, false
+	}
+	if len(e.dims.series) >= s.cfg.MaxDimensionValues || s.dimSeries.Load() >= int64(s.cfg.MaxDimensionSeries) {
+		key, folded = uint64(DimTupleOverflow)<<32|uint64(DimTupleOverflow), true
+		client, server = DimTupleOverflow, DimTupleOverflow
+		if d = e.dims.series[key]; d != nil {
+			return d, false, true
+		}
+	}
+	d = &dimSeries{client: s.dims.tuple(client), server: s.dims.tuple(server)}
+	nb := len(s.cfg.LatencyBuckets) + 1
+	for i := range d.hist {
+		d.hist[i].counts = make([]uint64, nb)
+	}
+	if e.key.kind.Async() {
+		for i := range d.async {
+			d.async[i].counts = make([]uint64, nb)
+		}
+	}
+	e.dims.series[key] = d
+	return d, true, folded
+}
+
+// stateDim is a saved sub-series (DimSeries): its values and counts, and
+// the histograms of Hist (AsyncHist is not saved, as the edge's is not).
+type stateDim struct {
+	Client, Server []string
+	Count, Failed  uint64
+	Hist           [2]stateHist
+}
+
+// toStateDims is the saved form of an edge's sub-series.
+func toStateDims(ds []DimSeries) []stateDim {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]stateDim, len(ds))
+	for i, d := range ds {
+		out[i] = stateDim{Client: d.Client, Server: d.Server, Count: d.Count, Failed: d.Failed}
+		for j, h := range d.Hist {
+			out[i].Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
+		}
+	}
+	return out
+}
+
+// restoreDims adds saved sub-series to e's, their values looked up anew
+// (so under the caps of this configuration; values saved for other
+// dimensions are dropped). It needs s.mu and e.mu.
+func (s *Store) restoreDims(e *edge, sds []stateDim) {
+	for _, sd := range sds {
+		if len(sd.Client) != s.dims.n || len(sd.Server) != s.dims.n {
+			continue // saved with other dimensions
+		}
+		d, added, folded := s.dimSeriesOf(e, s.DimTuple(sd.Client), s.DimTuple(sd.Server))
+		if added {
+			s.dimSeries.Add(1)
+		}
+		if folded {
+			s.dimSeriesFolded.Add(sd.Count)
+		}
+		d.count += sd.Count
+		d.failed += sd.Failed
+		for i, h := range sd.Hist {
+			d.hist[i].merge(h)
+		}
+	}
 }
 
 // DimSeries is one sub-series of an edge: the occurrences whose client

@@ -1,6 +1,8 @@
 package graph_test
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -154,5 +156,78 @@ func TestDimSeriesGlobalCap(t *testing.T) {
 	}
 	if st := g.Stats().Dims; st.SeriesFolded != 2 || st.Series != 4 {
 		t.Errorf("SeriesFolded %d, Series %d; want 2, 4 (3 + an overflow one)", st.SeriesFolded, st.Series)
+	}
+}
+
+// TestDimsPersist checks the sub-series in the state file: a clean
+// file's continue (and still sum to the edge's totals), an unclean one's
+// start from zero (no base for them), and a file saved with other
+// dimensions restores none.
+func TestDimsPersist(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	newStore := func(dims ...string) *graph.Store {
+		cfg := graph.NewDefaultConfig()
+		cfg.Dimensions = dims
+		return graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return now }})
+	}
+	g := newStore("ns")
+	a, b := g.Node("a", graph.ServiceNode), g.Node("b", graph.ServiceNode)
+	x, y := g.DimTuple([]string{"x"}), g.DimTuple([]string{"y"})
+	g.Observe([]graph.Observation{
+		{Client: a, Server: b, ClientDims: x, ServerDims: y, Seconds: [2]float64{0.05, 0.06}},
+		{Client: a, Server: b, ClientDims: y, ServerDims: y, Seconds: [2]float64{0.3, 0.4}, Failed: true},
+	}, nil)
+	series := func(g *graph.Store) []string {
+		var out []string
+		for _, e := range g.Snapshot().Edges {
+			for _, d := range e.Dims {
+				out = append(out, fmt.Sprintf("%s->%s %d %d %d %.2f", d.Client[0], d.Server[0], d.Count, d.Failed, d.Hist[0].Count, d.Hist[0].Sum))
+			}
+		}
+		return out
+	}
+	want := []string{"x->y 1 0 1 0.05", "y->y 1 1 1 0.30"}
+	if got := series(g); !slices.Equal(got, want) {
+		t.Fatalf("before saving: %q, want %q", got, want)
+	}
+	for _, c := range []struct {
+		name  string
+		clean bool
+		dims  []string
+		want  []string
+	}{
+		{"clean", true, []string{"ns"}, want},
+		{"unclean", false, []string{"ns"}, nil},
+		{"other dimensions", true, []string{"env"}, nil},
+	} {
+		var buf bytes.Buffer
+		write := g.WriteState
+		if c.clean {
+			write = g.WriteFinalState
+		}
+		if err := write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		r := newStore(c.dims...)
+		if err := r.ReadState(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if got := series(r); !slices.Equal(got, c.want) {
+			t.Errorf("%s: restored %q, want %q", c.name, got, c.want)
+		}
+		if c.clean && c.want != nil {
+			// Traffic after the restart: still the sums of the edge.
+			x2, y2 := r.DimTuple([]string{"x"}), r.DimTuple([]string{"y"})
+			r.Observe([]graph.Observation{{Client: r.Node("a", graph.ServiceNode), Server: r.Node("b", graph.ServiceNode),
+				ClientDims: x2, ServerDims: y2, Seconds: [2]float64{0.05, 0.06}}}, nil)
+			e := r.Snapshot().Edges[0]
+			var n uint64
+			for _, d := range e.Dims {
+				n += d.Count
+			}
+			if e.Count != 3 || n != 3 || r.Stats().Dims.Series != 2 {
+				t.Errorf("%s: after one more: edge %d, sub-series sum %d, %d held; want 3, 3, 2", c.name, e.Count, n, r.Stats().Dims.Series)
+			}
+		}
 	}
 }

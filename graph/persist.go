@@ -55,6 +55,9 @@ type stateV1 struct {
 	Bounds      []float64
 	Nodes       []stateNode
 	Edges       []stateEdge
+	// Dimensions are the dimension attributes (Config.Dimensions) the
+	// edges' Dims are by; older files have none (gob leaves it nil).
+	Dimensions []string
 }
 
 type stateNode struct {
@@ -94,6 +97,9 @@ type stateEdge struct {
 	// answer (WriteSnapshot); the state file leaves it out (nil). Older
 	// readers ignore it (gob skips unknown fields).
 	Ex *stateExemplar
+	// Dims are the edge's sub-series by dimension values (dims.go), in
+	// the state file only; older files and readers have none (gob skips).
+	Dims []stateDim
 }
 
 // stateBucket is a saved Bucket.
@@ -176,7 +182,7 @@ func (s *Store) state() *stateV1 {
 	names := s.names[:len(s.names):len(s.names)]
 	s.mu.Unlock()
 	st := &stateV1{Saved: snap.Taken.UnixNano(), BucketWidth: int64(snap.BucketWidth), Bounds: snap.Bounds,
-		Nodes: make([]stateNode, 0, len(snap.Nodes)), Edges: make([]stateEdge, len(snap.Edges))}
+		Nodes: make([]stateNode, 0, len(snap.Nodes)), Edges: make([]stateEdge, len(snap.Edges)), Dimensions: s.cfg.Dimensions}
 	ids := make(map[string]uint32, len(snap.Nodes))
 	for _, name := range names {
 		if n, ok := snap.Node(name); ok {
@@ -208,6 +214,7 @@ func (s *Store) state() *stateV1 {
 		for j, h := range e.Hist {
 			se.Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
 		}
+		se.Dims = toStateDims(e.Dims)
 		if b := baseEdges[edgeName{e.Client, e.Server, e.Kind}]; b != nil {
 			se.Base = &stateCounters{Count: b.Count, Failed: b.Failed}
 			for j, h := range b.Hist {
@@ -343,6 +350,10 @@ func (s *Store) restore(st *stateV1) error {
 	}
 	sameHist := slices.Equal(st.Bounds, s.cfg.LatencyBuckets)
 	sameWidth := st.BucketWidth == int64(s.cfg.BucketWidth)
+	// Sub-series continue only from a clean file (an unclean one's counters
+	// restart from zero, and sub-series have no base) saved with the same
+	// dimensions and bounds.
+	sameDims := s.dims != nil && st.Clean && sameHist && slices.Equal(st.Dimensions, s.cfg.Dimensions)
 	minStart := s.bucketStart(s.now().Add(-s.cfg.Retention).UnixNano())
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -392,6 +403,9 @@ func (s *Store) restore(st *stateV1) error {
 			for i, h := range se.Hist {
 				e.hist[i].merge(h)
 			}
+		}
+		if sameDims {
+			s.restoreDims(e, se.Dims)
 		}
 		if sameWidth {
 			s.mergeHistory(e, se.History, sameHist)
