@@ -16,9 +16,10 @@ import (
 
 // TestSeriesIdleTimeout: with --series-idle-timeout 5m, an edge last seen
 // more than 5 minutes ago (by the injected clocks) has no series, in the
-// streamed text nor through the Collector; the API's snapshot keeps it;
-// its next occurrence brings its series back, the counter continuing.
-// 0 exports every edge.
+// streamed text nor through the Collector (the OpenMetrics path of
+// --exemplars, on the handler's clock; and a registry of its own, on the
+// real clock); the API's snapshot keeps it; its next occurrence brings its
+// series back, the counter continuing. 0 exports every edge.
 func TestSeriesIdleTimeout(t *testing.T) {
 	start := time.Now().Add(-time.Hour)
 	now := start
@@ -35,10 +36,10 @@ func TestSeriesIdleTimeout(t *testing.T) {
 	now = start.Add(6 * time.Minute) // web -> api idle for 6 min from here
 	g.Observe([]graph.Observation{query}, nil)
 
-	scrape := func(timeout time.Duration, at time.Time) (streamed, registry string) {
+	scrape := func(timeout time.Duration, at time.Time) (streamed, openMetrics, registry string) {
 		t.Helper()
 		cfg := metrics.NewDefaultConfig()
-		cfg.SeriesIdleTimeout = timeout
+		cfg.SeriesIdleTimeout, cfg.Exemplars = timeout, true
 		reg := prometheus.NewPedanticRegistry()
 		h, err := metrics.NewHandler(cfg, metrics.Settings{Registerer: reg, Gatherer: reg, Now: func() time.Time { return at }}, g, p)
 		if err != nil {
@@ -46,6 +47,7 @@ func TestSeriesIdleTimeout(t *testing.T) {
 		}
 		srv := httptest.NewServer(h)
 		_, a := get(t, srv.URL)
+		_, om := get(t, srv.URL, "Accept", "application/openmetrics-text; version=1.0.0")
 		srv.Close()
 		// The Collector judges by the real clock: the graph's is an hour behind it.
 		regB := prometheus.NewPedanticRegistry()
@@ -53,7 +55,7 @@ func TestSeriesIdleTimeout(t *testing.T) {
 		ref := httptest.NewServer(promhttp.HandlerFor(regB, promhttp.HandlerOpts{}))
 		_, b := get(t, ref.URL)
 		ref.Close()
-		return string(a), string(b)
+		return string(a), string(om), string(b)
 	}
 	const webAPI = `{client="web",connection_type="",server="api"}`
 	const apiDB = `traces_service_graph_request_total{client="api",connection_type="database",server="db"} 2`
@@ -68,7 +70,7 @@ func TestSeriesIdleTimeout(t *testing.T) {
 		{"within", 10 * time.Minute, now, true, false},
 		{"idle", 5 * time.Minute, now, false, false},
 	} {
-		streamed, registry := scrape(c.timeout, c.at)
+		streamed, om, registry := scrape(c.timeout, c.at)
 		if got := strings.Contains(streamed, "traces_service_graph_request_total"+webAPI+" 1"); got != c.web {
 			t.Errorf("%s: web -> api in the text: %v, want %v\n%s", c.name, got, c.web, streamed)
 		}
@@ -77,6 +79,9 @@ func TestSeriesIdleTimeout(t *testing.T) {
 		}
 		if !strings.Contains(streamed, apiDB) {
 			t.Errorf("%s: no %s", c.name, apiDB)
+		}
+		if got := strings.Contains(om, "traces_service_graph_request_total"+webAPI+" 1"); got != c.web {
+			t.Errorf("%s: web -> api in OpenMetrics: %v, want %v\n%s", c.name, got, c.web, om)
 		}
 		if got := strings.Contains(registry, webAPI); got != c.registry {
 			t.Errorf("%s: web -> api through the Collector: %v, want %v", c.name, got, c.registry)
@@ -87,7 +92,7 @@ func TestSeriesIdleTimeout(t *testing.T) {
 	}
 	// Traffic again: the series is back, counting on.
 	g.Observe([]graph.Observation{call}, nil)
-	streamed, _ := scrape(5*time.Minute, now)
+	streamed, _, _ := scrape(5*time.Minute, now)
 	if !strings.Contains(streamed, "traces_service_graph_request_total"+webAPI+" 2") {
 		t.Errorf("web -> api not back at 2 after its next occurrence:\n%s", streamed)
 	}
