@@ -87,8 +87,16 @@ func TestDiffCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("diff snapshot: %v", err)
 	}
+	type side struct {
+		P50 *float64 `json:"p50_seconds"`
+		P95 *float64 `json:"p95_seconds"`
+	}
 	var live, files struct {
 		Summary json.RawMessage `json:"summary"`
+		Edges   []struct {
+			Client, Server, Kind string
+			Baseline             *side `json:"baseline"`
+		} `json:"edges"`
 	}
 	golden, _ := os.ReadFile(filepath.Join("testdata", "diff-cli.golden.json"))
 	if err := json.Unmarshal(out, &live); err != nil {
@@ -99,5 +107,20 @@ func TestDiffCLI(t *testing.T) {
 	}
 	if !bytes.Equal(live.Summary, files.Summary) {
 		t.Errorf("snapshot against links.json: %s, want the files' %s", live.Summary, files.Summary)
+	}
+	// The snapshot's percentiles are its window's (history histograms):
+	// every baseline edge has them, equal to the trace file's.
+	if len(live.Edges) != len(files.Edges) {
+		t.Fatalf("%d edges, want %d", len(live.Edges), len(files.Edges))
+	}
+	for i, e := range live.Edges {
+		f := files.Edges[i]
+		if e.Baseline == nil {
+			continue
+		}
+		if e.Baseline.P95 == nil || f.Baseline == nil || f.Baseline.P95 == nil ||
+			*e.Baseline.P50 != *f.Baseline.P50 || *e.Baseline.P95 != *f.Baseline.P95 {
+			t.Errorf("edge %s>%s baseline percentiles %+v, want the file's %+v", e.Client, e.Server, e.Baseline, f.Baseline)
+		}
 	}
 }
