@@ -177,10 +177,19 @@ func kafkaConfig(t *testing.T) string {
 // pairWait: the tests wait that long for the last ones.
 func startKafkaMember(t *testing.T, addrs []string, pairWait string) *service {
 	t.Helper()
-	args := []string{"--config", kafkaConfig(t), "--kafka-brokers", strings.Join(addrs, ","), "--kafka-session-timeout", "2s",
-		"--kafka-commit-interval", "200ms", "--pair-wait", pairWait, "--kafka-replay", "60s"}
+	s := launchKafkaMember(t, t.TempDir(), addrs, pairWait)
+	s.waitStarted(t)
+	return s
+}
+
+// launchKafkaMember is startKafkaMember on dataDir, with extra flags,
+// without waiting for the start.
+func launchKafkaMember(t *testing.T, dataDir string, addrs []string, pairWait string, extra ...string) *service {
+	t.Helper()
+	args := []string{"--data-dir", dataDir, "--config", kafkaConfig(t), "--kafka-brokers", strings.Join(addrs, ","),
+		"--kafka-session-timeout", "2s", "--kafka-commit-interval", "200ms", "--pair-wait", pairWait, "--kafka-replay", "60s"}
 	args = append(args, workload.ServeFlags()...) // the truth's database names
-	return start(t, t.TempDir(), args...)
+	return launch(t, "", "serve", append(args, extra...)...)
 }
 
 // kafkaSum adds the samples of a family matching the label values given.
@@ -342,21 +351,10 @@ func TestKafkaSIGTERMHandover(t *testing.T) { testKafkaHandover(t, syscall.SIGTE
 // them), it replays them.
 func TestKafkaJoinHandover(t *testing.T) { testKafkaHandover(t, 0) }
 
-func testKafkaHandover(t *testing.T, sig syscall.Signal) {
-	w := genKafkaWorkload(t, 150)
-	kc := newKafka(t)
-	addrs := kc.ListenAddrs()
-	var members []*service
-	for range 3 {
-		members = append(members, startKafkaMember(t, addrs, "12s"))
-	}
-	waitKafkaOwned(t, members...)
-	cl := kafkaExporterClient(t, addrs, false)
-	half := len(w.recs) / 2
-	kafkaProduce(t, cl, w.recs[:half])
-	// Quiet: every record handled and committed, the victim's CLIENT
-	// spans without a server side expired (--pair-wait) or still waiting
-	// (those the new owner replays and expires).
+// kafkaWaitCommitted waits until the group has committed the end of both
+// topics: every record written so far handled.
+func kafkaWaitCommitted(t *testing.T, cl *kgo.Client) {
+	t.Helper()
 	adm := kadm.NewClient(cl)
 	eventually(t, 60*time.Second, "the group to commit the end of both topics", func() bool {
 		ends, err := adm.ListEndOffsets(ctx(t), "otlp_spans", "otlp_spans_links")
@@ -374,6 +372,24 @@ func testKafkaHandover(t *testing.T, sig syscall.Signal) {
 		})
 		return done
 	})
+}
+
+func testKafkaHandover(t *testing.T, sig syscall.Signal) {
+	w := genKafkaWorkload(t, 150)
+	kc := newKafka(t)
+	addrs := kc.ListenAddrs()
+	var members []*service
+	for range 3 {
+		members = append(members, startKafkaMember(t, addrs, "12s"))
+	}
+	waitKafkaOwned(t, members...)
+	cl := kafkaExporterClient(t, addrs, false)
+	half := len(w.recs) / 2
+	kafkaProduce(t, cl, w.recs[:half])
+	// Quiet: every record handled and committed, the victim's CLIENT
+	// spans without a server side expired (--pair-wait) or still waiting
+	// (those the new owner replays and expires).
+	kafkaWaitCommitted(t, cl)
 	var gone []map[string]*dto.MetricFamily
 	newOwners := members[1:]
 	if sig == 0 {

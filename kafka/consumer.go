@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -215,6 +216,24 @@ func (c *Consumer) Start(ctx context.Context) error {
 	return nil
 }
 
+// awaitTopic is PartitionCount of a topic just created, retried while the
+// metadata does not show it yet (at most 10 s).
+func (c *Consumer) awaitTopic(ctx context.Context, adm *kadm.Client, topic string) (int32, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		n, err := PartitionCount(ctx, adm, topic)
+		if !errors.Is(err, ErrNoTopic) {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("topic %q created by another member: %w", topic, err)
+		case <-time.After(listRetryBackoff):
+		}
+	}
+}
+
 // check verifies the topics before joining.
 func (c *Consumer) check(ctx context.Context) error {
 	adm, cl, err := newAdmin(c.baseOpts())
@@ -228,11 +247,19 @@ func (c *Consumer) check(ctx context.Context) error {
 	}
 	nl, err := PartitionCount(ctx, adm, c.links)
 	if errors.Is(err, ErrNoTopic) {
-		if _, cerr := adm.CreateTopic(ctx, n, -1, nil, c.links); cerr != nil {
+		_, cerr := adm.CreateTopic(ctx, n, -1, nil, c.links)
+		switch {
+		case errors.Is(cerr, kerr.TopicAlreadyExists):
+			// Another member starting at the same time created it:
+			// check its count like any existing links topic, once the
+			// brokers' metadata shows it.
+			nl, err = c.awaitTopic(ctx, adm, c.links)
+		case cerr != nil:
 			return fmt.Errorf("create links topic %q: %w", c.links, cerr)
+		default:
+			c.set.Logger.Info("kafka links topic created", "topic", c.links, "partitions", n)
+			nl, err = n, nil
 		}
-		c.set.Logger.Info("kafka links topic created", "topic", c.links, "partitions", n)
-		nl, err = n, nil
 	}
 	if err != nil {
 		return err
@@ -259,6 +286,10 @@ func (c *Consumer) check(ctx context.Context) error {
 	return nil
 }
 
+// listRetryBackoff is the pause between two tries to list the replay
+// offsets of newly assigned partitions.
+const listRetryBackoff = 250 * time.Millisecond
+
 // adjust runs when partitions are assigned, after their commits are
 // fetched: it starts each at min(commit, first offset at now − Replay)
 // and remembers the commit, so records before it are flagged replayed.
@@ -270,9 +301,19 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 	for t := range offsets {
 		topics = append(topics, t)
 	}
+	// Without the replay offsets the partitions would start at their
+	// commits with nothing replayed: the pairs and the CLIENT spans
+	// waiting across the commit would be lost. Retry until listed; when
+	// the session is revoked meanwhile (ctx), give up this assignment:
+	// kgo assigns again after the next rebalance.
 	at, err := adm.ListOffsetsAfterMilli(ctx, since, topics...)
-	if err != nil {
-		c.set.Logger.Warn("kafka replay offsets not listed: no replay", "err", err)
+	for ; err != nil; at, err = adm.ListOffsetsAfterMilli(ctx, since, topics...) {
+		c.set.Logger.Warn("kafka replay offsets not listed: retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list replay offsets: %w", ctx.Err())
+		case <-time.After(listRetryBackoff):
+		}
 	}
 	out := make(map[string]map[int32]kgo.Offset, len(offsets))
 	var assigned, gone []int32
@@ -282,10 +323,15 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 		for p, o := range ps {
 			committed := o.EpochOffset().Offset // AtEnd (-1) when the group has no commit
 			if st := c.kept[tp{t, p}]; st != nil && committed >= 0 && st.sent == committed {
-				// Ours before this rebalance and committed by us: go on.
+				// Ours before this rebalance and committed by us: go on
+				// where it was handled (past the commit when the
+				// partition was lost before its last commit).
 				delete(c.kept, tp{t, p})
 				c.parts[tp{t, p}] = st
 				out[t][p] = o
+				if st.pos != committed {
+					out[t][p] = kgo.NewOffset().At(st.pos)
+				}
 				continue
 			}
 			start := committed
@@ -477,30 +523,27 @@ func (c *Consumer) revoked(ctx context.Context, _ *kgo.Client, m map[string][]in
 	c.mu.Unlock()
 }
 
-// lost drops the partitions: their commits may not have been made, so
-// their state cannot be trusted to continue.
+// lost keeps the partitions' state as revoked does, without a commit
+// (the group no longer knows this member: a session timeout, or a
+// coordinator that forgot its members). adjust decides at the next
+// assignment: a partition that comes back here with the group's commit
+// still this member's last one continues where it was handled (nobody
+// handled it in between); one that went elsewhere is forgotten then
+// (Handler.Revoked), so that its new owner, replaying it, counts what
+// waited here. Forgetting at once would lose what waits when the
+// partition comes back here: this member's index still holds the
+// replayed spans, which then do not wait again.
 func (c *Consumer) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	c.mu.Lock()
-	var ps []int32
-	for t, tps := range m {
-		for _, p := range tps {
-			delete(c.parts, tp{t, p})
-			if t == c.cfg.Topic {
-				ps = append(ps, p)
+	for t, ps := range m {
+		for _, p := range ps {
+			if st := c.parts[tp{t, p}]; st != nil {
+				delete(c.parts, tp{t, p})
+				c.kept[tp{t, p}] = st
 			}
 		}
 	}
-	for k := range c.kept {
-		if k.topic == c.cfg.Topic && !slices.Contains(ps, k.partition) {
-			ps = append(ps, k.partition)
-		}
-	}
-	clear(c.kept)
 	c.mu.Unlock()
-	if len(ps) > 0 {
-		slices.Sort(ps)
-		c.h.Revoked(ps)
-	}
 }
 
 // Route produces l to the links topic, keyed by its target's trace id and
