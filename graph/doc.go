@@ -31,8 +31,10 @@
 // OverflowNode, counted), distinct edges (Config.MaxEdges; past it new edges
 // are dropped, counted), node name length (Config.MaxNameBytes), and history:
 // at most Config.Retention/Config.BucketWidth+1 buckets per edge, stored in
-// chunks of 8 (26 B a bucket, 29 B with the chunk pointers, measured by
-// BenchmarkHistoryMemory), and at most Config.MaxHistoryBytes for all edges
+// chunks of 8 with each bucket's histogram of the edge's main measure as
+// sparse entries (40.9 B a bucket with the chunk pointers and entries,
+// measured by BenchmarkHistoryMemory), so that a window's percentiles are
+// its own (EdgeData.WindowHist), and at most Config.MaxHistoryBytes for all edges
 // together, past which every edge's oldest buckets are dropped first
 // (Stats.HistoryEvicted). Snapshots share the closed history chunks, which
 // are never written again. Times come from the injected clock (the time of
@@ -40,7 +42,7 @@
 // move history.
 //
 // Diffs: Compare takes two Samples (a view with each edge's window
-// histogram when known, NewSample) and marks every node and edge added,
+// histogram, summed from its history buckets, NewSample) and marks every node and edge added,
 // removed, changed (past Thresholds) or same. A Document is a Sample saved
 // as versioned JSON (DocumentFormat, DocumentVersion; ReadDocument checks
 // it, within MaxDocumentBytes). Both only read their inputs.
