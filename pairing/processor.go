@@ -138,7 +138,7 @@ func (p *Processor) process(b *batch, rejected int) error {
 	}
 	p.lockEach(b.todo, func(si int32) {
 		sh := p.shards[si]
-		sh.idx.prepare(b.spans, b.order[b.starts[si]:b.starts[si+1]])
+		sh.prepare(b.spans, b.order[b.starts[si]:b.starts[si+1]])
 		// SDKs export spans as they end, children before their parents:
 		// going backwards lets parents come first, so most children pair
 		// at once instead of waiting. Any order gives the same graph.
