@@ -29,6 +29,12 @@ type Config struct {
 	// LatencyBuckets are the upper bounds, in seconds, of the latency and
 	// async-delay histograms (Grafana Tempo's defaults).
 	LatencyBuckets []float64 `yaml:"latency_buckets"`
+	// NativeHistograms keeps, beside the classic buckets, a native
+	// (exponential) histogram of every duration and delay (native.go).
+	NativeHistograms bool `yaml:"native_histograms"`
+	// NativeMaxBuckets bounds the buckets of each native histogram; past
+	// it the histogram halves its resolution.
+	NativeMaxBuckets int `yaml:"native_max_buckets"`
 	// Dimensions are span or resource attributes whose values become the
 	// labels client_<attr> and server_<attr> of the edge series (dims.go;
 	// at most MaxDimensions). None: no sub-series, no cost.
@@ -54,6 +60,8 @@ func NewDefaultConfig() Config {
 		MaxHistoryBytes: 512 << 20,
 		LatencyBuckets:  []float64{0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8},
 
+		NativeMaxBuckets: DefaultNativeMaxBuckets,
+
 		MaxDimensionValues: 100,
 		MaxDimensionSeries: 100_000,
 	}
@@ -67,6 +75,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEdges < 1 {
 		errs = append(errs, fmt.Errorf("max_edges must be positive, got %d", c.MaxEdges))
+	}
+	if c.NativeHistograms && (c.NativeMaxBuckets < 2 || c.NativeMaxBuckets > 10000) {
+		errs = append(errs, fmt.Errorf("native_max_buckets must be from 2 to 10000, got %d", c.NativeMaxBuckets))
 	}
 	if c.MaxNameBytes < 16 {
 		errs = append(errs, fmt.Errorf("max_name_bytes must be at least 16, got %d", c.MaxNameBytes))

@@ -35,7 +35,19 @@ type histogram struct {
 	counts []uint64 // per bound, plus +Inf
 	sum    float64
 	n      uint64
-	ex     Exemplar // the latest traced observation
+	ex     Exemplar    // the latest traced observation
+	nat    *nativeHist // Config.NativeHistograms: made at the first observation
+}
+
+// native records w observations of v in h's native histogram, when on.
+func (h *histogram) native(v float64, w uint64, cfg *Config) {
+	if !cfg.NativeHistograms {
+		return
+	}
+	if h.nat == nil {
+		h.nat = &nativeHist{schema: NativeInitialSchema}
+	}
+	h.nat.add(v, w, cfg.NativeMaxBuckets)
 }
 
 // Bucket is one time bucket of an edge's history.
@@ -101,6 +113,7 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 		if traced {
 			h.ex = exemplarOf(o, v, now)
 		}
+		h.native(v, 1, &cfg)
 	}
 	if o.AsyncTimed && e.async[0].counts != nil {
 		for i, v := range o.AsyncSeconds {
@@ -109,6 +122,7 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 				if traced {
 					e.async[i].ex = exemplarOf(o, v, now)
 				}
+				e.async[i].native(v, 1, &cfg)
 			}
 		}
 	}
@@ -144,12 +158,14 @@ func (e *edge) observeWeighted(o *Observation, now int64, cfg Config) {
 		}
 		e.hist[i].addN(bi, v, w)
 		e.hist[i].ex = latest(exemplarOf(o, v, now), e.hist[i].ex)
+		e.hist[i].native(v, w, &cfg)
 	}
 	if o.AsyncTimed && e.async[0].counts != nil {
 		for i, v := range o.AsyncSeconds {
 			if v >= 0 {
 				e.async[i].addN(bucketIndex(cfg.LatencyBuckets, v), v, w)
 				e.async[i].ex = latest(exemplarOf(o, v, now), e.async[i].ex)
+				e.async[i].native(v, w, &cfg)
 			}
 		}
 	}
@@ -210,5 +226,5 @@ func (h *histogram) export(arena *[]uint64) Histogram {
 	n := len(a)
 	a = append(a, h.counts...)
 	*arena = a
-	return Histogram{Counts: a[n:len(a):len(a)], Sum: h.sum, Count: h.n, Exemplar: h.ex}
+	return Histogram{Counts: a[n:len(a):len(a)], Sum: h.sum, Count: h.n, Exemplar: h.ex, Native: h.nat.export()}
 }

@@ -92,6 +92,10 @@ type Histogram struct {
 	Count  uint64
 	// Exemplar is the latest traced observation (Value: its seconds).
 	Exemplar Exemplar
+	// Native is the native histogram of the same observations
+	// (Config.NativeHistograms), nil when off. Neither the state file nor
+	// the cluster merge carries it.
+	Native *NativeHistogram
 }
 
 // ErrorRate is Failed/Count, 0 for an unused edge.

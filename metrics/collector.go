@@ -212,17 +212,17 @@ func (c *Collector) collectGraph(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d.lastSeen, prometheus.GaugeValue, unixSeconds(e.LastSeen.UnixNano()), lv...)
 		switch e.Kind {
 		case graph.Messaging:
-			ch <- withExemplar(histogram(d.messagingDelay, snap.Bounds, &hist[0], lv), &e.Hist[0].Exemplar)
+			ch <- withExemplar(withNative(histogram(d.messagingDelay, snap.Bounds, &hist[0], lv), &e.Hist[0], &hist[0]), &e.Hist[0].Exemplar)
 		case graph.SpanLink:
-			ch <- withExemplar(histogram(d.linkDelay, snap.Bounds, &hist[0], lv), &e.Hist[0].Exemplar)
+			ch <- withExemplar(withNative(histogram(d.linkDelay, snap.Bounds, &hist[0], lv), &e.Hist[0], &hist[0]), &e.Hist[0].Exemplar)
 		}
 		// Server and client span durations on every kind (Tempo's), so that
 		// Grafana's server_seconds_sum / request_total has a value.
 		if durations(e, 0).Count > 0 {
-			ch <- withExemplar(histogram(d.serverSeconds, snap.Bounds, &dur[0], lv), &durations(e, 0).Exemplar)
+			ch <- withExemplar(withNative(histogram(d.serverSeconds, snap.Bounds, &dur[0], lv), durations(e, 0), &dur[0]), &durations(e, 0).Exemplar)
 		}
 		if durations(e, 1).Count > 0 {
-			ch <- withExemplar(histogram(d.clientSeconds, snap.Bounds, &dur[1], lv), &durations(e, 1).Exemplar)
+			ch <- withExemplar(withNative(histogram(d.clientSeconds, snap.Bounds, &dur[1], lv), durations(e, 1), &dur[1]), &durations(e, 1).Exemplar)
 		}
 	}
 	for ni, n := range snap.Nodes {

@@ -45,6 +45,11 @@ type Config struct {
 	// does) through promhttp over the Collector, with each edge's latest
 	// trace as exemplars. Off, every scrape gets the streamed text.
 	Exemplars bool `yaml:"exemplars"`
+	// NativeHistograms is graph.Config.NativeHistograms (not a key of its
+	// own: the service sets it from graph.native_histograms): scrapes that
+	// ask for protobuf or OpenMetrics then go through promhttp too, with
+	// the native buckets beside the classic ones.
+	NativeHistograms bool `yaml:"-"`
 }
 
 // NewDefaultConfig returns the defaults.
@@ -147,7 +152,7 @@ func NewHandler(cfg Config, set Settings, g GraphSource, p PairingSource) (*Hand
 	if err != nil {
 		return nil, fmt.Errorf("metrics: register: %w", err)
 	}
-	if cfg.Exemplars {
+	if cfg.Exemplars || cfg.NativeHistograms {
 		graphReg := prometheus.NewRegistry()
 		if err := graphReg.Register(graphCollector{NewCollectorWith(g, p, cfg).withClock(h.now)}); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)

@@ -51,6 +51,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 	}
 	cfg.Pairing.MaxNameBytes = cfg.Graph.MaxNameBytes // one cut for every name kept (--max-name-bytes)
 	cfg.Metrics.Dimensions = cfg.Graph.Dimensions     // the edge series' labels (--dimensions)
+	cfg.Metrics.NativeHistograms = cfg.Graph.NativeHistograms
 	proc, err := pairing.New(cfg.Pairing, pairing.Settings{Logger: logger}, store)
 	if err != nil {
 		return err
