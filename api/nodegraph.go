@@ -197,7 +197,7 @@ func nodeRows(v *graph.View, tpl traceurl.Template) []nodeRow {
 func nodeRowOf(n *graph.ViewNode) nodeRow {
 	rate := n.ErrorRate()
 	return nodeRow{
-		ID: n.Name, Title: n.Name, Subtitle: n.Kind.String(),
+		ID: n.Name, Title: n.Name, Subtitle: n.Subtitle(),
 		MainStat: n.Rate, SecondaryStat: 100 * rate,
 		// 1-f is exact for f >= 0.5 and within half an ulp of [0.5, 1)
 		// otherwise, so (1-f)+f rounds to exactly 1.

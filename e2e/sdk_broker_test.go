@@ -97,7 +97,7 @@ func TestSDKBrokerNodes(t *testing.T) {
 		kinds = append(kinds, r.ID+" "+r.Subtitle)
 	}
 	slices.Sort(kinds)
-	if want := []string{"audit service", "billing service", "orders service", "orders-topic topic", "user virtual"}; !slices.Equal(kinds, want) {
+	if want := []string{"audit service", "billing service", "orders service", "orders-topic topic (kafka)", "user virtual"}; !slices.Equal(kinds, want) {
 		t.Errorf("nodes: got %q, want %q", kinds, want)
 	}
 }

@@ -65,9 +65,10 @@ func (s *Store) Snapshot() *Snapshot {
 	names := s.names
 	var kinds []NodeKind
 	var links [][NumLinkResults]uint64
+	var details map[NodeID]string
 	nodesDirty := s.nodesDirty || prev == nil
 	if nodesDirty {
-		kinds, links = slices.Clone(s.kinds), slices.Clone(s.links)
+		kinds, links, details = slices.Clone(s.kinds), slices.Clone(s.links), s.cloneDetails()
 		s.nodesDirty = false
 	}
 	version, base := s.version, s.base
@@ -77,6 +78,7 @@ func (s *Store) Snapshot() *Snapshot {
 		Base: base, adj: new(adjacency), views: new(viewCache)}
 	if nodesDirty {
 		snap.Nodes = b.nodes(names, kinds, links)
+		b.setDetails(snap.Nodes, details)
 	} else {
 		snap.Nodes = prev.Nodes
 	}

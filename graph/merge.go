@@ -132,6 +132,12 @@ func (m *merger) addNode(n Node) {
 		if n.Kind.Rank() > have.Kind.Rank() {
 			have.Kind = n.Kind
 		}
+		if have.Detail == "" {
+			have.Detail = n.Detail
+		}
+		if have.Kind != TopicNode { // only topics have details (Store.SetDetail)
+			have.Detail = ""
+		}
 		for r := range have.Links {
 			have.Links[r] += n.Links[r]
 		}

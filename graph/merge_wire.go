@@ -54,7 +54,7 @@ func WriteSnapshot(w io.Writer, s *Snapshot) error {
 	ids := make(map[string]uint32, len(s.Nodes))
 	for i, n := range s.Nodes {
 		ids[n.Name] = uint32(i)
-		st.Nodes[i] = stateNode{Name: n.Name, Kind: uint8(n.Kind), Links: toStateLinks(n.Links)}
+		st.Nodes[i] = stateNode{Name: n.Name, Kind: uint8(n.Kind), Links: toStateLinks(n.Links), Detail: n.Detail}
 	}
 	id := func(name string) uint32 {
 		if i, ok := ids[name]; ok {
@@ -119,7 +119,7 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 	in := &Snapshot{Taken: fromUnixNano(st.Saved), BucketWidth: time.Duration(st.BucketWidth), Bounds: st.Bounds,
 		Nodes: make([]Node, len(st.Nodes)), Edges: make([]Edge, len(st.Edges))}
 	for i, n := range st.Nodes {
-		in.Nodes[i] = Node{Name: n.Name, Kind: NodeKind(n.Kind), Links: fromStateLinks(n.Links)}
+		in.Nodes[i] = Node{Name: n.Name, Kind: NodeKind(n.Kind), Links: fromStateLinks(n.Links), Detail: n.Detail}
 	}
 	for i, se := range st.Edges {
 		d := &EdgeData{Client: st.Nodes[se.Client].Name, Server: st.Nodes[se.Server].Name, Kind: Kind(se.Kind),

@@ -67,6 +67,8 @@ type stateNode struct {
 	// BaseLinks: the base of the exported link counters (Snapshot.Base),
 	// in a file with HasBase.
 	BaseLinks stateLinks
+	// Detail: Node.Detail (older files have none: gob leaves it empty).
+	Detail string
 }
 
 // stateLinks are a node's span-link tallies by LinkResult (resolved,
@@ -187,7 +189,7 @@ func (s *Store) state() *stateV1 {
 	for _, name := range names {
 		if n, ok := snap.Node(name); ok {
 			ids[n.Name] = uint32(len(st.Nodes))
-			st.Nodes = append(st.Nodes, stateNode{Name: n.Name, Kind: uint8(n.Kind), Links: toStateLinks(n.Links)})
+			st.Nodes = append(st.Nodes, stateNode{Name: n.Name, Kind: uint8(n.Kind), Links: toStateLinks(n.Links), Detail: n.Detail})
 		}
 	}
 	var baseEdges map[edgeName]*Edge
@@ -371,6 +373,9 @@ func (s *Store) restore(st *stateV1) error {
 		}
 		for r, v := range fromStateLinks(n.Links) {
 			s.links[ids[i]][r] += v
+		}
+		if n.Detail != "" {
+			s.setDetail(ids[i], n.Detail)
 		}
 	}
 	overflowed := s.overflow

@@ -149,6 +149,7 @@ type ViewNode struct {
 	Kind          NodeKind
 	Count, Failed uint64
 	Rate          float64 // Count per second of the window
+	Detail        string  // Node.Detail: a topic's messaging system
 }
 
 // ViewEdge is an edge of a view, with its totals over the window.
@@ -464,7 +465,7 @@ func (s *Snapshot) query(q Query, centre int, lo, hi int64) *View {
 			continue
 		}
 		n := &s.Nodes[i]
-		v.Nodes = append(v.Nodes, ViewNode{Name: n.Name, Kind: n.Kind, Count: t.count, Failed: t.failed, Rate: float64(t.count) / secs})
+		v.Nodes = append(v.Nodes, ViewNode{Name: n.Name, Kind: n.Kind, Count: t.count, Failed: t.failed, Rate: float64(t.count) / secs, Detail: n.Detail})
 	}
 	return v
 }

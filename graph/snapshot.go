@@ -43,6 +43,9 @@ type Node struct {
 	// Links counts, by LinkResult, the span links declared by this node's
 	// spans (link health; zero for databases and virtual nodes).
 	Links [NumLinkResults]uint64
+	// Detail is shown beside the kind: a topic's messaging system
+	// (Store.SetDetail); "" for none.
+	Detail string
 }
 
 // Edge is one (client, server, kind) edge with its totals since first

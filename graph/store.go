@@ -89,8 +89,9 @@ type Store struct {
 	all         []*edge // every edge, oldest first; append-only
 	dirty       []*edge // edges changed since the last snapshot build
 	dirtyGen    uint64  // edges on dirty have this edge.dirtyGen
-	nodesDirty  bool    // names, kinds or links changed since the last build
+	nodesDirty  bool    // names, kinds, links or details changed since the last build
 	version     uint64
+	details     map[NodeID]string
 	snap        *Snapshot // the latest snapshot built; current while version and floor are
 	floor       int64     // retention floor (bucket number) of snap
 	overflow    uint64    // names folded into OverflowNode

@@ -12,14 +12,19 @@ import (
 func nodeKinds(s *graph.Snapshot) []string {
 	var out []string
 	for _, n := range s.Nodes {
-		out = append(out, n.Name+" "+n.Kind.String())
+		k := n.Name + " " + n.Kind.String()
+		if n.Detail != "" {
+			k += " (" + n.Detail + ")"
+		}
+		out = append(out, k)
 	}
 	slices.Sort(out)
 	return out
 }
 
-// TestTopicNode: a topic node (--broker-nodes) keeps its kind through the
-// state file, the peer wire form and the cluster merge; a name also given
+// TestTopicNode: a topic node (--broker-nodes) keeps its kind and detail
+// (its messaging system) through the state file, the peer wire form and
+// the cluster merge; a name also given
 // as a service is a service, whatever the order, in the store and in the
 // merge; a database named like a topic becomes the topic.
 func TestTopicNode(t *testing.T) {
@@ -34,11 +39,14 @@ func TestTopicNode(t *testing.T) {
 	s.Node("orders-topic", graph.DatabaseNode)
 	s.Node("ledger", graph.DatabaseNode)
 	s.Node("ledger", graph.TopicNode) // a database named like a topic: the topic ranks higher
+	s.SetDetail(topic, "rabbitmq")
+	s.SetDetail(topic, "kafka") // the latest wins
+	s.SetDetail(topic, "")      // ignored
 	s.Observe([]graph.Observation{
 		{Client: orders, Server: topic, Kind: graph.Messaging, Seconds: [2]float64{-1, -1}},
 		{Client: topic, Server: billing, Kind: graph.Messaging, Seconds: [2]float64{0.5, -1}},
 	}, nil)
-	want := []string{"billing service", "ledger topic", "orders service", "orders-topic topic"}
+	want := []string{"billing service", "ledger topic", "orders service", "orders-topic topic (kafka)"}
 	if got := nodeKinds(s.Snapshot()); !slices.Equal(got, want) {
 		t.Fatalf("store: got %q, want %q", got, want)
 	}
@@ -68,7 +76,7 @@ func TestTopicNode(t *testing.T) {
 	}
 
 	other := newStore()
-	other.Node("orders-topic", graph.ServiceNode) // another instance saw a service of that name
+	other.SetDetail(other.Node("orders-topic", graph.ServiceNode), "") // another instance saw a service of that name
 	other.Node("ledger", graph.DatabaseNode)
 	lim := graph.MergeLimits{MaxNodes: 100, MaxEdges: 100}
 	for _, order := range [][2]*graph.Snapshot{{peer, other.Snapshot()}, {other.Snapshot(), peer}} {

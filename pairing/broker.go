@@ -25,8 +25,12 @@ import (
 //     (consumer start − producer end) and the consumer span's duration as
 //     its server duration; no client duration.
 
-// destinationKey names the span attribute a topic node is named by.
-const destinationKey = "messaging.destination.name"
+// destinationKey names the span attribute a topic node is named by;
+// systemKey the one its detail (graph.Store.SetDetail) is read from.
+const (
+	destinationKey = "messaging.destination.name"
+	systemKey      = "messaging.system"
+)
 
 // brokerState is a batch's scratch for broker nodes.
 type brokerState struct {
@@ -36,6 +40,9 @@ type brokerState struct {
 	keys   []tracedecode.Key
 	last   string // the last destination looked up, and its node id + 1
 	lastID uint32
+	// the last (node id + 1, system) given to graph.Store.SetDetail
+	detailID uint32
+	detail   string
 }
 
 func (s *brokerState) reset() {
@@ -43,6 +50,17 @@ func (s *brokerState) reset() {
 		s.topics, s.keys = nil, nil
 	}
 	s.topics, s.keys, s.last, s.lastID = s.topics[:0], s.keys[:0], "", 0
+	s.detailID, s.detail = 0, ""
+}
+
+// system gives topic node t (id + 1) its messaging system, once per
+// request and pair of them.
+func (s *brokerState) system(p *Processor, t uint32, system string) {
+	if t == 0 || system == "" || t == s.detailID && system == s.detail {
+		return
+	}
+	p.graph.SetDetail(graph.NodeID(t-1), system)
+	s.detailID, s.detail = t, string([]byte(system))
 }
 
 // topic returns record i's destination node id + 1, 0 for none.
@@ -107,8 +125,8 @@ func eachSpan(rs []byte, fn func(span []byte)) {
 func (p *Processor) brokerSpan(b []byte, st *brokerState) {
 	var key tracedecode.Key
 	var kind uint8
-	var dest []byte // the first messaging.destination.name's value (an AnyValue)
-	haveDest := false
+	var dest, sys []byte // the first messaging.destination.name's and messaging.system's values (AnyValues)
+	haveDest, haveSys := false, false
 	fields(b, func(num int32, typ uint8, lo, hi int) bool {
 		switch {
 		case num == wSpanTraceID && typ == uint8(otlpwire.BytesType):
@@ -124,9 +142,12 @@ func (p *Processor) brokerSpan(b []byte, st *brokerState) {
 		case num == wSpanKind && typ == uint8(otlpwire.VarintType):
 			v, _ := otlpwire.Varint(b, lo)
 			kind = uint8(int32(v))
-		case num == wSpanAttrs && typ == uint8(otlpwire.BytesType) && !haveDest:
-			if k, v := keyValue(b[lo:hi]); k == destinationKey {
+		case num == wSpanAttrs && typ == uint8(otlpwire.BytesType) && !(haveDest && haveSys):
+			switch k, v := keyValue(b[lo:hi]); {
+			case k == destinationKey && !haveDest:
 				dest, haveDest = v, true
+			case k == systemKey && !haveSys:
+				sys, haveSys = v, true
 			}
 		}
 		return true
@@ -137,6 +158,9 @@ func (p *Processor) brokerSpan(b []byte, st *brokerState) {
 	var t uint32
 	if haveDest && (kind == kindProducer || kind == kindConsumer) {
 		t = st.node(p, destinationName(anyValue(dest)))
+		if haveSys {
+			st.system(p, t, destinationName(anyValue(sys)))
+		}
 	}
 	st.keys = append(st.keys, key)
 	st.topics = append(st.topics, t)
@@ -165,6 +189,9 @@ func (p *Processor) brokerTraces(td ptrace.Traces, b *batch) {
 				if k := uint8(int32(s.Kind())); k == kindProducer || k == kindConsumer {
 					if v, ok := s.Attributes().Get(destinationKey); ok {
 						t = st.node(p, destinationName(pdataValue(v)))
+						if sys, ok := s.Attributes().Get(systemKey); ok {
+							st.system(p, t, destinationName(pdataValue(sys)))
+						}
 					}
 				}
 				st.keys = append(st.keys, key)

@@ -68,8 +68,8 @@ func TestBrokerNodes(t *testing.T) {
 	})
 }
 
-// TestBrokerNodeKind: the topic is a node of kind topic; a name also seen
-// as a service stays a service.
+// TestBrokerNodeKind: the topic is a node of kind topic, its detail the
+// messaging.system; a name also seen as a service stays a service.
 func TestBrokerNodeKind(t *testing.T) {
 	cfg := pairing.NewDefaultConfig()
 	cfg.BrokerNodes = true
@@ -83,9 +83,9 @@ func TestBrokerNodeKind(t *testing.T) {
 	p.Flush()
 	var got []string
 	for _, n := range g.Snapshot().Nodes {
-		got = append(got, n.Name+" "+n.Kind.String())
+		got = append(got, n.Name+" "+n.Kind.String()+" "+n.Detail)
 	}
-	want := []string{"billing service", "orders service", "orders-topic topic", "user virtual"}
+	want := []string{"billing service ", "orders service ", "orders-topic topic kafka", "user virtual "}
 	if !slices.Equal(got, want) {
 		t.Errorf("nodes: got %q, want %q", got, want)
 	}
