@@ -3,6 +3,7 @@ package graph_test
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -113,7 +114,9 @@ func edgeOf(s *graph.Snapshot, client, server string, k graph.Kind) *graph.EdgeD
 }
 
 // BenchmarkEdgeMemory reports the heap one edge holds in a store (its
-// state, map entry and histograms; one history bucket), traced.
+// state, map entry and histograms; one history bucket), traced: classic,
+// and with native histograms whose values span 1 ms to 10 s (16 values,
+// log-spaced, in every histogram: ~107 native buckets each at schema 3).
 func BenchmarkEdgeMemory(b *testing.B) {
 	const n = 20000
 	ids := make([]string, 200)
@@ -121,22 +124,38 @@ func BenchmarkEdgeMemory(b *testing.B) {
 		ids[i] = fmt.Sprintf("svc-%03d", i)
 	}
 	tr, sp := traceOf(7)
-	for b.Loop() {
-		obs := make([]graph.Observation, n)
-		runtime.GC()
-		var m0, m1 runtime.MemStats
-		runtime.ReadMemStats(&m0)
-		s := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return t0 }})
-		for i := range obs {
-			obs[i] = graph.Observation{Client: s.Node(ids[i%200], graph.ServiceNode), Server: s.Node(ids[i/200], graph.ServiceNode),
-				Kind: graph.Kind(i % 5), Seconds: [2]float64{0.1, 0.2}, AsyncSeconds: [2]float64{0.1, 0.2}, AsyncTimed: true,
-				Trace: tr, Span: sp}
+	for _, native := range []bool{false, true} {
+		name := "classic"
+		values := []float64{0.1}
+		if native {
+			name, values = "native", nil
+			for j := range 16 {
+				values = append(values, 0.001*math.Pow(10, 4*float64(j)/15))
+			}
 		}
-		s.Observe(obs, nil)
-		runtime.GC()
-		runtime.ReadMemStats(&m1)
-		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/n, "B/edge")
-		runtime.KeepAlive(s)
-		runtime.KeepAlive(obs)
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				obs := make([]graph.Observation, n*len(values))
+				runtime.GC()
+				var m0, m1 runtime.MemStats
+				runtime.ReadMemStats(&m0)
+				cfg := graph.NewDefaultConfig()
+				cfg.NativeHistograms = native
+				s := graph.MustNew(cfg, graph.Settings{Now: func() time.Time { return t0 }})
+				for i := range n {
+					for j, v := range values {
+						obs[i*len(values)+j] = graph.Observation{Client: s.Node(ids[i%200], graph.ServiceNode), Server: s.Node(ids[i/200], graph.ServiceNode),
+							Kind: graph.Kind(i % 5), Seconds: [2]float64{v, v}, AsyncSeconds: [2]float64{v, v}, AsyncTimed: true,
+							Trace: tr, Span: sp}
+					}
+				}
+				s.Observe(obs, nil)
+				runtime.GC()
+				runtime.ReadMemStats(&m1)
+				b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/n, "B/edge")
+				runtime.KeepAlive(s)
+				runtime.KeepAlive(obs)
+			}
+		})
 	}
 }
