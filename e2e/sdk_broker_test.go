@@ -100,4 +100,13 @@ func TestSDKBrokerNodes(t *testing.T) {
 	if want := []string{"audit service", "billing service", "orders service", "orders-topic topic (kafka)", "user virtual"}; !slices.Equal(kinds, want) {
 		t.Errorf("nodes: got %q, want %q", kinds, want)
 	}
+	// The picture draws the topic as a pennant (Graphviz's cds: a polygon).
+	code, svg := s.get(t, "/graph.svg")
+	if code != 200 {
+		t.Fatalf("graph.svg: %d %s", code, svg)
+	}
+	i := strings.Index(string(svg), `<title>orders&#45;topic</title>`)
+	if i < 0 || !strings.Contains(string(svg[i:min(len(svg), i+400)]), "<polygon") {
+		t.Errorf("no topic node drawn as a polygon in:\n%s", svg)
+	}
 }
