@@ -137,12 +137,20 @@ func (s *Store) DimTuple(vals []string) uint32 {
 		}
 		clean[i] = cutName(v, t.maxBytes)
 	}
-	key := strings.Join(clean, "\xff")
+	var kb [256]byte
+	kbuf := kb[:0] // the values joined by \xff: a known tuple is found without allocating
+	for i, v := range clean {
+		if i > 0 {
+			kbuf = append(kbuf, 0xff)
+		}
+		kbuf = append(kbuf, v...)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if id, ok := t.byKey[key]; ok {
+	if id, ok := t.byKey[string(kbuf)]; ok {
 		return id
 	}
+	key := string(kbuf)
 	// A new tuple: its values, past a dimension's cap, fold.
 	folded := false
 	for i, v := range clean {

@@ -139,12 +139,46 @@ func (w *dimWalker) resourceSpans(g *graph.Store, rs []byte, st *dimState) {
 	})
 }
 
-// collect keeps kv's value if its key is a dimension seen first here.
+// collect keeps kv's value if its key is a dimension seen first here. A
+// string value aliases the request (valid during the call: graph.DimTuple
+// copies what it keeps).
 func (w *dimWalker) collect(kv []byte, dst *[graph.MaxDimensions]string, have *[graph.MaxDimensions]bool) {
-	k, v := keyValue(kv)
+	k, v := dimKeyValue(kv)
 	if i := w.slot(k); i >= 0 && !have[i] {
-		dst[i], have[i] = anyValue(v).text(), true
+		dst[i], have[i] = dimText(v), true
 	}
+}
+
+// dimKeyValue reads a KeyValue's key and value (last occurrences), both
+// aliasing kv: keyValue without its copy of every key.
+func dimKeyValue(kv []byte) (key string, value []byte) {
+	for i := 0; i < len(kv); {
+		num, typ, lo, hi := otlpwire.Field(kv, i)
+		switch {
+		case hi < 0:
+			return key, value
+		case num == 1 && typ == otlpwire.BytesType:
+			key = unsafeString(kv[lo:hi])
+		case num == 2 && typ == otlpwire.BytesType:
+			value = kv[lo:hi]
+		case typ != otlpwire.BytesType:
+			hi = otlpwire.Skip(kv, lo, typ)
+		}
+		if hi < 0 {
+			return key, value
+		}
+		i = hi
+	}
+	return key, value
+}
+
+// dimText is an AnyValue's string form (attrValue.text): a lone string
+// value aliases v.
+func dimText(v []byte) string {
+	if num, typ, lo, hi := otlpwire.Field(v, 0); hi == len(v) && num == 1 && typ == otlpwire.BytesType {
+		return unsafeString(v[lo:hi])
+	}
+	return anyValue(v).text()
 }
 
 func (w *dimWalker) span(g *graph.Store, b []byte, st *dimState) {

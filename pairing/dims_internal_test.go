@@ -10,20 +10,32 @@ import (
 )
 
 // TestDimsCostNoMemory pins that the dimension tuples pairing carries fit
-// in padding: a span, a waiting child and a waiting link are as large as
-// before dimensions existed (104, 64 and 104 bytes on 64-bit platforms),
-// and a link's uint16 holds every tuple id.
+// in padding: without them a span, a waiting child and a waiting link
+// would be as large (each tuple fills bytes its neighbours' alignment
+// leaves empty), and a link's uint16 holds every tuple id.
 func TestDimsCostNoMemory(t *testing.T) {
-	if unsafe.Sizeof(uintptr(0)) != 8 {
-		t.Skip("sizes are those of 64-bit platforms")
-	}
-	for _, c := range []struct {
+	roundUp := func(n, to uintptr) uintptr { return (n + to - 1) / to * to }
+	var s span
+	var c child
+	var l waitingLink
+	for _, x := range []struct {
 		name      string
-		got, want uintptr
-	}{{"span", unsafe.Sizeof(span{}), 104}, {"child", unsafe.Sizeof(child{}), 64}, {"waitingLink", unsafe.Sizeof(waitingLink{}), 104}} {
-		if c.got != c.want {
-			t.Errorf("%s: %d bytes, want %d", c.name, c.got, c.want)
+		got, want uintptr // where the field after the tuple starts, with the tuple and without it
+	}{
+		// weight (4 bytes, 8-aligned) then dims, then the 8-aligned start.
+		{"span", unsafe.Offsetof(s.start), roundUp(unsafe.Offsetof(s.weight)+4, 8)},
+		// dims last: the struct's size is that without it.
+		{"child", unsafe.Sizeof(c), roundUp(unsafe.Offsetof(c.done)+1, unsafe.Alignof(c))},
+		// toParent, dims (2 bytes), then the 4-aligned weight.
+		{"waitingLink", unsafe.Offsetof(l.weight), roundUp(unsafe.Offsetof(l.toParent)+1, 4)},
+	} {
+		if x.got != x.want {
+			t.Errorf("%s: the tuple costs %d bytes", x.name, x.got-x.want)
 		}
+	}
+	if unsafe.Offsetof(s.dims) != unsafe.Offsetof(s.weight)+4 || unsafe.Offsetof(c.dims) <= unsafe.Offsetof(c.done) ||
+		unsafe.Offsetof(l.dims) <= unsafe.Offsetof(l.toParent) || unsafe.Offsetof(l.dims) >= unsafe.Offsetof(l.weight) {
+		t.Error("a tuple moved: the layout above no longer describes it")
 	}
 	if graph.MaxDimensionTuples-1 > 1<<16-1 {
 		t.Errorf("tuple ids up to %d do not fit waitingLink.dims (uint16)", graph.MaxDimensionTuples-1)

@@ -3,6 +3,7 @@ package pairing_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -174,5 +175,55 @@ func checkDimSums(t *testing.T, snap *graph.Snapshot) {
 				t.Errorf("%s -> %s %s: histogram %d of the sub-series %+v, edge %+v", e.Client, e.Server, e.Kind, i, hists[i], h)
 			}
 		}
+	}
+}
+
+// BenchmarkDimensionsCost measures ConsumeTracesProto over the bench
+// workload (../shared/bench: resources with service.namespace, spans with
+// http.request.method) without dimensions and with
+// --dimensions service.namespace,http.request.method: CPU per span
+// (process CPU time) and allocations per span.
+func BenchmarkDimensionsCost(b *testing.B) {
+	recs, _, spans := workloadRecords(b)
+	for _, dims := range [][]string{nil, {"service.namespace", "http.request.method"}} {
+		name := "off"
+		if dims != nil {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			var cpu time.Duration
+			var allocs uint64
+			var m0, m1 runtime.MemStats
+			for b.Loop() {
+				b.StopTimer()
+				gcfg := graph.NewDefaultConfig()
+				gcfg.Dimensions = dims
+				g := graph.MustNew(gcfg, graph.Settings{})
+				p, err := pairing.New(benchConfig(), pairing.Settings{}, g)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.ReadMemStats(&m0)
+				b.StartTimer()
+				c0 := pairing.ProcessCPU()
+				for _, r := range recs {
+					if err := p.ConsumeTracesProto(context.Background(), r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu += pairing.ProcessCPU() - c0
+				b.StopTimer()
+				runtime.ReadMemStats(&m1)
+				allocs += m1.Mallocs - m0.Mallocs
+				if dims != nil && g.Stats().Dims.Series == 0 {
+					b.Fatal("no sub-series: the workload has none of the dimensions")
+				}
+				b.StartTimer()
+			}
+			n := float64(spans) * float64(b.N)
+			b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/span")
+			b.ReportMetric(float64(allocs)/n, "allocs/span")
+		})
 	}
 }
