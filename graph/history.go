@@ -230,15 +230,11 @@ func (h *history) record(b *hbucket, i int, w uint32) {
 	}
 }
 
-// addHist adds dense histogram counts to the open bucket b (n is not
-// changed: the caller adds the counts' total).
-func (h *history) addHist(b *hbucket, counts []uint64) {
-	for i, v := range counts {
-		for v > 0 {
-			d := uint32(min(v, math.MaxUint32))
-			h.record(b, i, d)
-			v -= uint64(d)
-		}
+// addEntries adds saved entries es (indexes checked by the caller) to
+// the open bucket b (n is not changed: the caller adds their total).
+func (h *history) addEntries(b *hbucket, es []uint32) {
+	for _, e := range es {
+		h.record(b, int(e>>entShift), e&entMax)
 	}
 }
 
@@ -548,6 +544,60 @@ func ofBounds(b Bucket, nb int) Bucket {
 	return b
 }
 
+// appendEntries appends dense counts as entries to dst and returns it
+// with how many it appended.
+func appendEntries(dst []uint32, counts []uint64) ([]uint32, uint32) {
+	n := len(dst)
+	for i, v := range counts {
+		for v > 0 {
+			d := min(v, entMax)
+			dst = append(dst, uint32(i)<<entShift|uint32(d))
+			v -= d
+		}
+	}
+	return dst, uint32(len(dst) - n)
+}
+
+// takeEntries returns the next n entries of es from *off on, moving *off
+// past them; none (nil) when es holds fewer (a damaged file: what follows
+// is left without histograms).
+func takeEntries(es []uint32, off *int, n uint32) []uint32 {
+	if n == 0 || *off < 0 || uint64(*off)+uint64(n) > uint64(len(es)) {
+		if n > 0 {
+			*off = -1
+		}
+		return nil
+	}
+	out := es[*off : *off+int(n)]
+	*off += int(n)
+	return out
+}
+
+// entriesTotal is the sum of entries' counts, or math.MaxUint64 when an
+// index is not below nb.
+func entriesTotal(es []uint32, nb int) uint64 {
+	var t uint64
+	for _, e := range es {
+		if int(e>>entShift) >= nb {
+			return math.MaxUint64
+		}
+		t += uint64(e & entMax)
+	}
+	return t
+}
+
+// denseHist is entries es as a bucket's histogram of nb counts: nil
+// (unknown) unless their indexes are below nb and their counts add up to
+// n.
+func denseHist(es []uint32, nb int, n uint64) []uint64 {
+	if n == 0 || entriesTotal(es, nb) != n {
+		return nil
+	}
+	out := make([]uint64, nb)
+	addEntries(out, es)
+	return out
+}
+
 // histTotal is the sum of counts, or math.MaxUint64 when counts is not nb
 // long (nil: 0 counts of a bucket without the main measure).
 func histTotal(counts []uint64, nb int) uint64 {
@@ -565,13 +615,4 @@ func histTotal(counts []uint64, nb int) uint64 {
 		t += c
 	}
 	return t
-}
-
-// wholeHist is counts as a bucket's histogram: nil (unknown) unless it
-// has nb counts adding up to n.
-func wholeHist(counts []uint64, nb int, n uint64) []uint64 {
-	if n == 0 || histTotal(counts, nb) != n {
-		return nil
-	}
-	return counts
 }

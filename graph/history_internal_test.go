@@ -16,3 +16,28 @@ func TestChunkSize(t *testing.T) {
 		t.Errorf("chunk is %d B, want in (224, %d]", s, chunkBytes)
 	}
 }
+
+// A damaged file's entry counts never read past the entries: the bucket
+// that overruns and every later one get none (unknown histograms).
+func TestTakeEntries(t *testing.T) {
+	es := []uint32{1<<entShift | 5, 2<<entShift | 1, 7}
+	off := 0
+	if got := takeEntries(es, &off, 2); len(got) != 2 || off != 2 {
+		t.Fatalf("%v, off %d", got, off)
+	}
+	if got := takeEntries(es, &off, 2); got != nil || off != -1 {
+		t.Fatalf("overrun: %v, off %d", got, off)
+	}
+	if got := takeEntries(es, &off, 1); got != nil {
+		t.Fatalf("after an overrun: %v", got)
+	}
+	if h := denseHist(es[:2], 3, 6); len(h) != 3 || h[1] != 5 || h[2] != 1 {
+		t.Fatalf("denseHist %v", h)
+	}
+	if h := denseHist(es[:2], 2, 6); h != nil {
+		t.Fatalf("index past the bounds: %v", h)
+	}
+	if h := denseHist(es[:2], 3, 7); h != nil {
+		t.Fatalf("total short of n: %v", h)
+	}
+}

@@ -69,7 +69,7 @@ func WriteSnapshot(w io.Writer, s *Snapshot) error {
 		se := stateEdge{Client: id(e.Client), Server: id(e.Server), Kind: uint8(e.Kind), Count: e.Count, Failed: e.Failed,
 			First: unixNano(e.FirstSeen), Last: unixNano(e.LastSeen)}
 		if !e.Open.IsZero() || e.History.Len() > 0 {
-			se.History = toStateBuckets(append(e.History.Buckets(), e.Open))
+			se.History, se.HistEntries = toStateBuckets(append(e.History.Buckets(), e.Open))
 		}
 		for j, h := range e.Hist {
 			se.Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
@@ -131,9 +131,10 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 			d.Exemplar = Exemplar{Trace: se.Ex.Trace, Span: se.Ex.Span, Value: se.Ex.Value, Time: se.Ex.Time}
 		}
 		var bs []Bucket
+		off := 0
 		for _, b := range se.History {
 			bs = append(bs, Bucket{Start: floorDiv(b.Start, st.BucketWidth) * st.BucketWidth, Count: b.Count, Failed: b.Failed, Sum: b.Sum, N: b.N,
-				Hist: wholeHist(b.Hist, len(st.Bounds)+1, b.N)})
+				Hist: denseHist(takeEntries(se.HistEntries, &off, b.HistLen), len(st.Bounds)+1, b.N)})
 		}
 		if len(bs) > 0 {
 			slices.SortStableFunc(bs, func(x, y Bucket) int { return cmp.Compare(x.Start, y.Start) })

@@ -27,7 +27,8 @@ import (
 const (
 	stateMagic = "SGSTATE\x00"
 	// stateVersion 2 added the history buckets' histograms
-	// (stateBucket.Hist); a file of format 1 loads without them.
+	// (stateEdge.HistEntries, stateBucket.HistLen); a file of format 1
+	// loads without them.
 	stateVersion = 2
 	headerSize   = len(stateMagic) + 4 + 8 + 4
 )
@@ -94,7 +95,11 @@ type stateEdge struct {
 	First, Last    int64
 	Hist           [2]stateHist
 	History        []stateBucket
-	Base           *stateCounters // in a file with HasBase: nil for an edge new since the base
+	// HistEntries are the histograms of History's buckets, in order
+	// (stateBucket.HistLen each), as sparse entries: index << 24 | count
+	// (a count past 2^24−1 continues in another entry). Format 2 on.
+	HistEntries []uint32
+	Base        *stateCounters // in a file with HasBase: nil for an edge new since the base
 	// Ex is the edge's latest sample (EdgeData.Exemplar) in a peer's
 	// answer (WriteSnapshot); the state file leaves it out (nil). Older
 	// readers ignore it (gob skips unknown fields).
@@ -110,18 +115,22 @@ type stateBucket struct {
 	Count, Failed uint64
 	Sum           float64
 	N             uint64
-	// Hist is the bucket's histogram (Bucket.Hist), format 2 on; nil in
-	// format 1 and when unknown.
-	Hist []uint64
+	// HistLen is how many of the edge's HistEntries are this bucket's
+	// histogram (Bucket.Hist), format 2 on; 0 with N above 0: unknown
+	// (format 1 has none).
+	HistLen uint32
 }
 
-func toStateBuckets(bs []Bucket) []stateBucket {
+// toStateBuckets returns bs saved, with their histograms' entries.
+func toStateBuckets(bs []Bucket) ([]stateBucket, []uint32) {
 	out := make([]stateBucket, len(bs))
+	var ents []uint32
 	for i, b := range bs {
-		//lint:ignore S1016 spelled out, so that Bucket may change without changing the file format
-		out[i] = stateBucket{Start: b.Start, Count: b.Count, Failed: b.Failed, Sum: b.Sum, N: b.N, Hist: b.Hist}
+		var k uint32
+		ents, k = appendEntries(ents, b.Hist)
+		out[i] = stateBucket{Start: b.Start, Count: b.Count, Failed: b.Failed, Sum: b.Sum, N: b.N, HistLen: k}
 	}
-	return out
+	return out, ents
 }
 
 // stateCounters is an edge's base: what its exported counters count from.
@@ -211,7 +220,7 @@ func (s *Store) state() *stateV1 {
 		se := stateEdge{Client: ids[e.Client], Server: ids[e.Server], Kind: uint8(e.Kind), Count: e.Count, Failed: e.Failed,
 			First: e.FirstSeen.UnixNano(), Last: e.LastSeen.UnixNano()}
 		if e.Open.Start != 0 || e.History.Len() > 0 {
-			se.History = toStateBuckets(append(e.History.Buckets(), e.Open))
+			se.History, se.HistEntries = toStateBuckets(append(e.History.Buckets(), e.Open))
 		}
 		for j, h := range e.Hist {
 			se.Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
@@ -413,7 +422,7 @@ func (s *Store) restore(st *stateV1) error {
 			s.restoreDims(e, se.Dims)
 		}
 		if sameWidth {
-			s.mergeHistory(e, se.History, sameHist)
+			s.mergeHistory(e, se.History, se.HistEntries, sameHist)
 			s.trimHistory(e, floorDiv(minStart, int64(s.cfg.BucketWidth)), false)
 		}
 		e.mu.Unlock()
@@ -459,14 +468,16 @@ func (e *edge) buckets(width int64) []Bucket {
 // damaged file) are skipped. Their histograms are added when sameHist
 // (saved with the store's bounds) and whole (adding up to N); a bucket
 // with one missing has its histogram unknown. It needs e.mu.
-func (s *Store) mergeHistory(e *edge, bs []stateBucket, sameHist bool) {
+func (s *Store) mergeHistory(e *edge, bs []stateBucket, ents []uint32, sameHist bool) {
 	w := int64(s.cfg.BucketWidth)
-	old := toStateBuckets(e.buckets(w))
+	old, oldEnts := toStateBuckets(e.buckets(w))
 	s.histBuckets.Add(-int64(e.history.n))
 	s.histBytes.Add(-e.history.bytes())
 	e.history.clear()
+	nb := len(e.hist[0].counts)
+	oldOff, off := 0, 0
 	i := 0
-	put := func(b stateBucket) {
+	put := func(b stateBucket, es []uint32) {
 		idx := floorDiv(b.Start, w)
 		if e.history.n > 0 && idx < e.history.lastIdx() {
 			return
@@ -474,20 +485,20 @@ func (s *Store) mergeHistory(e *edge, bs []stateBucket, sameHist bool) {
 		hb := e.history.bucket(idx)
 		hb.count = sat32(uint64(hb.count) + b.Count)
 		hb.failed = sat32(uint64(hb.failed) + b.Failed)
-		if sameHist && uint64(hb.n)+b.N <= math.MaxUint32 && histTotal(b.Hist, len(e.hist[0].counts)) == b.N {
-			e.history.addHist(hb, b.Hist)
+		if sameHist && uint64(hb.n)+b.N <= math.MaxUint32 && entriesTotal(es, nb) == b.N {
+			e.history.addEntries(hb, es)
 		}
 		hb.n = sat32(uint64(hb.n) + b.N)
 		hb.addSum(b.Sum)
 	}
 	for _, b := range bs {
 		for ; i < len(old) && old[i].Start <= b.Start; i++ {
-			put(old[i])
+			put(old[i], takeEntries(oldEnts, &oldOff, old[i].HistLen))
 		}
-		put(b)
+		put(b, takeEntries(ents, &off, b.HistLen))
 	}
 	for ; i < len(old); i++ {
-		put(old[i])
+		put(old[i], takeEntries(oldEnts, &oldOff, old[i].HistLen))
 	}
 	s.histBuckets.Add(int64(e.history.n))
 	s.histBytes.Add(e.history.bytes())
