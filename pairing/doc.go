@@ -67,6 +67,13 @@
 //     virtual_node edge adds none (metaExpired). Nodes are named by the
 //     Config's attribute lists (tracedecode.Naming). Each edge occurrence
 //     carries the weight of the span that completes it (batch.observe).
+//   - Options read past the decoder (issue 15): filter policies
+//     (FilterPolicies, filter.go) drop spans before they are resolved, as
+//     if never sent, counted (Stats.SpansFiltered); broker nodes
+//     (BrokerNodes, broker.go) draw a messaging pair through its
+//     destination's topic node. Each walks the request once more, for the
+//     attributes it needs, only when configured: off, a request pays a
+//     nil check and a flag test.
 //   - Bad input: a request with an attribute value nested past
 //     otlpwire.MaxValueDepth is refused whole (consumer.ErrTooDeep); a
 //     malformed protobuf request whole (consumer.NewMalformed); spans with
