@@ -114,9 +114,9 @@ func parseSnapshotFlags(args []string, stdout io.Writer) (snapshotFlags, error) 
 	fs.DurationVar(&fl.timeout, "timeout", 30*time.Second, "deadline of the request")
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: servicegraph snapshot [flags]\n\n%s%s: GET /api/graph/snapshot of a running instance,\n"+
-			"a versioned JSON document (format %q, version %d) with the window's time range and\n"+
-			"filters, that 'servicegraph diff' compares with a later snapshot or with trace files.\n\nFlags:\n",
+		fmt.Fprintf(w, "Usage: servicegraph snapshot [flags]\n\n%s%s (GET /api/graph/snapshot):\n"+
+			"format %q, version %d, with the window's time range, filters and histograms,\n"+
+			"that 'servicegraph diff' compares with a later snapshot or with trace files.\n\nFlags:\n",
 			strings.ToUpper(purpose("snapshot")[:1]), purpose("snapshot")[1:], graph.DocumentFormat, graph.DocumentVersion)
 		fs.PrintDefaults()
 	}
