@@ -282,8 +282,9 @@ func checkKafkaBounded(t *testing.T, w *kafkaWorkload, gone []map[string]*dto.Me
 }
 
 // checkKafkaAlerts waits for a few more rule evaluations, then checks
-// that ServiceGraphUnresolvedLinks was never active and that the new-edge
-// alerts never fired for an edge past its earliest first-seen time (over
+// that ServiceGraphUnresolvedLinks was never active, that the instances
+// scraped now export each edge's earliest first-seen time ever scraped,
+// and that the new-edge alerts never fired for an edge past its earliest first-seen time (over
 // every member, gone ones included) plus the window: the false alert an
 // instance that took over an old edge would raise.
 func checkKafkaAlerts(t *testing.T, p *kafkaProm) {
@@ -297,6 +298,19 @@ func checkKafkaAlerts(t *testing.T, p *kafkaProm) {
 		"client", "server", "connection_type")
 	if !ok || len(first) == 0 {
 		t.Fatalf("no first-seen times in Prometheus (query ok %v)", ok)
+	}
+	// The instances scraped now export, for every edge they have, the
+	// earliest first-seen time any instance ever exported (gone ones
+	// included): the shared first-seen topic at work.
+	current, ok := p.vector(t, `min by (client, server, connection_type) (servicegraph_edge_first_seen_timestamp_seconds)`,
+		"client", "server", "connection_type")
+	if !ok || len(current) == 0 {
+		t.Fatalf("no current first-seen times in Prometheus (query ok %v)", ok)
+	}
+	for k, fs := range current {
+		if fs > first[k]+0.001 {
+			t.Errorf("edge %q: the instances now say first seen at %.3f, %.3fs after the earliest any instance said", k, fs, fs-first[k])
+		}
 	}
 	var r struct {
 		Data struct {
