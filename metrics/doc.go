@@ -15,8 +15,12 @@
 // families, which carry each edge's latest traced occurrence
 // (graph.Exemplar) as the exemplar of its request counter (value: the
 // occurrence's weight) and of the bucket each histogram's latest
-// observation fell in, labelled trace_id and span_id. The text format
-// (0.0.4), the default, has no exemplars and stays streamed.
+// observation fell in, labelled trace_id and span_id, when
+// Config.Exemplars is on. With Config.NativeHistograms (the graph keeps
+// native histograms) the same path serves protobuf scrapes with the
+// native buckets beside the classic ones (native.go). The text format
+// (0.0.4), the default and the only one with both off, has neither and
+// stays streamed.
 //
 // Concurrency: Collector and Handler are safe for concurrent use; Handler
 // serves at most Config.MaxConcurrentScrapes scrapes at once and refuses
