@@ -28,6 +28,7 @@ type edge struct {
 	async         [2]histogram // async only: server, client span seconds (nil counts for sync edges)
 	history       history      // oldest first; only the last bucket is mutated
 	ex            Exemplar     // the latest traced occurrence (Value: its weight)
+	natReduced    uint32       // native histogram halvings since Store.Observe last took them
 	dims          *edgeDims    // sub-series by dimension values (dims.go); nil without dimensions
 }
 
@@ -39,15 +40,16 @@ type histogram struct {
 	nat    *nativeHist // Config.NativeHistograms: made at the first observation
 }
 
-// native records w observations of v in h's native histogram, when on.
-func (h *histogram) native(v float64, w uint64, cfg *Config) {
+// native records w observations of v in h's native histogram, when on,
+// and returns how many times the histogram halved its resolution.
+func (h *histogram) native(v float64, w uint64, cfg *Config) uint32 {
 	if !cfg.NativeHistograms {
-		return
+		return 0
 	}
 	if h.nat == nil {
 		h.nat = &nativeHist{schema: NativeInitialSchema}
 	}
-	h.nat.add(v, w, cfg.NativeMaxBuckets)
+	return h.nat.add(v, w, cfg.NativeMaxBuckets)
 }
 
 // Bucket is one time bucket of an edge's history.
@@ -113,7 +115,7 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 		if traced {
 			h.ex = exemplarOf(o, v, now)
 		}
-		h.native(v, 1, &cfg)
+		e.natReduced += h.native(v, 1, &cfg)
 	}
 	if o.AsyncTimed && e.async[0].counts != nil {
 		for i, v := range o.AsyncSeconds {
@@ -122,7 +124,7 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 				if traced {
 					e.async[i].ex = exemplarOf(o, v, now)
 				}
-				e.async[i].native(v, 1, &cfg)
+				e.natReduced += e.async[i].native(v, 1, &cfg)
 			}
 		}
 	}
@@ -158,14 +160,14 @@ func (e *edge) observeWeighted(o *Observation, now int64, cfg Config) {
 		}
 		e.hist[i].addN(bi, v, w)
 		e.hist[i].ex = latest(exemplarOf(o, v, now), e.hist[i].ex)
-		e.hist[i].native(v, w, &cfg)
+		e.natReduced += e.hist[i].native(v, w, &cfg)
 	}
 	if o.AsyncTimed && e.async[0].counts != nil {
 		for i, v := range o.AsyncSeconds {
 			if v >= 0 {
 				e.async[i].addN(bucketIndex(cfg.LatencyBuckets, v), v, w)
 				e.async[i].ex = latest(exemplarOf(o, v, now), e.async[i].ex)
-				e.async[i].native(v, w, &cfg)
+				e.natReduced += e.async[i].native(v, w, &cfg)
 			}
 		}
 	}

@@ -83,11 +83,12 @@ func coarser(k int32) int32 {
 	return k / 2
 }
 
-// add records w observations of v, keeping at most maxBuckets buckets.
-func (h *nativeHist) add(v float64, w uint64, maxBuckets int) {
+// add records w observations of v, keeping at most maxBuckets buckets,
+// and returns how many times it halved the resolution for it.
+func (h *nativeHist) add(v float64, w uint64, maxBuckets int) (reduced uint32) {
 	if v <= NativeZeroThreshold || math.IsNaN(v) {
 		h.zero += w
-		return
+		return 0
 	}
 	k := nativeIndex(v, h.schema)
 	for {
@@ -100,6 +101,7 @@ func (h *nativeHist) add(v float64, w uint64, maxBuckets int) {
 		}
 		h.reduce()
 		k = coarser(k)
+		reduced++
 	}
 	switch {
 	case len(h.counts) == 0:
@@ -112,6 +114,7 @@ func (h *nativeHist) add(v float64, w uint64, maxBuckets int) {
 		h.counts = append(h.counts, make([]uint64, int(k-h.off)+1-len(h.counts))...)
 	}
 	h.counts[k-h.off] += w
+	return reduced
 }
 
 // reduce halves the resolution: schema - 1, neighbours merged.

@@ -33,10 +33,11 @@ func TestNativeHist(t *testing.T) {
 	}
 	// 5 buckets at most: 0.5 .. 2 spans 17 at schema 3, 9 at 2, 5 at 1.
 	b := &nativeHist{schema: NativeInitialSchema}
+	var reduced []uint32
 	for _, v := range []float64{0.5, 1, 2} {
-		b.add(v, 1, 5)
+		reduced = append(reduced, b.add(v, 1, 5))
 	}
-	if b.schema != 1 || b.off != -2 || !slices.Equal(b.counts, []uint64{1, 0, 1, 0, 1}) {
-		t.Fatalf("bounded: %+v", b)
+	if b.schema != 1 || b.off != -2 || !slices.Equal(b.counts, []uint64{1, 0, 1, 0, 1}) || !slices.Equal(reduced, []uint32{0, 1, 1}) {
+		t.Fatalf("bounded: %+v, halvings %v", b, reduced)
 	}
 }

@@ -113,6 +113,8 @@ type Store struct {
 
 	build builder // builds snapshots; has its own lock
 
+	natReduced atomic.Uint64 // native histogram halvings at NativeMaxBuckets
+
 	dims            *dimTable     // nil without Config.Dimensions (dims.go)
 	dimSeries       atomic.Int64  // sub-series of every edge
 	dimSeriesFolded atomic.Uint64 // occurrences folded into an edge's overflow sub-series
@@ -311,6 +313,10 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 		e.mu.Lock()
 		hb, hn := e.history.bytes(), e.history.n
 		e.observe(o, now, s.cfg)
+		if e.natReduced != 0 {
+			s.natReduced.Add(uint64(e.natReduced))
+			e.natReduced = 0
+		}
 		if s.dims != nil {
 			s.countDims(e, o)
 		}
@@ -356,6 +362,9 @@ type Stats struct {
 	FloorsDropped uint64
 	// Dims are the dimension counters (DimStats; zero without dimensions).
 	Dims DimStats
+	// NativeReductions counts native histograms' halvings of resolution
+	// at Config.NativeMaxBuckets.
+	NativeReductions uint64
 }
 
 // Stats returns the store's counters.
@@ -364,7 +373,7 @@ func (s *Store) Stats() Stats {
 	defer s.mu.Unlock()
 	return Stats{Nodes: len(s.names), Edges: len(s.edges), NodesOverflowed: s.overflow, EdgesDropped: s.dropped,
 		HistoryBuckets: int(s.histBuckets.Load()), HistoryBytes: s.histBytes.Load(), HistoryEvicted: s.histEvicted.Load(),
-		EdgesFolded: s.edgesFolded, FloorsDropped: s.floorsDropped, Dims: s.DimStats()}
+		EdgesFolded: s.edgesFolded, FloorsDropped: s.floorsDropped, Dims: s.DimStats(), NativeReductions: s.natReduced.Load()}
 }
 
 // evictHistory brings the history's memory to 15/16 of MaxHistoryBytes,

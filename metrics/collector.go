@@ -89,6 +89,7 @@ var (
 	edgesFolded     = desc("servicegraph_edges_folded_total", "Saved edges summed into another edge when the graph was restored, because their nodes folded into __overflow__ under a smaller max_nodes.")
 	historyBuckets  = desc("servicegraph_history_buckets", "History buckets held across all edges.")
 	historyBytes    = desc("servicegraph_history_bytes", "Memory held by the history of all edges (bounded by max_history_bytes).")
+	nativeReduced   = desc("servicegraph_native_resolution_halvings_total", "Times a native (exponential) bucket set halved its resolution at --native-max-buckets.")
 	historyEvicted  = desc("servicegraph_history_evicted_buckets_total", "History buckets dropped, oldest first, because a bound was hit, by reason.", "reason")
 )
 
@@ -152,7 +153,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func describeSelf(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{spansReceived, spansRejected, spansDuplicate, spansFiltered, linksToParent, spansSanitised, spansRoot, spansPaired,
 		pendingItems, pendingCapacity, expiredItems, droppedItems, indexEntries, indexBytes, indexEvictions, nodes, edges,
-		nodesOverflowed, edgesDropped, edgesFolded, historyBuckets, historyBytes, historyEvicted} {
+		nodesOverflowed, edgesDropped, edgesFolded, historyBuckets, historyBytes, historyEvicted, nativeReduced} {
 		ch <- d
 	}
 	describeDims(ch)
@@ -281,6 +282,7 @@ func (c *Collector) collectSelf(ch chan<- prometheus.Metric) {
 	gauge(historyBuckets, g.HistoryBuckets)
 	gauge(historyBytes, int(g.HistoryBytes))
 	counter(historyEvicted, g.HistoryEvicted, "max_history_bytes")
+	counter(nativeReduced, g.NativeReductions)
 	collectDims(ch, g.Dims)
 }
 
