@@ -125,8 +125,6 @@ func eachSpan(rs []byte, fn func(span []byte)) {
 func (p *Processor) brokerSpan(b []byte, st *brokerState) {
 	var key tracedecode.Key
 	var kind uint8
-	var dest, sys []byte // the first messaging.destination.name's and messaging.system's values (AnyValues)
-	haveDest, haveSys := false, false
 	fields(b, func(num int32, typ uint8, lo, hi int) bool {
 		switch {
 		case num == wSpanTraceID && typ == uint8(otlpwire.BytesType):
@@ -142,13 +140,11 @@ func (p *Processor) brokerSpan(b []byte, st *brokerState) {
 		case num == wSpanKind && typ == uint8(otlpwire.VarintType):
 			v, _ := otlpwire.Varint(b, lo)
 			kind = uint8(int32(v))
-		case num == wSpanAttrs && typ == uint8(otlpwire.BytesType) && !(haveDest && haveSys):
-			switch k, v := keyValue(b[lo:hi]); {
-			case k == destinationKey && !haveDest:
-				dest, haveDest = v, true
-			case k == systemKey && !haveSys:
-				sys, haveSys = v, true
-			}
+			// Past the kind (field 6, after the ids in field order) a span
+			// that is no PRODUCER or CONSUMER needs nothing more. Should a
+			// later field change its ids (not as encoders write), its key
+			// differs from the record's and check keeps the direct edges.
+			return !key.Valid() || kind == kindProducer || kind == kindConsumer
 		}
 		return true
 	})
@@ -156,10 +152,25 @@ func (p *Processor) brokerSpan(b []byte, st *brokerState) {
 		return // not recorded
 	}
 	var t uint32
-	if haveDest && (kind == kindProducer || kind == kindConsumer) {
-		t = st.node(p, destinationName(anyValue(dest)))
-		if haveSys {
-			st.system(p, t, destinationName(anyValue(sys)))
+	if kind == kindProducer || kind == kindConsumer { // only their attributes are read
+		var dest, sys []byte // the first messaging.destination.name's and messaging.system's values (AnyValues)
+		haveDest, haveSys := false, false
+		fields(b, func(num int32, typ uint8, lo, hi int) bool {
+			if num == wSpanAttrs && typ == uint8(otlpwire.BytesType) {
+				switch k, v := keyValue(b[lo:hi]); {
+				case k == destinationKey && !haveDest:
+					dest, haveDest = v, true
+				case k == systemKey && !haveSys:
+					sys, haveSys = v, true
+				}
+			}
+			return !(haveDest && haveSys)
+		})
+		if haveDest {
+			t = st.node(p, destinationName(anyValue(dest)))
+			if haveSys {
+				st.system(p, t, destinationName(anyValue(sys)))
+			}
 		}
 	}
 	st.keys = append(st.keys, key)

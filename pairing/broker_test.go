@@ -1,8 +1,10 @@
 package pairing_test
 
 import (
+	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
@@ -91,5 +93,50 @@ func TestBrokerNodeKind(t *testing.T) {
 	}
 	if k := graph.TopicNode; k.Rank() <= graph.DatabaseNode.Rank() || k.Rank() >= graph.ServiceNode.Rank() {
 		t.Errorf("topic rank %d", k.Rank())
+	}
+}
+
+// BenchmarkBrokerCost measures the workload (whose messaging spans name
+// their destination) through ConsumeTracesProto with broker nodes off and
+// on.
+func BenchmarkBrokerCost(b *testing.B) {
+	recs, _, spans := workloadRecords(b)
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
+			b.ReportAllocs()
+			var cpu time.Duration
+			topics := 0
+			for b.Loop() {
+				b.StopTimer()
+				cfg := benchConfig()
+				cfg.BrokerNodes = on
+				g := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{})
+				p, err := pairing.New(cfg, pairing.Settings{}, g)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				cpu0 := pairing.ProcessCPU()
+				for _, r := range recs {
+					if err := p.ConsumeTracesProto(context.Background(), r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu += pairing.ProcessCPU() - cpu0
+				b.StopTimer()
+				topics = 0
+				for _, n := range g.Snapshot().Nodes {
+					if n.Kind == graph.TopicNode {
+						topics++
+					}
+				}
+				b.StartTimer()
+			}
+			if on != (topics > 0) {
+				b.Fatalf("broker nodes %v: %d topic nodes", on, topics)
+			}
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(spans*b.N), "cpu-ns/span")
+			b.ReportMetric(float64(topics), "topics")
+		})
 	}
 }
