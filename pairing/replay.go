@@ -222,3 +222,18 @@ func (p *Processor) ForgetClients(keep func(trace *[16]byte) bool) int {
 	}
 	return n
 }
+
+// requeueForgotten makes a replayed CLIENT span wait again for its server
+// side when this member had indexed it, gave its partition up and forgot
+// it (ForgetClients), and the partition came back (A, B, A): its replay
+// finds it in the index, which would otherwise make it a duplicate that
+// nobody counts. s.hasPeer is already false when its wait was over at the
+// handover (then B counted it). One that met its server side (paired),
+// expired here (counted) or waits already is left as it is. The shard's
+// lock is held.
+func (sh *shard) requeueForgotten(e *entry, s *span, now int64, b *batch) {
+	if b.k.mark == 0 || s.kind != kindClient || !s.hasPeer || e.meta.paired() || e.meta.queued() || e.meta&metaExpired != 0 {
+		return
+	}
+	sh.queueClient(e, s, now)
+}

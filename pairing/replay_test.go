@@ -217,3 +217,39 @@ func TestForgetClients(t *testing.T) {
 		t.Errorf("forgot %d after expiry", n)
 	}
 }
+
+// A partition that comes back to the member that gave it up (A, B, A):
+// the CLIENT spans it forgot are still in its index, and their replay
+// makes them wait again, so that they expire into their edge here (B gave
+// them back still waiting). One whose wait was over at the handover is
+// not (B counted it), nor one that waits already.
+func TestForgottenClientWaitsAgainOnReturn(t *testing.T) {
+	cfg := pairing.NewDefaultConfig()
+	db := map[string]string{"db.system": "postgresql"}
+	for _, tt := range []struct {
+		name    string
+		forget  bool
+		handoff time.Duration // the return's handover, after the record's time
+		want    []string
+	}{
+		{"forgotten, back within the wait", true, cfg.PairWait / 2, []string{"api>postgresql:database 1/0"}},
+		{"forgotten, back after the wait", true, cfg.PairWait + time.Second, nil},
+		{"still waiting", false, cfg.PairWait / 2, []string{"api>postgresql:database 1/0"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, g, c := newPipeline(t, cfg)
+			td := traces(sp{svc: "api", trace: 1, id: 4, kind: ptrace.SpanKindClient, attrs: db, end: 9})
+			consumeAt(t, p, td, pairing.Record{Time: c.t})
+			if tt.forget {
+				if n := p.ForgetClients(nil); n != 1 {
+					t.Fatalf("forgot %d, want 1", n)
+				}
+			}
+			consumeAt(t, p, td, pairing.Record{Replay: true, Time: c.t, Handover: c.t.Add(tt.handoff)})
+			p.Expire(c.t.Add(2*cfg.PairWait + time.Second))
+			if got := edgesOf(g.Snapshot()); !slices.Equal(got, tt.want) {
+				t.Errorf("edges %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -85,6 +85,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	kh := h.key(s.th, &s.key.Span) // s's key, hashed once for the index and the queues
 	e, added := sh.idx.insertHashed(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed) | b.k.mark}, kh)
 	if !added {
+		sh.requeueForgotten(e, s, now, b) // replay.go
 		return false
 	}
 	sh.keepDims(s)
@@ -135,13 +136,7 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	})
 	// s as a client that may never meet its server.
 	if s.kind == kindClient && s.hasPeer && !e.meta.paired() {
-		pos := sh.clients.push(client{key: s.key, arrival: now, end: e.end, peer: uint32(s.peer), dur: e.dur, svc: uint32(s.svc),
-			kind: uint8(s.peerKind), failed: s.failed, weight: s.weight}, func(c *client) {
-			sh.leaving(c)
-			sh.c.droppedClients++
-		})
-		e.end = int64(pos)
-		e.meta |= metaQueued
+		sh.queueClient(e, s, now)
 	}
 	// s as the target of links that came first.
 	sh.links.takeHashed(&s.key, kh, func(l *waitingLink) {
@@ -155,6 +150,18 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 		b.linkedSpan(e, sh.endOf(e), l.meta, l.start, l.end)
 	})
 	return true
+}
+
+// queueClient makes the CLIENT span s, indexed as e, wait for its server
+// side.
+func (sh *shard) queueClient(e *entry, s *span, now int64) {
+	pos := sh.clients.push(client{key: s.key, arrival: now, end: e.end, peer: uint32(s.peer), dur: e.dur, svc: uint32(s.svc),
+		kind: uint8(s.peerKind), failed: s.failed, weight: s.weight}, func(c *client) {
+		sh.leaving(c)
+		sh.c.droppedClients++
+	})
+	e.end = int64(pos)
+	e.meta |= metaQueued
 }
 
 // link resolves one link of a span held by another (or this) shard to its
