@@ -107,11 +107,11 @@
 //   - Tested over the real binary (e2e/kafka_cluster_test.go,
 //     kafka_faults_test.go, kafka_collector_test.go): a real Collector in
 //     front; SIGTERM, a join, kill -9 and a restart of every broker, in
-//     the middle of the stream. Not handled: a partition that leaves a
-//     member and comes back to it later (A, B, A) is replayed into an
-//     index that still holds its spans from the first time, so its
-//     CLIENT spans that were waiting when it left do not wait again
-//     (counted by nobody if B had not counted them).
+//     the middle of the stream. A partition that leaves a member and
+//     comes back to it later (A, B, A) is replayed into an index that
+//     still holds its spans: pairing makes the CLIENT spans it forgot
+//     wait again (pairing TestForgottenClientWaitsAgainOnReturn), not
+//     tested end to end.
 //   - Replay speed: index-only replay goes through the whole wire decoder
 //     (BenchmarkConsumeRecord in pairing): 1.3 M spans per CPU second,
 //     below issue 14's 2 M.
