@@ -530,9 +530,8 @@ func (c *Consumer) revoked(ctx context.Context, _ *kgo.Client, m map[string][]in
 // still this member's last one continues where it was handled (nobody
 // handled it in between); one that went elsewhere is forgotten then
 // (Handler.Revoked), so that its new owner, replaying it, counts what
-// waited here. Forgetting at once would lose what waits when the
-// partition comes back here: this member's index still holds the
-// replayed spans, which then do not wait again.
+// waited here. Going on where it was counts nothing twice: a replay from
+// the commit would hand again, live, what this member handled after it.
 func (c *Consumer) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	c.mu.Lock()
 	for t, ps := range m {

@@ -75,10 +75,9 @@
 //     timeout, or a coordinator that forgot its members, as kfake does
 //     when restarted from its DataDir) keeps its state without a commit,
 //     like a revoked one. If it comes back here while the group's commit
-//     is still this member's last, it goes on where it was handled (no
-//     replay: this member's index already holds those spans, and a
-//     replay would drop them as duplicates instead of letting the
-//     forgotten CLIENT spans wait again); if it moved, Handler.Revoked is
+//     is still this member's last, it goes on where it was handled (a
+//     replay from the commit would hand again, live, what it handled
+//     after the commit: counted twice); if it moved, Handler.Revoked is
 //     called at the next assignment.
 //   - After a crash (no final commit) the new owner hands live again what
 //     was handled after the last commit: at most one commit interval of
