@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -85,4 +86,37 @@ func replacePath(s, path string) string {
 		}
 	}
 	return s
+}
+
+// TestREADMEFilterPolicyExample: the README's filter policy example is a
+// valid configuration file, as pasted.
+func TestREADMEFilterPolicyExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i := strings.Index(s, "### Filter policies")
+	if i < 0 {
+		t.Fatal("README has no Filter policies section")
+	}
+	s = s[i:]
+	start := strings.Index(s, "```yaml\n")
+	end := strings.Index(s[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no yaml block in the Filter policies section")
+	}
+	path := filepath.Join(t.TempDir(), "servicegraph.yaml")
+	if err := os.WriteFile(path, []byte(s[start+8:start+8+end]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c, err := parseConfig(fs, []string{"--config", path}, io.Discard, newDefaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Pairing.FilterPolicies); n != 2 {
+		t.Errorf("%d policies, want 2", n)
+	}
 }
