@@ -151,6 +151,25 @@ func TestFilterPolicies(t *testing.T) {
 	runFidelity(t, tests)
 }
 
+// TestFilterDroppedServer: a dropped SERVER span leaves its CLIENT to
+// expire into the peer it names, as an uninstrumented server would.
+func TestFilterDroppedServer(t *testing.T) {
+	spans := []sp{
+		{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindServer, end: 50},
+		{svc: "web", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindClient, startMs: 10, end: 30,
+			attrs: map[string]string{"peer.service": "payments"}},
+		{svc: "payments", trace: 1, id: 3, parent: 2, kind: ptrace.SpanKindServer, startMs: 12, end: 28},
+	}
+	runFidelity(t, []fidelityCase{
+		{name: "kept", spans: spans, edges: []string{"user>web:virtual_node 1/0", "web>payments:call 1/0"}},
+		{name: "dropped", spans: spans, filtered: 1,
+			cfg: func(c *pairing.Config) {
+				c.FilterPolicies = []pairing.FilterPolicy{policy(nil, match("strict", "resource.service.name", "payments"))}
+			},
+			edges: []string{"user>web:virtual_node 1/0", "web>payments:virtual_node 1/0"}},
+	})
+}
+
 // TestFilterPolicyErrors: bad policies are refused at start, every problem
 // at once, with where it is.
 func TestFilterPolicyErrors(t *testing.T) {
