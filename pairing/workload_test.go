@@ -104,6 +104,21 @@ func TestWireWorkloadEquivalence(t *testing.T) {
 				t.Fatalf("edge %s→%s: history %+v, want %+v", sw.Edges[i].Client, sw.Edges[i].Server, hw, hp)
 			}
 			sw.Edges[i].History = sp.Edges[i].History
+			// Exemplars are each edge's latest traced occurrence: which
+			// one is last depends on the order too. Both must hold one
+			// where the other does; then compare the rest.
+			for _, x := range [][2]*graph.Exemplar{
+				{&sp.Edges[i].Exemplar, &sw.Edges[i].Exemplar},
+				{&sp.Edges[i].Hist[0].Exemplar, &sw.Edges[i].Hist[0].Exemplar},
+				{&sp.Edges[i].Hist[1].Exemplar, &sw.Edges[i].Hist[1].Exemplar},
+				{&sp.Edges[i].AsyncHist[0].Exemplar, &sw.Edges[i].AsyncHist[0].Exemplar},
+				{&sp.Edges[i].AsyncHist[1].Exemplar, &sw.Edges[i].AsyncHist[1].Exemplar},
+			} {
+				if x[0].Valid() != x[1].Valid() {
+					t.Fatalf("edge %s→%s: exemplar %+v, want one like %+v", sw.Edges[i].Client, sw.Edges[i].Server, *x[1], *x[0])
+				}
+				*x[1] = *x[0]
+			}
 		}
 	}
 	if !reflect.DeepEqual(sp, sw) {
