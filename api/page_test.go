@@ -168,3 +168,57 @@ func TestDetails(t *testing.T) {
 		t.Errorf("the last 5 minutes: %d nodes, %d edges, want none", len(body.Nodes), len(body.Edges))
 	}
 }
+
+// TestDetailsWindowPercentiles: the side panel's percentiles are the
+// window's, not the edge's since first seen: ten 50 ms calls 50 minutes
+// ago and ten 3 s calls 10 minutes ago; the last 20 minutes hold only the
+// slow ones.
+func TestDetailsWindowPercentiles(t *testing.T) {
+	c := &clock{t: t0}
+	st := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: c.Now})
+	a, b := st.Node("a", graph.ServiceNode), st.Node("b", graph.ServiceNode)
+	for _, at := range []struct {
+		ago  time.Duration
+		secs float64
+	}{{50 * time.Minute, 0.05}, {10 * time.Minute, 3}} {
+		c.Set(t0.Add(-at.ago))
+		obs := make([]graph.Observation, 10)
+		for i := range obs {
+			obs[i] = graph.Observation{Client: a, Server: b, Kind: graph.Call, Seconds: [2]float64{at.secs, -1}}
+		}
+		st.Observe(obs, nil)
+	}
+	c.Set(t0)
+	s, _ := newServer(t, c, api.Sources{Graph: st, Renderer: &fakeRenderer{}}, nil)
+	var body struct {
+		Edges []struct {
+			Requests       uint64
+			P50            *float64 `json:"p50_seconds"`
+			P95            *float64 `json:"p95_seconds"`
+			HistogramCount uint64   `json:"histogram_count"`
+		}
+	}
+	for _, tc := range []struct {
+		from     time.Duration
+		n        uint64
+		p50, p95 float64
+	}{
+		// The 10 slow calls in the bucket 1.6..3.2: p50 = 1.6 + 1.6×5/10,
+		// p95 = 1.6 + 1.6×9.5/10.
+		{20 * time.Minute, 10, 2.4, 3.12},
+		// All 20: p50 is the 10th, the top of the bucket 0..0.1; p95
+		// (rank 19) is in 1.6..3.2 at 1.6 + 1.6×9/10.
+		{time.Hour, 20, 0.1, 3.04},
+	} {
+		decode(t, get(s.Handler(), "/api/graph/details?from="+fmt.Sprint(t0.Add(-tc.from).Unix())), &body)
+		if len(body.Edges) != 1 {
+			t.Fatalf("last %s: %d edges, want 1", tc.from, len(body.Edges))
+		}
+		e := body.Edges[0]
+		if e.Requests != tc.n || e.HistogramCount != tc.n || e.P50 == nil || e.P95 == nil ||
+			math.Abs(*e.P50-tc.p50) > 1e-9 || math.Abs(*e.P95-tc.p95) > 1e-9 {
+			t.Errorf("last %s: requests %d, histogram_count %d, p50 %v, p95 %v; want %d, %d, %v, %v",
+				tc.from, e.Requests, e.HistogramCount, e.P50, e.P95, tc.n, tc.n, tc.p50, tc.p95)
+		}
+	}
+}

@@ -55,9 +55,11 @@ type detailsEdge struct {
 	// MeanSeconds is the window's mean server duration (sync) or delay
 	// (async); 0 when unknown.
 	MeanSeconds float64 `json:"mean_seconds"`
-	// Percentiles of the same duration or delay, from the edge's
-	// histogram since first seen (the history keeps no histograms per
-	// bucket); null when the histogram is empty.
+	// Percentiles of the same duration or delay over the window (the
+	// history buckets' histograms, as the diff's: graph.NewSample); null
+	// when unknown (no occurrence with the measure, or a bucket restored
+	// from a state file of format 1). HistogramCount is how many
+	// occurrences they are of.
 	P50Seconds     *float64  `json:"p50_seconds"`
 	P95Seconds     *float64  `json:"p95_seconds"`
 	P99Seconds     *float64  `json:"p99_seconds"`
@@ -79,17 +81,19 @@ func (s *Server) serveDetails(r *http.Request) apiFuncResult {
 	tpl := s.traceURL()
 	from, to := q.From.UnixNano(), q.To.UnixNano()
 	latest := make(map[string]graph.Exemplar) // a node's latest sample in the window
+	smp := graph.NewSample(snap, v)
 	for i := range v.Edges {
 		e := &v.Edges[i]
 		d := detailsEdge{Client: e.Client, Server: e.Server, Kind: e.Kind.String(), Async: e.Kind.Async(),
 			Requests: e.Count, Failed: e.Failed, Rate: e.Rate, ErrorPercent: 100 * e.ErrorRate(),
 			MeanSeconds: e.MeanSeconds, FirstSeen: e.FirstSeen.UTC(), LastSeen: e.LastSeen.UTC()}
 		if _, data, ok := v.Source(i); ok && data != nil {
-			h := &data.Hist[0]
-			d.HistogramCount = h.Count
-			d.P50Seconds = quantile(h, snap.Bounds, 0.5)
-			d.P95Seconds = quantile(h, snap.Bounds, 0.95)
-			d.P99Seconds = quantile(h, snap.Bounds, 0.99)
+			if h := smp.Edges[i].Hist; h != nil {
+				d.HistogramCount = h.Count
+				d.P50Seconds = quantile(h, snap.Bounds, 0.5)
+				d.P95Seconds = quantile(h, snap.Bounds, 0.95)
+				d.P99Seconds = quantile(h, snap.Bounds, 0.99)
+			}
 			if ex := data.Exemplar; ex.Valid() && ex.Time >= from && ex.Time < to {
 				d.sample = sampleOf(&ex, tpl)
 				for _, n := range [2]string{e.Client, e.Server} {
