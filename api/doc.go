@@ -58,7 +58,7 @@
 // one, and every other path answers 403 to a client that presented none.
 // An error message that repeats a value of the request cuts it to 128
 // bytes followed by "…", and no error message exceeds 1,024 bytes. Node rows carry id, title, subtitle
-// (service, database or virtual), mainstat (requests/s over the window),
+// (service, database, topic or virtual), mainstat (requests/s over the window),
 // secondarystat (error %), arc__success and arc__failed (summing to
 // exactly 1; an idle node has 1 and 0), color and detail__ fields; edge
 // rows carry id ("client>server:kind", with '%', '>' and ':' in names

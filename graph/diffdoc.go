@@ -203,7 +203,7 @@ func (in *docV1) document() (*Document, error) {
 	for i, n := range in.Nodes {
 		k, ok := parseNodeKind(n.Kind)
 		if !ok {
-			bad("nodes[%d].kind: unknown node kind %q (want service, database or virtual)", i, n.Kind)
+			bad("nodes[%d].kind: unknown node kind %q (want service, database, topic or virtual)", i, n.Kind)
 		}
 		if n.Name == "" || names[n.Name] {
 			bad("nodes[%d].name: empty or repeated name %q", i, n.Name)

@@ -91,7 +91,7 @@ func TestReadDocumentErrors(t *testing.T) {
 		{"unknown field", head + `"nodes":[],"edges":[],"colour":"red"}`, `snapshot version 1: json: unknown field "colour"`},
 		{"problems", head + `"nodes":[{"name":"a","kind":"robot","requests":1,"failed":2}],` +
 			`"edges":[{"client":"a","server":"b","kind":"rpc","requests":1,"failed":0,"mean_seconds":-1,"first_seen":"2026-03-01T12:01:00Z","last_seen":"2026-03-01T12:01:00Z","histogram":{"counts":[1],"sum":0,"count":1}}]}`,
-			"snapshot version 1: nodes[0].kind: unknown node kind \"robot\" (want service, database or virtual)\n" +
+			"snapshot version 1: nodes[0].kind: unknown node kind \"robot\" (want service, database, topic or virtual)\n" +
 				"nodes[0]: failed (2) above requests (1)\n" +
 				"edges[0].kind: unknown kind \"rpc\" (want one of call, messaging_system, span_link, database, virtual_node)\n" +
 				"edges[0]: \"a\" → \"b\" names a node the document does not list\n" +

@@ -36,7 +36,7 @@ type Snapshot struct {
 	views *viewCache
 }
 
-// Node is a service, database or virtual node.
+// Node is a service, database, topic (--broker-nodes) or virtual node.
 type Node struct {
 	Name string
 	Kind NodeKind
