@@ -102,6 +102,24 @@ func TestExemplars(t *testing.T) {
 	if e := edgeOf(back, "a", "b", graph.Call); e == nil || e.Exemplar != call.Exemplar || e.Hist[0].Exemplar.Valid() {
 		t.Fatalf("wire: %+v", e)
 	}
+
+	// The state file keeps the edge's sample too (the API's and the
+	// page's sample trace after a restart), not the histograms'.
+	buf.Reset()
+	if err := s.WriteFinalState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	restored := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: c.now})
+	if err := restored.ReadState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	rs := restored.Snapshot()
+	for _, k := range []graph.Kind{graph.Call, graph.Messaging} {
+		e, was := edgeOf(rs, "a", "b", k), edgeOf(snap, "a", "b", k)
+		if e == nil || e.Exemplar != was.Exemplar || e.Hist[0].Exemplar.Valid() {
+			t.Fatalf("state file, %s: %+v, want the exemplar %+v", k, e, was.Exemplar)
+		}
+	}
 }
 
 func edgeOf(s *graph.Snapshot, client, server string, k graph.Kind) *graph.EdgeData {

@@ -100,9 +100,10 @@ type stateEdge struct {
 	// (a count past 2^24−1 continues in another entry). Format 2 on.
 	HistEntries []uint32
 	Base        *stateCounters // in a file with HasBase: nil for an edge new since the base
-	// Ex is the edge's latest sample (EdgeData.Exemplar) in a peer's
-	// answer (WriteSnapshot); the state file leaves it out (nil). Older
-	// readers ignore it (gob skips unknown fields).
+	// Ex is the edge's latest sample (EdgeData.Exemplar: the API's and
+	// the page's sample trace), in a peer's answer (WriteSnapshot) and in
+	// the state file; nil: none. The histograms' exemplars are not saved.
+	// Older readers ignore it (gob skips unknown fields).
 	Ex *stateExemplar
 	// Dims are the edge's sub-series by dimension values (dims.go), in
 	// the state file only; older files and readers have none (gob skips).
@@ -226,6 +227,9 @@ func (s *Store) state() *stateV1 {
 			se.Hist[j] = stateHist{Counts: h.Counts, Sum: h.Sum, N: h.Count}
 		}
 		se.Dims = toStateDims(e.Dims)
+		if x := e.Exemplar; x.Valid() {
+			se.Ex = &stateExemplar{Trace: x.Trace, Span: x.Span, Value: x.Value, Time: x.Time}
+		}
 		if b := baseEdges[edgeName{e.Client, e.Server, e.Kind}]; b != nil {
 			se.Base = &stateCounters{Count: b.Count, Failed: b.Failed}
 			for j, h := range b.Hist {
@@ -420,6 +424,9 @@ func (s *Store) restore(st *stateV1) error {
 		}
 		if sameDims {
 			s.restoreDims(e, se.Dims)
+		}
+		if x := se.Ex; x != nil {
+			e.ex = latest(Exemplar{Trace: x.Trace, Span: x.Span, Value: x.Value, Time: x.Time}, e.ex)
 		}
 		if sameWidth {
 			s.mergeHistory(e, se.History, se.HistEntries, sameHist)
