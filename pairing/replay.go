@@ -237,3 +237,41 @@ func (sh *shard) requeueForgotten(e *entry, s *span, now int64, b *batch) {
 	}
 	sh.queueClient(e, s, now)
 }
+
+// MarkReplayed marks as replayed the indexed spans and the waiting server
+// sides (children) of the traces keep does not keep (nil: all of them),
+// and returns how many it marked. A member calls it with ForgetLinks and
+// ForgetClients for the partitions it gives up. The new owner replays
+// those records and counts each pair with at least one record after the
+// handover; if the partition comes back here later (A, B, A), this
+// member replays what B handled, and a pair of those records with a span
+// this member had indexed live would be counted again: marked, the span
+// counts like the replayed record it now is. Safe for concurrent use.
+func (p *Processor) MarkReplayed(keep func(trace *[16]byte) bool) int {
+	n := 0
+	for _, sh := range p.shards {
+		sh.mu.Lock()
+		r := &sh.idx.ring
+		for i, pos := uint32(0), r.head; i < r.n; i++ {
+			if e := r.at(pos); e.meta&metaReplayed == 0 && (keep == nil || !keep(&e.key.Trace)) {
+				e.meta |= metaReplayed
+				n++
+			}
+			if pos++; pos == r.cap {
+				pos = 0
+			}
+		}
+		q := sh.children
+		for i, pos := uint32(0), q.r.head; i < q.r.n; i++ {
+			if c := q.at(pos); !c.done && c.meta&metaReplayed == 0 && (keep == nil || !keep(&c.key.Trace)) {
+				c.meta |= metaReplayed
+				n++
+			}
+			if pos++; pos == q.r.cap {
+				pos = 0
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}

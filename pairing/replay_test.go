@@ -2,6 +2,7 @@ package pairing_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -251,5 +252,65 @@ func TestForgottenClientWaitsAgainOnReturn(t *testing.T) {
 				t.Errorf("edges %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestMarkReplayedOnReturn: a partition goes A → B → A. A indexed one side
+// of a call live; B replayed it and counted the pair when the other side
+// came live there; A replays that side when the partition comes back and
+// must not count the pair again. MarkReplayed at A's revoke makes A's own
+// live span count like the replayed record it then is. Both orders: the
+// parent CLIENT indexed first (the child replays into it), and the child
+// SERVER waiting for its parent (the parent replays into it).
+func TestMarkReplayedOnReturn(t *testing.T) {
+	parent := sp{svc: "web", trace: 1, id: 1, kind: ptrace.SpanKindClient, end: 5}
+	child := sp{svc: "api", trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindServer, end: 4}
+	for _, order := range [][2]sp{{parent, child}, {child, parent}} {
+		for _, mark := range []bool{true, false} {
+			name := fmt.Sprintf("%s first, marked %v", order[0].svc, mark)
+			t.Run(name, func(t *testing.T) {
+				p, g, c := newPipeline(t, pairing.NewDefaultConfig())
+				consumeAt(t, p, traces(order[0]), pairing.Record{Time: c.t}) // live at A
+				p.ForgetLinks(nil)
+				p.ForgetClients(nil)
+				if mark {
+					// The index entry, and the child's wait when it came first.
+					want := 1
+					if order[0].kind == ptrace.SpanKindServer {
+						want = 2
+					}
+					if n := p.MarkReplayed(nil); n != want {
+						t.Fatalf("marked %d, want %d", n, want)
+					}
+				}
+				// B handled order[1] live and counted the pair; back at A
+				// it is replayed.
+				consumeAt(t, p, traces(order[1]), pairing.Record{Replay: true, Time: c.t, Handover: c.t.Add(time.Second)})
+				p.Flush()
+				got := edgesOf(g.Snapshot())
+				var want []string
+				if !mark {
+					want = []string{"web>api:call 1/0"} // the double count the mark prevents
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("edges %v, want %v", got, want)
+				}
+			})
+		}
+	}
+	// A live record after the return still pairs with the marked span.
+	p, g, c := newPipeline(t, pairing.NewDefaultConfig())
+	consumeAt(t, p, traces(parent), pairing.Record{Time: c.t})
+	p.MarkReplayed(func(*[16]byte) bool { return false })
+	consumeAt(t, p, traces(child), pairing.Record{Time: c.t})
+	p.Flush()
+	if got := edgesOf(g.Snapshot()); !slices.Equal(got, []string{"web>api:call 1/0"}) {
+		t.Errorf("live after the mark: edges %v, want web>api:call 1/0", got)
+	}
+	// keep: the traces of the partitions kept are not marked.
+	p, _, c = newPipeline(t, pairing.NewDefaultConfig())
+	consumeAt(t, p, traces(parent), pairing.Record{Time: c.t})
+	if n := p.MarkReplayed(func(*[16]byte) bool { return true }); n != 0 {
+		t.Errorf("marked %d of kept traces, want 0", n)
 	}
 }

@@ -107,6 +107,9 @@ func (k *kafkaIngest) Assigned(ps []int32) {
 func (k *kafkaIngest) Revoked(ps []int32) {
 	keep := func(trace *[16]byte) bool { return !slices.Contains(ps, k.c.PartitionOf(trace)) }
 	links, clients := k.proc.ForgetLinks(keep), k.proc.ForgetClients(keep)
+	// If a partition comes back (A, B, A), what B counted is replayed
+	// here: what this member handled live of it must count as replayed.
+	k.proc.MarkReplayed(keep)
 	k.linksForgot.Add(uint64(links))
 	k.clientsForgot.Add(uint64(clients))
 	k.logger.Info("kafka partitions revoked", "partitions", ps, "waiting_links_forgotten", links, "waiting_clients_forgotten", clients)
