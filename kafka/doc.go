@@ -108,9 +108,12 @@
 //     front; SIGTERM, a join, kill -9 and a restart of every broker, in
 //     the middle of the stream. A partition that leaves a member and
 //     comes back to it later (A, B, A) is replayed into an index that
-//     still holds its spans: pairing makes the CLIENT spans it forgot
-//     wait again (pairing TestForgottenClientWaitsAgainOnReturn), not
-//     tested end to end.
+//     still holds its spans: at the revoke they are marked replayed
+//     (Processor.MarkReplayed), so a pair B counted is not counted again,
+//     and the CLIENT spans A forgot wait again (pairing
+//     TestMarkReplayedOnReturn, TestForgottenClientWaitsAgainOnReturn;
+//     end to end in TestKafkaMidStreamSIGTERM, whose rolling restart
+//     moves a partition A, B, A).
 //   - Replay speed: index-only replay goes through the whole wire decoder
 //     (BenchmarkConsumeRecord in pairing): 1.3 M spans per CPU second,
 //     below issue 14's 2 M.
