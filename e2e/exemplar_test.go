@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,28 +39,7 @@ func TestPrometheusExemplars(t *testing.T) {
 		return ok
 	})
 
-	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: servicegraph
-    static_configs:
-      - targets: [%q]
-`, s.api))
-	promAddr := freeAddr(t)
-	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--enable-feature=exemplar-storage",
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	var promLog strings.Builder
-	prom.Stdout, prom.Stderr = &promLog, &promLog
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		prom.Process.Signal(syscall.SIGTERM)
-		prom.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", promLog.String())
-		}
-	})
+	promAddr := startScraper(t, promBin, dir, s.api, "--enable-feature=exemplar-storage")
 
 	for _, q := range []string{
 		`traces_service_graph_request_total{client="web",server="api"}`,

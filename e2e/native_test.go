@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"fmt"
 	"math"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,28 +40,7 @@ func TestPrometheusNativeHistograms(t *testing.T) {
 		return ok
 	})
 
-	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: servicegraph
-    static_configs:
-      - targets: [%q]
-`, s.api))
-	promAddr := freeAddr(t)
-	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--enable-feature=native-histograms",
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	var promLog strings.Builder
-	prom.Stdout, prom.Stderr = &promLog, &promLog
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		prom.Process.Signal(syscall.SIGTERM)
-		prom.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", promLog.String())
-		}
-	})
+	promAddr := startScraper(t, promBin, dir, s.api, "--enable-feature=native-histograms")
 	q := `histogram_quantile(0.5, traces_service_graph_request_server_seconds{client="web",server="api"})`
 	var got float64
 	eventually(t, 60*time.Second, "Prometheus to answer "+q, func() bool {

@@ -211,3 +211,33 @@ func slicesContain(s []string, v string) bool {
 	}
 	return false
 }
+
+// startScraper starts a real Prometheus (promBin) in dir scraping target every
+// second, with flags (e.g. a feature), and returns its address; its log
+// is shown when the test fails.
+func startScraper(t *testing.T, promBin, dir, target string, flags ...string) string {
+	t.Helper()
+	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: servicegraph
+    static_configs:
+      - targets: [%q]
+`, target))
+	addr := freeAddr(t)
+	prom := exec.Command(promBin, append([]string{"--config.file=" + filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path=" + filepath.Join(dir, "tsdb"), "--web.listen-address=" + addr}, flags...)...)
+	var promLog strings.Builder
+	prom.Stdout, prom.Stderr = &promLog, &promLog
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		prom.Process.Signal(syscall.SIGTERM)
+		prom.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", promLog.String())
+		}
+	})
+	return addr
+}

@@ -9,10 +9,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -44,19 +41,7 @@ pairing:
 	a := &app{t: t, tracers: map[string]trace.Tracer{}}
 	add := func(name, env string, http bool) {
 		res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(name), attribute.String("deployment.environment", env))
-		var exp sdktrace.SpanExporter
-		var err error
-		if http {
-			exp, err = otlptracehttp.New(ctx(t), otlptracehttp.WithInsecure(), otlptracehttp.WithEndpoint(s.http))
-		} else {
-			exp, err = otlptracegrpc.New(ctx(t), otlptracegrpc.WithInsecure(), otlptracegrpc.WithEndpoint(s.grpc))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithBatcher(exp))
-		a.providers = append(a.providers, tp)
-		a.tracers[name] = tp.Tracer("e2e")
+		a.add(s, name, http, res)
 	}
 	add("web", "prod", false)
 	add("api", "prod", true)

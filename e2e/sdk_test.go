@@ -27,27 +27,32 @@ type app struct {
 
 func newApp(t *testing.T, s *service, grpcServices, httpServices []string) *app {
 	a := &app{t: t, tracers: map[string]trace.Tracer{}}
-	add := func(name string, exp sdktrace.SpanExporter) {
-		res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(name))
-		tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithBatcher(exp))
-		a.providers = append(a.providers, tp)
-		a.tracers[name] = tp.Tracer("e2e")
-	}
 	for _, name := range grpcServices {
-		exp, err := otlptracegrpc.New(ctx(t), otlptracegrpc.WithInsecure(), otlptracegrpc.WithEndpoint(s.grpc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		add(name, exp)
+		a.add(s, name, false, resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(name)))
 	}
 	for _, name := range httpServices {
-		exp, err := otlptracehttp.New(ctx(t), otlptracehttp.WithInsecure(), otlptracehttp.WithEndpoint(s.http))
-		if err != nil {
-			t.Fatal(err)
-		}
-		add(name, exp)
+		a.add(s, name, true, resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(name)))
 	}
 	return a
+}
+
+// add instruments service name with resource res, exporting to s over
+// OTLP/HTTP (http) or OTLP/gRPC.
+func (a *app) add(s *service, name string, http bool, res *resource.Resource) {
+	t := a.t
+	var exp sdktrace.SpanExporter
+	var err error
+	if http {
+		exp, err = otlptracehttp.New(ctx(t), otlptracehttp.WithInsecure(), otlptracehttp.WithEndpoint(s.http))
+	} else {
+		exp, err = otlptracegrpc.New(ctx(t), otlptracegrpc.WithInsecure(), otlptracegrpc.WithEndpoint(s.grpc))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithBatcher(exp))
+	a.providers = append(a.providers, tp)
+	a.tracers[name] = tp.Tracer("e2e")
 }
 
 // span starts a span of service svc; parent may be a remote span context.
