@@ -154,7 +154,7 @@ func (p *Processor) process(b *batch, rejected int) error {
 		p.duplicates.Add(uint64(dups))
 	}
 	p.resolveLinks(now, b)
-	p.graph.Observe(b.obs, b.tallies)
+	p.observe(b) // the graph, or a Kafka record's Hold (replay.go)
 	p.report(b, now)
 	if rejected > 0 {
 		return &consumer.PartialError{Rejected: int64(rejected),

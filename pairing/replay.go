@@ -44,9 +44,36 @@ type kafkaState struct {
 	at     int64     // a replayed record's time, unix ns: its items' arrival
 	route  bool      // links whose target is not indexed are routed, not queued
 	routed []linkRef // those links, routed after the shard locks are released
+	hold   Hold      // the record's Hold: its edges and link tallies go there
 }
 
-func (k *kafkaState) reset() { k.mark, k.at, k.route, k.routed = 0, 0, false, k.routed[:0] }
+func (k *kafkaState) reset() {
+	k.mark, k.at, k.route, k.routed, k.hold = 0, 0, false, k.routed[:0], nil
+}
+
+// Hold receives what handling one Kafka record counted (edge observations
+// and link tallies) instead of the graph: the multi-instance mode makes it
+// visible (Release) only once the record's offset is committed, so that a
+// member killed before its commit has shown nothing of what its
+// partitions' next owner handles again and counts. The slices are valid
+// only during the call.
+type Hold func(obs []graph.Observation, tallies []graph.LinkTally)
+
+// observe hands a batch's edges and link tallies to the graph, or to the
+// record's Hold.
+func (p *Processor) observe(b *batch) {
+	if b.k.hold != nil {
+		b.k.hold(b.obs, b.tallies)
+		return
+	}
+	p.graph.Observe(b.obs, b.tallies)
+}
+
+// Release counts what a Hold received, once its record's offset is
+// committed. Safe for concurrent use.
+func (p *Processor) Release(obs []graph.Observation, tallies []graph.LinkTally) {
+	p.graph.Observe(obs, tallies)
+}
 
 // Record says where a record of the spans topic comes from.
 type Record struct {
@@ -56,6 +83,10 @@ type Record struct {
 	// Handover when this member took its partition: a replayed CLIENT
 	// span waits here only if Time + PairWait is after Handover.
 	Time, Handover time.Time
+	// Hold, when set, receives what handling the record counts instead
+	// of the graph (see Hold). Waits that end later (expiry) are not the
+	// record's: they go to the graph.
+	Hold Hold
 }
 
 // RoutedLink is a span link on its way to the owner of its target's trace:
@@ -109,6 +140,7 @@ func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, rec Record, rou
 	} else {
 		b.k.route = route != nil
 	}
+	b.k.hold = rec.Hold
 	err := p.process(b, rejected)
 	// In the record's order: the owner drops a link record at or below the
 	// last (offset, index) it saw from this record's partition, so the
@@ -139,6 +171,14 @@ func (sh *shard) indexed(to *spanKey, th uint64) bool {
 // replayed link record resolved by a replayed span counts nothing.
 // Safe for concurrent use; l is not retained.
 func (p *Processor) ResolveLink(l *RoutedLink, replay bool) {
+	p.ResolveLinkRecord(l, Record{Replay: replay})
+}
+
+// ResolveLinkRecord is ResolveLink for a link record: rec.Replay says an
+// earlier owner of its partition handled it, and rec.Hold, when set,
+// receives what it counts at once (a resolution; not a later expiry).
+func (p *Processor) ResolveLinkRecord(l *RoutedLink, rec Record) {
+	replay := rec.Replay
 	if !l.Target.Valid() {
 		return // the sender counted it invalid and never routes such a link
 	}
@@ -172,7 +212,8 @@ func (p *Processor) ResolveLink(l *RoutedLink, replay bool) {
 		})
 	}
 	sh.mu.Unlock()
-	p.graph.Observe(b.obs, b.tallies)
+	b.k.hold = rec.Hold
+	p.observe(b)
 	p.report(b, now)
 }
 

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/pairing"
 )
 
@@ -312,5 +313,57 @@ func TestMarkReplayedOnReturn(t *testing.T) {
 	consumeAt(t, p, traces(parent), pairing.Record{Time: c.t})
 	if n := p.MarkReplayed(func(*[16]byte) bool { return true }); n != 0 {
 		t.Errorf("marked %d of kept traces, want 0", n)
+	}
+}
+
+// A record's Hold receives what handling it counts (edges and link
+// tallies, local resolutions and routed links resolved by their target's
+// owner alike) and the graph nothing, until Release: the multi-instance
+// mode shows a record's counts only once its offset is committed. A wait
+// that ends later (expiry) is not the record's and goes to the graph.
+func TestHoldUntilRelease(t *testing.T) {
+	cfg := pairing.NewDefaultConfig()
+	p, g, c := newPipeline(t, cfg)
+	var held []graph.Observation
+	var tallies []graph.LinkTally
+	hold := pairing.Hold(func(obs []graph.Observation, ts []graph.LinkTally) {
+		held, tallies = append(held, obs...), append(tallies, ts...)
+	})
+	consumeAt(t, p, traces(sp{svc: "audit", trace: 5, id: 1, kind: ptrace.SpanKindInternal, end: 5}), pairing.Record{Hold: hold})
+	consumeAt(t, p, traces(
+		sp{svc: "web", trace: 6, id: 1, kind: ptrace.SpanKindClient, end: 20},
+		sp{svc: "api", trace: 6, id: 2, parent: 1, kind: ptrace.SpanKindServer, startMs: 1, end: 10, links: [][2]byte{{5, 1}}},
+	), pairing.Record{Hold: hold})
+	l := pairing.RoutedLink{Service: "billing", SpanName: "op", Kind: uint8(ptrace.SpanKindConsumer)}
+	l.Target.Trace, l.Target.Span = tid(5), sid(1)
+	l.From.Trace, l.From.Span = tid(8), sid(2)
+	p.ResolveLinkRecord(&l, pairing.Record{Hold: hold})
+	if got := edgesOf(g.Snapshot()); len(got) != 0 {
+		t.Fatalf("edges before the release %v, want none", got)
+	}
+	if got := linksOf(g.Snapshot()); len(got) != 0 {
+		t.Fatalf("links before the release %v, want none", got)
+	}
+	p.Release(held, tallies)
+	if got, w := edgesOf(g.Snapshot()), []string{"audit>api:span_link 1/0", "audit>billing:span_link 1/0", "web>api:call 1/0"}; !slices.Equal(got, w) {
+		t.Errorf("edges after the release %v, want %v", got, w)
+	}
+	got := linksOf(g.Snapshot())
+	slices.Sort(got)
+	if w := []string{"api resolved 1", "billing resolved 1"}; !slices.Equal(got, w) {
+		t.Errorf("links after the release %v, want %v", got, w)
+	}
+	// A routed link left waiting expires into the graph, not the Hold.
+	n := len(tallies)
+	l.Target.Span = sid(9) // never comes
+	p.ResolveLinkRecord(&l, pairing.Record{Hold: hold})
+	p.Expire(c.t.Add(cfg.LinkWait + time.Second))
+	if len(tallies) != n {
+		t.Errorf("the expiry went to the Hold: %v", tallies[n:])
+	}
+	got = linksOf(g.Snapshot())
+	slices.Sort(got)
+	if w := []string{"api resolved 1", "billing resolved 1", "billing unresolved 1"}; !slices.Equal(got, w) {
+		t.Errorf("links after the expiry %v, want %v", got, w)
 	}
 }
