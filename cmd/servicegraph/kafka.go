@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/servicegraph/servicegraph/consumer"
+	"github.com/servicegraph/servicegraph/graph"
 	"github.com/servicegraph/servicegraph/kafka"
 	"github.com/servicegraph/servicegraph/pairing"
 )
@@ -32,16 +33,32 @@ type kafkaIngest struct {
 	linksForgot   atomic.Uint64 // waiting links left to their partition's new owner
 	clientsForgot atomic.Uint64 // waiting CLIENT spans left to their partition's new owner
 	spansRefused  atomic.Uint64 // records pairing refused (malformed)
+
+	// linkDelay: from a live link record's write to its handling here
+	// (servicegraph_kafka_link_resolution_seconds).
+	linkDelay prometheus.Histogram
+
+	// What handling records counted, held until their offsets are
+	// committed (kafka.Committer): cur is the record being handled (set
+	// by Spans and Link, which run on one goroutine), hold the
+	// pairing.Hold that files its counts under it.
+	cur  heldFrom
+	hold pairing.Hold
+	held held
 }
 
-var _ kafka.Handler = (*kafkaIngest)(nil)
+var (
+	_ kafka.Handler   = (*kafkaIngest)(nil)
+	_ kafka.Committer = (*kafkaIngest)(nil)
+)
 
 // startKafka creates the consumer, verifies the topics (refusing to run on
 // unequal partition counts or records the partitioner does not place),
 // registers the self-metrics and joins the group.
 func startKafka(ctx context.Context, cfg kafka.Config, clientID string, proc *pairing.Processor, logger *slog.Logger,
 	reg prometheus.Registerer) (*kafkaIngest, error) {
-	k := &kafkaIngest{proc: proc, logger: logger, now: time.Now}
+	k := &kafkaIngest{proc: proc, logger: logger, now: time.Now, linkDelay: newLinkDelay()}
+	k.hold = func(obs []graph.Observation, tallies []graph.LinkTally) { k.held.add(k.cur, obs, tallies) }
 	c, err := kafka.New(cfg, kafka.Settings{Logger: logger, ClientID: clientID}, k)
 	if err != nil {
 		return nil, err
@@ -63,7 +80,8 @@ func (k *kafkaIngest) Spans(ctx context.Context, value []byte, pos kafka.Positio
 		defer k.timeReplay(k.now())
 	}
 	var l kafka.Link
-	rec := pairing.Record{Replay: pos.Replay, Time: pos.Timestamp, Handover: pos.Since}
+	k.cur = heldFrom{partition: pos.Partition}
+	rec := pairing.Record{Replay: pos.Replay, Time: pos.Timestamp, Handover: pos.Since, Hold: k.hold}
 	err := k.proc.ConsumeRecord(ctx, value, rec, func(rl *pairing.RoutedLink) {
 		l = kafka.Link{TargetTrace: rl.Target.Trace, TargetSpan: rl.Target.Span, FromTrace: rl.From.Trace, FromSpan: rl.From.Span,
 			Service: rl.Service, SpanName: rl.SpanName, Kind: rl.Kind, Failed: rl.Failed, Start: rl.Start,
@@ -89,8 +107,22 @@ func (k *kafkaIngest) Link(_ context.Context, l *kafka.Link, pos kafka.Position)
 		Index: l.SourceIndex}
 	rl.Target.Trace, rl.Target.Span = l.TargetTrace, l.TargetSpan
 	rl.From.Trace, rl.From.Span = l.FromTrace, l.FromSpan
-	k.proc.ResolveLink(&rl, pos.Replay)
+	k.cur = heldFrom{partition: pos.Partition, links: true}
+	k.proc.ResolveLinkRecord(&rl, pairing.Record{Replay: pos.Replay, Hold: k.hold})
+	if !pos.Replay {
+		k.linkDelay.Observe(max(k.now().Sub(pos.Timestamp).Seconds(), 0))
+	}
 	return nil
+}
+
+// newLinkDelay is the histogram of the time a routed link takes to reach
+// the owner of its target, which resolves it against its index (or, the
+// target not there yet, makes it wait as a local link waits).
+func newLinkDelay() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: "servicegraph_kafka_link_resolution_seconds",
+		Help: "Time from a link record's write (its Kafka timestamp) until the owner of its target resolved it " +
+			"against its index, or made it wait for its target; replayed records not included.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}})
 }
 
 func (k *kafkaIngest) timeReplay(start time.Time) { k.replayNanos.Add(int64(k.now().Sub(start))) }
@@ -107,6 +139,9 @@ func (k *kafkaIngest) Assigned(ps []int32) {
 func (k *kafkaIngest) Revoked(ps []int32) {
 	keep := func(trace *[16]byte) bool { return !slices.Contains(ps, k.c.PartitionOf(trace)) }
 	links, clients := k.proc.ForgetLinks(keep), k.proc.ForgetClients(keep)
+	// What their records counted here and no commit covers, their new
+	// owner handles again and counts.
+	k.held.drop(func(f heldFrom) bool { return slices.Contains(ps, f.partition) })
 	// If a partition comes back (A, B, A), what B counted is replayed
 	// here: what this member handled live of it must count as replayed.
 	k.proc.MarkReplayed(keep)
@@ -124,6 +159,7 @@ func (k *kafkaIngest) shutdown(ctx context.Context) error {
 		return nil
 	}
 	err := k.c.Shutdown(ctx)
+	k.held.drop(nil) // not committed: the new owners count it
 	k.linksForgot.Add(uint64(k.proc.ForgetLinks(nil)))
 	k.clientsForgot.Add(uint64(k.proc.ForgetClients(nil)))
 	return err
@@ -157,6 +193,7 @@ func (k *kafkaIngest) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOwned, descRecords, descReplayed, descLinkRecords, descReplaySeconds, descLag, descCommits, descErrors} {
 		ch <- d
 	}
+	k.linkDelay.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -186,6 +223,7 @@ func (k *kafkaIngest) Collect(ch chan<- prometheus.Metric) {
 	counter(descErrors, k.routeErrors.Load(), "route")
 	counter(descErrors, k.linksForgot.Load(), "forgotten_link")
 	counter(descErrors, k.clientsForgot.Load(), "forgotten_client")
+	k.linkDelay.Collect(ch)
 }
 
 // KafkaConfig is the kafka: section: the transport's settings and this
