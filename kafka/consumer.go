@@ -54,6 +54,22 @@ type Handler interface {
 	Link(ctx context.Context, l *Link, pos Position) error
 }
 
+// Committer is what a Handler implements to show what handling records
+// counts only once their offsets are committed (cmd/servicegraph holds
+// each record's edges and link results until then): a member killed
+// before its commit has then shown nothing of what the partitions' next
+// owner handles again, and link results stay exactly once.
+type Committer interface {
+	// Checkpoint is called as the offsets of a commit are taken, every
+	// record handled so far among them: it returns a mark of what the
+	// handler holds at that point.
+	Checkpoint() uint64
+	// Committed is called once the group has accepted that commit (or
+	// when nothing was left to commit): what was held before mark may be
+	// shown.
+	Committed(mark uint64)
+}
+
 // Stats are the transport's counters.
 type Stats struct {
 	SpanRecords, LinkRecords, ReplayedRecords uint64
@@ -157,7 +173,7 @@ func New(cfg Config, set Settings, h Handler) (*Consumer, error) {
 }
 
 func (c *Consumer) baseOpts() []kgo.Opt {
-	return append([]kgo.Opt{kgo.SeedBrokers(c.cfg.Brokers...)}, c.set.ClientOpts...)
+	return append([]kgo.Opt{kgo.SeedBrokers(c.cfg.Brokers...), kgo.WithLogger(kgoLogger{c.set.Logger})}, c.set.ClientOpts...)
 }
 
 // groupOpts adds the member's client id.
@@ -185,6 +201,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 	}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(c.cfg.Brokers...),
+		kgo.WithLogger(kgoLogger{c.set.Logger}),
 		kgo.ConsumerGroup(c.cfg.Group),
 		kgo.ConsumeTopics(c.cfg.Topic, c.links),
 		kgo.Balancers(kgo.RangeBalancer()),
@@ -467,9 +484,14 @@ func (c *Consumer) commit(ctx context.Context, only map[string][]int32) {
 		return
 	}
 	todo := map[string]map[int32]kgo.EpochOffset{}
+	// A commit of every owned partition covers every record handled
+	// before it: the Committer's mark is taken with the offsets.
+	cm, full := c.h.(Committer)
+	var mark uint64
 	c.mu.Lock()
 	for k, st := range c.parts {
 		if only != nil && !slices.Contains(only[k.topic], k.partition) {
+			full = false
 			continue
 		}
 		if st.next > st.sent {
@@ -479,8 +501,14 @@ func (c *Consumer) commit(ctx context.Context, only map[string][]int32) {
 			todo[k.topic][k.partition] = kgo.EpochOffset{Epoch: -1, Offset: st.next}
 		}
 	}
+	if full {
+		mark = cm.Checkpoint()
+	}
 	c.mu.Unlock()
 	if len(todo) == 0 {
+		if full {
+			cm.Committed(mark)
+		}
 		return
 	}
 	var cerr error
@@ -502,6 +530,9 @@ func (c *Consumer) commit(ctx context.Context, only map[string][]int32) {
 		}
 	}
 	c.mu.Unlock()
+	if full {
+		cm.Committed(mark)
+	}
 }
 
 // revoked commits the revoked partitions and keeps their state until the
