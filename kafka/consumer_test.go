@@ -7,12 +7,15 @@ import (
 	"hash/fnv"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const testParts = 6
@@ -647,4 +650,97 @@ func TestBrokerFaultsMidStream(t *testing.T) {
 			t.Errorf("stats %+v: want no fetch or produce errors", s)
 		}
 	}
+}
+
+// committer is a recorder that is a Committer: its mark is the number of
+// records handed so far, and it keeps the highest mark committed.
+type committer struct {
+	*recorder
+	committed int
+}
+
+func (c *committer) Checkpoint() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return uint64(len(c.spans) + len(c.links))
+}
+
+func (c *committer) Committed(mark uint64) {
+	c.mu.Lock()
+	c.committed = max(c.committed, int(mark))
+	c.mu.Unlock()
+}
+
+func (c *committer) state() (handed, committed int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.spans) + len(c.links), c.committed
+}
+
+// A Committer hears of each commit of everything handled before it
+// (Committed with the mark Checkpoint gave as the offsets were taken),
+// and of nothing the group did not accept: a member that cannot commit
+// shows nothing of what it handled since.
+func TestCommitterMarks(t *testing.T) {
+	cl := newCluster(t)
+	addrs := cl.ListenAddrs()
+	cfg := testConfig(addrs)
+	prod := collectorProducer(t, addrs, saramaFNV())
+	h := &committer{recorder: &recorder{name: "a"}}
+	c, err := New(cfg, Settings{ClientOpts: []kgo.Opt{kgo.HeartbeatInterval(100 * time.Millisecond)}}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	waitFor(t, "a to own every partition", 10*time.Second, func() bool { return len(c.Owned()) == testParts })
+	produceTraces(t, prod, 0, 50)
+	waitFor(t, "50 records and their 50 links handed and committed", 10*time.Second, func() bool {
+		handed, committed := h.state()
+		return handed == 100 && committed == 100
+	})
+	// The brokers refuse the commits now.
+	var refuse atomic.Bool
+	refuse.Store(true)
+	cl.ControlKey(int16(kmsg.OffsetCommit), func(r kmsg.Request) (kmsg.Response, error, bool) {
+		if !refuse.Load() {
+			cl.DropControl()
+			return nil, nil, false
+		}
+		cl.KeepControl()
+		req := r.(*kmsg.OffsetCommitRequest)
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		resp.Version = req.Version
+		for _, rt := range req.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.OffsetMetadataTooLarge.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	errs := c.Stats().CommitErrors
+	produceTraces(t, prod, 50, 50)
+	waitFor(t, "50 more records and links handed, two commits refused", 10*time.Second, func() bool {
+		handed, _ := h.state()
+		return handed == 200 && c.Stats().LinksProduced == 100 && c.Stats().CommitErrors >= errs+2
+	})
+	if _, committed := h.state(); committed != 100 {
+		t.Errorf("committed mark %d after refused commits, want 100", committed)
+	}
+	refuse.Store(false)
+	waitFor(t, "the 100 others committed", 10*time.Second, func() bool { _, committed := h.state(); return committed == 200 })
 }

@@ -180,6 +180,8 @@ var (
 		"Time spent handling replayed records after assignments.", nil, nil)
 	descLag = prometheus.NewDesc("servicegraph_kafka_consumer_lag_records",
 		"Records of the owned partitions of both topics not handled yet, as of each partition's last fetch.", nil, nil)
+	descHeld = prometheus.NewDesc("servicegraph_kafka_held_records",
+		"Records handled whose counts (edges, link results) are not shown yet: they are once their offsets are committed.", nil, nil)
 	descCommits = prometheus.NewDesc("servicegraph_kafka_commits_total",
 		"Offset commits by result (ok, error).", []string{"result"}, nil)
 	descErrors = prometheus.NewDesc("servicegraph_kafka_errors_total",
@@ -190,7 +192,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (k *kafkaIngest) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOwned, descRecords, descReplayed, descLinkRecords, descReplaySeconds, descLag, descCommits, descErrors} {
+	for _, d := range []*prometheus.Desc{descOwned, descRecords, descReplayed, descLinkRecords, descReplaySeconds, descLag, descHeld, descCommits, descErrors} {
 		ch <- d
 	}
 	k.linkDelay.Describe(ch)
@@ -207,6 +209,7 @@ func (k *kafkaIngest) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descOwned, float64(s.PartitionsOwned))
 	gauge(descLag, float64(s.Lag))
+	gauge(descHeld, float64(k.held.records()))
 	counter(descRecords, s.SpanRecords, "spans")
 	counter(descRecords, s.LinkRecords, "links")
 	counter(descReplayed, s.ReplayedRecords)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/servicegraph/servicegraph/graph"
 )
 
 // The kafka flags and YAML keys: off without brokers (nothing else is
@@ -95,5 +97,54 @@ func TestKubernetesExample(t *testing.T) {
 	if !c.Kafka.Enabled() || len(c.Kafka.Brokers) != 3 || c.Kafka.Advertise != "servicegraph-0.servicegraph:8080" ||
 		c.API.Addr != "0.0.0.0:8080" {
 		t.Errorf("config %+v", c.Kafka)
+	}
+}
+
+// held shows what records counted once a commit covers them, in their
+// order, and forgets what the records of partitions gone counted: their
+// next owner handles those again and counts them.
+func TestHeldUntilCommitted(t *testing.T) {
+	var h held
+	ob := func(n uint32) []graph.Observation { return []graph.Observation{{Weight: n}} }
+	tl := func(n uint64) []graph.LinkTally { return []graph.LinkTally{{N: n}} }
+	h.add(heldFrom{partition: 0}, ob(1), nil)
+	h.add(heldFrom{partition: 1, links: true}, nil, tl(2))
+	h.add(heldFrom{partition: 2}, ob(3), tl(3))
+	h.add(heldFrom{partition: 0}, nil, nil) // counted nothing: nothing held
+	mark := h.mark()
+	h.add(heldFrom{partition: 1}, ob(4), tl(4))
+	h.add(heldFrom{partition: 0, links: true}, ob(5), nil)
+	if got := h.records(); got != 5 {
+		t.Fatalf("%d records held, want 5", got)
+	}
+	// Partition 2 went elsewhere before its commit.
+	if n := h.drop(func(f heldFrom) bool { return f.partition == 2 }); n != 1 {
+		t.Errorf("dropped %d records, want 1", n)
+	}
+	var obs []uint32
+	var tallies []uint64
+	show := func(o []graph.Observation, ts []graph.LinkTally) {
+		for _, x := range o {
+			obs = append(obs, x.Weight)
+		}
+		for _, x := range ts {
+			tallies = append(tallies, x.N)
+		}
+	}
+	h.release(mark, show)
+	if !slices.Equal(obs, []uint32{1}) || !slices.Equal(tallies, []uint64{2}) {
+		t.Errorf("released obs %v tallies %v, want [1] [2]", obs, tallies)
+	}
+	h.release(mark, show) // again: nothing new
+	if len(obs) != 1 || len(tallies) != 1 {
+		t.Errorf("released again: obs %v tallies %v", obs, tallies)
+	}
+	h.release(h.mark(), show)
+	if !slices.Equal(obs, []uint32{1, 4, 5}) || !slices.Equal(tallies, []uint64{2, 4}) {
+		t.Errorf("released obs %v tallies %v, want [1 4 5] [2 4]", obs, tallies)
+	}
+	h.add(heldFrom{partition: 3}, ob(6), tl(6))
+	if n := h.drop(nil); n != 1 || h.records() != 0 || len(h.obs) != 0 || len(h.tallies) != 0 {
+		t.Errorf("drop(nil) dropped %d, left %d records, %d obs, %d tallies", n, h.records(), len(h.obs), len(h.tallies))
 	}
 }

@@ -53,6 +53,13 @@ func (h *held) mark() uint64 {
 	return h.seq
 }
 
+// records is how many records' counts are held.
+func (h *held) records() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.recs)
+}
+
 // release hands to show what the records filed before mark counted, in
 // their order, and forgets it.
 func (h *held) release(mark uint64, show func([]graph.Observation, []graph.LinkTally)) {
