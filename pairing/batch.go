@@ -37,6 +37,7 @@ type batch struct {
 	topic                uint32      // the destination node + 1 of the span completing the edges being made (broker.go)
 	dims                 dimState    // dims.go; used only with dimensions
 	cd, sd               uint32      // the tuples of the edge being made (batch.sides)
+	fan                  fanOut      // fanout.go; used by requests paired by two goroutines
 }
 
 // linkRef is one link to resolve: the linking span and the link.

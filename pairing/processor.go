@@ -129,27 +129,13 @@ func (p *Processor) process(b *batch, rejected int) error {
 	}
 	b.anon = p.anon.Load()
 	b.group(len(p.shards), func(s *span) int32 { s.th = p.hash.trace(&s.key.Trace); return p.shardOf(s.th) })
-	dups := 0
 	b.todo = b.todo[:0]
 	for si := range p.shards {
 		if b.starts[si] < b.starts[si+1] {
 			b.todo = append(b.todo, int32(si))
 		}
 	}
-	p.lockEach(b.todo, func(si int32) {
-		sh := p.shards[si]
-		sh.prepare(b.spans, b.order[b.starts[si]:b.starts[si+1]])
-		// SDKs export spans as they end, children before their parents:
-		// going backwards lets parents come first, so most children pair
-		// at once instead of waiting. Any order gives the same graph.
-		for k := b.starts[si+1] - 1; k >= b.starts[si]; k-- {
-			s := &b.spans[b.order[k]]
-			if !sh.add(s, now, b) {
-				s.linkHi = s.linkLo // a duplicate's links were counted the first time
-				dups++
-			}
-		}
-	})
+	dups := p.addAll(b, now) // fanout.go
 	if dups > 0 {
 		p.duplicates.Add(uint64(dups))
 	}
