@@ -206,7 +206,7 @@ func (p *Processor) resolveLinks(now int64, b *batch) {
 	b.linkStarts, b.refsSorted, b.linkNext = starts, sorted, next
 	p.lockEach(b.todo, func(si int32) {
 		for _, r := range sorted[starts[si]:starts[si+1]] {
-			if b.k.route && !p.shards[si].indexed(&b.rec.Links[r.link], r.th) { // to the owner of the target (replay.go)
+			if b.routes(p.shards[si], &b.rec.Links[r.link], r.th) { // to the owner of the target (replay.go)
 				b.k.routed = append(b.k.routed, r)
 				continue
 			}

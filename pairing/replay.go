@@ -45,10 +45,18 @@ type kafkaState struct {
 	route  bool      // links whose target is not indexed are routed, not queued
 	routed []linkRef // those links, routed after the shard locks are released
 	hold   Hold      // the record's Hold: its edges and link tallies go there
+	all    bool      // Record.RouteAll: every link is routed, indexed here or not
 }
 
 func (k *kafkaState) reset() {
-	k.mark, k.at, k.route, k.routed, k.hold = 0, 0, false, k.routed[:0], nil
+	k.mark, k.at, k.route, k.routed, k.hold, k.all = 0, 0, false, k.routed[:0], nil, false
+}
+
+// routes reports whether a live record's link to the span to (whose
+// trace hashes to th, in shard sh, whose lock is held) goes to the owner
+// of its target instead of being counted here.
+func (b *batch) routes(sh *shard, to *spanKey, th uint64) bool {
+	return b.k.route && (b.k.all || !sh.indexed(to, th))
 }
 
 // Hold receives what handling one Kafka record counted (edge observations
@@ -87,6 +95,14 @@ type Record struct {
 	// of the graph (see Hold). Waits that end later (expiry) are not the
 	// record's: they go to the graph.
 	Hold Hold
+	// RouteAll: a live record an earlier owner of its partition may have
+	// handled too (after the group's commit, before the partition's end
+	// at the handover; it crashed or could not commit). Every link goes
+	// to the owner of its target, even one whose target is indexed here:
+	// that owner drops it if the earlier owner routed it already (the
+	// per-source-partition watermark), and counts it otherwise (the
+	// earlier owner then counted it locally, held, never shown).
+	RouteAll bool
 }
 
 // RoutedLink is a span link on its way to the owner of its target's trace:
@@ -138,7 +154,7 @@ func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, rec Record, rou
 			s.linkHi = s.linkLo
 		}
 	} else {
-		b.k.route = route != nil
+		b.k.route, b.k.all = route != nil, rec.RouteAll
 	}
 	b.k.hold = rec.Hold
 	err := p.process(b, rejected)

@@ -367,3 +367,29 @@ func TestHoldUntilRelease(t *testing.T) {
 		t.Errorf("links after the expiry %v, want %v", got, w)
 	}
 }
+
+// A live record an earlier owner may have handled too (RouteAll) routes
+// every link, even one whose target is indexed here: the owner of the
+// target, with its watermark, is the one place that knows whether the
+// earlier owner routed it already.
+func TestRouteAll(t *testing.T) {
+	p, g, _ := newPipeline(t, pairing.NewDefaultConfig())
+	consumeRecord(t, p, traces(sp{svc: "audit", trace: 5, id: 1, kind: ptrace.SpanKindInternal, end: 5}), false)
+	routed := consumeAt(t, p, traces(sp{svc: "billing", trace: 6, id: 2, kind: ptrace.SpanKindConsumer,
+		startMs: 30, end: 40, links: [][2]byte{{5, 1}, {9, 1}}}), pairing.Record{RouteAll: true})
+	if len(routed) != 2 || routed[0].Index != 0 || routed[1].Index != 1 {
+		t.Fatalf("routed %+v, want both links in order", routed)
+	}
+	if got := linksOf(g.Snapshot()); len(got) != 0 {
+		t.Errorf("links counted here %v, want none", got)
+	}
+	// The same without RouteAll: the indexed target counts here.
+	routed = consumeAt(t, p, traces(sp{svc: "billing", trace: 7, id: 2, kind: ptrace.SpanKindConsumer,
+		startMs: 30, end: 40, links: [][2]byte{{5, 1}, {9, 1}}}), pairing.Record{})
+	if len(routed) != 1 || routed[0].Index != 1 {
+		t.Fatalf("routed %+v, want the link to trace 9 only", routed)
+	}
+	if got, w := linksOf(g.Snapshot()), []string{"billing resolved 1"}; !slices.Equal(got, w) {
+		t.Errorf("links %v, want %v", got, w)
+	}
+}
