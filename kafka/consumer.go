@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -27,7 +28,13 @@ type Position struct {
 	// Replay is Offset < Committed: the record was handled by an earlier
 	// owner. Pairing indexes it but counts a pair only if at least one of
 	// its two records is live.
-	Replay    bool
+	Replay bool
+	// Redo: a live record of the spans topic an earlier owner may have
+	// handled too (at or after Committed, before the partition's end
+	// when it was assigned here: that owner crashed or could not
+	// commit). Pairing routes all its links, so that the watermark at
+	// their targets' owners drops what the earlier owner routed.
+	Redo      bool
 	Timestamp time.Time
 	// Since is when this member was assigned the partition (the
 	// handover): pairing tells from it and Timestamp whether a replayed
@@ -112,6 +119,7 @@ type part struct {
 	sent      int64     // last offset committed by this member
 	lag       int64     // high watermark − pos, at the last fetch
 	pos       int64     // offset of the next record to hand (replay starts below committed)
+	end       int64     // spans partitions: the end when assigned (records before it may be an earlier owner's); -1 none
 	since     time.Time // when it was assigned to this member
 	// marks: links partitions only, the last source position seen per
 	// source partition (the exactly-once watermark).
@@ -332,6 +340,17 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 		case <-time.After(listRetryBackoff):
 		}
 	}
+	// The ends: the live records before them may have been handled by an
+	// earlier owner that could not commit them (Position.Redo).
+	ends, err := adm.ListEndOffsets(ctx, c.cfg.Topic)
+	for ; err != nil; ends, err = adm.ListEndOffsets(ctx, c.cfg.Topic) {
+		c.set.Logger.Warn("kafka end offsets not listed: retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list end offsets: %w", ctx.Err())
+		case <-time.After(listRetryBackoff):
+		}
+	}
 	out := make(map[string]map[int32]kgo.Offset, len(offsets))
 	var assigned, gone []int32
 	c.mu.Lock()
@@ -360,11 +379,16 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 			} else {
 				out[t][p] = kgo.NewOffset().At(start)
 			}
-			st := &part{committed: max(committed, -1), next: max(committed, -1), sent: max(committed, -1), pos: start, since: now}
+			st := &part{committed: max(committed, -1), next: max(committed, -1), sent: max(committed, -1), pos: start, since: now, end: -1}
 			if t == c.links {
 				st.marks = map[int32]srcPos{}
 			} else {
 				assigned = append(assigned, p)
+				if e, ok := ends.Lookup(t, p); ok && e.Err == nil {
+					st.end = e.Offset
+				} else {
+					st.end = math.MaxInt64 // not known: every live record may be
+				}
 			}
 			c.parts[tp{t, p}] = st
 		}
@@ -437,6 +461,7 @@ func (c *Consumer) deliver(ctx context.Context, f kgo.FetchTopicPartition) {
 	for _, r := range f.Records {
 		pos := Position{Partition: r.Partition, Offset: r.Offset, Committed: st.committed,
 			Replay: r.Offset < st.committed, Timestamp: r.Timestamp, Since: st.since}
+		pos.Redo = !pos.Replay && r.Offset < st.end
 		if pos.Replay {
 			c.replayed.Add(1)
 		}

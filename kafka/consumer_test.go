@@ -562,6 +562,17 @@ func TestCrashBoundsDoubleCounting(t *testing.T) {
 	if len(live) != 200 || twice != 100 {
 		t.Errorf("%d keys live, %d twice; want 200 and 100", len(live), twice)
 	}
+	// Those b hands live again are flagged Redo (a's may have routed
+	// their links); a's own were not.
+	for _, r := range []*recorder{ra, rb} {
+		spans, _ := r.snapshot()
+		for _, d := range spans {
+			if want := r == rb && !d.pos.Replay; d.pos.Redo != want {
+				t.Errorf("%s: record %d of partition %d: Redo %v, want %v", r.name, d.pos.Offset, d.pos.Partition, d.pos.Redo, want)
+				break
+			}
+		}
+	}
 	// b hands a's 100 uncommitted link records live once and drops its
 	// own 100 re-routed ones.
 	_, linksB := rb.snapshot()

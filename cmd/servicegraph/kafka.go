@@ -81,7 +81,7 @@ func (k *kafkaIngest) Spans(ctx context.Context, value []byte, pos kafka.Positio
 	}
 	var l kafka.Link
 	k.cur = heldFrom{partition: pos.Partition}
-	rec := pairing.Record{Replay: pos.Replay, Time: pos.Timestamp, Handover: pos.Since, Hold: k.hold}
+	rec := pairing.Record{Replay: pos.Replay, Time: pos.Timestamp, Handover: pos.Since, Hold: k.hold, RouteAll: pos.Redo}
 	err := k.proc.ConsumeRecord(ctx, value, rec, func(rl *pairing.RoutedLink) {
 		l = kafka.Link{TargetTrace: rl.Target.Trace, TargetSpan: rl.Target.Span, FromTrace: rl.From.Trace, FromSpan: rl.From.Span,
 			Service: rl.Service, SpanName: rl.SpanName, Kind: rl.Kind, Failed: rl.Failed, Start: rl.Start,
