@@ -2,7 +2,6 @@ package graph
 
 import (
 	"math"
-	"slices"
 	"sync"
 	"time"
 )
@@ -12,9 +11,11 @@ import (
 // holding only mu, one edge at a time.
 type edge struct {
 	key edgeKey // immutable
-	// dirtyGen is Store.dirtyGen when the edge is on Store.dirty; guarded
-	// by Store.mu.
+	// dirtyGen is Store.dirtyGen when the edge is on Store.dirty; next is
+	// the pair's next edge in Store.edges (another kind). Guarded by
+	// Store.mu.
 	dirtyGen uint64
+	next     *edge
 	// pos (index in the last snapshot's Edges, -1 before the edge is in
 	// one) and built (the build that last copied the edge) are the
 	// builder's; guarded by builder.mu.
@@ -24,10 +25,12 @@ type edge struct {
 	mu            sync.Mutex // guards the fields below
 	count, failed uint64
 	first, last   int64        // unix ns, store clock
+	exCall        uint64       // the Observe call whose occurrences set the exemplars of exSet
+	exSet         uint8        // exemplar slots (exCounter...) set in call exCall
 	hist          [2]histogram // sync: server, client seconds; async: delay, unused
 	async         [2]histogram // async only: server, client span seconds (nil counts for sync edges)
 	history       history      // oldest first; only the last bucket is mutated
-	ex            Exemplar     // the latest traced occurrence (Value: its weight)
+	ex            Exemplar     // a recent traced occurrence (observe; Value: its weight)
 	natReduced    uint32       // native histogram halvings since Store.Observe last took them
 	dims          *edgeDims    // sub-series by dimension values (dims.go); nil without dimensions
 }
@@ -36,7 +39,7 @@ type histogram struct {
 	counts []uint64 // per bound, plus +Inf
 	sum    float64
 	n      uint64
-	ex     Exemplar    // the latest traced observation
+	ex     Exemplar    // a recent traced observation (edge.observe)
 	nat    *nativeHist // Config.NativeHistograms: made at the first observation
 }
 
@@ -83,21 +86,39 @@ func newEdge(k edgeKey, now int64, nbounds int) *edge {
 	return e
 }
 
-func (e *edge) observe(o *Observation, now int64, cfg Config) {
-	if o.Weight > 1 {
-		e.observeWeighted(o, now, cfg)
-		return
-	}
-	e.count++
+// Exemplar slots of an edge (edge.exSet): its counter's, its histograms'.
+const (
+	exCounter uint8 = 1 << iota
+	exHist0
+	exHist1
+	exAsync0
+	exAsync1
+)
+
+// observe records o, standing for o.Weight occurrences (0: 1), at now in
+// the Observe call numbered call. The exemplars sample: each of the
+// edge's (its counter's and each histogram's) is the first traced
+// occurrence of the latest call that had one for it, not the latest
+// occurrence: writing every occurrence's cost a third of observe, and a
+// call's occurrences arrive within one request.
+func (e *edge) observe(o *Observation, now int64, call uint64, cfg *Config) {
+	w := uint64(max(o.Weight, 1))
+	e.count += w
 	if o.Failed {
-		e.failed++
+		e.failed += w
 	}
 	if now > e.last {
 		e.last = now
 	}
-	traced := o.Trace != [16]byte{}
-	if traced {
-		e.ex = exemplarOf(o, 1, now)
+	sample := o.Trace != [16]byte{}
+	if sample {
+		if e.exCall != call {
+			e.exCall, e.exSet = call, 0
+		}
+		if e.exSet&exCounter == 0 {
+			e.exSet |= exCounter
+			e.ex = Exemplar{Trace: o.Trace, Span: o.Span, Value: float64(w), Time: now}
+		}
 	}
 	main, mainIdx := -1.0, 0
 	for i, v := range o.Seconds {
@@ -109,70 +130,34 @@ func (e *edge) observe(o *Observation, now int64, cfg Config) {
 			main, mainIdx = v, bi
 		}
 		h := &e.hist[i]
-		h.counts[bi]++
-		h.sum += v
-		h.n++
-		if traced {
-			h.ex = exemplarOf(o, v, now)
+		h.addN(bi, v, w)
+		if slot := exHist0 << i; sample && e.exSet&slot == 0 {
+			e.exSet |= slot
+			h.ex = Exemplar{Trace: o.Trace, Span: o.Span, Value: v, Time: now}
 		}
-		e.natReduced += h.native(v, 1, &cfg)
+		if cfg.NativeHistograms {
+			e.natReduced += h.native(v, w, cfg)
+		}
 	}
 	if o.AsyncTimed && e.async[0].counts != nil {
 		for i, v := range o.AsyncSeconds {
-			if v >= 0 {
-				e.async[i].add(bucketIndex(cfg.LatencyBuckets, v), v)
-				if traced {
-					e.async[i].ex = exemplarOf(o, v, now)
-				}
-				e.natReduced += e.async[i].native(v, 1, &cfg)
+			if v < 0 || math.IsNaN(v) {
+				continue
 			}
-		}
-	}
-	w := int64(cfg.BucketWidth)
-	idx := floorDiv(now, w)
-	if e.history.n > 0 && idx > e.history.lastIdx() {
-		// A new bucket: what falls out of retention with it goes.
-		e.history.trim(idx-int64(cfg.Retention/cfg.BucketWidth), false)
-	}
-	e.history.add(idx, o.Failed, main, mainIdx, 1)
-}
-
-// observeWeighted is observe of an occurrence that stands for o.Weight:
-// counts, histogram buckets, sums and history all grow by that much.
-func (e *edge) observeWeighted(o *Observation, now int64, cfg Config) {
-	w := uint64(o.Weight)
-	e.count += w
-	if o.Failed {
-		e.failed += w
-	}
-	if now > e.last {
-		e.last = now
-	}
-	e.ex = latest(exemplarOf(o, float64(w), now), e.ex)
-	main, mainIdx := -1.0, 0
-	for i, v := range o.Seconds {
-		if v < 0 || math.IsNaN(v) {
-			continue
-		}
-		bi := bucketIndex(cfg.LatencyBuckets, v)
-		if main < 0 {
-			main, mainIdx = v, bi
-		}
-		e.hist[i].addN(bi, v, w)
-		e.hist[i].ex = latest(exemplarOf(o, v, now), e.hist[i].ex)
-		e.natReduced += e.hist[i].native(v, w, &cfg)
-	}
-	if o.AsyncTimed && e.async[0].counts != nil {
-		for i, v := range o.AsyncSeconds {
-			if v >= 0 {
-				e.async[i].addN(bucketIndex(cfg.LatencyBuckets, v), v, w)
-				e.async[i].ex = latest(exemplarOf(o, v, now), e.async[i].ex)
-				e.natReduced += e.async[i].native(v, w, &cfg)
+			h := &e.async[i]
+			h.addN(bucketIndex(cfg.LatencyBuckets, v), v, w)
+			if slot := exAsync0 << i; sample && e.exSet&slot == 0 {
+				e.exSet |= slot
+				h.ex = Exemplar{Trace: o.Trace, Span: o.Span, Value: v, Time: now}
+			}
+			if cfg.NativeHistograms {
+				e.natReduced += h.native(v, w, cfg)
 			}
 		}
 	}
 	idx := floorDiv(now, int64(cfg.BucketWidth))
 	if e.history.n > 0 && idx > e.history.lastIdx() {
+		// A new bucket: what falls out of retention with it goes.
 		e.history.trim(idx-int64(cfg.Retention/cfg.BucketWidth), false)
 	}
 	e.history.add(idx, o.Failed, main, mainIdx, w)
@@ -184,15 +169,20 @@ func (h *histogram) addN(i int, v float64, w uint64) {
 	h.n += w
 }
 
-func (h *histogram) add(i int, v float64) {
-	h.counts[i]++
-	h.sum += v
-	h.n++
-}
-
+// bucketIndex returns the index of the first bound ≥ v (le semantics),
+// len(bounds) for +Inf; v is not NaN. A plain binary search: the generic
+// slices.BinarySearch orders NaNs, which costs on every observation.
 func bucketIndex(bounds []float64, v float64) int {
-	i, _ := slices.BinarySearch(bounds, v) // first bound >= v: le semantics
-	return i
+	lo, hi := 0, len(bounds)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bounds[m] < v {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // export copies the edge for a snapshot, taking the histograms' counts

@@ -7,10 +7,12 @@ import (
 
 // Exemplar is a sample occurrence of an edge: the trace and span it came
 // from, the value it recorded and when (the store's clock). An edge keeps
-// the latest one for its request counter (EdgeData.Exemplar, Value the
+// a recent one for its request counter (EdgeData.Exemplar, Value the
 // occurrence's weight) and one per histogram (Histogram.Exemplar, Value
 // the seconds observed), so that a metric or an API answer can point at
-// a trace. The zero Exemplar is none.
+// a trace: the first traced occurrence of the latest Store.Observe call
+// that had one for it (a request's spans; each later call replaces it).
+// The zero Exemplar is none.
 type Exemplar struct {
 	Trace [16]byte
 	Span  [8]byte
@@ -47,15 +49,6 @@ func latest(a, b Exemplar) Exemplar {
 		return a
 	}
 	return b
-}
-
-// exemplarOf is the exemplar of o recording v at now; the zero Exemplar
-// when o carries no trace id.
-func exemplarOf(o *Observation, v float64, now int64) Exemplar {
-	if o.Trace == [16]byte{} {
-		return Exemplar{}
-	}
-	return Exemplar{Trace: o.Trace, Span: o.Span, Value: v, Time: now}
 }
 
 // stateExemplar is a saved Exemplar (the peer wire form's).

@@ -23,10 +23,10 @@ func traceOf(b byte) ([16]byte, [8]byte) {
 	return t, s
 }
 
-// Each edge keeps the latest traced occurrence for its counter and for
-// each histogram, the value it observed there; an untraced occurrence or
-// an unknown value leaves the earlier one; Merge and the peer wire form
-// keep the latest.
+// Each edge keeps a recent traced occurrence (TestExemplarSampling: which)
+// for its counter and for each histogram, the value it observed there; an
+// untraced occurrence or an unknown value leaves the earlier one; Merge and
+// the peer wire form keep the latest.
 func TestExemplars(t *testing.T) {
 	c := &clock{t: t0}
 	s := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: c.now})
@@ -119,6 +119,51 @@ func TestExemplars(t *testing.T) {
 		if e == nil || e.Exemplar != was.Exemplar || e.Hist[0].Exemplar.Valid() {
 			t.Fatalf("state file, %s: %+v, want the exemplar %+v", k, e, was.Exemplar)
 		}
+	}
+}
+
+// Within one Observe call (a request's occurrences) each exemplar is the
+// call's first traced occurrence that has its value: later ones in the
+// call are not written (the cost of writing every occurrence's); the next
+// call's replace them, even at the same clock time.
+func TestExemplarSampling(t *testing.T) {
+	c := &clock{t: t0}
+	s := graph.MustNew(graph.NewDefaultConfig(), graph.Settings{Now: c.now})
+	a, b := s.Node("a", graph.ServiceNode), s.Node("b", graph.ServiceNode)
+	t1, s1 := traceOf(0x11)
+	t2, s2 := traceOf(0x22)
+	t3, s3 := traceOf(0x33)
+	s.Observe([]graph.Observation{
+		{Client: a, Server: b, Kind: graph.Call, Seconds: [2]float64{0.9, 0.9}}, // untraced: no exemplar
+		{Client: a, Server: b, Kind: graph.Call, Seconds: [2]float64{0.3, -1}, Trace: t1, Span: s1},
+		{Client: a, Server: b, Kind: graph.Call, Seconds: [2]float64{0.5, 0.6}, Trace: t2, Span: s2, Weight: 2},
+		{Client: a, Server: b, Kind: graph.Call, Seconds: [2]float64{0.7, 0.8}, Trace: t3, Span: s3},
+	}, nil)
+	ns := t0.UnixNano()
+	e := edgeOf(s.Snapshot(), "a", "b", graph.Call)
+	for _, tc := range []struct {
+		name      string
+		got, want graph.Exemplar
+	}{
+		{"counter: the call's first traced", e.Exemplar, graph.Exemplar{Trace: t1, Span: s1, Value: 1, Time: ns}},
+		{"server: the same", e.Hist[0].Exemplar, graph.Exemplar{Trace: t1, Span: s1, Value: 0.3, Time: ns}},
+		{"client: the first traced with a client value", e.Hist[1].Exemplar, graph.Exemplar{Trace: t2, Span: s2, Value: 0.6, Time: ns}},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %+v, want %+v", tc.name, tc.got, tc.want)
+		}
+	}
+	// The next call, at the same time, replaces what it has values for.
+	s.Observe([]graph.Observation{{Client: a, Server: b, Kind: graph.Call, Seconds: [2]float64{0.05, -1}, Trace: t3, Span: s3, Weight: 4}}, nil)
+	e = edgeOf(s.Snapshot(), "a", "b", graph.Call)
+	if want := (graph.Exemplar{Trace: t3, Span: s3, Value: 4, Time: ns}); e.Exemplar != want {
+		t.Errorf("counter after the next call: %+v, want %+v", e.Exemplar, want)
+	}
+	if want := (graph.Exemplar{Trace: t3, Span: s3, Value: 0.05, Time: ns}); e.Hist[0].Exemplar != want {
+		t.Errorf("server after the next call: %+v, want %+v", e.Hist[0].Exemplar, want)
+	}
+	if want := (graph.Exemplar{Trace: t2, Span: s2, Value: 0.6, Time: ns}); e.Hist[1].Exemplar != want {
+		t.Errorf("client after the next call (no client value): %+v, want %+v", e.Hist[1].Exemplar, want)
 	}
 }
 

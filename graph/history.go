@@ -18,16 +18,18 @@ import (
 // prefix once it is a sixteenth of the array.
 //
 // Each bucket also holds the histogram of its main measure (the edge's
-// latency or async delay over the configured bounds) as sparse entries in
-// its chunk's entry array: one uint32 per non-empty histogram bucket,
-// the bucket's index in the top 8 bits and its count in the low 24 (a
-// count past 2^24−1 continues in another entry of the same index). Only
-// the open bucket's entries, the array's tail, are ever written; the
-// array grows by copy (the chunk's pointer to it is swapped atomically,
-// readers see the old or the new one, both complete for what they read)
-// and is copied to its exact size when the chunk fills. A bucket's
-// histogram is known when its entries add up to its n: buckets restored
-// from a state file of format 1, or merged from other bounds, have none.
+// latency or async delay over the configured bounds). The open bucket's
+// is dense, one count per bound in history.open, so that an observation
+// adds to one counter; when the bucket closes (the next one opens) it is
+// sealed into sparse entries in its chunk's entry array: one uint32 per
+// non-empty histogram bucket, the bucket's index in the top 8 bits and
+// its count in the low 24 (a count past 2^24−1 continues in another entry
+// of the same index). Only the array's tail is ever written; the array
+// grows by copy (the chunk's pointer to it is swapped atomically, readers
+// see the old or the new one, both complete for what they read) and is
+// copied to its exact size when the chunk fills. A bucket's histogram is
+// known when its counts add up to its n: buckets restored from a state
+// file of format 1, or merged from other bounds, have none.
 
 const chunkLen = 8
 
@@ -106,6 +108,15 @@ type history struct {
 	alloc int
 	// ebytes is what the entry arrays of every chunk in the array cost.
 	ebytes int64
+	// cur is the open bucket (in the last chunk, which never moves) and
+	// curIdx its number, when n > 0.
+	cur    *hbucket
+	curIdx int64
+	// open is the open bucket's histogram, dense (index: the histogram
+	// bucket); all zero after a seal. Kept while the edge lives, so it is
+	// the edge's memory, not the history's (bytes): dropping buckets
+	// cannot free it.
+	open []uint32
 }
 
 // bytes is what the history holds in memory.
@@ -113,21 +124,17 @@ func (h *history) bytes() int64 {
 	return int64(len(h.chunks))*chunkBytes + int64(h.alloc)*ptrBytes + h.ebytes
 }
 
-func (h *history) last() *hbucket {
-	c := h.chunks[len(h.chunks)-1]
-	return &c.b[c.used-1]
-}
-
-func (h *history) lastIdx() int64 { return h.base + int64(h.last().off) }
+func (h *history) lastIdx() int64 { return h.curIdx }
 
 // bucket returns the bucket numbered idx for writing: the open bucket if
 // idx is not after it (a clock that went back writes to the newest bucket),
-// else a new one.
+// else a new one, the open one sealed.
 func (h *history) bucket(idx int64) *hbucket {
 	if h.n > 0 {
-		if idx <= h.lastIdx() {
-			return h.last()
+		if idx <= h.curIdx {
+			return h.cur
 		}
+		h.seal()
 		if idx-h.base > math.MaxUint32 {
 			// Every held bucket is 2^32 buckets old, far past retention.
 			h.clear()
@@ -158,7 +165,39 @@ func (h *history) bucket(idx int64) *hbucket {
 	b.eoff = eoff
 	c.used++
 	h.n++
+	h.cur, h.curIdx = b, idx
 	return b
+}
+
+// seal writes the open bucket's histogram as entries at the tail of its
+// chunk's array and zeroes it.
+func (h *history) seal() {
+	b := h.cur
+	if b.n == 0 {
+		clear(h.open)
+		return
+	}
+	c := h.chunks[len(h.chunks)-1]
+	es := c.entries()
+	end := int(b.eoff)
+	for i, v := range h.open {
+		for v > 0 {
+			if end == len(es) {
+				next := slices.Grow([]uint32(nil), max(2*len(es), chunkLen))
+				next = next[:cap(next)]
+				copy(next, es)
+				h.ebytes += entBytes(len(next)) - entBytes(len(es))
+				c.ents.Store(&next)
+				es = next
+			}
+			d := min(v, entMax)
+			es[end] = uint32(i)<<entShift | d
+			end++
+			b.elen++
+			v -= d
+		}
+	}
+	clear(h.open)
 }
 
 // fit copies the entries of c, a full chunk, to an array of their size.
@@ -195,46 +234,25 @@ func (h *history) add(idx int64, failed bool, main float64, hi int, w uint64) {
 		b.addSum(main * float64(w))
 		n := sat32(uint64(b.n) + w)
 		if d := n - b.n; d > 0 {
-			h.record(b, hi, d)
+			h.record(hi, d)
 		}
 		b.n = n
 	}
 }
 
-// record adds w to histogram bucket i of the open bucket b.
-func (h *history) record(b *hbucket, i int, w uint32) {
-	c := h.chunks[len(h.chunks)-1]
-	es := c.entries()
-	end := int(b.eoff) + int(b.elen)
-	for k := int(b.eoff); k < end && w > 0; k++ {
-		if int(es[k]>>entShift) == i {
-			d := min(entMax-es[k]&entMax, w)
-			es[k] += d
-			w -= d
-		}
+// record adds w to histogram bucket i of the open bucket.
+func (h *history) record(i int, w uint32) {
+	if i >= len(h.open) {
+		h.open = slices.Grow(h.open, i+1-len(h.open))[:i+1]
 	}
-	for w > 0 {
-		if end == len(es) {
-			next := slices.Grow([]uint32(nil), max(2*len(es), chunkLen))
-			next = next[:cap(next)]
-			copy(next, es)
-			h.ebytes += entBytes(len(next)) - entBytes(len(es))
-			c.ents.Store(&next)
-			es = next
-		}
-		d := min(w, entMax)
-		es[end] = uint32(i)<<entShift | d
-		end++
-		b.elen++
-		w -= d
-	}
+	h.open[i] += w
 }
 
 // addEntries adds saved entries es (indexes checked by the caller) to
-// the open bucket b (n is not changed: the caller adds their total).
-func (h *history) addEntries(b *hbucket, es []uint32) {
+// the open bucket (n is not changed: the caller adds their total).
+func (h *history) addEntries(es []uint32) {
 	for _, e := range es {
-		h.record(b, int(e>>entShift), e&entMax)
+		h.record(int(e>>entShift), e&entMax)
 	}
 }
 
@@ -283,7 +301,12 @@ func (h *history) realloc(capacity int) {
 	h.chunks, h.dead, h.alloc = next, 0, cap(next)
 }
 
-func (h *history) clear() { *h = history{} }
+// clear drops every bucket, keeping the open histogram's array.
+func (h *history) clear() {
+	o := h.open
+	clear(o)
+	*h = history{open: o}
+}
 
 // view returns the closed buckets as a History and the open one, its
 // histogram (nb counts) taken from arena (nil: allocated).
@@ -291,9 +314,30 @@ func (h *history) view(width int64, nb int, arena *[]uint64) (History, Bucket) {
 	if h.n == 0 {
 		return History{}, Bucket{}
 	}
-	c := h.chunks[len(h.chunks)-1]
 	v := History{base: h.base, width: width, nb: nb, chunks: h.chunks[h.dead:len(h.chunks):len(h.chunks)], head: h.head, n: h.n - 1}
-	open := v.bucket(&c.b[c.used-1], c, arena)
+	open := v.counts(h.cur)
+	if n := uint64(h.cur.n); n > 0 && nb > 0 {
+		var dst []uint64
+		if arena == nil {
+			dst = make([]uint64, nb)
+		} else {
+			dst = arenaSlice(arena, nb)
+		}
+		var total uint64
+		for i, c := range h.open {
+			if c > 0 && i >= nb {
+				total = 0
+				break
+			}
+			if c > 0 {
+				dst[i] = uint64(c)
+				total += uint64(c)
+			}
+		}
+		if total == n {
+			open.Hist = dst
+		}
+	}
 	return v, open
 }
 

@@ -22,7 +22,7 @@ func (s *Store) FloorFirstSeen(client, server string, kind Kind, t time.Time) bo
 	c, okc := s.byName[client]
 	v, oks := s.byName[server]
 	if okc && oks {
-		if e := s.edges[edgeKey{c, v, kind}]; e != nil {
+		if e := s.edge(edgeKey{c, v, kind}); e != nil {
 			e.mu.Lock()
 			lowered := ns < e.first
 			if lowered {

@@ -395,7 +395,7 @@ func (s *Store) restore(st *stateV1) error {
 	var folded uint64
 	for _, se := range st.Edges {
 		k := edgeKey{ids[se.Client], ids[se.Server], Kind(se.Kind)}
-		e := s.edges[k]
+		e := s.edge(k)
 		if e != nil {
 			e.mu.Lock()
 		}
@@ -407,15 +407,13 @@ func (s *Store) restore(st *stateV1) error {
 			e.count += se.Count
 			e.failed += se.Failed
 			e.first, e.last = min(e.first, se.First), max(e.last, se.Last)
-		case len(s.edges) >= s.cfg.MaxEdges:
+		case len(s.all) >= s.cfg.MaxEdges:
 			s.dropped += se.Count
 			continue
 		default:
-			e = newEdge(k, se.First, len(s.cfg.LatencyBuckets))
+			e = s.addEdge(k, se.First)
 			e.mu.Lock()
 			e.count, e.failed, e.last = se.Count, se.Failed, se.Last
-			s.edges[k] = e
-			s.all = append(s.all, e)
 		}
 		if sameHist {
 			for i, h := range se.Hist {
@@ -493,7 +491,7 @@ func (s *Store) mergeHistory(e *edge, bs []stateBucket, ents []uint32, sameHist 
 		hb.count = sat32(uint64(hb.count) + b.Count)
 		hb.failed = sat32(uint64(hb.failed) + b.Failed)
 		if sameHist && uint64(hb.n)+b.N <= math.MaxUint32 && entriesTotal(es, nb) == b.N {
-			e.history.addEntries(hb, es)
+			e.history.addEntries(es)
 		}
 		hb.n = sat32(uint64(hb.n) + b.N)
 		hb.addSum(b.Sum)

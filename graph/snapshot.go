@@ -77,8 +77,9 @@ type EdgeData struct {
 	// taken (zero Start: no history).
 	History History
 	Open    Bucket
-	// Exemplar is the latest traced occurrence (Value: its weight): the
-	// request counter's exemplar and the edge's sample trace.
+	// Exemplar is a recent traced occurrence (Value: its weight; see
+	// Exemplar for which): the request counter's exemplar and the edge's
+	// sample trace.
 	Exemplar Exemplar
 	// Dims are the edge's sub-series by dimension values (Config.Dimensions),
 	// sorted by client then server values; they sum to the totals above
@@ -93,7 +94,8 @@ type Histogram struct {
 	Counts []uint64
 	Sum    float64
 	Count  uint64
-	// Exemplar is the latest traced observation (Value: its seconds).
+	// Exemplar is a recent traced observation (Value: its seconds; see
+	// Exemplar for which).
 	Exemplar Exemplar
 	// Native is the native histogram of the same observations
 	// (Config.NativeHistograms), nil when off. Neither the state file nor

@@ -53,7 +53,7 @@ type Observation struct {
 	// are multiplied by it. 0 means 1.
 	Weight uint32
 	// Trace and Span name a span of the occurrence (pairing's: the
-	// client side's, or a root span's own): the edge keeps the latest as
+	// client side's, or a root span's own): the edge keeps a recent one as
 	// its exemplars (Exemplar). Zero: none.
 	Trace [16]byte
 	Span  [8]byte
@@ -85,12 +85,13 @@ type Store struct {
 	kinds       []NodeKind
 	byName      map[string]NodeID // sanitised name → id
 	links       [][NumLinkResults]uint64
-	edges       map[edgeKey]*edge
-	all         []*edge // every edge, oldest first; append-only
-	dirty       []*edge // edges changed since the last snapshot build
-	dirtyGen    uint64  // edges on dirty have this edge.dirtyGen
-	nodesDirty  bool    // names, kinds, links or details changed since the last build
+	edges       map[uint64]*edge // edgeKey.pair → the pair's edges, chained by edge.next
+	all         []*edge          // every edge, oldest first; append-only (len: the edge count)
+	dirty       []*edge          // edges changed since the last snapshot build
+	dirtyGen    uint64           // edges on dirty have this edge.dirtyGen
+	nodesDirty  bool             // names, kinds, links or details changed since the last build
 	version     uint64
+	calls       uint64 // Observe calls (edge.observe's exemplar sampling)
 	details     map[NodeID]string
 	snap        *Snapshot // the latest snapshot built; current while version and floor are
 	floor       int64     // retention floor (bucket number) of snap
@@ -125,6 +126,30 @@ type edgeKey struct {
 	kind           Kind
 }
 
+// pair is the key of Store.edges: a uint64 key takes the map's fast path
+// (a struct key's generic hash cost a fifth of Observe).
+func (k edgeKey) pair() uint64 { return uint64(k.client)<<32 | uint64(k.server) }
+
+// edge returns the edge of k, or nil. It needs s.mu.
+func (s *Store) edge(k edgeKey) *edge {
+	for e := s.edges[k.pair()]; e != nil; e = e.next {
+		if e.key.kind == k.kind {
+			return e
+		}
+	}
+	return nil
+}
+
+// addEdge makes the edge of k, first seen at first. It needs s.mu.
+func (s *Store) addEdge(k edgeKey, first int64) *edge {
+	e := newEdge(k, first, len(s.cfg.LatencyBuckets))
+	p := k.pair()
+	e.next = s.edges[p]
+	s.edges[p] = e
+	s.all = append(s.all, e)
+	return e
+}
+
 // New returns an empty Store, or the problems of an invalid cfg
 // (Config.Validate): a store never runs on a configuration that would
 // fail later (a zero BucketWidth divides by zero at the first observation).
@@ -155,7 +180,7 @@ func newStore(cfg Config, set Settings) *Store {
 		now:      set.Now,
 		log:      set.Logger,
 		byName:   make(map[string]NodeID),
-		edges:    make(map[edgeKey]*edge),
+		edges:    make(map[uint64]*edge),
 		floor:    math.MinInt64,
 		dirtyGen: 1,
 		dims:     newDimTable(cfg),
@@ -296,23 +321,23 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 	now := s.now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.calls++
+	cfg := &s.cfg
 	for i := range obs {
 		o := &obs[i]
 		k := edgeKey{o.Client, o.Server, o.Kind}
-		e := s.edges[k]
+		e := s.edge(k)
 		if e == nil {
-			if len(s.edges) >= s.cfg.MaxEdges {
+			if len(s.all) >= cfg.MaxEdges {
 				s.dropped++
 				continue
 			}
-			e = newEdge(k, now, len(s.cfg.LatencyBuckets))
+			e = s.addEdge(k, now)
 			s.applyFloor(e)
-			s.edges[k] = e
-			s.all = append(s.all, e)
 		}
 		e.mu.Lock()
 		hb, hn := e.history.bytes(), e.history.n
-		e.observe(o, now, s.cfg)
+		e.observe(o, now, s.calls, cfg)
 		if e.natReduced != 0 {
 			s.natReduced.Add(uint64(e.natReduced))
 			e.natReduced = 0
@@ -320,8 +345,12 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 		if s.dims != nil {
 			s.countDims(e, o)
 		}
-		s.histBytes.Add(e.history.bytes() - hb)
-		s.histBuckets.Add(int64(e.history.n - hn))
+		if d := e.history.bytes() - hb; d != 0 {
+			s.histBytes.Add(d)
+		}
+		if d := e.history.n - hn; d != 0 {
+			s.histBuckets.Add(int64(d))
+		}
 		e.mu.Unlock()
 		s.markDirty(e)
 	}
@@ -371,7 +400,7 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Nodes: len(s.names), Edges: len(s.edges), NodesOverflowed: s.overflow, EdgesDropped: s.dropped,
+	return Stats{Nodes: len(s.names), Edges: len(s.all), NodesOverflowed: s.overflow, EdgesDropped: s.dropped,
 		HistoryBuckets: int(s.histBuckets.Load()), HistoryBytes: s.histBytes.Load(), HistoryEvicted: s.histEvicted.Load(),
 		EdgesFolded: s.edgesFolded, FloorsDropped: s.floorsDropped, Dims: s.DimStats(), NativeReductions: s.natReduced.Load()}
 }

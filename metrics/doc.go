@@ -12,9 +12,9 @@
 //
 // Exemplars: a scrape whose Accept asks for OpenMetrics (or protobuf) is
 // served by promhttp over a registry holding the Collector's graph
-// families, which carry each edge's latest traced occurrence
+// families, which carry each edge's recent traced occurrence
 // (graph.Exemplar) as the exemplar of its request counter (value: the
-// occurrence's weight) and of the bucket each histogram's latest
+// occurrence's weight) and of the bucket each histogram's recent
 // observation fell in, labelled trace_id and span_id, when
 // Config.Exemplars is on. With Config.NativeHistograms (the graph keeps
 // native histograms) the same path serves protobuf scrapes with the
