@@ -2,9 +2,14 @@ package pairing
 
 import (
 	"context"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 )
 
 // processCPU is the CPU time this process has used (user + system, every
@@ -25,13 +30,34 @@ func processCPU(b *testing.B) time.Duration {
 // go test -bench ConsumeRecord -cpu 1. cpu-spans/s divides the spans by
 // the process CPU time of the timed parts (all threads, GC included): the
 // spans per second per core on a shared machine, where wall time is not.
+//
+// The records are the workload's requests (512 traces each) except in the
+// -traces modes, where each holds one trace as the Collector's
+// kafkaexporter writes them (partition_traces_by_id): the per-record costs
+// (the resource decoded again for each trace) weigh there. replay has
+// every record written within --pair-wait of the handover (each CLIENT
+// span waits again, the most work a replay does); replay-window spreads
+// the records' times evenly over the 60 s before it (--kafka-replay's
+// default), so that those older than --pair-wait (10 s) only index.
 func BenchmarkConsumeRecord(b *testing.B) {
-	recs := wireWorkload(b)
+	reqs := wireWorkload(b)
+	traces := sync.OnceValue(func() [][]byte { return traceRecords(b, reqs) })
+	const window = 60 * time.Second
 	for _, mode := range []struct {
-		name         string
-		replay, otlp bool
-	}{{"otlp", false, true}, {"live", false, false}, {"replay", true, false}} {
+		name                 string
+		replay, otlp, window bool
+		perTrace             bool
+	}{
+		{name: "otlp", otlp: true}, {name: "live"}, {name: "replay", replay: true},
+		{name: "replay-window", replay: true, window: true},
+		{name: "otlp-traces", otlp: true, perTrace: true}, {name: "live-traces", perTrace: true},
+		{name: "replay-window-traces", replay: true, window: true, perTrace: true},
+	} {
 		b.Run(mode.name, func(b *testing.B) {
+			recs := reqs
+			if mode.perTrace {
+				recs = traces()
+			}
 			now := time.Now()
 			rec := Record{Replay: mode.replay, Time: now, Handover: now}
 			routed, spans := 0, 0
@@ -43,7 +69,10 @@ func BenchmarkConsumeRecord(b *testing.B) {
 				p := wireBenchProcessor(b, nil)
 				b.StartTimer()
 				before := processCPU(b)
-				for _, r := range recs {
+				for i, r := range recs {
+					if mode.window {
+						rec.Time = now.Add(-window + window*time.Duration(i)/time.Duration(len(recs)))
+					}
 					var err error
 					if mode.otlp { // the same records through the OTLP receivers' path
 						err = p.ConsumeTracesProto(context.Background(), r)
@@ -64,4 +93,50 @@ func BenchmarkConsumeRecord(b *testing.B) {
 			b.ReportMetric(float64(routed)/float64(b.N), "routed/op")
 		})
 	}
+}
+
+// traceRecords splits requests as the Collector's kafkaexporter does with
+// partition_traces_by_id: one record per trace of each request, holding
+// that trace's spans under copies of their resource and scope.
+func traceRecords(tb testing.TB, reqs [][]byte) [][]byte {
+	var recs [][]byte
+	for _, raw := range reqs {
+		req := ptraceotlp.NewExportRequest()
+		if err := req.UnmarshalProto(raw); err != nil {
+			tb.Fatal(err)
+		}
+		byTrace := map[pcommon.TraceID]ptrace.Traces{}
+		var order []pcommon.TraceID
+		for _, rs := range req.Traces().ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				scopes := map[pcommon.TraceID]ptrace.ScopeSpans{}
+				for _, sp := range ss.Spans().All() {
+					id := sp.TraceID()
+					td, ok := byTrace[id]
+					if !ok {
+						td = ptrace.NewTraces()
+						byTrace[id] = td
+						order = append(order, id)
+					}
+					nss, ok := scopes[id]
+					if !ok {
+						nrs := td.ResourceSpans().AppendEmpty()
+						rs.Resource().CopyTo(nrs.Resource())
+						nss = nrs.ScopeSpans().AppendEmpty()
+						ss.Scope().CopyTo(nss.Scope())
+						scopes[id] = nss
+					}
+					sp.CopyTo(nss.Spans().AppendEmpty())
+				}
+			}
+		}
+		for _, id := range order {
+			v, err := ptraceotlp.NewExportRequestFromTraces(byTrace[id]).MarshalProto()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			recs = append(recs, v)
+		}
+	}
+	return recs
 }
