@@ -35,5 +35,14 @@
 // failed; user → X aside) equal the workload's truth, and prints "truth
 // exact: ..." or the differences (exit 1).
 //
+//	loadtest kafka -in W -bin SERVICEGRAPH [-members 3] [-rate 100000] [-truth W.truth.json]
+//
+// measures the multi-instance mode (issue 14) on an in-process Kafka
+// cluster: the servers' CPU per span over OTLP/gRPC, through Kafka with one
+// instance and with -members, at the same rate; the p99 of
+// servicegraph_kafka_link_resolution_seconds and the link records' size in
+// the cluster run; and the cluster's summed edges against the truth (see
+// kafka.go).
+//
 // Every figure is printed on a "result" line of key=value pairs.
 package main

@@ -39,7 +39,7 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadtest steady|latency|hammer|truth [flags] (see doc.go)")
+		fmt.Fprintln(os.Stderr, "usage: loadtest steady|latency|hammer|truth|kafka [flags] (see doc.go)")
 		os.Exit(2)
 	}
 	var err error
@@ -52,8 +52,10 @@ func main() {
 		err = hammer(os.Args[2:])
 	case "truth":
 		err = truthCheck(os.Args[2:])
+	case "kafka":
+		err = kafkaBench(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown mode %q (want steady, latency, hammer or truth)", os.Args[1])
+		err = fmt.Errorf("unknown mode %q (want steady, latency, hammer, truth or kafka)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)

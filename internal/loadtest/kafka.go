@@ -1,0 +1,639 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/servicegraph/servicegraph/internal/workload"
+)
+
+// kafkaBench measures the multi-instance mode beside one instance, on the
+// same workload at the same rate (spans/s), each run a fresh set of
+// `servicegraph serve` processes (-bin) and fresh topics on an in-process
+// Kafka cluster (kfake: the broker's CPU is this process's, not theirs):
+//
+//   - grpc: one instance fed the workload's requests over OTLP/gRPC;
+//   - single: one instance reading the spans topic the Collector's
+//     kafkaexporter would write (one record per trace, keyed by the hex
+//     trace id, Sarama's FNV-1a partitioner);
+//   - cluster: -members instances in one group on the same records.
+//
+// Each run's CPU is the servers' user+system time (/proc) from the moment
+// every partition is owned (or the gRPC listener is up) until every record
+// (spans and routed links) is handled; per span, it compares the Kafka
+// paths with the gRPC one and the cluster with one instance. The cluster
+// run also reports the p99 of servicegraph_kafka_link_resolution_seconds
+// summed over the members, the size of the link records on the links
+// topic, and whether the members' edges summed equal the truth (-truth).
+func kafkaBench(args []string) error {
+	fs := flag.NewFlagSet("kafka", flag.ContinueOnError)
+	in := fs.String("in", "workload.otlp", "the workload file")
+	bin := fs.String("bin", "servicegraph", "the servicegraph binary")
+	members := fs.Int("members", 3, "instances in the cluster run")
+	parts := fs.Int("partitions", 6, "partitions of the spans topic")
+	rate := fs.Int("rate", 100000, "spans per second sent (every run)")
+	truthPath := fs.String("truth", "", "the workload's truth file: the cluster's summed edges are compared with it")
+	runs := fs.String("runs", "grpc,single,cluster", "the runs, in order")
+	logPath := fs.String("log", "", "append the servers' stderr to this file (default: discarded)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	reqs, counts, err := load(*in)
+	if err != nil {
+		return err
+	}
+	spans := 0
+	for _, n := range counts {
+		spans += n
+	}
+	recs, err := splitByTrace(reqs)
+	if err != nil {
+		return err
+	}
+	var truth *workload.Truth
+	if *truthPath != "" {
+		if truth, err = workload.LoadTruth(*truthPath); err != nil {
+			return err
+		}
+	}
+	var logw io.Writer = io.Discard
+	if *logPath != "" {
+		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logw = f
+	}
+	dir, err := os.MkdirTemp("", "loadtest-kafka")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfgPath := filepath.Join(dir, "sg.yaml")
+	if err := os.WriteFile(cfgPath, []byte("kafka:\n  heartbeat_interval: 200ms\n"), 0o644); err != nil {
+		return err
+	}
+	var topics []string
+	for _, r := range strings.Split(*runs, ",") {
+		if r != "grpc" {
+			topics = append(topics, "spans_"+r)
+		}
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(*parts), topics...),
+		kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cluster.Close()
+	fmt.Printf("kafka: %d spans in %d records (%.2f spans/record), %d B/record, %d spans/s, %d partitions\n",
+		spans, len(recs), float64(spans)/float64(len(recs)), recordBytes(recs)/len(recs), *rate, *parts)
+	k := &kafkaRun{bin: *bin, cfg: cfgPath, brokers: strings.Join(cluster.ListenAddrs(), ","), parts: *parts,
+		rate: *rate, spans: spans, log: logw}
+	results := map[string]runResult{}
+	for _, r := range strings.Split(*runs, ",") {
+		var res runResult
+		switch r {
+		case "grpc":
+			res, err = k.grpc(reqs, counts)
+		case "single":
+			res, err = k.kafka(r, 1, recs, nil)
+		case "cluster":
+			res, err = k.kafka(r, *members, recs, truth)
+		default:
+			err = fmt.Errorf("unknown run %q (want grpc, single or cluster)", r)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", r, err)
+		}
+		results[r] = res
+		fmt.Printf("result kafka_%s %s\n", r, res.line(spans))
+		if res.truth != "" {
+			fmt.Printf("kafka_%s truth: %s\n", r, res.truth)
+		}
+	}
+	g, s, c := results["grpc"], results["single"], results["cluster"]
+	var ratios []string
+	if g.cpu > 0 && s.cpu > 0 {
+		ratios = append(ratios, fmt.Sprintf("kafka_vs_grpc=%.2f", g.cpu.Seconds()/s.cpu.Seconds()))
+	}
+	if s.cpu > 0 && c.cpu > 0 {
+		ratios = append(ratios, fmt.Sprintf("cluster_vs_single=%.2f", c.cpu.Seconds()/s.cpu.Seconds()))
+	}
+	if len(ratios) > 0 {
+		fmt.Printf("result kafka_ratios %s\n", strings.Join(ratios, " "))
+	}
+	return nil
+}
+
+// runResult is one run's figures.
+type runResult struct {
+	members  int
+	cpu      time.Duration // the servers' CPU, summed
+	wall     time.Duration // from the first record sent until every one was handled
+	routed   float64       // link records produced
+	linkN    uint64        // link records the histogram saw
+	p99, p50 float64       // link resolution, seconds (interpolated in the bucket)
+	p99le    float64       // the upper bound of the bucket holding the p99
+	linkB    float64       // mean link record size on the links topic (key + value)
+	linkVal  float64       // mean link record value size
+	truth    string        // the summed edges against the truth, when checked
+	idle     time.Duration // the servers' CPU, summed, over idleWindow before sending
+}
+
+// idleWindow is how long the members' idle CPU is measured.
+const idleWindow = 3 * time.Second
+
+func (r runResult) line(spans int) string {
+	s := fmt.Sprintf("members=%d spans=%d cpu_s=%.2f cpu_ns_per_span=%.0f cpu_spans_per_s=%.0f wall_s=%.1f",
+		r.members, spans, r.cpu.Seconds(), float64(r.cpu.Nanoseconds())/float64(spans), float64(spans)/r.cpu.Seconds(), r.wall.Seconds())
+	if r.idle > 0 {
+		s += fmt.Sprintf(" idle_cpu_ms_per_s=%.0f", float64(r.idle.Milliseconds())/idleWindow.Seconds())
+	}
+	if r.linkN > 0 {
+		s += fmt.Sprintf(" links_routed=%.0f link_resolution_n=%d link_p50_ms=%.1f link_p99_ms=%.1f link_p99_le_s=%g",
+			r.routed, r.linkN, r.p50*1e3, r.p99*1e3, r.p99le)
+	}
+	if r.linkB > 0 {
+		s += fmt.Sprintf(" link_record_bytes=%.1f link_value_bytes=%.1f", r.linkB, r.linkVal)
+	}
+	return s
+}
+
+// kafkaRun holds what every run shares.
+type kafkaRun struct {
+	bin, cfg, brokers string
+	parts, rate       int
+	spans             int
+	log               io.Writer
+}
+
+// member is one running servicegraph.
+type member struct {
+	cmd  *exec.Cmd
+	api  string
+	grpc string
+}
+
+// start launches one servicegraph with args after the common ones.
+func (k *kafkaRun) start(args ...string) (*member, error) {
+	api, grpcAddr := freeAddr(), freeAddr()
+	base := []string{"serve", "--otlp-grpc-addr", grpcAddr, "--otlp-http-addr", "", "--http-addr", api, "--data-dir", "",
+		"--log-level", "warn", "--config", k.cfg, "--pair-wait", "2s"}
+	base = append(base, workload.ServeFlags()...)
+	cmd := exec.Command(k.bin, append(base, args...)...)
+	cmd.Stdout, cmd.Stderr = k.log, k.log
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &member{cmd: cmd, api: "http://" + api, grpc: grpcAddr}, nil
+}
+
+func (m *member) stop() {
+	_ = m.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = m.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (m *member) cpu() time.Duration { d, _ := cpuTime(m.cmd.Process.Pid); return d }
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// grpc is the OTLP/gRPC run.
+func (k *kafkaRun) grpc(reqs [][]byte, counts []int) (runResult, error) {
+	m, err := k.start()
+	if err != nil {
+		return runResult{}, err
+	}
+	defer m.stop()
+	conn, err := dial(m.grpc)
+	if err != nil {
+		return runResult{}, err
+	}
+	defer conn.Close()
+	c0, t0 := m.cpu(), time.Now()
+	pace := newPacer(k.rate)
+	for i, r := range reqs {
+		pace.wait(counts[i])
+		if err := export(conn, r); err != nil {
+			return runResult{}, err
+		}
+	}
+	return runResult{members: 1, cpu: m.cpu() - c0, wall: time.Since(t0)}, nil
+}
+
+// kafka is a run of n members reading topic spans_<name>.
+func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload.Truth) (runResult, error) {
+	topic := "spans_" + name
+	var ms []*member
+	defer func() {
+		for _, m := range ms {
+			m.stop()
+		}
+	}()
+	for range n {
+		m, err := k.start("--kafka-brokers", k.brokers, "--kafka-topic", topic, "--kafka-group", "g_"+name,
+			"--kafka-edges-topic", topic+"_edges", "--kafka-session-timeout", "2s")
+		if err != nil {
+			return runResult{}, err
+		}
+		ms = append(ms, m)
+	}
+	// Every partition owned, by every member, for a second on end.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	stable := 0
+	for stable < 4 {
+		owned, all := 0.0, true
+		for _, m := range ms {
+			f, err := scrapeMetrics(ctx, m.api)
+			if err != nil {
+				all = false
+				break
+			}
+			o := sum(f, "servicegraph_kafka_partitions_owned", "")
+			all = all && o > 0
+			owned += o
+		}
+		if all && int(owned) == k.parts {
+			stable++
+		} else {
+			stable = 0
+		}
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return runResult{}, fmt.Errorf("the members did not own the %d partitions: %w", k.parts, err)
+		}
+	}
+	cpuAll := func() time.Duration {
+		var d time.Duration
+		for _, m := range ms {
+			d += m.cpu()
+		}
+		return d
+	}
+	// The members' CPU while idle (heartbeats, fetch polls, commits): the
+	// part of the cost that does not depend on the rate.
+	i0 := cpuAll()
+	if err := sleepCtx(ctx, idleWindow); err != nil {
+		return runResult{}, err
+	}
+	idle := cpuAll() - i0
+	c0, t0 := cpuAll(), time.Now()
+	if err := k.produce(ctx, topic, recs); err != nil {
+		return runResult{}, err
+	}
+	// Every spans record handled, and every link record routed consumed.
+	var fams []map[string]*dto.MetricFamily
+	for {
+		fams = fams[:0]
+		var spansRecs, produced, linkRecs float64
+		for _, m := range ms {
+			f, err := scrapeMetrics(ctx, m.api)
+			if err != nil {
+				return runResult{}, err
+			}
+			fams = append(fams, f)
+			spansRecs += sum(f, "servicegraph_kafka_records_total", "spans")
+			linkRecs += sum(f, "servicegraph_kafka_records_total", "links")
+			produced += sum(f, "servicegraph_kafka_link_records_total", "produced")
+		}
+		if int(spansRecs) >= len(recs) && linkRecs >= produced {
+			break
+		}
+		// A scrape costs each member CPU that the run counts: seldom.
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return runResult{}, fmt.Errorf("handled %.0f of %d records, %.0f of %.0f link records: %w",
+				spansRecs, len(recs), linkRecs, produced, err)
+		}
+	}
+	res := runResult{members: n, cpu: cpuAll() - c0, wall: time.Since(t0), idle: idle}
+	var buckets map[float64]uint64
+	for _, f := range fams {
+		res.routed += sum(f, "servicegraph_kafka_link_records_total", "produced")
+		for _, m := range f["servicegraph_kafka_link_resolution_seconds"].GetMetric() {
+			h := m.GetHistogram()
+			res.linkN += h.GetSampleCount()
+			if buckets == nil {
+				buckets = map[float64]uint64{}
+			}
+			for _, b := range h.GetBucket() {
+				buckets[b.GetUpperBound()] += b.GetCumulativeCount()
+			}
+		}
+	}
+	res.p50, _ = quantile(buckets, res.linkN, 0.5)
+	res.p99, res.p99le = quantile(buckets, res.linkN, 0.99)
+	if res.routed > 0 {
+		var err error
+		if res.linkB, res.linkVal, err = k.linkSizes(ctx, topic+"_links"); err != nil {
+			return runResult{}, err
+		}
+	}
+	if truth != nil {
+		res.truth = clusterTruth(ctx, ms, truth)
+	}
+	return res, nil
+}
+
+// produce writes the records at the run's rate as the kafkaexporter
+// would (Sarama's FNV-1a hash of the key).
+func (k *kafkaRun) produce(ctx context.Context, topic string, recs []*kgo.Record) error {
+	hasher := kgo.SaramaCompatHasher(func(b []byte) uint32 { h := fnv.New32a(); h.Write(b); return h.Sum32() })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(k.brokers, ",")...), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(hasher)), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var failed atomic.Value
+	pace := newPacer(k.rate)
+	for _, r := range recs {
+		pace.wait(int(r.Headers[0].Value[0]) | int(r.Headers[0].Value[1])<<8)
+		rec := &kgo.Record{Key: r.Key, Value: r.Value}
+		cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.CompareAndSwap(nil, err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	if err, _ := failed.Load().(error); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	return nil
+}
+
+// linkSizes reads the links topic whole: the mean record size (key and
+// value) and the mean value size.
+func (k *kafkaRun) linkSizes(ctx context.Context, topic string) (float64, float64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(k.brokers, ",")...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	var n, all, val int
+	for idle := 0; idle < 3; {
+		fctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		f := cl.PollFetches(fctx)
+		cancel()
+		got := 0
+		f.EachRecord(func(r *kgo.Record) {
+			n, got = n+1, got+1
+			all += len(r.Key) + len(r.Value)
+			val += len(r.Value)
+		})
+		if got == 0 {
+			idle++
+		}
+		if ctx.Err() != nil {
+			return 0, 0, ctx.Err()
+		}
+	}
+	if n == 0 {
+		return 0, 0, errors.New("the links topic is empty")
+	}
+	return float64(all) / float64(n), float64(val) / float64(n), nil
+}
+
+// clusterTruth waits (at most 30 s) until the members' edges summed equal
+// the truth, and summarises them.
+func clusterTruth(ctx context.Context, ms []*member, truth *workload.Truth) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var got []workload.Edge
+	for {
+		byKey := map[[3]string]*workload.Edge{}
+		got = got[:0]
+		for _, m := range ms {
+			f, err := scrapeMetrics(ctx, m.api)
+			if err != nil {
+				return "no answer: " + err.Error()
+			}
+			for _, e := range workload.FromMetrics(f) {
+				key := [3]string{e.Source, e.Target, e.Kind}
+				if s := byKey[key]; s != nil {
+					s.Count += e.Count
+					s.Failed += e.Failed
+					continue
+				}
+				e := e
+				byKey[key] = &e
+			}
+		}
+		for _, e := range byKey {
+			got = append(got, *e)
+		}
+		sort.Slice(got, func(i, j int) bool { return got[i].String() < got[j].String() })
+		if len(workload.Diff(truth.Edges, got)) == 0 {
+			return "exact: " + workload.Summary(truth.Edges, got)
+		}
+		if sleepCtx(ctx, time.Second) != nil {
+			return "differs: " + workload.Summary(truth.Edges, got)
+		}
+	}
+}
+
+// quantile estimates the q quantile of a cumulative histogram (linear
+// within the bucket), and returns the upper bound of its bucket.
+func quantile(buckets map[float64]uint64, n uint64, q float64) (float64, float64) {
+	if n == 0 {
+		return 0, 0
+	}
+	bounds := make([]float64, 0, len(buckets))
+	for b := range buckets {
+		bounds = append(bounds, b)
+	}
+	sort.Float64s(bounds)
+	rank := q * float64(n)
+	lo, below := 0.0, uint64(0)
+	for _, b := range bounds {
+		c := buckets[b]
+		if float64(c) >= rank {
+			if c == below {
+				return b, b
+			}
+			return lo + (b-lo)*(rank-float64(below))/float64(c-below), b
+		}
+		lo, below = b, c
+	}
+	return math.Inf(1), math.Inf(1)
+}
+
+// sum adds the samples of a counter or gauge family, those whose one
+// label has value lv (any labels when lv is "").
+func sum(fams map[string]*dto.MetricFamily, name, lv string) float64 {
+	var v float64
+	for _, m := range fams[name].GetMetric() {
+		if lv != "" && (len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() != lv) {
+			continue
+		}
+		v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return v
+}
+
+func scrapeMetrics(ctx context.Context, api string) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(bytes.NewReader(b))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// pacer keeps a sender at rate spans per second.
+type pacer struct {
+	rate  float64
+	start time.Time
+	sent  int
+	mu    sync.Mutex
+}
+
+func newPacer(rate int) *pacer { return &pacer{rate: float64(rate), start: time.Now()} }
+
+// wait blocks until n more spans may go.
+func (p *pacer) wait(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent += n
+	if p.rate <= 0 {
+		return
+	}
+	if d := time.Until(p.start.Add(time.Duration(float64(p.sent) / p.rate * float64(time.Second)))); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// splitByTrace does what the Collector's kafkaexporter does with
+// partition_traces_by_id: one request per trace id of each request
+// (resources and scopes kept), marshalled as otlp_proto, keyed by the
+// trace id in hex. Each record's one header holds its span count (two
+// bytes, little endian) for the pacer; it is not produced.
+func splitByTrace(reqs [][]byte) ([]*kgo.Record, error) {
+	var out []*kgo.Record
+	for _, raw := range reqs {
+		req := ptraceotlp.NewExportRequest()
+		if err := req.UnmarshalProto(raw); err != nil {
+			return nil, err
+		}
+		type at struct {
+			id     pcommon.TraceID
+			ri, si int // si -1: the resource
+		}
+		var order []pcommon.TraceID
+		byTrace := map[pcommon.TraceID]ptrace.Traces{}
+		resources := map[at]ptrace.ResourceSpans{}
+		scopes := map[at]ptrace.ScopeSpans{}
+		for ri, rs := range req.Traces().ResourceSpans().All() {
+			for si, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					id := sp.TraceID()
+					one, ok := byTrace[id]
+					if !ok {
+						one = ptrace.NewTraces()
+						byTrace[id] = one
+						order = append(order, id)
+					}
+					nss, ok := scopes[at{id, ri, si}]
+					if !ok {
+						nrs, ok := resources[at{id, ri, -1}]
+						if !ok {
+							nrs = one.ResourceSpans().AppendEmpty()
+							rs.Resource().CopyTo(nrs.Resource())
+							nrs.SetSchemaUrl(rs.SchemaUrl())
+							resources[at{id, ri, -1}] = nrs
+						}
+						nss = nrs.ScopeSpans().AppendEmpty()
+						ss.Scope().CopyTo(nss.Scope())
+						scopes[at{id, ri, si}] = nss
+					}
+					sp.CopyTo(nss.Spans().AppendEmpty())
+				}
+			}
+		}
+		for _, id := range order {
+			td := byTrace[id]
+			b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+			if err != nil {
+				return nil, err
+			}
+			n := td.SpanCount()
+			out = append(out, &kgo.Record{Key: []byte(hex.EncodeToString(id[:])), Value: b,
+				Headers: []kgo.RecordHeader{{Key: "spans", Value: []byte{byte(n), byte(n >> 8)}}}})
+		}
+	}
+	return out, nil
+}
+
+// recordBytes is the records' total key and value size.
+func recordBytes(recs []*kgo.Record) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.Key) + len(r.Value)
+	}
+	return n
+}
