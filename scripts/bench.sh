@@ -14,10 +14,17 @@
 #           /metrics is scraped (internal/loadtest steady)
 #   latency OTLP/gRPC export p99 at $LATENCY_EDGES edges, API idle vs
 #           /metrics and /api/graph/data hammered (internal/loadtest latency)
+#   kafka   issue 14: ConsumeRecord live and replayed in process (one core),
+#           the link record's size (BenchmarkLinkRecord), then on an
+#           in-process Kafka cluster at $KAFKA_RATE spans/s: the servers' CPU
+#           per span over OTLP/gRPC, through Kafka with one instance and with
+#           $KAFKA_MEMBERS, link resolution p99, link record bytes on the
+#           topic, the members' summed edges vs the truth (loadtest kafka)
 # Knobs (the bench's): TRACES=28000 SEED=1 SERVICES=30 BATCH=512 CONCURRENCY=4
 # BENCH=../shared/bench OUT=out/bench; ours: STEADY_INDEX=262144
 # STEADY_SECONDS=30 LATENCY_EDGES=100000 LATENCY_SECONDS=10 TEMPO=1 (0 skips
-# the Tempo peer). Takes about 5 minutes on 2 cores, plus Tempo's first build.
+# the Tempo peer); KAFKA=1 (0 skips it) KAFKA_RATE=100000 KAFKA_MEMBERS=3.
+# Takes about 6.5 minutes on 2 cores, plus Tempo's first build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -27,6 +34,7 @@ OUT=${OUT:-out/bench}
 TRACES=${TRACES:-28000} SEED=${SEED:-1} SERVICES=${SERVICES:-30} BATCH=${BATCH:-512} CONCURRENCY=${CONCURRENCY:-4}
 STEADY_INDEX=${STEADY_INDEX:-262144} STEADY_SECONDS=${STEADY_SECONDS:-30}
 LATENCY_EDGES=${LATENCY_EDGES:-100000} LATENCY_SECONDS=${LATENCY_SECONDS:-10} TEMPO=${TEMPO:-1}
+KAFKA=${KAFKA:-1} KAFKA_RATE=${KAFKA_RATE:-100000} KAFKA_MEMBERS=${KAFKA_MEMBERS:-3}
 mkdir -p "$OUT/bin"
 OUT=$(cd "$OUT" && pwd)
 W=$OUT/workload.otlp
@@ -108,6 +116,16 @@ serve_ours --max-edges $((LATENCY_EDGES + 20000))
 "$OUT/bin/loadtest" latency -in "$W" -endpoint "127.0.0.1:$P" -api "http://127.0.0.1:$H" -pid "$sg" \
   -edges "$LATENCY_EDGES" -duration "${LATENCY_SECONDS}s" > "$OUT/latency.txt"
 kill "$sg"; wait "$sg" 2>/dev/null || true
+
+rm -f "$OUT/kafka-pairing.txt" "$OUT/kafka-linkrecord.txt" "$OUT/kafka.txt"
+if [ "$KAFKA" = 1 ]; then
+  echo "Kafka: pairing alone (one core), the link record, then $KAFKA_MEMBERS members vs one vs OTLP/gRPC at $KAFKA_RATE spans/s" >&2
+  go test ./pairing -run '^$' -count=1 -benchtime 2x -cpu 1 \
+    -bench 'BenchmarkConsumeRecord/(otlp|live|replay|replay-window)$' > "$OUT/kafka-pairing.txt"
+  go test ./kafka -run '^$' -count=1 -bench 'BenchmarkLinkRecord$' > "$OUT/kafka-linkrecord.txt"
+  "$OUT/bin/loadtest" kafka -in "$W" -bin "$OUT/bin/servicegraph" -truth "$W.truth.json" -members "$KAFKA_MEMBERS" \
+    -rate "$KAFKA_RATE" -log "$OUT/servicegraph.log" > "$OUT/kafka.txt"
+fi
 
 python3 - "$OUT" "$SPANS" <<'PY'
 import re, sys
@@ -210,4 +228,33 @@ print(f"OTLP/gRPC at {go:,.0f} spans/s with default flags, edges on /metrics vs 
 t = read("truth.txt")
 m = re.search(r"exact: (.*?); stats", t)
 print(f"correctness vs the truth file: {'exact, ' + m.group(1) if m and '--- PASS' in t else 'FAILED: see ' + out + '/truth.txt'}")
+
+# Kafka mode (issue 14): ../README.md's Performance, "Kafka mode".
+try: kp = read("kafka-pairing.txt")
+except FileNotFoundError: kp = None
+if kp is not None:
+    def cr(mode):
+        m = re.search(rf"^BenchmarkConsumeRecord/{re.escape(mode)}\s+\d+\s+.*?([\d.]+) cpu-spans/s", kp, re.M)
+        return float(m.group(1)) if m else 0
+    o, l, r, rw = cr("otlp"), cr("live"), cr("replay"), cr("replay-window")
+    kg, ks, kc = result("kafka.txt", "kafka_grpc"), result("kafka.txt", "kafka_single"), result("kafka.txt", "kafka_cluster")
+    lr = re.search(r"([\d.]+) B/record", read("kafka-linkrecord.txt"))
+    print(f"\nKafka mode (issue 14)")
+    print(f"pairing alone, spans per CPU second on one core: ConsumeTracesProto {o:,.0f}, ConsumeRecord live {l:,.0f} ({l / o:.2f}x)" if o else "pairing alone: not measured")
+    print(f"replay, index-only: {rw:,.0f} spans per CPU second with records over the default 60 s window, {r:,.0f} with all of them within --pair-wait of the handover (target >= 2 M)")
+    if kg and ks:
+        print(f"Kafka consume path vs OTLP/gRPC, servers' CPU per span at {int(kg['spans']) / float(kg['wall_s']):,.0f} spans/s: "
+              f"{ks['cpu_ns_per_span']} vs {kg['cpu_ns_per_span']} ns: {float(kg['cpu_ns_per_span']) / float(ks['cpu_ns_per_span']):.2f}x the spans per core (target >= 0.8x)")
+    if ks and kc:
+        print(f"cluster of {kc['members']} vs one instance, CPU per span through Kafka: {kc['cpu_ns_per_span']} vs {ks['cpu_ns_per_span']} ns: "
+              f"{float(kc['cpu_ns_per_span']) / float(ks['cpu_ns_per_span']):.2f}x (target <= 1.1x); {kc.get('links_routed', '0')} link records routed (one instance: {ks.get('links_routed', '0')})")
+    if kc.get("link_record_bytes"):
+        print(f"link record: {kc['link_record_bytes']} B on the links topic (key {float(kc['link_record_bytes']) - float(kc['link_value_bytes']):.0f} + value {kc['link_value_bytes']}); "
+              f"BenchmarkLinkRecord {lr.group(1) if lr else '?'} B (target <= 200 B)")
+    if kc.get("link_resolution_n"):
+        print(f"link resolution (servicegraph_kafka_link_resolution_seconds, {kc['link_resolution_n']} links, the cluster run): "
+              f"p99 {kc['link_p99_ms']} ms (bucket le {kc['link_p99_le_s']} s), p50 {kc['link_p50_ms']} ms (target p99 <= 1 s)")
+    m = re.search(r"^kafka_cluster truth: (.*)$", read("kafka.txt"), re.M)
+    if m:
+        print(f"the {kc['members']} members' edges summed vs the truth: {m.group(1)}")
 PY
