@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -113,6 +114,29 @@ func (b *readBudget) charge(used time.Duration) time.Duration {
 	return min(time.Duration(float64(-b.credit)*float64(time.Second)/float64(b.perSecond)), maxReadPause)
 }
 
+// readSlots bounds how many heavy reads encode at once (compute their
+// answer: snapshot, rows, exposition, gzip) to one fewer than the
+// processors Go runs goroutines on (GOMAXPROCS), at least one, so that a
+// processor is always free for ingestion. Without it, two encodings on a
+// 2-core machine held both processors and a goroutine of an export that
+// became ready (the gRPC connection's reader, its handler) waited in a run
+// queue for the scheduler's next preemption, up to 10 ms at each hop: the
+// export p99 rose 3-8x while the readers ran (a trace of a hammered phase
+// showed the gRPC reader runnable for up to 47 ms while both processors
+// ran reads). A read holds its slot between two pieces only: it gives it
+// back to write to the connection and while it pauses for the budget, and
+// takes it again (waiting in line behind the reads that asked first)
+// before encoding the next piece, so a slow client or a paused read never
+// keeps the others from encoding. A read waiting for a slot uses no
+// processor, and the wait is not charged to the budget.
+type readSlots chan struct{}
+
+// newReadSlots returns the slots for processors processors.
+func newReadSlots(processors int) readSlots { return make(readSlots, max(processors-1, 1)) }
+
+// defaultReadSlots is newReadSlots for the processors Go runs on.
+func defaultReadSlots() readSlots { return newReadSlots(runtime.GOMAXPROCS(0)) }
+
 // pacer measures one read's serving time, piece after piece.
 type pacer struct {
 	b      *readBudget // nil: no budget
@@ -120,12 +144,65 @@ type pacer struct {
 	last   time.Time
 	paused time.Duration // so far, at most limit
 	limit  time.Duration // most pausing this read does: b.perRead, or less for a scrape
+	slots  readSlots     // nil: the read encodes without a slot (a kept answer's write)
+	held   bool          // a slot is held
+}
+
+// encoding makes p an encoding's pacer: it holds one of slots while it
+// computes (hold), gives it back around its writes to the connection and
+// its pauses. A nil p or slots leaves p as it is.
+func (p *pacer) encoding(slots readSlots) *pacer {
+	if p != nil {
+		p.slots = slots
+	}
+	return p
+}
+
+// hold takes a slot, waiting for one (or for ctx to end: the read then
+// goes on without one, its writes failing); the wait is not charged.
+func (p *pacer) hold() {
+	if p.slots == nil || p.held {
+		return
+	}
+	select {
+	case p.slots <- struct{}{}:
+		p.held = true
+		return
+	default:
+	}
+	var began time.Time
+	if p.b != nil {
+		began = p.b.now()
+	}
+	select {
+	case p.slots <- struct{}{}:
+		p.held = true
+	case <-p.context().Done():
+	}
+	if p.b != nil {
+		p.last = p.last.Add(p.b.now().Sub(began))
+	}
+}
+
+// drop gives the slot back.
+func (p *pacer) drop() {
+	if p.held {
+		p.held = false
+		<-p.slots
+	}
+}
+
+func (p *pacer) context() context.Context {
+	if p.ctx == nil {
+		return context.Background()
+	}
+	return p.ctx
 }
 
 // pacer starts measuring a read now.
 func (b *readBudget) pacer(ctx context.Context) *pacer {
 	if b == nil {
-		return &pacer{}
+		return &pacer{ctx: ctx}
 	}
 	return &pacer{b: b, ctx: ctx, last: b.now(), limit: b.perRead}
 }
@@ -162,20 +239,23 @@ func scrapeTimeout(h http.Header) (time.Duration, bool) {
 }
 
 // piece charges the time since the previous piece (or the start) and
-// pauses if the budget says so.
+// pauses if the budget says so. An encoding gives its slot back for the
+// pause and takes it again (in line behind the reads waiting for one)
+// before it encodes the next piece.
 func (p *pacer) piece() {
-	if p.b == nil {
-		return
+	p.drop()
+	if p.b != nil {
+		now := p.b.now()
+		if d := min(p.b.charge(now.Sub(p.last)), p.limit-p.paused); d > 0 {
+			p.paused += d
+			p.b.pauses.Inc()
+			p.b.paused.Add(d.Seconds())
+			p.b.sleep(p.ctx, d)
+			now = p.b.now()
+		}
+		p.last = now
 	}
-	now := p.b.now()
-	if d := min(p.b.charge(now.Sub(p.last)), p.limit-p.paused); d > 0 {
-		p.paused += d
-		p.b.pauses.Inc()
-		p.b.paused.Add(d.Seconds())
-		p.b.sleep(p.ctx, d)
-		now = p.b.now()
-	}
-	p.last = now
+	p.hold()
 }
 
 // write writes body to w in pieces, pacing them.
@@ -200,6 +280,7 @@ func (w *pacedWriter) Write(b []byte) (int, error) {
 	n := 0
 	for len(b) > 0 {
 		k := min(len(b), pieceSize)
+		w.p.drop() // the write may wait for the client; piece takes it again
 		m, err := w.ResponseWriter.Write(b[:k])
 		n += m
 		if err != nil {

@@ -5,9 +5,11 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -202,4 +204,164 @@ func TestReadBudgetScrapeTimeout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadSlotsCount: encodings at once are one fewer than the
+// processors, at least one.
+func TestReadSlotsCount(t *testing.T) {
+	for _, tc := range []struct{ processors, want int }{{1, 1}, {2, 1}, {3, 2}, {8, 7}} {
+		if got := cap(newReadSlots(tc.processors)); got != tc.want {
+			t.Errorf("%d processors: %d slots, want %d", tc.processors, got, tc.want)
+		}
+	}
+}
+
+// TestReadSlotsBoundEncodings: with 1 slot (2 processors) two concurrent
+// encodings never compute at once, each gives the slot to the other at
+// every piece, and both answers are whole; with 2 slots they do compute
+// at once. Without the bound, the two reads of a hammered 2-core server
+// held both processors while an export's goroutines waited.
+func TestReadSlotsBoundEncodings(t *testing.T) {
+	for _, tc := range []struct{ processors, wantAtOnce int }{{2, 1}, {3, 2}} {
+		t.Run(strconv.Itoa(tc.processors), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c, err := newReadCache(time.Second, 1<<20, nil, time.Now, prometheus.NewRegistry())
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.slots = newReadSlots(tc.processors)
+				var mu sync.Mutex
+				active, most := 0, 0
+				var order []string
+				next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					for range 4 {
+						mu.Lock()
+						active++
+						most = max(most, active)
+						order = append(order, r.URL.RawQuery)
+						mu.Unlock()
+						time.Sleep(time.Millisecond) // computing a piece
+						mu.Lock()
+						active--
+						mu.Unlock()
+						_, _ = w.Write([]byte(strings.Repeat(r.URL.RawQuery, pieceSize)))
+					}
+				})
+				h := c.wrap(routeData, next, nil, true)
+				var wg sync.WaitGroup
+				bodies := make([]int, 2)
+				for i, q := range []string{"a", "b"} {
+					wg.Go(func() {
+						rec := httptest.NewRecorder()
+						h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/graph/data?"+q, nil))
+						bodies[i] = rec.Body.Len()
+					})
+				}
+				wg.Wait()
+				if most != tc.wantAtOnce {
+					t.Fatalf("%d encodings computed at once, want %d", most, tc.wantAtOnce)
+				}
+				if bodies[0] != 4*pieceSize || bodies[1] != 4*pieceSize {
+					t.Fatalf("answers %v bytes, want %d each", bodies, 4*pieceSize)
+				}
+				if tc.wantAtOnce == 1 && strings.Join(order, "") != "abababab" && strings.Join(order, "") != "babababa" {
+					t.Fatalf("pieces computed in the order %v, want the two reads taking turns", order)
+				}
+				if len(c.slots) != 0 {
+					t.Fatalf("%d slots still held", len(c.slots))
+				}
+			})
+		})
+	}
+}
+
+// blockingWriter is a client that does not read: its writes wait for
+// release.
+type blockingWriter struct {
+	http.ResponseWriter
+	release chan struct{}
+}
+
+func (w *blockingWriter) Write(b []byte) (int, error) {
+	<-w.release
+	return w.ResponseWriter.Write(b)
+}
+
+// TestReadSlotsNotHeldWhileWriting: a read streaming to a client that
+// does not read holds no slot meanwhile (another read encodes and
+// answers), nor does a read pausing for the budget; then it takes one
+// again and ends.
+func TestReadSlotsNotHeldWhileWriting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		b, err := newReadBudget(100*time.Millisecond, 10*time.Second, time.Now, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := newReadCache(0, 1<<20, b, time.Now, reg) // no cache: streamed
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.slots = newReadSlots(2)
+		next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			for range 2 {
+				time.Sleep(time.Second) // far past the budget: it pauses after each piece
+				_, _ = w.Write([]byte(strings.Repeat("x", pieceSize)))
+			}
+		})
+		h := c.wrap(routeMetrics, next, nil, false)
+		stuck := &blockingWriter{ResponseWriter: httptest.NewRecorder(), release: make(chan struct{})}
+		var done sync.WaitGroup
+		done.Go(func() { h.ServeHTTP(stuck, httptest.NewRequest(http.MethodGet, "/metrics", nil)) })
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait() // blocked writing its first piece
+		if len(c.slots) != 0 {
+			t.Fatal("a read waiting for its client holds a slot")
+		}
+		other := httptest.NewRecorder()
+		h.ServeHTTP(other, httptest.NewRequest(http.MethodGet, "/metrics", nil)) // pauses too, between its pieces
+		if other.Body.Len() != 2*pieceSize {
+			t.Fatalf("other read: %d bytes, want %d", other.Body.Len(), 2*pieceSize)
+		}
+		close(stuck.release)
+		done.Wait()
+		if n := stuck.ResponseWriter.(*httptest.ResponseRecorder).Body.Len(); n != 2*pieceSize {
+			t.Fatalf("stuck read: %d bytes, want %d", n, 2*pieceSize)
+		}
+		if testutil.ToFloat64(b.pauses) == 0 {
+			t.Fatal("no pause: the budget did not apply")
+		}
+		if len(c.slots) != 0 {
+			t.Fatalf("%d slots still held", len(c.slots))
+		}
+	})
+}
+
+// TestReadSlotsWaitNotCharged: the time a read waits for a slot is not
+// serving time: it is not charged to the budget.
+func TestReadSlotsWaitNotCharged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ft := &fakeTime{t: time.Unix(1e9, 0)}
+		b, err := newReadBudget(100*time.Millisecond, 10*time.Second, ft.now, prometheus.NewRegistry()) // burst 25ms
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.sleep = ft.sleep
+		slots := newReadSlots(2)
+		first := b.pacer(context.Background()).encoding(slots)
+		first.hold()
+		second := b.pacer(context.Background()).encoding(slots)
+		var wg sync.WaitGroup
+		wg.Go(second.hold)
+		synctest.Wait() // second waits for the slot
+		ft.add(50 * time.Millisecond)
+		first.drop()
+		wg.Wait()
+		ft.add(10 * time.Millisecond) // second computes a piece
+		second.piece()
+		if len(ft.sleeps) != 0 || b.credit != 15*time.Millisecond {
+			t.Fatalf("pauses %v, credit %s; want none, 25ms-10ms (the 50ms wait not charged)", ft.sleeps, b.credit)
+		}
+		second.drop()
+	})
 }

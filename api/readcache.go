@@ -43,6 +43,7 @@ type readCache struct {
 	maxAge   time.Duration // 0: nothing kept, reads only paced
 	maxBytes int64
 	budget   *readBudget // nil: reads not paced
+	slots    readSlots   // encodings at once (readSlots)
 	now      func() time.Time
 	gzips    sync.Pool // *gzip.Writer
 
@@ -139,7 +140,7 @@ type readCall struct {
 
 func newReadCache(maxAge time.Duration, maxBytes int64, budget *readBudget, now func() time.Time, reg prometheus.Registerer) (*readCache, error) {
 	c := &readCache{
-		maxAge: maxAge, maxBytes: maxBytes, budget: budget, now: now,
+		maxAge: maxAge, maxBytes: maxBytes, budget: budget, slots: defaultReadSlots(), now: now,
 		entries: map[string]*cached{}, calls: map[string]*readCall{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "servicegraph_read_cache_requests_total",
@@ -205,7 +206,11 @@ func (c *readCache) wrap(name string, next http.Handler, version func(*http.Requ
 		}
 		var v any
 		if version != nil {
+			// It may build a snapshot: CPU, as an encoding is.
+			p := c.budget.pacer(r.Context()).encoding(c.slots)
+			p.hold()
 			v = version(r)
+			p.drop()
 		}
 		c.mu.Lock()
 		if e, _ = c.lookup(key, now); e != nil && v != nil && !e.tooLarge && e.version == v {
@@ -330,7 +335,7 @@ func (c *readCache) encode(w http.ResponseWriter, r *http.Request, key string, b
 	ctx := context.WithoutCancel(r.Context())
 	r = r.Clone(ctx)
 	r.Header.Del("Accept-Encoding")
-	rec := &recorder{header: http.Header{}, limit: c.maxBytes, w: w, over: over, pace: c.budget.pacerFor(r)}
+	rec := &recorder{header: http.Header{}, limit: c.maxBytes, w: w, over: over, pace: c.budget.pacerFor(r).encoding(c.slots)}
 	if hint > 0 {
 		rec.buf.Grow(int(min(hint+hint/8, c.maxBytes)))
 	}
@@ -346,6 +351,8 @@ func (c *readCache) encode(w http.ResponseWriter, r *http.Request, key string, b
 		defer c.gzips.Put(zw)
 	}
 	rec.sink.rec = rec
+	rec.pace.hold()
+	defer rec.pace.drop()
 	next.ServeHTTP(rec, r)
 	if rec.status == 0 {
 		rec.WriteHeader(http.StatusOK)
@@ -378,13 +385,13 @@ func (c *readCache) writeCached(w http.ResponseWriter, r *http.Request, e *cache
 	c.budget.pacerFor(r).write(w, e.body)
 }
 
-// stream serves r without the cache, paced.
+// stream serves r without the cache, paced, holding a slot while it
+// encodes.
 func (c *readCache) stream(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if c.budget == nil {
-		next.ServeHTTP(w, r)
-		return
-	}
-	next.ServeHTTP(&pacedWriter{ResponseWriter: w, p: c.budget.pacerFor(r)}, r)
+	p := c.budget.pacerFor(r).encoding(c.slots)
+	p.hold()
+	defer p.drop()
+	next.ServeHTTP(&pacedWriter{ResponseWriter: w, p: p}, r)
 }
 
 // recorder is the ResponseWriter an encoding writes to: the body goes
@@ -438,12 +445,14 @@ func (s *sink) Write(p []byte) (int, error) {
 			h[k] = v
 		}
 		rec.w.WriteHeader(rec.status)
+		rec.pace.drop() // the writes may wait for the client; the next piece takes it again
 		if _, err := rec.w.Write(rec.buf.Bytes()); err != nil {
 			return 0, err
 		}
 		rec.buf = bytes.Buffer{}
 	}
 	if rec.streaming {
+		rec.pace.drop()
 		return rec.w.Write(p)
 	}
 	return rec.buf.Write(p)
