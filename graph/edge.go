@@ -12,10 +12,13 @@ import (
 type edge struct {
 	key edgeKey // immutable
 	// dirtyGen is Store.dirtyGen when the edge is on Store.dirty; next is
-	// the pair's next edge in Store.edges (another kind). Guarded by
-	// Store.mu.
-	dirtyGen uint64
-	next     *edge
+	// the pair's next edge in Store.edges (another kind); head and tail
+	// are the first and the last of the edge's observations in the batch
+	// of Observe call batch. Guarded by Store.mu.
+	dirtyGen   uint64
+	next       *edge
+	batch      uint64
+	head, tail int32
 	// pos (index in the last snapshot's Edges, -1 before the edge is in
 	// one) and built (the build that last copied the edge) are the
 	// builder's; guarded by builder.mu.
@@ -95,13 +98,23 @@ const (
 	exAsync1
 )
 
-// observe records o, standing for o.Weight occurrences (0: 1), at now in
-// the Observe call numbered call. The exemplars sample: each of the
+// stamp is what every observation of one Observe call shares.
+type stamp struct {
+	now    int64  // unix ns, store clock
+	bucket int64  // history bucket number of now
+	floor  int64  // the oldest bucket number within retention
+	call   uint64 // the call's number (exemplar sampling)
+	cfg    *Config
+}
+
+// observe records o, standing for o.Weight occurrences (0: 1), in the
+// Observe call st. The exemplars sample: each of the
 // edge's (its counter's and each histogram's) is the first traced
 // occurrence of the latest call that had one for it, not the latest
 // occurrence: writing every occurrence's cost a third of observe, and a
 // call's occurrences arrive within one request.
-func (e *edge) observe(o *Observation, now int64, call uint64, cfg *Config) {
+func (e *edge) observe(o *Observation, st *stamp) {
+	now, call, cfg := st.now, st.call, st.cfg
 	w := uint64(max(o.Weight, 1))
 	e.count += w
 	if o.Failed {
@@ -155,12 +168,11 @@ func (e *edge) observe(o *Observation, now int64, call uint64, cfg *Config) {
 			}
 		}
 	}
-	idx := floorDiv(now, int64(cfg.BucketWidth))
-	if e.history.n > 0 && idx > e.history.lastIdx() {
+	if e.history.n > 0 && st.bucket > e.history.lastIdx() {
 		// A new bucket: what falls out of retention with it goes.
-		e.history.trim(idx-int64(cfg.Retention/cfg.BucketWidth), false)
+		e.history.trim(st.floor, false)
 	}
-	e.history.add(idx, o.Failed, main, mainIdx, w)
+	e.history.add(st.bucket, o.Failed, main, mainIdx, w)
 }
 
 func (h *histogram) addN(i int, v float64, w uint64) {

@@ -91,7 +91,9 @@ type Store struct {
 	dirtyGen    uint64           // edges on dirty have this edge.dirtyGen
 	nodesDirty  bool             // names, kinds, links or details changed since the last build
 	version     uint64
-	calls       uint64 // Observe calls (edge.observe's exemplar sampling)
+	calls       uint64  // Observe calls (edge.observe's exemplar sampling)
+	next        []int32 // Observe's scratch: each edge's observations chained
+	groups      []*edge // Observe's scratch: the edges of a batch
 	details     map[NodeID]string
 	snap        *Snapshot // the latest snapshot built; current while version and floor are
 	floor       int64     // retention floor (bucket number) of snap
@@ -312,8 +314,9 @@ func (s *Store) add(name string, kind NodeKind) NodeID {
 
 // Observe applies a batch of edge observations and link tallies, stamped
 // with the store's clock. It takes the store's lock once, and each edge's
-// lock while it updates the edge (the snapshot builder holds only that
-// one, for one edge at a time).
+// lock once while it applies the edge's observations, in batch order (the
+// snapshot builder holds only that one, for one edge at a time): a lock
+// per observation was a quarter of the cost.
 func (s *Store) Observe(obs []Observation, links []LinkTally) {
 	if len(obs) == 0 && len(links) == 0 {
 		return
@@ -322,9 +325,17 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	call := s.calls
 	cfg := &s.cfg
+	bucket := floorDiv(now, int64(cfg.BucketWidth))
+	st := stamp{now: now, bucket: bucket, floor: bucket - int64(cfg.Retention/cfg.BucketWidth), call: call, cfg: cfg}
+	// Chain each edge's observations: next[i] is the index of the edge's
+	// observation after obs[i], -1 after its last.
+	next := slices.Grow(s.next[:0], len(obs))[:len(obs)]
+	groups := s.groups[:0]
 	for i := range obs {
 		o := &obs[i]
+		next[i] = -1
 		k := edgeKey{o.Client, o.Server, o.Kind}
 		e := s.edge(k)
 		if e == nil {
@@ -335,15 +346,27 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 			e = s.addEdge(k, now)
 			s.applyFloor(e)
 		}
+		if e.batch != call {
+			e.batch, e.head = call, int32(i)
+			groups = append(groups, e)
+		} else {
+			next[e.tail] = int32(i)
+		}
+		e.tail = int32(i)
+	}
+	for _, e := range groups {
 		e.mu.Lock()
 		hb, hn := e.history.bytes(), e.history.n
-		e.observe(o, now, s.calls, cfg)
+		for i := e.head; i >= 0; i = next[i] {
+			o := &obs[i]
+			e.observe(o, &st)
+			if s.dims != nil {
+				s.countDims(e, o)
+			}
+		}
 		if e.natReduced != 0 {
 			s.natReduced.Add(uint64(e.natReduced))
 			e.natReduced = 0
-		}
-		if s.dims != nil {
-			s.countDims(e, o)
 		}
 		if d := e.history.bytes() - hb; d != 0 {
 			s.histBytes.Add(d)
@@ -354,6 +377,8 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 		e.mu.Unlock()
 		s.markDirty(e)
 	}
+	clear(groups)
+	s.next, s.groups = next[:0], groups[:0]
 	if s.histBytes.Load() > s.cfg.MaxHistoryBytes {
 		s.evictHistory()
 	}
