@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -25,6 +27,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/servicegraph/servicegraph/api"
 	"github.com/servicegraph/servicegraph/internal/workload"
 )
 
@@ -440,7 +443,7 @@ func TestKafkaCollector(t *testing.T) {
 	for k := range edgeKeys(fams...) {
 		all[k] = true
 	}
-	checkMergedEqualsSingle(t, w, single, members...)
+	checkMergedEqualsSingle(t, w, len(all), single, members...)
 	prom.checkAgrees(t, nil, all, w.links, members...)
 	eventually(t, 30*time.Second, "ServiceGraphNewEdge firing for every edge", func() bool {
 		n, _ := prom.vector(t, `count(ALERTS{alertname="ServiceGraphNewEdge", alertstate="firing"})`)
@@ -453,10 +456,10 @@ func TestKafkaCollector(t *testing.T) {
 
 // checkMergedEqualsSingle waits until the single instance's edges equal
 // the truth, with every link resolved, then checks that each member's
-// merged answer (its peers found through the group) equals the single
-// instance's on /api/dependencies, /api/graph/nodes and /api/graph/edges,
-// "partial": false.
-func checkMergedEqualsSingle(t *testing.T, w *kafkaWorkload, single *service, members ...*service) {
+// merged answer (its peers found through the group) is complete and
+// equals the single instance's on /api/dependencies, /api/graph/nodes
+// and /api/graph/edges (edges long: user → X included).
+func checkMergedEqualsSingle(t *testing.T, w *kafkaWorkload, edges int, single *service, members ...*service) {
 	t.Helper()
 	var diff []string
 	var resolved float64
@@ -473,16 +476,46 @@ func checkMergedEqualsSingle(t *testing.T, w *kafkaWorkload, single *service, me
 		if code != 200 {
 			t.Fatalf("single instance %s: %d %s", path, code, want)
 		}
+		if path == "/api/graph/edges" {
+			var list []any
+			if err := json.Unmarshal(want, &list); err != nil || len(list) != edges {
+				t.Fatalf("single instance %s: %d edges (%v), want the %d on /metrics", path, len(list), err, edges)
+			}
+		}
 		for i, m := range members {
-			code, got := m.get(t, path)
+			code, partial, got := getPartial(t, m, path)
 			if code != 200 {
 				t.Fatalf("member %d %s: %d %s", i, path, code, got)
+			}
+			if partial != "false" {
+				t.Errorf("member %d %s: %s %q, want false: a complete answer merged from the 3", i, path, api.HeaderPartial, partial)
 			}
 			if d := jsonDiff(t, want, got); d != "" {
 				t.Errorf("member %d %s (merged) differs from the single instance's:\n%s", i, path, d)
 			}
 		}
 	}
+}
+
+// getPartial is service.get (a fresh answer) with the fan-out's
+// api.HeaderPartial.
+func getPartial(t *testing.T, s *service, path string) (int, string, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.api+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get(api.HeaderPartial), b
 }
 
 // jsonDiff compares two JSON answers, the fan-out's "partial" (which
@@ -510,7 +543,7 @@ func jsonDiff(t *testing.T, want, got []byte) string {
 	if reflect.DeepEqual(w, g) {
 		return strings.Join(out, "\n")
 	}
-	wl, g1 := elements(w), elements(g)
+	wl, g1 := jsonElements(w), jsonElements(g)
 	for k, e := range wl {
 		if ge, ok := g1[k]; !ok {
 			out = append(out, fmt.Sprintf("missing %s", e))
@@ -554,9 +587,9 @@ func normalizeJSON(v any) any {
 	return v
 }
 
-// elements are the JSON-encoded elements of the first array in v (v
+// jsonElements are the JSON-encoded elements of the first array in v (v
 // itself, or a field of v), keyed by their "id" (or their encoding).
-func elements(v any) map[string]string {
+func jsonElements(v any) map[string]string {
 	arr, ok := v.([]any)
 	if o, isObj := v.(map[string]any); isObj {
 		for _, k := range slices.Sorted(maps.Keys(o)) {
