@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/servicegraph/servicegraph/graph"
@@ -87,15 +88,27 @@ func appendNodes(b []byte, v *graph.View, infinity bool, tpl traceurl.Template, 
 
 // appendEdges appends the view's edge rows as a JSON array. An edge's row
 // comes from the topology's rowCache, its thickness put in, when the edge
-// and the window are those it was encoded for.
+// and the window are those it was encoded for; in a new topology's first
+// answer, from the previous topology's cache when the edge did not change.
 func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]byte) []byte) []byte {
 	maxCount := maxEdgeCount(v)
-	rc, _ := v.Shared(rowCacheKey{}, func() any { return new(rowCache) }).(*rowCache)
+	rc, _ := v.Shared(rowCacheKey{}, func() any { return newRowCache() }).(*rowCache)
 	if rc != nil && !rc.mu.TryLock() {
 		rc = nil // another request is using it: encode every row
 	}
+	var carry map[*graph.EdgeData]*cachedRow // the previous topology's rows, by edge
 	if rc != nil {
 		defer rc.mu.Unlock()
+		if prev := rc.prev; prev != nil && prev.mu.TryLock() {
+			defer prev.mu.Unlock()
+			rc.prev = nil
+			carry = make(map[*graph.EdgeData]*cachedRow, len(prev.rows))
+			for i := range prev.rows {
+				if r := &prev.rows[i]; r.data != nil {
+					carry[r.data] = r
+				}
+			}
+		}
 	}
 	lo, hi := v.Window()
 	secs := v.To.Sub(v.From).Seconds()
@@ -116,19 +129,25 @@ func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]by
 			continue
 		}
 		if pos >= len(rc.rows) {
-			rc.rows = append(rc.rows, make([]cachedRow, pos+1-len(rc.rows))...)
+			rc.rows = append(rc.rows, make([]cachedRow, max(pos+1, len(v.Edges))-len(rc.rows))...)
 		}
 		r := &rc.rows[pos]
 		if r.data != data || r.lo != lo || r.hi != hi || r.secs != secs || r.tpl != tpl {
-			// Encoded with thickness 0, whose digit is cut out: the
-			// thickness follows the busiest edge, which changes often.
-			id = appendEdgeID(id[:0], e)
-			row := edgeRowOf(e, maxCount, false)
-			row.TraceID, row.TraceURL = rowSample(v, data, tpl)
-			row.Thickness = 0
-			enc := appendEdgeRow(r.row[:0], row, id)
-			cut := bytes.LastIndex(enc, []byte(thicknessKey)) + len(thicknessKey)
-			*r = cachedRow{data: data, lo: lo, hi: hi, secs: secs, tpl: tpl, row: enc, cut: cut}
+			if old := carry[data]; old != nil && old.lo == lo && old.hi == hi && old.secs == secs && old.tpl == tpl {
+				// Taken, not copied: should the old topology serve
+				// again, it encodes the row anew.
+				*r, *old = *old, cachedRow{}
+			} else {
+				// Encoded with thickness 0, whose digit is cut out: the
+				// thickness follows the busiest edge, which changes often.
+				id = appendEdgeID(id[:0], e)
+				row := edgeRowOf(e, maxCount, false)
+				row.TraceID, row.TraceURL = rowSample(v, data, tpl)
+				row.Thickness = 0
+				enc := appendEdgeRow(r.row[:0], row, id)
+				cut := bytes.LastIndex(enc, []byte(thicknessKey)) + len(thicknessKey)
+				*r = cachedRow{data: data, lo: lo, hi: hi, secs: secs, tpl: tpl, row: enc, cut: cut}
+			}
 		}
 		b = append(b, r.row[:r.cut]...)
 		b = strconv.AppendInt(b, int64(thickness(e.Count, maxCount)), 10)
@@ -142,15 +161,46 @@ func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]by
 // topology and drops it with the topology's snapshots). A row is
 // re-encoded when its edge changed or the window moved a bucket; its
 // thickness, which follows the view's busiest edge, is written per
-// answer. Memory: the rows
+// answer. A new topology (an edge or a node added) starts from the rows
+// of the cache made before it (prev, recentRows): the rows of the edges
+// that did not change (the same graph.EdgeData) are taken from it in its
+// first answer, so that an edge added to 100k costs one row, not 100k
+// (~100 ms and ~30 MB of garbage, which made collections, and the export
+// latency they cause, while new edges kept coming). Memory: the rows
 // (~310 B per edge with 10-byte names) and 64 B per edge of the topology,
-// ~37 MB at 100k edges; bounded by the edge cap.
+// ~37 MB at 100k edges; bounded by the edge cap; the previous topology's
+// until the new one's first answer.
 type rowCache struct {
-	mu   sync.Mutex // guards rows; held while a request encodes, others encode without it
+	mu   sync.Mutex // guards rows and prev; held while a request encodes, others encode without it
 	rows []cachedRow
+	prev *rowCache // whose rows the first answer takes; then nil
 }
 
 type rowCacheKey struct{}
+
+// recentRows is the row cache made last, which the next one starts from.
+// Rows are taken by their edge's data pointer, which only a snapshot of
+// the same store holds: a cache of another store (several servers in one
+// process) gives none.
+var recentRows atomic.Pointer[rowCache]
+
+// newRowCache returns a new topology's cache, to start from the last one
+// made (or, if that one never answered, from the one it started from).
+func newRowCache() *rowCache {
+	rc := &rowCache{}
+	p := recentRows.Swap(rc)
+	if p != nil && p.mu.TryLock() {
+		if len(p.rows) == 0 {
+			rc.prev = p.prev // never answered: start from what it would have
+		} else {
+			rc.prev = p
+		}
+		p.mu.Unlock()
+	} else {
+		rc.prev = p // answering now: it has rows
+	}
+	return rc
+}
 
 // cachedRow is one encoded edge row and what it was encoded from.
 type cachedRow struct {

@@ -160,3 +160,67 @@ func TestRowsCached(t *testing.T) {
 	q.Kinds = graph.KindSet(0).With(graph.Call)
 	check("filtered", q)
 }
+
+// TestRowsCarriedToNewTopology: a new topology's first answer takes the
+// rows of the edges that did not change from the previous topology's
+// cache (the same bytes, not encoded again) and encodes only the new and
+// the changed edges; its answer is encoding/json's. Should the old
+// topology answer again, it encodes the rows it gave away.
+func TestRowsCarriedToNewTopology(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obs []graph.Observation
+	for i := range 40 {
+		c, s := st.Node(rowsNames[i%len(rowsNames)]+"c", graph.ServiceNode), st.Node(fmt.Sprintf("s%d", i%7), graph.ServiceNode)
+		obs = append(obs, graph.Observation{Client: c, Server: s, Kind: graph.Kind(i % 5), Seconds: [2]float64{float64(i) / 7, 0.1}})
+	}
+	st.Observe(obs, nil)
+	q := graph.NewQuery(now.Add(30 * time.Second))
+	answer := func(v *graph.View) *rowCache {
+		t.Helper()
+		got := appendEdges(nil, v, traceurl.Template{}, func(b []byte) []byte { return b })
+		want, err := json.Marshal(edgeRows(v, traceurl.Template{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("rows\n%s\nwant\n%s", got, want)
+		}
+		return v.Shared(rowCacheKey{}, nil).(*rowCache)
+	}
+	old, err := st.Snapshot().Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldRows := answer(old)
+	// Where each edge's row is, by its data.
+	before := map[*graph.EdgeData]*byte{}
+	for _, r := range oldRows.rows {
+		before[r.data] = &r.row[0]
+	}
+	st.Observe([]graph.Observation{obs[3], {Client: st.Node("new", graph.ServiceNode), Server: obs[0].Server, Kind: graph.Call}}, nil)
+	snap := st.Snapshot()
+	v, err := snap.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := answer(v)
+	if rc == oldRows || rc.prev != nil {
+		t.Fatal("the new topology has the old cache, or still holds it")
+	}
+	taken, encoded := 0, 0
+	for _, r := range rc.rows {
+		if p, ok := before[r.data]; ok && p == &r.row[0] {
+			taken++
+		} else {
+			encoded++
+		}
+	}
+	if taken != len(v.Edges)-2 || encoded != 2 {
+		t.Fatalf("%d rows taken, %d encoded; want %d and 2 (the new edge, the changed one)", taken, encoded, len(v.Edges)-2)
+	}
+	answer(old) // the old topology again: it encodes what it gave away
+}
