@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -522,9 +522,9 @@ func getPartial(t *testing.T, s *service, path string) (int, string, []byte) {
 }
 
 // jsonDiff compares two JSON answers, the fan-out's "partial" (which
-// must be false) and "missing_peers" aside, as normalizeJSON makes them,
-// and describes how got differs from want: the array elements (by "id",
-// or whole) only one has or that differ, empty when equal.
+// must be false) and "missing_peers" aside, with jsonEqual, and
+// describes how got differs from want: the array elements (by "id", or
+// whole) only one has or that differ, empty when equal.
 func jsonDiff(t *testing.T, want, got []byte) string {
 	t.Helper()
 	var w, g any
@@ -542,21 +542,21 @@ func jsonDiff(t *testing.T, want, got []byte) string {
 		delete(o, "partial")
 		delete(o, "missing_peers")
 	}
-	w, g = normalizeJSON(w), normalizeJSON(g)
-	if reflect.DeepEqual(w, g) {
+	if jsonEqual(w, g) {
 		return strings.Join(out, "\n")
 	}
-	wl, g1 := jsonElements(w), jsonElements(g)
+	enc := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	wl, gl := jsonElements(w), jsonElements(g)
 	for k, e := range wl {
-		if ge, ok := g1[k]; !ok {
-			out = append(out, fmt.Sprintf("missing %s", e))
-		} else if ge != e {
-			out = append(out, fmt.Sprintf("got  %s\nwant %s", ge, e))
+		if ge, ok := gl[k]; !ok {
+			out = append(out, "missing "+enc(e))
+		} else if !jsonEqual(e, ge) {
+			out = append(out, fmt.Sprintf("got  %s\nwant %s", enc(ge), enc(e)))
 		}
 	}
-	for k, e := range g1 {
+	for k, e := range gl {
 		if _, ok := wl[k]; !ok {
-			out = append(out, fmt.Sprintf("extra %s", e))
+			out = append(out, "extra "+enc(e))
 		}
 	}
 	if len(out) == 0 {
@@ -566,33 +566,50 @@ func jsonDiff(t *testing.T, want, got []byte) string {
 	return strings.Join(out, "\n")
 }
 
-// normalizeJSON rounds the numbers of a decoded JSON answer to 12
-// significant digits, and takes out the edges' sample trace ids
-// (detail__trace_id). Both depend on the order spans arrived in, which
-// differs between the single instance and the cluster: a mean summed in
-// another order differs in its last bits, and the sample is the latest
-// trace seen.
-func normalizeJSON(v any) any {
-	switch v := v.(type) {
+// jsonEqual compares decoded JSON values, numbers to a relative 1e-9,
+// the edges' sample trace ids (detail__trace_id) aside. Both depend on
+// the order spans arrived in, which differs between the single instance
+// and the cluster: a mean summed in another order differs in its last
+// bits, and the sample is the latest trace seen.
+func jsonEqual(a, b any) bool {
+	switch a := a.(type) {
 	case float64:
-		f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
-		return f
+		f, ok := b.(float64)
+		return ok && math.Abs(a-f) <= 1e-9*max(math.Abs(a), math.Abs(f))
 	case []any:
-		for i := range v {
-			v[i] = normalizeJSON(v[i])
+		l, ok := b.([]any)
+		if !ok || len(a) != len(l) {
+			return false
 		}
+		for i := range a {
+			if !jsonEqual(a[i], l[i]) {
+				return false
+			}
+		}
+		return true
 	case map[string]any:
-		delete(v, "detail__trace_id")
-		for k := range v {
-			v[k] = normalizeJSON(v[k])
+		o, ok := b.(map[string]any)
+		if !ok {
+			return false
 		}
+		for k := range a {
+			if _, ok := o[k]; !ok {
+				return false
+			}
+		}
+		for k, v := range o {
+			if _, ok := a[k]; !ok || (k != "detail__trace_id" && !jsonEqual(a[k], v)) {
+				return false
+			}
+		}
+		return true
 	}
-	return v
+	return a == b
 }
 
-// jsonElements are the JSON-encoded elements of the first array in v (v
-// itself, or a field of v), keyed by their "id" (or their encoding).
-func jsonElements(v any) map[string]string {
+// jsonElements are the elements of the first array in v (v itself, or a
+// field of v), keyed by their "id" (or their encoding).
+func jsonElements(v any) map[string]any {
 	arr, ok := v.([]any)
 	if o, isObj := v.(map[string]any); isObj {
 		for _, k := range slices.Sorted(maps.Keys(o)) {
@@ -602,19 +619,17 @@ func jsonElements(v any) map[string]string {
 			}
 		}
 	}
-	out := map[string]string{}
 	if !ok {
-		b, _ := json.Marshal(v)
-		out[""] = string(b)
-		return out
+		return map[string]any{"": v}
 	}
+	out := map[string]any{}
 	for _, e := range arr {
 		b, _ := json.Marshal(e)
 		k := string(b)
 		if o, isObj := e.(map[string]any); isObj && o["id"] != nil {
 			k = fmt.Sprint(o["id"])
 		}
-		out[k] = string(b)
+		out[k] = e
 	}
 	return out
 }
