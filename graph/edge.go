@@ -10,14 +10,14 @@ import (
 // Store.mu and mu; the snapshot builder reads it (and trims its history)
 // holding only mu, one edge at a time.
 type edge struct {
-	key edgeKey // immutable
+	key   edgeKey // immutable
+	exSet uint8   // exemplar slots (exCounter...) set in call exCall; guarded by mu (here: in key's padding)
 	// dirtyGen is Store.dirtyGen when the edge is on Store.dirty; next is
 	// the pair's next edge in Store.edges (another kind); head and tail
 	// are the first and the last of the edge's observations in the batch
-	// of Observe call batch. Guarded by Store.mu.
+	// Observe is applying (head −1 outside it). Guarded by Store.mu.
 	dirtyGen   uint64
 	next       *edge
-	batch      uint64
 	head, tail int32
 	// pos (index in the last snapshot's Edges, -1 before the edge is in
 	// one) and built (the build that last copied the edge) are the
@@ -27,15 +27,14 @@ type edge struct {
 
 	mu            sync.Mutex // guards the fields below
 	count, failed uint64
-	first, last   int64        // unix ns, store clock
-	exCall        uint64       // the Observe call whose occurrences set the exemplars of exSet
-	exSet         uint8        // exemplar slots (exCounter...) set in call exCall
-	hist          [2]histogram // sync: server, client seconds; async: delay, unused
-	async         [2]histogram // async only: server, client span seconds (nil counts for sync edges)
-	history       history      // oldest first; only the last bucket is mutated
-	ex            Exemplar     // a recent traced occurrence (observe; Value: its weight)
-	natReduced    uint32       // native histogram halvings since Store.Observe last took them
-	dims          *edgeDims    // sub-series by dimension values (dims.go); nil without dimensions
+	first, last   int64         // unix ns, store clock
+	exCall        uint64        // the Observe call whose occurrences set the exemplars of exSet
+	hist          [2]histogram  // sync: server, client seconds; async: delay, unused
+	async         *[2]histogram // async only: server, client span seconds (nil for sync edges)
+	history       history       // oldest first; only the last bucket is mutated
+	ex            Exemplar      // a recent traced occurrence (observe; Value: its weight)
+	natReduced    uint32        // native histogram halvings since Store.Observe last took them
+	dims          *edgeDims     // sub-series by dimension values (dims.go); nil without dimensions
 }
 
 type histogram struct {
@@ -77,11 +76,12 @@ type Bucket struct {
 }
 
 func newEdge(k edgeKey, now int64, nbounds int) *edge {
-	e := &edge{key: k, pos: -1, first: now}
+	e := &edge{key: k, pos: -1, first: now, head: -1}
 	for i := range e.hist {
 		e.hist[i].counts = make([]uint64, nbounds+1)
 	}
 	if k.kind.Async() {
+		e.async = new([2]histogram)
 		for i := range e.async {
 			e.async[i].counts = make([]uint64, nbounds+1)
 		}
@@ -152,7 +152,7 @@ func (e *edge) observe(o *Observation, st *stamp) {
 			e.natReduced += h.native(v, w, cfg)
 		}
 	}
-	if o.AsyncTimed && e.async[0].counts != nil {
+	if o.AsyncTimed && e.async != nil {
 		for i, v := range o.AsyncSeconds {
 			if v < 0 || math.IsNaN(v) {
 				continue
@@ -211,7 +211,7 @@ func (e *edge) export(client, server string, width int64, arena *[]uint64) Edge 
 	for i := range e.hist {
 		out.Hist[i] = e.hist[i].export(arena)
 	}
-	if e.async[0].counts != nil {
+	if e.async != nil {
 		for i := range e.async {
 			out.AsyncHist[i] = e.async[i].export(arena)
 		}

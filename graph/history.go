@@ -108,10 +108,9 @@ type history struct {
 	alloc int
 	// ebytes is what the entry arrays of every chunk in the array cost.
 	ebytes int64
-	// cur is the open bucket (in the last chunk, which never moves) and
-	// curIdx its number, when n > 0.
-	cur    *hbucket
-	curIdx int64
+	// cur is the open bucket (in the last chunk, which never moves) when
+	// n > 0.
+	cur *hbucket
 	// open is the open bucket's histogram, dense (index: the histogram
 	// bucket); all zero after a seal. Kept while the edge lives, so it is
 	// the edge's memory, not the history's (bytes): dropping buckets
@@ -124,14 +123,14 @@ func (h *history) bytes() int64 {
 	return int64(len(h.chunks))*chunkBytes + int64(h.alloc)*ptrBytes + h.ebytes
 }
 
-func (h *history) lastIdx() int64 { return h.curIdx }
+func (h *history) lastIdx() int64 { return h.base + int64(h.cur.off) }
 
 // bucket returns the bucket numbered idx for writing: the open bucket if
 // idx is not after it (a clock that went back writes to the newest bucket),
 // else a new one, the open one sealed.
 func (h *history) bucket(idx int64) *hbucket {
 	if h.n > 0 {
-		if idx <= h.curIdx {
+		if idx <= h.lastIdx() {
 			return h.cur
 		}
 		h.seal()
@@ -165,7 +164,7 @@ func (h *history) bucket(idx int64) *hbucket {
 	b.eoff = eoff
 	c.used++
 	h.n++
-	h.cur, h.curIdx = b, idx
+	h.cur = b
 	return b
 }
 

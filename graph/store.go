@@ -347,8 +347,8 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 			e = s.addEdge(k, now)
 			s.applyFloor(e)
 		}
-		if e.batch != call {
-			e.batch, e.head = call, int32(i)
+		if e.head < 0 {
+			e.head = int32(i)
 			groups = append(groups, e)
 		} else {
 			next[e.tail] = int32(i)
@@ -376,6 +376,7 @@ func (s *Store) Observe(obs []Observation, links []LinkTally) {
 			s.histBuckets.Add(int64(d))
 		}
 		e.mu.Unlock()
+		e.head = -1
 		s.markDirty(e)
 	}
 	clear(groups)
