@@ -205,7 +205,7 @@ type member struct {
 func (k *kafkaRun) start(args ...string) (*member, error) {
 	api, grpcAddr := freeAddr(), freeAddr()
 	base := []string{"serve", "--otlp-grpc-addr", grpcAddr, "--otlp-http-addr", "", "--http-addr", api, "--data-dir", "",
-		"--log-level", "warn", "--config", k.cfg, "--pair-wait", "2s"}
+		"--log-level", "warn", "--config", k.cfg}
 	base = append(base, workload.ServeFlags()...)
 	cmd := exec.Command(k.bin, append(base, args...)...)
 	cmd.Stdout, cmd.Stderr = k.log, k.log
@@ -273,7 +273,7 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 	}()
 	for range n {
 		m, err := k.start("--kafka-brokers", k.brokers, "--kafka-topic", topic, "--kafka-group", "g_"+name,
-			"--kafka-edges-topic", topic+"_edges", "--kafka-session-timeout", "2s")
+			"--kafka-edges-topic", topic+"_edges", "--kafka-session-timeout", "6s")
 		if err != nil {
 			return runResult{}, err
 		}
@@ -438,7 +438,8 @@ func (k *kafkaRun) linkSizes(ctx context.Context, topic string) (float64, float6
 	return float64(all) / float64(n), float64(val) / float64(n), nil
 }
 
-// clusterTruth waits (at most 30 s) until the members' edges summed equal
+// clusterTruth waits (at most 30 s: the last CLIENT spans become
+// database and virtual edges after the default --pair-wait, 10 s) until the members' edges summed equal
 // the truth, and summarises them.
 func clusterTruth(ctx context.Context, ms []*member, truth *workload.Truth) string {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -471,7 +472,11 @@ func clusterTruth(ctx context.Context, ms []*member, truth *workload.Truth) stri
 			return "exact: " + workload.Summary(truth.Edges, got)
 		}
 		if sleepCtx(ctx, time.Second) != nil {
-			return "differs: " + workload.Summary(truth.Edges, got)
+			diff := workload.Diff(truth.Edges, got)
+			if len(diff) > 10 {
+				diff = append(diff[:10], fmt.Sprintf("and %d more", len(diff)-10))
+			}
+			return "differs: " + workload.Summary(truth.Edges, got) + "; " + strings.Join(diff, "; ")
 		}
 	}
 }
