@@ -36,6 +36,13 @@ type Config struct {
 	// HeartbeatInterval how often a member says it is alive.
 	SessionTimeout    time.Duration `yaml:"session_timeout"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// RebalanceTimeout is how long the members of a rebalance have to
+	// join again (each commits what it handled first), and how long a
+	// member waits for the answer to its join before it asks again: a
+	// join the coordinator never answers (kfake, when the member's
+	// session ends while its join waits) stalls the member that long
+	// plus franz-go's request overhead (10 s).
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
 }
 
 // NewDefaultConfig returns the defaults: topic otlp_spans, group
@@ -44,7 +51,7 @@ func NewDefaultConfig() Config {
 	return Config{Topic: "otlp_spans", Group: "servicegraph", Partitioner: string(SaramaCompat),
 		Replay: 60 * time.Second, CommitInterval: time.Second, SamplePerPartition: 20,
 		VerifyTimeout: 10 * time.Second, MaxPollRecords: 1000,
-		SessionTimeout: 45 * time.Second, HeartbeatInterval: 3 * time.Second}
+		SessionTimeout: 45 * time.Second, HeartbeatInterval: 3 * time.Second, RebalanceTimeout: time.Minute}
 }
 
 // Validate reports every problem at once, each message starting with
@@ -83,6 +90,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HeartbeatInterval <= 0 || c.HeartbeatInterval >= c.SessionTimeout {
 		errs = append(errs, fmt.Errorf("heartbeat_interval: %s must be positive and below session_timeout (%s)", c.HeartbeatInterval, c.SessionTimeout))
+	}
+	if c.RebalanceTimeout < time.Second || c.RebalanceTimeout > 30*time.Minute {
+		errs = append(errs, fmt.Errorf("rebalance_timeout: %s not in [1s, 30m]", c.RebalanceTimeout))
 	}
 	return errors.Join(errs...)
 }

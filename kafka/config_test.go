@@ -21,7 +21,8 @@ func TestConfigValidate(t *testing.T) {
 	for _, want := range []string{"brokers: none given", "topic: empty", "group: empty",
 		`partitioner: unknown partitioner "fnv"`, "replay: -1s is negative",
 		"commit_interval: 0s not in (0, 1m]", "sample_per_partition: -1 is negative",
-		"verify_timeout: 0s must be positive", "max_poll_records: 0 must be positive"} {
+		"verify_timeout: 0s must be positive", "max_poll_records: 0 must be positive",
+		"rebalance_timeout: 0s not in [1s, 30m]"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v\nwant it to report %q", err, want)
 		}

@@ -224,6 +224,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 		kgo.DefaultProduceTopic(c.links),
 		kgo.SessionTimeout(c.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(c.cfg.HeartbeatInterval),
+		kgo.RebalanceTimeout(c.cfg.RebalanceTimeout),
 	}, c.set.ClientOpts...)
 	cl, err := kgo.NewClient(c.groupOpts(opts)...)
 	if err != nil {
