@@ -419,9 +419,16 @@ func TestKafkaCollector(t *testing.T) {
 	if w.truth.Spans < 10000 { // SERVICEGRAPH_KAFKA_COLLECTOR_TRACES: as the other Kafka tests
 		pairWait = "2s"
 	}
+	// Not a fault test (kafka_faults_test.go has those): a session
+	// timeout of 10 s, not the other Kafka tests' 2 s, so that a member
+	// starved of CPU for 2 s on a loaded machine (the race detector, 3
+	// members, the brokers and the Collector on 2 cores) is not taken
+	// for dead and its partitions moved mid-stream.
 	var members []*service
 	for range 3 {
-		members = append(members, startKafkaMember(t, addrs, pairWait))
+		m := launchKafkaMember(t, t.TempDir(), addrs, pairWait, "--kafka-session-timeout", "10s")
+		m.waitStarted(t)
+		members = append(members, m)
 	}
 	single := start(t, t.TempDir(), append(workload.ServeFlags(), "--pair-wait", pairWait)...)
 	waitKafkaOwned(t, members...)
