@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,11 +117,13 @@ func latency(args []string) error {
 	// Idle, then hammered; the probe traffic of each phase is new (its own
 	// passes).
 	cpu0, _ := cpuTime(*pid)
+	wait0, _ := runDelay(*pid)
 	idle, err := paced(conn, reqs, *rate, *duration, 1000)
 	if err != nil {
 		return fmt.Errorf("idle phase: %w", err)
 	}
 	cpu1, _ := cpuTime(*pid)
+	wait1, _ := runDelay(*pid)
 	probe := func() ([]time.Duration, error) { return paced(conn, reqs, *rate, *duration, 2000) }
 	var hammered []time.Duration
 	var reads, readErrs int64
@@ -138,6 +141,13 @@ func latency(args []string) error {
 		extra := (cpu2 - cpu1) - (cpu1 - cpu0)
 		fmt.Printf("result latency_cpu idle_s=%.2f hammered_s=%.2f reads_extra_s=%.2f per_read_ms=%.1f\n",
 			(cpu1 - cpu0).Seconds(), (cpu2 - cpu1).Seconds(), extra.Seconds(), extra.Seconds()*1e3/float64(max(reads, 1)))
+	}
+	if wait2, ok := runDelay(*pid); ok {
+		// How long the server's threads waited for a core in each phase:
+		// on a machine that other work loads, the probe's tail follows it
+		// more than anything in the server.
+		fmt.Printf("result latency_sched idle_run_delay_s=%.2f hammered_run_delay_s=%.2f\n",
+			(wait1 - wait0).Seconds(), (wait2 - wait1).Seconds())
 	}
 	for _, ph := range []struct {
 		name string
@@ -157,6 +167,46 @@ func latency(args []string) error {
 	fmt.Printf("result latency edges=%d reads=%d read_errors=%d p99_ratio=%.2f\n", *edges, reads, readErrs,
 		float64(percentile(hammered, 0.99))/float64(percentile(idle, 0.99)))
 	return nil
+}
+
+// runDelay is the time the threads of process pid have waited in the
+// kernel's run queues, runnable but not running (the second field of
+// /proc/PID/task/TID/schedstat, Linux), summed over the threads alive now.
+func runDelay(pid int) (time.Duration, bool) {
+	if pid <= 0 {
+		return 0, false
+	}
+	paths, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(paths) == 0 {
+		return 0, false
+	}
+	var sum time.Duration
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended
+		}
+		d, ok := schedstatDelay(string(b))
+		if !ok {
+			return 0, false
+		}
+		sum += d
+	}
+	return sum, true
+}
+
+// schedstatDelay is the run-queue wait of a schedstat line: "time on the
+// CPU, time waiting to run (ns), time slices".
+func schedstatDelay(line string) (time.Duration, bool) {
+	f := strings.Fields(line)
+	if len(f) != 3 {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil || ns < 0 {
+		return 0, false
+	}
+	return time.Duration(ns), true
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// TestSchedstatDelay: the run-queue wait is the second field of a
+// schedstat line, in nanoseconds; anything else is not read.
+func TestSchedstatDelay(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want time.Duration
+		ok   bool
+	}{
+		{"1791838205 7386462047 27543\n", 7386462047, true},
+		{"0 0 0", 0, true},
+		{"1 2", 0, false},
+		{"1 x 3", 0, false},
+		{"1 -2 3", 0, false},
+		{"", 0, false},
+	} {
+		if got, ok := schedstatDelay(tc.line); got != tc.want || ok != tc.ok {
+			t.Errorf("schedstatDelay(%q) = %v, %v; want %v, %v", tc.line, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestRunDelayOfThisProcess: the test's own threads are read (on Linux);
+// no process id, none.
+func TestRunDelayOfThisProcess(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc: not Linux")
+	}
+	if _, ok := runDelay(os.Getpid()); !ok {
+		t.Fatal("runDelay of this process: not read")
+	}
+	if d, ok := runDelay(0); ok || d != 0 {
+		t.Fatalf("runDelay(0) = %v, %v; want 0, false", d, ok)
+	}
+}
