@@ -12,7 +12,12 @@
 // looks up each resource's service and each CLIENT span's peer as graph
 // nodes (resolve), groups the spans by shard (a hash of the trace id), and
 // visits each shard it touches once, under that shard's lock: indexing,
-// pairing with parents and children, queueing what must wait. It then
+// pairing with parents and children, queueing what must wait. A request of
+// 128 spans or more, with GOMAXPROCS > 1, hands the shards it has not
+// reached yet to a helper goroutine that takes them from the other end
+// (fanout.go): the shards are independent, and the helper's edges are
+// appended after the caller's in shard order, so the edges and their order
+// are those of one goroutine visiting every shard. It then
 // resolves its spans' links, grouped by the shard of each target's trace,
 // one shard lock at a time, and applies the edges it made to the graph
 // with one graph.Store.Observe. Expire visits every shard the same way.
@@ -28,7 +33,10 @@
 //     most one shard lock at a time, never with the graph's lock, so there
 //     is no lock order to break. The batch, its records and its scratch
 //     slices belong to the one goroutine handling the call, then go back to
-//     the pool. Counters are atomics (per processor) or shard fields (under
+//     the pool (a helper of addAll reads the batch's spans of the shards it
+//     takes and makes its edges in a batch of its own, which the caller
+//     appends once the helper is done; the caller never waits for a helper
+//     that has not started, which then finds nothing to do). Counters are atomics (per processor) or shard fields (under
 //     the shard lock); Stats takes each shard's lock briefly.
 //   - Ownership: a request (ptrace.Traces or protobuf bytes) is not kept
 //     past the call and never modified. Its records' strings may alias it
