@@ -31,9 +31,10 @@
 // OverflowNode, counted), distinct edges (Config.MaxEdges; past it new edges
 // are dropped, counted), node name length (Config.MaxNameBytes), and history:
 // at most Config.Retention/Config.BucketWidth+1 buckets per edge, stored in
-// chunks of 8 with each bucket's histogram of the edge's main measure as
-// sparse entries (40.9 B a bucket with the chunk pointers and entries,
-// measured by BenchmarkHistoryMemory), so that a window's percentiles are
+// chunks of 8 with each closed bucket's histogram of the edge's main
+// measure as sparse entries (40.9 B a bucket with the chunk pointers and
+// entries, measured by BenchmarkHistoryMemory; the open bucket's is dense,
+// one count per bound, in the edge), so that a window's percentiles are
 // its own (EdgeData.WindowHist), and at most Config.MaxHistoryBytes for all edges
 // together, past which every edge's oldest buckets are dropped first
 // (Stats.HistoryEvicted). Snapshots share the closed history chunks, which
