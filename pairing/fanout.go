@@ -27,14 +27,24 @@ type fanOut struct {
 	done  chan struct{} // the helper finished (buffered)
 	h     *batch        // the helper's batch, once done
 	dups  int           // duplicates the helper found
+	// kind is the work on each shard: fanAdd (the spans of b at now) or
+	// fanExpire (the waits past the cutoffs).
+	kind                        uint8
+	now, pairCutoff, linkCutoff int64
 	// taken lists the shards the helper added (from the back) and the
 	// ends of their observations and tallies in h.
 	taken []fanChunk
 }
 
-// fanChunk is one shard the helper added: its observations are
-// h.obs[previous obs:obs], its tallies likewise.
-type fanChunk struct{ obs, tallies int32 }
+// fanChunk is one shard the helper did: its observations are
+// h.obs[previous obs:obs], its tallies and problems likewise.
+type fanChunk struct{ obs, tallies, problems int32 }
+
+// fanOut's kinds of work.
+const (
+	fanAdd = iota
+	fanExpire
+)
 
 const (
 	fanIdle    = 0
@@ -69,10 +79,18 @@ func (f *fanOut) take(back bool) int {
 // requests the helper only queues behind them, and the caller, never
 // waiting for it to start, does the shards it has not taken.
 func (p *Processor) addAll(b *batch, now int64) int {
-	if len(b.todo) < 2 || len(b.spans) < minFanOutSpans || runtime.GOMAXPROCS(0) < 2 {
+	b.fan.kind, b.fan.now = fanAdd, now
+	return p.eachShard(b, len(b.spans) >= minFanOutSpans)
+}
+
+// eachShard does b.fan.kind's work on every shard of b.todo, with a helper
+// if fan and there is a second processor, and returns the duplicates
+// found (fanAdd).
+func (p *Processor) eachShard(b *batch, fan bool) int {
+	if len(b.todo) < 2 || !fan || runtime.GOMAXPROCS(0) < 2 {
 		dups := 0
 		for _, si := range b.todo {
-			dups += p.addShard(si, b, b, now)
+			dups += p.work(si, b, b)
 		}
 		return dups
 	}
@@ -83,24 +101,25 @@ func (p *Processor) addAll(b *batch, now int64) int {
 	f.gen++
 	f.left.Store(uint64(len(b.todo)))
 	f.state.Store(f.gen << 2)
-	go p.help(b, f.gen<<2, now)
+	go p.help(b, f.gen<<2)
 	dups := 0
 	for i := f.take(false); i >= 0; i = f.take(false) {
-		dups += p.addShard(b.todo[i], b, b, now)
+		dups += p.work(b.todo[i], b, b)
 	}
 	if f.state.CompareAndSwap(f.gen<<2, f.gen<<2|fanAlone) {
 		return dups // the helper never started: it will find fanAlone
 	}
 	<-f.done
 	h := f.h
+	var prev fanChunk
 	for i := len(f.taken) - 1; i >= 0; i-- { // in shard order: the helper took them backwards
 		c := f.taken[i]
-		lo, tlo := int32(0), int32(0)
-		if i > 0 {
-			lo, tlo = f.taken[i-1].obs, f.taken[i-1].tallies
+		if prev = (fanChunk{}); i > 0 {
+			prev = f.taken[i-1]
 		}
-		b.obs = append(b.obs, h.obs[lo:c.obs]...)
-		b.tallies = append(b.tallies, h.tallies[tlo:c.tallies]...)
+		b.obs = append(b.obs, h.obs[prev.obs:c.obs]...)
+		b.tallies = append(b.tallies, h.tallies[prev.tallies:c.tallies]...)
+		b.problems = append(b.problems, h.problems[prev.problems:c.problems]...)
 	}
 	dups += f.dups
 	f.h, f.taken = nil, f.taken[:0]
@@ -109,9 +128,9 @@ func (p *Processor) addAll(b *batch, now int64) int {
 	return dups
 }
 
-// help is the helper of addAll for the request whose state is start: it
-// adds shards of b from the back of b.todo until none is left.
-func (p *Processor) help(b *batch, start uint64, now int64) {
+// help is the helper of eachShard for the call whose state is start: it
+// works on shards of b from the back of b.todo until none is left.
+func (p *Processor) help(b *batch, start uint64) {
 	f := &b.fan
 	if !f.state.CompareAndSwap(start, start|fanRunning) {
 		return // late: the caller did every shard
@@ -120,11 +139,25 @@ func (p *Processor) help(b *batch, start uint64, now int64) {
 	h.anon, h.k.mark = b.anon, b.k.mark
 	dups := 0
 	for i := f.take(true); i >= 0; i = f.take(true) {
-		dups += p.addShard(b.todo[i], b, h, now)
-		f.taken = append(f.taken, fanChunk{obs: int32(len(h.obs)), tallies: int32(len(h.tallies))})
+		dups += p.work(b.todo[i], b, h)
+		f.taken = append(f.taken, fanChunk{obs: int32(len(h.obs)), tallies: int32(len(h.tallies)), problems: int32(len(h.problems))})
 	}
 	f.h, f.dups = h, dups
 	f.done <- struct{}{}
+}
+
+// work does b.fan.kind's work on shard si, making edges, link tallies and
+// problems in out (b itself, or a helper's batch).
+func (p *Processor) work(si int32, b, out *batch) int {
+	f := &b.fan
+	if f.kind == fanAdd {
+		return p.addShard(si, b, out, f.now)
+	}
+	sh := p.shards[si]
+	sh.mu.Lock()
+	sh.expire(f.pairCutoff, f.linkCutoff, out)
+	sh.mu.Unlock()
+	return 0
 }
 
 // addShard adds the spans of b in shard si under its lock, making their

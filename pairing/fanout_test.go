@@ -12,7 +12,8 @@ import (
 // one hash seed, one with GOMAXPROCS 1 (one goroutine adds every shard)
 // and one with GOMAXPROCS 2 (addAll hands shards to a helper): the graphs
 // must be equal to the last bit, exemplars and float sums included, as the
-// helper's edges are appended in shard order, and so must the counts.
+// helper's edges are appended in shard order, and so must the counts and
+// the recent problems. Expire hands shards to a helper too.
 func TestFanOutSameGraph(t *testing.T) {
 	recs := wireWorkload(t)
 	if len(recs) > 600 {
@@ -48,6 +49,9 @@ func TestFanOutSameGraph(t *testing.T) {
 	ga, gf := alone.graph.Snapshot(), fanned.graph.Snapshot()
 	if len(ga.Edges) == 0 {
 		t.Fatal("no edges")
+	}
+	if pa, pf := alone.Problems(), fanned.Problems(); !reflect.DeepEqual(pa, pf) {
+		t.Fatalf("problems %+v, want %+v", pf, pa)
 	}
 	if !reflect.DeepEqual(ga, gf) {
 		t.Fatalf("the graphs differ:\n%+v\nwant\n%+v", gf.Edges, ga.Edges)

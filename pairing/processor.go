@@ -264,11 +264,12 @@ func (p *Processor) Flush() { p.expire(math.MaxInt64, math.MaxInt64, p.now().Uni
 func (p *Processor) expire(pairCutoff, linkCutoff, now int64) {
 	b := p.pool.Get().(*batch)
 	defer func() { b.reset(); p.pool.Put(b) }()
-	for _, sh := range p.shards {
-		sh.mu.Lock()
-		sh.expire(pairCutoff, linkCutoff, b)
-		sh.mu.Unlock()
+	b.todo = b.todo[:0]
+	for si := range p.shards {
+		b.todo = append(b.todo, int32(si))
 	}
+	b.fan.kind, b.fan.pairCutoff, b.fan.linkCutoff = fanExpire, pairCutoff, linkCutoff
+	p.eachShard(b, true) // fanout.go
 	p.graph.Observe(b.obs, b.tallies)
 	p.report(b, now)
 }
