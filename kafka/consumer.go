@@ -124,6 +124,7 @@ type part struct {
 	// marks: links partitions only, the last source position seen per
 	// source partition (the exactly-once watermark).
 	marks map[int32]srcPos
+	lost  bool // kept after OnPartitionsLost (not revoked)
 }
 
 // Consumer reads the spans and links topics as one member of the group
@@ -359,20 +360,34 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 		out[t] = make(map[int32]kgo.Offset, len(ps))
 		for p, o := range ps {
 			committed := o.EpochOffset().Offset // AtEnd (-1) when the group has no commit
-			if st := c.kept[tp{t, p}]; st != nil && committed >= 0 && st.sent == committed {
-				// Ours before this rebalance and committed by us: go on
-				// where it was handled (past the commit when the
-				// partition was lost before its last commit).
+			// handled: what was handled before this assignment (by this
+			// member or committed by another); records before it are
+			// handed as replayed.
+			handled := committed
+			// The group's commit is still this member's last one (or one
+			// it sent whose answer it did not get: a broker that went
+			// away), nobody else's.
+			if st := c.kept[tp{t, p}]; st != nil && committed >= 0 && st.sent <= committed && committed <= st.next {
 				delete(c.kept, tp{t, p})
-				c.parts[tp{t, p}] = st
-				out[t][p] = o
-				if st.pos != committed {
-					out[t][p] = kgo.NewOffset().At(st.pos)
+				st.sent = committed
+				if !st.lost {
+					// Ours before this rebalance and committed by us: go
+					// on where it was handled.
+					c.parts[tp{t, p}] = st
+					out[t][p] = o
+					if st.pos != committed {
+						out[t][p] = kgo.NewOffset().At(st.pos)
+					}
+					continue
 				}
-				continue
+				// Lost here (its waits forgotten then, Loser) and back
+				// with nobody's commit since: replayed like a new owner
+				// would, what this member handled included (what it
+				// counted of those is held until the next commit).
+				handled = max(st.next, committed)
 			}
-			start := committed
-			if lo, ok := at.Lookup(t, p); ok && lo.Err == nil && (committed < 0 || lo.Offset < committed) {
+			start := handled
+			if lo, ok := at.Lookup(t, p); ok && lo.Err == nil && (handled < 0 || lo.Offset < handled) {
 				start = lo.Offset
 			}
 			if start < 0 {
@@ -380,7 +395,7 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 			} else {
 				out[t][p] = kgo.NewOffset().At(start)
 			}
-			st := &part{committed: max(committed, -1), next: max(committed, -1), sent: max(committed, -1), pos: start, since: now, end: -1}
+			st := &part{committed: max(handled, -1), next: max(handled, -1), sent: max(committed, -1), pos: start, since: now, end: -1}
 			if t == c.links {
 				st.marks = map[int32]srcPos{}
 			} else {
@@ -527,6 +542,11 @@ func (c *Consumer) commit(ctx context.Context, only map[string][]int32) {
 			todo[k.topic][k.partition] = kgo.EpochOffset{Epoch: -1, Offset: st.next}
 		}
 	}
+	for _, st := range c.kept {
+		// Revoked or lost, not committed: what its records counted is
+		// shown if it comes back, forgotten if it went elsewhere.
+		full = full && st.next <= st.sent
+	}
 	if full {
 		mark = cm.Checkpoint()
 	}
@@ -582,24 +602,47 @@ func (c *Consumer) revoked(ctx context.Context, _ *kgo.Client, m map[string][]in
 
 // lost keeps the partitions' state as revoked does, without a commit
 // (the group no longer knows this member: a session timeout, or a
-// coordinator that forgot its members). adjust decides at the next
+// coordinator that forgot its members), and tells the handler at once
+// (Loser), which stops their waits. adjust decides at the next
 // assignment: a partition that comes back here with the group's commit
-// still this member's last one continues where it was handled (nobody
-// handled it in between); one that went elsewhere is forgotten then
-// (Handler.Revoked), so that its new owner, replaying it, counts what
-// waited here. Going on where it was counts nothing twice: a replay from
-// the commit would hand again, live, what this member handled after it.
+// still this member's last one is replayed from before its commit, the
+// records this member handled after it as replayed too (its counts of
+// them, held, are shown by its next commit); one that went elsewhere is
+// forgotten then (Handler.Revoked), what it counted and holds with it,
+// so that its new owner, handling those records again, counts them.
 func (c *Consumer) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	var spans []int32
 	c.mu.Lock()
 	for t, ps := range m {
 		for _, p := range ps {
 			if st := c.parts[tp{t, p}]; st != nil {
 				delete(c.parts, tp{t, p})
+				st.lost = true
 				c.kept[tp{t, p}] = st
+				if t == c.cfg.Topic {
+					spans = append(spans, p)
+				}
 			}
 		}
 	}
 	c.mu.Unlock()
+	if l, ok := c.h.(Loser); ok && len(spans) > 0 {
+		slices.Sort(spans)
+		l.Lost(spans)
+	}
+}
+
+// Loser is what a Handler implements to hear of partitions lost (the
+// group no longer knows this member: a session timeout, a coordinator
+// that forgot it) as soon as they are: it must stop their waits at once
+// (an instance out of the group for longer than the pair or link wait
+// would otherwise count them there while their new owner replays and
+// counts them), without forgetting what it counted and holds (Committer):
+// if they come back with nobody's commit since, they are replayed, what
+// this member handled as replayed, and its next commit shows what it
+// held; if they went elsewhere, Revoked follows.
+type Loser interface {
+	Lost(partitions []int32)
 }
 
 // Route produces l to the links topic, keyed by its target's trace id and

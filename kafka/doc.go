@@ -72,23 +72,29 @@
 //   - A clean leave (Shutdown) commits, leaves the group, and the new
 //     owners replay: nothing is counted twice.
 //   - A lost partition (the group no longer knows this member: a session
-//     timeout, or a coordinator that forgot its members, as kfake does
-//     when restarted from its DataDir) keeps its state without a commit,
-//     like a revoked one. If it comes back here while the group's commit
-//     is still this member's last, it goes on where it was handled (a
-//     replay from the commit would hand again, live, what it handled
-//     after the commit: counted twice); if it moved, Handler.Revoked is
-//     called at the next assignment.
+//     timeout, or a coordinator that forgot its members) keeps its state
+//     without a commit, and a Handler that is a Loser forgets its waits at
+//     once (they would otherwise end here while the new owner replays and
+//     counts them). If it comes back here while the group's commit is
+//     still this member's last, it is replayed like a new owner's, the
+//     records this member handled after the commit as replayed too; if it
+//     moved, Handler.Revoked is called at the next assignment.
+//   - A Handler that is a Committer shows what handling a record counts
+//     only once a commit covers it: Checkpoint is called as the offsets of
+//     a commit of every owned partition are taken, Committed once the
+//     group accepted them (no commit covers a partition revoked or lost
+//     and not committed, until the next assignment decides).
 //   - After a crash (no final commit) the new owner hands live again what
-//     was handled after the last commit: at most one commit interval of
-//     edges is counted twice, and the link records handled after the
-//     last commit of the links partition are handed live again (the same
-//     bound). Re-produced link records are dropped: each carries its
+//     was handled after the last commit, flagged Redo (every live record
+//     before the partition's end at the assignment): pairing routes all
+//     the links of those records, even to targets indexed locally. A
+//     Committer had shown nothing of them, so they count once, at the new
+//     owner. Re-produced link records are dropped: each carries its
 //     source position (spans partition, offset, link index) and the links
 //     partition's owner drops one at or below the last position seen for
 //     that source partition (rebuilt from the replayed links records after
 //     a handover), counting it in Stats.DuplicateLinks
-//     (TestCrashBoundsDoubleCounting).
+//     (TestCrashBoundsDoubleCounting, TestCommitterMarks).
 //
 // # Concurrency and bounds
 //

@@ -50,6 +50,7 @@ type kafkaIngest struct {
 var (
 	_ kafka.Handler   = (*kafkaIngest)(nil)
 	_ kafka.Committer = (*kafkaIngest)(nil)
+	_ kafka.Loser     = (*kafkaIngest)(nil)
 )
 
 // startKafka creates the consumer, verifies the topics (refusing to run on
@@ -137,17 +138,31 @@ func (k *kafkaIngest) Assigned(ps []int32) {
 // partitions that went elsewhere: their new owner replays them and counts
 // them.
 func (k *kafkaIngest) Revoked(ps []int32) {
-	keep := func(trace *[16]byte) bool { return !slices.Contains(ps, k.c.PartitionOf(trace)) }
-	links, clients := k.proc.ForgetLinks(keep), k.proc.ForgetClients(keep)
+	links, clients := k.forget(ps)
 	// What their records counted here and no commit covers, their new
 	// owner handles again and counts.
 	k.held.drop(func(f heldFrom) bool { return slices.Contains(ps, f.partition) })
+	k.logger.Info("kafka partitions revoked", "partitions", ps, "waiting_links_forgotten", links, "waiting_clients_forgotten", clients)
+}
+
+// Lost forgets what waits in the partitions lost, as Revoked does, but
+// keeps what their records counted until the next assignment (kafka.Loser).
+func (k *kafkaIngest) Lost(ps []int32) {
+	links, clients := k.forget(ps)
+	k.logger.Warn("kafka partitions lost", "partitions", ps, "waiting_links_forgotten", links, "waiting_clients_forgotten", clients)
+}
+
+// forget forgets the links and CLIENT spans waiting in the partitions ps
+// and marks their spans replayed.
+func (k *kafkaIngest) forget(ps []int32) (links, clients int) {
+	keep := func(trace *[16]byte) bool { return !slices.Contains(ps, k.c.PartitionOf(trace)) }
+	links, clients = k.proc.ForgetLinks(keep), k.proc.ForgetClients(keep)
 	// If a partition comes back (A, B, A), what B counted is replayed
 	// here: what this member handled live of it must count as replayed.
 	k.proc.MarkReplayed(keep)
 	k.linksForgot.Add(uint64(links))
 	k.clientsForgot.Add(uint64(clients))
-	k.logger.Info("kafka partitions revoked", "partitions", ps, "waiting_links_forgotten", links, "waiting_clients_forgotten", clients)
+	return links, clients
 }
 
 // shutdown leaves the group (committing what was handled; the other
