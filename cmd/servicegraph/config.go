@@ -199,7 +199,7 @@ var options = []option{
 	{"history-retention", "graph.retention", "how long history is kept", func(c *Config) []any { return []any{&c.Graph.Retention} }},
 	{"max-history-bytes", "graph.max_history_bytes", "memory cap of all edges' history; past it the oldest buckets go first", func(c *Config) []any { return []any{&c.Graph.MaxHistoryBytes} }},
 	{"virtual-node-label", "metrics.virtual_node_label", "add the label virtual_node (client|server) to edge series from or to a virtual node (Tempo's enable_virtual_node_label)", func(c *Config) []any { return []any{&c.Metrics.VirtualNodeLabel} }},
-	{"exemplars", "metrics.exemplars", "serve scrapes that ask for OpenMetrics (Prometheus does) with each edge's latest trace and span ids as exemplars of its request counter and histograms (through client_golang's registry; off: every scrape gets the streamed text 0.0.4)", func(c *Config) []any { return []any{&c.Metrics.Exemplars} }},
+	{"exemplars", "metrics.exemplars", "serve scrapes that ask for OpenMetrics (Prometheus does) with a recent traced occurrence of each edge (trace and span ids) as exemplars of its request counter and histograms (through client_golang's registry; off: every scrape gets the streamed text 0.0.4)", func(c *Config) []any { return []any{&c.Metrics.Exemplars} }},
 	{"max-concurrent-scrapes", "metrics.max_concurrent_scrapes", "scrapes of /metrics served at once; more get 503 with Retry-After", func(c *Config) []any { return []any{&c.Metrics.MaxConcurrentScrapes} }},
 	{"render-timeout", "render.timeout", "deadline of one drawing", func(c *Config) []any { return []any{&c.Render.Timeout} }},
 	{"render-max-nodes", "render.max_nodes", "largest graph drawn, in nodes", func(c *Config) []any { return []any{&c.Render.MaxNodes} }},
