@@ -364,12 +364,12 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 			// member or committed by another); records before it are
 			// handed as replayed.
 			handled := committed
-			// The group's commit is still this member's last one (or one
-			// it sent whose answer it did not get: a broker that went
-			// away), nobody else's.
-			if st := c.kept[tp{t, p}]; st != nil && committed >= 0 && st.sent <= committed && committed <= st.next {
+			// The group's commit is still this member's last one: nobody
+			// else handled the partition since. (A commit of this member's
+			// that reached the broker while its answer was lost cannot be
+			// told from another owner's that covered the same records.)
+			if st := c.kept[tp{t, p}]; st != nil && committed >= 0 && st.sent == committed {
 				delete(c.kept, tp{t, p})
-				st.sent = committed
 				if !st.lost {
 					// Ours before this rebalance and committed by us: go
 					// on where it was handled.
