@@ -124,7 +124,52 @@ type part struct {
 	// marks: links partitions only, the last source position seen per
 	// source partition (the exactly-once watermark).
 	marks map[int32]srcPos
-	lost  bool // kept after OnPartitionsLost (not revoked)
+	// seen: links partitions only, the positions seen per source
+	// partition within seenWindow source offsets below its mark. A
+	// record below the mark is a duplicate only if it was seen: a new
+	// owner handling again the records an earlier owner of their
+	// partition could not commit routes all their links (Position.Redo),
+	// among them links the earlier owner resolved at home and never
+	// routed, below positions it did route.
+	seen map[int32]map[srcPos]struct{}
+	lost bool // kept after OnPartitionsLost (not revoked)
+}
+
+// seenWindow is how far below a source partition's mark, in source
+// offsets, link records are told apart exactly (older ones below the
+// mark are taken as seen): more than one source partition's records in
+// a commit interval (8,192 records; at 1,000 records/s a partition, 8 s).
+const seenWindow = 1 << 13
+
+// duplicate reports whether a link record from source position sp of
+// source partition p was seen already, and records it otherwise.
+func (st *part) duplicate(p int32, sp srcPos) bool {
+	mark, ok := st.marks[p]
+	set := st.seen[p]
+	if set == nil {
+		set = map[srcPos]struct{}{}
+		st.seen[p] = set
+	}
+	if ok && !sp.after(mark) {
+		if sp.offset < mark.offset-seenWindow {
+			return true
+		}
+		if _, dup := set[sp]; dup {
+			return true
+		}
+	} else {
+		st.marks[p] = sp
+		mark = sp
+	}
+	set[sp] = struct{}{}
+	if len(set) > 1024 && len(set)&1023 == 0 {
+		for k := range set {
+			if k.offset < mark.offset-seenWindow {
+				delete(set, k)
+			}
+		}
+	}
+	return false
 }
 
 // Consumer reads the spans and links topics as one member of the group
@@ -397,7 +442,7 @@ func (c *Consumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.
 			}
 			st := &part{committed: max(handled, -1), next: max(handled, -1), sent: max(committed, -1), pos: start, since: now, end: -1}
 			if t == c.links {
-				st.marks = map[int32]srcPos{}
+				st.marks, st.seen = map[int32]srcPos{}, map[int32]map[srcPos]struct{}{}
 			} else {
 				assigned = append(assigned, p)
 				if e, ok := ends.Lookup(t, p); ok && e.Err == nil {
@@ -485,11 +530,9 @@ func (c *Consumer) deliver(ctx context.Context, f kgo.FetchTopicPartition) {
 			c.linkRecs.Add(1)
 			if err := DecodeLink(r.Value, &l); err != nil {
 				c.malformed.Add(1)
-			} else if sp := (srcPos{l.SourceOffset, l.SourceIndex}); !sp.after(st.marks[l.SourcePartition]) &&
-				hasMark(st.marks, l.SourcePartition) {
+			} else if st.duplicate(l.SourcePartition, srcPos{l.SourceOffset, l.SourceIndex}) {
 				c.dups.Add(1)
 			} else {
-				st.marks[l.SourcePartition] = sp
 				if err := c.h.Link(ctx, &l, pos); err != nil {
 					c.rejected.Add(1)
 				}
@@ -509,8 +552,6 @@ func (c *Consumer) deliver(ctx context.Context, f kgo.FetchTopicPartition) {
 	st.lag = max(f.HighWatermark-f.Records[len(f.Records)-1].Offset-1, 0)
 	c.mu.Unlock()
 }
-
-func hasMark(m map[int32]srcPos, p int32) bool { _, ok := m[p]; return ok }
 
 // commit flushes the link records produced so far (so no source offset
 // is committed before the links it caused are written), then commits

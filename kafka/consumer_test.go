@@ -755,3 +755,30 @@ func TestCommitterMarks(t *testing.T) {
 	refuse.Store(false)
 	waitFor(t, "the 100 others committed", 10*time.Second, func() bool { _, committed := h.state(); return committed == 200 })
 }
+
+// A link record below its source partition's mark is a duplicate only if
+// that position was seen: a new owner handling again what an earlier
+// owner could not commit routes every link of those records, among them
+// links the earlier owner resolved at home (never routed) below a
+// position it did route.
+func TestDuplicateExact(t *testing.T) {
+	st := &part{marks: map[int32]srcPos{}, seen: map[int32]map[srcPos]struct{}{}}
+	for _, tc := range []struct {
+		p    int32
+		at   srcPos
+		want bool
+	}{
+		{0, srcPos{5, 0}, false}, // routed by the earlier owner
+		{1, srcPos{2, 0}, false}, // another source partition
+		{0, srcPos{3, 1}, false}, // resolved at home by the earlier owner, routed by the new one
+		{0, srcPos{5, 0}, true},  // routed again by the new owner
+		{0, srcPos{3, 1}, true},
+		{0, srcPos{6, 0}, false},
+		{0, srcPos{6 + seenWindow + 1, 0}, false},
+		{0, srcPos{4, 0}, true}, // below the window: taken as seen
+	} {
+		if got := st.duplicate(tc.p, tc.at); got != tc.want {
+			t.Errorf("partition %d %+v: duplicate %v, want %v", tc.p, tc.at, got, tc.want)
+		}
+	}
+}
