@@ -161,12 +161,15 @@ func kafkaProduce(t *testing.T, cl *kgo.Client, recs []*kgo.Record) {
 	}
 }
 
-// kafkaConfig writes the YAML of the knobs without a flag (a short
-// heartbeat, so that rebalances are quick).
+// kafkaConfig writes the YAML of the knobs without a flag: a short
+// heartbeat, so that rebalances are quick, and a short rebalance timeout,
+// so that a member whose join kfake never answers (its session ended
+// while the join waited, as after the brokers' restart) asks again
+// within 20 s rather than 70.
 func kafkaConfig(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sg.yaml")
-	if err := os.WriteFile(path, []byte("kafka:\n  heartbeat_interval: 200ms\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("kafka:\n  heartbeat_interval: 200ms\n  rebalance_timeout: 10s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
