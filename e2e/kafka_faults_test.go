@@ -103,10 +103,11 @@ func (k *restartableKafka) restart(t *testing.T, down time.Duration) {
 // The faults the mid-stream tests inject once half the workload is
 // written.
 const (
-	faultSIGTERM = iota // a rolling restart: SIGTERM one member, start it again on its data directory
-	faultJoin           // a 4th member joins
-	faultKill           // kill -9 of one member
-	faultBroker         // every broker restarts (1 s down)
+	faultSIGTERM    = iota // a rolling restart: SIGTERM one member, start it again on its data directory
+	faultJoin              // a 4th member joins
+	faultKill              // kill -9 of one member
+	faultBroker            // every broker restarts (1 s down)
+	faultBrokerLost        // every broker restarts (3 s down): every member's session ends
 )
 
 // newEdgeWindowKafka is the new-edge alert window of the mid-stream
@@ -135,6 +136,13 @@ func TestKafkaMidStreamJoin(t *testing.T) { testKafkaMidStream(t, faultJoin) }
 // and the link results are exact.
 func TestKafkaMidStreamBrokerRestart(t *testing.T) { testKafkaMidStream(t, faultBroker) }
 
+// TestKafkaMidStreamBrokerLost is TestKafkaMidStreamBrokerRestart with
+// the brokers down 3 s, past the members' 2 s sessions: kfake forgets
+// them, every member loses its partitions (forgetting what waits in them
+// at once, keeping what it counted and holds) and joins again, and
+// whoever gets a partition replays it, its old owner too.
+func TestKafkaMidStreamBrokerLost(t *testing.T) { testKafkaMidStream(t, faultBrokerLost) }
+
 // TestKafkaMidStreamKill9: kill -9 of one of 3 members mid-stream, once
 // it has handled what was written and could not commit its last second
 // (the brokers refuse the group's commits meanwhile). The two others
@@ -148,7 +156,7 @@ func TestKafkaMidStreamKill9(t *testing.T) { testKafkaMidStream(t, faultKill) }
 func testKafkaMidStream(t *testing.T, fault int) {
 	w := genKafkaWorkload(t, 150)
 	k := newRestartableKafka(t)
-	const pairWait = "12s" // covers a stop and a rebalance, a few seconds
+	pairWait := "12s" // covers a stop and a rebalance, a few seconds
 	extra := []string{"--kafka-first-seen-interval", "1s"}
 	if fault == faultBroker {
 		// kfake keeps the group's members across the restart with what
@@ -159,6 +167,9 @@ func testKafkaMidStream(t *testing.T, fault int) {
 		// join waited, which kfake never answers: it stayed out for the
 		// rebalance timeout + 10 s, longer than the pair wait.
 		extra = append(extra, "--kafka-session-timeout", "15s")
+	}
+	if fault == faultBrokerLost {
+		pairWait = "20s" // the brokers are down 3 s, then the group is built again
 	}
 	var members []*service
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
@@ -197,7 +208,7 @@ func testKafkaMidStream(t *testing.T, fault int) {
 			members[0] = launchKafkaMember(t, dirs[0], k.addrs, pairWait, extra...)
 		case i == at-1 && fault == faultJoin:
 			members = append(members, launchKafkaMember(t, t.TempDir(), k.addrs, pairWait, extra...))
-		case i == at-1 && fault == faultBroker:
+		case i == at-1 && (fault == faultBroker || fault == faultBrokerLost):
 			// kfake keeps records, topics, groups, commits and the
 			// groups' members across the restart, each member with what
 			// was left of its session. A member whose session runs out
@@ -206,7 +217,11 @@ func testKafkaMidStream(t *testing.T, fault int) {
 			// group had not committed is the bound; the stream resumes
 			// once everything is committed again.
 			window.spans, window.linkRecords = kafkaUncommitted(t, cl, w, members...)
-			k.restart(t, time.Second)
+			down := time.Second
+			if fault == faultBrokerLost {
+				down = 3 * time.Second
+			}
+			k.restart(t, down)
 			kafkaWaitCommitted(t, cl)
 		case i == at-4 && fault == faultKill:
 			// The last second before the kill is handled and never
@@ -241,7 +256,7 @@ func testKafkaMidStream(t *testing.T, fault int) {
 	} else {
 		checkKafkaBounded(t, w, gone, window.spans, window.linkRecords, members...)
 	}
-	if fault == faultBroker {
+	if fault == faultBroker || fault == faultBrokerLost {
 		// Whether partitions moved (the new owner replays them) or every
 		// member went on with its own.
 		var replayed float64

@@ -92,9 +92,12 @@
 //     owner. Re-produced link records are dropped: each carries its
 //     source position (spans partition, offset, link index) and the links
 //     partition's owner drops one at or below the last position seen for
-//     that source partition (rebuilt from the replayed links records after
-//     a handover), counting it in Stats.DuplicateLinks
-//     (TestCrashBoundsDoubleCounting, TestCommitterMarks).
+//     that source partition only if that exact position was seen (within
+//     8,192 source offsets; older ones are taken as seen): the earlier
+//     owner resolved some links at home and routed others. Both are
+//     rebuilt from the replayed links records after a handover; drops are
+//     counted in Stats.DuplicateLinks (TestCrashBoundsDoubleCounting,
+//     TestCommitterMarks, TestDuplicateExact).
 //
 // # Concurrency and bounds
 //
