@@ -393,3 +393,51 @@ func TestRouteAll(t *testing.T) {
 		t.Errorf("links %v, want %v", got, w)
 	}
 }
+
+// An anonymous SERVER span whose CLIENT parent names its peer makes
+// client → peer (toPeer). When both records are replayed, their earlier
+// owner counted that edge: the new owner counts it neither when the pair
+// meets (in either order) nor when the parent's pair wait, not over at the
+// handover, ends. With one of the two records live it counts once.
+func TestReplayAnonymousServer(t *testing.T) {
+	cfg := pairing.NewDefaultConfig()
+	parent := sp{svc: "web", trace: 1, id: 2, kind: ptrace.SpanKindClient, startMs: 10, end: 40,
+		attrs: map[string]string{"peer.service": "stripe"}}
+	child := sp{svc: "", trace: 1, id: 3, parent: 2, kind: ptrace.SpanKindServer, startMs: 15, end: 35, err: true}
+	for _, tc := range []struct {
+		name   string
+		first  sp
+		second sp
+		live   int // 0: both replayed; 2: the second record is live
+		over   bool
+		edges  []string
+	}{
+		{name: "parent first, both replayed", first: parent, second: child},
+		{name: "child first, both replayed", first: child, second: parent},
+		{name: "parent first, its wait over, both replayed", first: parent, second: child, over: true},
+		{name: "replayed parent, live child", first: parent, second: child, live: 2,
+			edges: []string{"web>stripe:virtual_node 1/1"}},
+		{name: "replayed child, live parent", first: child, second: parent, live: 2,
+			edges: []string{"web>stripe:virtual_node 1/1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, g, c := newPipeline(t, cfg)
+			rec := pairing.Record{Replay: true, Time: c.t.Add(-time.Second), Handover: c.t}
+			if tc.over {
+				rec.Time = c.t.Add(-cfg.PairWait - time.Second)
+			}
+			consumeAt(t, p, traces(tc.first), rec)
+			if tc.live == 2 {
+				rec = pairing.Record{}
+			}
+			consumeAt(t, p, traces(tc.second), rec)
+			p.Expire(c.t.Add(cfg.PairWait + time.Minute))
+			if got := edgesOf(g.Snapshot()); !slices.Equal(got, tc.edges) {
+				t.Errorf("edges %v, want %v", got, tc.edges)
+			}
+			if st := p.Stats(); st.PendingChildren != 0 || st.PendingClients != 0 {
+				t.Errorf("pending children %d, clients %d, want 0 and 0", st.PendingChildren, st.PendingClients)
+			}
+		})
+	}
+}

@@ -250,10 +250,15 @@ func (b *batch) anonymous(m meta) bool { return b.anon != 0 && uint32(m.svc())+1
 // (c: its clients queue item, or one made of the span): client → peer, as
 // if the peer were uninstrumented (Tempo skips spans without a service
 // name), not a call to unknown_service. It reports false, doing nothing,
-// when cm is no such span.
+// when cm is no such span. Both replayed, the pair is made (p waits no
+// more) and counts nothing: their earlier owner counted it (replay.go).
 func (b *batch) toPeer(p *entry, c *client, cm meta, cstart, cend int64) bool {
 	if ck := cm.kind(); ck != kindServer && ck != kindConsumer || p.meta.kind() != kindClient || p.meta&metaExpired != 0 {
 		return false
+	}
+	if (p.meta & cm).replayed() {
+		p.meta |= metaPaired
+		return true
 	}
 	b.observe(graph.Observation{Client: p.meta.svc(), Server: graph.NodeID(c.peer), Kind: graph.Kind(c.kind),
 		Failed: p.meta.failed() || cm.failed(), Seconds: [2]float64{seconds(cend - cstart), p.seconds()},
