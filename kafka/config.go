@@ -43,15 +43,30 @@ type Config struct {
 	// session ends while its join waits) stalls the member that long
 	// plus franz-go's request overhead (10 s).
 	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	// FetchMinBytes and FetchMaxWait batch the fetches of both topics: a
+	// broker answers a member's fetch once FetchMinBytes wait in its
+	// partitions, or after FetchMaxWait when fewer do. Each fetch costs
+	// about the same whatever it carries, so a member of N fetching as
+	// soon as one byte waits (1, franz-go's default) makes N times as
+	// many fetches per span as one instance would; batched, a record
+	// (and a routed link) waits at most FetchMaxWait more.
+	FetchMinBytes int32         `yaml:"fetch_min_bytes"`
+	FetchMaxWait  time.Duration `yaml:"fetch_max_wait"`
 }
 
+// maxFetchMinBytes is franz-go's default FetchMaxBytes (50 MiB): a fetch
+// never waits for more than it may carry.
+const maxFetchMinBytes = 50 << 20
+
 // NewDefaultConfig returns the defaults: topic otlp_spans, group
-// servicegraph, sarama_compat, 60 s replay, 1 s commits.
+// servicegraph, sarama_compat, 60 s replay, 1 s commits, fetches of
+// 1 MiB or 100 ms.
 func NewDefaultConfig() Config {
 	return Config{Topic: "otlp_spans", Group: "servicegraph", Partitioner: string(SaramaCompat),
 		Replay: 60 * time.Second, CommitInterval: time.Second, SamplePerPartition: 20,
 		VerifyTimeout: 10 * time.Second, MaxPollRecords: 1000,
-		SessionTimeout: 45 * time.Second, HeartbeatInterval: 3 * time.Second, RebalanceTimeout: time.Minute}
+		SessionTimeout: 45 * time.Second, HeartbeatInterval: 3 * time.Second, RebalanceTimeout: time.Minute,
+		FetchMinBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond}
 }
 
 // Validate reports every problem at once, each message starting with
@@ -93,6 +108,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RebalanceTimeout < time.Second || c.RebalanceTimeout > 30*time.Minute {
 		errs = append(errs, fmt.Errorf("rebalance_timeout: %s not in [1s, 30m]", c.RebalanceTimeout))
+	}
+	if c.FetchMinBytes < 1 || c.FetchMinBytes > maxFetchMinBytes {
+		errs = append(errs, fmt.Errorf("fetch_min_bytes: %d not in [1, %d]", c.FetchMinBytes, maxFetchMinBytes))
+	}
+	if c.FetchMaxWait < 10*time.Millisecond || c.FetchMaxWait > time.Minute {
+		errs = append(errs, fmt.Errorf("fetch_max_wait: %s not in [10ms, 1m]", c.FetchMaxWait))
 	}
 	return errors.Join(errs...)
 }

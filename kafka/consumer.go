@@ -271,6 +271,8 @@ func (c *Consumer) Start(ctx context.Context) error {
 		kgo.SessionTimeout(c.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(c.cfg.HeartbeatInterval),
 		kgo.RebalanceTimeout(c.cfg.RebalanceTimeout),
+		kgo.FetchMinBytes(c.cfg.FetchMinBytes),
+		kgo.FetchMaxWait(c.cfg.FetchMaxWait),
 	}, c.set.ClientOpts...)
 	cl, err := kgo.NewClient(c.groupOpts(opts)...)
 	if err != nil {
@@ -284,7 +286,8 @@ func (c *Consumer) Start(ctx context.Context) error {
 		c.run(rctx)
 	}()
 	c.set.Logger.Info("kafka consumer started", "brokers", c.cfg.Brokers, "topic", c.cfg.Topic, "links_topic", c.links,
-		"group", c.cfg.Group, "partitioner", c.p, "replay", c.cfg.Replay, "commit_interval", c.cfg.CommitInterval)
+		"group", c.cfg.Group, "partitioner", c.p, "replay", c.cfg.Replay, "commit_interval", c.cfg.CommitInterval,
+		"fetch_min_bytes", c.cfg.FetchMinBytes, "fetch_max_wait", c.cfg.FetchMaxWait)
 	return nil
 }
 
