@@ -17,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
@@ -66,52 +65,16 @@ func genKafkaWorkload(t *testing.T, traces int) *kafkaWorkload {
 }
 
 // kafkaSplitByTrace does what the kafkaexporter does with
-// partition_traces_by_id: one request per trace id (resources and scopes
-// kept), marshalled as otlp_proto, keyed by the trace id in hex.
+// partition_traces_by_id (workload.SplitByTrace).
 func kafkaSplitByTrace(t *testing.T, td ptrace.Traces) []*kgo.Record {
 	t.Helper()
-	type at struct {
-		id     pcommon.TraceID
-		ri, si int // si -1: the resource
+	recs, err := workload.SplitByTrace(td)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var order []pcommon.TraceID
-	byTrace := map[pcommon.TraceID]ptrace.Traces{}
-	resources := map[at]ptrace.ResourceSpans{}
-	scopes := map[at]ptrace.ScopeSpans{}
-	for ri, rs := range td.ResourceSpans().All() {
-		for si, ss := range rs.ScopeSpans().All() {
-			for _, sp := range ss.Spans().All() {
-				id := sp.TraceID()
-				one, ok := byTrace[id]
-				if !ok {
-					one = ptrace.NewTraces()
-					byTrace[id] = one
-					order = append(order, id)
-				}
-				nss, ok := scopes[at{id, ri, si}]
-				if !ok {
-					nrs, ok := resources[at{id, ri, -1}]
-					if !ok {
-						nrs = one.ResourceSpans().AppendEmpty()
-						rs.Resource().CopyTo(nrs.Resource())
-						nrs.SetSchemaUrl(rs.SchemaUrl())
-						resources[at{id, ri, -1}] = nrs
-					}
-					nss = nrs.ScopeSpans().AppendEmpty()
-					ss.Scope().CopyTo(nss.Scope())
-					scopes[at{id, ri, si}] = nss
-				}
-				sp.CopyTo(nss.Spans().AppendEmpty())
-			}
-		}
-	}
-	var out []*kgo.Record
-	for _, id := range order {
-		b, err := ptraceotlp.NewExportRequestFromTraces(byTrace[id]).MarshalProto()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, &kgo.Record{Key: []byte(hex.EncodeToString(id[:])), Value: b})
+	out := make([]*kgo.Record, len(recs))
+	for i, r := range recs {
+		out[i] = &kgo.Record{Key: r.Key, Value: r.Value}
 	}
 	return out
 }

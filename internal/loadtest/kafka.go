@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,8 +25,6 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/servicegraph/servicegraph/internal/workload"
@@ -574,10 +571,9 @@ func (p *pacer) wait(n int) {
 }
 
 // splitByTrace does what the Collector's kafkaexporter does with
-// partition_traces_by_id: one request per trace id of each request
-// (resources and scopes kept), marshalled as otlp_proto, keyed by the
-// trace id in hex. Each record's one header holds its span count (two
-// bytes, little endian) for the pacer; it is not produced.
+// partition_traces_by_id (workload.SplitByTrace) to each request. Each
+// record's one header holds its span count (two bytes, little endian) for
+// the pacer; it is not produced.
 func splitByTrace(reqs [][]byte) ([]*kgo.Record, error) {
 	var out []*kgo.Record
 	for _, raw := range reqs {
@@ -585,49 +581,13 @@ func splitByTrace(reqs [][]byte) ([]*kgo.Record, error) {
 		if err := req.UnmarshalProto(raw); err != nil {
 			return nil, err
 		}
-		type at struct {
-			id     pcommon.TraceID
-			ri, si int // si -1: the resource
+		recs, err := workload.SplitByTrace(req.Traces())
+		if err != nil {
+			return nil, err
 		}
-		var order []pcommon.TraceID
-		byTrace := map[pcommon.TraceID]ptrace.Traces{}
-		resources := map[at]ptrace.ResourceSpans{}
-		scopes := map[at]ptrace.ScopeSpans{}
-		for ri, rs := range req.Traces().ResourceSpans().All() {
-			for si, ss := range rs.ScopeSpans().All() {
-				for _, sp := range ss.Spans().All() {
-					id := sp.TraceID()
-					one, ok := byTrace[id]
-					if !ok {
-						one = ptrace.NewTraces()
-						byTrace[id] = one
-						order = append(order, id)
-					}
-					nss, ok := scopes[at{id, ri, si}]
-					if !ok {
-						nrs, ok := resources[at{id, ri, -1}]
-						if !ok {
-							nrs = one.ResourceSpans().AppendEmpty()
-							rs.Resource().CopyTo(nrs.Resource())
-							nrs.SetSchemaUrl(rs.SchemaUrl())
-							resources[at{id, ri, -1}] = nrs
-						}
-						nss = nrs.ScopeSpans().AppendEmpty()
-						ss.Scope().CopyTo(nss.Scope())
-						scopes[at{id, ri, si}] = nss
-					}
-					sp.CopyTo(nss.Spans().AppendEmpty())
-				}
-			}
-		}
-		for _, id := range order {
-			td := byTrace[id]
-			b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
-			if err != nil {
-				return nil, err
-			}
-			n := td.SpanCount()
-			out = append(out, &kgo.Record{Key: []byte(hex.EncodeToString(id[:])), Value: b,
+		for _, r := range recs {
+			n := r.Spans
+			out = append(out, &kgo.Record{Key: r.Key, Value: r.Value,
 				Headers: []kgo.RecordHeader{{Key: "spans", Value: []byte{byte(n), byte(n >> 8)}}}})
 		}
 	}
