@@ -5,18 +5,17 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/servicegraph/servicegraph/kafka/kafkatest"
 )
 
 // restartableKafka is a 3-broker kfake cluster that keeps its state on
@@ -59,32 +58,7 @@ func newRestartableKafka(t *testing.T) *restartableKafka {
 // between two commits, 200 ms apart, made sure of).
 func (k *restartableKafka) refuseCommits(t *testing.T) (allow func()) {
 	t.Helper()
-	var on atomic.Bool
-	on.Store(true)
-	c := k.c
-	c.ControlKey(int16(kmsg.OffsetCommit), func(r kmsg.Request) (kmsg.Response, error, bool) {
-		if !on.Load() {
-			c.DropControl()
-			return nil, nil, false
-		}
-		c.KeepControl()
-		req := r.(*kmsg.OffsetCommitRequest)
-		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-		resp.Version = req.Version
-		for _, rt := range req.Topics {
-			st := kmsg.NewOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewOffsetCommitResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code // not retried by the client: the commit fails
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
-	return func() { on.Store(false) }
+	return kafkatest.RefuseCommits(k.c)
 }
 
 // restart stops every broker, keeps them down for down, and starts them

@@ -7,15 +7,14 @@ import (
 	"hash/fnv"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/servicegraph/servicegraph/kafka/kafkatest"
 )
 
 const testParts = 6
@@ -719,30 +718,7 @@ func TestCommitterMarks(t *testing.T) {
 		handed, committed := h.state()
 		return handed == 100 && committed == 100
 	})
-	// The brokers refuse the commits now.
-	var refuse atomic.Bool
-	refuse.Store(true)
-	cl.ControlKey(int16(kmsg.OffsetCommit), func(r kmsg.Request) (kmsg.Response, error, bool) {
-		if !refuse.Load() {
-			cl.DropControl()
-			return nil, nil, false
-		}
-		cl.KeepControl()
-		req := r.(*kmsg.OffsetCommitRequest)
-		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-		resp.Version = req.Version
-		for _, rt := range req.Topics {
-			st := kmsg.NewOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewOffsetCommitResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kerr.OffsetMetadataTooLarge.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	allow := kafkatest.RefuseCommits(cl) // the brokers refuse the commits now
 	errs := c.Stats().CommitErrors
 	produceTraces(t, prod, 50, 50)
 	waitFor(t, "50 more records and links handed, two commits refused", 10*time.Second, func() bool {
@@ -752,7 +728,7 @@ func TestCommitterMarks(t *testing.T) {
 	if _, committed := h.state(); committed != 100 {
 		t.Errorf("committed mark %d after refused commits, want 100", committed)
 	}
-	refuse.Store(false)
+	allow()
 	waitFor(t, "the 100 others committed", 10*time.Second, func() bool { _, committed := h.state(); return committed == 200 })
 }
 
