@@ -131,7 +131,15 @@ type RoutedLink struct {
 func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, rec Record, route func(*RoutedLink)) error {
 	b := p.pool.Get().(*batch)
 	defer func() { b.reset(); p.pool.Put(b) }()
-	if err := tracedecode.Decode(buf, &b.rec); err != nil {
+	// A replayed record whose pair wait was over at the handover is
+	// index-only: its spans' peers and links would be dropped below, so
+	// they are not decoded (nor their peers' nodes looked up).
+	over := rec.Replay && !rec.Time.Add(p.cfg.PairWait).After(rec.Handover)
+	decode := tracedecode.Decode
+	if over {
+		decode = tracedecode.DecodeIndexOnly
+	}
+	if err := decode(buf, &b.rec); err != nil {
 		return err
 	}
 	if p.cfg.BrokerNodes {
@@ -147,7 +155,6 @@ func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, rec Record, rou
 	if rec.Replay {
 		b.k.mark = metaReplayed
 		b.k.at = max(rec.Time.UnixNano(), 1)
-		over := !rec.Time.Add(p.cfg.PairWait).After(rec.Handover)
 		for i := range b.spans {
 			s := &b.spans[i]
 			s.hasPeer = s.hasPeer && !over

@@ -73,3 +73,24 @@ func BenchmarkDecodeProto(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(spans)/float64(b.N), "ns/span")
 }
+
+// BenchmarkDecodeIndexOnly is the decode step alone through
+// DecodeIndexOnly (a replayed Kafka record whose waits are over), beside
+// BenchmarkDecodeProto.
+func BenchmarkDecodeIndexOnly(b *testing.B) {
+	recs := benchWorkload(b)
+	var r Records
+	spans := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		spans = 0
+		for _, buf := range recs {
+			if err := DecodeIndexOnly(buf, &r); err != nil {
+				b.Fatal(err)
+			}
+			spans += len(r.Spans)
+			r.Reset()
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(spans)/float64(b.N), "ns/span")
+}

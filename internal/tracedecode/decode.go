@@ -31,8 +31,21 @@ import (
 // Span names, peer names and service names in r alias buf (no copy): they
 // are valid while buf is. Decode neither modifies nor retains buf.
 func Decode(buf []byte, r *Records) error {
+	return decode(buf, r, false)
+}
+
+// DecodeIndexOnly is Decode for a consumer that only indexes the spans
+// (a replayed Kafka record whose pairs' waits are over, pairing/replay.go):
+// the same checks, errors, spans and counts, but no span's peer is read
+// (PeerKind NoPeer, Peer "") and no link is recorded (LinkLo == LinkHi,
+// Links stays empty). Weights are read as Decode reads them.
+func DecodeIndexOnly(buf []byte, r *Records) error {
+	return decode(buf, r, true)
+}
+
+func decode(buf []byte, r *Records, indexOnly bool) error {
 	reserveSpans(buf, r)
-	d := &decoder{r: r}
+	d := &decoder{r: r, indexOnly: indexOnly}
 	if err := d.request(buf); err != nil {
 		r.Reset()
 		return consumer.NewMalformed(fmt.Errorf("decode protobuf ExportTraceServiceRequest: %w", err))
@@ -74,8 +87,9 @@ const reserveMinBytes = 256 << 10
 
 // decoder is the state of one Decode call.
 type decoder struct {
-	r  *Records
-	sr spanReader // reused span to span (span resets what it reads)
+	r         *Records
+	sr        spanReader // reused span to span (span resets what it reads)
+	indexOnly bool       // DecodeIndexOnly: no peers, no links recorded
 }
 
 // request reads an ExportTraceServiceRequest, appending one Resource per

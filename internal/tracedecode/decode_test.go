@@ -2,6 +2,7 @@ package tracedecode
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -46,6 +47,7 @@ func assertSame(t testing.TB, buf []byte) (accepted bool) {
 	if (pd.err == nil) != (wd.err == nil) {
 		t.Fatalf("pdata error %v, wire error %v\ninput %q", pd.err, wd.err, buf)
 	}
+	assertIndexOnly(t, buf, &wd.r, wd.err)
 	if wd.err != nil {
 		if !consumer.IsMalformed(wd.err) {
 			t.Fatalf("wire error %v is not consumer.NewMalformed", wd.err)
@@ -70,6 +72,41 @@ func assertSame(t testing.TB, buf []byte) (accepted bool) {
 		t.Fatalf("links differ:\npdata %+v\nwire  %+v", p.Links, w.Links)
 	}
 	return true
+}
+
+// assertIndexOnly checks DecodeIndexOnly against Decode's records want
+// and error werr for buf: the same error (text), resources, counts and
+// spans, but every span without a peer or links, and no links.
+func assertIndexOnly(t testing.TB, buf []byte, want *Records, werr error) {
+	t.Helper()
+	var r Records
+	err := DecodeIndexOnly(buf, &r)
+	if fmt.Sprint(err) != fmt.Sprint(werr) {
+		t.Fatalf("index-only error %v, Decode's %v\ninput %q", err, werr, buf)
+	}
+	if err != nil {
+		if !consumer.IsMalformed(err) || len(r.Spans) != 0 || len(r.Links) != 0 || len(r.Resources) != 0 || r.Received != 0 {
+			t.Fatalf("index-only refusal: error %v (malformed %v), records left %+v", err, consumer.IsMalformed(err), r)
+		}
+		return
+	}
+	if r.Received != want.Received || r.Rejected != want.Rejected || r.Sanitised != want.Sanitised {
+		t.Fatalf("index-only counts: received %d rejected %d sanitised %d, Decode's %d %d %d",
+			r.Received, r.Rejected, r.Sanitised, want.Received, want.Rejected, want.Sanitised)
+	}
+	if !slices.Equal(r.Resources, want.Resources) {
+		t.Fatalf("index-only resources differ:\ngot  %+v\nwant %+v", r.Resources, want.Resources)
+	}
+	spans := slices.Clone(want.Spans)
+	for i := range spans {
+		spans[i].PeerKind, spans[i].Peer, spans[i].LinkLo, spans[i].LinkHi = NoPeer, "", 0, 0
+	}
+	if !slices.Equal(r.Spans, spans) {
+		t.Fatalf("index-only spans differ:\ngot  %+v\nwant %+v", r.Spans, spans)
+	}
+	if len(r.Links) != 0 {
+		t.Fatalf("index-only recorded %d links", len(r.Links))
+	}
 }
 
 // Wire-level builders for requests pdata cannot produce.

@@ -177,22 +177,31 @@ func wantsPeer(s *Span) bool {
 	return s.Kind == KindClient || s.Parent == [8]byte{} && (s.Kind == KindServer || s.Kind == KindConsumer)
 }
 
-// peerValues holds the first value of each peer attribute of a span.
-type peerValues struct {
-	have  [peerSlots]bool
-	value [peerSlots]string
+// value is the first value of the peer attribute in slot i, as
+// pcommon.Value.AsString makes it, read only when asked for (have[i]).
+func (p *peerAttrs) value(i uint8) string {
+	if p.isStr[i] {
+		return p.str[i]
+	}
+	return valueString(p.kv[i])
 }
 
 // first returns the first non-empty value among slots.
-func (v *peerValues) first(slots []uint8) string {
+func (p *peerAttrs) first(slots []uint8) string {
 	for _, i := range slots {
-		if !v.have[i] || v.value[i] == "" {
+		if !p.have[i] {
 			continue
 		}
-		if i == slotNetworkPeerAddress && v.have[slotNetworkPeerPort] && v.value[slotNetworkPeerPort] != "" {
-			return v.value[i] + ":" + v.value[slotNetworkPeerPort]
+		v := p.value(i)
+		if v == "" {
+			continue
 		}
-		return v.value[i]
+		if i == slotNetworkPeerAddress && p.have[slotNetworkPeerPort] {
+			if port := p.value(slotNetworkPeerPort); port != "" {
+				return v + ":" + port
+			}
+		}
+		return v
 	}
 	return ""
 }
@@ -201,16 +210,16 @@ func (v *peerValues) first(slots []uint8) string {
 // system attribute, a database (n.database); for another CLIENT span, a
 // peer (n.peer); for a root SERVER or CONSUMER span, its caller
 // (n.caller). Empty values do not count.
-func (v *peerValues) pick(n *Naming, s *Span) {
+func (p *peerAttrs) pick(n *Naming, s *Span) {
 	var name string
 	kind := PeerService
 	switch {
 	case s.Kind != KindClient:
-		name, kind = v.first(n.caller), PeerCaller
-	case v.have[slotDBSystemName] || v.have[slotDBSystem]:
-		name, kind = v.first(n.database), PeerDatabase
+		name, kind = p.first(n.caller), PeerCaller
+	case p.have[slotDBSystemName] || p.have[slotDBSystem]:
+		name, kind = p.first(n.database), PeerDatabase
 	default:
-		name = v.first(n.peer)
+		name = p.first(n.peer)
 	}
 	if name == "" {
 		kind = NoPeer
@@ -220,11 +229,11 @@ func (v *peerValues) pick(n *Naming, s *Span) {
 
 // peerOf is pick over a pdata span's attributes.
 func peerOf(attrs pcommon.Map, n *Naming, s *Span) {
-	var v peerValues
+	var p peerAttrs
 	for k, val := range attrs.All() {
-		if i := n.slot(k); i >= 0 && !v.have[i] {
-			v.value[i], v.have[i] = val.AsString(), true
+		if i := n.slot(k); i >= 0 && !p.have[i] {
+			p.str[i], p.isStr[i], p.have[i] = val.AsString(), true, true
 		}
 	}
-	v.pick(n, s)
+	p.pick(n, s)
 }

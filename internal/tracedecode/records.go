@@ -42,7 +42,7 @@ type Span struct {
 	Failed bool    // Status.code is STATUS_CODE_ERROR
 	// PeerKind and Peer: the database or peer a CLIENT span names, or the
 	// caller a root SERVER or CONSUMER span names, by Records.Naming
-	// (peerValues.pick); NoPeer and "" for other spans.
+	// (peerAttrs.pick); NoPeer and "" for other spans.
 	PeerKind PeerKind
 	// Weight is the span's sampling weight (weight.go): how many spans it
 	// stands for, from Naming's span multiplier attribute or the

@@ -63,28 +63,13 @@ const readSpanFields = 1<<fSpanTraceID | 1<<fSpanSpanID | 1<<fSpanTraceState | 1
 	1<<fSpanStart | 1<<fSpanEnd | 1<<fSpanAttributes | 1<<fSpanLinks | 1<<fSpanStatus
 
 // peerAttrs are the first of a span's peer attributes (one per
-// peerSlot): each a whole KeyValue, whose value is read only once the
-// span turns out to be a CLIENT span.
+// peerSlot): each a whole KeyValue, whose value is read only where it is
+// used (value: pick's, for a CLIENT or root span; weight).
 type peerAttrs struct {
 	have  [peerSlots]bool
 	kv    [peerSlots][]byte
 	str   [peerSlots]string // the value when isStr: keyValue found a plain string
 	isStr [peerSlots]bool
-}
-
-// values reads the attributes' values as pcommon.Value.AsString would.
-func (p *peerAttrs) values() peerValues {
-	var v peerValues
-	for k, ok := range p.have {
-		switch {
-		case ok && p.isStr[k]:
-			v.value[k] = p.str[k]
-		case ok:
-			v.value[k] = valueString(p.kv[k])
-		}
-	}
-	v.have = p.have
-	return v
 }
 
 // spanReader is the state of reading one Span: one reader method per
@@ -97,7 +82,8 @@ type spanReader struct {
 	peers                peerAttrs
 	traceState           string // the trace_state field, aliasing the request (weight)
 	nattr, nevent, nlink int    // occurrences so far, for error paths
-	record               bool
+	record               bool   // the span goes to the records
+	links                bool   // its links go to the records (record, not DecodeIndexOnly)
 	r                    *Records
 }
 
@@ -109,7 +95,7 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 	sr.s, sr.start, sr.end, sr.code = Span{}, 0, 0, 0
 	sr.peers.have = [peerSlots]bool{}
 	sr.traceState, sr.nattr, sr.nevent, sr.nlink = "", 0, 0, 0
-	sr.record, sr.r = record, d.r
+	sr.record, sr.links, sr.r = record, record && !d.indexOnly, d.r
 	linkLo := len(d.r.Links)
 	for i := 0; i < len(buf); {
 		// Most fields are length-delimited with one-byte tags and lengths:
@@ -132,9 +118,8 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 	if !record {
 		return nil
 	}
-	if wantsPeer(&sr.s) && sr.s.Key.Valid() {
-		v := sr.peers.values()
-		v.pick(d.r.naming(), &sr.s)
+	if !d.indexOnly && wantsPeer(&sr.s) && sr.s.Key.Valid() {
+		sr.peers.pick(d.r.naming(), &sr.s)
 	}
 	if sr.peers.have[slotMultiplier] || sr.traceState != "" {
 		sr.s.Weight = sr.peers.weight(sr.traceState)
@@ -221,7 +206,7 @@ func (sr *spanReader) link(buf []byte) *wireError {
 	if err != nil {
 		return err.in("links", sr.nlink)
 	}
-	if sr.record {
+	if sr.links {
 		sr.r.Links = append(sr.r.Links, to)
 	}
 	sr.nlink++
