@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -227,20 +225,7 @@ scrape_configs:
       - files: [%q]
         refresh_interval: 1s
 `, p.targets))
-	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+p.addr)
-	var promLog strings.Builder
-	prom.Stdout, prom.Stderr = &promLog, &promLog
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		prom.Process.Signal(syscall.SIGTERM)
-		prom.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", promLog.String())
-		}
-	})
+	runPrometheus(t, promBin, dir, p.addr)
 	eventually(t, 30*time.Second, "Prometheus to scrape every member", func() bool {
 		for _, m := range members {
 			if !scrapedUp(t, p.addr, m.api) {
@@ -518,21 +503,8 @@ func checkMergedEqualsSingle(t *testing.T, w *kafkaWorkload, edges int, single *
 // api.HeaderPartial.
 func getPartial(t *testing.T, s *service, path string) (int, string, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+s.api+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Cache-Control", "no-cache")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header.Get(api.HeaderPartial), b
+	code, h, b := s.getHeader(t, path)
+	return code, h.Get(api.HeaderPartial), b
 }
 
 // jsonDiff compares two JSON answers, the fan-out's "partial" (which

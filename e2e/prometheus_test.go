@@ -58,20 +58,7 @@ scrape_configs:
         refresh_interval: 1s
 `, targets))
 	promAddr := freeAddr(t)
-	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	var promLog strings.Builder
-	prom.Stdout, prom.Stderr = &promLog, &promLog
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		prom.Process.Signal(syscall.SIGTERM)
-		prom.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", promLog.String())
-		}
-	})
+	runPrometheus(t, promBin, dir, promAddr)
 
 	sendLink(t, s, "orders", "invoicing")
 	want := "ServiceGraphNewAsyncEdge client=orders server=invoicing connection_type=span_link"
@@ -225,6 +212,15 @@ scrape_configs:
       - targets: [%q]
 `, target))
 	addr := freeAddr(t)
+	runPrometheus(t, promBin, dir, addr, flags...)
+	return addr
+}
+
+// runPrometheus runs promBin with dir/prometheus.yml, its TSDB in dir,
+// listening on addr, until the test ends (its log shown if the test
+// failed).
+func runPrometheus(t *testing.T, promBin, dir, addr string, flags ...string) {
+	t.Helper()
 	prom := exec.Command(promBin, append([]string{"--config.file=" + filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path=" + filepath.Join(dir, "tsdb"), "--web.listen-address=" + addr}, flags...)...)
 	var promLog strings.Builder
@@ -239,5 +235,4 @@ scrape_configs:
 			t.Logf("prometheus log:\n%s", promLog.String())
 		}
 	})
-	return addr
 }

@@ -205,6 +205,13 @@ func (s *service) stop(t *testing.T, sig syscall.Signal) int {
 
 func (s *service) get(t *testing.T, path string) (int, []byte) {
 	t.Helper()
+	code, _, b := s.getHeader(t, path)
+	return code, b
+}
+
+// getHeader is get with the answer's header.
+func (s *service) getHeader(t *testing.T, path string) (int, http.Header, []byte) {
+	t.Helper()
 	// A fresh answer, not the API's read cache's (up to
 	// --read-max-staleness old): tests read what they just sent.
 	req, err := http.NewRequest(http.MethodGet, "http://"+s.api+path, nil)
@@ -221,7 +228,7 @@ func (s *service) get(t *testing.T, path string) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, resp.Header, b
 }
 
 // metrics scrapes /metrics in the text format.
