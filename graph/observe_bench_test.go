@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/cputime"
 )
 
 // BenchmarkObserve is Store.Observe's cost per observation on the bench
@@ -64,7 +65,7 @@ func BenchmarkObserve(b *testing.B) {
 			}
 			b.ReportAllocs()
 			i := 0
-			cpu0 := processCPU()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				s.Observe(bs[i%len(bs)], nil)
 				c.add(12 * time.Millisecond)
@@ -72,7 +73,7 @@ func BenchmarkObserve(b *testing.B) {
 			}
 			n := float64(b.N * batch)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/observation")
-			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/n, "cpu-ns/observation")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/n, "cpu-ns/observation")
 		})
 	}
 }

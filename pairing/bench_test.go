@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/cputime"
 	"github.com/servicegraph/servicegraph/internal/workload"
 	"github.com/servicegraph/servicegraph/pairing"
 )
@@ -61,10 +62,10 @@ func runWorkloadWith(b *testing.B, spans int, set pairing.Settings, feed func(p 
 		}
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
-		start, cpu0 := time.Now(), pairing.ProcessCPU()
+		start, cpu0 := time.Now(), cputime.Process()
 		feed(p)
 		elapsed += time.Since(start)
-		cpu += pairing.ProcessCPU() - cpu0
+		cpu += cputime.Process() - cpu0
 		b.StopTimer()
 		runtime.ReadMemStats(&after)
 		allocs += after.Mallocs - before.Mallocs
@@ -210,11 +211,11 @@ func BenchmarkSteadyConsume(b *testing.B) {
 		b.ReportAllocs()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		cpu0 := pairing.ProcessCPU()
+		cpu0 := cputime.Process()
 		for b.Loop() {
 			feed(p)
 		}
-		cpu := pairing.ProcessCPU() - cpu0
+		cpu := cputime.Process() - cpu0
 		runtime.ReadMemStats(&after)
 		st := p.Stats()
 		if st.SpansDuplicate > 0 || st.IndexEvictions-evictions < uint64(b.N*spans*9/10) {

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/cputime"
 	"github.com/servicegraph/servicegraph/pairing"
 )
 
@@ -116,13 +117,13 @@ func BenchmarkBrokerCost(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				cpu0 := pairing.ProcessCPU()
+				cpu0 := cputime.Process()
 				for _, r := range recs {
 					if err := p.ConsumeTracesProto(context.Background(), r); err != nil {
 						b.Fatal(err)
 					}
 				}
-				cpu += pairing.ProcessCPU() - cpu0
+				cpu += cputime.Process() - cpu0
 				b.StopTimer()
 				topics = 0
 				for _, n := range g.Snapshot().Nodes {

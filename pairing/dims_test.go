@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/cputime"
 	"github.com/servicegraph/servicegraph/pairing"
 )
 
@@ -206,13 +207,13 @@ func BenchmarkDimensionsCost(b *testing.B) {
 				}
 				runtime.ReadMemStats(&m0)
 				b.StartTimer()
-				c0 := pairing.ProcessCPU()
+				c0 := cputime.Process()
 				for _, r := range recs {
 					if err := p.ConsumeTracesProto(context.Background(), r); err != nil {
 						b.Fatal(err)
 					}
 				}
-				cpu += pairing.ProcessCPU() - c0
+				cpu += cputime.Process() - c0
 				b.StopTimer()
 				runtime.ReadMemStats(&m1)
 				allocs += m1.Mallocs - m0.Mallocs

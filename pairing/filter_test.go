@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/servicegraph/servicegraph/graph"
+	"github.com/servicegraph/servicegraph/internal/cputime"
 	"github.com/servicegraph/servicegraph/pairing"
 )
 
@@ -280,13 +281,13 @@ func BenchmarkFilterCost(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				cpu0 := pairing.ProcessCPU()
+				cpu0 := cputime.Process()
 				for _, r := range recs {
 					if err := p.ConsumeTracesProto(context.Background(), r); err != nil {
 						b.Fatal(err)
 					}
 				}
-				cpu += pairing.ProcessCPU() - cpu0
+				cpu += cputime.Process() - cpu0
 				if st := p.Stats(); st.SpansFiltered != 0 {
 					b.Fatalf("%d spans filtered", st.SpansFiltered)
 				}

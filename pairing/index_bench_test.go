@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"github.com/servicegraph/servicegraph/internal/cputime"
 )
 
 // BenchmarkIndexMemory fills a span index of 1M entries (one shard, as a
@@ -109,10 +111,10 @@ func BenchmarkIndexSteady(b *testing.B) {
 		request()
 	}
 	b.ResetTimer()
-	cpu0 := ProcessCPU()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		request()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perReq), "ns/span")
-	b.ReportMetric(float64((ProcessCPU()-cpu0).Nanoseconds())/float64(b.N*perReq), "cpu-ns/span")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N*perReq), "cpu-ns/span")
 }

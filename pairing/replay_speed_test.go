@@ -3,24 +3,15 @@ package pairing
 import (
 	"context"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-)
 
-// processCPU is the CPU time this process has used (user + system, every
-// thread: the garbage collector's too).
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/servicegraph/servicegraph/internal/cputime"
+)
 
 // BenchmarkConsumeRecord is the Kafka path through pairing on the bench
 // workload, beside the OTLP receivers' (ConsumeTracesProto): live
@@ -68,7 +59,7 @@ func BenchmarkConsumeRecord(b *testing.B) {
 				b.StopTimer()
 				p := wireBenchProcessor(b, nil)
 				b.StartTimer()
-				before := processCPU(b)
+				before := cputime.Process()
 				for i, r := range recs {
 					if mode.window {
 						rec.Time = now.Add(-window + window*time.Duration(i)/time.Duration(len(recs)))
@@ -83,7 +74,7 @@ func BenchmarkConsumeRecord(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				cpu += processCPU(b) - before
+				cpu += cputime.Process() - before
 				b.StopTimer()
 				spans = int(p.Stats().SpansReceived)
 				b.StartTimer()

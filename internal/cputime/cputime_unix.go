@@ -1,15 +1,15 @@
 //go:build unix
 
-package graph_test
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time (user + system) the process has used: on a
+// Process is the CPU time (user + system) the process has used: on a
 // shared machine, less disturbed by other processes than wall time.
-func processCPU() time.Duration {
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
