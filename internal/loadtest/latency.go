@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -118,12 +119,14 @@ func latency(args []string) error {
 	// passes).
 	cpu0, _ := cpuTime(*pid)
 	wait0, _ := runDelay(*pid)
+	gc0, gcErr := serverGC(hc, base)
 	idle, err := paced(conn, reqs, *rate, *duration, 1000)
 	if err != nil {
 		return fmt.Errorf("idle phase: %w", err)
 	}
 	cpu1, _ := cpuTime(*pid)
 	wait1, _ := runDelay(*pid)
+	gc1, _ := serverGC(hc, base)
 	probe := func() ([]time.Duration, error) { return paced(conn, reqs, *rate, *duration, 2000) }
 	var hammered []time.Duration
 	var reads, readErrs int64
@@ -148,6 +151,14 @@ func latency(args []string) error {
 		// more than anything in the server.
 		fmt.Printf("result latency_sched idle_run_delay_s=%.2f hammered_run_delay_s=%.2f\n",
 			(wait1 - wait0).Seconds(), (wait2 - wait1).Seconds())
+	}
+	if gc2, err := serverGC(hc, base); err == nil && gcErr == nil {
+		// The server's garbage collections and bytes allocated in each
+		// phase: what the reads' garbage costs ingestion.
+		fmt.Printf("result latency_gc idle_cycles=%.0f hammered_cycles=%.0f idle_alloc_mb=%.0f hammered_alloc_mb=%.0f\n",
+			gc1.cycles-gc0.cycles, gc2.cycles-gc1.cycles, (gc1.alloc-gc0.alloc)/1e6, (gc2.alloc-gc1.alloc)/1e6)
+	} else {
+		fmt.Fprintf(os.Stderr, "loadtest: server GC counters: %v\n", errors.Join(gcErr, err))
 	}
 	for _, ph := range []struct {
 		name string
@@ -314,6 +325,62 @@ func readCacheCounts(hc *http.Client, base string) (string, error) {
 		}
 	}
 	return line, nil
+}
+
+// gcCounts are a server's garbage collections and bytes allocated so far.
+type gcCounts struct{ cycles, alloc float64 }
+
+// serverGC reads the server's GC counters from its /metrics (the Go
+// collector's go_gc_duration_seconds_count and
+// go_memstats_alloc_bytes_total); a fresh read (no-cache) of those two
+// families only, counted as a bypass.
+func serverGC(hc *http.Client, base string) (gcCounts, error) {
+	req, err := http.NewRequest(http.MethodGet, base+"/metrics?name[]=go_gc_duration_seconds&name[]=go_memstats_alloc_bytes_total", nil)
+	if err != nil {
+		return gcCounts{}, err
+	}
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return gcCounts{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return gcCounts{}, err
+	}
+	return parseGC(string(b))
+}
+
+// parseGC reads gcCounts from a text exposition.
+func parseGC(text string) (gcCounts, error) {
+	var c gcCounts
+	found := 0
+	for l := range strings.Lines(text) {
+		name, val, ok := strings.Cut(strings.TrimSpace(l), " ")
+		if !ok {
+			continue
+		}
+		var dst *float64
+		switch name {
+		case "go_gc_duration_seconds_count":
+			dst = &c.cycles
+		case "go_memstats_alloc_bytes_total":
+			dst = &c.alloc
+		default:
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			return gcCounts{}, fmt.Errorf("%s: %w", name, err)
+		}
+		*dst = v
+		found++
+	}
+	if found != 2 {
+		return gcCounts{}, errors.New("go_gc_duration_seconds_count or go_memstats_alloc_bytes_total missing")
+	}
+	return c, nil
 }
 
 // labelValue is name's value in a label list a="x",b="y".

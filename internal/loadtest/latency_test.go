@@ -40,3 +40,18 @@ func TestRunDelayOfThisProcess(t *testing.T) {
 		t.Fatalf("runDelay(0) = %v, %v; want 0, false", d, ok)
 	}
 }
+
+// TestParseGC: the GC cycle count and bytes allocated are read from the
+// Go collector's families; either missing is an error.
+func TestParseGC(t *testing.T) {
+	text := "# TYPE go_gc_duration_seconds summary\ngo_gc_duration_seconds{quantile=\"0\"} 1e-05\n" +
+		"go_gc_duration_seconds_sum 0.25\ngo_gc_duration_seconds_count 42\n" +
+		"# TYPE go_memstats_alloc_bytes_total counter\ngo_memstats_alloc_bytes_total 1.5e+09\n"
+	got, err := parseGC(text)
+	if err != nil || got != (gcCounts{cycles: 42, alloc: 1.5e9}) {
+		t.Fatalf("parseGC = %+v, %v; want {42 1.5e9}, nil", got, err)
+	}
+	if _, err := parseGC("go_gc_duration_seconds_count 42\n"); err == nil {
+		t.Fatal("parseGC without go_memstats_alloc_bytes_total: no error")
+	}
+}
