@@ -81,12 +81,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		peers = groupPeers
 	}
 	srv, err := api.New(cfg.API, api.Settings{Logger: logger, Registerer: reg}, api.Sources{
-		Graph:    store,
-		Problems: proc.Problems,
-		Renderer: rend,
-		Metrics:  metricsHandler,
-		Ready:    probe.get,
-		Peers:    peers,
+		Graph:     store,
+		Problems:  proc.Problems,
+		Renderer:  rend,
+		Metrics:   metricsHandler,
+		Ready:     probe.get,
+		Peers:     peers,
+		Ingestion: recv.InFlight(),
 	})
 	if err != nil {
 		return err
