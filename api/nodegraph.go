@@ -92,13 +92,10 @@ func nodeGraphFieldsFor(tpl traceurl.Template) fieldsBody {
 // occurrence if it falls in the view's window, its id hex and its URL
 // (tpl's; "" without one).
 func rowSample(v *graph.View, data *graph.EdgeData, tpl traceurl.Template) (id, url string) {
-	if data == nil {
+	if !rowSampled(v, data) {
 		return "", ""
 	}
 	ex := &data.Exemplar
-	if !ex.Valid() || ex.Time < v.From.UnixNano() || ex.Time >= v.To.UnixNano() {
-		return "", ""
-	}
 	id = ex.TraceID()
 	return id, tpl.URL(id, ex.SpanID())
 }

@@ -88,8 +88,10 @@ func appendNodes(b []byte, v *graph.View, infinity bool, tpl traceurl.Template, 
 
 // appendEdges appends the view's edge rows as a JSON array. An edge's row
 // comes from the topology's rowCache, its thickness put in, when the edge
-// and the window are those it was encoded for; in a new topology's first
-// answer, from the previous topology's cache when the edge did not change.
+// and what the window makes of it (counts, rate, mean, whether its sample
+// trace is in the window) are those it was encoded from; in a new
+// topology's first answer, from the previous topology's cache when the
+// edge did not change.
 func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]byte) []byte) []byte {
 	maxCount := maxEdgeCount(v)
 	rc, _ := v.Shared(rowCacheKey{}, func() any { return newRowCache() }).(*rowCache)
@@ -110,8 +112,6 @@ func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]by
 			}
 		}
 	}
-	lo, hi := v.Window()
-	secs := v.To.Sub(v.From).Seconds()
 	var id []byte
 	b = append(b, '[')
 	for i := range v.Edges {
@@ -132,8 +132,9 @@ func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]by
 			rc.rows = append(rc.rows, make([]cachedRow, max(pos+1, len(v.Edges))-len(rc.rows))...)
 		}
 		r := &rc.rows[pos]
-		if r.data != data || r.lo != lo || r.hi != hi || r.secs != secs || r.tpl != tpl {
-			if old := carry[data]; old != nil && old.lo == lo && old.hi == hi && old.secs == secs && old.tpl == tpl {
+		in := rowInputs{count: e.Count, failed: e.Failed, rate: e.Rate, mean: e.MeanSeconds, sampled: rowSampled(v, data)}
+		if r.data != data || r.in != in || r.tpl != tpl {
+			if old := carry[data]; old != nil && old.in == in && old.tpl == tpl {
 				// Taken, not copied: should the old topology serve
 				// again, it encodes the row anew.
 				*r, *old = *old, cachedRow{}
@@ -146,7 +147,7 @@ func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]by
 				row.Thickness = 0
 				enc := appendEdgeRow(r.row[:0], row, id)
 				cut := bytes.LastIndex(enc, []byte(thicknessKey)) + len(thicknessKey)
-				*r = cachedRow{data: data, lo: lo, hi: hi, secs: secs, tpl: tpl, row: enc, cut: cut}
+				*r = cachedRow{data: data, in: in, tpl: tpl, row: enc, cut: cut}
 			}
 		}
 		b = append(b, r.row[:r.cut]...)
@@ -159,7 +160,7 @@ func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]by
 // rowCache keeps the encoded edge rows of one topology, by the edge's
 // position in the snapshots' Edges (graph.View.Shared keeps one per
 // topology and drops it with the topology's snapshots). A row is
-// re-encoded when its edge changed or the window moved a bucket; its
+// re-encoded when its edge changed or its counts in the window did; its
 // thickness, which follows the view's busiest edge, is written per
 // answer. A new topology (an edge or a node added) starts from the rows
 // of the cache made before it (prev, recentRows): the rows of the edges
@@ -204,12 +205,30 @@ func newRowCache() *rowCache {
 
 // cachedRow is one encoded edge row and what it was encoded from.
 type cachedRow struct {
-	data   *graph.EdgeData
-	lo, hi int64             // window, bucket numbers
-	secs   float64           // window length (rates)
-	tpl    traceurl.Template // of the trace URL (servers over one graph may differ)
-	row    []byte            // with thickness 0
-	cut    int               // where the thickness digit is in row
+	data *graph.EdgeData
+	in   rowInputs
+	tpl  traceurl.Template // of the trace URL (servers over one graph may differ)
+	row  []byte            // with thickness 0
+	cut  int               // where the thickness digit is in row
+}
+
+// rowInputs is what a window makes of an edge's row: a window that moved
+// a bucket (once a minute by default) changes only the rows of the edges
+// whose counts in it changed, not all 100k (~30 MB of garbage each time).
+// A NaN rate or mean never equals itself: such a row is encoded each time.
+type rowInputs struct {
+	count, failed uint64
+	rate, mean    float64
+	sampled       bool // the edge's sample trace is in the window (rowSample)
+}
+
+// rowSampled reports whether rowSample gives the edge of data a trace.
+func rowSampled(v *graph.View, data *graph.EdgeData) bool {
+	if data == nil {
+		return false
+	}
+	ex := &data.Exemplar
+	return ex.Valid() && ex.Time >= v.From.UnixNano() && ex.Time < v.To.UnixNano()
 }
 
 // thicknessKey precedes an edge row's thickness.

@@ -224,3 +224,60 @@ func TestRowsCarriedToNewTopology(t *testing.T) {
 	}
 	answer(old) // the old topology again: it encodes what it gave away
 }
+
+// TestRowsKeptWhenWindowMoves: when the window moves a bucket, the rows
+// of the edges whose counts in it did not change are served as they were
+// encoded (not encoded again); the edge observed meanwhile is encoded
+// anew; the answer is encoding/json's.
+func TestRowsKeptWhenWindowMoves(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obs []graph.Observation
+	for i := range 40 {
+		c, s := st.Node(rowsNames[i%len(rowsNames)]+"c", graph.ServiceNode), st.Node(fmt.Sprintf("s%d", i%7), graph.ServiceNode)
+		obs = append(obs, graph.Observation{Client: c, Server: s, Kind: graph.Kind(i % 5), Seconds: [2]float64{float64(i) / 7, 0.1}})
+	}
+	st.Observe(obs, nil)
+	answer := func(q graph.Query) (got, want []byte, v *graph.View, rc *rowCache) {
+		t.Helper()
+		v, err := st.Snapshot().Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = appendEdges(nil, v, traceurl.Template{}, func(b []byte) []byte { return b })
+		want, err = json.Marshal(edgeRows(v, traceurl.Template{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, want, v, v.Shared(rowCacheKey{}, nil).(*rowCache)
+	}
+	got, want, v0, rc := answer(graph.NewQuery(now.Add(30 * time.Second)))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("rows\n%s\nwant\n%s", got, want)
+	}
+	// Mark every kept row: a row served as kept shows the mark, one
+	// encoded again does not.
+	const id, marked = `{"id":"`, `{"id":"~`
+	for i := range rc.rows {
+		if r := &rc.rows[i]; r.data != nil {
+			r.row = append([]byte(marked), r.row[len(id):]...)
+			r.cut++
+		}
+	}
+	now = now.Add(time.Minute)
+	st.Observe(obs[3:4], nil)
+	got, want, v1, rc1 := answer(graph.NewQuery(now.Add(30 * time.Second)))
+	lo0, _ := v0.Window()
+	if lo1, _ := v1.Window(); lo1 == lo0 || rc1 != rc {
+		t.Fatalf("window from bucket %d to %d, row cache %p to %p: want another bucket, the same cache", lo0, lo1, rc, rc1)
+	}
+	if kept := bytes.Count(got, []byte(marked)); kept != len(v1.Edges)-1 {
+		t.Errorf("%d rows kept; want %d (all but the edge observed)", kept, len(v1.Edges)-1)
+	}
+	if got = bytes.ReplaceAll(got, []byte(marked), []byte(id)); !bytes.Equal(got, want) {
+		t.Fatalf("rows\n%s\nwant\n%s", got, want)
+	}
+}
