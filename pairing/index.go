@@ -59,62 +59,52 @@ func (e *entry) seconds() float64 { return microsSeconds(e.dur) }
 // index is the span index of one shard: (trace id, span id) → entry, for the
 // most recent cap spans. Entries live in a FIFO ring; when it is full the
 // oldest entry is evicted. Lookups go through an open-addressing table of
-// ring positions (linear probing) whose live slots fill at most 60 % of it:
-// at capacity 6.7 bytes per entry, 46.7 in all.
+// ring positions (linear probing) whose slots fill at most 60 % of it: at
+// capacity 6.7 bytes per entry, 46.7 in all.
 //
-// A slot is tag<<tagShift | disp<<dispShift | lap<<posBits | (ring
-// position + 1), 0 empty. lap is the parity of the ring's lap in which the
-// position was written: once the ring has gone round past it, the slot is
-// stale (its entry was evicted). Eviction in a full index (every insert, in
-// steady state) therefore costs nothing at once: the new entry takes the
-// oldest one's ring position, which makes the old slot stale. Lookups skip
-// stale slots, inserts reuse the first one on their path, and a sweep that
-// moves sweepN slots forward per insert removes the rest (a backward shift
-// of the probe run behind each, reading the table alone), so that every
-// slot is swept more than once per lap of the ring, before its lap bit
-// could match again; stale slots stay few (on average about a
-// 2×sweepRounds-th of the entries). The sweep reads the table in order,
-// where an eager eviction read a random slot per insert: a cache miss that
-// made a steady-state insert cost about twice a fresh one.
+// A slot is tag<<tagShift | disp<<dispShift | (ring position + 1), 0
+// empty. Every ring entry has exactly one slot, and a slot only ever
+// points at a live entry: eviction in a full index (every insert, in
+// steady state) removes the oldest entry's slot at once, found from its
+// key's home by its position alone (no ring read but the evicted key's),
+// with a backward shift of the probe run behind it that reads the table
+// alone. The slots an eviction reads are a random cache miss, which
+// prepare takes ahead, together with the others of a shard visit: it
+// reads the keys of the entries the visit's inserts will evict (the ring's
+// oldest, in order: a sequential read) and loads their home slots in one
+// loop of independent loads, so that those misses overlap with each other
+// and with the visit's own. (Lazy eviction before it, which left evicted
+// slots stale behind a lap-parity bit and removed them with a sweep over
+// the whole table eight times per lap of the ring, cost more: the sweep's
+// scan and the stale slots in every probe run made a steady-state span
+// 1.06-1.36x a fresh one.)
 //
 // disp is the slot's distance from its key's home slot, saturated at
 // dispMax: the backward shift reads it instead of re-reading and re-hashing
 // each displaced entry (a random ring read). Only a saturated disp (well
-// under 1 % of entries) falls back to the re-hash, and a stale saturated
-// slot, whose ring entry is another key's, is not moved (it only has to
-// stay out of the way of live keys' runs). The bits left after the position
-// and the lap are split between disp and the tag; at larger per-shard
-// capacities both shrink, down to a re-hash of every displaced entry and no
-// tag: slower, never wrong.
+// under 1 % of entries) falls back to the re-hash. The bits left after
+// the position are split between disp and the tag; at larger per-shard
+// capacities both shrink, down to a re-hash of every displaced entry and
+// no tag: slower, never wrong.
 type index struct {
 	ring      ring[entry]
 	slots     []uint32
 	posBits   uint   // bits of a slot that hold the position + 1
-	dispShift uint   // posBits + 1: the lap bit is below disp
+	dispShift uint   // posBits
 	dispBits  uint   // bits that hold disp
 	tagShift  uint   // dispShift + dispBits
 	dispMax   uint32 // 1<<dispBits - 1: disp is at least this
 	final     int    // table size at full capacity
-	lap       uint32 // the parity of the ring's lap: flips when a push fills its last position
-	cursor    int    // the sweep's next slot
-	sweepN    int    // slots the sweep moves forward per insert into a full index
-	ahead     int    // slots prepare swept ahead of the inserts that owe them
 	h         hasher
 	evictions uint64
-	warmSink  uint32 // what warm read, kept so that its loads are not optimized away
+	warmSink  uint32 // what prepare read, kept so that its loads are not optimized away
 }
 
-// The table's live slots fill at most loadNum/loadDen of it (60 %); stale
-// slots add about a tenth of that in steady state: see index.
+// The table's slots fill at most loadNum/loadDen of it (60 %).
 const (
 	loadNum = 6
 	loadDen = 10
 )
-
-// sweepRounds is how many times per lap of the ring the sweep passes over
-// the table; at least 2, so that a stale slot is removed before its lap bit
-// matches again even if a backward shift moved it once behind the sweep.
-const sweepRounds = 8
 
 // initialSlots is the table's size until the index grows (or its final
 // size, if smaller): a shard starts small and doubles.
@@ -130,12 +120,11 @@ const maxDispBits = 5
 func newIndex(capacity int, h hasher, prealloc bool) *index {
 	final := (capacity*loadDen + loadNum - 1) / loadNum // capacity at most loadNum/loadDen of it
 	posBits := uint(bits.Len32(uint32(capacity)))
-	spare := 31 - posBits                                   // one bit is the lap's
-	dispBits := min(maxDispBits, (spare+1)/2)               // the spare bits, split between disp and the tag
-	sweepN := (sweepRounds*final + capacity - 1) / capacity // per insert: sweepRounds passes per lap
+	spare := 32 - posBits
+	dispBits := min(maxDispBits, (spare+1)/2) // the spare bits, split between disp and the tag
 	x := &index{ring: newRing[entry](capacity), slots: make([]uint32, min(final, initialSlots)), posBits: posBits,
-		dispShift: posBits + 1, dispBits: dispBits, tagShift: posBits + 1 + dispBits, dispMax: 1<<dispBits - 1,
-		final: final, sweepN: sweepN, h: h}
+		dispShift: posBits, dispBits: dispBits, tagShift: posBits + dispBits, dispMax: 1<<dispBits - 1,
+		final: final, h: h}
 	if prealloc {
 		x.slots = make([]uint32, final)
 		x.ring.alloc()
@@ -143,32 +132,15 @@ func newIndex(capacity int, h hasher, prealloc bool) *index {
 	return x
 }
 
-// slot packs a position, its lap, its distance d from home and the tag of
-// hash h: a lookup compares tags before it reads the (random, uncached)
-// ring entry.
+// slot packs a position, its distance d from home and the tag of hash h:
+// a lookup compares tags before it reads the (random, uncached) ring
+// entry.
 func (x *index) slot(pos uint32, h uint64, d int) uint32 {
-	return uint32(h)<<x.tagShift | min(uint32(d), x.dispMax)<<x.dispShift | x.liveLap(pos)<<x.posBits | (pos + 1)
+	return uint32(h)<<x.tagShift | min(uint32(d), x.dispMax)<<x.dispShift | (pos + 1)
 }
 
 // pos returns the ring position in slot v (v != 0).
 func (x *index) pos(v uint32) uint32 { return v&(1<<x.posBits-1) - 1 }
-
-// liveLap is the lap parity of the entry now at ring position pos: the
-// current lap's below the next push's position, the previous one's from
-// it on.
-func (x *index) liveLap(pos uint32) uint32 {
-	next := x.ring.head + x.ring.n
-	if next >= x.ring.cap {
-		next -= x.ring.cap
-	}
-	if pos < next {
-		return x.lap
-	}
-	return x.lap ^ 1
-}
-
-// stale reports whether slot v (v != 0) points at an evicted entry.
-func (x *index) stale(v uint32) bool { return v>>x.posBits&1 != x.liveLap(x.pos(v)) }
 
 // disp returns slot v's distance from home, saturated at dispMax.
 func (x *index) disp(v uint32) uint32 { return v >> x.dispShift & x.dispMax }
@@ -207,7 +179,7 @@ func (x *index) findHashed(k *spanKey, h uint64) *entry {
 		if v == 0 {
 			return nil
 		}
-		if x.tagMatch(v, h) && !x.stale(v) {
+		if x.tagMatch(v, h) {
 			if e := x.ring.at(x.pos(v)); e.key == *k {
 				return e
 			}
@@ -225,17 +197,14 @@ func (x *index) insert(e entry) (*entry, bool) { return x.insertHashed(e, x.hash
 
 // insertHashed is insert of an entry whose key's hash h the caller has.
 func (x *index) insertHashed(e entry, h uint64) (*entry, bool) {
-	i, free := x.home(h), -1
+	home := x.home(h)
+	i := home
 	for {
 		v := x.slots[i]
 		if v == 0 {
 			break
 		}
-		if x.stale(v) {
-			if free < 0 {
-				free = i
-			}
-		} else if x.tagMatch(v, h) {
+		if x.tagMatch(v, h) {
 			if old := x.ring.at(x.pos(v)); old.key == e.key {
 				return old, false
 			}
@@ -244,73 +213,51 @@ func (x *index) insertHashed(e entry, h uint64) (*entry, bool) {
 			i = 0
 		}
 	}
-	if free >= 0 {
-		i = free
-	}
-	if x.ring.full() { // the new entry takes the oldest's position: its slot goes stale
-		x.ring.pop()
-		x.evictions++
-	} else if int(x.ring.n+1)*loadDen > len(x.slots)*loadNum && len(x.slots) < x.final {
-		x.grow()
-		for i = x.home(h); x.slots[i] != 0; { // the table changed: find the free slot again
+	var pos uint32
+	var slot *entry
+	if x.ring.full() {
+		// The new entry takes the oldest's position. Removing the oldest's
+		// slot may have emptied one on the probe's path: find the first
+		// free slot again (in lines the probe just read).
+		pos, slot = x.ring.head, x.ring.at(x.ring.head)
+		x.evict(pos, x.hash(&slot.key))
+		for i = home; x.slots[i] != 0; {
 			if i++; i == len(x.slots) {
 				i = 0
 			}
 		}
-	}
-	pos, slot := x.ring.push()
-	if pos == x.ring.cap-1 {
-		x.lap ^= 1
+		x.ring.head++
+		if x.ring.head == x.ring.cap {
+			x.ring.head = 0
+		}
+		x.evictions++
+	} else {
+		if int(x.ring.n+1)*loadDen > len(x.slots)*loadNum && len(x.slots) < x.final {
+			x.grow()
+			home = x.home(h)
+			for i = home; x.slots[i] != 0; { // the table changed: find the free slot again
+				if i++; i == len(x.slots) {
+					i = 0
+				}
+			}
+		}
+		pos, slot = x.ring.push()
 	}
 	*slot = e
-	x.slots[i] = x.slot(pos, h, x.dist(x.home(h), i))
-	if x.evictions > 0 {
-		if x.ahead >= x.sweepN {
-			x.ahead -= x.sweepN
-		} else {
-			x.sweep(x.sweepN)
-		}
-	}
+	x.slots[i] = x.slot(pos, h, x.dist(home, i))
 	return slot, true
 }
 
-// sweep moves the sweep n slots forward, removing the stale slots it passes.
-func (x *index) sweep(n int) {
-	next := x.ring.head + x.ring.n // the next push's position: liveLap's boundary
-	if next >= x.ring.cap {
-		next -= x.ring.cap
-	}
-	mask := uint32(1)<<x.posBits - 1
-	c := x.cursor
-	for n > 0 {
-		end := min(c+n, len(x.slots))
-		n -= end - c
-		// Read one slot per cache line first, in a loop of independent
-		// loads: their misses overlap, where the test of each slot below
-		// would take them one at a time.
-		var sink uint32
-		for t := c; t < end; t += 16 {
-			sink += x.slots[t]
-		}
-		x.warmSink += sink
-		for ; c < end; c++ {
-			for {
-				// stale, without a branch per test: the slot is not empty,
-				// and its lap bit differs from liveLap of its position
-				// (pos >= next is the sign of next-1-pos).
-				v := x.slots[c]
-				pos := v&mask - 1
-				if (-(v&mask)>>31)&(v>>x.posBits^x.lap^(next-1-pos)>>31)&1 == 0 {
-					break
-				}
-				x.remove(c)
-			}
-		}
-		if c == len(x.slots) {
-			c = 0
+// evict removes the slot of the entry at ring position pos, whose key
+// hashes to h: the one slot from its home on that holds pos.
+func (x *index) evict(pos uint32, h uint64) {
+	i := x.home(h)
+	for x.slots[i]&(1<<x.posBits-1) != pos+1 { // a position is in one slot only
+		if i++; i == len(x.slots) {
+			i = 0
 		}
 	}
-	x.cursor = c
+	x.remove(i)
 }
 
 // remove empties slot i and shifts the rest of its probe run back, reading
@@ -327,9 +274,6 @@ func (x *index) remove(i int) {
 		}
 		d := x.disp(v)
 		if d == x.dispMax { // saturated: the exact distance from the key
-			if x.stale(v) {
-				continue // its key is unknown: it stays, the sweep removes it
-			}
 			d = uint32(x.dist(x.home(x.hash(&x.ring.at(x.pos(v)).key)), j))
 		}
 		// The slot at j may move to i unless its home is in (i, j],
@@ -343,7 +287,6 @@ func (x *index) remove(i int) {
 
 func (x *index) grow() {
 	x.slots = make([]uint32, min(x.final, 2*len(x.slots)))
-	x.cursor = 0
 	for n, pos := uint32(0), x.ring.head; n < x.ring.n; n++ {
 		h := x.hash(&x.ring.at(pos).key)
 		home := x.home(h)
@@ -361,21 +304,24 @@ func (x *index) grow() {
 }
 
 // prepare readies the index for the spans order[...] of spans about to be
-// added. In a full index it moves the sweep forward by what their inserts
-// owe it, all at once: a sequential read the CPU streams, where a few
-// slots per insert, between random reads, each cost a cache miss. Then it
-// reads the table slots their inserts and their parents' lookups will read
-// first, and the ring entries of the parents found, so that the CPU
-// overlaps those cache misses (each load independent of the others)
-// instead of taking them one at a time in add: group prefetching, which Go
-// has no intrinsic for. It changes no entry.
+// added: it reads the table slots their inserts, their parents' lookups
+// and, in a full index, the evictions their inserts make will read first
+// (the home slots of the ring's len(order) oldest keys), then the ring
+// entries of the parents found, so that the CPU overlaps those cache
+// misses (each load independent of the others) instead of taking them one
+// at a time in add: group prefetching, which Go has no intrinsic for. It
+// changes no entry.
 func (x *index) prepare(spans []span, order []int32) {
-	if x.ring.full() && x.ahead < x.sweepN {
-		n := len(order) * x.sweepN
-		x.sweep(n)
-		x.ahead += n
-	}
 	var sink uint32
+	if x.ring.full() {
+		pos := x.ring.head
+		for range min(len(order), int(x.ring.n)) {
+			sink += x.slots[x.home(x.hash(&x.ring.at(pos).key))]
+			if pos++; pos == x.ring.cap {
+				pos = 0
+			}
+		}
+	}
 	for _, k := range order {
 		s := &spans[k]
 		sink += x.slots[x.home(x.h.key(s.th, &s.key.Span))]
@@ -389,7 +335,7 @@ func (x *index) prepare(spans []span, order []int32) {
 			continue
 		}
 		h := x.h.key(s.th, &s.parent)
-		if v := x.slots[x.home(h)]; v != 0 && x.tagMatch(v, h) && !x.stale(v) {
+		if v := x.slots[x.home(h)]; v != 0 && x.tagMatch(v, h) {
 			sink += uint32(x.ring.at(x.pos(v)).end)
 		}
 	}
