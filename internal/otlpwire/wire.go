@@ -99,6 +99,8 @@ func Bytes(b []byte, i int) (lo, hi int) {
 	var n uint64
 	if i >= 0 && i < len(b) && b[i] < 0x80 {
 		n, i = uint64(b[i]), i+1
+	} else if i >= 0 && i+1 < len(b) && b[i+1] < 0x80 { // two bytes: a span, a scope's spans
+		n, i = uint64(b[i]&0x7f)|uint64(b[i+1])<<7, i+2
 	} else if n, i = varintSlow(b, i); i < 0 {
 		return 0, i
 	}

@@ -1,6 +1,7 @@
 package otlpwire_test
 
 import (
+	"bytes"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -136,4 +137,33 @@ func FuzzSpanCount(f *testing.F) {
 			t.Fatalf("SpanCount refused what pdata decodes")
 		}
 	})
+}
+
+// Bytes reads lengths of one, two (its short path) and more bytes as
+// protowire does, and refuses what runs past the end.
+func TestBytes(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		in     []byte
+		lo, hi int
+	}{
+		{"one-byte length", []byte{2, 'a', 'b', 'c'}, 1, 3},
+		{"two-byte length", append([]byte{0x81, 0x01}, make([]byte, 129)...), 2, 131},
+		{"two-byte length, not minimal", []byte{0x83, 0x00, 'a', 'b', 'c'}, 2, 5},
+		{"three-byte length", append([]byte{0x80, 0x80, 0x01}, make([]byte, 1<<14)...), 3, 3 + 1<<14},
+		{"two-byte length past the end", append([]byte{0x81, 0x01}, make([]byte, 128)...), 0, int(otlpwire.ErrEOF)},
+		{"length cut short", []byte{0x81}, 0, int(otlpwire.ErrEOF)},
+		{"empty", nil, 0, int(otlpwire.ErrEOF)},
+		{"eleven-byte length", []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, 0, int(otlpwire.ErrOverflow)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lo, hi := otlpwire.Bytes(tt.in, 0)
+			if lo != tt.lo || hi != tt.hi {
+				t.Fatalf("Bytes = %d, %d, want %d, %d", lo, hi, tt.lo, tt.hi)
+			}
+			if v, n := protowire.ConsumeBytes(tt.in); n >= 0 && (hi != n || !bytes.Equal(v, tt.in[lo:hi])) {
+				t.Fatalf("protowire reads %d bytes up to %d", len(v), n)
+			}
+		})
+	}
 }

@@ -26,6 +26,9 @@ func keyValue(buf []byte, level int) (key, str string, isStr bool, err *wireErro
 	if level >= otlpwire.MaxValueDepth {
 		return "", "", false, tooDeep()
 	}
+	if key, str, isStr, ok := shortKeyValue(buf); ok {
+		return key, str, isStr, nil
+	}
 	values := 0
 	for i := 0; i < len(buf); {
 		num, lo, hi, short := otlpwire.ShortBytes(buf, i)
@@ -57,6 +60,45 @@ func keyValue(buf []byte, level int) (key, str string, isStr bool, err *wireErro
 		i = hi
 	}
 	return key, str, isStr && values == 1, nil
+}
+
+// shortKeyValue is keyValue's fast path, for a KeyValue as encoders write
+// one: a key and a value holding a lone string, int or bool, in either
+// order (pdata writes the value first), each field with a one-byte tag
+// and length. ok is false for anything else, which keyValue then reads
+// the general way (to the same result when it is well-formed:
+// TestShortPathsEqualLongPaths).
+func shortKeyValue(kv []byte) (key, str string, isStr, ok bool) {
+	if len(kv) < 4 || kv[1] >= 0x80 {
+		return "", "", false, false
+	}
+	m := 2 + int(kv[1]) // the second field
+	if m+2 > len(kv) || kv[m+1] >= 0x80 || m+2+int(kv[m+1]) != len(kv) {
+		return "", "", false, false
+	}
+	var v []byte
+	switch {
+	case kv[0] == 0x12 && kv[m] == 0x0a:
+		key, v = alias(kv[m+2:]), kv[2:m]
+	case kv[0] == 0x0a && kv[m] == 0x12:
+		key, v = alias(kv[2:m]), kv[m+2:]
+	default:
+		return "", "", false, false
+	}
+	if len(v) < 2 {
+		return "", "", false, false
+	}
+	switch v[0] {
+	case 0x0a: // string_value
+		if v[1] < 0x80 && int(v[1]) == len(v)-2 {
+			return key, alias(v[2:]), true, true
+		}
+	case 0x10, 0x18: // bool_value, int_value
+		if _, j := otlpwire.Varint(v, 1); j == len(v) {
+			return key, "", false, true
+		}
+	}
+	return "", "", false, false
 }
 
 // anyValue checks an AnyValue of the given nesting level (an attribute's

@@ -37,8 +37,16 @@ var slotKeys = [peerSlots]string{
 	slotMultiplier: "", // configured: Naming.multiplier
 }
 
+// slotKeyLengths has bit n set when a slot's key has n bytes: most other
+// attributes fail this first test.
+const slotKeyLengths = 1<<len("db.name") | 1<<len("db.system") | 1<<len("db.namespace") | 1<<len("net.peer.name") |
+	1<<len("server.address") | 1<<len("service.peer.name") | 1<<len("net.sock.peer.addr") | 1<<len("network.peer.address")
+
 // peerSlot returns the slot of an attribute key, -1 if it names no peer.
 func peerSlot(k string) int {
+	if len(k) >= 64 || slotKeyLengths>>len(k)&1 == 0 {
+		return -1
+	}
 	switch k {
 	case "db.system.name":
 		return slotDBSystemName

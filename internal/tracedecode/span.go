@@ -1,6 +1,8 @@
 package tracedecode
 
 import (
+	"encoding/binary"
+
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/servicegraph/servicegraph/internal/otlpwire"
@@ -84,6 +86,8 @@ type spanReader struct {
 	nattr, nevent, nlink int    // occurrences so far, for error paths
 	record               bool   // the span goes to the records
 	links                bool   // its links go to the records (record, not DecodeIndexOnly)
+	peersRead            bool   // peer attributes are kept (not DecodeIndexOnly)
+	naming               *Naming
 	r                    *Records
 }
 
@@ -95,11 +99,81 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 	sr.s, sr.start, sr.end, sr.code = Span{}, 0, 0, 0
 	sr.peers.have = [peerSlots]bool{}
 	sr.traceState, sr.nattr, sr.nevent, sr.nlink = "", 0, 0, 0
-	sr.record, sr.links, sr.r = record, record && !d.indexOnly, d.r
+	sr.record, sr.links, sr.peersRead, sr.naming, sr.r = record, record && !d.indexOnly, !d.indexOnly, d.r.naming(), d.r
 	linkLo := len(d.r.Links)
 	for i := 0; i < len(buf); {
-		// Most fields are length-delimited with one-byte tags and lengths:
-		// ShortBytes reads those inline.
+		// The fields every span has, in the form encoders write them (a
+		// one-byte tag of the right wire type, a one-byte length or value,
+		// an id of its length, within buf), are read here: no tag to
+		// decode, no wire type to look up, no call. Anything else goes the
+		// general way below, which reads the same bytes to the same effect.
+		if i+1 < len(buf) {
+			n := int(buf[i+1])
+			switch buf[i] {
+			case tagTraceID:
+				if n == 16 && i+18 <= len(buf) {
+					sr.s.Key.Trace = [16]byte(buf[i+2 : i+18])
+					i += 18
+					continue
+				}
+			case tagSpanID:
+				if n == 8 && i+10 <= len(buf) {
+					sr.s.Key.Span = [8]byte(buf[i+2 : i+10])
+					i += 10
+					continue
+				}
+			case tagParentID:
+				if n == 8 && i+10 <= len(buf) {
+					sr.s.Parent = [8]byte(buf[i+2 : i+10])
+					i += 10
+					continue
+				}
+			case tagName:
+				if n < 0x80 && i+2+n <= len(buf) {
+					sr.s.Name = alias(buf[i+2 : i+2+n])
+					i += 2 + n
+					continue
+				}
+			case tagKind:
+				if n < 0x80 {
+					sr.s.Kind = uint8(n)
+					i += 2
+					continue
+				}
+			case tagStart:
+				if i+9 <= len(buf) {
+					sr.start = binary.LittleEndian.Uint64(buf[i+1:])
+					i += 9
+					continue
+				}
+			case tagEnd:
+				if i+9 <= len(buf) {
+					sr.end = binary.LittleEndian.Uint64(buf[i+1:])
+					i += 9
+					continue
+				}
+			case tagAttributes:
+				if n < 0x80 && i+2+n <= len(buf) {
+					if err := sr.attribute(buf[i+2 : i+2+n]); err != nil {
+						return err
+					}
+					i += 2 + n
+					continue
+				}
+			case tagStatus:
+				switch {
+				case n == 0: // pdata writes an empty status for every span: the code stays
+					i += 2
+					continue
+				case n == 2 && i+4 <= len(buf) && buf[i+2] == fStatusCode<<3 && buf[i+3] < 0x80: // a lone code
+					sr.code = int32(buf[i+3])
+					i += 4
+					continue
+				}
+			}
+		}
+		// Most other fields are length-delimited with one-byte tags and
+		// lengths: ShortBytes reads those inline.
 		num, lo, hi, short := otlpwire.ShortBytes(buf, i)
 		typ := otlpwire.BytesType
 		if !short {
@@ -128,6 +202,20 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 	d.r.accept(&sr.s, sr.start, sr.end, linkLo)
 	return nil
 }
+
+// The one-byte tags of the fields span reads inline: field number and
+// wire type as every encoder writes them.
+const (
+	tagTraceID    = fSpanTraceID<<3 | 2
+	tagSpanID     = fSpanSpanID<<3 | 2
+	tagParentID   = fSpanParentSpanID<<3 | 2
+	tagName       = fSpanName<<3 | 2
+	tagKind       = fSpanKind << 3 // wire type 0, varint
+	tagStart      = fSpanStart<<3 | 1
+	tagEnd        = fSpanEnd<<3 | 1
+	tagAttributes = fSpanAttributes<<3 | 2
+	tagStatus     = fSpanStatus<<3 | 2
+)
 
 // field reads or checks one field of a type already checked, and returns
 // the position after it.
@@ -193,7 +281,15 @@ func (sr *spanReader) attribute(kv []byte) *wireError {
 	if err != nil {
 		return err.in("attributes", sr.nattr)
 	}
-	if k := sr.r.naming().slot(key); k >= 0 && !sr.peers.have[k] {
+	k := -1
+	if !sr.peersRead { // DecodeIndexOnly: only the weight's attribute is used
+		if m := sr.naming.multiplier; len(key) == len(m) && key == m && m != "" {
+			k = sr.naming.slot(key)
+		}
+	} else {
+		k = sr.naming.slot(key)
+	}
+	if k >= 0 && !sr.peers.have[k] {
 		sr.peers.have[k], sr.peers.kv[k], sr.peers.str[k], sr.peers.isStr[k] = true, kv, str, isStr
 	}
 	sr.nattr++
