@@ -363,8 +363,15 @@ func (c *readCache) encode(w http.ResponseWriter, r *http.Request, key string, b
 	if rec.streaming {
 		return nil
 	}
-	body := bytes.Clone(rec.buf.Bytes()) // exactly its length: the size counted is the memory held
-	size := int64(len(body)+len(key)) + cacheEntryOverhead
+	// Kept as encoded when the buffer, grown to the previous answer's size
+	// (hint), holds little spare room, so that a miss at 100k edges does
+	// not make a second copy of its ~10 MB body; else copied to its
+	// length. The size counted is the memory held.
+	body := rec.buf.Bytes()
+	if cap(body)-len(body) > len(body)/4 {
+		body = bytes.Clone(body)
+	}
+	size := int64(cap(body)+len(key)) + cacheEntryOverhead
 	for k, vs := range rec.header {
 		size += int64(len(k))
 		for _, v := range vs {
