@@ -112,6 +112,9 @@ func TestStepAside(t *testing.T) {
 			if n, s := testutil.ToFloat64(b.asides), testutil.ToFloat64(b.asideSeconds); n != float64(len(tc.waited)) || math.Abs(s-tc.aside.Seconds()) > 1e-9 {
 				t.Errorf("step asides %v, %vs; want %d, %v", n, s, len(tc.waited), tc.aside.Seconds())
 			}
+			if n, err := testutil.GatherAndCount(reg, "servicegraph_read_step_aside_seconds_total", "servicegraph_read_step_asides_total"); n != 2 || err != nil {
+				t.Errorf("step aside families registered: %d, %v; want 2", n, err)
+			}
 		})
 	}
 }
