@@ -46,6 +46,7 @@ func DecodeIndexOnly(buf []byte, r *Records) error {
 func decode(buf []byte, r *Records, indexOnly bool) error {
 	reserveSpans(buf, r)
 	d := &decoder{r: r, indexOnly: indexOnly}
+	d.sr.peersRead, d.sr.naming, d.sr.r = !indexOnly, r.naming(), r
 	if err := d.request(buf); err != nil {
 		r.Reset()
 		return consumer.NewMalformed(fmt.Errorf("decode protobuf ExportTraceServiceRequest: %w", err))

@@ -99,7 +99,7 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 	sr.s, sr.start, sr.end, sr.code = Span{}, 0, 0, 0
 	sr.peers.have = [peerSlots]bool{}
 	sr.traceState, sr.nattr, sr.nevent, sr.nlink = "", 0, 0, 0
-	sr.record, sr.links, sr.peersRead, sr.naming, sr.r = record, record && !d.indexOnly, !d.indexOnly, d.r.naming(), d.r
+	sr.record, sr.links = record, record && !d.indexOnly // (peersRead, naming and r are the decoder's: decode)
 	linkLo := len(d.r.Links)
 	for i := 0; i < len(buf); {
 		// The fields every span has, in the form encoders write them (a
@@ -154,7 +154,10 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 				}
 			case tagAttributes:
 				if n < 0x80 && i+2+n <= len(buf) {
-					if err := sr.attribute(buf[i+2 : i+2+n]); err != nil {
+					kv := buf[i+2 : i+2+n]
+					if key, str, isStr, ok := shortKeyValue(kv); ok {
+						sr.keep(kv, key, str, isStr)
+					} else if err := sr.attribute(kv); err != nil {
 						return err
 					}
 					i += 2 + n
@@ -193,7 +196,7 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 		return nil
 	}
 	if !d.indexOnly && wantsPeer(&sr.s) && sr.s.Key.Valid() {
-		sr.peers.pick(d.r.naming(), &sr.s)
+		sr.peers.pick(sr.naming, &sr.s)
 	}
 	if sr.peers.have[slotMultiplier] || sr.traceState != "" {
 		sr.s.Weight = sr.peers.weight(sr.traceState)
@@ -281,19 +284,21 @@ func (sr *spanReader) attribute(kv []byte) *wireError {
 	if err != nil {
 		return err.in("attributes", sr.nattr)
 	}
-	k := -1
-	if !sr.peersRead { // DecodeIndexOnly: only the weight's attribute is used
-		if m := sr.naming.multiplier; len(key) == len(m) && key == m && m != "" {
-			k = sr.naming.slot(key)
-		}
-	} else {
-		k = sr.naming.slot(key)
+	sr.keep(kv, key, str, isStr)
+	return nil
+}
+
+// keep counts a span attribute that keyValue (or shortKeyValue) accepted,
+// and keeps it if it is the first of a peer attribute; DecodeIndexOnly
+// keeps only the span multiplier's, all weight reads.
+func (sr *spanReader) keep(kv []byte, key, str string, isStr bool) {
+	sr.nattr++
+	if !sr.peersRead && len(key) != len(sr.naming.multiplier) {
+		return
 	}
-	if k >= 0 && !sr.peers.have[k] {
+	if k := sr.naming.slot(key); k >= 0 && (sr.peersRead || k == slotMultiplier) && !sr.peers.have[k] {
 		sr.peers.have[k], sr.peers.kv[k], sr.peers.str[k], sr.peers.isStr[k] = true, kv, str, isStr
 	}
-	sr.nattr++
-	return nil
 }
 
 // link reads one Span.Link, recorded when the span is.
