@@ -165,16 +165,19 @@ func (p *Processor) ConsumeRecord(_ context.Context, buf []byte, rec Record, rou
 	}
 	b.k.hold = rec.Hold
 	err := p.process(b, rejected)
+	if len(b.k.routed) == 0 {
+		return err
+	}
 	// In the record's order: the owner drops a link record at or below the
 	// last (offset, index) it saw from this record's partition, so the
 	// indexes must rise (resolveLinks visits them by target shard).
 	slices.SortFunc(b.k.routed, func(x, y linkRef) int { return cmp.Compare(x.link, y.link) })
-	var rl RoutedLink
+	rl := new(RoutedLink) // escapes to route: allocated only for a record that routes links
 	for _, r := range b.k.routed {
 		s := &b.spans[r.span]
-		rl = RoutedLink{Target: b.rec.Links[r.link], From: s.key, Service: p.graph.Name(s.svc), SpanName: b.nameOf(r.span),
+		*rl = RoutedLink{Target: b.rec.Links[r.link], From: s.key, Service: p.graph.Name(s.svc), SpanName: b.nameOf(r.span),
 			Kind: s.kind, Failed: s.failed, Start: s.start, Index: r.link}
-		route(&rl)
+		route(rl)
 	}
 	return err
 }
