@@ -98,6 +98,12 @@ type index struct {
 	h         hasher
 	evictions uint64
 	warmSink  uint32 // what prepare read, kept so that its loads are not optimized away
+	// evicting holds the key hashes of the entries from ring position
+	// evictFrom on, which prepare computed for the evictions to come;
+	// evictNext is the next one to use (see evictHash).
+	evicting  []uint64
+	evictFrom uint32
+	evictNext int
 }
 
 // The table's slots fill at most loadNum/loadDen of it (60 %).
@@ -220,7 +226,7 @@ func (x *index) insertHashed(e entry, h uint64) (*entry, bool) {
 		// slot may have emptied one on the probe's path: find the first
 		// free slot again (in lines the probe just read).
 		pos, slot = x.ring.head, x.ring.at(x.ring.head)
-		x.evict(pos, x.hash(&slot.key))
+		x.evict(pos, x.evictHash(pos, slot))
 		for i = home; x.slots[i] != 0; {
 			if i++; i == len(x.slots) {
 				i = 0
@@ -246,6 +252,28 @@ func (x *index) insertHashed(e entry, h uint64) (*entry, bool) {
 	*slot = e
 	x.slots[i] = x.slot(pos, h, x.dist(home, i))
 	return slot, true
+}
+
+// evictHash returns the key hash of e, the entry at ring position pos,
+// about to be evicted: the one prepare computed, if its next one is pos's,
+// else computed now. A key changes only when an insert takes its position,
+// and a full index's inserts take them in ring order, each passing here
+// and using its hash (prepare starts at the ring's head and covers at
+// most one lap), so a kept hash is always its position's key's; the
+// position check guards that.
+func (x *index) evictHash(pos uint32, e *entry) uint64 {
+	if x.evictNext < len(x.evicting) {
+		want := x.evictFrom + uint32(x.evictNext)
+		if want >= x.ring.cap {
+			want -= x.ring.cap
+		}
+		if want == pos {
+			x.evictNext++
+			return x.evicting[x.evictNext-1]
+		}
+		x.evicting, x.evictNext = x.evicting[:0], 0
+	}
+	return x.hash(&e.key)
 }
 
 // evict removes the slot of the entry at ring position pos, whose key
@@ -314,9 +342,12 @@ func (x *index) grow() {
 func (x *index) prepare(spans []span, order []int32) {
 	var sink uint32
 	if x.ring.full() {
+		x.evicting, x.evictFrom, x.evictNext = x.evicting[:0], x.ring.head, 0
 		pos := x.ring.head
 		for range min(len(order), int(x.ring.n)) {
-			sink += x.slots[x.home(x.hash(&x.ring.at(pos).key))]
+			h := x.hash(&x.ring.at(pos).key)
+			x.evicting = append(x.evicting, h)
+			sink += x.slots[x.home(h)]
 			if pos++; pos == x.ring.cap {
 				pos = 0
 			}

@@ -1,6 +1,7 @@
 package pairing
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -114,6 +115,124 @@ func TestIndexSteadyChurn(t *testing.T) {
 			}
 			if tc.prealloc && len(x.slots) != x.final {
 				t.Fatalf("preallocated table of %d slots, want %d", len(x.slots), x.final)
+			}
+		})
+	}
+}
+
+// TestIndexFullDuplicate re-inserts keys into a full index: the oldest
+// (which an insert would evict next), the newest and one between must all
+// be refused as duplicates, returning their own entries, with nothing
+// evicted; a new key then evicts exactly the oldest.
+func TestIndexFullDuplicate(t *testing.T) {
+	const capacity = 50
+	x := newIndex(capacity, newHasher(), false)
+	key := func(i int) spanKey { return spanKey{Trace: [16]byte{0: byte(i % 7)}, Span: [8]byte{0: byte(i), 1: byte(i >> 8)}} }
+	for i := range 3 * capacity {
+		x.insert(entry{key: key(i), meta: meta(i)})
+	}
+	oldest := 2 * capacity
+	for _, i := range []int{oldest, oldest + capacity/2, 3*capacity - 1} {
+		e, added := x.insert(entry{key: key(i), meta: 999})
+		if added || e.meta != meta(i) {
+			t.Fatalf("re-insert of %d: added %v, entry meta %d; want refused, %d", i, added, e.meta, i)
+		}
+	}
+	if x.len() != capacity || x.evictions != 2*capacity {
+		t.Fatalf("len %d, %d evictions; want %d, %d", x.len(), x.evictions, capacity, 2*capacity)
+	}
+	x.insert(entry{key: key(3 * capacity), meta: meta(3 * capacity)})
+	checkTable(t, x)
+	if k := key(oldest); x.find(&k) != nil {
+		t.Fatalf("the oldest key %d is still found after the next insert", oldest)
+	}
+	for i := oldest + 1; i <= 3*capacity; i++ {
+		if k := key(i); x.find(&k) == nil || x.find(&k).meta != meta(i) {
+			t.Fatalf("key %d not found with its entry", i)
+		}
+	}
+}
+
+// TestIndexPrepareChurn runs indexes far past their capacity the way a
+// shard visit uses them, prepare then inserts newest first, with visits
+// whose inserts differ from what prepare was told (duplicates, fewer or
+// more spans, inserts with no prepare at all), so that the key hashes
+// prepare keeps for the evictions to come are used out of turn: every
+// live key must be found, no evicted one, and the table stay consistent.
+func TestIndexPrepareChurn(t *testing.T) {
+	for _, capacity := range []int{1, 7, 100, 1000} {
+		t.Run(fmt.Sprint(capacity), func(t *testing.T) {
+			h := newHasher()
+			x := newIndex(capacity, h, false)
+			r := rand.New(rand.NewPCG(uint64(capacity), 7))
+			var fifo []spanKey
+			live := map[spanKey]bool{}
+			next := 0
+			newKey := func() spanKey {
+				next++
+				return spanKey{Trace: [16]byte{0: byte(next % 5)}, Span: [8]byte{0: byte(next), 1: byte(next >> 8), 2: byte(next >> 16)}}
+			}
+			for visit := range min(3000, 300_000/capacity) {
+				n := 1 + r.IntN(2*capacity+2)
+				spans := make([]span, n)
+				for i := range spans {
+					k := newKey()
+					if len(fifo) > 0 && r.IntN(4) == 0 { // a duplicate of an indexed span
+						k = fifo[r.IntN(len(fifo))]
+					}
+					spans[i] = span{key: k, th: h.trace(&k.Trace)}
+					if i > 0 {
+						spans[i].parent = spans[i-1].key.Span
+					}
+				}
+				order := make([]int32, n)
+				for i := range order {
+					order[i] = int32(i)
+				}
+				prepared := order
+				switch visit % 4 {
+				case 1:
+					prepared = order[:n/2] // more inserts than prepared for
+				case 2:
+					prepared = nil // none
+				}
+				x.prepare(spans, prepared)
+				inserted := n
+				if visit%4 == 3 {
+					inserted = n / 2 // fewer
+				}
+				for k := inserted - 1; k >= 0; k-- {
+					s := &spans[order[k]]
+					_, added := x.insertHashed(entry{key: s.key}, h.key(s.th, &s.key.Span))
+					if added == live[s.key] {
+						t.Fatalf("visit %d: insert added=%v, model has=%v", visit, added, live[s.key])
+					}
+					if !added {
+						continue
+					}
+					fifo = append(fifo, s.key)
+					live[s.key] = true
+					if len(fifo) > capacity {
+						delete(live, fifo[0])
+						fifo = fifo[1:]
+					}
+				}
+				if visit%50 == 0 {
+					checkTable(t, x)
+				}
+				for _, k := range fifo {
+					if x.find(&k) == nil {
+						t.Fatalf("visit %d: live key not found", visit)
+					}
+				}
+				for i := range spans {
+					if k := spans[i].key; !live[k] && x.find(&k) != nil {
+						t.Fatalf("visit %d: evicted key found", visit)
+					}
+				}
+			}
+			if x.len() != capacity {
+				t.Fatalf("len %d, want %d", x.len(), capacity)
 			}
 		})
 	}
