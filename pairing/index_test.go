@@ -127,7 +127,9 @@ func TestIndexSteadyChurn(t *testing.T) {
 func TestIndexFullDuplicate(t *testing.T) {
 	const capacity = 50
 	x := newIndex(capacity, newHasher(), false)
-	key := func(i int) spanKey { return spanKey{Trace: [16]byte{0: byte(i % 7)}, Span: [8]byte{0: byte(i), 1: byte(i >> 8)}} }
+	key := func(i int) spanKey {
+		return spanKey{Trace: [16]byte{0: byte(i % 7)}, Span: [8]byte{0: byte(i), 1: byte(i >> 8)}}
+	}
 	for i := range 3 * capacity {
 		x.insert(entry{key: key(i), meta: meta(i)})
 	}
