@@ -15,13 +15,23 @@ import (
 // decoding starts. A request that cannot reserve is refused at once as
 // overloaded (retryable); one that would need more than the whole budget,
 // as too large. The sum of reservations never exceeds the budget, so the
-// service's resident memory stays under its idle baseline plus
-// max_inflight_bytes.
+// heap that requests in flight hold stays under max_inflight_bytes.
+//
+// The budget bounds live memory, not the garbage collector's slack: at
+// GOGC=100 the heap grows to twice what was live at the last collection,
+// requests in flight included, before the next one runs, so the process's
+// memory may grow by up to twice the budget (README, "Limits and sizing";
+// TestAttackReceiverMemory asserts both at the default GOGC). No admission
+// rule over these reservations can hold the memory itself to the budget:
+// a 2 MiB protobuf request of minimal spans allocates ~30 times its size
+// through decoding and pairing and holds ~9-10 times it at its peak, and
+// one sender of such requests, one at a time, grew the Go runtime's memory
+// by 36-52 MiB, more than the 32 MiB it reserves. GOMEMLIMIT bounds that.
 
-// Cost model: resident memory (RSS above the idle process, garbage
-// collector slack included) per byte of request, measured on the service
-// binary with its pairing consumer at the most expensive shapes found
-// (README, "Limits and sizing"; receiver/budget_test.go states the shapes).
+// Cost model: bytes per byte of request, measured on the service binary
+// with its pairing consumer at the most expensive shapes found (README,
+// "Limits and sizing"; receiver/budget_test.go states the shapes), above
+// the live peak of one request (minimal spans: ~9-10 times its size).
 const (
 	// protoCostPerByte covers a protobuf request: its body, gRPC's frames
 	// and the copy they are joined into, and pairing's records of the
