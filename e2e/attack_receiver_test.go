@@ -171,6 +171,17 @@ func arLiveHeaps(log string) []int {
 	return live
 }
 
+func TestARLiveHeaps(t *testing.T) {
+	log := `{"level":"INFO","msg":"servicegraph started"}
+gc 11 @5.744s 2%: 16+128+0.075 ms clock, 32+0/31/0+0.15 ms cpu, 57->57->36 MB, 63 MB goal, 0 MB stacks, 0 MB globals, 2 P
+gc 12 @7.902s 2%: 31+95+0.17 ms clock, 62+0.18/36/0+0.35 ms cpu, 64->64->18 MB, 73 MB goal, 0 MB stacks, 0 MB globals, 2 P (forced)
+gc 13 @8.770s 2%: cut short
+`
+	if got, want := arLiveHeaps(log), []int{36, 18}; !slices.Equal(got, want) {
+		t.Errorf("arLiveHeaps = %v, want %v", got, want)
+	}
+}
+
 // TestAttackReceiverMemory (item 7): eight senders of maximal requests at
 // once (protobuf and JSON over HTTP, protobuf over gRPC) against a budget
 // of two maximal protobuf requests, at the default GOGC. The excess is
