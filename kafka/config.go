@@ -49,7 +49,10 @@ type Config struct {
 	// about the same whatever it carries, so a member of N fetching as
 	// soon as one byte waits (1, franz-go's default) makes N times as
 	// many fetches per span as one instance would; batched, a record
-	// (and a routed link) waits at most FetchMaxWait more.
+	// (and a routed link) waits at most FetchMaxWait more. A member's
+	// share of the stream seldom fills FetchMinBytes within the wait, so
+	// each member fetches every FetchMaxWait whatever N: the wait sets
+	// the cluster's fetches (and wakeups) per second, N / FetchMaxWait.
 	FetchMinBytes int32         `yaml:"fetch_min_bytes"`
 	FetchMaxWait  time.Duration `yaml:"fetch_max_wait"`
 }
@@ -60,13 +63,13 @@ const maxFetchMinBytes = 50 << 20
 
 // NewDefaultConfig returns the defaults: topic otlp_spans, group
 // servicegraph, sarama_compat, 60 s replay, 1 s commits, fetches of
-// 1 MiB or 100 ms.
+// 1 MiB or 200 ms.
 func NewDefaultConfig() Config {
 	return Config{Topic: "otlp_spans", Group: "servicegraph", Partitioner: string(SaramaCompat),
 		Replay: 60 * time.Second, CommitInterval: time.Second, SamplePerPartition: 20,
 		VerifyTimeout: 10 * time.Second, MaxPollRecords: 1000,
 		SessionTimeout: 45 * time.Second, HeartbeatInterval: 3 * time.Second, RebalanceTimeout: time.Minute,
-		FetchMinBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond}
+		FetchMinBytes: 1 << 20, FetchMaxWait: 200 * time.Millisecond}
 }
 
 // Validate reports every problem at once, each message starting with

@@ -84,7 +84,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 // The fetch batching settings reach the group client: the defaults (1 MiB
-// or 100 ms) and values of the config's.
+// or 200 ms) and values of the config's.
 func TestFetchBatching(t *testing.T) {
 	cl := newCluster(t)
 	for _, tc := range []struct {
@@ -92,7 +92,7 @@ func TestFetchBatching(t *testing.T) {
 		minBytes int32
 		maxWait  time.Duration
 	}{
-		{name: "defaults", minBytes: 1 << 20, maxWait: 100 * time.Millisecond},
+		{name: "defaults", minBytes: 1 << 20, maxWait: 200 * time.Millisecond},
 		{name: "set", minBytes: 4096, maxWait: 250 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -202,6 +202,9 @@ type Consumer struct {
 	// nparts is the spans topic's partition count, found by Start.
 	nparts atomic.Int32
 
+	// promise is onProduced, bound once (not a closure per link record).
+	promise func(*kgo.Record, error)
+
 	runMu  sync.Mutex // guards cancel, done
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -222,8 +225,10 @@ func New(cfg Config, set Settings, h Handler) (*Consumer, error) {
 		set.Now = time.Now
 	}
 	p, _ := ParsePartitioner(cfg.Partitioner)
-	return &Consumer{cfg: cfg, set: set, h: h, p: p, links: cfg.links(), parts: map[tp]*part{},
-		kept: map[tp]*part{}}, nil
+	c := &Consumer{cfg: cfg, set: set, h: h, p: p, links: cfg.links(), parts: map[tp]*part{},
+		kept: map[tp]*part{}}
+	c.promise = c.onProduced
+	return c, nil
 }
 
 func (c *Consumer) baseOpts() []kgo.Opt {
@@ -698,20 +703,38 @@ func (c *Consumer) Route(ctx context.Context, l *Link) error {
 	if cl == nil {
 		return errors.New("route link: not started")
 	}
-	b, err := l.AppendBinary(nil)
+	// One allocation for the record, its key and its value (a typical
+	// value is ~112 B; AppendBinary grows the buffer for a longer one).
+	r := &linkRec{}
+	b := r.buf[:0]
+	b = hex.AppendEncode(b, l.TargetTrace[:])
+	b, err := l.AppendBinary(b)
 	if err != nil {
 		c.produceErrs.Add(1)
 		return fmt.Errorf("route link: %w", err)
 	}
-	cl.Produce(ctx, &kgo.Record{Topic: c.links, Key: l.Key(), Value: b}, func(_ *kgo.Record, err error) {
-		if err != nil {
-			c.produceErrs.Add(1)
-			c.set.Logger.Warn("kafka produce link", "err", err)
-			return
-		}
-		c.produced.Add(1)
-	})
+	r.rec = kgo.Record{Topic: c.links, Key: b[:keyLen:keyLen], Value: b[keyLen:]}
+	cl.Produce(ctx, &r.rec, c.promise)
 	return nil
+}
+
+// keyLen is a link record's key length: the hex target trace id.
+const keyLen = 32
+
+// linkRec is a routed link record with room for its key and value.
+type linkRec struct {
+	rec kgo.Record
+	buf [keyLen + 160]byte
+}
+
+// onProduced counts a link record written, or its error.
+func (c *Consumer) onProduced(_ *kgo.Record, err error) {
+	if err != nil {
+		c.produceErrs.Add(1)
+		c.set.Logger.Warn("kafka produce link", "err", err)
+		return
+	}
+	c.produced.Add(1)
 }
 
 // Router is what the pairing core calls to send a link to the owner of

@@ -24,7 +24,7 @@ func TestKafkaFetchConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Kafka.FetchMinBytes != 1<<20 || c.Kafka.FetchMaxWait != 100*time.Millisecond {
+	if c.Kafka.FetchMinBytes != 1<<20 || c.Kafka.FetchMaxWait != 200*time.Millisecond {
 		t.Errorf("defaults: fetch_min_bytes %d, fetch_max_wait %s", c.Kafka.FetchMinBytes, c.Kafka.FetchMaxWait)
 	}
 	c, err = parse("kafka:\n  brokers: [k1:9092]\n  fetch_min_bytes: 65536\n  fetch_max_wait: 250ms\n")
