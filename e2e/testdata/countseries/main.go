@@ -1,15 +1,19 @@
-// Command countseries parses a Prometheus text exposition from stdin with
-// expfmt and prints, as JSON, how many series each family has. It parses a
-// family at a time (long families in runs of whole series), so that its
-// memory stays small whatever the input's size. The e2e tests build it
-// without the race detector, which would make parsing hundreds of
-// megabytes take minutes.
+// Command countseries parses a Prometheus text exposition from stdin and
+// prints, as JSON, how many series each family has. By default it parses
+// with a line parser of its own (countLines), ~20x faster than expfmt on
+// the 330 MB of a scrape at 100,000 edges (13 s of CPU); with -expfmt it
+// parses with expfmt, a family at a time (long families in runs of whole
+// series), so that its memory stays small whatever the input's size. The
+// e2e tests build it without the race detector, which would make parsing
+// hundreds of megabytes take minutes, and check that both parsers agree
+// (TestCountSeriesParsersAgree).
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +23,13 @@ import (
 )
 
 func main() {
-	counts, err := countSeries(os.Stdin)
+	useExpfmt := flag.Bool("expfmt", false, "parse with expfmt")
+	flag.Parse()
+	count := countLines
+	if *useExpfmt {
+		count = countSeries
+	}
+	counts, err := count(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "countseries:", err)
 		os.Exit(1)
