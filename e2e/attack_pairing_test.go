@@ -133,7 +133,12 @@ func apExportGRPC(t *testing.T, s *service, req []byte) error {
 func apGzip(t *testing.T, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	// BestSpeed: the default level takes 7 s for the 9.5 MB deep request
+	// in the race-built test (BestSpeed 1.9 s, 3.8 MB against 3.7 MB).
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := zw.Write(b); err != nil {
 		t.Fatal(err)
 	}
