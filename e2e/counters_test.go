@@ -37,6 +37,9 @@ import (
 // sent, where a counter restored from the stale file (5, below the 8
 // Prometheus saw) would add a false 5.
 func TestCountersAcrossRestarts(t *testing.T) {
+	// Parallel: waits on a real Prometheus (scrapes, rule evaluations) with
+	// little CPU; parallel tests run together once every other test is done.
+	t.Parallel()
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
 		if os.Getenv("CI") != "" {

@@ -18,6 +18,9 @@ import (
 // finds the request's trace and span ids among the exemplars Prometheus
 // stored for the request counter and the server duration histogram.
 func TestPrometheusExemplars(t *testing.T) {
+	// Parallel: waits on a real Prometheus (scrapes, rule evaluations) with
+	// little CPU; parallel tests run together once every other test is done.
+	t.Parallel()
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
 		if os.Getenv("CI") != "" {

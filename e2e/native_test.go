@@ -19,6 +19,9 @@ import (
 // finds histogram_quantile over the native histogram within the bucket
 // of 0.3 s at schema 3: (2^(-14/8), 2^(-13/8)].
 func TestPrometheusNativeHistograms(t *testing.T) {
+	// Parallel: waits on a real Prometheus (scrapes, rule evaluations) with
+	// little CPU; parallel tests run together once every other test is done.
+	t.Parallel()
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
 		if os.Getenv("CI") != "" {

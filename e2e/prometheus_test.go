@@ -23,6 +23,9 @@ const newEdgeWindow = 20
 // ServiceGraphNewAsyncEdge for exactly that edge, and once the edge is old
 // a restart of the service does not make it fire again.
 func TestPrometheusNewAsyncEdgeAlert(t *testing.T) {
+	// Parallel: waits on a real Prometheus (scrapes, rule evaluations) with
+	// little CPU; parallel tests run together once every other test is done.
+	t.Parallel()
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
 		if os.Getenv("CI") != "" {
