@@ -332,6 +332,7 @@ func TestAttackLifecycleSaveFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("ready-on-save-failure="+tt.flag, func(t *testing.T) {
+			t.Parallel() // each waits on its own service's 1 s saves
 			dir := filepath.Join(t.TempDir(), "data")
 			s := start(t, dir, "--save-interval", "1s", "--ready-on-save-failure="+tt.flag)
 			if err := os.Rename(dir, dir+".away"); err != nil {
