@@ -2,6 +2,7 @@ package pairing
 
 import (
 	"context"
+	"slices"
 
 	"github.com/servicegraph/servicegraph/consumer"
 	"github.com/servicegraph/servicegraph/graph"
@@ -48,6 +49,12 @@ func (p *Processor) ConsumeTracesProto(_ context.Context, buf []byte) error {
 func (p *Processor) resolve(b *batch) (rejected int) {
 	r := &b.rec
 	var cache peerCache
+	// Every span gets its place at once, filled in place below: an append
+	// per span copied each span twice and checked the capacity each time.
+	n0 := len(b.spans)
+	b.spans = slices.Grow(b.spans, len(r.Spans))[:n0+len(r.Spans)]
+	b.names = append(b.names, make([]string, len(r.Spans))...)
+	n := n0
 	overflow, lo := 0, 0
 	for _, res := range r.Resources {
 		name := res.Service
@@ -64,8 +71,9 @@ func (p *Processor) resolve(b *batch) (rejected int) {
 			continue
 		}
 		for i := lo; i < res.End; i++ {
-			rs := &r.Spans[i]
-			s := span{key: rs.Key, parent: rs.Parent, svc: svc, kind: rs.Kind, failed: rs.Failed, weight: rs.Weight, start: rs.Start, end: rs.End,
+			rs, s := &r.Spans[i], &b.spans[n]
+			n++
+			*s = span{key: rs.Key, parent: rs.Parent, svc: svc, kind: rs.Kind, failed: rs.Failed, weight: rs.Weight, start: rs.Start, end: rs.End,
 				linkLo: rs.LinkLo, linkHi: rs.LinkHi, name: rs.Name, topic: b.brk.topic(i)}
 			if rs.PeerKind != tracedecode.NoPeer { // a database, a peer, or a root span's caller
 				s.peerKind = graph.Virtual
@@ -74,11 +82,10 @@ func (p *Processor) resolve(b *batch) (rejected int) {
 				}
 				s.peer, s.hasPeer = cache.node(p, rs.Peer, s.peerKind), true
 			}
-			b.spans = append(b.spans, s)
-			b.names = append(b.names, "")
 		}
 		lo = res.End
 	}
+	b.spans, b.names = b.spans[:n], b.names[:n] // the overflowing services' spans are not kept
 	p.count(r.Received, r.Rejected, r.Sanitised)
 	if overflow > 0 {
 		p.nodeOverflow.Add(uint64(overflow))

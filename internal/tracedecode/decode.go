@@ -47,6 +47,7 @@ func decode(buf []byte, r *Records, indexOnly bool) error {
 	reserveSpans(buf, r)
 	d := &decoder{r: r, indexOnly: indexOnly}
 	d.sr.peersRead, d.sr.naming, d.sr.r = !indexOnly, r.naming(), r
+	d.sr.keyLengths = keyLengths(d.sr.naming, !indexOnly)
 	if err := d.request(buf); err != nil {
 		r.Reset()
 		return consumer.NewMalformed(fmt.Errorf("decode protobuf ExportTraceServiceRequest: %w", err))

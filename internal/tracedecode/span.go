@@ -87,6 +87,7 @@ type spanReader struct {
 	record               bool   // the span goes to the records
 	links                bool   // its links go to the records (record, not DecodeIndexOnly)
 	peersRead            bool   // peer attributes are kept (not DecodeIndexOnly)
+	keyLengths           uint64 // the key lengths below 64 keep may keep (mayKeep)
 	naming               *Naming
 	r                    *Records
 }
@@ -156,7 +157,9 @@ func (d *decoder) span(buf []byte, record bool) *wireError {
 				if n < 0x80 && i+2+n <= len(buf) {
 					kv := buf[i+2 : i+2+n]
 					if key, str, isStr, ok := shortKeyValue(kv); ok {
-						sr.keep(kv, key, str, isStr)
+						if sr.nattr++; sr.mayKeep(key) {
+							sr.keep(kv, key, str, isStr)
+						}
 					} else if err := sr.attribute(kv); err != nil {
 						return err
 					}
@@ -284,18 +287,37 @@ func (sr *spanReader) attribute(kv []byte) *wireError {
 	if err != nil {
 		return err.in("attributes", sr.nattr)
 	}
-	sr.keep(kv, key, str, isStr)
+	if sr.nattr++; sr.mayKeep(key) {
+		sr.keep(kv, key, str, isStr)
+	}
 	return nil
 }
 
-// keep counts a span attribute that keyValue (or shortKeyValue) accepted,
-// and keeps it if it is the first of a peer attribute; DecodeIndexOnly
-// keeps only the span multiplier's, all weight reads.
-func (sr *spanReader) keep(kv []byte, key, str string, isStr bool) {
-	sr.nattr++
-	if !sr.peersRead && len(key) != len(sr.naming.multiplier) {
-		return
+// mayKeep reports whether a span attribute of key may be one keep keeps,
+// by its length alone (keyLengths): most attributes fail it inline, with
+// no call.
+func (sr *spanReader) mayKeep(key string) bool {
+	return len(key) >= 64 || sr.keyLengths>>len(key)&1 != 0
+}
+
+// keyLengths is spanReader.keyLengths for a decode that reads peers (or
+// only the weight) with naming n: bit l set for each length l < 64 of a key
+// keep may keep; keys of 64 bytes or more are always looked at.
+func keyLengths(n *Naming, peers bool) uint64 {
+	var m uint64
+	if peers {
+		m = slotKeyLengths
 	}
+	if l := len(n.multiplier); l > 0 && l < 64 {
+		m |= 1 << l
+	}
+	return m
+}
+
+// keep keeps a span attribute that keyValue (or shortKeyValue) accepted
+// if it is the first of a peer attribute; DecodeIndexOnly keeps only the
+// span multiplier's, all weight reads.
+func (sr *spanReader) keep(kv []byte, key, str string, isStr bool) {
 	if k := sr.naming.slot(key); k >= 0 && (sr.peersRead || k == slotMultiplier) && !sr.peers.have[k] {
 		sr.peers.have[k], sr.peers.kv[k], sr.peers.str[k], sr.peers.isStr[k] = true, kv, str, isStr
 	}

@@ -1,6 +1,7 @@
 package tracedecode
 
 import (
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -64,5 +65,34 @@ func TestWeight(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The multiplier is read whatever its key's length (the decoder passes
+// over keys by length, with a bit per length below 64), by Decode and
+// DecodeIndexOnly, and another key of its length is not taken for it.
+func TestMultiplierKeyLengths(t *testing.T) {
+	for _, n := range []int{1, 5, 11, 63, 64, 65, 200} {
+		key := strings.Repeat("m", n)
+		td := ptrace.NewTraces()
+		sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		sp.SetTraceID([16]byte{1})
+		sp.SetSpanID([8]byte{1})
+		sp.SetKind(ptrace.SpanKindInternal)
+		sp.Attributes().PutInt(strings.Repeat("x", n), 3) // same length, another key
+		sp.Attributes().PutInt(key, 5)
+		buf, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, decode := range map[string]func([]byte, *Records) error{"Decode": Decode, "DecodeIndexOnly": DecodeIndexOnly} {
+			r := Records{Naming: NewDefaultNaming().WithSpanMultiplier(key)}
+			if err := decode(buf, &r); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Spans[0].Weight; got != 5 {
+				t.Errorf("%s, key of %d bytes: weight %d, want 5", name, n, got)
+			}
+		}
 	}
 }
