@@ -172,9 +172,11 @@ func (p *Processor) addShard(si int32, b, out *batch, now int64) int {
 	// SDKs export spans as they end, children before their parents:
 	// going backwards lets parents come first, so most children pair
 	// at once instead of waiting. Any order gives the same graph.
+	hs := sh.idx.hashes // per span of the visit, its key's and parent's hashes (index.prepare)
 	for k := b.starts[si+1] - 1; k >= b.starts[si]; k-- {
 		s := &b.spans[b.order[k]]
-		if !sh.add(s, now, out) {
+		j := 2 * (k - b.starts[si])
+		if !sh.add(s, hs[j], hs[j+1], now, out) {
 			s.linkHi = s.linkLo // a duplicate's links were counted the first time
 			dups++
 		}

@@ -104,6 +104,10 @@ type index struct {
 	evicting  []uint64
 	evictFrom uint32
 	evictNext int
+	// hashes holds, per span of the last prepare's order, its key's hash
+	// and its parent's (0 without a parent): the shard's visit uses them
+	// instead of hashing each key again (shard.add, chains.first).
+	hashes []uint64
 }
 
 // The table's slots fill at most loadNum/loadDen of it (60 %).
@@ -279,9 +283,10 @@ func (x *index) evictHash(pos uint32, e *entry) uint64 {
 // evict removes the slot of the entry at ring position pos, whose key
 // hashes to h: the one slot from its home on that holds pos.
 func (x *index) evict(pos uint32, h uint64) {
-	i := x.home(h)
-	for x.slots[i]&(1<<x.posBits-1) != pos+1 { // a position is in one slot only
-		if i++; i == len(x.slots) {
+	slots := x.slots
+	i, want, mask := x.home(h), pos+1, uint32(1)<<x.posBits-1
+	for slots[i]&mask != want { // a position is in one slot only
+		if i++; i == len(slots) {
 			i = 0
 		}
 	}
@@ -289,26 +294,36 @@ func (x *index) evict(pos uint32, h uint64) {
 }
 
 // remove empties slot i and shifts the rest of its probe run back, reading
-// the table alone: each slot's disp says how far back it may move.
+// the table alone: each slot's disp says how far back it may move. The
+// loop has no branch on whether a slot moves (a coin toss to the branch
+// predictor): it stores both slots either way, selecting the values.
 func (x *index) remove(i int) {
-	x.slots[i] = 0
-	for j := i; ; {
-		if j++; j == len(x.slots) {
+	slots := x.slots // the fields in locals: the stores below would make the compiler load them again
+	shift, dmax := x.dispShift, x.dispMax
+	slots[i] = 0
+	for j, dij := i, uint32(0); ; {
+		if j++; j == len(slots) {
 			j = 0
 		}
-		v := x.slots[j]
+		dij++ // dist(i, j); slot i is the hole (0)
+		v := slots[j]
 		if v == 0 {
 			return
 		}
-		d := x.disp(v)
-		if d == x.dispMax { // saturated: the exact distance from the key
+		d := v >> shift & dmax
+		if d == dmax { // saturated: the exact distance from the key
 			d = uint32(x.dist(x.home(x.hash(&x.ring.at(x.pos(v)).key)), j))
 		}
 		// The slot at j may move to i unless its home is in (i, j],
 		// cyclically: unless it sits fewer than dist(i, j) slots from home.
-		if dij := uint32(x.dist(i, j)); d >= dij {
-			x.slots[i], x.slots[j] = x.withDisp(v, d-dij), 0
-			i = j
+		nv := v&^(dmax<<shift) | min(d-dij, dmax)<<shift // v moved to i (d-dij wraps when it stays: unused)
+		moved, left := uint32(0), v
+		if d >= dij {
+			moved, left = nv, 0
+		}
+		slots[i], slots[j] = moved, left
+		if d >= dij {
+			i, dij = j, 0
 		}
 	}
 }
@@ -344,28 +359,42 @@ func (x *index) prepare(spans []span, order []int32) {
 	if x.ring.full() {
 		x.evicting, x.evictFrom, x.evictNext = x.evicting[:0], x.ring.head, 0
 		pos := x.ring.head
+		var tr [16]byte // the trace of the entry before, whose hash th is (a trace's spans are often neighbours)
+		th := x.h.trace(&tr)
+		last := len(x.slots) - 1
 		for range min(len(order), int(x.ring.n)) {
-			h := x.hash(&x.ring.at(pos).key)
+			k := &x.ring.at(pos).key
+			if k.Trace != tr {
+				tr, th = k.Trace, x.h.trace(&k.Trace)
+			}
+			h := x.h.key(th, &k.Span)
 			x.evicting = append(x.evicting, h)
-			sink += x.slots[x.home(h)]
+			i := x.home(h)
+			// The home slot, and the slot 8 on: the removal's probe and
+			// backward shift may run into the next cache line.
+			sink += x.slots[i] + x.slots[min(i+8, last)]
 			if pos++; pos == x.ring.cap {
 				pos = 0
 			}
 		}
 	}
+	x.hashes = x.hashes[:0]
 	for _, k := range order {
 		s := &spans[k]
-		sink += x.slots[x.home(x.h.key(s.th, &s.key.Span))]
+		h := x.h.key(s.th, &s.key.Span)
+		sink += x.slots[x.home(h)]
+		var ph uint64
 		if s.parent != [8]byte{} {
-			sink += x.slots[x.home(x.h.key(s.th, &s.parent))]
+			ph = x.h.key(s.th, &s.parent)
+			sink += x.slots[x.home(ph)]
 		}
+		x.hashes = append(x.hashes, h, ph)
 	}
-	for _, k := range order { // the parents' entries, once their home slots are in cache
-		s := &spans[k]
-		if s.parent == [8]byte{} {
+	for j, k := range order { // the parents' entries, once their home slots are in cache
+		if spans[k].parent == [8]byte{} {
 			continue
 		}
-		h := x.h.key(s.th, &s.parent)
+		h := x.hashes[2*j+1]
 		if v := x.slots[x.home(h)]; v != 0 && x.tagMatch(v, h) {
 			sink += uint32(x.ring.at(x.pos(v)).end)
 		}

@@ -12,9 +12,8 @@ func (sh *shard) prepare(spans []span, order []int32) {
 		return
 	}
 	var sink uint32
-	for _, k := range order {
-		s := &spans[k]
-		h := uint32(sh.idx.h.key(s.th, &s.key.Span))
+	for j := range order {
+		h := uint32(sh.idx.hashes[2*j])
 		sink += c.first(h) + l.first(h)
 	}
 	sh.idx.warmSink += sink

@@ -76,13 +76,14 @@ func (sh *shard) leaving(c *client) *entry {
 	return e
 }
 
-// add indexes s and makes every edge it completes. It reports false for a
-// duplicate (a span already in the index), which changes nothing.
-func (sh *shard) add(s *span, now int64, b *batch) bool {
+// add indexes s and makes every edge it completes. kh and ph are the
+// hashes of s's key and of its parent's (hasher.key; ph unused without a
+// parent), computed once by prepare for the index and the queues. It
+// reports false for a duplicate (a span already in the index), which
+// changes nothing.
+func (sh *shard) add(s *span, kh, ph uint64, now int64, b *batch) bool {
 	b.w = s.weight // the edges s completes count its weight
 	b.topic = s.topic
-	h := &sh.idx.h
-	kh := h.key(s.th, &s.key.Span) // s's key, hashed once for the index and the queues
 	e, added := sh.idx.insertHashed(entry{key: s.key, end: s.end, dur: s.durMicros(), meta: packMeta(s.svc, s.kind, s.failed) | b.k.mark}, kh)
 	if !added {
 		sh.requeueForgotten(e, s, now, b) // replay.go
@@ -92,7 +93,6 @@ func (sh *shard) add(s *span, now int64, b *batch) bool {
 	// s as a child.
 	if s.parent != [8]byte{} {
 		pk := spanKey{Trace: s.key.Trace, Span: s.parent}
-		ph := h.key(s.th, &s.parent)
 		if p := sh.idx.findHashed(&pk, ph); p != nil {
 			sh.c.pairedChildren++
 			b.sides(sh.dims.of(&pk), s.dims)
