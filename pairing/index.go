@@ -353,7 +353,8 @@ func (x *index) grow() {
 // entries of the parents found, so that the CPU overlaps those cache
 // misses (each load independent of the others) instead of taking them one
 // at a time in add: group prefetching, which Go has no intrinsic for. It
-// changes no entry.
+// changes no entry. It keeps the spans' key and parent hashes in
+// x.hashes, in order's order, for the visit's adds.
 func (x *index) prepare(spans []span, order []int32) {
 	var sink uint32
 	if x.ring.full() {
