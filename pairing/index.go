@@ -155,11 +155,6 @@ func (x *index) pos(v uint32) uint32 { return v&(1<<x.posBits-1) - 1 }
 // disp returns slot v's distance from home, saturated at dispMax.
 func (x *index) disp(v uint32) uint32 { return v >> x.dispShift & x.dispMax }
 
-// withDisp returns v with its disp set to d (d < dispMax, or saturated).
-func (x *index) withDisp(v uint32, d uint32) uint32 {
-	return v&^(x.dispMax<<x.dispShift) | min(d, x.dispMax)<<x.dispShift
-}
-
 // tagMatch reports whether slot v may hold a key of hash h.
 func (x *index) tagMatch(v uint32, h uint64) bool {
 	return x.tagShift >= 32 || v>>x.tagShift == uint32(h)&(1<<(32-x.tagShift)-1)
