@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/servicegraph/servicegraph/internal/cputime"
+	"github.com/servicegraph/servicegraph/internal/workload"
 )
 
 // BenchmarkConsumeRecord is the Kafka path through pairing on the bench
@@ -87,8 +86,8 @@ func BenchmarkConsumeRecord(b *testing.B) {
 }
 
 // traceRecords splits requests as the Collector's kafkaexporter does with
-// partition_traces_by_id: one record per trace of each request, holding
-// that trace's spans under copies of their resource and scope.
+// partition_traces_by_id: one record per trace of each request
+// (workload.SplitByTrace).
 func traceRecords(tb testing.TB, reqs [][]byte) [][]byte {
 	var recs [][]byte
 	for _, raw := range reqs {
@@ -96,37 +95,12 @@ func traceRecords(tb testing.TB, reqs [][]byte) [][]byte {
 		if err := req.UnmarshalProto(raw); err != nil {
 			tb.Fatal(err)
 		}
-		byTrace := map[pcommon.TraceID]ptrace.Traces{}
-		var order []pcommon.TraceID
-		for _, rs := range req.Traces().ResourceSpans().All() {
-			for _, ss := range rs.ScopeSpans().All() {
-				scopes := map[pcommon.TraceID]ptrace.ScopeSpans{}
-				for _, sp := range ss.Spans().All() {
-					id := sp.TraceID()
-					td, ok := byTrace[id]
-					if !ok {
-						td = ptrace.NewTraces()
-						byTrace[id] = td
-						order = append(order, id)
-					}
-					nss, ok := scopes[id]
-					if !ok {
-						nrs := td.ResourceSpans().AppendEmpty()
-						rs.Resource().CopyTo(nrs.Resource())
-						nss = nrs.ScopeSpans().AppendEmpty()
-						ss.Scope().CopyTo(nss.Scope())
-						scopes[id] = nss
-					}
-					sp.CopyTo(nss.Spans().AppendEmpty())
-				}
-			}
+		split, err := workload.SplitByTrace(req.Traces())
+		if err != nil {
+			tb.Fatal(err)
 		}
-		for _, id := range order {
-			v, err := ptraceotlp.NewExportRequestFromTraces(byTrace[id]).MarshalProto()
-			if err != nil {
-				tb.Fatal(err)
-			}
-			recs = append(recs, v)
+		for _, r := range split {
+			recs = append(recs, r.Value)
 		}
 	}
 	return recs
