@@ -98,22 +98,31 @@ func TestRowsStreamed(t *testing.T) {
 	}
 }
 
-// TestRowsCached: edge rows served from the topology's row cache are
-// encoding/json's rows of each view as the graph changes under it: an
-// edge changed, the window moved a bucket, the busiest edge changed (every
-// thickness), a new edge (a new topology), a filtered view.
-func TestRowsCached(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	st, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
+// rowsStore is a graph at the clock *now with 40 edges of every kind
+// between services named from rowsNames and s0..s6, every third failed
+// if failed; and the observations that made them.
+func rowsStore(t *testing.T, now *time.Time, failed bool) (*graph.Store, []graph.Observation) {
+	t.Helper()
+	st, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return *now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var obs []graph.Observation
 	for i := range 40 {
 		c, s := st.Node(rowsNames[i%len(rowsNames)]+"c", graph.ServiceNode), st.Node(fmt.Sprintf("s%d", i%7), graph.ServiceNode)
-		obs = append(obs, graph.Observation{Client: c, Server: s, Kind: graph.Kind(i % 5), Failed: i%3 == 0, Seconds: [2]float64{float64(i) / 7, 0.1}})
+		obs = append(obs, graph.Observation{Client: c, Server: s, Kind: graph.Kind(i % 5), Failed: failed && i%3 == 0, Seconds: [2]float64{float64(i) / 7, 0.1}})
 	}
 	st.Observe(obs, nil)
+	return st, obs
+}
+
+// TestRowsCached: edge rows served from the topology's row cache are
+// encoding/json's rows of each view as the graph changes under it: an
+// edge changed, the window moved a bucket, the busiest edge changed (every
+// thickness), a new edge (a new topology), a filtered view.
+func TestRowsCached(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st, obs := rowsStore(t, &now, true)
 	edges := func(q graph.Query) (got, want []byte, v *graph.View) {
 		t.Helper()
 		v, err := st.Snapshot().Query(q)
@@ -168,16 +177,7 @@ func TestRowsCached(t *testing.T) {
 // topology answer again, it encodes the rows it gave away.
 func TestRowsCarriedToNewTopology(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	st, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var obs []graph.Observation
-	for i := range 40 {
-		c, s := st.Node(rowsNames[i%len(rowsNames)]+"c", graph.ServiceNode), st.Node(fmt.Sprintf("s%d", i%7), graph.ServiceNode)
-		obs = append(obs, graph.Observation{Client: c, Server: s, Kind: graph.Kind(i % 5), Seconds: [2]float64{float64(i) / 7, 0.1}})
-	}
-	st.Observe(obs, nil)
+	st, obs := rowsStore(t, &now, false)
 	q := graph.NewQuery(now.Add(30 * time.Second))
 	answer := func(v *graph.View) *rowCache {
 		t.Helper()
@@ -231,16 +231,7 @@ func TestRowsCarriedToNewTopology(t *testing.T) {
 // anew; the answer is encoding/json's.
 func TestRowsKeptWhenWindowMoves(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	st, err := graph.New(graph.NewDefaultConfig(), graph.Settings{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var obs []graph.Observation
-	for i := range 40 {
-		c, s := st.Node(rowsNames[i%len(rowsNames)]+"c", graph.ServiceNode), st.Node(fmt.Sprintf("s%d", i%7), graph.ServiceNode)
-		obs = append(obs, graph.Observation{Client: c, Server: s, Kind: graph.Kind(i % 5), Seconds: [2]float64{float64(i) / 7, 0.1}})
-	}
-	st.Observe(obs, nil)
+	st, obs := rowsStore(t, &now, false)
 	answer := func(q graph.Query) (got, want []byte, v *graph.View, rc *rowCache) {
 		t.Helper()
 		v, err := st.Snapshot().Query(q)
