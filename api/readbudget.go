@@ -35,28 +35,19 @@ import (
 // cannot cut it. Credit saved while reads are idle is at most
 // burst, so an occasional read (one scrape, a dashboard refresh) is not
 // slowed.
-//
-// An encoding also steps aside for ingestion (stepAside): at each piece
-// boundary, while an export is being handled (Sources.Ingestion), it waits,
-// holding no slot, until none is, at most maxStepAside at a time, in all
-// at most as long as it has served (so that steady ingestion makes a read
-// at most twice as slow) and within perRead with its budget pauses.
 type readBudget struct {
 	perSecond time.Duration // serving time allowed per second
 	perRead   time.Duration // most pausing one read does
 	burst     time.Duration
 	now       func() time.Time
 	sleep     func(ctx context.Context, d time.Duration)
-	ingest    Ingestion // nil: encodings do not step aside
 
-	paused       prometheus.Counter // seconds
-	pauses       prometheus.Counter
-	asideSeconds prometheus.Counter // seconds
-	asides       prometheus.Counter
-	mu           sync.Mutex // guards credit and last
-	credit       time.Duration
-	last         time.Time
-	lastLoaded   bool
+	paused     prometheus.Counter // seconds
+	pauses     prometheus.Counter
+	mu         sync.Mutex // guards credit and last
+	credit     time.Duration
+	last       time.Time
+	lastLoaded bool
 }
 
 const (
@@ -69,9 +60,6 @@ const (
 	// minReadPause: a smaller debt is carried to the next piece rather
 	// than slept (timers are coarser than that).
 	minReadPause = time.Millisecond
-	// maxStepAside bounds one wait of an encoding for the exports in
-	// flight: several exports' time at 100k edges (p99 ~2 ms idle).
-	maxStepAside = 10 * time.Millisecond
 )
 
 func newReadBudget(perSecond, perRead time.Duration, now func() time.Time, reg prometheus.Registerer) (*readBudget, error) {
@@ -89,17 +77,9 @@ func newReadBudget(perSecond, perRead time.Duration, now func() time.Time, reg p
 			Name: "servicegraph_read_budget_pauses_total",
 			Help: "Pauses of reads of /metrics, /api/graph/data, /nodes and /edges to stay within read_budget.",
 		}),
-		asideSeconds: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "servicegraph_read_step_aside_seconds_total",
-			Help: "Time the encodings of /metrics, /api/graph/data, /nodes and /edges waited, between two pieces, for the OTLP exports being handled.",
-		}),
-		asides: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "servicegraph_read_step_asides_total",
-			Help: "Waits of the encodings of /metrics, /api/graph/data, /nodes and /edges for the OTLP exports being handled.",
-		}),
 	}
 	b.credit = b.burst
-	return b, errors.Join(reg.Register(b.paused), reg.Register(b.pauses), reg.Register(b.asideSeconds), reg.Register(b.asides))
+	return b, errors.Join(reg.Register(b.paused), reg.Register(b.pauses))
 }
 
 // sleepCtx sleeps d or until ctx ends.
@@ -164,8 +144,6 @@ type pacer struct {
 	last   time.Time
 	paused time.Duration // so far, at most limit
 	limit  time.Duration // most pausing this read does: b.perRead, or less for a scrape
-	served time.Duration // serving time charged so far
-	aside  time.Duration // stepped aside so far, at most served
 	slots  readSlots     // nil: the read encodes without a slot (a kept answer's write)
 	held   bool          // a slot is held
 }
@@ -268,43 +246,16 @@ func (p *pacer) piece() {
 	p.drop()
 	if p.b != nil {
 		now := p.b.now()
-		used := now.Sub(p.last)
-		p.served += used
-		if d := min(p.b.charge(used), p.limit-p.paused); d > 0 {
+		if d := min(p.b.charge(now.Sub(p.last)), p.limit-p.paused); d > 0 {
 			p.paused += d
 			p.b.pauses.Inc()
 			p.b.paused.Add(d.Seconds())
 			p.b.sleep(p.ctx, d)
 			now = p.b.now()
 		}
-		if p.stepAside() > 0 {
-			now = p.b.now()
-		}
 		p.last = now
 	}
 	p.hold()
-}
-
-// stepAside makes an encoding wait, holding no slot, while an export is
-// being handled: at most maxStepAside, in all at most what the read has
-// served and within its pause limit. Not charged to the budget. It
-// returns how long it waited.
-func (p *pacer) stepAside() time.Duration {
-	if p.b.ingest == nil || p.slots == nil {
-		return 0
-	}
-	most := min(maxStepAside, p.served-p.aside, p.limit-p.paused)
-	if most <= 0 {
-		return 0
-	}
-	d := p.b.ingest.WaitIdle(p.context(), most)
-	if d > 0 {
-		p.aside += d
-		p.paused += d
-		p.b.asides.Inc()
-		p.b.asideSeconds.Add(d.Seconds())
-	}
-	return d
 }
 
 // write writes body to w in pieces, pacing them.

@@ -41,18 +41,6 @@ type Sources struct {
 	// Peers, when not nil, are the instances the graph endpoints fan
 	// out to (e.g. the Kafka group's members); nil: Config.Cluster.Peers.
 	Peers PeerSource
-	// Ingestion, when not nil, is the ingestion the heavy reads step
-	// aside for (receiver.InFlight): with Config.ReadBudget on, an
-	// encoding waits at a piece boundary while an export is being
-	// handled (readbudget.go, stepAside).
-	Ingestion Ingestion
-}
-
-// Ingestion is work the heavy reads step aside for: WaitIdle waits until
-// none of it is running, at most max or until ctx ends, and returns how
-// long it waited (0 at once when none is).
-type Ingestion interface {
-	WaitIdle(ctx context.Context, max time.Duration) time.Duration
 }
 
 // Server is the HTTP API. Create it with New; serve it with Start, or mount
@@ -116,7 +104,6 @@ func New(cfg Config, set Settings, src Sources) (*Server, error) {
 			if budget, err = newReadBudget(cfg.ReadBudget, cfg.RequestTimeout/3, set.Now, set.Registerer); err != nil {
 				return nil, fmt.Errorf("api: register metrics: %w", err)
 			}
-			budget.ingest = src.Ingestion
 		}
 		if reads, err = newReadCache(cfg.ReadMaxStaleness, cfg.ReadCacheBytes, budget, set.Now, set.Registerer); err != nil {
 			return nil, fmt.Errorf("api: register metrics: %w", err)

@@ -60,8 +60,6 @@ func (r *Receiver) limitInterceptor(ctx context.Context, req any, _ *grpc.UnaryS
 		return nil, ref.grpcErr()
 	}
 	defer r.limit.release()
-	r.inflight.Begin()
-	defer r.inflight.End()
 	return handler(ctx, req)
 }
 

@@ -100,8 +100,6 @@ func (r *Receiver) serveExport(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer r.limit.release()
-	r.inflight.Begin()
-	defer r.inflight.End()
 	res, spans := r.consume(req.Context(), data, enc) // raw.go
 	if res.refused != nil {
 		r.metrics.refuse(transportHTTP, res.refused.reason, spans)

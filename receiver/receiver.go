@@ -40,8 +40,6 @@ type Receiver struct {
 	metrics *metrics
 	limit   *limiter
 	budget  *budget
-	// inflight counts the exports past limit (inflight.go).
-	inflight InFlight
 
 	mu sync.Mutex // guards the fields below
 	// state moves new → started → stopped, or new → stopped.

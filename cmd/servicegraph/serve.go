@@ -81,13 +81,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, ready func(addr
 		peers = groupPeers
 	}
 	srv, err := api.New(cfg.API, api.Settings{Logger: logger, Registerer: reg}, api.Sources{
-		Graph:     store,
-		Problems:  proc.Problems,
-		Renderer:  rend,
-		Metrics:   metricsHandler,
-		Ready:     probe.get,
-		Peers:     peers,
-		Ingestion: recv.InFlight(),
+		Graph:    store,
+		Problems: proc.Problems,
+		Renderer: rend,
+		Metrics:  metricsHandler,
+		Ready:    probe.get,
+		Peers:    peers,
 	})
 	if err != nil {
 		return err
