@@ -707,7 +707,7 @@ func (c *Consumer) Route(ctx context.Context, l *Link) error {
 	// value is ~112 B; AppendBinary grows the buffer for a longer one).
 	r := &linkRec{}
 	b := r.buf[:0]
-	b = hex.AppendEncode(b, l.TargetTrace[:])
+	b = l.AppendKey(b)
 	b, err := l.AppendBinary(b)
 	if err != nil {
 		c.produceErrs.Add(1)

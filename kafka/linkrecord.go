@@ -57,14 +57,14 @@ const (
 	fSrcIndex    = 12
 )
 
-// Key returns the record key: the target's trace id in lowercase hex, as
-// the kafkaexporter keys the spans topic, so that the same partitioner
-// puts the link on its target trace's partition number.
-func (l *Link) Key() []byte {
-	k := make([]byte, 32)
-	hex.Encode(k, l.TargetTrace[:])
-	return k
-}
+// AppendKey appends the record key to b: the target's trace id in
+// lowercase hex (keyLen bytes), as the kafkaexporter keys the spans
+// topic, so that the same partitioner puts the link on its target trace's
+// partition number.
+func (l *Link) AppendKey(b []byte) []byte { return hex.AppendEncode(b, l.TargetTrace[:]) }
+
+// Key returns the record key (AppendKey).
+func (l *Link) Key() []byte { return l.AppendKey(make([]byte, 0, keyLen)) }
 
 // AppendBinary appends the encoded record to b.
 func (l *Link) AppendBinary(b []byte) ([]byte, error) {

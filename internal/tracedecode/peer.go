@@ -37,10 +37,14 @@ var slotKeys = [peerSlots]string{
 	slotMultiplier: "", // configured: Naming.multiplier
 }
 
-// slotKeyLengths has bit n set when a slot's key has n bytes: most other
-// attributes fail this first test.
-const slotKeyLengths = 1<<len("db.name") | 1<<len("db.system") | 1<<len("db.namespace") | 1<<len("net.peer.name") |
-	1<<len("server.address") | 1<<len("service.peer.name") | 1<<len("net.sock.peer.addr") | 1<<len("network.peer.address")
+// slotKeyLengths has bit n set when a slot's key (all shorter than 64
+// bytes) has n bytes: most other attributes fail this first test.
+var slotKeyLengths = func() (m uint64) {
+	for _, k := range slotKeys[:slotMultiplier] {
+		m |= 1 << len(k)
+	}
+	return m
+}()
 
 // peerSlot returns the slot of an attribute key, -1 if it names no peer.
 func peerSlot(k string) int {
