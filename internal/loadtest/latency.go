@@ -7,8 +7,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -19,6 +19,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -293,35 +296,47 @@ func hammer(args []string) error {
 	return err
 }
 
-// readCacheCounts returns the server's read cache counters (every result
-// of servicegraph_read_cache_requests_total, by handler) as a result line;
-// a fresh read (no-cache), so that it is counted as a bypass, not a hit.
-func readCacheCounts(hc *http.Client, base string) (string, error) {
-	req, err := http.NewRequest(http.MethodGet, base+"/metrics?name[]=servicegraph_read_cache_requests_total", nil)
+// freshFamilies reads the named families of the server's /metrics, a
+// fresh read (no-cache), so that it is counted as a bypass, not a hit.
+func freshFamilies(hc *http.Client, base string, names ...string) (map[string]*dto.MetricFamily, error) {
+	q := url.Values{"name[]": names}
+	req, err := http.NewRequest(http.MethodGet, base+"/metrics?"+q.Encode(), nil)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	req.Header.Set("Cache-Control", "no-cache")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
+}
+
+// readCacheCounts returns the server's read cache counters (every result
+// of servicegraph_read_cache_requests_total, by handler) as a result line.
+func readCacheCounts(hc *http.Client, base string) (string, error) {
+	fams, err := freshFamilies(hc, base, "servicegraph_read_cache_requests_total")
 	if err != nil {
 		return "", err
 	}
 	line := "result latency_reads"
-	for l := range strings.Lines(string(b)) {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "#") || l == "" {
-			continue
+	for _, m := range fams["servicegraph_read_cache_requests_total"].GetMetric() {
+		var h, r string
+		for _, l := range m.GetLabel() {
+			switch l.GetName() {
+			case "handler":
+				h = l.GetValue()
+			case "result":
+				r = l.GetValue()
+			}
 		}
-		// servicegraph_read_cache_requests_total{handler="metrics",result="hit"} 12
-		lbl, val, _ := strings.Cut(l[strings.IndexByte(l, '{')+1:], "} ")
-		h, r := labelValue(lbl, "handler"), labelValue(lbl, "result")
-		if (h == "metrics" || h == "graph_data") && val != "0" {
-			line += fmt.Sprintf(" %s_%s=%s", h, r, val)
+		if v := m.GetCounter().GetValue(); (h == "metrics" || h == "graph_data") && v != 0 {
+			line += fmt.Sprintf(" %s_%s=%.0f", h, r, v)
 		}
 	}
 	return line, nil
@@ -330,65 +345,26 @@ func readCacheCounts(hc *http.Client, base string) (string, error) {
 // gcCounts are a server's garbage collections and bytes allocated so far.
 type gcCounts struct{ cycles, alloc float64 }
 
-// serverGC reads the server's GC counters from its /metrics (the Go
-// collector's go_gc_duration_seconds_count and
-// go_memstats_alloc_bytes_total); a fresh read (no-cache) of those two
-// families only, counted as a bypass.
+// gcFamilies are the Go collector's families gcCounts come from.
+var gcFamilies = []string{"go_gc_duration_seconds", "go_memstats_alloc_bytes_total"}
+
+// serverGC reads the server's GC counters from its /metrics.
 func serverGC(hc *http.Client, base string) (gcCounts, error) {
-	req, err := http.NewRequest(http.MethodGet, base+"/metrics?name[]=go_gc_duration_seconds&name[]=go_memstats_alloc_bytes_total", nil)
+	fams, err := freshFamilies(hc, base, gcFamilies...)
 	if err != nil {
 		return gcCounts{}, err
 	}
-	req.Header.Set("Cache-Control", "no-cache")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return gcCounts{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return gcCounts{}, err
-	}
-	return parseGC(string(b))
+	return gcOf(fams)
 }
 
-// parseGC reads gcCounts from a text exposition.
-func parseGC(text string) (gcCounts, error) {
-	var c gcCounts
-	found := 0
-	for l := range strings.Lines(text) {
-		name, val, ok := strings.Cut(strings.TrimSpace(l), " ")
-		if !ok {
-			continue
+// gcOf reads gcCounts from the families: go_gc_duration_seconds' count
+// and go_memstats_alloc_bytes_total.
+func gcOf(fams map[string]*dto.MetricFamily) (gcCounts, error) {
+	for _, name := range gcFamilies {
+		if len(fams[name].GetMetric()) == 0 {
+			return gcCounts{}, fmt.Errorf("%s missing", name)
 		}
-		var dst *float64
-		switch name {
-		case "go_gc_duration_seconds_count":
-			dst = &c.cycles
-		case "go_memstats_alloc_bytes_total":
-			dst = &c.alloc
-		default:
-			continue
-		}
-		v, err := strconv.ParseFloat(val, 64)
-		if err != nil {
-			return gcCounts{}, fmt.Errorf("%s: %w", name, err)
-		}
-		*dst = v
-		found++
 	}
-	if found != 2 {
-		return gcCounts{}, errors.New("go_gc_duration_seconds_count or go_memstats_alloc_bytes_total missing")
-	}
-	return c, nil
-}
-
-// labelValue is name's value in a label list a="x",b="y".
-func labelValue(labels, name string) string {
-	_, v, ok := strings.Cut(labels, name+`="`)
-	if !ok {
-		return ""
-	}
-	v, _, _ = strings.Cut(v, `"`)
-	return v
+	return gcCounts{cycles: float64(fams[gcFamilies[0]].GetMetric()[0].GetSummary().GetSampleCount()),
+		alloc: sum(fams, gcFamilies[1], "")}, nil
 }

@@ -2,8 +2,12 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // TestSchedstatDelay: the run-queue wait is the second field of a
@@ -47,11 +51,19 @@ func TestParseGC(t *testing.T) {
 	text := "# TYPE go_gc_duration_seconds summary\ngo_gc_duration_seconds{quantile=\"0\"} 1e-05\n" +
 		"go_gc_duration_seconds_sum 0.25\ngo_gc_duration_seconds_count 42\n" +
 		"# TYPE go_memstats_alloc_bytes_total counter\ngo_memstats_alloc_bytes_total 1.5e+09\n"
-	got, err := parseGC(text)
-	if err != nil || got != (gcCounts{cycles: 42, alloc: 1.5e9}) {
-		t.Fatalf("parseGC = %+v, %v; want {42 1.5e9}, nil", got, err)
+	parse := func(text string) (gcCounts, error) {
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gcOf(fams)
 	}
-	if _, err := parseGC("go_gc_duration_seconds_count 42\n"); err == nil {
-		t.Fatal("parseGC without go_memstats_alloc_bytes_total: no error")
+	got, err := parse(text)
+	if err != nil || got != (gcCounts{cycles: 42, alloc: 1.5e9}) {
+		t.Fatalf("gcOf = %+v, %v; want {42 1.5e9}, nil", got, err)
+	}
+	if _, err := parse(text[:strings.Index(text, "# TYPE go_memstats")]); err == nil {
+		t.Fatal("gcOf without go_memstats_alloc_bytes_total: no error")
 	}
 }
