@@ -18,8 +18,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -375,13 +373,11 @@ func agCountSeries(r io.Reader, args ...string) (map[string]int, error) {
 func agAllocated(t *testing.T, s *service) float64 {
 	t.Helper()
 	const name = "go_memstats_alloc_bytes_total"
-	code, b := s.get(t, "/metrics?name[]="+name)
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(b))
-	if code != http.StatusOK || err != nil || len(fams[name].GetMetric()) != 1 {
-		t.Fatalf("%s: %d %v %s", name, code, err, b)
+	v, ok := value(s.metrics(t, name), name)
+	if !ok {
+		t.Fatal(name + " not exported")
 	}
-	return fams[name].GetMetric()[0].GetCounter().GetValue()
+	return v
 }
 
 // TestAttackGraphScrapeAtEdgeCap: a service holding 100,000 edges (the
