@@ -222,14 +222,12 @@ func (x *index) insertHashed(e entry, h uint64) (*entry, bool) {
 	var slot *entry
 	if x.ring.full() {
 		// The new entry takes the oldest's position. Removing the oldest's
-		// slot may have emptied one on the probe's path: find the first
-		// free slot again (in lines the probe just read).
+		// slot empties one slot, hole, and fills no empty one (the shift
+		// moves slots back into the hole it leaves): the first free slot
+		// from home is hole if it lies on the probe's path, else i.
 		pos, slot = x.ring.head, x.ring.at(x.ring.head)
-		x.evict(pos, x.evictHash(pos, slot))
-		for i = home; x.slots[i] != 0; {
-			if i++; i == len(x.slots) {
-				i = 0
-			}
+		if hole := x.evict(pos, x.evictHash(pos, slot)); x.dist(home, hole) < x.dist(home, i) {
+			i = hole
 		}
 		x.ring.head++
 		if x.ring.head == x.ring.cap {
@@ -276,8 +274,9 @@ func (x *index) evictHash(pos uint32, e *entry) uint64 {
 }
 
 // evict removes the slot of the entry at ring position pos, whose key
-// hashes to h: the one slot from its home on that holds pos.
-func (x *index) evict(pos uint32, h uint64) {
+// hashes to h: the one slot from its home on that holds pos. It returns
+// the slot the removal left empty (remove).
+func (x *index) evict(pos uint32, h uint64) int {
 	slots := x.slots
 	i, want, mask := x.home(h), pos+1, uint32(1)<<x.posBits-1
 	for slots[i]&mask != want { // a position is in one slot only
@@ -285,14 +284,15 @@ func (x *index) evict(pos uint32, h uint64) {
 			i = 0
 		}
 	}
-	x.remove(i)
+	return x.remove(i)
 }
 
 // remove empties slot i and shifts the rest of its probe run back, reading
 // the table alone: each slot's disp says how far back it may move. The
 // loop has no branch on whether a slot moves (a coin toss to the branch
-// predictor): it stores both slots either way, selecting the values.
-func (x *index) remove(i int) {
+// predictor): it stores both slots either way, selecting the values. It
+// returns the one slot left empty: the last a slot moved from, else i.
+func (x *index) remove(i int) int {
 	slots := x.slots // the fields in locals: the stores below would make the compiler load them again
 	shift, dmax := x.dispShift, x.dispMax
 	slots[i] = 0
@@ -303,7 +303,7 @@ func (x *index) remove(i int) {
 		dij++ // dist(i, j); slot i is the hole (0)
 		v := slots[j]
 		if v == 0 {
-			return
+			return i
 		}
 		d := v >> shift & dmax
 		if d == dmax { // saturated: the exact distance from the key
