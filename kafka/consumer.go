@@ -53,8 +53,9 @@ type Handler interface {
 	// and their offsets committed (or, when lost, could not be).
 	Revoked(partitions []int32)
 	// Spans hands one record of the spans topic: an OTLP protobuf
-	// ExportTraceServiceRequest, valid only during the call. An error
-	// is counted and the record skipped.
+	// ExportTraceServiceRequest, valid only during the call (its memory
+	// is reused for later records). An error is counted and the record
+	// skipped.
 	Spans(ctx context.Context, value []byte, pos Position) error
 	// Link hands one link record routed to this member, exactly once
 	// (duplicates of a re-produced source record are dropped before).
@@ -205,6 +206,9 @@ type Consumer struct {
 	// promise is onProduced, bound once (not a closure per link record).
 	promise func(*kgo.Record, error)
 
+	// pool reuses fetched batches' memory; deliver recycles each record.
+	pool fetchPool
+
 	runMu  sync.Mutex // guards cancel, done
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -278,6 +282,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 		kgo.RebalanceTimeout(c.cfg.RebalanceTimeout),
 		kgo.FetchMinBytes(c.cfg.FetchMinBytes),
 		kgo.FetchMaxWait(c.cfg.FetchMaxWait),
+		kgo.WithPools(&c.pool),
 	}, c.set.ClientOpts...)
 	cl, err := kgo.NewClient(c.groupOpts(opts)...)
 	if err != nil {
@@ -527,6 +532,7 @@ func (c *Consumer) deliver(ctx context.Context, f kgo.FetchTopicPartition) {
 		return // revoked meanwhile; cannot happen with BlockRebalanceOnPoll
 	}
 	var l Link
+	last := f.Records[len(f.Records)-1].Offset
 	for _, r := range f.Records {
 		pos := Position{Partition: r.Partition, Offset: r.Offset, Committed: st.committed,
 			Replay: r.Offset < st.committed, Timestamp: r.Timestamp, Since: st.since}
@@ -555,9 +561,11 @@ func (c *Consumer) deliver(ctx context.Context, f kgo.FetchTopicPartition) {
 		st.pos = r.Offset + 1
 		st.next = max(st.next, st.pos)
 		c.mu.Unlock()
+		// Handled: its memory (value included) may serve another batch.
+		r.Recycle()
 	}
 	c.mu.Lock()
-	st.lag = max(f.HighWatermark-f.Records[len(f.Records)-1].Offset-1, 0)
+	st.lag = max(f.HighWatermark-last-1, 0)
 	c.mu.Unlock()
 }
 
