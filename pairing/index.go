@@ -323,10 +323,20 @@ func (x *index) remove(i int) int {
 	}
 }
 
+// grow doubles the table (up to its final size) and places every entry
+// again, in ring order. A trace's spans are mostly neighbours in the ring
+// (a shard visit adds them together): each trace is hashed once per run
+// of its spans, as prepare does.
 func (x *index) grow() {
 	x.slots = make([]uint32, min(x.final, 2*len(x.slots)))
+	var tr [16]byte // the trace of the entry before, whose hash th is
+	th := x.h.trace(&tr)
 	for n, pos := uint32(0), x.ring.head; n < x.ring.n; n++ {
-		h := x.hash(&x.ring.at(pos).key)
+		k := &x.ring.at(pos).key
+		if k.Trace != tr {
+			tr, th = k.Trace, x.h.trace(&k.Trace)
+		}
+		h := x.h.key(th, &k.Span)
 		home := x.home(h)
 		i := home
 		for x.slots[i] != 0 {

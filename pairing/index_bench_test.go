@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/servicegraph/servicegraph/internal/cputime"
 )
@@ -46,75 +47,122 @@ func BenchmarkIndexMemory(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/insert")
 }
 
-// BenchmarkIndexSteady measures the span index alone in steady state, as
-// a request's visit of each shard uses it (prepare, then each span's
-// insert and its parent's lookup, newest first): 16 shards holding 500k
-// spans in all, full before timing so that every insert evicts, fed
-// requests of 420 spans from 20 traces of 21 spans each (the bench
-// workload's shape), each span's parent the one before it in its trace.
+// indexRequests feeds span indexes (one per shard) requests of 420 spans
+// from 20 traces of 21 spans each (the bench workload's shape), each
+// span's parent the one before it in its trace, as a request's visit of
+// each shard uses the index: prepare, then each span's insert and its
+// parent's lookup, newest first.
+type indexRequests struct {
+	h      hasher
+	idx    []*index
+	spans  []span
+	order  []int32
+	starts []int32
+	n      uint64 // traces so far
+}
+
+const (
+	benchShards   = 16
+	benchPerTrace = 21
+	benchPerReq   = 20 * benchPerTrace
+)
+
+func newIndexRequests(h hasher, idx []*index) *indexRequests {
+	return &indexRequests{h: h, idx: idx, spans: make([]span, benchPerReq), order: make([]int32, benchPerReq),
+		starts: make([]int32, len(idx)+1)}
+}
+
+// request adds one request's spans.
+func (r *indexRequests) request() {
+	shards := uint64(len(r.idx))
+	spans, order, starts := r.spans, r.order, r.starts
+	clear(starts)
+	for t := 0; t < len(spans); t += benchPerTrace {
+		r.n++
+		var tr [16]byte
+		binary.LittleEndian.PutUint64(tr[:], r.n) // the hash spreads sequential ids
+		th := r.h.trace(&tr)
+		for k := range benchPerTrace {
+			s := &spans[t+k]
+			*s = span{key: spanKey{Trace: tr}, th: th}
+			binary.LittleEndian.PutUint64(s.key.Span[:], uint64(k+1))
+			if k > 0 {
+				s.parent = spans[t+k-1].key.Span
+			}
+			starts[(th>>32)*shards>>32+1]++
+		}
+	}
+	for si := range shards { // group by shard, as batch.group does
+		starts[si+1] += starts[si]
+	}
+	next := append([]int32(nil), starts[:shards]...)
+	for i := range spans {
+		si := (spans[i].th >> 32) * shards >> 32
+		order[next[si]] = int32(i)
+		next[si]++
+	}
+	for si, x := range r.idx {
+		group := order[starts[si]:starts[si+1]]
+		x.prepare(spans, group)
+		for k := len(group) - 1; k >= 0; k-- {
+			s := &spans[group[k]]
+			x.insertHashed(entry{key: s.key}, r.h.key(s.th, &s.key.Span))
+			if s.parent != [8]byte{} {
+				pk := spanKey{Trace: s.key.Trace, Span: s.parent}
+				x.findHashed(&pk, r.h.key(s.th, &s.parent))
+			}
+		}
+	}
+}
+
+// BenchmarkIndexSteady measures the span index alone in steady state: 16
+// shards holding 500k spans in all, full before timing so that every
+// insert evicts, fed indexRequests.
 func BenchmarkIndexSteady(b *testing.B) {
-	const (
-		shards   = 16
-		capacity = 500_000
-		perTrace = 21
-		perReq   = 20 * perTrace
-	)
+	const capacity = 500_000
 	h := newHasher()
-	idx := make([]*index, shards)
+	idx := make([]*index, benchShards)
 	for i := range idx {
-		idx[i] = newIndex(capacity/shards, h, false)
+		idx[i] = newIndex(capacity/benchShards, h, false)
 	}
-	spans := make([]span, perReq)
-	order := make([]int32, perReq)
-	starts := make([]int32, shards+1)
-	n := uint64(0)
-	request := func() {
-		clear(starts)
-		for t := 0; t < perReq; t += perTrace {
-			n++
-			var tr [16]byte
-			binary.LittleEndian.PutUint64(tr[:], n) // the hash spreads sequential ids
-			th := h.trace(&tr)
-			for k := range perTrace {
-				s := &spans[t+k]
-				*s = span{key: spanKey{Trace: tr}, th: th}
-				binary.LittleEndian.PutUint64(s.key.Span[:], uint64(k+1))
-				if k > 0 {
-					s.parent = spans[t+k-1].key.Span
-				}
-				starts[(th>>32)*shards>>32+1]++
-			}
-		}
-		for si := range shards { // group by shard, as batch.group does
-			starts[si+1] += starts[si]
-		}
-		next := append([]int32(nil), starts[:shards]...)
-		for i := range spans {
-			si := (spans[i].th >> 32) * shards >> 32
-			order[next[si]] = int32(i)
-			next[si]++
-		}
-		for si, x := range idx {
-			group := order[starts[si]:starts[si+1]]
-			x.prepare(spans, group)
-			for k := len(group) - 1; k >= 0; k-- {
-				s := &spans[group[k]]
-				x.insertHashed(entry{key: s.key}, h.key(s.th, &s.key.Span))
-				if s.parent != [8]byte{} {
-					pk := spanKey{Trace: s.key.Trace, Span: s.parent}
-					x.findHashed(&pk, h.key(s.th, &s.parent))
-				}
-			}
-		}
-	}
-	for range 2 * capacity / perReq { // full, and round once more
-		request()
+	r := newIndexRequests(h, idx)
+	for range 2 * capacity / benchPerReq { // full, and round once more
+		r.request()
 	}
 	b.ResetTimer()
 	cpu0 := cputime.Process()
 	for b.Loop() {
-		request()
+		r.request()
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perReq), "ns/span")
-	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N*perReq), "cpu-ns/span")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchPerReq), "ns/span")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N*benchPerReq), "cpu-ns/span")
+}
+
+// BenchmarkIndexFresh measures the span index alone as a fresh processor
+// uses it (BenchmarkConsumeRecord's): each op fills 16 new shards of 128 Ki
+// spans each (the benchmark's --max-index-spans of 2 Mi) with 1M spans of
+// indexRequests, so that each table grows from its first size and nothing
+// is evicted.
+func BenchmarkIndexFresh(b *testing.B) {
+	const (
+		capacity = 2 << 20
+		spans    = 1_000_020 // 2,381 requests
+	)
+	h := newHasher()
+	b.ReportAllocs()
+	var cpu time.Duration
+	for b.Loop() {
+		idx := make([]*index, benchShards)
+		for i := range idx {
+			idx[i] = newIndex(capacity/benchShards, h, false)
+		}
+		r := newIndexRequests(h, idx)
+		cpu0 := cputime.Process()
+		for range spans / benchPerReq {
+			r.request()
+		}
+		cpu += cputime.Process() - cpu0
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*spans), "cpu-ns/span")
 }
