@@ -11,10 +11,12 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,8 +25,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/servicegraph/servicegraph/internal/workload"
@@ -48,6 +52,11 @@ import (
 // run also reports the p99 of servicegraph_kafka_link_resolution_seconds
 // summed over the members, the size of the link records on the links
 // topic, and whether the members' edges summed equal the truth (-truth).
+// What a member costs beside its records is in each Kafka run's line too:
+// the servers' system CPU, page faults, GC cycles and bytes allocated per
+// span (their /proc and Go metrics), and their fetch, link produce,
+// offset commit and heartbeat requests (counted at the broker). Every
+// run's servers get the same kafka: section (-kafka-config).
 func kafkaBench(args []string) error {
 	fs := flag.NewFlagSet("kafka", flag.ContinueOnError)
 	in := fs.String("in", "workload.otlp", "the workload file")
@@ -58,6 +67,8 @@ func kafkaBench(args []string) error {
 	truthPath := fs.String("truth", "", "the workload's truth file: the cluster's summed edges are compared with it")
 	runs := fs.String("runs", "grpc,single,cluster", "the runs, in order")
 	logPath := fs.String("log", "", "append the servers' stderr to this file (default: discarded)")
+	kcfg := fs.String("kafka-config", "",
+		"the kafka: section of every run's servers, the same for one instance and the members (the body of a YAML flow mapping, e.g. \"heartbeat_interval: 200ms\"; default: the product's defaults)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,7 +105,7 @@ func kafkaBench(args []string) error {
 	}
 	defer os.RemoveAll(dir)
 	cfgPath := filepath.Join(dir, "sg.yaml")
-	if err := os.WriteFile(cfgPath, []byte("kafka:\n  heartbeat_interval: 200ms\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte("kafka: {"+*kcfg+"}\n"), 0o644); err != nil {
 		return err
 	}
 	var topics []string
@@ -109,10 +120,11 @@ func kafkaBench(args []string) error {
 		return err
 	}
 	defer cluster.Close()
+	observed := countRequests(cluster)
 	fmt.Printf("kafka: %d spans in %d records (%.2f spans/record), %d B/record, %d spans/s, %d partitions\n",
 		spans, len(recs), float64(spans)/float64(len(recs)), recordBytes(recs)/len(recs), *rate, *parts)
 	k := &kafkaRun{bin: *bin, cfg: cfgPath, brokers: strings.Join(cluster.ListenAddrs(), ","), parts: *parts,
-		rate: *rate, spans: spans, log: logw}
+		rate: *rate, spans: spans, log: logw, reqs: observed}
 	results := map[string]runResult{}
 	for _, r := range strings.Split(*runs, ",") {
 		var res runResult
@@ -162,6 +174,11 @@ type runResult struct {
 	linkVal  float64       // mean link record value size
 	truth    string        // the summed edges against the truth, when checked
 	idle     time.Duration // the servers' CPU, summed, over idleWindow before sending
+	gcs      float64       // Go GC cycles of the servers, summed, during the run (Kafka runs)
+	allocB   float64       // bytes the servers allocated, summed, during the run (Kafka runs)
+	reqs     [4]int64      // the servers' requests during the run: requestCounts.snapshot
+	faults   int64         // the servers' minor page faults during the run (Kafka runs)
+	sys      time.Duration // the system part of cpu (Kafka runs)
 }
 
 // idleWindow is how long the members' idle CPU is measured.
@@ -172,6 +189,15 @@ func (r runResult) line(spans int) string {
 		r.members, spans, r.cpu.Seconds(), float64(r.cpu.Nanoseconds())/float64(spans), float64(spans)/r.cpu.Seconds(), r.wall.Seconds())
 	if r.idle > 0 {
 		s += fmt.Sprintf(" idle_cpu_ms_per_s=%.0f", float64(r.idle.Milliseconds())/idleWindow.Seconds())
+	}
+	if r.faults > 0 {
+		s += fmt.Sprintf(" sys_cpu_s=%.2f page_faults=%d", r.sys.Seconds(), r.faults)
+	}
+	if r.gcs > 0 {
+		s += fmt.Sprintf(" gc_cycles=%.0f alloc_b_per_span=%.0f", r.gcs, r.allocB/float64(spans))
+	}
+	if r.reqs != [4]int64{} {
+		s += fmt.Sprintf(" fetch_reqs=%d link_produce_reqs=%d commit_reqs=%d heartbeat_reqs=%d", r.reqs[0], r.reqs[1], r.reqs[2], r.reqs[3])
 	}
 	if r.linkN > 0 {
 		s += fmt.Sprintf(" links_routed=%.0f link_resolution_n=%d link_p50_ms=%.1f link_p99_ms=%.1f link_p99_le_s=%g",
@@ -189,6 +215,66 @@ type kafkaRun struct {
 	parts, rate       int
 	spans             int
 	log               io.Writer
+	reqs              *requestCounts
+}
+
+// requestCounts counts the requests the servers make of the cluster, by
+// kind, for the runs' figures (a member's costs are mostly per request).
+type requestCounts struct {
+	fetch, linkProduce, commit, heartbeat atomic.Int64
+	links                                 atomic.Value // [16]byte: the links topic's id (produce v13 names topics by id)
+}
+
+// countRequests observes every request the cluster handles (without
+// handling any).
+func countRequests(c *kfake.Cluster) *requestCounts {
+	rc := &requestCounts{}
+	c.Control(func(r kmsg.Request) (kmsg.Response, error, bool) {
+		switch r := r.(type) {
+		case *kmsg.FetchRequest:
+			rc.fetch.Add(1)
+		case *kmsg.ProduceRequest:
+			id, _ := rc.links.Load().([16]byte)
+			for _, t := range r.Topics {
+				if strings.HasSuffix(t.Topic, "_links") || t.TopicID == id && id != [16]byte{} {
+					rc.linkProduce.Add(1)
+					break
+				}
+			}
+		case *kmsg.OffsetCommitRequest:
+			rc.commit.Add(1)
+		case *kmsg.HeartbeatRequest:
+			rc.heartbeat.Add(1)
+		}
+		c.KeepControl()
+		return nil, nil, false
+	})
+	return rc
+}
+
+// linksTopic sets the links topic whose produce requests are counted.
+func (rc *requestCounts) linksTopic(ctx context.Context, brokers, topic string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return err
+	}
+	t, ok := td[topic]
+	if !ok || t.Err != nil {
+		return fmt.Errorf("links topic %q not listed: %v", topic, t.Err)
+	}
+	rc.links.Store([16]byte(t.ID))
+	return nil
+}
+
+// snapshot returns the counts so far: fetches, link produce requests,
+// offset commits, heartbeats.
+func (rc *requestCounts) snapshot() [4]int64 {
+	return [4]int64{rc.fetch.Load(), rc.linkProduce.Load(), rc.commit.Load(), rc.heartbeat.Load()}
 }
 
 // member is one running servicegraph.
@@ -225,6 +311,23 @@ func (m *member) stop() {
 }
 
 func (m *member) cpu() time.Duration { d, _ := cpuTime(m.cmd.Process.Pid); return d }
+
+// faults returns the member's minor page faults and system CPU so far
+// (/proc/<pid>/stat fields 10 and 15).
+func (m *member) faults() (int64, time.Duration) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, 0
+	}
+	minflt, _ := strconv.ParseInt(f[7], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return minflt, time.Duration(stime) * time.Second / 100
+}
 
 // freeAddr returns a loopback address with a port free a moment ago.
 func freeAddr() string {
@@ -283,7 +386,7 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 	for stable < 4 {
 		owned, all := 0.0, true
 		for _, m := range ms {
-			f, err := scrapeMetrics(ctx, m.api)
+			f, err := scrapeMetrics(ctx, m.api, "servicegraph_kafka_partitions_owned")
 			if err != nil {
 				all = false
 				break
@@ -301,6 +404,13 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 			return runResult{}, fmt.Errorf("the members did not own the %d partitions: %w", k.parts, err)
 		}
 	}
+	faultsAll := func() (n int64, sys time.Duration) {
+		for _, m := range ms {
+			f, s := m.faults()
+			n, sys = n+f, sys+s
+		}
+		return n, sys
+	}
 	cpuAll := func() time.Duration {
 		var d time.Duration
 		for _, m := range ms {
@@ -315,17 +425,29 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 		return runResult{}, err
 	}
 	idle := cpuAll() - i0
+	gc0, alloc0, err := memStats(ctx, ms)
+	if err != nil {
+		return runResult{}, err
+	}
+	if err := k.reqs.linksTopic(ctx, k.brokers, topic+"_links"); err != nil {
+		return runResult{}, err
+	}
+	r0 := k.reqs.snapshot()
+	f0, s0 := faultsAll()
 	c0, t0 := cpuAll(), time.Now()
 	if err := k.produce(ctx, topic, recs); err != nil {
 		return runResult{}, err
 	}
 	// Every spans record handled, and every link record routed consumed.
+	// The scrapes read the named families only: a whole scrape (every
+	// edge series) costs each member CPU that the run counts, N times
+	// for N members.
 	var fams []map[string]*dto.MetricFamily
 	for {
 		fams = fams[:0]
 		var spansRecs, produced, linkRecs float64
 		for _, m := range ms {
-			f, err := scrapeMetrics(ctx, m.api)
+			f, err := scrapeMetrics(ctx, m.api, doneFamilies...)
 			if err != nil {
 				return runResult{}, err
 			}
@@ -344,6 +466,17 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 		}
 	}
 	res := runResult{members: n, cpu: cpuAll() - c0, wall: time.Since(t0), idle: idle}
+	f1, s1 := faultsAll()
+	res.faults, res.sys = f1-f0, s1-s0
+	r1 := k.reqs.snapshot()
+	for i := range r1 {
+		res.reqs[i] = r1[i] - r0[i]
+	}
+	gc1, alloc1, err := memStats(ctx, ms)
+	if err != nil {
+		return runResult{}, err
+	}
+	res.gcs, res.allocB = gc1-gc0, alloc1-alloc0
 	var buckets map[float64]uint64
 	for _, f := range fams {
 		res.routed += sum(f, "servicegraph_kafka_link_records_total", "produced")
@@ -517,8 +650,34 @@ func sum(fams map[string]*dto.MetricFamily, name, lv string) float64 {
 	return v
 }
 
-func scrapeMetrics(ctx context.Context, api string) (map[string]*dto.MetricFamily, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/metrics", nil)
+// memStats sums the members' Go GC cycles and allocated bytes so far.
+func memStats(ctx context.Context, ms []*member) (cycles, alloc float64, err error) {
+	for _, m := range ms {
+		f, err := scrapeMetrics(ctx, m.api, "go_gc_duration_seconds", "go_memstats_alloc_bytes_total")
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, s := range f["go_gc_duration_seconds"].GetMetric() {
+			cycles += float64(s.GetSummary().GetSampleCount())
+		}
+		alloc += sum(f, "go_memstats_alloc_bytes_total", "")
+	}
+	return cycles, alloc, nil
+}
+
+// doneFamilies are the families the run's end is told from, and its
+// figures read.
+var doneFamilies = []string{"servicegraph_kafka_records_total", "servicegraph_kafka_link_records_total",
+	"servicegraph_kafka_link_resolution_seconds"}
+
+// scrapeMetrics reads api's /metrics: the named families only when names
+// are given (the server's name[] filter), all of them otherwise.
+func scrapeMetrics(ctx context.Context, api string, names ...string) (map[string]*dto.MetricFamily, error) {
+	u := api + "/metrics"
+	if len(names) > 0 {
+		u += "?" + url.Values{"name[]": names}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}

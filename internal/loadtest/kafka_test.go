@@ -1,9 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -81,5 +90,75 @@ func TestSplitByTrace(t *testing.T) {
 		if fmt.Sprint(svcs) != "[web api]" {
 			t.Errorf("record %d resources %v, want [web api]", i, svcs)
 		}
+	}
+}
+
+// A run's line: the Kafka runs' figures after the CPU ones, each only
+// when measured.
+func TestRunResultLine(t *testing.T) {
+	r := runResult{members: 3, cpu: 2 * time.Second, wall: 11 * time.Second, idle: 30 * time.Millisecond,
+		sys: 200 * time.Millisecond, faults: 5000, gcs: 13, allocB: 3200, reqs: [4]int64{160, 240, 27, 9}}
+	want := "members=3 spans=1000 cpu_s=2.00 cpu_ns_per_span=2000000 cpu_spans_per_s=500 wall_s=11.0 idle_cpu_ms_per_s=10" +
+		" sys_cpu_s=0.20 page_faults=5000 gc_cycles=13 alloc_b_per_span=3" +
+		" fetch_reqs=160 link_produce_reqs=240 commit_reqs=27 heartbeat_reqs=9"
+	if got := r.line(1000); got != want {
+		t.Errorf("line:\n got %s\nwant %s", got, want)
+	}
+	r = runResult{members: 1, cpu: time.Second, wall: time.Second}
+	if got, want := r.line(1000), "members=1 spans=1000 cpu_s=1.00 cpu_ns_per_span=1000000 cpu_spans_per_s=1000 wall_s=1.0"; got != want {
+		t.Errorf("gRPC line:\n got %s\nwant %s", got, want)
+	}
+}
+
+// scrapeMetrics asks for the named families only (the server's name[]
+// filter), or for all of them.
+func TestScrapeMetricsNames(t *testing.T) {
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		fmt.Fprint(w, "# TYPE a_total counter\na_total 2\n")
+	}))
+	defer srv.Close()
+	f, err := scrapeMetrics(context.Background(), srv.URL, "a_total", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sum(f, "a_total", ""); got != 2 {
+		t.Errorf("a_total %v, want 2", got)
+	}
+	if _, err := scrapeMetrics(context.Background(), srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"name%5B%5D=a_total&name%5B%5D=b", ""}; !slices.Equal(queries, want) {
+		t.Errorf("queries %q, want %q", queries, want)
+	}
+}
+
+// countRequests counts the produce requests to the links topic (named
+// by id in produce v13), not those to the spans topic.
+func TestCountRequests(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "spans_x", "spans_x_links"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc := countRequests(c)
+	ctx := context.Background()
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	if err := rc.linksTopic(ctx, brokers, "spans_x_links"); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, topic := range []string{"spans_x", "spans_x_links", "spans_x_links", "spans_x"} {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rc.snapshot(); got != [4]int64{0, 2, 0, 0} {
+		t.Errorf("counts %v, want [0 2 0 0] (fetches, link produce requests, commits, heartbeats)", got)
 	}
 }
