@@ -215,3 +215,59 @@ func TestPeerSlotKeys(t *testing.T) {
 		}
 	}
 }
+
+// The fields every span has are read first in a row (decoder.prefix),
+// forward as the protobuf libraries write them or backward as pdata does:
+// each order, and each way off it, makes the records pdata makes and the
+// long form makes.
+func TestSpanFieldOrders(t *testing.T) {
+	f := map[string][]byte{
+		"trace":  msg(nil, 1, tid1),
+		"span":   msg(nil, 2, sid1),
+		"state":  str(nil, 3, "k=v"),
+		"parent": msg(nil, 4, sid2),
+		"name":   str(nil, 5, "op"),
+		"kind":   varint(nil, 6, 3),
+		"start":  fixed64(nil, 7, 1e9),
+		"end":    fixed64(nil, 8, 2e9),
+		"db":     attr("db.system", str(nil, 1, "mysql")),
+		"peer":   attr("peer.service", str(nil, 1, "billing")),
+		"other":  attr("http.method", str(nil, 1, "GET")),
+		"int":    attr("db.system", varint(nil, 3, 7)),
+		"error":  msg(nil, 15, varint(nil, 3, 2)),
+		"empty":  msg(nil, 15, nil),
+		"bad":    {tagAttributes, 0x7f, 0x0a},
+	}
+	span := func(names ...string) []byte {
+		var b []byte
+		for _, n := range names {
+			b = append(b, f[n]...)
+		}
+		return request(cat(resourceOf("a"), msg(nil, 2, scopeOf(b))))
+	}
+	for name, fields := range map[string][]string{
+		"forward":                 {"trace", "span", "parent", "name", "kind", "start", "end", "db", "peer", "other", "error"},
+		"forward, root":           {"trace", "span", "name", "kind", "start", "end", "other"},
+		"forward, trace_state":    {"trace", "span", "state", "parent", "name", "kind", "start", "end", "db"},
+		"forward, no span_id":     {"trace", "parent", "name", "kind", "start", "end"},
+		"forward, end first":      {"trace", "span", "parent", "name", "kind", "end", "start"},
+		"backward":                {"empty", "other", "peer", "db", "end", "start", "kind", "name", "parent", "span", "trace"},
+		"backward, error":         {"error", "db", "end", "start", "kind", "name", "span", "trace"},
+		"backward, no status":     {"int", "other", "end", "start", "kind", "name", "parent", "span", "trace"},
+		"backward, no attributes": {"empty", "end", "start", "kind", "name", "parent", "span", "trace"},
+		"backward, trace_state":   {"empty", "db", "end", "start", "kind", "name", "parent", "state", "span", "trace"},
+		"backward, then forward":  {"empty", "end", "start", "kind", "name", "parent", "span", "trace", "trace", "span"},
+		"backward, no kind":       {"empty", "peer", "end", "start", "name", "parent", "span", "trace"},
+		"backward, bad attribute": {"empty", "db", "bad"},
+		"backward, status twice":  {"error", "empty", "db", "end", "start", "kind", "name", "span", "trace"},
+		"mixed":                   {"name", "trace", "kind", "span", "end", "db", "start", "parent"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := span(fields...)
+			assertSame(t, in)
+			for _, n := range namings() {
+				assertShortEqualsLong(t, in, n)
+			}
+		})
+	}
+}
