@@ -50,7 +50,7 @@
 //     up), each counted in Stats when hit, each with its flag (YAML key
 //     under pairing:):
 //     the span index, MaxIndexSpans (--max-index-spans; ~47 B a span, the
-//     oldest evicted: IndexEvictions; its slots at most 60 % of its
+//     oldest evicted: IndexEvictions; its slots at most 55 % of its
 //     table, an evicted entry's removed at once);
 //     spans waiting for a parent and CLIENT spans waiting for a server
 //     side, MaxPendingSpans each (--max-pending-spans; oldest dropped:
