@@ -53,7 +53,7 @@ func classDown(n int) int { return bits.Len(uint(n)) - 1 }
 
 // GetDecompressBytes implements kgo.PoolDecompressBytes: a snappy batch
 // says its decoded length; other codecs get decompressGuess times the
-// compressed size.
+// compressed size. Past the largest class it returns no room.
 func (p *fetchPool) GetDecompressBytes(compressed []byte, codec kgo.CompressionCodecType) []byte {
 	need := len(compressed) * decompressGuess
 	if codec == kgo.CodecSnappy {
@@ -63,7 +63,9 @@ func (p *fetchPool) GetDecompressBytes(compressed []byte, codec kgo.CompressionC
 	}
 	c := max(classUp(need), minByteClass)
 	if c > maxByteClass {
-		return make([]byte, 0, need)
+		// The codec allocates it, once kgo has checked a claimed size
+		// against its bound (a corrupt header may claim gigabytes).
+		return nil
 	}
 	if b, ok := p.bytes[c].Get().(*[]byte); ok {
 		return (*b)[:0]
