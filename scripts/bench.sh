@@ -23,7 +23,10 @@
 # Knobs (the bench's): TRACES=28000 SEED=1 SERVICES=30 BATCH=512 CONCURRENCY=4
 # BENCH=../shared/bench OUT=out/bench; ours: STEADY_INDEX=262144
 # STEADY_SECONDS=30 LATENCY_EDGES=100000 LATENCY_SECONDS=10 TEMPO=1 (0 skips
-# the Tempo peer); KAFKA=1 (0 skips it) KAFKA_RATE=100000 KAFKA_MEMBERS=3.
+# the Tempo peer); KAFKA=1 (0 skips it) KAFKA_RATE=100000 KAFKA_MEMBERS=3;
+# RUNS=5: runs of the in-process steady/fresh and replay benchmarks, whose
+# single runs spread ±20-50 % on a 2-core VM (fresh and steady, and the
+# replay modes, alternate within each run; the medians are reported).
 # Takes about 6.5 minutes on 2 cores, plus Tempo's first build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +37,7 @@ OUT=${OUT:-out/bench}
 TRACES=${TRACES:-28000} SEED=${SEED:-1} SERVICES=${SERVICES:-30} BATCH=${BATCH:-512} CONCURRENCY=${CONCURRENCY:-4}
 STEADY_INDEX=${STEADY_INDEX:-262144} STEADY_SECONDS=${STEADY_SECONDS:-30}
 LATENCY_EDGES=${LATENCY_EDGES:-100000} LATENCY_SECONDS=${LATENCY_SECONDS:-10} TEMPO=${TEMPO:-1}
-KAFKA=${KAFKA:-1} KAFKA_RATE=${KAFKA_RATE:-100000} KAFKA_MEMBERS=${KAFKA_MEMBERS:-3}
+KAFKA=${KAFKA:-1} KAFKA_RATE=${KAFKA_RATE:-100000} KAFKA_MEMBERS=${KAFKA_MEMBERS:-3} RUNS=${RUNS:-5}
 mkdir -p "$OUT/bin"
 OUT=$(cd "$OUT" && pwd)
 W=$OUT/workload.otlp
@@ -70,7 +73,8 @@ echo "servicegraph in process (truth check, benchmarks)" >&2
 export SERVICEGRAPH_WORKLOAD=$W
 go test ./pairing -run 'TestWorkloadTruth$' -count=1 -v > "$OUT/truth.txt"
 go test ./pairing -run '^$' -count=1 -benchtime 5x -cpu 2 \
-  -bench 'BenchmarkConsume$|BenchmarkDecodeConsume$|BenchmarkDecodeConsumeProto$|BenchmarkRetained$|BenchmarkSteadyConsume$' > "$OUT/ours.txt"
+  -bench 'BenchmarkConsume$|BenchmarkDecodeConsume$|BenchmarkDecodeConsumeProto$|BenchmarkRetained$' > "$OUT/ours.txt"
+go test ./pairing -run '^$' -count="$RUNS" -benchtime 5x -cpu 2 -bench 'BenchmarkSteadyConsume$' > "$OUT/steady-inproc.txt"
 go test ./pairing -run '^$' -count=1 -benchtime 5x -cpu 1,2 -bench 'BenchmarkParallel$' > "$OUT/scaling.txt"
 go test ./pairing -run '^$' -count=1 -benchtime 3x -bench 'BenchmarkIndexMemory$' > "$OUT/index.txt"
 
@@ -120,7 +124,7 @@ kill "$sg"; wait "$sg" 2>/dev/null || true
 rm -f "$OUT/kafka-pairing.txt" "$OUT/kafka-linkrecord.txt" "$OUT/kafka.txt"
 if [ "$KAFKA" = 1 ]; then
   echo "Kafka: pairing alone (one core), the link record, then $KAFKA_MEMBERS members vs one vs OTLP/gRPC at $KAFKA_RATE spans/s" >&2
-  go test ./pairing -run '^$' -count=1 -benchtime 2x -cpu 1 \
+  go test ./pairing -run '^$' -count="$RUNS" -benchtime 2x -cpu 1 \
     -bench 'BenchmarkConsumeRecord/(otlp|live|replay|replay-window)$' > "$OUT/kafka-pairing.txt" || echo "kafka: pairing benchmarks failed" >&2
   go test ./kafka -run '^$' -count=1 -bench 'BenchmarkLinkRecord$' > "$OUT/kafka-linkrecord.txt" || echo "kafka: BenchmarkLinkRecord failed" >&2
   # A failure here leaves the other sections' figures printed.
@@ -138,10 +142,22 @@ decode_ns = float(re.search(r"limit: decode +\d+ spans .*? (\d+) ns/span", limit
 lim = kv(next(l for l in limit_lines.splitlines() if l.startswith("result limit")))
 peer = kv(next(l for l in read("peer.txt").splitlines() if l.startswith("result peer")))
 def bench(text, name, cpu="2"):
-    m = re.search(rf"^{name}-{cpu}\s+\d+\s+(.*)$", text, re.M) if cpu != "1" else re.search(rf"^{name}\s+\d+\s+(.*)$", text, re.M)
-    if not m: return {}
-    f = m.group(1).split()
-    return {f[i+1]: float(f[i]) for i in range(0, len(f) - 1, 2)}
+    runs = benches(text, name, cpu)
+    return runs[0] if runs else {}
+def benches(text, name, cpu="2"):
+    """Every run of a benchmark (go test -count), in order."""
+    pat = rf"^{name}-{cpu}\s+\d+\s+(.*)$" if cpu != "1" else rf"^{name}\s+\d+\s+(.*)$"
+    out = []
+    for m in re.finditer(pat, text, re.M):
+        f = m.group(1).split()
+        out.append({f[i+1]: float(f[i]) for i in range(0, len(f) - 1, 2)})
+    return out
+def median(xs):
+    s = sorted(xs); n = len(s)
+    return 0 if n == 0 else s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+def medians(runs):
+    """The median of each metric over runs."""
+    return {k: median([r[k] for r in runs if k in r]) for k in runs[0]} if runs else {}
 ours = read("ours.txt"); scal = read("scaling.txt")
 con, dec, pro, ret = (bench(ours, n) for n in ("BenchmarkConsume", "BenchmarkDecodeConsume", "BenchmarkDecodeConsumeProto", "BenchmarkRetained"))
 p1, p2 = bench(scal, "BenchmarkParallel", "1"), bench(scal, "BenchmarkParallel", "2")
@@ -194,10 +210,16 @@ srows = [
     ("connector as a collector runs it", 1e9 / collector_ns, collector_ns, "in process, decode + ConsumeTraces"),
     ("Tempo processor as deployed", 1e9 / tempo_ns if tempo_ns else 0, tempo_ns or 0, "in process, gogo decode + PushSpans" if tempo_ns else "not run (TEMPO=0)"),
 ]
-sfresh, ssteady = bench(ours, "BenchmarkSteadyConsume/fresh"), bench(ours, "BenchmarkSteadyConsume/steady")
+# Fresh then steady in each of RUNS runs: the medians of each, and of the
+# runs' steady/fresh ratios.
+sin = read("steady-inproc.txt")
+sfr, sst = benches(sin, "BenchmarkSteadyConsume/fresh"), benches(sin, "BenchmarkSteadyConsume/steady")
+sfresh, ssteady = medians(sfr), medians(sst)
+sratio = [s["ns/span"] / f["ns/span"] for f, s in zip(sfr, sst)]
+scpu = [s["cpu-ns/span"] / f["cpu-ns/span"] for f, s in zip(sfr, sst) if "cpu-ns/span" in s and "cpu-ns/span" in f]
 if sfresh and ssteady:
-    srows.append(("ours fresh, in process (wire decode, index grows)", sfresh["spans/s"], sfresh["ns/span"], f"{sfresh['allocs/span']:.2f} allocs/span"))
-    srows.append(("ours steady, in process (index full, evicting)", ssteady["spans/s"], ssteady["ns/span"], f"{ssteady['allocs/span']:.2f} allocs/span"))
+    srows.append(("ours fresh, in process (wire decode, index grows)", sfresh["spans/s"], sfresh["ns/span"], f"{sfresh['allocs/span']:.2f} allocs/span; median of {len(sfr)} runs"))
+    srows.append(("ours steady, in process (index full, evicting)", ssteady["spans/s"], ssteady["ns/span"], f"{ssteady['allocs/span']:.2f} allocs/span; median of {len(sst)} runs"))
 if fresh:
     srows.append(("ours fresh, OTLP/gRPC (first pass)", float(fresh["spans_per_s"]), float(fresh["ns_per_span"]), f"wall; server CPU {fresh.get('cpu_ns_per_span', '?')} ns/span"))
 if steady:
@@ -207,7 +229,8 @@ for name, sps, ns, note in srows:
     print(f"{name:48} {sps:10.0f} {ns:8.0f}  {note}")
 print()
 if sfresh and ssteady:
-    print(f"steady vs fresh in process: {ssteady['ns/span'] / sfresh['ns/span']:.2f}x the time per span (target <= 1.1x)")
+    print(f"steady vs fresh in process: {median(sratio):.2f}x the time per span, median of {len(sratio)} runs "
+          f"(runs {min(sratio):.2f}-{max(sratio):.2f}x; CPU per span {median(scpu):.2f}x) (target <= 1.1x)")
     print(f"ours at steady state vs the connector as a collector runs it: {collector_ns / ssteady['ns/span']:.2f}x (target >= 3x; in process both)")
     if tempo_ns:
         print(f"ours at steady state vs Tempo's processor as deployed: {tempo_ns / ssteady['ns/span']:.2f}x (target >= 3x; in process both)")
@@ -235,15 +258,15 @@ try: kp = read("kafka-pairing.txt")
 except FileNotFoundError: kp = None
 if kp is not None:
     def cr(mode):
-        m = re.search(rf"^BenchmarkConsumeRecord/{re.escape(mode)}\s+\d+\s+.*?([\d.]+) cpu-spans/s", kp, re.M)
-        return float(m.group(1)) if m else 0
+        """The median over the runs (RUNS) of a mode's spans per CPU second."""
+        return median([float(m.group(1)) for m in re.finditer(rf"^BenchmarkConsumeRecord/{re.escape(mode)}\s+\d+\s+.*?([\d.]+) cpu-spans/s", kp, re.M)])
     o, l, r, rw = cr("otlp"), cr("live"), cr("replay"), cr("replay-window")
     kg, ks, kc = result("kafka.txt", "kafka_grpc"), result("kafka.txt", "kafka_single"), result("kafka.txt", "kafka_cluster")
     try: lr = re.search(r"([\d.]+) B/record", read("kafka-linkrecord.txt"))
     except FileNotFoundError: lr = None
     print(f"\nKafka mode (issue 14)")
     print(f"pairing alone, spans per CPU second on one core: ConsumeTracesProto {o:,.0f}, ConsumeRecord live {l:,.0f} ({l / o:.2f}x)" if o else "pairing alone: not measured")
-    print(f"replay, index-only: {rw:,.0f} spans per CPU second with records over the default 60 s window, {r:,.0f} with all of them within --pair-wait of the handover (target >= 2 M)")
+    print(f"replay, index-only: {rw:,.0f} spans per CPU second with records over the default 60 s window, {r:,.0f} with all of them within --pair-wait of the handover (target >= 2 M; medians of the runs)")
     if kg and ks:
         print(f"Kafka consume path vs OTLP/gRPC, servers' CPU per span at {int(kg['spans']) / float(kg['wall_s']):,.0f} spans/s: "
               f"{ks['cpu_ns_per_span']} vs {kg['cpu_ns_per_span']} ns: {float(kg['cpu_ns_per_span']) / float(ks['cpu_ns_per_span']):.2f}x the spans per core (target >= 0.8x)")
