@@ -35,14 +35,15 @@
 // failed; user → X aside) equal the workload's truth, and prints "truth
 // exact: ..." or the differences (exit 1).
 //
-//	loadtest kafka -in W -bin SERVICEGRAPH [-members 3] [-rate 100000] [-truth W.truth.json]
+//	loadtest kafka -in W -bin SERVICEGRAPH [-members 3] [-rate 100000] [-truth W.truth.json] [-kafka-config "fetch_max_wait: 100ms"]
 //
 // measures the multi-instance mode (issue 14) on an in-process Kafka
 // cluster: the servers' CPU per span over OTLP/gRPC, through Kafka with one
 // instance and with -members, at the same rate; the p99 of
 // servicegraph_kafka_link_resolution_seconds and the link records' size in
 // the cluster run; and the cluster's summed edges against the truth (see
-// kafka.go).
+// kafka.go). Every server runs with the product's kafka: defaults, or with
+// the -kafka-config settings (the body of a YAML flow mapping) in every run.
 //
 // Every figure is printed on a "result" line of key=value pairs.
 package main

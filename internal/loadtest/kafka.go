@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -313,20 +311,10 @@ func (m *member) stop() {
 func (m *member) cpu() time.Duration { d, _ := cpuTime(m.cmd.Process.Pid); return d }
 
 // faults returns the member's minor page faults and system CPU so far
-// (/proc/<pid>/stat fields 10 and 15).
+// (procStat; 0 when unknown).
 func (m *member) faults() (int64, time.Duration) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, 0
-	}
-	minflt, _ := strconv.ParseInt(f[7], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return minflt, time.Duration(stime) * time.Second / 100
+	st, _ := procStat(m.cmd.Process.Pid)
+	return st.minflt, st.stime
 }
 
 // freeAddr returns a loopback address with a port free a moment ago.
@@ -386,7 +374,7 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 	for stable < 4 {
 		owned, all := 0.0, true
 		for _, m := range ms {
-			f, err := scrapeMetrics(ctx, m.api, "servicegraph_kafka_partitions_owned")
+			f, err := scrapeMetrics(ctx, http.DefaultClient, m.api, "servicegraph_kafka_partitions_owned")
 			if err != nil {
 				all = false
 				break
@@ -447,7 +435,7 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 		fams = fams[:0]
 		var spansRecs, produced, linkRecs float64
 		for _, m := range ms {
-			f, err := scrapeMetrics(ctx, m.api, doneFamilies...)
+			f, err := scrapeMetrics(ctx, http.DefaultClient, m.api, doneFamilies...)
 			if err != nil {
 				return runResult{}, err
 			}
@@ -579,7 +567,7 @@ func clusterTruth(ctx context.Context, ms []*member, truth *workload.Truth) stri
 		byKey := map[[3]string]*workload.Edge{}
 		got = got[:0]
 		for _, m := range ms {
-			f, err := scrapeMetrics(ctx, m.api)
+			f, err := scrapeMetrics(ctx, http.DefaultClient, m.api)
 			if err != nil {
 				return "no answer: " + err.Error()
 			}
@@ -650,17 +638,19 @@ func sum(fams map[string]*dto.MetricFamily, name, lv string) float64 {
 	return v
 }
 
-// memStats sums the members' Go GC cycles and allocated bytes so far.
+// memStats sums the members' Go GC cycles and allocated bytes so far
+// (gcOf).
 func memStats(ctx context.Context, ms []*member) (cycles, alloc float64, err error) {
 	for _, m := range ms {
-		f, err := scrapeMetrics(ctx, m.api, "go_gc_duration_seconds", "go_memstats_alloc_bytes_total")
+		f, err := scrapeMetrics(ctx, http.DefaultClient, m.api, gcFamilies...)
 		if err != nil {
 			return 0, 0, err
 		}
-		for _, s := range f["go_gc_duration_seconds"].GetMetric() {
-			cycles += float64(s.GetSummary().GetSampleCount())
+		g, err := gcOf(f)
+		if err != nil {
+			return 0, 0, err
 		}
-		alloc += sum(f, "go_memstats_alloc_bytes_total", "")
+		cycles, alloc = cycles+g.cycles, alloc+g.alloc
 	}
 	return cycles, alloc, nil
 }
@@ -671,8 +661,10 @@ var doneFamilies = []string{"servicegraph_kafka_records_total", "servicegraph_ka
 	"servicegraph_kafka_link_resolution_seconds"}
 
 // scrapeMetrics reads api's /metrics: the named families only when names
-// are given (the server's name[] filter), all of them otherwise.
-func scrapeMetrics(ctx context.Context, api string, names ...string) (map[string]*dto.MetricFamily, error) {
+// are given (the server's name[] filter), all of them otherwise. The read
+// is fresh (no-cache): never an answer the server's read cache kept (up to
+// --read-max-staleness old), and counted as a bypass, not a hit.
+func scrapeMetrics(ctx context.Context, hc *http.Client, api string, names ...string) (map[string]*dto.MetricFamily, error) {
 	u := api + "/metrics"
 	if len(names) > 0 {
 		u += "?" + url.Values{"name[]": names}.Encode()
@@ -681,20 +673,17 @@ func scrapeMetrics(ctx context.Context, api string, names ...string) (map[string
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("/metrics: %s", resp.Status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(bytes.NewReader(b))
+	return parser.TextToMetricFamilies(resp.Body)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -113,24 +115,52 @@ func TestRunResultLine(t *testing.T) {
 // scrapeMetrics asks for the named families only (the server's name[]
 // filter), or for all of them.
 func TestScrapeMetricsNames(t *testing.T) {
-	var queries []string
+	var queries, caching []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		queries = append(queries, r.URL.RawQuery)
+		caching = append(caching, r.Header.Get("Cache-Control"))
 		fmt.Fprint(w, "# TYPE a_total counter\na_total 2\n")
 	}))
 	defer srv.Close()
-	f, err := scrapeMetrics(context.Background(), srv.URL, "a_total", "b")
+	f, err := scrapeMetrics(context.Background(), srv.Client(), srv.URL, "a_total", "b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := sum(f, "a_total", ""); got != 2 {
 		t.Errorf("a_total %v, want 2", got)
 	}
-	if _, err := scrapeMetrics(context.Background(), srv.URL); err != nil {
+	if _, err := scrapeMetrics(context.Background(), srv.Client(), srv.URL); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"name%5B%5D=a_total&name%5B%5D=b", ""}; !slices.Equal(queries, want) {
 		t.Errorf("queries %q, want %q", queries, want)
+	}
+	// Fresh reads: never an answer the server's read cache kept.
+	if want := []string{"no-cache", "no-cache"}; !slices.Equal(caching, want) {
+		t.Errorf("Cache-Control %q, want %q", caching, want)
+	}
+}
+
+// TestProcStat reads this process's /proc/<pid>/stat: it has run and
+// faulted in pages; cpuTime is its user + system time; a pid that is no
+// process is unknown.
+func TestProcStat(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc/<pid>/stat is Linux's")
+	}
+	// Busy until the kernel has counted some CPU time (10 ms ticks).
+	st, ok := procStat(os.Getpid())
+	for t0 := time.Now(); ok && st.utime+st.stime == 0 && time.Since(t0) < 5*time.Second; {
+		st, ok = procStat(os.Getpid())
+	}
+	if !ok || st.minflt <= 0 || st.utime+st.stime <= 0 {
+		t.Fatalf("procStat(self) = %+v, %v: want page faults and CPU time", st, ok)
+	}
+	if cpu, ok := cpuTime(os.Getpid()); !ok || cpu < st.utime+st.stime {
+		t.Errorf("cpuTime(self) = %v, %v; want at least %v", cpu, ok, st.utime+st.stime)
+	}
+	if _, ok := procStat(0); ok {
+		t.Error("procStat(0): known")
 	}
 }
 

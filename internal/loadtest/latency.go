@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,8 +19,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -296,31 +293,10 @@ func hammer(args []string) error {
 	return err
 }
 
-// freshFamilies reads the named families of the server's /metrics, a
-// fresh read (no-cache), so that it is counted as a bypass, not a hit.
-func freshFamilies(hc *http.Client, base string, names ...string) (map[string]*dto.MetricFamily, error) {
-	q := url.Values{"name[]": names}
-	req, err := http.NewRequest(http.MethodGet, base+"/metrics?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Cache-Control", "no-cache")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("/metrics: %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(resp.Body)
-}
-
 // readCacheCounts returns the server's read cache counters (every result
 // of servicegraph_read_cache_requests_total, by handler) as a result line.
 func readCacheCounts(hc *http.Client, base string) (string, error) {
-	fams, err := freshFamilies(hc, base, "servicegraph_read_cache_requests_total")
+	fams, err := scrapeMetrics(context.Background(), hc, base, "servicegraph_read_cache_requests_total")
 	if err != nil {
 		return "", err
 	}
@@ -350,7 +326,7 @@ var gcFamilies = []string{"go_gc_duration_seconds", "go_memstats_alloc_bytes_tot
 
 // serverGC reads the server's GC counters from its /metrics.
 func serverGC(hc *http.Client, base string) (gcCounts, error) {
-	fams, err := freshFamilies(hc, base, gcFamilies...)
+	fams, err := scrapeMetrics(context.Background(), hc, base, gcFamilies...)
 	if err != nil {
 		return gcCounts{}, err
 	}

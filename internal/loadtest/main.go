@@ -113,29 +113,43 @@ func export(conn *grpc.ClientConn, req []byte) error {
 // cpuTime is the user+system CPU time of process pid, from /proc; 0 and
 // false when unknown.
 func cpuTime(pid int) (time.Duration, bool) {
+	st, ok := procStat(pid)
+	return st.utime + st.stime, ok
+}
+
+// procStats are the figures of a process the runs report, from
+// /proc/<pid>/stat.
+type procStats struct {
+	minflt       int64         // minor page faults, field 10
+	utime, stime time.Duration // user and system CPU, fields 14 and 15
+}
+
+// procStat reads process pid's procStats; false when unknown.
+func procStat(pid int) (procStats, bool) {
 	if pid <= 0 {
-		return 0, false
+		return procStats{}, false
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, false
+		return procStats{}, false
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, false
+		return procStats{}, false
 	}
-	f := strings.Fields(s[i+1:])
+	f := strings.Fields(s[i+1:]) // from field 3, state
 	if len(f) < 13 {
-		return 0, false
+		return procStats{}, false
 	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64) // utime, field 14
-	st, err2 := strconv.ParseInt(f[12], 10, 64) // stime, field 15
-	if err1 != nil || err2 != nil {
-		return 0, false
+	minflt, err1 := strconv.ParseInt(f[7], 10, 64)
+	ut, err2 := strconv.ParseInt(f[11], 10, 64)
+	st, err3 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return procStats{}, false
 	}
 	const hz = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / hz, true
+	return procStats{minflt: minflt, utime: time.Duration(ut) * time.Second / hz, stime: time.Duration(st) * time.Second / hz}, true
 }
 
 // get fetches url and discards the body; the bytes read are returned.
