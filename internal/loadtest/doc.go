@@ -35,7 +35,7 @@
 // failed; user → X aside) equal the workload's truth, and prints "truth
 // exact: ..." or the differences (exit 1).
 //
-//	loadtest kafka -in W -bin SERVICEGRAPH [-members 3] [-rate 100000] [-truth W.truth.json] [-kafka-config "fetch_max_wait: 100ms"]
+//	loadtest kafka -in W -bin SERVICEGRAPH [-members 3] [-rate 100000] [-truth W.truth.json] [-repeat 1] [-warm=true] [-kafka-config "fetch_max_wait: 100ms"]
 //
 // measures the multi-instance mode (issue 14) on an in-process Kafka
 // cluster: the servers' CPU per span over OTLP/gRPC, through Kafka with one
@@ -44,6 +44,11 @@
 // the cluster run; and the cluster's summed edges against the truth (see
 // kafka.go). Every server runs with the product's kafka: defaults, or with
 // the -kafka-config settings (the body of a YAML flow mapping) in every run.
+// Each run first sends the workload under other trace ids (-warm) and
+// measures the second pass, in the servers' steady state; a run ends when
+// the group has committed every record, as the broker tells. -repeat does
+// the runs that many times over and reports the round with the median
+// cluster/single ratio, the medians and every round's ratios.
 //
 // Every figure is printed on a "result" line of key=value pairs.
 package main

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -64,7 +65,11 @@ func kafkaBench(args []string) error {
 	rate := fs.Int("rate", 100000, "spans per second sent (every run)")
 	truthPath := fs.String("truth", "", "the workload's truth file: the cluster's summed edges are compared with it")
 	runs := fs.String("runs", "grpc,single,cluster", "the runs, in order")
+	repeat := fs.Int("repeat", 1,
+		"do -runs this many times over, interleaved; the result lines are the round whose cluster/single ratio is the median, and the ratios line gives the medians and every round's ratio (on a shared machine one round's ratio spreads by ±15%)")
 	logPath := fs.String("log", "", "append the servers' stderr to this file (default: discarded)")
+	warm := fs.Bool("warm", true,
+		"first send each run's servers the workload under other trace ids and measure the second pass: the servers' span index, pending queues and buffers are then at their working size, as in a cluster that has run for a while (their cold start is not charged to the spans)")
 	kcfg := fs.String("kafka-config", "",
 		"the kafka: section of every run's servers, the same for one instance and the members (the body of a YAML flow mapping, e.g. \"heartbeat_interval: 200ms\"; default: the product's defaults)")
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +93,23 @@ func kafkaBench(args []string) error {
 			return err
 		}
 	}
+	var warmReqs [][]byte
+	var warmRecs []*kgo.Record
+	if *warm {
+		warmReqs = make([][]byte, len(reqs))
+		for i, r := range reqs {
+			warmReqs[i] = slices.Clone(r)
+			if err := rekey(warmReqs[i], warmKey); err != nil {
+				return fmt.Errorf("warm pass: request %d: %w", i, err)
+			}
+		}
+		if warmRecs, err = splitByTrace(warmReqs); err != nil {
+			return err
+		}
+		if truth != nil {
+			truth = truth.Times(2) // the warm pass counts the same edges
+		}
+	}
 	var logw io.Writer = io.Discard
 	if *logPath != "" {
 		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -106,10 +128,15 @@ func kafkaBench(args []string) error {
 	if err := os.WriteFile(cfgPath, []byte("kafka: {"+*kcfg+"}\n"), 0o644); err != nil {
 		return err
 	}
+	if *repeat < 1 {
+		return fmt.Errorf("-repeat %d: want at least 1", *repeat)
+	}
 	var topics []string
-	for _, r := range strings.Split(*runs, ",") {
-		if r != "grpc" {
-			topics = append(topics, "spans_"+r)
+	for round := range *repeat {
+		for _, r := range strings.Split(*runs, ",") {
+			if r != "grpc" {
+				topics = append(topics, "spans_"+roundName(r, round))
+			}
 		}
 	}
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(*parts), topics...),
@@ -122,41 +149,117 @@ func kafkaBench(args []string) error {
 	fmt.Printf("kafka: %d spans in %d records (%.2f spans/record), %d B/record, %d spans/s, %d partitions\n",
 		spans, len(recs), float64(spans)/float64(len(recs)), recordBytes(recs)/len(recs), *rate, *parts)
 	k := &kafkaRun{bin: *bin, cfg: cfgPath, brokers: strings.Join(cluster.ListenAddrs(), ","), parts: *parts,
-		rate: *rate, spans: spans, log: logw, reqs: observed}
-	results := map[string]runResult{}
+		rate: *rate, spans: spans, log: logw, reqs: observed, warmReqs: warmReqs, warmRecs: warmRecs, counts: counts}
+	rounds := make([]map[string]runResult, *repeat)
+	for round := range rounds {
+		rounds[round] = map[string]runResult{}
+		for _, r := range strings.Split(*runs, ",") {
+			var res runResult
+			switch r {
+			case "grpc":
+				res, err = k.grpc(reqs, counts)
+			case "single":
+				res, err = k.kafka(roundName(r, round), 1, recs, nil)
+			case "cluster":
+				res, err = k.kafka(roundName(r, round), *members, recs, truth)
+			default:
+				err = fmt.Errorf("unknown run %q (want grpc, single or cluster)", r)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", roundName(r, round), err)
+			}
+			rounds[round][r] = res
+			if *repeat > 1 {
+				fmt.Printf("round %d kafka_%s %s\n", round+1, r, res.line(spans))
+			}
+		}
+	}
+	// The round whose cluster/single ratio is the median (the first round
+	// without a cluster and a single run).
+	ratio := func(a, b runResult) float64 {
+		if a.cpu <= 0 || b.cpu <= 0 {
+			return 0
+		}
+		return a.cpu.Seconds() / b.cpu.Seconds()
+	}
+	var clusterRatios, grpcRatios []float64
+	order := make([]int, len(rounds))
+	for i, rr := range rounds {
+		order[i] = i
+		if x := ratio(rr["cluster"], rr["single"]); x > 0 {
+			clusterRatios = append(clusterRatios, x)
+		}
+		if x := ratio(rr["grpc"], rr["single"]); x > 0 {
+			grpcRatios = append(grpcRatios, x)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		return ratio(rounds[order[i]]["cluster"], rounds[order[i]]["single"]) < ratio(rounds[order[j]]["cluster"], rounds[order[j]]["single"])
+	})
+	mid := rounds[order[len(order)/2]]
 	for _, r := range strings.Split(*runs, ",") {
-		var res runResult
-		switch r {
-		case "grpc":
-			res, err = k.grpc(reqs, counts)
-		case "single":
-			res, err = k.kafka(r, 1, recs, nil)
-		case "cluster":
-			res, err = k.kafka(r, *members, recs, truth)
-		default:
-			err = fmt.Errorf("unknown run %q (want grpc, single or cluster)", r)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", r, err)
-		}
-		results[r] = res
+		res := mid[r]
 		fmt.Printf("result kafka_%s %s\n", r, res.line(spans))
 		if res.truth != "" {
-			fmt.Printf("kafka_%s truth: %s\n", r, res.truth)
+			// Every round's, since each is a check: the first that differs.
+			truthLine := res.truth
+			for i, rr := range rounds {
+				if t := rr[r].truth; !strings.HasPrefix(t, "exact") {
+					truthLine = fmt.Sprintf("round %d of %d: %s", i+1, len(rounds), t)
+					break
+				}
+			}
+			if len(rounds) > 1 && strings.HasPrefix(truthLine, "exact") {
+				truthLine += fmt.Sprintf(" (every one of %d rounds)", len(rounds))
+			}
+			fmt.Printf("kafka_%s truth: %s\n", r, truthLine)
 		}
 	}
-	g, s, c := results["grpc"], results["single"], results["cluster"]
 	var ratios []string
-	if g.cpu > 0 && s.cpu > 0 {
-		ratios = append(ratios, fmt.Sprintf("kafka_vs_grpc=%.2f", g.cpu.Seconds()/s.cpu.Seconds()))
+	if len(grpcRatios) > 0 {
+		ratios = append(ratios, fmt.Sprintf("kafka_vs_grpc=%.2f", medianOf(grpcRatios)))
 	}
-	if s.cpu > 0 && c.cpu > 0 {
-		ratios = append(ratios, fmt.Sprintf("cluster_vs_single=%.2f", c.cpu.Seconds()/s.cpu.Seconds()))
+	if len(clusterRatios) > 0 {
+		ratios = append(ratios, fmt.Sprintf("cluster_vs_single=%.2f", medianOf(clusterRatios)))
+	}
+	if len(rounds) > 1 {
+		if len(grpcRatios) > 0 {
+			ratios = append(ratios, "kafka_vs_grpc_rounds="+joinRatios(grpcRatios))
+		}
+		if len(clusterRatios) > 0 {
+			ratios = append(ratios, "cluster_vs_single_rounds="+joinRatios(clusterRatios))
+		}
 	}
 	if len(ratios) > 0 {
 		fmt.Printf("result kafka_ratios %s\n", strings.Join(ratios, " "))
 	}
 	return nil
+}
+
+// roundName names a run's topic and group in a round of -repeat.
+func roundName(run string, round int) string {
+	if round == 0 {
+		return run
+	}
+	return fmt.Sprintf("%s%d", run, round+1)
+}
+
+// medianOf is the median of xs (the mean of the middle two when even).
+func medianOf(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// joinRatios lists ratios in the order of the rounds.
+func joinRatios(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, ",")
 }
 
 // runResult is one run's figures.
@@ -178,6 +281,9 @@ type runResult struct {
 	faults   int64         // the servers' minor page faults during the run (Kafka runs)
 	sys      time.Duration // the system part of cpu (Kafka runs)
 }
+
+// warmKey renumbers the warm pass's traces (rekey).
+const warmKey = 0x5eed_0f_a_c1a55e5
 
 // idleWindow is how long the members' idle CPU is measured.
 const idleWindow = 3 * time.Second
@@ -214,6 +320,11 @@ type kafkaRun struct {
 	spans             int
 	log               io.Writer
 	reqs              *requestCounts
+	// The warm pass (-warm): the workload under other trace ids, sent
+	// before the measured one; counts are the requests' span counts.
+	warmReqs [][]byte
+	warmRecs []*kgo.Record
+	counts   []int
 }
 
 // requestCounts counts the requests the servers make of the cluster, by
@@ -339,13 +450,22 @@ func (k *kafkaRun) grpc(reqs [][]byte, counts []int) (runResult, error) {
 		return runResult{}, err
 	}
 	defer conn.Close()
-	c0, t0 := m.cpu(), time.Now()
-	pace := newPacer(k.rate)
-	for i, r := range reqs {
-		pace.wait(counts[i])
-		if err := export(conn, r); err != nil {
-			return runResult{}, err
+	send := func(reqs [][]byte) error {
+		pace := newPacer(k.rate)
+		for i, r := range reqs {
+			pace.wait(counts[i])
+			if err := export(conn, r); err != nil {
+				return err
+			}
 		}
+		return nil
+	}
+	if err := send(k.warmReqs); err != nil {
+		return runResult{}, fmt.Errorf("warm pass: %w", err)
+	}
+	c0, t0 := m.cpu(), time.Now()
+	if err := send(reqs); err != nil {
+		return runResult{}, err
 	}
 	return runResult{members: 1, cpu: m.cpu() - c0, wall: time.Since(t0)}, nil
 }
@@ -368,7 +488,7 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 		ms = append(ms, m)
 	}
 	// Every partition owned, by every member, for a second on end.
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	stable := 0
 	for stable < 4 {
@@ -413,11 +533,24 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 		return runResult{}, err
 	}
 	idle := cpuAll() - i0
-	gc0, alloc0, err := memStats(ctx, ms)
-	if err != nil {
+	if err := k.reqs.linksTopic(ctx, k.brokers, topic+"_links"); err != nil {
 		return runResult{}, err
 	}
-	if err := k.reqs.linksTopic(ctx, k.brokers, topic+"_links"); err != nil {
+	var base []map[string]*dto.MetricFamily // what the warm pass left in the families
+	if len(k.warmRecs) > 0 {
+		if err := k.produce(ctx, topic, k.warmRecs); err != nil {
+			return runResult{}, fmt.Errorf("warm pass: %w", err)
+		}
+		if err := k.handled(ctx, "g_"+name, topic, len(k.warmRecs)); err != nil {
+			return runResult{}, fmt.Errorf("warm pass: %w", err)
+		}
+		var err error
+		if base, err = scrapeDone(ctx, ms); err != nil {
+			return runResult{}, err
+		}
+	}
+	gc0, alloc0, err := memStats(ctx, ms)
+	if err != nil {
 		return runResult{}, err
 	}
 	r0 := k.reqs.snapshot()
@@ -426,34 +559,15 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 	if err := k.produce(ctx, topic, recs); err != nil {
 		return runResult{}, err
 	}
-	// Every spans record handled, and every link record routed consumed.
-	// The scrapes read the named families only: a whole scrape (every
-	// edge series) costs each member CPU that the run counts, N times
-	// for N members.
-	var fams []map[string]*dto.MetricFamily
-	for {
-		fams = fams[:0]
-		var spansRecs, produced, linkRecs float64
-		for _, m := range ms {
-			f, err := scrapeMetrics(ctx, http.DefaultClient, m.api, doneFamilies...)
-			if err != nil {
-				return runResult{}, err
-			}
-			fams = append(fams, f)
-			spansRecs += sum(f, "servicegraph_kafka_records_total", "spans")
-			linkRecs += sum(f, "servicegraph_kafka_records_total", "links")
-			produced += sum(f, "servicegraph_kafka_link_records_total", "produced")
-		}
-		if int(spansRecs) >= len(recs) && linkRecs >= produced {
-			break
-		}
-		// A scrape costs each member CPU that the run counts: seldom.
-		if err := sleepCtx(ctx, time.Second); err != nil {
-			return runResult{}, fmt.Errorf("handled %.0f of %d records, %.0f of %.0f link records: %w",
-				spansRecs, len(recs), linkRecs, produced, err)
-		}
+	if err := k.handled(ctx, "g_"+name, topic, len(k.warmRecs)+len(recs)); err != nil {
+		return runResult{}, err
 	}
 	res := runResult{members: n, cpu: cpuAll() - c0, wall: time.Since(t0), idle: idle}
+	fmt.Printf("kafka: %s: measured from %s to %s\n", name, t0.Format("15:04:05.000"), time.Now().Format("15:04:05.000"))
+	fams, err := scrapeDone(ctx, ms)
+	if err != nil {
+		return runResult{}, err
+	}
 	f1, s1 := faultsAll()
 	res.faults, res.sys = f1-f0, s1-s0
 	r1 := k.reqs.snapshot()
@@ -465,19 +579,12 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 		return runResult{}, err
 	}
 	res.gcs, res.allocB = gc1-gc0, alloc1-alloc0
-	var buckets map[float64]uint64
-	for _, f := range fams {
-		res.routed += sum(f, "servicegraph_kafka_link_records_total", "produced")
-		for _, m := range f["servicegraph_kafka_link_resolution_seconds"].GetMetric() {
-			h := m.GetHistogram()
-			res.linkN += h.GetSampleCount()
-			if buckets == nil {
-				buckets = map[float64]uint64{}
-			}
-			for _, b := range h.GetBucket() {
-				buckets[b.GetUpperBound()] += b.GetCumulativeCount()
-			}
-		}
+	// The measured pass's links: the end's counts less the warm pass's.
+	routed, linkN, buckets := linkStats(fams)
+	routed0, linkN0, buckets0 := linkStats(base)
+	res.routed, res.linkN = routed-routed0, linkN-linkN0
+	for le, c := range buckets0 {
+		buckets[le] -= c
 	}
 	res.p50, _ = quantile(buckets, res.linkN, 0.5)
 	res.p99, res.p99le = quantile(buckets, res.linkN, 0.99)
@@ -491,6 +598,98 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 		res.truth = clusterTruth(ctx, ms, truth)
 	}
 	return res, nil
+}
+
+// handled waits until the group has committed every record of the
+// spans topic, recs in all, and of the links topic, as the broker tells
+// (the members are not asked: a scrape costs each member CPU that the run
+// counts, N times for N members). A member flushes the link records it
+// routed before it commits the spans records that routed them, so once
+// every spans record is committed, the links topic's end offsets read
+// after hold every link record routed; the run ends when those are
+// committed too, within a commit interval of the members' last record.
+func (k *kafkaRun) handled(ctx context.Context, group, topic string, recs int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(k.brokers, ",")...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	links := topic + "_links"
+	var spansAt, spansEnd, linksAt, linksEnd int64
+	for {
+		// The commits first, the end offsets after: see above. A group
+		// that has committed nothing yet may not be known to the broker.
+		spansAt, spansEnd, linksAt, linksEnd = 0, 0, 0, 0
+		committed, cerr := adm.FetchOffsets(ctx, group)
+		if cerr == nil {
+			cerr = committed.Error()
+		}
+		committed.Each(func(o kadm.OffsetResponse) {
+			switch {
+			case o.Err != nil:
+			case o.Topic == topic:
+				spansAt += max(o.At, 0)
+			case o.Topic == links:
+				linksAt += max(o.At, 0)
+			}
+		})
+		ends, err := adm.ListEndOffsets(ctx, topic, links)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("end offsets: %w", err)
+		}
+		ends.Each(func(o kadm.ListedOffset) {
+			switch o.Topic {
+			case topic:
+				spansEnd += o.Offset
+			case links:
+				linksEnd += o.Offset
+			}
+		})
+		if spansEnd >= int64(recs) && spansAt >= spansEnd && linksAt >= linksEnd {
+			return nil
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			if cerr != nil {
+				err = fmt.Errorf("%w (committed offsets: %v)", err, cerr)
+			}
+			return fmt.Errorf("committed %d of %d spans records (%d sent), %d of %d link records: %w",
+				spansAt, spansEnd, recs, linksAt, linksEnd, err)
+		}
+	}
+}
+
+// scrapeDone reads doneFamilies from every member.
+func scrapeDone(ctx context.Context, ms []*member) ([]map[string]*dto.MetricFamily, error) {
+	var fams []map[string]*dto.MetricFamily
+	for _, m := range ms {
+		f, err := scrapeMetrics(ctx, http.DefaultClient, m.api, doneFamilies...)
+		if err != nil {
+			return nil, err
+		}
+		fams = append(fams, f)
+	}
+	return fams, nil
+}
+
+// linkStats sums the members' link records produced and their link
+// resolution histograms (cumulative counts by upper bound).
+func linkStats(fams []map[string]*dto.MetricFamily) (routed float64, n uint64, buckets map[float64]uint64) {
+	buckets = map[float64]uint64{}
+	for _, f := range fams {
+		routed += sum(f, "servicegraph_kafka_link_records_total", "produced")
+		for _, m := range f["servicegraph_kafka_link_resolution_seconds"].GetMetric() {
+			h := m.GetHistogram()
+			n += h.GetSampleCount()
+			for _, b := range h.GetBucket() {
+				buckets[b.GetUpperBound()] += b.GetCumulativeCount()
+			}
+		}
+	}
+	return routed, n, buckets
 }
 
 // produce writes the records at the run's rate as the kafkaexporter

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -190,5 +191,124 @@ func TestCountRequests(t *testing.T) {
 	}
 	if got := rc.snapshot(); got != [4]int64{0, 2, 0, 0} {
 		t.Errorf("counts %v, want [0 2 0 0] (fetches, link produce requests, commits, heartbeats)", got)
+	}
+}
+
+// handled ends a run when the group has committed every record of the
+// spans topic (as many as were sent) and every link record on the links
+// topic, as the broker tells; not before.
+func TestHandledByCommits(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "spans_h", "spans_h_links"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := &kafkaRun{brokers: strings.Join(c.ListenAddrs(), ",")}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	for i, topic := range []string{"spans_h", "spans_h", "spans_h", "spans_h_links", "spans_h", "spans_h_links"} {
+		r := &kgo.Record{Topic: topic, Key: []byte{byte(i)}, Value: []byte("v")}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, "spans_h", "spans_h_links")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func(topics ...string) {
+		t.Helper()
+		o := kadm.Offsets{}
+		ends.Each(func(l kadm.ListedOffset) {
+			if slices.Contains(topics, l.Topic) {
+				o.Add(kadm.Offset{Topic: l.Topic, Partition: l.Partition, At: l.Offset, LeaderEpoch: -1})
+			}
+		})
+		if err := adm.CommitAllOffsets(ctx, "g_h", o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor := func(recs int) error {
+		ctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+		defer cancel()
+		return k.handled(ctx, "g_h", "spans_h", recs)
+	}
+	if err := waitFor(4); err == nil || !strings.Contains(err.Error(), "committed 0 of 4 spans records (4 sent), 0 of 2 link records") {
+		t.Fatalf("nothing committed: %v, want a timeout naming the counts", err)
+	}
+	commit("spans_h")
+	if err := waitFor(4); err == nil || !strings.Contains(err.Error(), "0 of 2 link records") {
+		t.Fatalf("link records not committed: %v, want a timeout", err)
+	}
+	commit("spans_h", "spans_h_links")
+	if err := waitFor(4); err != nil {
+		t.Fatalf("every record committed: %v", err)
+	}
+	// More sent than the topic holds: not done.
+	if err := waitFor(5); err == nil || !strings.Contains(err.Error(), "committed 4 of 4 spans records (5 sent)") {
+		t.Fatalf("5 sent, 4 on the topic: %v, want a timeout", err)
+	}
+}
+
+// The warm pass's requests are the workload's under other trace ids:
+// the same spans, none of their trace ids (nor their links') kept.
+func TestWarmPassRekeys(t *testing.T) {
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	a, b := ss.Spans().AppendEmpty(), ss.Spans().AppendEmpty()
+	a.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	a.SetSpanID(pcommon.SpanID{1})
+	b.SetTraceID(pcommon.TraceID{0: 9, 15: 1})
+	b.SetSpanID(pcommon.SpanID{2})
+	b.Links().AppendEmpty().SetTraceID(a.TraceID())
+	raw, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm := slices.Clone(raw)
+	if err := rekey(warm, warmKey); err != nil {
+		t.Fatal(err)
+	}
+	req := ptraceotlp.NewExportRequest()
+	if err := req.UnmarshalProto(warm); err != nil {
+		t.Fatal(err)
+	}
+	got := req.Traces().ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	if got.Len() != 2 {
+		t.Fatalf("%d spans, want 2", got.Len())
+	}
+	ga, gb := got.At(0), got.At(1)
+	if ga.TraceID() == a.TraceID() || gb.TraceID() == b.TraceID() {
+		t.Errorf("trace ids kept: %v %v", ga.TraceID(), gb.TraceID())
+	}
+	if gb.Links().At(0).TraceID() != ga.TraceID() {
+		t.Errorf("the link points at %v, want the rekeyed %v", gb.Links().At(0).TraceID(), ga.TraceID())
+	}
+	if ga.SpanID() != a.SpanID() || gb.SpanID() != b.SpanID() {
+		t.Error("span ids changed")
+	}
+}
+
+func TestMedianOfRounds(t *testing.T) {
+	for _, c := range []struct {
+		xs   []float64
+		want float64
+	}{{[]float64{1.3, 1.1, 1.2}, 1.2}, {[]float64{1.4, 1.0, 1.2, 1.1}, 1.15}, {[]float64{0.9}, 0.9}} {
+		if got := medianOf(c.xs); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("medianOf(%v) = %v, want %v", c.xs, got, c.want)
+		}
+	}
+	xs := []float64{1.3, 1.1, 1.2}
+	medianOf(xs)
+	if got := joinRatios(xs); got != "1.30,1.10,1.20" {
+		t.Errorf("joinRatios = %q: want the rounds' order, untouched by medianOf", got)
+	}
+	if roundName("cluster", 0) != "cluster" || roundName("cluster", 2) != "cluster3" {
+		t.Errorf("roundName: %q, %q", roundName("cluster", 0), roundName("cluster", 2))
 	}
 }

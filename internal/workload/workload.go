@@ -91,6 +91,18 @@ func LoadTruth(path string) (*Truth, error) {
 	return &t, nil
 }
 
+// Times is the truth of the workload sent n times over, each copy under
+// trace ids of its own: every edge's counts n times.
+func (t *Truth) Times(n int) *Truth {
+	out := &Truth{Spans: t.Spans * n, Requests: t.Requests * n, Edges: make([]Edge, len(t.Edges))}
+	for i, e := range t.Edges {
+		e.Count *= uint64(n)
+		e.Failed *= uint64(n)
+		out.Edges[i] = e
+	}
+	return out
+}
+
 var truthKind = map[graph.Kind]string{graph.Call: "call", graph.Messaging: "messaging", graph.SpanLink: "link",
 	graph.Database: "database", graph.Virtual: "virtual"}
 
