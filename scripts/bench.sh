@@ -18,16 +18,19 @@
 #           the link record's size (BenchmarkLinkRecord), then on an
 #           in-process Kafka cluster at $KAFKA_RATE spans/s: the servers' CPU
 #           per span over OTLP/gRPC, through Kafka with one instance and with
-#           $KAFKA_MEMBERS, link resolution p99, link record bytes on the
-#           topic, the members' summed edges vs the truth (loadtest kafka)
+#           $KAFKA_MEMBERS, each run in steady state (a warm pass first),
+#           $KAFKA_REPEAT rounds with the median reported, link resolution
+#           p99, link record bytes on the topic, the members' summed edges
+#           vs the truth in every round (loadtest kafka)
 # Knobs (the bench's): TRACES=28000 SEED=1 SERVICES=30 BATCH=512 CONCURRENCY=4
 # BENCH=../shared/bench OUT=out/bench; ours: STEADY_INDEX=262144
 # STEADY_SECONDS=30 LATENCY_EDGES=100000 LATENCY_SECONDS=10 TEMPO=1 (0 skips
-# the Tempo peer); KAFKA=1 (0 skips it) KAFKA_RATE=100000 KAFKA_MEMBERS=3;
+# the Tempo peer); KAFKA=1 (0 skips it) KAFKA_RATE=100000 KAFKA_MEMBERS=3
+# KAFKA_REPEAT=3 KAFKA_PROCS=1 (the servers' GOMAXPROCS; 0: every core);
 # RUNS=5: runs of the in-process steady/fresh and replay benchmarks, whose
 # single runs spread ±20-50 % on a 2-core VM (fresh and steady, and the
 # replay modes, alternate within each run; the medians are reported).
-# Takes about 6.5 minutes on 2 cores, plus Tempo's first build.
+# Takes about 10 minutes on 2 cores, plus Tempo's first build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -38,6 +41,7 @@ TRACES=${TRACES:-28000} SEED=${SEED:-1} SERVICES=${SERVICES:-30} BATCH=${BATCH:-
 STEADY_INDEX=${STEADY_INDEX:-262144} STEADY_SECONDS=${STEADY_SECONDS:-30}
 LATENCY_EDGES=${LATENCY_EDGES:-100000} LATENCY_SECONDS=${LATENCY_SECONDS:-10} TEMPO=${TEMPO:-1}
 KAFKA=${KAFKA:-1} KAFKA_RATE=${KAFKA_RATE:-100000} KAFKA_MEMBERS=${KAFKA_MEMBERS:-3} RUNS=${RUNS:-5}
+KAFKA_REPEAT=${KAFKA_REPEAT:-3} KAFKA_PROCS=${KAFKA_PROCS:-1}
 mkdir -p "$OUT/bin"
 OUT=$(cd "$OUT" && pwd)
 W=$OUT/workload.otlp
@@ -129,7 +133,7 @@ if [ "$KAFKA" = 1 ]; then
   go test ./kafka -run '^$' -count=1 -bench 'BenchmarkLinkRecord$' > "$OUT/kafka-linkrecord.txt" || echo "kafka: BenchmarkLinkRecord failed" >&2
   # A failure here leaves the other sections' figures printed.
   "$OUT/bin/loadtest" kafka -in "$W" -bin "$OUT/bin/servicegraph" -truth "$W.truth.json" -members "$KAFKA_MEMBERS" \
-    -rate "$KAFKA_RATE" -log "$OUT/servicegraph.log" > "$OUT/kafka.txt" 2>&1 || echo "kafka: loadtest kafka failed: see $OUT/kafka.txt" >&2
+    -rate "$KAFKA_RATE" -repeat "$KAFKA_REPEAT" -procs "$KAFKA_PROCS" -log "$OUT/servicegraph.log" > "$OUT/kafka.txt" 2>&1 || echo "kafka: loadtest kafka failed: see $OUT/kafka.txt" >&2
 fi
 
 python3 - "$OUT" "$SPANS" <<'PY'
@@ -267,12 +271,14 @@ if kp is not None:
     print(f"\nKafka mode (issue 14)")
     print(f"pairing alone, spans per CPU second on one core: ConsumeTracesProto {o:,.0f}, ConsumeRecord live {l:,.0f} ({l / o:.2f}x)" if o else "pairing alone: not measured")
     print(f"replay, index-only: {rw:,.0f} spans per CPU second with records over the default 60 s window, {r:,.0f} with all of them within --pair-wait of the handover (target >= 2 M; medians of the runs)")
+    kr = result("kafka.txt", "kafka_ratios")
+    rounds = lambda k: f" (rounds {kr[k].replace(',', ', ')})" if k in kr else ""
     if kg and ks:
-        print(f"Kafka consume path vs OTLP/gRPC, servers' CPU per span at {int(kg['spans']) / float(kg['wall_s']):,.0f} spans/s: "
-              f"{ks['cpu_ns_per_span']} vs {kg['cpu_ns_per_span']} ns: {float(kg['cpu_ns_per_span']) / float(ks['cpu_ns_per_span']):.2f}x the spans per core (target >= 0.8x)")
+        print(f"Kafka consume path vs OTLP/gRPC, servers' CPU per span at {int(kg['spans']) / float(kg['wall_s']):,.0f} spans/s, steady state: "
+              f"{ks['cpu_ns_per_span']} vs {kg['cpu_ns_per_span']} ns in the median round: {kr.get('kafka_vs_grpc', '?')}x the spans per core at the median{rounds('kafka_vs_grpc_rounds')} (target >= 0.8x)")
     if ks and kc:
-        print(f"cluster of {kc['members']} vs one instance, CPU per span through Kafka: {kc['cpu_ns_per_span']} vs {ks['cpu_ns_per_span']} ns: "
-              f"{float(kc['cpu_ns_per_span']) / float(ks['cpu_ns_per_span']):.2f}x (target <= 1.1x); {kc.get('links_routed', '0')} link records routed (one instance: {ks.get('links_routed', '0')})")
+        print(f"cluster of {kc['members']} vs one instance, CPU per span through Kafka, steady state: {kc['cpu_ns_per_span']} vs {ks['cpu_ns_per_span']} ns in the median round: "
+              f"{kr.get('cluster_vs_single', '?')}x at the median{rounds('cluster_vs_single_rounds')} (target <= 1.1x); {kc.get('links_routed', '0')} link records routed (one instance: {ks.get('links_routed', '0')})")
     if kc.get("link_record_bytes"):
         print(f"link record: {kc['link_record_bytes']} B on the links topic (key {float(kc['link_record_bytes']) - float(kc['link_value_bytes']):.0f} + value {kc['link_value_bytes']}); "
               f"BenchmarkLinkRecord {lr.group(1) if lr else '?'} B (target <= 200 B)")

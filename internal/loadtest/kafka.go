@@ -68,6 +68,8 @@ func kafkaBench(args []string) error {
 	repeat := fs.Int("repeat", 1,
 		"do -runs this many times over, interleaved; the result lines are the round whose cluster/single ratio is the median, and the ratios line gives the medians and every round's ratio (on a shared machine one round's ratio spreads by ±15%)")
 	logPath := fs.String("log", "", "append the servers' stderr to this file (default: discarded)")
+	procs := fs.Int("procs", 1,
+		"GOMAXPROCS of every run's servers, the same for one instance and the members (0: the Go runtime's default, every core). At the default -rate a server needs a fraction of one core; with every core, 3 members on a small machine spend their CPU handing work between threads (see doc.go)")
 	warm := fs.Bool("warm", true,
 		"first send each run's servers the workload under other trace ids and measure the second pass: the servers' span index, pending queues and buffers are then at their working size, as in a cluster that has run for a while (their cold start is not charged to the spans)")
 	kcfg := fs.String("kafka-config", "",
@@ -146,10 +148,10 @@ func kafkaBench(args []string) error {
 	}
 	defer cluster.Close()
 	observed := countRequests(cluster)
-	fmt.Printf("kafka: %d spans in %d records (%.2f spans/record), %d B/record, %d spans/s, %d partitions\n",
-		spans, len(recs), float64(spans)/float64(len(recs)), recordBytes(recs)/len(recs), *rate, *parts)
+	fmt.Printf("kafka: %d spans in %d records (%.2f spans/record), %d B/record, %d spans/s, %d partitions, servers' GOMAXPROCS %d, warm pass %v\n",
+		spans, len(recs), float64(spans)/float64(len(recs)), recordBytes(recs)/len(recs), *rate, *parts, *procs, *warm)
 	k := &kafkaRun{bin: *bin, cfg: cfgPath, brokers: strings.Join(cluster.ListenAddrs(), ","), parts: *parts,
-		rate: *rate, spans: spans, log: logw, reqs: observed, warmReqs: warmReqs, warmRecs: warmRecs, counts: counts}
+		rate: *rate, spans: spans, log: logw, reqs: observed, procs: *procs, warmReqs: warmReqs, warmRecs: warmRecs, counts: counts}
 	rounds := make([]map[string]runResult, *repeat)
 	for round := range rounds {
 		rounds[round] = map[string]runResult{}
@@ -318,6 +320,7 @@ type kafkaRun struct {
 	bin, cfg, brokers string
 	parts, rate       int
 	spans             int
+	procs             int // GOMAXPROCS of the servers (0: not set)
 	log               io.Writer
 	reqs              *requestCounts
 	// The warm pass (-warm): the workload under other trace ids, sent
@@ -401,6 +404,9 @@ func (k *kafkaRun) start(args ...string) (*member, error) {
 	base = append(base, workload.ServeFlags()...)
 	cmd := exec.Command(k.bin, append(base, args...)...)
 	cmd.Stdout, cmd.Stderr = k.log, k.log
+	if k.procs > 0 {
+		cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", k.procs))
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
