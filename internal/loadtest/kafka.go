@@ -133,9 +133,10 @@ func kafkaBench(args []string) error {
 	if *repeat < 1 {
 		return fmt.Errorf("-repeat %d: want at least 1", *repeat)
 	}
+	runNames := strings.Split(*runs, ",")
 	var topics []string
 	for round := range *repeat {
-		for _, r := range strings.Split(*runs, ",") {
+		for _, r := range runNames {
 			if r != "grpc" {
 				topics = append(topics, "spans_"+roundName(r, round))
 			}
@@ -155,7 +156,7 @@ func kafkaBench(args []string) error {
 	rounds := make([]map[string]runResult, *repeat)
 	for round := range rounds {
 		rounds[round] = map[string]runResult{}
-		for _, r := range strings.Split(*runs, ",") {
+		for _, r := range runNames {
 			var res runResult
 			switch r {
 			case "grpc":
@@ -176,8 +177,16 @@ func kafkaBench(args []string) error {
 			}
 		}
 	}
-	// The round whose cluster/single ratio is the median (the first round
-	// without a cluster and a single run).
+	reportRounds(os.Stdout, rounds, runNames, spans)
+	return nil
+}
+
+// reportRounds prints the round whose cluster/single ratio is the median (the
+// upper middle one of an even count; the middle round when the runs hold
+// no ratio) as the result lines, every round's truth check (the first
+// that differs), and the ratios: their medians, and every round's when
+// there are several.
+func reportRounds(w io.Writer, rounds []map[string]runResult, runNames []string, spans int) {
 	ratio := func(a, b runResult) float64 {
 		if a.cpu <= 0 || b.cpu <= 0 {
 			return 0
@@ -199,9 +208,9 @@ func kafkaBench(args []string) error {
 		return ratio(rounds[order[i]]["cluster"], rounds[order[i]]["single"]) < ratio(rounds[order[j]]["cluster"], rounds[order[j]]["single"])
 	})
 	mid := rounds[order[len(order)/2]]
-	for _, r := range strings.Split(*runs, ",") {
+	for _, r := range runNames {
 		res := mid[r]
-		fmt.Printf("result kafka_%s %s\n", r, res.line(spans))
+		fmt.Fprintf(w, "result kafka_%s %s\n", r, res.line(spans))
 		if res.truth != "" {
 			// Every round's, since each is a check: the first that differs.
 			truthLine := res.truth
@@ -214,7 +223,7 @@ func kafkaBench(args []string) error {
 			if len(rounds) > 1 && strings.HasPrefix(truthLine, "exact") {
 				truthLine += fmt.Sprintf(" (every one of %d rounds)", len(rounds))
 			}
-			fmt.Printf("kafka_%s truth: %s\n", r, truthLine)
+			fmt.Fprintf(w, "kafka_%s truth: %s\n", r, truthLine)
 		}
 	}
 	var ratios []string
@@ -233,9 +242,8 @@ func kafkaBench(args []string) error {
 		}
 	}
 	if len(ratios) > 0 {
-		fmt.Printf("result kafka_ratios %s\n", strings.Join(ratios, " "))
+		fmt.Fprintf(w, "result kafka_ratios %s\n", strings.Join(ratios, " "))
 	}
-	return nil
 }
 
 // roundName names a run's topic and group in a round of -repeat.

@@ -312,3 +312,43 @@ func TestMedianOfRounds(t *testing.T) {
 		t.Errorf("roundName: %q, %q", roundName("cluster", 0), roundName("cluster", 2))
 	}
 }
+
+// reportRounds prints the round with the median cluster/single ratio as the
+// result lines, the medians and every round's ratios, and names the first
+// round whose truth check failed.
+func TestReportRounds(t *testing.T) {
+	run := func(cpuMs int, truth string) runResult {
+		return runResult{members: 1, cpu: time.Duration(cpuMs) * time.Millisecond, wall: time.Second, truth: truth}
+	}
+	rounds := []map[string]runResult{
+		{"grpc": run(2600, ""), "single": run(2000, ""), "cluster": run(2600, "exact: call 1/1")},      // 1.30
+		{"grpc": run(2400, ""), "single": run(2000, ""), "cluster": run(2000, "exact: call 1/1")},      // 1.00
+		{"grpc": run(2200, ""), "single": run(2000, ""), "cluster": run(2200, "differs: call 0/1; x")}, // 1.10
+	}
+	var b strings.Builder
+	reportRounds(&b, rounds, []string{"grpc", "single", "cluster"}, 1000)
+	want := []string{
+		"result kafka_grpc members=1 spans=1000 cpu_s=2.20 ", // the third round's: its ratio is the median
+		"result kafka_cluster members=1 spans=1000 cpu_s=2.20 ",
+		"kafka_cluster truth: round 3 of 3: differs: call 0/1; x\n",
+		"result kafka_ratios kafka_vs_grpc=1.20 cluster_vs_single=1.10 kafka_vs_grpc_rounds=1.30,1.20,1.10 cluster_vs_single_rounds=1.30,1.00,1.10\n",
+	}
+	for _, w := range want {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("report lacks %q:\n%s", w, b.String())
+		}
+	}
+	// Every round exact: said so; one round: no round lists.
+	rounds[2]["cluster"] = run(2200, "exact: call 1/1")
+	b.Reset()
+	reportRounds(&b, rounds, []string{"single", "cluster"}, 1000)
+	if !strings.Contains(b.String(), "kafka_cluster truth: exact: call 1/1 (every one of 3 rounds)\n") {
+		t.Errorf("every round exact:\n%s", b.String())
+	}
+	b.Reset()
+	one := map[string]runResult{"single": rounds[0]["single"], "cluster": rounds[0]["cluster"]}
+	reportRounds(&b, []map[string]runResult{one}, []string{"single", "cluster"}, 1000)
+	if got := b.String(); !strings.HasSuffix(got, "result kafka_ratios cluster_vs_single=1.30\n") || strings.Contains(got, "every one") {
+		t.Errorf("one round:\n%s", got)
+	}
+}
