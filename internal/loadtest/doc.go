@@ -35,7 +35,7 @@
 // failed; user → X aside) equal the workload's truth, and prints "truth
 // exact: ..." or the differences (exit 1).
 //
-//	loadtest kafka -in W -bin SERVICEGRAPH [-members 3] [-rate 100000] [-truth W.truth.json] [-repeat 1] [-warm=true] [-procs 1] [-kafka-config "fetch_max_wait: 100ms"]
+//	loadtest kafka -in W -bin SERVICEGRAPH [-members 3] [-rate 100000] [-truth W.truth.json] [-repeat 1] [-warm=true] [-procs 0] [-kafka-config "fetch_max_wait: 100ms"]
 //
 // measures the multi-instance mode (issue 14) on an in-process Kafka
 // cluster: the servers' CPU per span over OTLP/gRPC, through Kafka with one
@@ -48,13 +48,8 @@
 // measures the second pass, in the servers' steady state; a run ends when
 // the group has committed every record, as the broker tells. -repeat does
 // the runs that many times over and reports the round with the median
-// cluster/single ratio, the medians and every round's ratios. Every
-// server runs with GOMAXPROCS -procs (default 1): at the default rate a
-// server needs a fraction of one core, and with one processor per core
-// the members, each at a third of one instance's load, spend their CPU
-// waking and parking threads (3 members on 2 cores: 6 processors, 2.2
-// times one instance's context switches in all), a cost of co-locating
-// lightly loaded Go processes rather than of the cluster.
+// cluster/single ratio, the medians and every round's ratios. -procs sets
+// every server's GOMAXPROCS (default: the runtime's).
 //
 // Every figure is printed on a "result" line of key=value pairs.
 package main

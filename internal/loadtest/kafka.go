@@ -68,8 +68,8 @@ func kafkaBench(args []string) error {
 	repeat := fs.Int("repeat", 1,
 		"do -runs this many times over, interleaved; the result lines are the round whose cluster/single ratio is the median, and the ratios line gives the medians and every round's ratio (on a shared machine one round's ratio spreads by ±15%)")
 	logPath := fs.String("log", "", "append the servers' stderr to this file (default: discarded)")
-	procs := fs.Int("procs", 1,
-		"GOMAXPROCS of every run's servers, the same for one instance and the members (0: the Go runtime's default, every core). At the default -rate a server needs a fraction of one core; with every core, 3 members on a small machine spend their CPU handing work between threads (see doc.go)")
+	procs := fs.Int("procs", 0,
+		"GOMAXPROCS of every run's servers, the same for one instance and the members (0: the Go runtime's default, every core)")
 	warm := fs.Bool("warm", true,
 		"first send each run's servers the workload under other trace ids and measure the second pass: the servers' span index, pending queues and buffers are then at their working size, as in a cluster that has run for a while (their cold start is not charged to the spans)")
 	kcfg := fs.String("kafka-config", "",
