@@ -577,13 +577,13 @@ func (k *kafkaRun) kafka(name string, n int, recs []*kgo.Record, truth *workload
 		return runResult{}, err
 	}
 	res := runResult{members: n, cpu: cpuAll() - c0, wall: time.Since(t0), idle: idle}
+	f1, s1 := faultsAll()
+	res.faults, res.sys = f1-f0, s1-s0
 	fmt.Printf("kafka: %s: measured from %s to %s\n", name, t0.Format("15:04:05.000"), time.Now().Format("15:04:05.000"))
 	fams, err := scrapeDone(ctx, ms)
 	if err != nil {
 		return runResult{}, err
 	}
-	f1, s1 := faultsAll()
-	res.faults, res.sys = f1-f0, s1-s0
 	r1 := k.reqs.snapshot()
 	for i := range r1 {
 		res.reqs[i] = r1[i] - r0[i]
