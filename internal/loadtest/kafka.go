@@ -152,7 +152,7 @@ func kafkaBench(args []string) error {
 	fmt.Printf("kafka: %d spans in %d records (%.2f spans/record), %d B/record, %d spans/s, %d partitions, servers' GOMAXPROCS %d, warm pass %v\n",
 		spans, len(recs), float64(spans)/float64(len(recs)), recordBytes(recs)/len(recs), *rate, *parts, *procs, *warm)
 	k := &kafkaRun{bin: *bin, cfg: cfgPath, brokers: strings.Join(cluster.ListenAddrs(), ","), parts: *parts,
-		rate: *rate, spans: spans, log: logw, reqs: observed, procs: *procs, warmReqs: warmReqs, warmRecs: warmRecs, counts: counts}
+		rate: *rate, spans: spans, log: logw, reqs: observed, procs: *procs, warmReqs: warmReqs, warmRecs: warmRecs}
 	rounds := make([]map[string]runResult, *repeat)
 	for round := range rounds {
 		rounds[round] = map[string]runResult{}
@@ -332,10 +332,9 @@ type kafkaRun struct {
 	log               io.Writer
 	reqs              *requestCounts
 	// The warm pass (-warm): the workload under other trace ids, sent
-	// before the measured one; counts are the requests' span counts.
+	// before the measured one.
 	warmReqs [][]byte
 	warmRecs []*kgo.Record
-	counts   []int
 }
 
 // requestCounts counts the requests the servers make of the cluster, by
@@ -630,11 +629,10 @@ func (k *kafkaRun) handled(ctx context.Context, group, topic string, recs int) e
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	links := topic + "_links"
-	var spansAt, spansEnd, linksAt, linksEnd int64
 	for {
 		// The commits first, the end offsets after: see above. A group
 		// that has committed nothing yet may not be known to the broker.
-		spansAt, spansEnd, linksAt, linksEnd = 0, 0, 0, 0
+		var spansAt, spansEnd, linksAt, linksEnd int64
 		committed, cerr := adm.FetchOffsets(ctx, group)
 		if cerr == nil {
 			cerr = committed.Error()
