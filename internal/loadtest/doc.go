@@ -23,9 +23,13 @@
 // ratio; with -pid, the server's CPU time in each phase and the extra a
 // read cost it. The readers run in a child process (loadtest hammer), as
 // Prometheus and Grafana would: in the probe's own process they would also
-// delay the probe's goroutines (-separate=false does that).
+// delay the probe's goroutines (-separate=false does that). The readers
+// inflate the gzipped answers, as Prometheus and Grafana do; with
+// -inflate=false they read them compressed, as a load generator (wrk)
+// does: a diagnostic that keeps the readers' own decoding off the machine's
+// cores (at 100k edges a scrape inflates to ~300 MB).
 //
-//	loadtest hammer -api URL [-paths P1,P2] [-n 2]
+//	loadtest hammer -api URL [-paths P1,P2] [-n 2] [-inflate=true]
 //
 // is that child: it reads until interrupted, then prints its read count.
 //

@@ -81,6 +81,7 @@ func latency(args []string) error {
 	hammer := fs.Int("hammer", 2, "goroutines GETting each of -paths in a loop in the hammered phase")
 	paths := fs.String("paths", "/metrics,/api/graph/data", "comma list of API paths the hammered phase GETs")
 	separate := fs.Bool("separate", true, "hammer from a child process (as Prometheus and Grafana would), so that the probe's own process is not busy reading")
+	inflate := fs.Bool("inflate", true, "the hammer inflates the gzipped answers, as Prometheus and Grafana do; false: it reads them whole, compressed, as a load generator (wrk) does, so that on a shared machine its CPU is not the readers' decoding")
 	pid := fs.Int("pid", 0, "the server's process id, for its CPU time in each phase (0: not measured)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -131,9 +132,9 @@ func latency(args []string) error {
 	var hammered []time.Duration
 	var reads, readErrs int64
 	if *separate {
-		hammered, reads, readErrs, err = withHammerProcess(base, *paths, *hammer, probe)
+		hammered, reads, readErrs, err = withHammerProcess(base, *paths, *hammer, *inflate, probe)
 	} else {
-		hammered, reads, readErrs, err = withHammer(hc, base, strings.Split(*paths, ","), *hammer, probe)
+		hammered, reads, readErrs, err = withHammer(hammerClient(*inflate), base, strings.Split(*paths, ","), *hammer, probe)
 	}
 	if err != nil {
 		return fmt.Errorf("hammered phase: %w", err)
@@ -246,15 +247,36 @@ func withHammer(hc *http.Client, base string, paths []string, n int, probe func(
 	return lat, reads.Load(), errs.Load(), err
 }
 
+// hammerClient is the readers' HTTP client. Inflating, it asks for gzip
+// and inflates the answers (net/http's transparent decompression, as
+// Prometheus and Grafana inflate theirs); else it asks for gzip and reads
+// the compressed bytes as they come.
+func hammerClient(inflate bool) *http.Client {
+	if inflate {
+		return &http.Client{Timeout: time.Minute}
+	}
+	return &http.Client{Timeout: time.Minute, Transport: gzipRaw{http.DefaultTransport}}
+}
+
+// gzipRaw asks for gzip itself, so that the transport below leaves the
+// body compressed.
+type gzipRaw struct{ next http.RoundTripper }
+
+func (g gzipRaw) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Accept-Encoding", "gzip")
+	return g.next.RoundTrip(r)
+}
+
 // withHammerProcess runs probe while a child process (this command's
 // hammer mode) GETs each of paths from n goroutines in a loop, and returns
 // the reads it made.
-func withHammerProcess(base, paths string, n int, probe func() ([]time.Duration, error)) ([]time.Duration, int64, int64, error) {
+func withHammerProcess(base, paths string, n int, inflate bool, probe func() ([]time.Duration, error)) ([]time.Duration, int64, int64, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("find loadtest: %w", err)
 	}
-	cmd := exec.Command(self, "hammer", "-api", base, "-paths", paths, "-n", strconv.Itoa(n))
+	cmd := exec.Command(self, "hammer", "-api", base, "-paths", paths, "-n", strconv.Itoa(n), "-inflate="+strconv.FormatBool(inflate))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -279,13 +301,13 @@ func hammer(args []string) error {
 	api := fs.String("api", "http://127.0.0.1:8080", "the server's HTTP API base URL")
 	paths := fs.String("paths", "/metrics,/api/graph/data", "comma list of API paths to GET")
 	n := fs.Int("n", 2, "goroutines per path")
+	inflate := fs.Bool("inflate", true, "inflate the gzipped answers (false: read them compressed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	hc := &http.Client{Timeout: time.Minute}
-	_, reads, errs, err := withHammer(hc, strings.TrimSuffix(*api, "/"), strings.Split(*paths, ","), *n, func() ([]time.Duration, error) {
+	_, reads, errs, err := withHammer(hammerClient(*inflate), strings.TrimSuffix(*api, "/"), strings.Split(*paths, ","), *n, func() ([]time.Duration, error) {
 		<-ctx.Done()
 		return nil, nil
 	})

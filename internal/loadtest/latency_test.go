@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -65,5 +69,39 @@ func TestParseGC(t *testing.T) {
 	}
 	if _, err := parse(text[:strings.Index(text, "# TYPE go_memstats")]); err == nil {
 		t.Fatal("gcOf without go_memstats_alloc_bytes_total: no error")
+	}
+}
+
+// TestHammerClientInflate: both clients ask for gzip; the inflating one
+// reads the answer's text, the other its compressed bytes.
+func TestHammerClientInflate(t *testing.T) {
+	text := strings.Repeat("servicegraph_edge_calls_total 1\n", 1000)
+	var zbody bytes.Buffer
+	zw := gzip.NewWriter(&zbody)
+	if _, err := zw.Write([]byte(text)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept-Encoding") != "gzip" {
+			t.Errorf("Accept-Encoding %q, want gzip", r.Header.Get("Accept-Encoding"))
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(zbody.Bytes())
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		inflate bool
+		want    int64
+	}{{true, int64(len(text))}, {false, int64(zbody.Len())}} {
+		n, err := get(hammerClient(tc.inflate), srv.URL+"/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != tc.want {
+			t.Errorf("inflate=%v: read %d bytes, want %d", tc.inflate, n, tc.want)
+		}
 	}
 }
