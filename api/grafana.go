@@ -51,8 +51,9 @@ func (s *Server) serveData(r *http.Request) apiFuncResult {
 	}
 	tpl := s.traceURL()
 	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte {
-		b = appendNodes(append(b, `{"nodes":`...), v, false, tpl, flush)
-		return append(appendEdges(append(b, `,"edges":`...), v, tpl, flush), '}')
+		times := sampleTimes(v)
+		b = appendNodes(append(b, `{"nodes":`...), v, times, false, tpl, flush)
+		return append(appendEdges(append(b, `,"edges":`...), v, times, tpl, flush), '}')
 	}}
 }
 
@@ -77,7 +78,9 @@ func (s *Server) serveNodes(r *http.Request) apiFuncResult {
 		return apiFuncResult{data: out} // 500, as encoding/json refuses
 	}
 	tpl := s.traceURL()
-	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte { return appendNodes(b, v, true, tpl, flush) }}
+	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte {
+		return appendNodes(b, v, sampleTimes(v), true, tpl, flush)
+	}}
 }
 
 // serveEdges answers the edge rows as a flat array (Infinity,
@@ -91,5 +94,5 @@ func (s *Server) serveEdges(r *http.Request) apiFuncResult {
 		return apiFuncResult{data: edgeRows(v, s.traceURL())} // 500, as encoding/json refuses
 	}
 	tpl := s.traceURL()
-	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte { return appendEdges(b, v, tpl, flush) }}
+	return apiFuncResult{rows: func(b []byte, flush func([]byte) []byte) []byte { return appendEdges(b, v, sampleTimes(v), tpl, flush) }}
 }

@@ -28,8 +28,12 @@ func BenchmarkGraphData100k(b *testing.B) {
 		cl := st.Node(fmt.Sprintf("client-%03d", i), graph.ServiceNode)
 		for j := range 250 {
 			sv := st.Node(fmt.Sprintf("server-%03d", j), graph.ServiceNode)
+			// Traced, as observations made from spans are: every edge
+			// carries a sample trace (its rows and its nodes' show it).
+			k := uint64(i*250 + j + 1)
 			obs = append(obs, graph.Observation{Client: cl, Server: sv, Kind: graph.Kind(j % 5), Failed: j%17 == 0,
-				Seconds: [2]float64{0.05 * float64(j%7), 0.1}})
+				Seconds: [2]float64{0.05 * float64(j%7), 0.1},
+				Trace:   [16]byte{0: 0x5a, 8: byte(k >> 16), 9: byte(k >> 8), 10: byte(k)}, Span: [8]byte{5: byte(k >> 16), 6: byte(k >> 8), 7: byte(k)}})
 		}
 	}
 	for m := 16; m >= 0; m-- {
@@ -38,6 +42,9 @@ func BenchmarkGraphData100k(b *testing.B) {
 			st.Observe(obs[i:i+1000], nil)
 		}
 	}
+	// Requests half a minute later: the samples are in the window, which
+	// ends before now.
+	c.Set(t0.Add(30 * time.Second))
 	// The read cache off: every request encodes (the cache would answer
 	// the repeated requests of a fixed clock from one encoding).
 	s, _ := newServer(b, c, api.Sources{Graph: st}, func(c *api.Config) { c.ReadMaxStaleness = 0 })

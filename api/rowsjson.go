@@ -68,10 +68,11 @@ func finiteView(v *graph.View) bool {
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
-// appendNodes appends the view's node rows as a JSON array; infinity adds
-// the arc colour columns of infinityNodeRow.
-func appendNodes(b []byte, v *graph.View, infinity bool, tpl traceurl.Template, flush func([]byte) []byte) []byte {
-	samples := nodeSamples(v, tpl)
+// appendNodes appends the view's node rows as a JSON array, given the
+// edges' sampleTimes; infinity adds the arc colour columns of
+// infinityNodeRow.
+func appendNodes(b []byte, v *graph.View, times []int64, infinity bool, tpl traceurl.Template, flush func([]byte) []byte) []byte {
+	samples := nodeSamples(v, times, tpl)
 	b = append(b, '[')
 	for i := range v.Nodes {
 		if i > 0 {
@@ -86,14 +87,16 @@ func appendNodes(b []byte, v *graph.View, infinity bool, tpl traceurl.Template, 
 	return append(b, ']')
 }
 
-// appendEdges appends the view's edge rows as a JSON array. An edge's row
+// appendEdges appends the view's edge rows as a JSON array, given the
+// edges' sampleTimes. An edge's row
 // comes from the topology's rowCache, its thickness put in, when the edge
 // and what the window makes of it (counts, rate, mean, whether its sample
 // trace is in the window) are those it was encoded from; in a new
 // topology's first answer, from the previous topology's cache when the
 // edge did not change.
-func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]byte) []byte) []byte {
+func appendEdges(b []byte, v *graph.View, times []int64, tpl traceurl.Template, flush func([]byte) []byte) []byte {
 	maxCount := maxEdgeCount(v)
+	steps := newThicknessSteps(maxCount)
 	rc, _ := v.Shared(rowCacheKey{}, func() any { return newRowCache() }).(*rowCache)
 	if rc != nil && !rc.mu.TryLock() {
 		rc = nil // another request is using it: encode every row
@@ -132,7 +135,7 @@ func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]by
 			rc.rows = append(rc.rows, make([]cachedRow, max(pos+1, len(v.Edges))-len(rc.rows))...)
 		}
 		r := &rc.rows[pos]
-		in := rowInputs{count: e.Count, failed: e.Failed, rate: e.Rate, mean: e.MeanSeconds, sampled: rowSampled(v, data)}
+		in := rowInputs{count: e.Count, failed: e.Failed, rate: e.Rate, mean: e.MeanSeconds, sampled: times[i] != 0}
 		if r.data != data || r.in != in || r.tpl != tpl {
 			if old := carry[data]; old != nil && old.in == in && old.tpl == tpl {
 				// Taken, not copied: should the old topology serve
@@ -151,7 +154,7 @@ func appendEdges(b []byte, v *graph.View, tpl traceurl.Template, flush func([]by
 			}
 		}
 		b = append(b, r.row[:r.cut]...)
-		b = strconv.AppendInt(b, int64(thickness(e.Count, maxCount)), 10)
+		b = strconv.AppendInt(b, int64(steps.of(e.Count)), 10)
 		b = flush(append(b, r.row[r.cut+1:]...))
 	}
 	return append(b, ']')
@@ -221,6 +224,60 @@ type rowInputs struct {
 	rate, mean    float64
 	sampled       bool // the edge's sample trace is in the window (rowSample)
 }
+
+// sampleTimes is, per view edge, the time of its sample trace if that is
+// in the window (rowSampled), else 0, shared by a rows answer's node rows
+// and edge rows. Reading it from each edge's data costs a cache miss an
+// edge (~13 ms at 100k edges), so the topology's sampleMemo keeps it, and
+// only the edges whose data changed are read.
+func sampleTimes(v *graph.View) []int64 {
+	times := make([]int64, len(v.Edges))
+	from, to := v.From.UnixNano(), v.To.UnixNano()
+	m, _ := v.Shared(sampleMemoKey{}, func() any { return new(sampleMemo) }).(*sampleMemo)
+	if m != nil && !m.mu.TryLock() {
+		m = nil // another request is using it: read every edge's data
+	}
+	if m != nil {
+		defer m.mu.Unlock()
+	}
+	for i := range times {
+		pos, data, ok := v.Source(i)
+		if !ok || data == nil {
+			continue
+		}
+		var at int64
+		if m != nil && pos < len(m.data) && m.data[pos] == data {
+			at = m.at[pos]
+		} else {
+			if ex := &data.Exemplar; ex.Valid() {
+				at = ex.Time // not 0: Valid
+			}
+			if m != nil {
+				if pos >= len(m.data) {
+					n := max(pos+1, len(v.Edges))
+					m.data = append(m.data, make([]*graph.EdgeData, n-len(m.data))...)
+					m.at = append(m.at, make([]int64, n-len(m.at))...)
+				}
+				m.data[pos], m.at[pos] = data, at
+			}
+		}
+		if at != 0 && at >= from && at < to {
+			times[i] = at
+		}
+	}
+	return times
+}
+
+// sampleMemo keeps, per edge of one topology (by its position in the
+// snapshots' Edges, as rowCache does), the sample time of the edge data
+// it last read (0: none), valid while the edge's data is that one.
+type sampleMemo struct {
+	mu   sync.Mutex
+	data []*graph.EdgeData
+	at   []int64
+}
+
+type sampleMemoKey struct{}
 
 // rowSampled reports whether rowSample gives the edge of data a trace.
 func rowSampled(v *graph.View, data *graph.EdgeData) bool {

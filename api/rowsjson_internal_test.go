@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -80,8 +81,9 @@ func TestRowsStreamed(t *testing.T) {
 	}
 	got := httptest.NewRecorder()
 	writeRows(got, func(b []byte, flush func([]byte) []byte) []byte {
-		b = appendNodes(append(b, `{"nodes":`...), v, false, traceurl.Template{}, flush)
-		return append(appendEdges(append(b, `,"edges":`...), v, traceurl.Template{}, flush), '}')
+		times := sampleTimes(v)
+		b = appendNodes(append(b, `{"nodes":`...), v, times, false, traceurl.Template{}, flush)
+		return append(appendEdges(append(b, `,"edges":`...), v, times, traceurl.Template{}, flush), '}')
 	})
 	want := httptest.NewRecorder()
 	writeJSON(want, nil, 200, dataBody{Nodes: nodeRows(v, traceurl.Template{}), Edges: edgeRows(v, traceurl.Template{})})
@@ -129,7 +131,7 @@ func TestRowsCached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = appendEdges(nil, v, traceurl.Template{}, func(b []byte) []byte { return b })
+		got = appendEdges(nil, v, sampleTimes(v), traceurl.Template{}, func(b []byte) []byte { return b })
 		want, err = json.Marshal(edgeRows(v, traceurl.Template{}))
 		if err != nil {
 			t.Fatal(err)
@@ -181,7 +183,7 @@ func TestRowsCarriedToNewTopology(t *testing.T) {
 	q := graph.NewQuery(now.Add(30 * time.Second))
 	answer := func(v *graph.View) *rowCache {
 		t.Helper()
-		got := appendEdges(nil, v, traceurl.Template{}, func(b []byte) []byte { return b })
+		got := appendEdges(nil, v, sampleTimes(v), traceurl.Template{}, func(b []byte) []byte { return b })
 		want, err := json.Marshal(edgeRows(v, traceurl.Template{}))
 		if err != nil {
 			t.Fatal(err)
@@ -238,7 +240,7 @@ func TestRowsKeptWhenWindowMoves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = appendEdges(nil, v, traceurl.Template{}, func(b []byte) []byte { return b })
+		got = appendEdges(nil, v, sampleTimes(v), traceurl.Template{}, func(b []byte) []byte { return b })
 		want, err = json.Marshal(edgeRows(v, traceurl.Template{}))
 		if err != nil {
 			t.Fatal(err)
@@ -270,5 +272,37 @@ func TestRowsKeptWhenWindowMoves(t *testing.T) {
 	}
 	if got = bytes.ReplaceAll(got, []byte(marked), []byte(id)); !bytes.Equal(got, want) {
 		t.Fatalf("rows\n%s\nwant\n%s", got, want)
+	}
+}
+
+// thicknessSteps gives thickness's value for every count: every count up
+// to small largest counts, and for large ones each step's boundary ±1 and
+// random counts.
+func TestThicknessSteps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, maxCount := range []uint64{0, 1, 2, 3, 4, 7, 10, 100, 1000, 4097, 123456, 1 << 40, math.MaxUint64 - 1, math.MaxUint64} {
+		s := newThicknessSteps(maxCount)
+		var counts []uint64
+		if maxCount <= 5000 {
+			for c := uint64(0); c <= maxCount+3; c++ {
+				counts = append(counts, c)
+			}
+		} else {
+			for _, b := range s {
+				counts = append(counts, b-1, b, b+1)
+			}
+			for range 10000 {
+				counts = append(counts, rng.Uint64N(maxCount))
+			}
+			counts = append(counts, 0, 1, maxCount)
+		}
+		for _, c := range counts {
+			if c > maxCount && maxCount > 1 {
+				continue // no edge counts more than the largest
+			}
+			if got, want := s.of(c), thickness(c, maxCount); got != want {
+				t.Fatalf("largest %d, count %d: steps give %d, thickness %d (steps %v)", maxCount, c, got, want, *s)
+			}
+		}
 	}
 }

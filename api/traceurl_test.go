@@ -167,3 +167,114 @@ func TestNodeGraphSampleTrace(t *testing.T) {
 		t.Fatalf("fields without a template: %s", body)
 	}
 }
+
+// A node's sample trace is the latest in the window among all its edges,
+// whichever side it is on: checkout's is its newer call to inventory,
+// payments keeps checkout's call (newer than its own call to ledger).
+func TestNodeSampleIsLatest(t *testing.T) {
+	st, c := tracedFixture(t)
+	observe := func(ago time.Duration, client, server string, trace byte) {
+		c.Set(t0.Add(-ago))
+		st.Observe([]graph.Observation{{Client: st.Node(client, graph.ServiceNode), Server: st.Node(server, graph.ServiceNode),
+			Kind: graph.Call, Seconds: [2]float64{0.25, -1}, Trace: [16]byte{15: trace}, Span: [8]byte{7: trace}}}, nil)
+	}
+	observe(2*time.Minute, "checkout", "inventory", 0xbb)
+	observe(10*time.Minute, "payments", "ledger", 0xcc)
+	c.Set(t0)
+	srv, _ := newServer(t, c, api.Sources{Graph: st}, nil)
+	want := map[string]string{
+		"checkout":  "000000000000000000000000000000bb",
+		"inventory": "000000000000000000000000000000bb",
+		"payments":  "0af7651916cd43dd8448eb211c80319c",
+		"ledger":    "000000000000000000000000000000cc",
+	}
+	type node struct {
+		Title   string `json:"title"`
+		TraceID string `json:"detail__trace_id"`
+	}
+	for _, target := range []string{"/api/graph/nodes", "/api/graph/data"} {
+		var nodes []node
+		rec := get(srv.Handler(), target)
+		if target == "/api/graph/data" {
+			var body struct{ Nodes []node }
+			decode(t, rec, &body)
+			nodes = body.Nodes
+		} else {
+			decode(t, rec, &nodes)
+		}
+		got := map[string]string{}
+		for _, n := range nodes {
+			got[n.Title] = n.TraceID
+		}
+		for n, id := range want {
+			if got[n] != id {
+				t.Errorf("%s: node %s: sample trace %q, want %q", target, n, got[n], id)
+			}
+		}
+	}
+}
+
+// The rows keep no stale sample: a newer traced call replaces an edge's
+// sample in its rows and its nodes' (here bringing it into a window the
+// older one was not in), and a window that ends before the sample shows
+// none, on the same topology (whose sample times are kept between
+// answers).
+func TestSampleFollowsDataAndWindow(t *testing.T) {
+	st, c := tracedFixture(t)
+	c.Set(t0)
+	srv, _ := newServer(t, c, api.Sources{Graph: st}, func(cfg *api.Config) { cfg.ReadMaxStaleness = 0 })
+	samples := func(from, to time.Duration) string {
+		var body struct {
+			Nodes []struct {
+				Title   string `json:"title"`
+				TraceID string `json:"detail__trace_id"`
+			}
+			Edges []struct {
+				Source  string `json:"source"`
+				Target  string `json:"target"`
+				TraceID string `json:"detail__trace_id"`
+			}
+		}
+		decode(t, get(srv.Handler(), fmt.Sprintf("/api/graph/data?from=%d&to=%d", t0.Add(-from).Unix(), t0.Add(-to).Unix())), &body)
+		var got []string
+		for _, n := range body.Nodes {
+			if n.TraceID != "" {
+				got = append(got, n.Title+" "+n.TraceID)
+			}
+		}
+		for _, e := range body.Edges {
+			if e.TraceID != "" {
+				got = append(got, e.Source+">"+e.Target+" "+e.TraceID)
+			}
+		}
+		return strings.Join(got, ", ")
+	}
+	// An untraced call puts the edge in the last 3 minutes; its sample
+	// stays the older one, 5 minutes ago.
+	c.Set(t0.Add(-2 * time.Minute))
+	st.Observe([]graph.Observation{{Client: st.Node("checkout", graph.ServiceNode), Server: st.Node("payments", graph.ServiceNode),
+		Kind: graph.Call, Seconds: [2]float64{0.25, -1}}}, nil)
+	c.Set(t0)
+	const first = "0af7651916cd43dd8448eb211c80319c"
+	for _, from := range []time.Duration{time.Hour, 10 * time.Minute} {
+		if got, want := samples(from, 0), "checkout "+first+", payments "+first+", checkout>payments "+first; got != want {
+			t.Fatalf("the last %s: %s, want %s", from, got, want)
+		}
+	}
+	// The same edge data, its encoded row kept: the sample is older than
+	// this window.
+	if got := samples(3*time.Minute, 0); got != "" {
+		t.Fatalf("the last 3 minutes, before the newer call: %s", got)
+	}
+	c.Set(t0.Add(-time.Minute))
+	st.Observe([]graph.Observation{{Client: st.Node("checkout", graph.ServiceNode), Server: st.Node("payments", graph.ServiceNode),
+		Kind: graph.Call, Seconds: [2]float64{0.25, -1}, Trace: [16]byte{15: 0xbb}, Span: [8]byte{7: 0xbb}}}, nil)
+	c.Set(t0)
+	const second = "000000000000000000000000000000bb"
+	if got, want := samples(3*time.Minute, 0), "checkout "+second+", payments "+second+", checkout>payments "+second; got != want {
+		t.Fatalf("the last 3 minutes, after a newer call: %s, want %s", got, want)
+	}
+	if got := samples(2*time.Hour, 30*time.Minute); got != "" {
+		t.Fatalf("a window before the sample: %s", got)
+	}
+}
