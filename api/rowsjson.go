@@ -88,12 +88,11 @@ func appendNodes(b []byte, v *graph.View, times []int64, infinity bool, tpl trac
 }
 
 // appendEdges appends the view's edge rows as a JSON array, given the
-// edges' sampleTimes. An edge's row
-// comes from the topology's rowCache, its thickness put in, when the edge
-// and what the window makes of it (counts, rate, mean, whether its sample
-// trace is in the window) are those it was encoded from; in a new
-// topology's first answer, from the previous topology's cache when the
-// edge did not change.
+// edges' sampleTimes. An edge's row comes from the topology's rowCache,
+// its thickness put in, when the edge and what the window makes of it
+// (counts, rate, mean, whether its sample trace is in the window) are
+// those it was encoded from; in a new topology's first answer, from the
+// previous topology's cache when the edge did not change.
 func appendEdges(b []byte, v *graph.View, times []int64, tpl traceurl.Template, flush func([]byte) []byte) []byte {
 	maxCount := maxEdgeCount(v)
 	steps := newThicknessSteps(maxCount)
